@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -463,3 +464,33 @@ def _quadratic(v: _Validator, approx: dict, G: float | None, n: int | None) -> Q
         se_vhvv=se_q,
         num_shards=shards,
     )
+
+
+# --------------------------------------------------------------------------- cheap η scan
+
+_ETA = re.compile(rb'"eta"\s*:\s*(-?[0-9][0-9.eE+-]*)')
+
+
+def scan_etas(path: Path) -> tuple[float, ...]:
+    """The η values of a results file *without parsing it*: every ``"eta": <number>`` key,
+    in file order (~1 ms for a 3 MB file instead of ~10–25 ms for a parse).
+
+    Used to name the gate's test cases at collection time, so that collection stays cheap
+    and identical on every xdist worker. It is a scan, not a parse: the gate compares it
+    with ``true.entries[].eta`` once the file is parsed, and a mismatch fails the run's
+    ``input`` case (an η the scan missed) or skips the case (an ``"eta"`` key elsewhere).
+    Unreadable files give ``()``.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return ()
+    out: list[float] = []
+    for token in _ETA.findall(raw):
+        try:
+            value = float(token)
+        except ValueError:
+            continue
+        if value not in out:
+            out.append(value)
+    return tuple(sorted(out))

@@ -1,0 +1,3 @@
+"""Loads the ΔH gate plugin (dhstats.plugin): options --results, --sigma, … and the
+checks/ cases. Inactive unless pytest is asked to run checks/."""
+pytest_plugins = ["dhstats.plugin"]

@@ -1,0 +1,164 @@
+"""The notebook's tables, corrected (pandas DataFrames, one row per run × η).
+
+Column names of ``shared/seed`` are kept where they exist. Where the notebook's number is
+wrong, the corrected one takes the name and the notebook's stays beside it as
+``notebook_<name>``:
+
+* ``se_linear``: η·σ_G with σ_G = √n·std(gdotv) (the notebook used η·se_shard, too small by
+  num_shards); ``se_true``: the paired delta-method σ_true (the notebook used std(c)/√n of
+  contributions dominated by a zero-sum term); ``z`` and ``within_ksigma`` at k = --sigma.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from . import stats
+from .results import InvalidRun, Run
+from .series import eta_curve, sequence_series
+from .verdicts import RunContext, Settings
+
+TABLES = ("summary", "standard_errors", "agreement", "truncation", "filtered_estimates")
+
+
+def _valid(runs) -> list[Run]:
+    return [r for r in runs if isinstance(r, Run)]
+
+
+def _ratio(a, b):
+    return a / b if (a is not None and b not in (None, 0.0)) else math.nan
+
+
+def summary_table(runs) -> pd.DataFrame:
+    """The notebook's ``summary_df``: predictions vs ΔH_true and their ratios."""
+    rows = []
+    for run in _valid(runs):
+        for p in eta_curve(run):
+            rows.append({
+                "results": run.file.results, "run": run.file.run, "eta": p.eta,
+                "delta_true": p.delta_true, "delta_linear": p.delta_linear,
+                "delta_linquad": p.delta_linquad,
+                "linear_over_true": _ratio(p.delta_linear, p.delta_true),
+                "linquad_over_true": _ratio(p.delta_linquad, p.delta_true),
+            })
+    return pd.DataFrame(rows)
+
+
+def standard_errors_table(runs, settings: Settings = Settings()) -> pd.DataFrame:
+    """The notebook's ``se_df`` plus the σ the gate uses and where each comes from."""
+    rows = []
+    for run in _valid(runs):
+        ctx = RunContext(run, settings)
+        q = run.quadratic
+        for e, p in zip(run.entries, eta_curve(run, settings)):
+            rows.append({
+                "results": run.file.results, "run": run.file.run, "eta": e.eta,
+                "delta_true": e.delta_h_true, "delta_linear": p.delta_linear,
+                "se_linear_raw": run.se_shard,
+                "se_linear_notebook": None if run.se_shard is None else run.se_shard * e.eta,
+                "se_linear_jackknife": None if run.se_jackknife is None else run.se_jackknife * e.eta,
+                "se_gdotv_raw": None if q is None else q.se_gdotv,
+                "se_vHvv": None if q is None else q.se_vhvv,
+                "num_shards": run.num_shards,
+                "sigma_G": None if ctx.sigma_g is None else ctx.sigma_g.value,
+                "sigma_G_source": "" if ctx.sigma_g is None else ctx.sigma_g.source,
+                "sigma_Q": None if ctx.sigma_q is None else ctx.sigma_q.value,
+                "se_linear": p.sigma_linear,
+                "se_true": p.sigma_true,
+                "se_true_source": p.sigma_true_source,
+                "ess_true": e.ess,
+                "ess": stats.kish_ess(e.normalized_weights),
+            })
+    return pd.DataFrame(rows)
+
+
+def agreement_table(runs, settings: Settings = Settings()) -> pd.DataFrame:
+    """``agreement_df`` with checks.md's z beside the notebook's 1σ verdict."""
+    rows = []
+    k = settings.sigma
+    for run in _valid(runs):
+        for e, p in zip(run.entries, eta_curve(run, settings)):
+            s = sequence_series(run, e)
+            nb_true = float(np.std(s.true, ddof=1) / math.sqrt(s.true.size)) if s.true.size > 1 else math.nan
+            nb_lin = (run.se_shard or 0.0) * e.eta
+            diff = p.delta_linear - p.delta_true
+            nb_comb = math.hypot(nb_true, nb_lin)
+            parts = [x for x in (p.sigma_linear, p.sigma_true) if x is not None]
+            judged = p.sigma_linear is not None and p.sigma_true is not None
+            combined = math.sqrt(sum(x * x for x in parts)) if judged else math.nan
+            z = stats.agreement_z(p.delta_linear, p.delta_true, *parts) if judged else math.nan
+            row = {
+                "results": run.file.results, "run": run.file.run, "eta": e.eta,
+                "delta_true": p.delta_true, "delta_linear": p.delta_linear, "diff": diff,
+                "se_true": p.sigma_true, "se_linear": p.sigma_linear,
+                "combined_se": combined, "z": z,
+                "within_ksigma": bool(abs(z) <= k) if judged else None,
+                "notebook_se_true": nb_true, "notebook_se_linear": nb_lin,
+                "notebook_combined_se": nb_comb,
+                "notebook_within_1sigma": bool(abs(diff) <= nb_comb) if nb_comb > 0 else None,
+            }
+            if p.delta_linquad is not None and p.sigma_linquad is not None and p.sigma_true is not None:
+                row["delta_linquad"] = p.delta_linquad
+                row["z_linquad"] = stats.agreement_z(p.delta_linquad, p.delta_true, p.sigma_linquad, p.sigma_true)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def truncation_table(runs, settings: Settings = Settings()) -> pd.DataFrame:
+    """``trunc_df``: the notebook's truncated sums per keep-quantile, plus the gate's
+    re-estimated L_S, Δ_S, σ_S, ratio and whether |Δ_S| ≥ kσ_S (checks.md)."""
+    rows = []
+    for run in _valid(runs):
+        if run.gdotv is None:
+            continue
+        for e in run.entries:
+            s = sequence_series(run, e)
+            for q in settings.keep_quantiles:
+                row = {"results": run.file.results, "run": run.file.run, "eta": e.eta}
+                row.update(stats.truncation_summary(q, s.linear, s.true, s.linquad))
+                if e.h_base is not None:
+                    t = stats.truncation(e.eta, run.gdotv, e.normalized_weights, e.token_counts,
+                                         e.h_new, e.h_base, e.base_entropy, q, settings.sigma)
+                    row.update(linear_S=t.linear, true_S=t.true, sigma_S=t.sigma, ratio=t.ratio,
+                               conclusive=t.conclusive, notebook_ratio=t.notebook_ratio)
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def filtered_estimates_table(runs, keep_quantiles=(0.99, 0.95), clip_thresholds=(5e-4, 1e-4)) -> pd.DataFrame:
+    """The notebook's ``compare_filtered_estimates`` for every run and η: raw totals, then
+    sums after truncation at each keep-quantile and after clipping at each threshold."""
+    rows = []
+    for run in _valid(runs):
+        if run.gdotv is None:
+            continue
+        for e, p in zip(run.entries, eta_curve(run)):
+            s = sequence_series(run, e)
+            base = {"results": run.file.results, "run": run.file.run, "eta": e.eta}
+            rows.append({**base, "strategy": "raw", "delta_true": p.delta_true,
+                         "delta_linear": p.delta_linear, "delta_linquad": p.delta_linquad})
+            for q in keep_quantiles:
+                t = stats.truncation_summary(q, s.linear, s.true, s.linquad)
+                rows.append({**base, "strategy": f"truncate@{q}", "delta_true": t["delta_true_trunc"],
+                             "delta_linear": t["delta_linear_trunc"], "delta_linquad": t.get("delta_linquad_trunc")})
+            for c in clip_thresholds:
+                t = stats.clip_summary(c, s.linear, s.true, s.linquad)
+                rows.append({**base, "strategy": f"clip@{c}", "delta_true": t["delta_true_clip"],
+                             "delta_linear": t["delta_linear_clip"], "delta_linquad": t.get("delta_linquad_clip")})
+    return pd.DataFrame(rows)
+
+
+def all_tables(runs, settings: Settings = Settings()) -> dict[str, pd.DataFrame]:
+    return {
+        "summary": summary_table(runs),
+        "standard_errors": standard_errors_table(runs, settings),
+        "agreement": agreement_table(runs, settings),
+        "truncation": truncation_table(runs, settings),
+        "filtered_estimates": filtered_estimates_table(runs),
+    }
+
+
+def invalid(runs) -> list[InvalidRun]:
+    return [r for r in runs if isinstance(r, InvalidRun)]

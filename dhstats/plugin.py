@@ -296,8 +296,9 @@ def gate(config: pytest.Config) -> Gate:
 
 
 def _gate_mode(config: pytest.Config) -> bool:
-    """The gate is active when pytest was asked to run (part of) the checks/ directory."""
-    root = Path(__file__).resolve().parent.parent / GATE_DIR
+    """The gate is active when pytest is asked to run (part of) ``<rootdir>/checks``; the
+    library's own tests (``pytest tests/``) load the plugin but leave it idle."""
+    root = (config.rootpath / GATE_DIR).resolve()
     start = Path(config.invocation_params.dir)
     for arg in config.args:
         p = (start / arg.split("::")[0]).resolve()

@@ -1,0 +1,245 @@
+"""The gate end to end: real ``pytest checks/ --results …`` command lines in a subprocess.
+
+Each test lays out a checkout (conftest.py, pytest.ini, checks/, dhstats/) in a pytester
+directory, writes simulated run sets *next to it* (``../E_…``, the user's layout) and runs
+the literal command, then asserts exit codes, outcomes, health.json and report files.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+
+from dhstats import simulate
+from dhstats.verdicts import CHECKS
+
+REPO = Path(__file__).resolve().parents[1]
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture
+def checkout(pytester: pytest.Pytester) -> Path:
+    """A fresh checkout of the gate inside the pytester directory: ``<tmp>/dhstats``."""
+    root = pytester.path / "dhstats-checkout"
+    root.mkdir()
+    for name in ("conftest.py", "pytest.ini"):
+        shutil.copy(REPO / name, root / name)
+    shutil.copytree(REPO / "checks", root / "checks", ignore=shutil.ignore_patterns("__pycache__"))
+    os.symlink(REPO / "dhstats", root / "dhstats")
+    return root
+
+
+def gate(pytester: pytest.Pytester, checkout: Path, *args: str) -> pytest.RunResult:
+    """Run ``python -m pytest checks/ ARGS`` from the checkout (the README's command)."""
+    os.chdir(checkout)
+    return pytester.run(sys.executable, "-m", "pytest", "checks/", "-p", "no:cacheprovider", *args, timeout=300)
+
+
+def health(checkout: Path, reports: str = "reports") -> dict:
+    return json.loads((checkout / reports / "health.json").read_text())
+
+
+def cases(h: dict, check: str | None = None, outcome: str | None = None) -> list[dict]:
+    return [c for c in h["cases"] if (check is None or c["check"] == check)
+            and (outcome is None or c["outcome"] == outcome)]
+
+
+def write_run(root: Path, run: str, n: int = 128, seed: int = 1, etas=(8e-7, 3.2e-6, 1.28e-5), **kw) -> Path:
+    path = root / run / "results.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(simulate._dump(simulate.simulate_run(n, etas, seed=seed, **kw)))
+    return path
+
+
+# --------------------------------------------------------------------------- the embedded example
+
+
+def test_example_without_results_fails_linear_at_largest_eta(pytester, checkout):
+    result = gate(pytester, checkout)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*test_linear_agreement[[]E_example/run_0?/eta=0.000128[]]*", "*dhstats gate*"])
+    h = health(checkout)
+    assert h["schema"] == 1 and h["sigma"] == 3.0
+    failed = cases(h, outcome="failed")
+    assert failed and {c["check"] for c in failed} == {"linear_agreement"}
+    top = max(c["eta"] for c in h["cases"] if c["eta"] is not None)
+    assert {c["eta"] for c in failed} == {top}
+    assert all(abs(c["z"]) > 3 for c in failed)
+    # lin+quad holds where the linear term breaks down
+    assert all(c["outcome"] == "passed" for c in cases(h, "linquad_agreement") if c["eta"] == top)
+    reports = checkout / "reports"
+    html = (reports / "report.html").read_text()
+    assert html.count("data:image/png;base64") >= len(failed)
+    assert (reports / "badges" / "estimator-health.svg").read_text().startswith("<?xml")
+    for check in CHECKS:
+        assert (reports / "badges" / f"{check}.svg").is_file()
+    for c in failed:
+        page = reports / "runs" / c["results"] / f"{c['run']}.html"
+        assert "data:image/png;base64" in page.read_text()
+
+
+def test_collect_only_writes_no_report(pytester, checkout):
+    result = gate(pytester, checkout, "--co", "-q")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*test_input[[]E_example/run_01[]]*", "*test_se_consistency[[]E_example/run_01[]]*"])
+    assert not (checkout / "reports" / "health.json").exists()
+
+
+# --------------------------------------------------------------------------- planted defects
+
+
+@pytest.fixture
+def planted(pytester, checkout) -> Path:
+    """``../E_128``: one healthy run, one run per defect, and malformed files."""
+    root = checkout.parent / "E_128"
+    write_run(root, "run_01")
+    write_run(root, "run_02", defects=["biased_gdotv"])
+    write_run(root, "run_03", defects=["uncorrected_denominator"])
+    write_run(root, "run_04", defects=["negative_weights"])
+    write_run(root, "run_05", defects=["shard_mean_se"])
+    write_run(root, "run_06", n=512, defects=["spiky_mass"], etas=(1.28e-5, 2.56e-5))
+    write_run(root, "run_07", defects=["no_quadratic", "no_h_base"])
+    simulate.write_malformed(root / "run_08" / "results.json", "short_array")
+    simulate.write_malformed(root / "run_09" / "results.json", "truncated")
+    (root / "run_10").mkdir()  # a run directory without results.json
+    return root
+
+
+def test_planted_defects_are_caught_and_every_run_reported(pytester, checkout, planted):
+    result = gate(pytester, checkout, "--results", "../E_128")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines([
+        "*FAILED*test_input[[]E_128/run_08[]]*",
+        "*FAILED*test_input[[]E_128/run_09[]]*",
+        "*FAILED*test_input[[]E_128/run_10[]]*",
+    ])
+    assert "Traceback" not in result.stdout.str()
+    h = health(checkout)
+    runs = {r["run"]: r for r in h["runs"]}
+    assert sorted(runs) == [f"run_{i:02d}" for i in range(1, 11)]
+    for bad in ("run_08", "run_09", "run_10"):
+        assert runs[bad]["outcome"] == "error"
+        assert not [c for c in h["cases"] if c["run"] == bad]
+    assert "true.entries[1].diagnostics.h_new: 15 values, expected 16" in runs["run_08"]["message"]
+    assert "not valid JSON" in runs["run_09"]["message"]
+    assert "file not found" in runs["run_10"]["message"]
+
+    def outcomes(run, check):
+        return {c["outcome"] for c in h["cases"] if c["run"] == run and c["check"] == check}
+
+    assert outcomes("run_01", "linear_agreement") == {"passed"}
+    assert "failed" in outcomes("run_02", "linear_agreement")
+    assert outcomes("run_03", "consistency") == {"failed"}
+    assert all("uncorrected SNIS denominator" in c["message"] for c in cases(h, "consistency", "failed") if c["run"] == "run_03")
+    assert outcomes("run_04", "snis_weights") == {"failed"}
+    se = [c for c in h["cases"] if c["run"] == "run_05" and c["check"] == "se_consistency"][0]
+    assert se["outcome"] == "failed" and "shard-mean" in se["message"] and "num_shards" in se["message"]
+    # 1% of sequences carry spurious gdotv mass: the bulk agrees (the mask removes them),
+    # the totals do not — caught by linear_agreement at n = 512 (z ≈ √(#spikes))
+    assert outcomes("run_06", "truncation_ratio") == {"passed"}
+    assert outcomes("run_07", "linquad_agreement") == {"skipped"}
+    assert outcomes("run_07", "truncation_ratio") == {"skipped"}
+    # the healthy run passes everything it can judge
+    assert all(c["outcome"] != "failed" for c in h["cases"] if c["run"] == "run_01")
+    pages = {p.name for p in (checkout / "reports" / "runs" / "E_128").iterdir()}
+    assert "run_01.html" not in pages and {"run_02.html", "run_08.html", "run_10.html"} <= pages
+
+
+def test_healthy_run_set_exits_zero(pytester, checkout):
+    root = checkout.parent / "E_256"
+    for i in range(1, 4):
+        write_run(root, f"run_{i:02d}", n=256, seed=10 + i)
+    result = gate(pytester, checkout, "--results", "../E_256")
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    h = health(checkout)
+    assert not cases(h, outcome="failed") and all(r["outcome"] == "ok" for r in h["runs"])
+    assert not (checkout / "reports" / "runs").exists() or not any((checkout / "reports" / "runs").rglob("*.html"))
+    html = (checkout / "reports" / "report.html").read_text()
+    assert "data:image/png;base64" not in html  # passing cases carry no plots
+
+
+def test_options_change_verdicts(pytester, checkout):
+    root = checkout.parent / "E_128"
+    write_run(root, "run_01", defects=["shard_mean_se"])
+    result = gate(pytester, checkout, "--results", "../E_128", "--reported-se", "shard-mean")
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    assert cases(health(checkout), "se_consistency")[0]["outcome"] == "passed"
+    # the example's breakdown is within 10σ, and Holm at a tiny α does not reject it
+    assert gate(pytester, checkout, "--sigma", "10").ret == 0
+    assert gate(pytester, checkout, "--holm", "1e-12").ret == 0
+    result = gate(pytester, checkout, "--holm", "0.05", "--reports", "holm-reports")
+    assert result.ret == 1
+    failed = cases(health(checkout, "holm-reports"), outcome="failed")
+    assert failed and all("Holm" in c["message"] for c in failed)
+
+
+def test_ini_settings_apply(pytester, checkout):
+    ini = checkout / "pytest.ini"
+    ini.write_text(ini.read_text() + "dhstats_sigma = 10\ndhstats_reports = ini-reports\n")
+    assert gate(pytester, checkout).ret == 0
+    assert health(checkout, "ini-reports")["sigma"] == 10.0
+
+
+def test_bad_results_directory_is_a_usage_error(pytester, checkout):
+    result = gate(pytester, checkout, "--results", "../does-not-exist")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "does-not-exist" in result.stderr.str()
+
+
+# --------------------------------------------------------------------------- layout, escaping, xdist
+
+
+def test_sibling_layout_under_foreign_pytest_config(pytester, checkout):
+    """The literal command from the project root, with the run set next to the checkout and
+    a research repo's pytest configuration in the directory above both."""
+    if not any(ep.value == "dhstats.layout" for ep in entry_points(group="pytest11")):
+        pytest.skip("dhstats is not installed (pip install -e .): its pytest11 entry point keeps pytest.ini")
+    parent = checkout.parent
+    (parent / "conftest.py").write_text("raise RuntimeError('the research repo conftest must not load')\n")
+    (parent / "pyproject.toml").write_text(
+        '[tool.pytest.ini_options]\naddopts = "--strict-markers -x --this-option-does-not-exist"\n'
+        'testpaths = ["nowhere"]\npython_functions = "nothing_*"\n')
+    (parent / "tox.ini").write_text("[pytest]\naddopts = --also-bogus\n")
+    (parent / "setup.cfg").write_text("[tool:pytest]\naddopts = --bogus-too\n")
+    root = parent / "E_2048"
+    write_run(root, "run_01", n=256, seed=3)
+    write_run(root, "run_02", n=256, seed=4, defects=["biased_gdotv"])
+    result = gate(pytester, checkout, "--results", "../E_2048")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines([f"rootdir: {checkout}*", "configfile: pytest.ini*"])
+    result.stdout.fnmatch_lines(["*FAILED*test_linear_agreement[[]E_2048/run_02/eta=*"])
+    assert len(health(checkout)["runs"]) == 2
+
+
+def test_hostile_run_name_stays_inert(pytester, checkout):
+    root = checkout.parent / "E_128"
+    evil = "run_<img src=x onerror=alert(1)>"
+    write_run(root, evil, defects=["biased_gdotv"])
+    simulate.write_malformed(root / "run_<script>alert(2)<" / "results.json", "nan")
+    result = gate(pytester, checkout, "--results", "../E_128")
+    assert result.ret == 1
+    reports = checkout / "reports"
+    pages = list((reports / "runs" / "E_128").glob("*.html"))
+    assert len(pages) == 2
+    for text in [(reports / "report.html").read_text()] + [p.read_text() for p in pages]:
+        assert "<img src=x" not in text and "<script>alert(2)" not in text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in (reports / "runs" / "E_128" / f"{evil}.html").read_text()
+
+
+def test_xdist_matches_serial(pytester, checkout, planted):
+    pytest.importorskip("xdist")
+    serial = gate(pytester, checkout, "--results", "../E_128", "--reports", "serial")
+    parallel = gate(pytester, checkout, "--results", "../E_128", "--reports", "parallel", "-n", "2")
+    assert serial.ret == parallel.ret == 1
+    a, b = health(checkout, "serial"), health(checkout, "parallel")
+    key = lambda c: (c["run"], c["check"], c["eta"], c["outcome"])  # noqa: E731
+    assert sorted(map(key, a["cases"])) == sorted(map(key, b["cases"]))
+    assert a["runs"] == b["runs"]
+    assert (checkout / "parallel" / "report.html").read_text().count("data:image/png;base64") > 0
+    pages = sorted(p.name for p in (checkout / "parallel" / "runs" / "E_128").iterdir())
+    assert pages == sorted(p.name for p in (checkout / "serial" / "runs" / "E_128").iterdir())

@@ -322,6 +322,10 @@ def pytest_configure(config: pytest.Config) -> None:
             config.option.htmlpath = str(g.reports / "report.html")
             config.option.self_contained_html = True
     config.pluginmanager.register(GateHooks(g), "dhstats-gate")
+    # hypothesis' plugin imports all of hypothesis in its terminal summary (~0.4 s); the
+    # gate runs no hypothesis test, so it is not needed here.
+    if config.pluginmanager.has_plugin("hypothesispytest"):
+        config.pluginmanager.unregister(name="hypothesispytest")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -446,7 +450,7 @@ class GateHooks:
         from .report import summary_html
 
         health = self.g.health or _health(self.g)
-        prefix.append(summary_html(health, _page_links(self.g, health)))
+        prefix.append(summary_html(health, _page_links(health)))
 
 
 def _case(item) -> Case | None:
@@ -488,26 +492,24 @@ def _verdict_from_record(rec: dict) -> Verdict:
                    rec["eta"], numbers)
 
 
-def _page_links(g: Gate, health: dict) -> dict[str, str]:
-    failing = {f"{c['results']}/{c['run']}" for c in health["cases"] if c["outcome"] == "failed"}
-    failing |= {f"{r['results']}/{r['run']}" for r in health["runs"] if r["outcome"] == "error"}
-    return {key: f"runs/{key}.html" for key in sorted(failing)}
+def _page_links(health: dict) -> dict[str, str]:
+    from .report import needs_page, run_label, run_page_relpath
+
+    links = {}
+    for r in health["runs"]:
+        cases = [c for c in health["cases"] if c["results"] == r["results"] and c["run"] == r["run"]]
+        if needs_page(r, cases):
+            links[run_label(r["results"], r["run"])] = run_page_relpath(r["results"], r["run"])
+    return links
 
 
 def write_outputs(g: Gate) -> dict:
     """health.json, badges and per-run pages, from the collected verdict records."""
-    from .report import write_badges, write_json_atomic, write_run_pages
+    from .report import write_reports
 
     health = _health(g)
-    g.reports.mkdir(parents=True, exist_ok=True)
-    path = g.reports / "health.json"
-    write_json_atomic(path, health)
-    badges = write_badges(g.reports / "badges", health)
-
-    def figures_for(results: str, run: str) -> list[tuple[str, str]]:
-        return list(g.figures.get(f"{results}/{run}", {}).items())
-
-    pages = write_run_pages(g.reports, health, figures_for)
+    written = write_reports(g.reports, health, lambda results, run: list(g.figures.get(f"{results}/{run}", {}).items()))
     html = getattr(g.config.option, "htmlpath", None)
-    g.written = ([Path(html)] if html else []) + [path] + list(pages) + [g.reports / "badges"]
+    pages = [p for p in written if p.suffix == ".html"]
+    g.written = ([Path(html)] if html else []) + [written[0]] + pages + [g.reports / "badges"]
     return health

@@ -158,9 +158,9 @@ def discover(roots) -> list[RunFile]:
         root = Path(root).resolve()
         if (root / RESULTS_FILE).is_file() and not root.name.startswith("E_"):
             runs = [RunFile(root.parent.name, root.name, root / RESULTS_FILE)]
-            set_name = root.parent.name
+            set_name, set_dir = root.parent.name, root.parent
         elif root.is_dir():
-            set_name = root.name
+            set_name, set_dir = root.name, root
             runs = [
                 RunFile(set_name, d.name, d / RESULTS_FILE)
                 for d in sorted(root.glob("run_*"))
@@ -170,10 +170,10 @@ def discover(roots) -> list[RunFile]:
                 raise DiscoveryError(f"{root}: no run_*/{RESULTS_FILE} found")
         else:
             raise DiscoveryError(f"{root}: not a directory")
-        other = names.setdefault(set_name, root)
-        if other != root:
+        other = names.setdefault(set_name, set_dir)
+        if other != set_dir:
             raise DiscoveryError(
-                f"two run sets are both named {set_name!r} ({other} and {root}); "
+                f"two run sets are both named {set_name!r} ({other} and {set_dir}); "
                 "rename one: the run-set name identifies cases in reports"
             )
         found.extend(runs)
@@ -192,7 +192,7 @@ def parse_document(raw: bytes) -> tuple[Any, str | None]:
         pass
     try:
         return json.loads(raw), None
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         return None, f"not valid JSON: {exc}"
 
 
@@ -251,11 +251,11 @@ class _Validator:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.problem(path, f"{_kind(value)}, expected a number")
             return None
-        value = float(value)
-        if not math.isfinite(value):
-            self.problem(path, f"{value} is not finite")
+        bad = _not_finite(value)
+        if bad:
+            self.problem(path, bad)
             return None
-        return value
+        return float(value)
 
     def array(self, parent: dict, key: str, path: str, required: bool, n: int | None):
         if key not in parent or parent[key] is None:
@@ -277,17 +277,31 @@ class _Validator:
             self.problem(path, "empty array")
             return None
         if set(map(type, value)) <= {float, int}:
-            arr = np.asarray(value, dtype=np.float64)
-            if np.isfinite(arr).all():
+            try:
+                arr = np.asarray(value, dtype=np.float64)
+            except OverflowError:  # an integer beyond the float64 range: slow path names it
+                arr = None
+            if arr is not None and np.isfinite(arr).all():
                 return arr
         for i, v in enumerate(value):  # slow path: name the first bad element
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 self.problem(element(i), f"{_kind(v)}, expected a number")
                 return None
-            if not math.isfinite(v):
-                self.problem(element(i), f"{v} is not finite")
+            bad = _not_finite(v)
+            if bad:
+                self.problem(element(i), bad)
                 return None
         return None  # pragma: no cover - unreachable
+
+
+def _not_finite(value) -> str | None:
+    """None when an int/float converts to a finite float64, else the problem's message."""
+    try:
+        if math.isfinite(value):
+            return None
+    except OverflowError:  # a JSON integer beyond the float64 range
+        return "integer out of the float64 range, not finite"
+    return f"{value} is not finite"
 
 
 def _kind(value) -> str:
@@ -311,12 +325,13 @@ def validate(doc: Any, run_file: RunFile) -> Run | InvalidRun:
         v.problem("", f"top level is {_kind(doc)}, expected an object")
         return InvalidRun(run_file, tuple(v.problems))
 
-    approx = v.obj(doc, "approx", "approx", required=True) or {}
-    true = v.obj(doc, "true", "true", required=True) or {}
-    G = v.number(approx, "delta_h_per_lr", "approx.delta_h_per_lr", required=True) if approx else None
+    approx = v.obj(doc, "approx", "approx", required=True)
+    true = v.obj(doc, "true", "true", required=True)
+    G = v.number(approx, "delta_h_per_lr", "approx.delta_h_per_lr", required=True) if approx is not None else None
+    approx = {} if approx is None else approx
 
-    entries_raw = true.get("entries") if true else None
-    if true and entries_raw is None:
+    entries_raw = true.get("entries") if true is not None else None
+    if true is not None and entries_raw is None:
         v.problem("true.entries", "missing")
     elif entries_raw is not None and not isinstance(entries_raw, list):
         v.problem("true.entries", f"{_kind(entries_raw)}, expected an array")
@@ -327,10 +342,10 @@ def validate(doc: Any, run_file: RunFile) -> Run | InvalidRun:
     n = _sequence_count(entries_raw)
     entries = [_entry(v, e, f"true.entries[{j}]", n) for j, e in enumerate(entries_raw or [])]
 
-    etas = [e.eta for e in entries if e is not None]
-    for j, eta in enumerate(etas):
-        if etas.index(eta) != j:
-            v.problem(f"true.entries[{j}].eta", f"duplicate η {eta!r}")
+    first_index: dict[float, int] = {}
+    for j, e in enumerate(entries):
+        if e is not None and first_index.setdefault(e.eta, j) != j:
+            v.problem(f"true.entries[{j}].eta", f"duplicate η {e.eta!r}")
 
     gdotv = length = vhvv_seq = None
     per_seq = approx.get("per_sequence")
@@ -390,7 +405,7 @@ def _entry(v: _Validator, raw, path: str, n: int | None) -> Entry | None:
         bad = np.flatnonzero((counts < 1) | (counts != np.floor(counts)))
         if bad.size:
             i = int(bad[0])
-            v.problem(f"{p}.token_counts[{i}]", f"{counts[i]!r}, expected an integer ≥ 1")
+            v.problem(f"{p}.token_counts[{i}]", f"{float(counts[i])!r}, expected an integer ≥ 1")
     fields = dict(
         normalized_weights=v.array(d, "normalized_weights", f"{p}.normalized_weights", True, n),
         h_new=v.array(d, "h_new", f"{p}.h_new", True, n),

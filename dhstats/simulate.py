@@ -95,6 +95,8 @@ BIAS_SIGMAS = 8.0
 SPIKE_FRACTION = 0.01
 SPIKE_G_MULTIPLE = 4.0
 SPIKE_MIN_SIGMAS = 10.0
+#: scaled_gdotv multiplies every gdotv_i (hence G) by this factor: a bulk bias.
+SCALE_FACTOR = 2.5
 #: unnormalized_weights multiplies w̃ by this factor.
 UNNORMALIZED_FACTOR = 1.1
 
@@ -104,6 +106,11 @@ DEFECTS: dict[str, str] = {
         "quadratic.gdotv and the SEs stay self-consistent but ηG is off by "
         f"{BIAS_SIGMAS:g}·ησ_G: linear_agreement (and linquad_agreement) fail with |z| ≈ "
         f"{BIAS_SIGMAS / math.sqrt(2):.1f}"
+    ),
+    "scaled_gdotv": (
+        f"every gdotv_i is multiplied by {SCALE_FACTOR:g} (G, quadratic.gdotv and the SEs stay "
+        "self-consistent): the prediction disagrees with the measurement on the bulk of the "
+        f"sequences, so truncation_ratio sees r ≈ {SCALE_FACTOR:g} (and linear_agreement fails)"
     ),
     "unnormalized_weights": (
         f"normalized_weights are multiplied by {UNNORMALIZED_FACTOR} (sum {UNNORMALIZED_FACTOR}); "
@@ -405,6 +412,9 @@ def simulate_run(n: int, etas: Iterable[float] = DEFAULT_ETAS, *, seed: int,
         shift = sign * BIAS_SIGMAS * _se_sum(gdotv)
         gdotv = gdotv + shift / n
         defect_info["biased_gdotv"] = {"shift": shift}
+    if "scaled_gdotv" in defects:
+        gdotv = gdotv * SCALE_FACTOR
+        defect_info["scaled_gdotv"] = {"factor": SCALE_FACTOR}
     if "spiky_mass" in defects:
         k = max(1, int(round(SPIKE_FRACTION * n)))
         idx = np.sort(rng_defect.choice(n, size=k, replace=False))

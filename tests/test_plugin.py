@@ -107,6 +107,7 @@ def planted(pytester, checkout) -> Path:
     simulate.write_malformed(root / "run_08" / "results.json", "short_array")
     simulate.write_malformed(root / "run_09" / "results.json", "truncated")
     (root / "run_10").mkdir()  # a run directory without results.json
+    write_run(root, "run_11", defects=["scaled_gdotv"])
     return root
 
 
@@ -121,7 +122,7 @@ def test_planted_defects_are_caught_and_every_run_reported(pytester, checkout, p
     assert "Traceback" not in result.stdout.str()
     h = health(checkout)
     runs = {r["run"]: r for r in h["runs"]}
-    assert sorted(runs) == [f"run_{i:02d}" for i in range(1, 11)]
+    assert sorted(runs) == [f"run_{i:02d}" for i in range(1, 12)]
     for bad in ("run_08", "run_09", "run_10"):
         assert runs[bad]["outcome"] == "error"
         assert not [c for c in h["cases"] if c["run"] == bad]
@@ -142,6 +143,7 @@ def test_planted_defects_are_caught_and_every_run_reported(pytester, checkout, p
     # 1% of sequences carry spurious gdotv mass: the bulk agrees (the mask removes them),
     # the totals do not — caught by linear_agreement at n = 512 (z ≈ √(#spikes))
     assert outcomes("run_06", "truncation_ratio") == {"passed"}
+    assert outcomes("run_11", "truncation_ratio") == {"failed"}  # bulk bias: r ≈ 2.5
     assert outcomes("run_07", "linquad_agreement") == {"skipped"}
     assert outcomes("run_07", "truncation_ratio") == {"skipped"}
     # the healthy run passes everything it can judge

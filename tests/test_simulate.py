@@ -386,11 +386,19 @@ def test_written_file_is_indented_and_finite(tmp_path):
 
 
 def test_every_defect_is_documented_and_unknown_rejected():
-    assert set(DEFECTS) == {"biased_gdotv", "unnormalized_weights", "negative_weights",
+    assert set(DEFECTS) == {"biased_gdotv", "scaled_gdotv", "unnormalized_weights", "negative_weights",
                             "uncorrected_denominator", "shard_mean_se", "spiky_mass",
                             "no_quadratic", "no_per_sequence", "no_h_base"}
     with pytest.raises(ValueError, match="unknown defect"):
         simulate_run(16, seed=0, defects=["nope"])
+
+
+def test_defect_scaled_gdotv(clean):
+    d = defect("scaled_gdotv")
+    check_format(d)
+    a0, g0, _ = arrays(clean)
+    a1, g1, _ = arrays(d)
+    np.testing.assert_allclose(g1, 2.5 * g0, rtol=1e-12)  # every term, hence G, scaled
 
 
 def defect(name, **kw):

@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from .results import DiscoveryError, InvalidRun, Run, RunFile, discover, load_run, scan_etas
-from .verdicts import CHECKS, RUN_CHECKS, Outcome, RunVerdict, Settings, Verdict, apply_holm, case_id, evaluate, run_verdict
+from .verdicts import CHECKS, RUN_CHECKS, Outcome, RunVerdict, Settings, Verdict, apply_holm, case_id, evaluate
 
 PROPERTY = "dhstats"
 GATE_DIR = "checks"
@@ -138,9 +138,10 @@ class Case:
 class Evaluation:
     """One run, loaded and judged: verdicts keyed by (check, η)."""
 
-    def __init__(self, loaded: Run | InvalidRun, verdicts: list[Verdict], scanned: tuple[float, ...]):
+    def __init__(self, loaded: Run | InvalidRun, rv: RunVerdict, verdicts: list[Verdict],
+                 scanned: tuple[float, ...]):
         self.loaded = loaded
-        self.run_verdict: RunVerdict = run_verdict(loaded)
+        self.run_verdict = rv
         self.verdicts = {(v.check, v.eta): v for v in verdicts}
         self.images: dict[float | None, list[tuple[str, str]]] = {}
         self.missed = ()
@@ -208,8 +209,7 @@ class Gate:
             return self._holm[f.key]
         if self._current is None or self._current[0] != f.key:
             loaded = load_run(f)
-            _, verdicts = evaluate(loaded, self.settings)
-            self._current = (f.key, Evaluation(loaded, verdicts, self.etas(f)))
+            self._current = (f.key, Evaluation(loaded, *evaluate(loaded, self.settings), self.etas(f)))
         return self._current[1]
 
     def _evaluate_all(self) -> dict[str, Evaluation]:
@@ -218,8 +218,8 @@ class Gate:
         evs, every = {}, []
         for f in self.files:
             loaded = load_run(f)
-            _, verdicts = evaluate(loaded, self.settings)
-            ev = evs[f.key] = Evaluation(loaded, verdicts, self.etas(f))
+            rv, verdicts = evaluate(loaded, self.settings)
+            ev = evs[f.key] = Evaluation(loaded, rv, verdicts, self.etas(f))
             if isinstance(loaded, Run):
                 ev.loaded = None  # keep verdicts only; reloaded for plots if a case fails
             every.extend(verdicts)

@@ -355,7 +355,7 @@ def _check_etas(etas) -> list[float]:
 def simulate_run(n: int, etas: Iterable[float] = DEFAULT_ETAS, *, seed: int,
                  num_shards: int | None = None, se_convention: str = "total",
                  defects: Sequence[str] = (), entropy_noise: float = 0.0,
-                 policy: Policy | None = None) -> dict:
+                 score_noise: float = 0.0, policy: Policy | None = None) -> dict:
     """Simulate one run; return its ``results.json`` document (plain Python types).
 
     n sequences are drawn from π_θ of ``policy`` (default :meth:`Policy.default`) with
@@ -383,8 +383,11 @@ def simulate_run(n: int, etas: Iterable[float] = DEFAULT_ETAS, *, seed: int,
         raise ValueError(f"num_shards must be in [2, n], got {M}")
     policy = Policy.default() if policy is None else policy
     seed = int(seed)
-    rng_path, rng_noise, rng_defect = (np.random.default_rng(s)
-                                       for s in np.random.SeedSequence(seed).spawn(3))
+    rng_path, rng_noise, rng_defect, rng_score = (np.random.default_rng(s)
+                                                  for s in np.random.SeedSequence(seed).spawn(4))
+    score_noise = float(score_noise)
+    if not (math.isfinite(score_noise) and score_noise >= 0):
+        raise ValueError("score_noise must be ≥ 0")
 
     # ---- the E-batch and the per-sequence derivative terms (approx side, noise-free)
     tokens, prev, alive = policy.sample(n, rng_path)
@@ -405,6 +408,13 @@ def simulate_run(n: int, etas: Iterable[float] = DEFAULT_ETAS, *, seed: int,
     gdotv = (s * (h - R_hat * Tf) + h1) / D
     G_clean = math.fsum(gdotv.tolist())
     vhvv = ((s * s + s1) * (h - R_hat * Tf) + 2.0 * s * h1 + h2 - 2.0 * G_clean * s * Tf) / D
+    if score_noise:
+        # zero-mean per-sequence noise of the real producer's gradient estimator (baselines,
+        # Rao-Blackwellisation): adds score_noise·|R'| (resp. |R''|) to σ_G (σ_Q), no bias
+        _, r1, r2 = policy.derivatives()
+        gdotv = gdotv + score_noise * abs(r1) / math.sqrt(n) * rng_score.standard_normal(n)
+        vhvv = vhvv + score_noise * abs(r2) / math.sqrt(n) * rng_score.standard_normal(n)
+        G_clean = math.fsum(gdotv.tolist())
 
     defect_info: dict = {}
     if "biased_gdotv" in defects:

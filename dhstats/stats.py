@@ -225,17 +225,28 @@ class Truncation:
     keep_quantile: float
     kept: int
     linear: float  # L_S
+    sigma_linear: float  # σ of L_S: η·(ΣT/Σ_S T)·se_sum(gdotv_S)
     true: float  # Δ_S
     sigma: float  # σ_S
     ratio: float  # L_S / Δ_S (nan when Δ_S = 0)
     notebook_ratio: float  # Σ_S ηgdotv_i / Σ_S c_i (information only)
     conclusive: bool  # |Δ_S| ≥ k σ_S
 
+    def outside(self, bounds: tuple[float, float], k: float) -> bool:
+        """r = L_S/Δ_S lies outside [lo, hi] by more than its sampling error (Fieller-style):
+        sgn(Δ_S)(L_S − hi Δ_S) > k√(σ_L² + hi²σ_S²) or sgn(Δ_S)(lo Δ_S − L_S) > k√(σ_L² + lo²σ_S²).
+        Only meaningful when ``conclusive``. Ignoring cov(L_S, Δ_S) > 0 makes it conservative."""
+        lo, hi = bounds
+        sign = math.copysign(1.0, self.true)
+        above = sign * (self.linear - hi * self.true) > k * math.hypot(self.sigma_linear, hi * self.sigma)
+        below = sign * (lo * self.true - self.linear) > k * math.hypot(self.sigma_linear, lo * self.sigma)
+        return above or below
+
 
 def truncation(eta, gdotv, w, T, h_new, h_base, base_entropy, keep_quantile, k) -> Truncation:
     """Re-estimate both sides on S (checks.md, truncation_ratio):
 
-        L_S = η Σ_S gdotv_i · (Σ_all T / Σ_S T)
+        L_S = η Σ_S gdotv_i · (Σ_all T / Σ_S T),  σ_L = η (Σ_all T / Σ_S T) se_sum(gdotv_S)
         Δ_S = Σ_S w h_new / Σ_S w T − Σ_S h_base / Σ_S T,  σ_S from ψ restricted to S.
 
     Inconclusive when |Δ_S| < k σ_S.
@@ -243,15 +254,17 @@ def truncation(eta, gdotv, w, T, h_new, h_base, base_entropy, keep_quantile, k) 
     linear = eta * gdotv
     s = keep_mask(linear, keep_quantile)
     wS, TS, hnS, hbS = w[s], T[s], h_new[s], h_base[s]
-    L = float(linear[s].sum() * (T.sum() / TS.sum()))
+    scale = T.sum() / TS.sum()
+    L = float(linear[s].sum() * scale)
+    sigma_L = float(eta * scale * se_sum(gdotv[s]))
     delta = snis_ratio(wS, TS, hnS) - float(hbS.sum() / TS.sum())
     sigma = sigma_true_paired(wS, TS, hnS, hbS)
     c = notebook_contributions(w, T, h_new, base_entropy)
     c_sum = float(c[s].sum())
     nb = float(linear[s].sum()) / c_sum if c_sum != 0 else math.nan
     ratio = L / delta if delta != 0 else math.nan
-    conclusive = bool(abs(delta) >= k * sigma) if math.isfinite(sigma) else False
-    return Truncation(keep_quantile, int(s.sum()), L, delta, sigma, ratio, nb, conclusive)
+    conclusive = bool(delta != 0 and abs(delta) >= k * sigma) if math.isfinite(sigma) else False
+    return Truncation(keep_quantile, int(s.sum()), L, sigma_L, delta, sigma, ratio, nb, conclusive)
 
 
 # --------------------------------------------------------------------------- sweeps (plots, tables)

@@ -257,6 +257,8 @@ def check_snis_weights(ctx: RunContext, e: Entry) -> Verdict:
     w = e.normalized_weights
     total = float(w.sum())
     bad = []
+    if not np.isfinite(w).all():
+        bad.append("non-finite weight(s)")
     neg = np.flatnonzero(w < 0)
     if neg.size:
         bad.append(f"{neg.size} negative weight(s), first normalized_weights[{neg[0]}] = {w[neg[0]]:.4g}")
@@ -275,6 +277,8 @@ def check_snis_reliability(ctx: RunContext, e: Entry) -> Verdict:
     JMLR 2024). k̂ is fitted to log w̃ (the weights actually used, clipping included)."""
     w = e.normalized_weights
     n = w.size
+    if not (w > 0).any():  # loadable input, but pareto_khat raises on all-zero ratios
+        return ctx.verdict("snis_reliability", "failed", "no positive weight: ESS and k̂ undefined.", e)
     ess = stats.kish_ess(w)
     frac = ess / n
     with np.errstate(divide="ignore"):
@@ -391,8 +395,11 @@ def check_linquad_agreement(ctx: RunContext, e: Entry) -> Verdict:
 
 
 def check_truncation_ratio(ctx: RunContext, e: Entry) -> Verdict:
-    """Re-estimated ratio r = L_S/Δ_S per keep-quantile within ratio_bounds; quantiles with
-    |Δ_S| < kσ_S are inconclusive; skipped when all are (checks.md)."""
+    """Re-estimated ratio r = L_S/Δ_S per keep-quantile (checks.md). A quantile is judged
+    when |Δ_S| ≥ kσ_S; a judged ratio fails when it is outside ratio_bounds by more than its
+    sampling error (:meth:`stats.Truncation.outside`, which includes σ of L_S — see README,
+    "Truncation"); outside but within error is inconclusive. Fails if any quantile fails,
+    skips when all are inconclusive."""
     run, st = ctx.run, ctx.settings
     if run.gdotv is None or e.h_base is None:
         missing = "approx.per_sequence" if run.gdotv is None else "diagnostics.h_base"
@@ -400,24 +407,32 @@ def check_truncation_ratio(ctx: RunContext, e: Entry) -> Verdict:
     lo, hi = st.ratio_bounds
     cuts = [stats.truncation(e.eta, run.gdotv, e.normalized_weights, e.token_counts, e.h_new,
                              e.h_base, e.base_entropy, q, st.sigma) for q in st.keep_quantiles]
-    judged = [c for c in cuts if c.conclusive]
+    out = [c for c in cuts if c.conclusive and c.outside(st.ratio_bounds, st.sigma)]
+    within = [c for c in cuts if c.conclusive and lo <= c.ratio <= hi]
     nums = {f"ratio_q{c.keep_quantile:g}": c.ratio for c in cuts}
     nums.update({f"notebook_ratio_q{c.keep_quantile:g}": c.notebook_ratio for c in cuts})
+
+    def state(c):
+        if c in out:
+            return f"r={c.ratio:.3g} outside"
+        if c in within:
+            return f"r={c.ratio:.3g}"
+        return "inconclusive" if not c.conclusive else f"r={c.ratio:.3g}, inconclusive (within its error)"
+
     desc = "; ".join(
-        f"q={c.keep_quantile:g}: L_S={c.linear:.3g}, Δ_S={c.true:.3g}±{c.sigma:.2g} → "
-        + (f"r={c.ratio:.3g}" if c.conclusive else "inconclusive")
-        for c in cuts
-    )
-    if not judged:
-        return ctx.verdict("truncation_ratio", "skipped",
-                           f"every keep-quantile inconclusive (|Δ_S| < {st.sigma:g}σ_S): {desc}.", e, **nums)
-    out = [c for c in judged if not lo <= c.ratio <= hi]
+        f"q={c.keep_quantile:g}: L_S={c.linear:.3g}±{c.sigma_linear:.2g}, Δ_S={c.true:.3g}±{c.sigma:.2g} → {state(c)}"
+        for c in cuts)
     if out:
         return ctx.verdict(
             "truncation_ratio", "failed",
-            f"ratio outside [{lo:g}, {hi:g}] at q = {', '.join(f'{c.keep_quantile:g}' for c in out)}: "
-            f"{desc}. Meaning: the linear prediction and the measurement disagree on the bulk of "
-            "the sequences, e.g. a few sequences carry spurious gdotv mass.", e, **nums)
+            f"ratio outside [{lo:g}, {hi:g}] beyond {st.sigma:g}σ at q = {', '.join(f'{c.keep_quantile:g}' for c in out)}: "
+            f"{desc}. Meaning: on the bulk of the sequences (largest |η·gdotv| removed) the linear "
+            "prediction and the measurement disagree: a bias of the per-sequence gdotv, not a few outliers.",
+            e, **nums)
+    if not within:
+        return ctx.verdict("truncation_ratio", "skipped",
+                           f"no keep-quantile conclusive (|Δ_S| < {st.sigma:g}σ_S, or r within its error of the bounds): {desc}.",
+                           e, **nums)
     return ctx.verdict("truncation_ratio", "passed", desc + ".", e, **nums)
 
 
@@ -467,7 +482,7 @@ def evaluate(loaded: Run | InvalidRun, settings: Settings = Settings()) -> tuple
         return rv, []
     try:
         return rv, evaluate_run(loaded, settings)
-    except Exception as exc:  # pragma: no cover - defensive: a bug must not hide other runs
+    except Exception as exc:  # a bug in a check must not hide the other runs
         f = loaded.file
         return RunVerdict(f.results, f.run, str(f.path), "error",
                           f"{f.display}: internal error while checking: {exc!r}"), []

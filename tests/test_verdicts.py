@@ -1,0 +1,680 @@
+"""Tests for dhstats.verdicts: every check of shared/spec/checks.md on small hand-built runs.
+
+``make_run`` builds a valid, internally consistent :class:`Run` (n = 40, seeded): gdotv sums to
+G, per_sequence_vhvv to Q, delta_h_true is the corrected SNIS reconstruction, base_entropy =
+Σh_base/ΣT, ess = 1/Σw̃², token_counts equal across entries. Each test then introduces one
+minimal defect with ``dataclasses.replace`` and asserts the outcome and the message.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+from pathlib import Path
+from statistics import NormalDist
+
+import numpy as np
+import pytest
+
+from dhstats import stats
+from dhstats.results import Entry, InvalidRun, Problem, Quadratic, Run, RunFile
+from dhstats.verdicts import (
+    CHECKS,
+    JUDGES,
+    RUN_CHECKS,
+    Outcome,
+    RunContext,
+    Settings,
+    Verdict,
+    apply_holm,
+    case_id,
+    evaluate,
+    evaluate_run,
+)
+
+N = 40
+ETAS = (1e-6, 2e-6)
+M_SHARDS = 8
+RUN_FILE = RunFile("E_test", "run_01", Path("/data/E_test/run_01/results.json"))
+HEALTH_KEYS = {"results", "run", "eta", "check", "outcome", "message"}  # checks.md, "cases"
+
+
+# --------------------------------------------------------------------------- builders
+
+
+def _entry(eta, w, T, h_new, h_base, *, with_h_base=True, log_weights=None) -> Entry:
+    """An entry whose derived fields agree with its arrays (results-format.md)."""
+    base = float(h_base.sum() / T.sum())  # H_base = Σ h_base / Σ T
+    delta = float(np.dot(w, h_new) / np.dot(w, T)) - base  # Σw̃h_new/Σw̃T − H_base
+    return Entry(
+        eta=eta,
+        delta_h_true=delta,
+        normalized_weights=w,
+        token_counts=T,
+        h_new=h_new,
+        base_entropy=base,
+        h_base=h_base.copy() if with_h_base else None,
+        log_weights=log_weights,
+        weights_sum=float(1.0 / w.max()),  # Σ exp(lw − max lw) = 1/max w̃
+        ess=float(1.0 / np.dot(w, w)),
+    )
+
+
+def rebuild(e: Entry, **changes) -> Entry:
+    """``e`` with some arrays changed and every derived field recomputed (still consistent)."""
+    w = changes.pop("normalized_weights", e.normalized_weights)
+    T = changes.pop("token_counts", e.token_counts)
+    h_new = changes.pop("h_new", e.h_new)
+    h_base = changes.pop("h_base", e.h_base)
+    assert not changes, changes
+    return _entry(e.eta, w, T, h_new, h_base, with_h_base=e.h_base is not None)
+
+
+def make_run(*, n=N, seed=0, etas=ETAS, G=5e4, Q=1e8, weight_sd=0.1, noise=0.01, gdotv_sd=50.0,
+             se_factor=1.05, num_shards=M_SHARDS, per_sequence=True, h_base=True, quadratic=True,
+             reported_se=True) -> Run:
+    """A healthy run of the model
+
+        T_i ~ 1 + Poisson(50),  h_base_i = 0.6 T_i + N(0, 1)                (nats per sequence)
+        log w_i = (η/1e-6)·weight_sd·u_i, u_i ~ U(±√3)  (bounded tail: k̂ < 0)
+        h_new_i = h_base_i + (ηG + ½η²Q)·T_i + N(0, noise²)   (true ΔH = ηG + ½η²Q per token)
+        gdotv_i = G·T_i/ΣT + centred N(0, gdotv_sd²)           (Σ gdotv = G)
+        vhvv_i  = Q·T_i/ΣT + centred N(0, (1e3·gdotv_sd)²)     (Σ vhvv = Q)
+
+    Reported SEs follow the "total" convention at ``se_factor`` × se_sum.
+    """
+    rng = np.random.default_rng(seed)
+    T = (1 + rng.poisson(50, n)).astype(np.float64)
+    hb = 0.6 * T + rng.normal(0.0, 1.0, n)
+    u = rng.uniform(-math.sqrt(3), math.sqrt(3), n)
+    eg = rng.normal(0.0, gdotv_sd, n)
+    gdotv = G * T / T.sum() + (eg - eg.mean())
+    eq = rng.normal(0.0, 1e3 * gdotv_sd, n)
+    vhvv = Q * T / T.sum() + (eq - eq.mean())
+    entries = []
+    for eta in etas:
+        lw = eta / 1e-6 * weight_sd * u
+        ex = np.exp(lw - lw.max())
+        w = ex / ex.sum()
+        h_new = hb + (eta * G + 0.5 * eta**2 * Q) * T + rng.normal(0.0, noise, n)
+        entries.append(_entry(eta, w, T.copy(), h_new, hb, with_h_base=h_base, log_weights=lw))
+    G_total = float(gdotv.sum())
+    quad = None
+    if quadratic:
+        quad = Quadratic(
+            vhvv=float(vhvv.sum()),
+            gdotv=G_total,
+            per_sequence_vhvv=vhvv if per_sequence else None,
+            se_gdotv=se_factor * stats.se_sum(gdotv) if reported_se else None,
+            se_vhvv=se_factor * stats.se_sum(vhvv) if reported_se else None,
+            num_shards=num_shards,
+        )
+    se = se_factor * stats.se_sum(gdotv) if reported_se else None
+    return Run(
+        file=RUN_FILE,
+        delta_h_per_lr=G_total,
+        entries=tuple(entries),
+        gdotv=gdotv if per_sequence else None,
+        length=T.copy() if per_sequence else None,
+        per_sequence_vhvv=vhvv if (per_sequence and quadratic) else None,
+        h_base_mean=float(hb.sum() / T.sum()) if per_sequence else None,
+        se_shard=se,
+        se_jackknife=se,
+        num_shards=num_shards,
+        quadratic=quad,
+    )
+
+
+def with_entry(run: Run, j: int, entry: Entry) -> Run:
+    entries = list(run.entries)
+    entries[j] = entry
+    return replace(run, entries=tuple(entries))
+
+
+def judge(check: str, run: Run, j: int = 0, settings: Settings = Settings()) -> Verdict:
+    ctx = RunContext(run, settings)
+    if check in RUN_CHECKS:
+        return JUDGES[check](ctx)
+    return JUDGES[check](ctx, run.entries[j])
+
+
+def judge_all(check: str, run: Run, settings: Settings = Settings()) -> list[Verdict]:
+    return [v for v in evaluate_run(run, settings) if v.check == check]
+
+
+@pytest.fixture(scope="module")
+def healthy() -> Run:
+    return make_run()
+
+
+# --------------------------------------------------------------------------- healthy run
+
+
+def test_builder_is_consistent(healthy):
+    run = healthy
+    assert run.gdotv.sum() == pytest.approx(run.delta_h_per_lr, rel=1e-12)
+    assert run.quadratic.per_sequence_vhvv.sum() == pytest.approx(run.quadratic.vhvv, rel=1e-12)
+    for e in run.entries:
+        assert np.array_equal(e.token_counts, run.entries[0].token_counts)
+        assert e.normalized_weights.sum() == pytest.approx(1.0, abs=1e-12)
+        assert e.delta_h_true == pytest.approx(stats.snis_delta(e.normalized_weights, e.token_counts, e.h_new, e.base_entropy), rel=1e-12)
+
+
+def test_healthy_run_passes_every_check(healthy):
+    verdicts = evaluate_run(healthy)
+    # one case per (check, η), one per run for se_consistency, in CHECKS order
+    assert len(verdicts) == (len(CHECKS) - len(RUN_CHECKS)) * len(ETAS) + len(RUN_CHECKS)
+    assert list(dict.fromkeys(v.check for v in verdicts)) == list(CHECKS)
+    for v in verdicts:
+        assert v.outcome == Outcome.PASSED, f"{v.check} η={v.eta}: {v.message}"
+        assert (v.results, v.run) == ("E_test", "run_01")
+        assert (v.eta is None) if v.check in RUN_CHECKS else (v.eta in ETAS)
+    assert [v.eta for v in verdicts if v.check == "linear_agreement"] == list(ETAS)
+    assert [v.eta for v in verdicts if v.check == "se_consistency"] == [None]
+
+
+def test_healthy_verdicts_are_json_serialisable(healthy):
+    for v in evaluate_run(healthy):
+        d = v.to_dict()
+        assert set(d) == HEALTH_KEYS | set(v.numbers)
+        json.dumps(d, allow_nan=False)  # no NaN/inf, no arrays
+
+
+# --------------------------------------------------------------------------- consistency
+
+
+class TestConsistency:
+    def test_sum_gdotv_off(self, healthy):
+        run = replace(healthy, gdotv=healthy.gdotv * 1.01)
+        for v in judge_all("consistency", run):
+            assert v.outcome == Outcome.FAILED
+            assert "Σ gdotv" in v.message and "rel. tol. 1e-5" in v.message
+            assert v.numbers["sum_gdotv"] == pytest.approx(1.01 * healthy.delta_h_per_lr, rel=1e-12)
+
+    def test_sum_gdotv_within_tolerance(self, healthy):
+        run = replace(healthy, gdotv=healthy.gdotv * (1 + 2e-7))  # the producer's observed 2e-7
+        assert judge("consistency", run).outcome == Outcome.PASSED
+
+    def test_sum_vhvv_off(self, healthy):
+        q = replace(healthy.quadratic, per_sequence_vhvv=healthy.quadratic.per_sequence_vhvv * 1.01)
+        v = judge("consistency", replace(healthy, quadratic=q))
+        assert v.outcome == Outcome.FAILED and "Σ per_sequence_vhvv" in v.message
+
+    def test_uncorrected_snis_denominator(self, healthy):
+        e = healthy.entries[0]
+        w, T = e.normalized_weights, e.token_counts
+        # pre-correction producer: Σ w̃ h_new / (D · mean w̃) − H_base
+        old = float(np.dot(w, e.h_new) / (T.sum() * w.mean())) - e.base_entropy
+        assert abs(old - e.delta_h_true) > 1e-6 * abs(e.delta_h_true)  # the defect is visible
+        v = judge("consistency", with_entry(healthy, 0, replace(e, delta_h_true=old)))
+        assert v.outcome == Outcome.FAILED
+        assert "uncorrected SNIS denominator" in v.message
+        assert v.numbers["reconstructed_uncorrected"] == pytest.approx(old, rel=1e-12)
+
+    def test_delta_h_true_off_otherwise(self, healthy):
+        e = healthy.entries[0]
+        v = judge("consistency", with_entry(healthy, 0, replace(e, delta_h_true=e.delta_h_true * 1.001)))
+        assert v.outcome == Outcome.FAILED
+        assert "Σ c_i" in v.message and "uncorrected" not in v.message
+
+    def test_misaligned(self, healthy):
+        length = healthy.length.copy()
+        length[3] += 1
+        v = judge("consistency", replace(healthy, length=length))
+        assert v.outcome == Outcome.FAILED
+        assert "1 sequence(s) misaligned" in v.message
+        assert "approx.per_sequence[3].length" in v.message and "token_counts[3]" in v.message
+
+    def test_base_entropy_off(self, healthy):
+        e = healthy.entries[0]
+        # shift H_base and delta_h_true together: the reconstruction still holds, only
+        # base_entropy = Σh_base/ΣT is broken
+        bad = replace(e, base_entropy=e.base_entropy + 1e-3, delta_h_true=e.delta_h_true - 1e-3)
+        v = judge("consistency", with_entry(healthy, 0, bad))
+        assert v.outcome == Outcome.FAILED
+        assert v.message.startswith("base_entropy = ") and "Σh_base/ΣT" in v.message
+
+    def test_reported_ess_off(self, healthy):
+        e = healthy.entries[1]
+        v = judge("consistency", with_entry(healthy, 1, replace(e, ess=e.ess * 1.01)), j=1)
+        assert v.outcome == Outcome.FAILED and "reported ess" in v.message
+        ok = judge("consistency", with_entry(healthy, 1, replace(e, ess=e.ess * (1 + 5e-4))), j=1)
+        assert ok.outcome == Outcome.PASSED  # within rel. 1e-3
+
+    def test_token_counts_differ_across_entries(self):
+        run = make_run(per_sequence=False)  # isolate from the alignment check
+        e1 = run.entries[1]
+        T = e1.token_counts.copy()
+        T[5] += 1
+        run = with_entry(run, 1, rebuild(e1, token_counts=T))  # entry 1 consistent in itself
+        v0, v1 = judge_all("consistency", run)
+        assert v0.outcome == Outcome.PASSED
+        assert v1.outcome == Outcome.FAILED
+        assert "token_counts differ" in v1.message and "η=1e-06" in v1.message and "[5]" in v1.message
+        assert "misaligned" not in v1.message and "Σ c_i" not in v1.message
+
+    def test_no_per_sequence_says_what_was_not_checked(self):
+        v = judge("consistency", make_run(per_sequence=False))
+        assert v.outcome == Outcome.PASSED
+        assert "Not checked: Σ gdotv and alignment (no approx.per_sequence)" in v.message
+
+    def test_no_h_base_says_what_was_not_checked(self):
+        v = judge("consistency", make_run(h_base=False))
+        assert v.outcome == Outcome.PASSED and "base_entropy (no h_base)" in v.message
+
+
+# --------------------------------------------------------------------------- snis_weights
+
+
+class TestSnisWeights:
+    def test_negative_weight(self, healthy):
+        e = healthy.entries[0]
+        w = e.normalized_weights.copy()
+        a = w[0]
+        w[0], w[1] = -a, w[1] + 2 * a  # Σ w̃ stays 1
+        v = judge("snis_weights", with_entry(healthy, 0, replace(e, normalized_weights=w)))
+        assert v.outcome == Outcome.FAILED
+        assert "1 negative weight(s), first normalized_weights[0]" in v.message
+        assert "not normalised" not in v.message
+        assert v.numbers["min_weight"] == pytest.approx(-a)
+
+    def test_not_normalised(self, healthy):
+        e = healthy.entries[0]
+        v = judge("snis_weights", with_entry(healthy, 0, replace(e, normalized_weights=e.normalized_weights * 1.1)))
+        assert v.outcome == Outcome.FAILED
+        assert "Σ w̃ = 1.1" in v.message and "not normalised" in v.message
+        assert v.numbers["sum_weights"] == pytest.approx(1.1, rel=1e-12)
+
+    def test_sum_within_abs_tolerance(self, healthy):
+        e = healthy.entries[0]
+        w = e.normalized_weights.copy()
+        w[0] += 5e-7
+        assert judge("snis_weights", with_entry(healthy, 0, replace(e, normalized_weights=w))).outcome == Outcome.PASSED
+
+    def test_weights_sum_not_positive(self, healthy):
+        e = healthy.entries[0]
+        v = judge("snis_weights", with_entry(healthy, 0, replace(e, weights_sum=0.0)))
+        assert v.outcome == Outcome.FAILED and "weights_sum = 0, expected > 0" in v.message
+
+
+# --------------------------------------------------------------------------- snis_reliability
+
+
+class TestSnisReliability:
+    def test_one_dominating_weight(self, healthy):
+        w = np.full(N, 0.1 / (N - 1))
+        w[0] = 0.9
+        # ESS = 1/(0.81 + 39·(0.1/39)²) = 1.2341…, ESS/n = 0.0309 < 0.1
+        run = with_entry(healthy, 0, rebuild(healthy.entries[0], normalized_weights=w))
+        v = judge("snis_reliability", run)
+        assert v.outcome == Outcome.FAILED
+        assert v.numbers["ess_fraction"] == pytest.approx(1 / (0.81 + 0.01 / 39) / 40, rel=1e-12)
+        assert "ESS/n = 0.0309 < 0.1" in v.message
+        assert v.numbers["khat"] is None  # one value above the tied rest: no tail to fit
+
+    def test_heavy_tail(self, healthy):
+        # Pareto quantiles r_i = ((i + ½)/n)^(−1/2): a tail of shape k = 0.5 by construction,
+        # while ESS/n = 0.64 is fine. k̂ ≈ 0.48 > 1 − 1/log10(40) = 0.3758.
+        r = ((np.arange(N) + 0.5) / N) ** -0.5
+        run = with_entry(healthy, 0, rebuild(healthy.entries[0], normalized_weights=r / r.sum()))
+        v = judge("snis_reliability", run)
+        assert v.outcome == Outcome.FAILED
+        assert v.numbers["khat_max"] == pytest.approx(1 - 1 / math.log10(40), rel=1e-12)
+        assert v.numbers["khat"] > v.numbers["khat_max"]
+        assert v.numbers["ess_fraction"] > 0.1
+        assert "Pareto k̂" in v.message and "ESS/n" not in v.message
+        # a looser threshold (--khat-max 0.6) accepts the same weights
+        assert judge("snis_reliability", run, settings=Settings(khat_max=0.6)).outcome == Outcome.PASSED
+
+    def test_equal_weights_pass(self, healthy):
+        run = with_entry(healthy, 0, rebuild(healthy.entries[0], normalized_weights=np.full(N, 1 / N)))
+        v = judge("snis_reliability", run)
+        assert v.outcome == Outcome.PASSED
+        assert v.numbers["ess_fraction"] == pytest.approx(1.0, rel=1e-12)
+        assert "nearly uniform" in v.message
+
+    def test_all_zero_weights_fail_without_crashing_the_run(self, healthy):
+        # all-zero w̃ passes load validation (finite, right length); pareto_khat raises on
+        # all-zero ratios, which used to turn the whole run into an internal error, no cases
+        e = healthy.entries[0]
+        run = with_entry(healthy, 0, replace(e, normalized_weights=np.zeros(N)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rv, cases = evaluate(run)
+        assert rv.outcome == "ok" and len(cases) == len(evaluate_run(healthy))
+        v = next(c for c in cases if c.check == "snis_reliability" and c.eta == e.eta)
+        assert v.outcome == Outcome.FAILED and "no positive weight" in v.message
+        w = next(c for c in cases if c.check == "snis_weights" and c.eta == e.eta)
+        assert w.outcome == Outcome.FAILED and "not normalised" in w.message
+
+    def test_small_n_khat_not_estimable_is_skipped(self):
+        # n = 20: tail length M = ⌈min(4, 13.4)⌉ = 4 < 5, k̂ cannot be fitted; ESS/n < 0.99
+        v = judge("snis_reliability", make_run(n=20, weight_sd=0.5))
+        assert v.outcome == Outcome.SKIPPED
+        assert "cannot be estimated" in v.message and "too few draws" in v.message
+
+
+# --------------------------------------------------------------------------- se_consistency
+
+
+class TestSeConsistency:
+    def test_healthy_numbers(self, healthy):
+        v = judge("se_consistency", healthy)
+        assert v.outcome == Outcome.PASSED and v.eta is None
+        assert v.numbers["rho_se_shard"] == pytest.approx(1.05, rel=1e-12)
+        assert v.numbers["rho_se_vHvv"] == pytest.approx(1.05, rel=1e-12)
+
+    @staticmethod
+    def shard_mean_run(healthy):
+        """The producer's bug: every reported SE is se_sum/num_shards."""
+        q = healthy.quadratic
+        se_g = stats.se_sum(healthy.gdotv) / M_SHARDS
+        se_q = stats.se_sum(q.per_sequence_vhvv) / M_SHARDS
+        return replace(healthy, se_shard=se_g, se_jackknife=se_g,
+                       quadratic=replace(q, se_vhvv=se_q, se_gdotv=se_g))
+
+    def test_shard_mean_convention_is_named(self, healthy):
+        v = judge("se_consistency", self.shard_mean_run(healthy))
+        assert v.outcome == Outcome.FAILED
+        assert "shard-mean" in v.message and "num_shards = 8" in v.message
+        assert "--reported-se shard-mean" in v.message
+        assert v.numbers["rho_se_shard"] == pytest.approx(1 / 8, rel=1e-12)
+        assert v.numbers["num_shards"] == 8
+        # the corrected value num_shards·se_shard = se_sum(gdotv) is printed
+        assert f"{stats.se_sum(healthy.gdotv):.4g}" in v.message
+
+    def test_shard_mean_setting_passes(self, healthy):
+        v = judge("se_consistency", self.shard_mean_run(healthy), settings=Settings(reported_se="shard-mean"))
+        assert v.outcome == Outcome.PASSED
+        assert v.numbers["rho_se_shard"] == pytest.approx(1.0, rel=1e-12)
+        assert v.numbers["reported_se"] == "shard-mean"
+
+    def test_shard_mean_setting_needs_num_shards(self, healthy):
+        run = replace(self.shard_mean_run(healthy), num_shards=None,
+                      quadratic=replace(healthy.quadratic, num_shards=None))
+        v = judge("se_consistency", run, settings=Settings(reported_se="shard-mean"))
+        assert v.outcome == Outcome.FAILED and "needs num_shards" in v.message
+
+    def test_ratio_out_of_bounds(self, healthy):
+        run = replace(healthy, se_shard=4.0 * stats.se_sum(healthy.gdotv))  # ρ = 4, ρ·M = 32
+        v = judge("se_consistency", run)
+        assert v.outcome == Outcome.FAILED
+        assert "outside [0.333, 3]" in v.message and "shard-mean" not in v.message
+
+    def test_no_per_sequence_data_skipped(self):
+        v = judge("se_consistency", make_run(per_sequence=False))
+        assert v.outcome == Outcome.SKIPPED and "no per-sequence data" in v.message
+
+    def test_no_reported_se_skipped(self):
+        v = judge("se_consistency", make_run(reported_se=False))
+        assert v.outcome == Outcome.SKIPPED and "no reported SEs" in v.message
+
+
+# --------------------------------------------------------------------------- agreement
+
+
+def _hand_sigmas(run: Run, e: Entry):
+    """σ_G = √n·std(gdotv, ddof=1) and σ_true = √(n/(n−1)·Σψ²), written out (checks.md)."""
+    n = e.h_new.size
+    sigma_g = math.sqrt(n) * float(np.std(run.gdotv, ddof=1))
+    w, T, hn, hb = e.normalized_weights, e.token_counts, e.h_new, e.h_base
+    B, D = float(np.sum(w * T)), float(np.sum(T))
+    R1, R0 = float(np.sum(w * hn)) / B, float(np.sum(hb)) / D
+    psi = w * (hn - R1 * T) / B - (hb - R0 * T) / D
+    sigma_true = math.sqrt(n / (n - 1) * float(np.sum(psi * psi)))
+    return sigma_g, sigma_true
+
+
+class TestLinearAgreement:
+    @pytest.mark.parametrize("j", range(len(ETAS)))
+    def test_healthy_exact_z(self, healthy, j):
+        e = healthy.entries[j]
+        sg, st_ = _hand_sigmas(healthy, e)
+        z = (e.eta * healthy.delta_h_per_lr - e.delta_h_true) / math.sqrt((e.eta * sg) ** 2 + st_**2)
+        v = judge("linear_agreement", healthy, j)
+        assert v.outcome == Outcome.PASSED
+        assert v.numbers["z"] == pytest.approx(z, rel=1e-9)
+        assert v.numbers["sigma_linear"] == pytest.approx(e.eta * sg, rel=1e-12)
+        assert v.numbers["sigma_true"] == pytest.approx(st_, rel=1e-12)
+        assert (v.numbers["sigma_g_source"], v.numbers["sigma_true_source"]) == ("per_sequence", "paired")
+
+    def test_far_from_eta_g_fails(self, healthy):
+        e = healthy.entries[0]
+        sg, st_ = _hand_sigmas(healthy, e)
+        combined = math.sqrt((e.eta * sg) ** 2 + st_**2)
+        truth = e.delta_h_true + 10 * combined  # ΔH_true 10 combined σ away from where it was
+        z = (e.eta * healthy.delta_h_per_lr - truth) / combined
+        v = judge("linear_agreement", with_entry(healthy, 0, replace(e, delta_h_true=truth)))
+        assert v.outcome == Outcome.FAILED
+        assert abs(v.numbers["z"]) > v.numbers["k"] == 3.0
+        assert v.numbers["z"] == pytest.approx(z, rel=1e-9)
+        assert v.numbers["combined_se"] == pytest.approx(combined, rel=1e-12)
+        assert v.message.startswith("|z| > k: ηG = ") and f"z = {z:.3g}" in v.message
+
+    def test_sigma_option(self, healthy):
+        # --sigma k: the same healthy case fails once k < |z|
+        z = judge("linear_agreement", healthy).numbers["z"]
+        assert 0 < abs(z) <= 3
+        v = judge("linear_agreement", healthy, settings=Settings(sigma=abs(z) / 2))
+        assert v.outcome == Outcome.FAILED and v.numbers["k"] == abs(z) / 2
+
+    def test_without_h_base_first_order_sigma_true(self):
+        run = make_run(h_base=False)
+        v = judge("linear_agreement", run)
+        sg = math.sqrt(N) * float(np.std(run.gdotv, ddof=1))
+        assert v.numbers["sigma_true"] == pytest.approx(ETAS[0] * sg, rel=1e-12)  # η·σ_G
+        assert v.numbers["sigma_true_source"].startswith("first-order")
+
+    def test_reported_sigma_g_without_per_sequence(self):
+        run = make_run(per_sequence=False)
+        v = judge("linear_agreement", run)
+        assert v.numbers["sigma_g_source"] == "reported"
+        assert v.numbers["sigma_linear"] == pytest.approx(ETAS[0] * run.se_shard, rel=1e-12)
+        v8 = judge("linear_agreement", run, settings=Settings(reported_se="shard-mean"))
+        assert v8.numbers["sigma_g_source"] == "reported ×num_shards"
+        assert v8.numbers["sigma_linear"] == pytest.approx(ETAS[0] * M_SHARDS * run.se_shard, rel=1e-12)
+
+    def test_no_sigma_g_skipped(self):
+        v = judge("linear_agreement", make_run(per_sequence=False, reported_se=False))
+        assert v.outcome == Outcome.SKIPPED and "no σ_G" in v.message
+
+
+class TestLinquadAgreement:
+    @pytest.mark.parametrize("j", range(len(ETAS)))
+    def test_healthy_exact_z(self, healthy, j):
+        e, q = healthy.entries[j], healthy.quadratic
+        sg, st_ = _hand_sigmas(healthy, e)
+        sq = math.sqrt(N) * float(np.std(q.per_sequence_vhvv, ddof=1))
+        eta = e.eta
+        pred = eta * q.gdotv + 0.5 * eta**2 * q.vhvv
+        z = (pred - e.delta_h_true) / math.sqrt((eta * sg) ** 2 + (0.5 * eta**2 * sq) ** 2 + st_**2)
+        v = judge("linquad_agreement", healthy, j)
+        assert v.outcome == Outcome.PASSED
+        assert v.numbers["z"] == pytest.approx(z, rel=1e-9)
+        assert v.numbers["prediction"] == pytest.approx(pred, rel=1e-12)
+        assert v.numbers["sigma_quad"] == pytest.approx(0.5 * eta**2 * sq, rel=1e-12)
+
+    def test_no_quadratic_skipped(self):
+        v = judge("linquad_agreement", make_run(quadratic=False))
+        assert v.outcome == Outcome.SKIPPED and "no approx.quadratic block" in v.message
+
+    def test_no_sigma_q_skipped(self, healthy):
+        run = replace(healthy, quadratic=replace(healthy.quadratic, per_sequence_vhvv=None, se_vhvv=None))
+        v = judge("linquad_agreement", run)
+        assert v.outcome == Outcome.SKIPPED and "σ_Q" in v.message
+
+
+# --------------------------------------------------------------------------- truncation_ratio
+
+
+class TestTruncationRatio:
+    def test_healthy_ratios_near_one(self, healthy):
+        for v in judge_all("truncation_ratio", healthy):
+            assert v.outcome == Outcome.PASSED
+            for q in (0.99, 0.95, 0.9):
+                assert 0.9 < v.numbers[f"ratio_q{q:g}"] < 1.1
+            assert "notebook_ratio_q0.99" in v.numbers
+
+    def test_no_h_base_skipped(self):
+        v = judge("truncation_ratio", make_run(h_base=False))
+        assert v.outcome == Outcome.SKIPPED and "diagnostics.h_base" in v.message
+
+    def test_no_per_sequence_skipped(self):
+        v = judge("truncation_ratio", make_run(per_sequence=False))
+        assert v.outcome == Outcome.SKIPPED and "approx.per_sequence" in v.message
+
+    def test_all_inconclusive_skipped(self):
+        # no true change (G = Q = 0) and 1 nat of per-sequence noise: |Δ_S| < 3σ_S everywhere
+        run = make_run(G=0.0, Q=0.0, noise=1.0)
+        for v in judge_all("truncation_ratio", run):
+            assert v.outcome == Outcome.SKIPPED
+            assert "no keep-quantile conclusive" in v.message
+
+    def test_spiky_spurious_mass_fails(self, healthy):
+        # 80% of G moved onto one sequence that carries no true change; the true effect stays
+        # spread over all 40 sequences. Σ gdotv = G still, so ηG ≈ ΔH_true overall, but on the
+        # bulk S (the spike is dropped already at q = 0.99) L_S ≈ 0.2·Δ_S.
+        g = healthy.gdotv * 0.2
+        g[7] += 0.8 * healthy.delta_h_per_lr
+        run = replace(healthy, gdotv=g)
+        assert run.gdotv.sum() == pytest.approx(run.delta_h_per_lr, rel=1e-9)
+        for v in judge_all("truncation_ratio", run):
+            assert v.outcome == Outcome.FAILED
+            assert "ratio outside [0.5, 2] beyond 3σ at q = 0.99, 0.95, 0.9" in v.message
+            assert v.numbers["ratio_q0.99"] == pytest.approx(0.2, rel=0.1)
+
+    def test_ratio_bounds_option(self, healthy):
+        g = healthy.gdotv * 0.2
+        g[7] += 0.8 * healthy.delta_h_per_lr
+        run = replace(healthy, gdotv=g)
+        v = judge("truncation_ratio", run, settings=Settings(ratio_bounds=(0.1, 10.0)))
+        assert v.outcome == Outcome.PASSED
+
+
+# --------------------------------------------------------------------------- records, evaluate, Holm
+
+
+def test_evaluate_invalid_run_is_an_error_without_cases():
+    bad = InvalidRun(RUN_FILE, (Problem(RUN_FILE.display, "true.entries", "missing"),))
+    rv, cases = evaluate(bad)
+    assert cases == []
+    assert rv.outcome == "error"
+    assert (rv.results, rv.run, rv.path) == ("E_test", "run_01", str(RUN_FILE.path))
+    assert "invalid input (1 problem)" in rv.message and "true.entries: missing" in rv.message
+    assert rv.to_dict()["outcome"] == "error"
+
+
+def test_evaluate_valid_run(healthy):
+    rv, cases = evaluate(healthy)
+    assert rv.outcome == "ok" and rv.message == ""
+    assert [v.to_dict() for v in cases] == [v.to_dict() for v in evaluate_run(healthy)]
+
+
+def test_verdict_to_dict_keys_and_nan():
+    v = Verdict("linear_agreement", Outcome.FAILED, "msg", "E_2048", "run_01", 1.6e-06,
+                {"z": math.nan, "sigma_true": math.inf, "k": 3.0, "sigma_g_source": "reported", "num_shards": 8})
+    d = v.to_dict()
+    assert set(d) == HEALTH_KEYS | {"z", "sigma_true", "k", "sigma_g_source", "num_shards"}
+    assert d["outcome"] == "failed" and isinstance(d["outcome"], str) and type(d["outcome"]) is str
+    assert (d["results"], d["run"], d["eta"], d["check"], d["message"]) == ("E_2048", "run_01", 1.6e-06, "linear_agreement", "msg")
+    assert d["z"] is None and d["sigma_true"] is None  # JSON has no NaN/inf
+    assert d["k"] == 3.0 and d["sigma_g_source"] == "reported" and d["num_shards"] == 8
+    json.dumps(d, allow_nan=False)
+
+
+def test_verdict_to_dict_numpy_nan_is_none():
+    v = Verdict("truncation_ratio", Outcome.PASSED, "m", "E", "r", 1e-6, {"ratio_q0.99": np.float64("nan")})
+    assert v.to_dict()["ratio_q0.99"] is None
+
+
+@pytest.mark.parametrize(
+    "eta, expected",
+    [
+        (1.6e-06, "E_2048/run_01/eta=1.6e-06"),
+        (2e-06, "E_2048/run_01/eta=2e-06"),
+        (1e-05, "E_2048/run_01/eta=1e-05"),
+        (0.1 + 0.2, "E_2048/run_01/eta=0.30000000000000004"),  # repr: exact, never rounded
+        (None, "E_2048/run_01"),
+    ],
+)
+def test_case_id(eta, expected):
+    assert case_id("E_2048", "run_01", eta) == expected
+    v = Verdict("consistency", Outcome.PASSED, "", "E_2048", "run_01", eta)
+    assert v.case_id == expected
+
+
+def _z_for_p(p: float) -> float:
+    """|z| with two-sided p-value p: Φ⁻¹(1 − p/2)."""
+    return NormalDist().inv_cdf(1 - p / 2)
+
+
+def test_apply_holm_fails_exactly_the_rejected():
+    # linear_agreement family: p = .01, .04, .03, .005 (α = .05) → Holm rejects .005 and .01
+    # (see test_stats.TestHolm). All four pass at k = 3 (|z| ≤ 2.81) before Holm.
+    ps = [0.01, 0.04, 0.03, 0.005]
+    signs = [1, -1, 1, -1]
+    lin = [
+        Verdict("linear_agreement", Outcome.PASSED, f"ηG = … ; z = {s * _z_for_p(p):.3g}, k = 3.",
+                "E_2048", "run_01", eta, {"z": s * _z_for_p(p), "k": 3.0})
+        for p, s, eta in zip(ps, signs, (1e-6, 2e-6, 4e-6, 8e-6))
+    ]
+    # a separate family: one linquad case with p = .03 ≤ α/1 is rejected on its own
+    lq = Verdict("linquad_agreement", Outcome.PASSED, "z = 2.17, k = 3.", "E_2048", "run_01", 1e-6,
+                 {"z": _z_for_p(0.03), "k": 3.0})
+    skipped = Verdict("linear_agreement", Outcome.SKIPPED, "no σ_G.", "E_2048", "run_02", 1e-6)
+    other = Verdict("consistency", Outcome.FAILED, "Σ gdotv off.", "E_2048", "run_01", 1e-6, {"z": 10.0})
+    out = apply_holm(lin + [lq, skipped, other], alpha=0.05, k=3.0)
+
+    assert [v.outcome for v in out[:4]] == [Outcome.FAILED, Outcome.PASSED, Outcome.PASSED, Outcome.FAILED]
+    assert out[4].outcome == Outcome.FAILED
+    assert out[5] is skipped and out[6] is other  # untouched
+    for v, p in zip(out[:4], ps):
+        assert v.numbers["p_value"] == pytest.approx(p, rel=1e-9)
+        assert v.numbers["holm_alpha"] == 0.05 and "k" not in v.numbers
+        assert "Holm–Bonferroni over 4 cases at α = 0.05" in v.message
+        assert ", k = 3" not in v.message
+    assert out[0].message.startswith("rejected by Holm–Bonferroni over 4 cases")
+    assert "not rejected by Holm–Bonferroni" in out[1].message
+    assert "over 1 cases" in out[4].message
+    # the inputs are not mutated
+    assert all(v.outcome == Outcome.PASSED for v in lin)
+
+
+def test_apply_holm_on_evaluated_runs(healthy):
+    # a far-off truth (|z| ≈ 10) is rejected, the healthy η is not; other checks are unchanged
+    e = healthy.entries[0]
+    run = with_entry(healthy, 0, replace(e, delta_h_true=e.delta_h_true + 0.05))
+    verdicts = evaluate_run(run)
+    out = apply_holm(verdicts, alpha=0.05, k=3.0)
+    lin = [v for v in out if v.check == "linear_agreement"]
+    assert [v.outcome for v in lin] == [Outcome.FAILED, Outcome.PASSED]
+    assert lin[0].message.startswith("rejected by Holm–Bonferroni over 2 cases")
+    for before, after in zip(verdicts, out):
+        if before.check not in ("linear_agreement", "linquad_agreement"):
+            assert after is before
+
+
+class TestTruncationSamplingError:
+    """The ratio's numerator L_S has its own sampling error (σ_L); a ratio outside the bounds
+    by less than that error is inconclusive, not a failure (README, "Truncation")."""
+
+    def test_noisy_gdotv_outside_bounds_is_inconclusive_not_failed(self, healthy):
+        rng = np.random.default_rng(5)
+        noise = rng.standard_normal(healthy.n)
+        noise -= noise.mean()  # keeps Σ gdotv = G
+        g = healthy.gdotv + 50 * abs(healthy.delta_h_per_lr) / healthy.n * noise
+        run = replace(healthy, gdotv=g)
+        for v in judge_all("truncation_ratio", run):
+            assert v.outcome != Outcome.FAILED, v.message
+
+    def test_outside_is_fieller_style(self):
+        from dhstats.stats import Truncation
+
+        t = Truncation(0.99, 10, linear=3.0, sigma_linear=0.1, true=1.0, sigma=0.1, ratio=3.0,
+                       notebook_ratio=3.0, conclusive=True)
+        # L − 2Δ = 1.0 vs 3·√(0.1² + (2·0.1)²) = 0.671 → outside
+        assert t.outside((0.5, 2.0), 3.0)
+        wide = replace(t, sigma_linear=0.5)  # 3·√(0.25 + 0.04) = 1.616 > 1.0 → not outside
+        assert not wide.outside((0.5, 2.0), 3.0)
+        low = replace(t, linear=0.2, ratio=0.2)  # 0.5 − 0.2 = 0.3 > 3·√(0.01 + 0.0025) = 0.335? no
+        assert not low.outside((0.5, 2.0), 3.0)
+        assert replace(low, linear=0.1, sigma_linear=0.01).outside((0.5, 2.0), 3.0)  # 0.4 > 0.153

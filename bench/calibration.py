@@ -236,6 +236,11 @@ def markdown(coverage: list[dict], alarms: list[dict], powers: list[dict]) -> st
     return "\n".join(out)
 
 
+def _set_score_noise(value: float) -> None:
+    global SCORE_NOISE
+    SCORE_NOISE = value
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     p.add_argument("--runs", type=int, default=500, help="healthy runs at --n (default 500)")
@@ -248,8 +253,7 @@ def main(argv=None) -> int:
                    help="gradient-estimator noise, ×|dR/dη|/√n per sequence (default 0.5: G/σ_G ≈ 2, as the real files)")
     p.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "calibration.json")
     a = p.parse_args(argv)
-    global SCORE_NOISE
-    SCORE_NOISE = a.score_noise
+    _set_score_noise(a.score_noise)
     t0 = time.perf_counter()
     sizes = [(a.n, a.runs)] + ([(a.n_large, a.runs_large)] if a.runs_large > 0 else [])
     coverage, alarms, powers = [], [], []

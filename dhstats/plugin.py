@@ -322,6 +322,10 @@ def pytest_configure(config: pytest.Config) -> None:
             config.option.htmlpath = str(g.reports / "report.html")
             config.option.self_contained_html = True
     config.pluginmanager.register(GateHooks(g), "dhstats-gate")
+    if config.pluginmanager.hasplugin("html"):
+        config.pluginmanager.register(HtmlHooks(g), "dhstats-gate-html")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistHooks(), "dhstats-gate-xdist")
     # hypothesis' plugin imports all of hypothesis in its terminal summary (~0.4 s); the
     # gate runs no hypothesis test, so it is not needed here.
     if config.pluginmanager.has_plugin("hypothesispytest"):
@@ -391,9 +395,6 @@ class GateHooks:
 
         items.sort(key=key)  # stable: within a run, checks keep their file order
 
-    def pytest_xdist_make_scheduler(self, config, log):
-        return RunScheduling(config, log)
-
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item, call):
         rep = yield
@@ -405,11 +406,7 @@ class GateHooks:
             kind = "run" if case.check == "input" else "case"
             rep.user_properties.append((PROPERTY, {"kind": kind, **record.to_dict()}))
         if rep.failed and case.check != "input" and record is not None:
-            from pytest_html import extras
-
-            rep.extras = list(getattr(rep, "extras", [])) + [
-                extras.png(b64, name=title) for title, b64 in self.g.images(case)
-            ]
+            rep.dhstats_figures = self.g.images(case)  # travels to the xdist controller
         return rep
 
     def pytest_runtest_logreport(self, report):
@@ -423,10 +420,9 @@ class GateHooks:
             else:
                 self.g.records.append(value)
                 if report.failed:
-                    key = f"{value['results']}/{value['run']}"
-                    figs = self.g.figures.setdefault(key, {})
-                    for extra in getattr(report, "extras", []):
-                        figs.setdefault(extra.get("name", ""), extra.get("content", ""))
+                    figs = self.g.figures.setdefault(f"{value['results']}/{value['run']}", {})
+                    for title, b64 in getattr(report, "dhstats_figures", ()):
+                        figs.setdefault(title, b64)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session):
@@ -443,6 +439,22 @@ class GateHooks:
         for line in summary_lines(self.g.health, self.g.written):
             terminalreporter.write_line(line)
 
+class HtmlHooks:
+    """pytest-html integration (registered only when pytest-html is active)."""
+
+    def __init__(self, g: Gate):
+        self.g = g
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        rep = yield
+        figures = getattr(rep, "dhstats_figures", None)
+        if figures:
+            from pytest_html import extras
+
+            rep.extras = list(getattr(rep, "extras", [])) + [extras.png(b64, name=t) for t, b64 in figures]
+        return rep
+
     def pytest_html_report_title(self, report):
         report.title = "dhstats gate: " + ", ".join(r.name for r in self.g.roots)
 
@@ -451,6 +463,13 @@ class GateHooks:
 
         health = self.g.health or _health(self.g)
         prefix.append(summary_html(health, _page_links(health)))
+
+
+class XdistHooks:
+    """pytest-xdist integration: keep each run's cases on one worker, in order."""
+
+    def pytest_xdist_make_scheduler(self, config, log):
+        return RunScheduling(config, log)
 
 
 def _case(item) -> Case | None:

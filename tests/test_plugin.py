@@ -245,3 +245,13 @@ def test_xdist_matches_serial(pytester, checkout, planted):
     assert (checkout / "parallel" / "report.html").read_text().count("data:image/png;base64") > 0
     pages = sorted(p.name for p in (checkout / "parallel" / "runs" / "E_128").iterdir())
     assert pages == sorted(p.name for p in (checkout / "serial" / "runs" / "E_128").iterdir())
+
+
+def test_gate_runs_without_pytest_html_and_xdist(pytester, checkout):
+    """The gate's outputs do not depend on pytest-html or xdist being active."""
+    result = gate(pytester, checkout, "-p", "no:html", "-p", "no:xdist")
+    assert result.ret == 1
+    reports = checkout / "reports"
+    assert not (reports / "report.html").exists()
+    assert len(cases(health(checkout), outcome="failed")) == 3
+    assert "data:image/png;base64" in (reports / "runs" / "E_example" / "run_01.html").read_text()

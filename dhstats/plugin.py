@@ -18,6 +18,7 @@ A thin layer over :mod:`dhstats.verdicts` (judging), :mod:`dhstats.plots` and
 from __future__ import annotations
 
 import base64
+import gc
 import math
 import os
 import shutil
@@ -44,6 +45,8 @@ OPTIONS = {
     "khat_max": ("maximum Pareto k̂ (default: min(1 − 1/log10 n, 0.7))", "auto"),
     "se_ratio_bounds": ("LO,HI for reported/measured SE (default 1/3,3)", "1/3,3"),
     "reported_se": ("convention of the producer's reported SEs: total or shard-mean (×num_shards)", "total"),
+    "max_plots": ("figures rendered per process for failing cases (default 40, ≈ 1.5 s; "
+                  "-1: no limit; 0: none); later failures name the `dhstats plot` command", "40"),
     "reports": ("directory for report.html, health.json, runs/, badges/ (default reports/, "
                 "relative to where pytest was started)", "reports"),
 }
@@ -158,6 +161,7 @@ class Gate:
         start = Path(config.invocation_params.dir)
         self.reports = (start / _option(config, "reports")).resolve()
         self.is_worker = hasattr(config, "workerinput")
+        self.plot_budget = int(_number(_option(config, "max_plots"), "max_plots"))
         self.roots = self._roots(config, start)
         try:
             self.files = discover(self.roots)
@@ -252,22 +256,33 @@ class Gate:
         return verdict
 
     # ---- figures (failing cases only)
-    def images(self, case: Case) -> list[tuple[str, str]]:
+    def images(self, case: Case) -> list[tuple[str, str]] | str:
+        """PNG figures (title, base64) of a failing case, rendered once per (run, η) and once
+        per run (ΔH vs η), while ``--max-plots`` lasts; else a note saying how to get them."""
         ev = self.evaluation(case.file)
         run = self._run(case.file, ev)
         if run is None:
             return []
         from . import plots
 
-        if None not in ev.images:
-            fig = plots.delta_h_vs_eta(run, self.settings)
-            ev.images[None] = [(f"ΔH vs η — {run.file.key}", _b64(plots.to_png(fig)))]
-        if case.eta is None:
-            return ev.images[None]
-        if case.eta not in ev.images:
-            figs = plots.case_figures(run, case.eta, self.settings)
-            ev.images[case.eta] = [(f"{name} — {case.id}", _b64(plots.to_png(fig))) for name, fig in figs.items()]
-        return ev.images[case.eta] + ev.images[None]
+        def render(figs: dict) -> list[tuple[str, str]]:
+            self.plot_budget -= len(figs)
+            return [(title, _b64(plots.to_png(fig))) for title, fig in figs.items()]
+
+        wanted = ([] if None in ev.images else [None]) + ([] if case.eta is None or case.eta in ev.images else [case.eta])
+        cost = sum(1 if eta is None else 4 for eta in wanted)
+        if self.plot_budget >= 0 and cost > self.plot_budget:
+            root = case.file.path.parent.parent
+            eta = "" if case.eta is None else f" --eta {case.eta!r}"
+            return (f"plots omitted: the --max-plots budget of this process is spent; "
+                    f"render them with: dhstats plot --results {root} --run {case.file.run}{eta}")
+        for eta in wanted:
+            if eta is None:
+                ev.images[None] = render({f"ΔH vs η — {run.file.key}": plots.delta_h_vs_eta(run, self.settings)})
+            else:
+                figs = plots.case_figures(run, eta, self.settings)
+                ev.images[eta] = render({f"{name} — {case.id}": fig for name, fig in figs.items()})
+        return ev.images.get(case.eta, []) + ev.images[None] if case.eta is not None else ev.images[None]
 
 
 def _b64(png: bytes) -> str:
@@ -388,6 +403,14 @@ class GateHooks:
         self.g = g
         _ACTIVE[:] = [g]
 
+    def pytest_collection_finish(self, session):
+        # Items live for the whole session: move them out of the garbage collector's sight
+        # so its full collections (and pytest's 5 gc.collect() at exit) scan only new objects.
+        gc.freeze()
+
+    def pytest_unconfigure(self, config):
+        gc.freeze()
+
     def pytest_collection_modifyitems(self, items):
         def key(item):
             case = _case(item)
@@ -406,7 +429,11 @@ class GateHooks:
             kind = "run" if case.check == "input" else "case"
             rep.user_properties.append((PROPERTY, {"kind": kind, **record.to_dict()}))
         if rep.failed and case.check != "input" and record is not None:
-            rep.dhstats_figures = self.g.images(case)  # travels to the xdist controller
+            figures = self.g.images(case)
+            if isinstance(figures, str):
+                rep.sections.append(("dhstats plots", figures))
+            else:
+                rep.dhstats_figures = figures  # travels to the xdist controller
         return rep
 
     def pytest_runtest_logreport(self, report):

@@ -255,3 +255,11 @@ def test_gate_runs_without_pytest_html_and_xdist(pytester, checkout):
     assert not (reports / "report.html").exists()
     assert len(cases(health(checkout), outcome="failed")) == 3
     assert "data:image/png;base64" in (reports / "runs" / "E_example" / "run_01.html").read_text()
+
+
+def test_max_plots_bounds_rendering_and_says_how_to_get_the_rest(pytester, checkout):
+    result = gate(pytester, checkout, "--max-plots", "5")  # 1 ΔH-vs-η + 4 case figures
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*plots omitted*dhstats plot --results*--run run_02 --eta 0.000128*"])
+    html = (checkout / "reports" / "report.html").read_text()
+    assert html.count("data:image/png;base64") == 5

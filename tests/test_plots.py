@@ -20,6 +20,8 @@ from dhstats.results import Entry, Quadratic, Run, RunFile
 from dhstats.series import eta_curve, sequence_series
 from dhstats.verdicts import Settings
 
+from builders import consistent_entry
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 ETAS = (1e-6, 4e-6, 1.6e-5)
@@ -43,18 +45,7 @@ def make_run(n: int = 50, seed: int = 7) -> Run:
         w = np.exp(log_w - log_w.max())
         w_tilde = w / w.sum()
         h_new = h_base + eta * G * T + rng.normal(0.0, 0.05, n) * np.sqrt(T)
-        entries.append(Entry(
-            eta=eta,
-            delta_h_true=stats.snis_delta(w_tilde, T, h_new, base_entropy),
-            normalized_weights=w_tilde,
-            token_counts=T,
-            h_new=h_new,
-            base_entropy=base_entropy,
-            h_base=h_base,
-            log_weights=log_w,
-            weights_sum=float(w.sum()),
-            ess=stats.kish_ess(w_tilde),
-        ))
+        entries.append(consistent_entry(eta, w_tilde, T, h_new, h_base, log_weights=log_w))
     quadratic = Quadratic(vhvv=Q, gdotv=G * 1.01, per_sequence_vhvv=vhvv,
                           se_gdotv=stats.se_sum(gdotv), se_vhvv=stats.se_sum(vhvv), num_shards=8)
     return Run(

@@ -18,6 +18,8 @@ import pytest
 
 from dhstats import stats
 from dhstats.results import Entry, InvalidRun, Problem, Quadratic, Run, RunFile
+
+from builders import consistent_entry
 from dhstats.verdicts import (
     CHECKS,
     JUDGES,
@@ -42,24 +44,6 @@ HEALTH_KEYS = {"results", "run", "eta", "check", "outcome", "message"}  # checks
 # --------------------------------------------------------------------------- builders
 
 
-def _entry(eta, w, T, h_new, h_base, *, with_h_base=True, log_weights=None) -> Entry:
-    """An entry whose derived fields agree with its arrays (results-format.md)."""
-    base = float(h_base.sum() / T.sum())  # H_base = Σ h_base / Σ T
-    delta = float(np.dot(w, h_new) / np.dot(w, T)) - base  # Σw̃h_new/Σw̃T − H_base
-    return Entry(
-        eta=eta,
-        delta_h_true=delta,
-        normalized_weights=w,
-        token_counts=T,
-        h_new=h_new,
-        base_entropy=base,
-        h_base=h_base.copy() if with_h_base else None,
-        log_weights=log_weights,
-        weights_sum=float(1.0 / w.max()),  # Σ exp(lw − max lw) = 1/max w̃
-        ess=float(1.0 / np.dot(w, w)),
-    )
-
-
 def rebuild(e: Entry, **changes) -> Entry:
     """``e`` with some arrays changed and every derived field recomputed (still consistent)."""
     w = changes.pop("normalized_weights", e.normalized_weights)
@@ -67,7 +51,7 @@ def rebuild(e: Entry, **changes) -> Entry:
     h_new = changes.pop("h_new", e.h_new)
     h_base = changes.pop("h_base", e.h_base)
     assert not changes, changes
-    return _entry(e.eta, w, T, h_new, h_base, with_h_base=e.h_base is not None)
+    return consistent_entry(e.eta, w, T, h_new, h_base, with_h_base=e.h_base is not None)
 
 
 def make_run(*, n=N, seed=0, etas=ETAS, G=5e4, Q=1e8, weight_sd=0.1, noise=0.01, gdotv_sd=50.0,
@@ -97,7 +81,7 @@ def make_run(*, n=N, seed=0, etas=ETAS, G=5e4, Q=1e8, weight_sd=0.1, noise=0.01,
         ex = np.exp(lw - lw.max())
         w = ex / ex.sum()
         h_new = hb + (eta * G + 0.5 * eta**2 * Q) * T + rng.normal(0.0, noise, n)
-        entries.append(_entry(eta, w, T.copy(), h_new, hb, with_h_base=h_base, log_weights=lw))
+        entries.append(consistent_entry(eta, w, T.copy(), h_new, hb, with_h_base=h_base, log_weights=lw))
     G_total = float(gdotv.sum())
     quad = None
     if quadratic:
@@ -125,7 +109,7 @@ def make_run(*, n=N, seed=0, etas=ETAS, G=5e4, Q=1e8, weight_sd=0.1, noise=0.01,
     )
 
 
-def with_entry(run: Run, j: int, entry: Entry) -> Run:
+def withconsistent_entry(run: Run, j: int, entry: Entry) -> Run:
     entries = list(run.entries)
     entries[j] = entry
     return replace(run, entries=tuple(entries))
@@ -206,14 +190,14 @@ class TestConsistency:
         # pre-correction producer: Σ w̃ h_new / (D · mean w̃) − H_base
         old = float(np.dot(w, e.h_new) / (T.sum() * w.mean())) - e.base_entropy
         assert abs(old - e.delta_h_true) > 1e-6 * abs(e.delta_h_true)  # the defect is visible
-        v = judge("consistency", with_entry(healthy, 0, replace(e, delta_h_true=old)))
+        v = judge("consistency", withconsistent_entry(healthy, 0, replace(e, delta_h_true=old)))
         assert v.outcome == Outcome.FAILED
         assert "uncorrected SNIS denominator" in v.message
         assert v.numbers["reconstructed_uncorrected"] == pytest.approx(old, rel=1e-12)
 
     def test_delta_h_true_off_otherwise(self, healthy):
         e = healthy.entries[0]
-        v = judge("consistency", with_entry(healthy, 0, replace(e, delta_h_true=e.delta_h_true * 1.001)))
+        v = judge("consistency", withconsistent_entry(healthy, 0, replace(e, delta_h_true=e.delta_h_true * 1.001)))
         assert v.outcome == Outcome.FAILED
         assert "Σ c_i" in v.message and "uncorrected" not in v.message
 
@@ -230,15 +214,15 @@ class TestConsistency:
         # shift H_base and delta_h_true together: the reconstruction still holds, only
         # base_entropy = Σh_base/ΣT is broken
         bad = replace(e, base_entropy=e.base_entropy + 1e-3, delta_h_true=e.delta_h_true - 1e-3)
-        v = judge("consistency", with_entry(healthy, 0, bad))
+        v = judge("consistency", withconsistent_entry(healthy, 0, bad))
         assert v.outcome == Outcome.FAILED
         assert v.message.startswith("base_entropy = ") and "Σh_base/ΣT" in v.message
 
     def test_reported_ess_off(self, healthy):
         e = healthy.entries[1]
-        v = judge("consistency", with_entry(healthy, 1, replace(e, ess=e.ess * 1.01)), j=1)
+        v = judge("consistency", withconsistent_entry(healthy, 1, replace(e, ess=e.ess * 1.01)), j=1)
         assert v.outcome == Outcome.FAILED and "reported ess" in v.message
-        ok = judge("consistency", with_entry(healthy, 1, replace(e, ess=e.ess * (1 + 5e-4))), j=1)
+        ok = judge("consistency", withconsistent_entry(healthy, 1, replace(e, ess=e.ess * (1 + 5e-4))), j=1)
         assert ok.outcome == Outcome.PASSED  # within rel. 1e-3
 
     def test_token_counts_differ_across_entries(self):
@@ -246,7 +230,7 @@ class TestConsistency:
         e1 = run.entries[1]
         T = e1.token_counts.copy()
         T[5] += 1
-        run = with_entry(run, 1, rebuild(e1, token_counts=T))  # entry 1 consistent in itself
+        run = withconsistent_entry(run, 1, rebuild(e1, token_counts=T))  # entry 1 consistent in itself
         v0, v1 = judge_all("consistency", run)
         assert v0.outcome == Outcome.PASSED
         assert v1.outcome == Outcome.FAILED
@@ -272,7 +256,7 @@ class TestSnisWeights:
         w = e.normalized_weights.copy()
         a = w[0]
         w[0], w[1] = -a, w[1] + 2 * a  # Σ w̃ stays 1
-        v = judge("snis_weights", with_entry(healthy, 0, replace(e, normalized_weights=w)))
+        v = judge("snis_weights", withconsistent_entry(healthy, 0, replace(e, normalized_weights=w)))
         assert v.outcome == Outcome.FAILED
         assert "1 negative weight(s), first normalized_weights[0]" in v.message
         assert "not normalised" not in v.message
@@ -280,7 +264,7 @@ class TestSnisWeights:
 
     def test_not_normalised(self, healthy):
         e = healthy.entries[0]
-        v = judge("snis_weights", with_entry(healthy, 0, replace(e, normalized_weights=e.normalized_weights * 1.1)))
+        v = judge("snis_weights", withconsistent_entry(healthy, 0, replace(e, normalized_weights=e.normalized_weights * 1.1)))
         assert v.outcome == Outcome.FAILED
         assert "Σ w̃ = 1.1" in v.message and "not normalised" in v.message
         assert v.numbers["sum_weights"] == pytest.approx(1.1, rel=1e-12)
@@ -289,11 +273,11 @@ class TestSnisWeights:
         e = healthy.entries[0]
         w = e.normalized_weights.copy()
         w[0] += 5e-7
-        assert judge("snis_weights", with_entry(healthy, 0, replace(e, normalized_weights=w))).outcome == Outcome.PASSED
+        assert judge("snis_weights", withconsistent_entry(healthy, 0, replace(e, normalized_weights=w))).outcome == Outcome.PASSED
 
     def test_weights_sum_not_positive(self, healthy):
         e = healthy.entries[0]
-        v = judge("snis_weights", with_entry(healthy, 0, replace(e, weights_sum=0.0)))
+        v = judge("snis_weights", withconsistent_entry(healthy, 0, replace(e, weights_sum=0.0)))
         assert v.outcome == Outcome.FAILED and "weights_sum = 0, expected > 0" in v.message
 
 
@@ -305,7 +289,7 @@ class TestSnisReliability:
         w = np.full(N, 0.1 / (N - 1))
         w[0] = 0.9
         # ESS = 1/(0.81 + 39·(0.1/39)²) = 1.2341…, ESS/n = 0.0309 < 0.1
-        run = with_entry(healthy, 0, rebuild(healthy.entries[0], normalized_weights=w))
+        run = withconsistent_entry(healthy, 0, rebuild(healthy.entries[0], normalized_weights=w))
         v = judge("snis_reliability", run)
         assert v.outcome == Outcome.FAILED
         assert v.numbers["ess_fraction"] == pytest.approx(1 / (0.81 + 0.01 / 39) / 40, rel=1e-12)
@@ -316,7 +300,7 @@ class TestSnisReliability:
         # Pareto quantiles r_i = ((i + ½)/n)^(−1/2): a tail of shape k = 0.5 by construction,
         # while ESS/n = 0.64 is fine. k̂ ≈ 0.48 > 1 − 1/log10(40) = 0.3758.
         r = ((np.arange(N) + 0.5) / N) ** -0.5
-        run = with_entry(healthy, 0, rebuild(healthy.entries[0], normalized_weights=r / r.sum()))
+        run = withconsistent_entry(healthy, 0, rebuild(healthy.entries[0], normalized_weights=r / r.sum()))
         v = judge("snis_reliability", run)
         assert v.outcome == Outcome.FAILED
         assert v.numbers["khat_max"] == pytest.approx(1 - 1 / math.log10(40), rel=1e-12)
@@ -327,7 +311,7 @@ class TestSnisReliability:
         assert judge("snis_reliability", run, settings=Settings(khat_max=0.6)).outcome == Outcome.PASSED
 
     def test_equal_weights_pass(self, healthy):
-        run = with_entry(healthy, 0, rebuild(healthy.entries[0], normalized_weights=np.full(N, 1 / N)))
+        run = withconsistent_entry(healthy, 0, rebuild(healthy.entries[0], normalized_weights=np.full(N, 1 / N)))
         v = judge("snis_reliability", run)
         assert v.outcome == Outcome.PASSED
         assert v.numbers["ess_fraction"] == pytest.approx(1.0, rel=1e-12)
@@ -337,7 +321,7 @@ class TestSnisReliability:
         # all-zero w̃ passes load validation (finite, right length); pareto_khat raises on
         # all-zero ratios, which used to turn the whole run into an internal error, no cases
         e = healthy.entries[0]
-        run = with_entry(healthy, 0, replace(e, normalized_weights=np.zeros(N)))
+        run = withconsistent_entry(healthy, 0, replace(e, normalized_weights=np.zeros(N)))
         with np.errstate(divide="ignore", invalid="ignore"):
             rv, cases = evaluate(run)
         assert rv.outcome == "ok" and len(cases) == len(evaluate_run(healthy))
@@ -443,7 +427,7 @@ class TestLinearAgreement:
         combined = math.sqrt((e.eta * sg) ** 2 + st_**2)
         truth = e.delta_h_true + 10 * combined  # ΔH_true 10 combined σ away from where it was
         z = (e.eta * healthy.delta_h_per_lr - truth) / combined
-        v = judge("linear_agreement", with_entry(healthy, 0, replace(e, delta_h_true=truth)))
+        v = judge("linear_agreement", withconsistent_entry(healthy, 0, replace(e, delta_h_true=truth)))
         assert v.outcome == Outcome.FAILED
         assert abs(v.numbers["z"]) > v.numbers["k"] == 3.0
         assert v.numbers["z"] == pytest.approx(z, rel=1e-9)
@@ -642,7 +626,7 @@ def test_apply_holm_fails_exactly_the_rejected():
 def test_apply_holm_on_evaluated_runs(healthy):
     # a far-off truth (|z| ≈ 10) is rejected, the healthy η is not; other checks are unchanged
     e = healthy.entries[0]
-    run = with_entry(healthy, 0, replace(e, delta_h_true=e.delta_h_true + 0.05))
+    run = withconsistent_entry(healthy, 0, replace(e, delta_h_true=e.delta_h_true + 0.05))
     verdicts = evaluate_run(run)
     out = apply_holm(verdicts, alpha=0.05, k=3.0)
     lin = [v for v in out if v.check == "linear_agreement"]

@@ -227,7 +227,7 @@ class Gate:
             if isinstance(loaded, Run):
                 ev.loaded = None  # keep verdicts only; reloaded for plots if a case fails
             every.extend(verdicts)
-        for v in apply_holm(every, self.settings.holm, self.settings.sigma):
+        for v in apply_holm(every, self.settings.holm):
             evs[f"{v.results}/{v.run}"].verdicts[(v.check, v.eta)] = v
         return evs
 

@@ -344,27 +344,37 @@ def check_se_consistency(ctx: RunContext) -> Verdict:
     return ctx.verdict("se_consistency", "passed", "; ".join(good) + f" within [{lo:.3g}, {hi:.3g}].", **nums)
 
 
+MEANING = {
+    "linear_agreement": "the first-order prediction misses the SNIS measurement by more than "
+    "the sampling error: a biased gdotv, or η beyond the linear regime (see linquad_agreement)",
+    "linquad_agreement": "even with the curvature term the prediction misses the measurement: "
+    "a biased gdotv/vHvv, or higher-order terms matter at this η",
+}
+
+
+def agreement_message(check: str, failed: bool, detail: str, rule: str) -> str:
+    """One wording for the z-checks, whichever rule (|z| ≤ k or Holm) decided."""
+    if failed:
+        return f"{rule}: {detail}. Meaning: {MEANING[check]}."
+    return f"{detail}; {rule}."
+
+
 def _agreement(ctx: RunContext, e: Entry, check: str, prediction: float, parts: dict,
                label: str, sources: dict) -> Verdict:
     k = ctx.settings.sigma
     z = stats.agreement_z(prediction, e.delta_h_true, *parts.values())
-    nums = {"z": z, "k": k, "prediction": prediction, "delta_h_true": e.delta_h_true,
-            "combined_se": math.sqrt(sum(s * s for s in parts.values())), **parts, **sources}
     detail = (
         f"{label} = {prediction:.4g} vs ΔH_true = {e.delta_h_true:.4g} "
         f"(diff {prediction - e.delta_h_true:.3g}); σ parts: "
         + ", ".join(f"{name} = {_fmt(v)}" for name, v in parts.items())
-        + f" [{'; '.join(f'{n}: {s}' for n, s in sources.items())}]; z = {z:.3g}, k = {k:g}"
+        + f" [{'; '.join(f'{n}: {s}' for n, s in sources.items())}]; z = {z:.3g}"
     )
-    if not abs(z) <= k:
-        meaning = {
-            "linear_agreement": "the first-order prediction misses the SNIS measurement by more than "
-            "the sampling error: a biased gdotv, or η beyond the linear regime (see linquad_agreement)",
-            "linquad_agreement": "even with the curvature term the prediction misses the measurement: "
-            "a biased gdotv/vHvv, or higher-order terms matter at this η",
-        }[check]
-        return ctx.verdict(check, "failed", f"|z| > k: {detail}. Meaning: {meaning}.", e, **nums)
-    return ctx.verdict(check, "passed", detail + ".", e, **nums)
+    nums = {"z": z, "k": k, "prediction": prediction, "delta_h_true": e.delta_h_true,
+            "combined_se": math.sqrt(sum(s * s for s in parts.values())), **parts, **sources,
+            "detail": detail}
+    failed = not abs(z) <= k
+    rule = f"|z| > k = {k:g}" if failed else f"|z| ≤ k = {k:g}"
+    return ctx.verdict(check, "failed" if failed else "passed", agreement_message(check, failed, detail, rule), e, **nums)
 
 
 def check_linear_agreement(ctx: RunContext, e: Entry) -> Verdict:
@@ -450,27 +460,23 @@ JUDGES = {
 # --------------------------------------------------------------------------- multiplicity
 
 
-def apply_holm(verdicts: list[Verdict], alpha: float, k: float) -> list[Verdict]:
+def apply_holm(verdicts: list[Verdict], alpha: float) -> list[Verdict]:
     """Holm–Bonferroni across all cases of each z-check: a case fails iff its two-sided
-    p-value is rejected at family-wise level ``alpha``. Other verdicts are unchanged."""
+    p-value is rejected at family-wise level ``alpha`` (k is then not used). Other verdicts
+    are unchanged."""
     out = list(verdicts)
     for check in Z_CHECKS:
         idx = [i for i, v in enumerate(out) if v.check == check and v.outcome != Outcome.SKIPPED]
-        if not idx:
-            continue
         p = [stats.two_sided_p(out[i].numbers["z"]) for i in idx]
-        reject = stats.holm_reject(p, alpha)
-        for i, pi, rej in zip(idx, p, reject):
+        for i, pi, rejected in zip(idx, p, stats.holm_reject(p, alpha)):
             v = out[i]
-            head = v.message.split(": ", 1)[1] if v.message.startswith("|z| > k: ") else v.message
-            head = head.replace(f", k = {k:g}", "")
-            rule = f"Holm–Bonferroni over {len(idx)} cases at α = {alpha:g}, p = {pi:.3g}"
-            numbers = {**v.numbers, "p_value": pi, "holm_alpha": alpha}
-            numbers.pop("k", None)
-            if rej:
-                out[i] = replace(v, outcome=Outcome.FAILED, message=f"rejected by {rule}: {head}", numbers=numbers)
-            else:
-                out[i] = replace(v, outcome=Outcome.PASSED, message=f"{head.rstrip('.')}; not rejected by {rule}.", numbers=numbers)
+            numbers = {key: x for key, x in v.numbers.items() if key != "k"}
+            numbers.update(p_value=pi, holm_alpha=alpha)
+            rule = (f"{'rejected' if rejected else 'not rejected'} by Holm–Bonferroni over "
+                    f"{len(idx)} cases at α = {alpha:g}, p = {pi:.3g}")
+            out[i] = replace(v, outcome=Outcome.FAILED if rejected else Outcome.PASSED,
+                             message=agreement_message(check, bool(rejected), v.numbers["detail"], rule),
+                             numbers=numbers)
     return out
 
 

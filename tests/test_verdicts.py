@@ -109,7 +109,7 @@ def make_run(*, n=N, seed=0, etas=ETAS, G=5e4, Q=1e8, weight_sd=0.1, noise=0.01,
     )
 
 
-def withconsistent_entry(run: Run, j: int, entry: Entry) -> Run:
+def with_entry(run: Run, j: int, entry: Entry) -> Run:
     entries = list(run.entries)
     entries[j] = entry
     return replace(run, entries=tuple(entries))
@@ -190,14 +190,14 @@ class TestConsistency:
         # pre-correction producer: Σ w̃ h_new / (D · mean w̃) − H_base
         old = float(np.dot(w, e.h_new) / (T.sum() * w.mean())) - e.base_entropy
         assert abs(old - e.delta_h_true) > 1e-6 * abs(e.delta_h_true)  # the defect is visible
-        v = judge("consistency", withconsistent_entry(healthy, 0, replace(e, delta_h_true=old)))
+        v = judge("consistency", with_entry(healthy, 0, replace(e, delta_h_true=old)))
         assert v.outcome == Outcome.FAILED
         assert "uncorrected SNIS denominator" in v.message
         assert v.numbers["reconstructed_uncorrected"] == pytest.approx(old, rel=1e-12)
 
     def test_delta_h_true_off_otherwise(self, healthy):
         e = healthy.entries[0]
-        v = judge("consistency", withconsistent_entry(healthy, 0, replace(e, delta_h_true=e.delta_h_true * 1.001)))
+        v = judge("consistency", with_entry(healthy, 0, replace(e, delta_h_true=e.delta_h_true * 1.001)))
         assert v.outcome == Outcome.FAILED
         assert "Σ c_i" in v.message and "uncorrected" not in v.message
 
@@ -214,15 +214,15 @@ class TestConsistency:
         # shift H_base and delta_h_true together: the reconstruction still holds, only
         # base_entropy = Σh_base/ΣT is broken
         bad = replace(e, base_entropy=e.base_entropy + 1e-3, delta_h_true=e.delta_h_true - 1e-3)
-        v = judge("consistency", withconsistent_entry(healthy, 0, bad))
+        v = judge("consistency", with_entry(healthy, 0, bad))
         assert v.outcome == Outcome.FAILED
         assert v.message.startswith("base_entropy = ") and "Σh_base/ΣT" in v.message
 
     def test_reported_ess_off(self, healthy):
         e = healthy.entries[1]
-        v = judge("consistency", withconsistent_entry(healthy, 1, replace(e, ess=e.ess * 1.01)), j=1)
+        v = judge("consistency", with_entry(healthy, 1, replace(e, ess=e.ess * 1.01)), j=1)
         assert v.outcome == Outcome.FAILED and "reported ess" in v.message
-        ok = judge("consistency", withconsistent_entry(healthy, 1, replace(e, ess=e.ess * (1 + 5e-4))), j=1)
+        ok = judge("consistency", with_entry(healthy, 1, replace(e, ess=e.ess * (1 + 5e-4))), j=1)
         assert ok.outcome == Outcome.PASSED  # within rel. 1e-3
 
     def test_token_counts_differ_across_entries(self):
@@ -230,7 +230,7 @@ class TestConsistency:
         e1 = run.entries[1]
         T = e1.token_counts.copy()
         T[5] += 1
-        run = withconsistent_entry(run, 1, rebuild(e1, token_counts=T))  # entry 1 consistent in itself
+        run = with_entry(run, 1, rebuild(e1, token_counts=T))  # entry 1 consistent in itself
         v0, v1 = judge_all("consistency", run)
         assert v0.outcome == Outcome.PASSED
         assert v1.outcome == Outcome.FAILED
@@ -256,7 +256,7 @@ class TestSnisWeights:
         w = e.normalized_weights.copy()
         a = w[0]
         w[0], w[1] = -a, w[1] + 2 * a  # Σ w̃ stays 1
-        v = judge("snis_weights", withconsistent_entry(healthy, 0, replace(e, normalized_weights=w)))
+        v = judge("snis_weights", with_entry(healthy, 0, replace(e, normalized_weights=w)))
         assert v.outcome == Outcome.FAILED
         assert "1 negative weight(s), first normalized_weights[0]" in v.message
         assert "not normalised" not in v.message
@@ -264,7 +264,7 @@ class TestSnisWeights:
 
     def test_not_normalised(self, healthy):
         e = healthy.entries[0]
-        v = judge("snis_weights", withconsistent_entry(healthy, 0, replace(e, normalized_weights=e.normalized_weights * 1.1)))
+        v = judge("snis_weights", with_entry(healthy, 0, replace(e, normalized_weights=e.normalized_weights * 1.1)))
         assert v.outcome == Outcome.FAILED
         assert "Σ w̃ = 1.1" in v.message and "not normalised" in v.message
         assert v.numbers["sum_weights"] == pytest.approx(1.1, rel=1e-12)
@@ -273,11 +273,11 @@ class TestSnisWeights:
         e = healthy.entries[0]
         w = e.normalized_weights.copy()
         w[0] += 5e-7
-        assert judge("snis_weights", withconsistent_entry(healthy, 0, replace(e, normalized_weights=w))).outcome == Outcome.PASSED
+        assert judge("snis_weights", with_entry(healthy, 0, replace(e, normalized_weights=w))).outcome == Outcome.PASSED
 
     def test_weights_sum_not_positive(self, healthy):
         e = healthy.entries[0]
-        v = judge("snis_weights", withconsistent_entry(healthy, 0, replace(e, weights_sum=0.0)))
+        v = judge("snis_weights", with_entry(healthy, 0, replace(e, weights_sum=0.0)))
         assert v.outcome == Outcome.FAILED and "weights_sum = 0, expected > 0" in v.message
 
 
@@ -289,7 +289,7 @@ class TestSnisReliability:
         w = np.full(N, 0.1 / (N - 1))
         w[0] = 0.9
         # ESS = 1/(0.81 + 39·(0.1/39)²) = 1.2341…, ESS/n = 0.0309 < 0.1
-        run = withconsistent_entry(healthy, 0, rebuild(healthy.entries[0], normalized_weights=w))
+        run = with_entry(healthy, 0, rebuild(healthy.entries[0], normalized_weights=w))
         v = judge("snis_reliability", run)
         assert v.outcome == Outcome.FAILED
         assert v.numbers["ess_fraction"] == pytest.approx(1 / (0.81 + 0.01 / 39) / 40, rel=1e-12)
@@ -300,7 +300,7 @@ class TestSnisReliability:
         # Pareto quantiles r_i = ((i + ½)/n)^(−1/2): a tail of shape k = 0.5 by construction,
         # while ESS/n = 0.64 is fine. k̂ ≈ 0.48 > 1 − 1/log10(40) = 0.3758.
         r = ((np.arange(N) + 0.5) / N) ** -0.5
-        run = withconsistent_entry(healthy, 0, rebuild(healthy.entries[0], normalized_weights=r / r.sum()))
+        run = with_entry(healthy, 0, rebuild(healthy.entries[0], normalized_weights=r / r.sum()))
         v = judge("snis_reliability", run)
         assert v.outcome == Outcome.FAILED
         assert v.numbers["khat_max"] == pytest.approx(1 - 1 / math.log10(40), rel=1e-12)
@@ -311,7 +311,7 @@ class TestSnisReliability:
         assert judge("snis_reliability", run, settings=Settings(khat_max=0.6)).outcome == Outcome.PASSED
 
     def test_equal_weights_pass(self, healthy):
-        run = withconsistent_entry(healthy, 0, rebuild(healthy.entries[0], normalized_weights=np.full(N, 1 / N)))
+        run = with_entry(healthy, 0, rebuild(healthy.entries[0], normalized_weights=np.full(N, 1 / N)))
         v = judge("snis_reliability", run)
         assert v.outcome == Outcome.PASSED
         assert v.numbers["ess_fraction"] == pytest.approx(1.0, rel=1e-12)
@@ -321,7 +321,7 @@ class TestSnisReliability:
         # all-zero w̃ passes load validation (finite, right length); pareto_khat raises on
         # all-zero ratios, which used to turn the whole run into an internal error, no cases
         e = healthy.entries[0]
-        run = withconsistent_entry(healthy, 0, replace(e, normalized_weights=np.zeros(N)))
+        run = with_entry(healthy, 0, replace(e, normalized_weights=np.zeros(N)))
         with np.errstate(divide="ignore", invalid="ignore"):
             rv, cases = evaluate(run)
         assert rv.outcome == "ok" and len(cases) == len(evaluate_run(healthy))
@@ -427,12 +427,12 @@ class TestLinearAgreement:
         combined = math.sqrt((e.eta * sg) ** 2 + st_**2)
         truth = e.delta_h_true + 10 * combined  # ΔH_true 10 combined σ away from where it was
         z = (e.eta * healthy.delta_h_per_lr - truth) / combined
-        v = judge("linear_agreement", withconsistent_entry(healthy, 0, replace(e, delta_h_true=truth)))
+        v = judge("linear_agreement", with_entry(healthy, 0, replace(e, delta_h_true=truth)))
         assert v.outcome == Outcome.FAILED
         assert abs(v.numbers["z"]) > v.numbers["k"] == 3.0
         assert v.numbers["z"] == pytest.approx(z, rel=1e-9)
         assert v.numbers["combined_se"] == pytest.approx(combined, rel=1e-12)
-        assert v.message.startswith("|z| > k: ηG = ") and f"z = {z:.3g}" in v.message
+        assert v.message.startswith("|z| > k = 3: ηG = ") and f"z = {z:.3g}" in v.message
 
     def test_sigma_option(self, healthy):
         # --sigma k: the same healthy case fails once k < |z|
@@ -598,15 +598,15 @@ def test_apply_holm_fails_exactly_the_rejected():
     signs = [1, -1, 1, -1]
     lin = [
         Verdict("linear_agreement", Outcome.PASSED, f"ηG = … ; z = {s * _z_for_p(p):.3g}, k = 3.",
-                "E_2048", "run_01", eta, {"z": s * _z_for_p(p), "k": 3.0})
+                "E_2048", "run_01", eta, {"z": s * _z_for_p(p), "k": 3.0, "detail": f"ηG = … ; z = {s * _z_for_p(p):.3g}"})
         for p, s, eta in zip(ps, signs, (1e-6, 2e-6, 4e-6, 8e-6))
     ]
     # a separate family: one linquad case with p = .03 ≤ α/1 is rejected on its own
     lq = Verdict("linquad_agreement", Outcome.PASSED, "z = 2.17, k = 3.", "E_2048", "run_01", 1e-6,
-                 {"z": _z_for_p(0.03), "k": 3.0})
+                 {"z": _z_for_p(0.03), "k": 3.0, "detail": "z = 2.17"})
     skipped = Verdict("linear_agreement", Outcome.SKIPPED, "no σ_G.", "E_2048", "run_02", 1e-6)
     other = Verdict("consistency", Outcome.FAILED, "Σ gdotv off.", "E_2048", "run_01", 1e-6, {"z": 10.0})
-    out = apply_holm(lin + [lq, skipped, other], alpha=0.05, k=3.0)
+    out = apply_holm(lin + [lq, skipped, other], alpha=0.05)
 
     assert [v.outcome for v in out[:4]] == [Outcome.FAILED, Outcome.PASSED, Outcome.PASSED, Outcome.FAILED]
     assert out[4].outcome == Outcome.FAILED
@@ -626,9 +626,9 @@ def test_apply_holm_fails_exactly_the_rejected():
 def test_apply_holm_on_evaluated_runs(healthy):
     # a far-off truth (|z| ≈ 10) is rejected, the healthy η is not; other checks are unchanged
     e = healthy.entries[0]
-    run = withconsistent_entry(healthy, 0, replace(e, delta_h_true=e.delta_h_true + 0.05))
+    run = with_entry(healthy, 0, replace(e, delta_h_true=e.delta_h_true + 0.05))
     verdicts = evaluate_run(run)
-    out = apply_holm(verdicts, alpha=0.05, k=3.0)
+    out = apply_holm(verdicts, alpha=0.05)
     lin = [v for v in out if v.check == "linear_agreement"]
     assert [v.outcome for v in lin] == [Outcome.FAILED, Outcome.PASSED]
     assert lin[0].message.startswith("rejected by Holm–Bonferroni over 2 cases")

@@ -170,6 +170,7 @@ class Gate:
         self._scanned: dict[str, tuple[float, ...]] = {}
         self._current: tuple[str, Evaluation] | None = None
         self._holm: dict[str, Evaluation] | None = None
+        self._plot_run: tuple[str, Run | InvalidRun] | None = None  # --holm: one reloaded run
         # controller side
         self.records: list[dict] = []
         self.run_records: list[dict] = []
@@ -235,13 +236,15 @@ class Gate:
         if isinstance(ev.loaded, Run):
             return ev.loaded
         if ev.loaded is None:  # --holm: arrays were dropped; keep one reloaded run
-            if self._current is None or self._current[0] != f.key:
-                self._current = (f.key, load_run(f))
-            run = self._current[1]
+            if self._plot_run is None or self._plot_run[0] != f.key:
+                self._plot_run = (f.key, load_run(f))
+            run = self._plot_run[1]
             return run if isinstance(run, Run) else None
         return None
 
-    def judge(self, case: Case) -> Verdict | RunVerdict:
+    def judge(self, case: Case) -> Verdict | RunVerdict | None:
+        """The case's verdict (a RunVerdict for ``input``); None when the case has none: its
+        run is invalid, or its η came from an ``"eta"`` key outside ``true.entries``."""
         ev = self.evaluation(case.file)
         if case.check == "input":
             rv = ev.run_verdict
@@ -252,8 +255,7 @@ class Gate:
             return rv
         if ev.run_verdict.outcome == "error":
             return None
-        verdict = ev.verdicts.get((case.check, case.eta))
-        return verdict
+        return ev.verdicts.get((case.check, case.eta))
 
     # ---- figures (failing cases only)
     def images(self, case: Case) -> list[tuple[str, str]] | str:

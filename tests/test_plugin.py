@@ -7,6 +7,7 @@ the literal command, then asserts exit codes, outcomes, health.json and report f
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import sys
@@ -236,7 +237,12 @@ def test_hostile_run_name_stays_inert(pytester, checkout):
 def test_xdist_matches_serial(pytester, checkout, planted):
     pytest.importorskip("xdist")
     serial = gate(pytester, checkout, "--results", "../E_128", "--reports", "serial")
-    parallel = gate(pytester, checkout, "--results", "../E_128", "--reports", "parallel", "-n", "2")
+    parallel = gate(pytester, checkout, "--results", "../E_128", "--reports", "parallel", "-n", "2", "-v")
+    workers: dict[str, set[str]] = {}
+    for m in re.finditer(r"\[(gw\d+)\].*?test_\w+\[(E_128/run_\d+)", parallel.stdout.str()):
+        workers.setdefault(m.group(2), set()).add(m.group(1))
+    assert len(workers) == 11 and all(len(w) == 1 for w in workers.values()), workers  # a run stays on one worker
+    assert len(set().union(*workers.values())) == 2  # and both workers got runs
     assert serial.ret == parallel.ret == 1
     a, b = health(checkout, "serial"), health(checkout, "parallel")
     key = lambda c: (c["run"], c["check"], c["eta"], c["outcome"])  # noqa: E731

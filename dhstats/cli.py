@@ -81,7 +81,7 @@ def cmd_simulate(argv) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="dhstats", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="dhstats", description="dhstats: the notebook's tables and plots, and the reference simulator. The gate is `pytest checks/ --results DIR`.")
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("tables", help="write the notebook's tables (CSV) and print them")

@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 
 from .results import DiscoveryError, InvalidRun, Run, RunFile, discover, load_run, scan_etas
-from .verdicts import CHECKS, RUN_CHECKS, Outcome, RunVerdict, Settings, Verdict, apply_holm, case_id, evaluate
+from .verdicts import CHECKS, RUN_CHECKS, Outcome, Reason, RunVerdict, Settings, Verdict, apply_holm, case_id, evaluate
 
 PROPERTY = "dhstats"
 GATE_DIR = "checks"
@@ -531,13 +531,13 @@ def _health(g: Gate) -> dict:
     return build_health(g.settings, [str(r) for r in g.roots], run_verdicts, verdicts)
 
 
-_FIXED = {"results", "run", "eta", "check", "outcome", "message", "kind"}
+_FIXED = {"results", "run", "eta", "check", "outcome", "reason", "message", "kind"}
 
 
 def _verdict_from_record(rec: dict) -> Verdict:
     numbers = {k: v for k, v in rec.items() if k not in _FIXED}
     return Verdict(rec["check"], Outcome(rec["outcome"]), rec["message"], rec["results"], rec["run"],
-                   rec["eta"], numbers)
+                   rec["eta"], numbers, Reason(rec["reason"]))
 
 
 def _page_links(health: dict) -> dict[str, str]:

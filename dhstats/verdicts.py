@@ -36,6 +36,15 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"
 
 
+class Reason(StrEnum):
+    """Why a case has its outcome (machine-readable, in health.json as ``reason``)."""
+
+    OK = "ok"  # passed
+    OUT_OF_BOUNDS = "out_of_bounds"  # a statistic outside its threshold
+    MISSING_FIELD = "missing_field"  # skipped: an optional field the check needs is absent
+    INCONCLUSIVE = "inconclusive"  # skipped: the evidence cannot decide
+
+
 @dataclass(frozen=True)
 class Settings:
     """Thresholds; defaults are checks.md's. ``khat_max=None`` means min(1 − 1/log10 n, 0.7)."""
@@ -73,6 +82,7 @@ class Verdict:
     run: str
     eta: float | None = None
     numbers: dict = field(default_factory=dict)  # JSON-serialisable floats/strings only
+    reason: Reason = Reason.OK
 
     @property
     def case_id(self) -> str:
@@ -85,6 +95,7 @@ class Verdict:
             "eta": self.eta,
             "check": self.check,
             "outcome": str(self.outcome),
+            "reason": str(self.reason),
             "message": self.message,
         }
         for key, value in self.numbers.items():
@@ -170,10 +181,16 @@ class RunContext:
             else None
         )
 
-    def verdict(self, check, outcome, message, entry: Entry | None = None, **numbers) -> Verdict:
+    def verdict(self, check, outcome, message, entry: Entry | None = None, *,
+                reason: Reason | None = None, **numbers) -> Verdict:
+        """A verdict of this run; ``reason`` defaults to ok / out_of_bounds / missing_field."""
         f = self.run.file
-        return Verdict(check, Outcome(outcome), message, f.results, f.run,
-                       None if entry is None else entry.eta, numbers)
+        outcome = Outcome(outcome)
+        if reason is None:
+            reason = {Outcome.PASSED: Reason.OK, Outcome.FAILED: Reason.OUT_OF_BOUNDS,
+                      Outcome.SKIPPED: Reason.MISSING_FIELD}[outcome]
+        return Verdict(check, outcome, message, f.results, f.run,
+                       None if entry is None else entry.eta, numbers, reason)
 
     def sigma_true(self, e: Entry) -> stats.Sigma | None:
         return stats.sigma_true(e.eta, e.normalized_weights, e.token_counts, e.h_new, e.h_base, self.sigma_g)
@@ -298,7 +315,8 @@ def check_snis_reliability(ctx: RunContext, e: Entry) -> Verdict:
             return ctx.verdict("snis_reliability", "passed",
                                f"ESS/n = {frac:.4f}; k̂ not estimable ({fit.reason}): weights nearly uniform.", e, **nums)
         return ctx.verdict("snis_reliability", "skipped",
-                           f"ESS/n = {frac:.3g} passes but k̂ cannot be estimated: {fit.reason}.", e, **nums)
+                           f"ESS/n = {frac:.3g} passes but k̂ cannot be estimated: {fit.reason}.", e,
+                           reason=Reason.INCONCLUSIVE, **nums)
     return ctx.verdict("snis_reliability", "passed", f"ESS/n = {frac:.3g}, k̂ = {fit.khat:.3f} ≤ {kmax:.3f}.", e, **nums)
 
 
@@ -442,7 +460,7 @@ def check_truncation_ratio(ctx: RunContext, e: Entry) -> Verdict:
     if not within:
         return ctx.verdict("truncation_ratio", "skipped",
                            f"no keep-quantile conclusive (|Δ_S| < {st.sigma:g}σ_S, or r within its error of the bounds): {desc}.",
-                           e, **nums)
+                           e, reason=Reason.INCONCLUSIVE, **nums)
     return ctx.verdict("truncation_ratio", "passed", desc + ".", e, **nums)
 
 
@@ -475,6 +493,7 @@ def apply_holm(verdicts: list[Verdict], alpha: float) -> list[Verdict]:
             rule = (f"{'rejected' if rejected else 'not rejected'} by Holm–Bonferroni over "
                     f"{len(idx)} cases at α = {alpha:g}, p = {pi:.3g}")
             out[i] = replace(v, outcome=Outcome.FAILED if rejected else Outcome.PASSED,
+                             reason=Reason.OUT_OF_BOUNDS if rejected else Reason.OK,
                              message=agreement_message(check, bool(rejected), v.numbers["detail"], rule),
                              numbers=numbers)
     return out
@@ -495,6 +514,6 @@ def evaluate(loaded: Run | InvalidRun, settings: Settings = Settings()) -> tuple
 
 
 __all__ = [
-    "CHECKS", "RUN_CHECKS", "Outcome", "Settings", "Verdict", "RunVerdict", "RunFile",
+    "CHECKS", "RUN_CHECKS", "Outcome", "Reason", "Settings", "Verdict", "RunVerdict", "RunFile",
     "case_id", "evaluate", "evaluate_run", "run_verdict", "apply_holm", "JUDGES",
 ]

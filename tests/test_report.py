@@ -107,7 +107,7 @@ def test_build_health_schema(health, tmp_path):
     # cases: same order, exact checks.md fields, eta null for per-run checks
     assert [(c["run"], c["check"], c["eta"]) for c in health["cases"]] == [(v.run, v.check, v.eta) for v in cases]
     for c in health["cases"]:
-        assert list(c)[:6] == ["results", "run", "eta", "check", "outcome", "message"]
+        assert list(c)[:7] == ["results", "run", "eta", "check", "outcome", "reason", "message"]
         assert c["check"] in CHECKS and c["outcome"] in ("passed", "failed", "skipped")
         assert (c["eta"] is None) == (c["check"] == "se_consistency")
     failed = [c for c in health["cases"] if c["outcome"] == "failed"]

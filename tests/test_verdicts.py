@@ -18,9 +18,8 @@ import pytest
 
 from dhstats import stats
 from dhstats.results import Entry, InvalidRun, Problem, Quadratic, Run, RunFile
-
-from builders import consistent_entry
 from dhstats.verdicts import (
+    Reason,
     CHECKS,
     JUDGES,
     RUN_CHECKS,
@@ -34,11 +33,13 @@ from dhstats.verdicts import (
     evaluate_run,
 )
 
+from builders import consistent_entry
+
 N = 40
 ETAS = (1e-6, 2e-6)
 M_SHARDS = 8
 RUN_FILE = RunFile("E_test", "run_01", Path("/data/E_test/run_01/results.json"))
-HEALTH_KEYS = {"results", "run", "eta", "check", "outcome", "message"}  # checks.md, "cases"
+HEALTH_KEYS = {"results", "run", "eta", "check", "outcome", "message", "reason"}  # checks.md + reason code  # checks.md, "cases"
 
 
 # --------------------------------------------------------------------------- builders
@@ -662,3 +663,13 @@ class TestTruncationSamplingError:
         low = replace(t, linear=0.2, ratio=0.2)  # 0.5 − 0.2 = 0.3 > 3·√(0.01 + 0.0025) = 0.335? no
         assert not low.outside((0.5, 2.0), 3.0)
         assert replace(low, linear=0.1, sigma_linear=0.01).outside((0.5, 2.0), 3.0)  # 0.4 > 0.153
+
+
+def test_reason_codes(healthy):
+    assert {v.reason for v in evaluate_run(healthy)} == {Reason.OK}
+    no_q = replace(healthy, quadratic=None)
+    (v, *_) = [v for v in evaluate_run(no_q) if v.check == "linquad_agreement"]
+    assert v.outcome == Outcome.SKIPPED and v.reason == Reason.MISSING_FIELD
+    assert v.to_dict()["reason"] == "missing_field"
+    run = make_run(G=0.0, Q=0.0, noise=1.0)
+    assert {v.reason for v in evaluate_run(run) if v.check == "truncation_ratio"} == {Reason.INCONCLUSIVE}

@@ -323,6 +323,8 @@ def _kind(value) -> str:
         return "an array"
     if isinstance(value, dict):
         return "an object"
+    if isinstance(value, (int, float)):  # JSON has one number type (parsers differ on big ints)
+        return "a number"
     return type(value).__name__
 
 

@@ -392,7 +392,7 @@ DEFECTS = {
     ),
     "h_new not an array": (
         _set((*D0, "h_new"), 5.0),
-        "true.entries[0].diagnostics.h_new: float, expected an array of numbers",
+        "true.entries[0].diagnostics.h_new: a number, expected an array of numbers",
     ),
     "missing G": (_set(("approx", "delta_h_per_lr"), _DELETE), "approx.delta_h_per_lr: missing"),
     "null G": (_set(("approx", "delta_h_per_lr"), None), "approx.delta_h_per_lr: null, expected a number"),
@@ -459,7 +459,7 @@ DEFECTS = {
         "approx.per_sequence[1].vhvv: missing",
     ),
     "quadratic without vHvv": (_set(("approx", "quadratic", "vHvv"), _DELETE), "approx.quadratic.vHvv: missing"),
-    "quadratic a number": (_set(("approx", "quadratic"), 3.0), "approx.quadratic: float, expected an object"),
+    "quadratic a number": (_set(("approx", "quadratic"), 3.0), "approx.quadratic: a number, expected an object"),
     "per_sequence_vhvv short": (
         _set(("approx", "quadratic", "per_sequence_vhvv"), [1.0]),
         "approx.quadratic.per_sequence_vhvv: 1 values, expected 4",

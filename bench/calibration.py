@@ -134,7 +134,7 @@ def healthy(n: int, runs: int, base_seed: int) -> tuple[list[dict], list[dict]]:
             err = point.delta_true - exact_dh[e.eta]
             z_true[r, j] = err / point.sigma_true
             c = stats.notebook_contributions(e.normalized_weights, e.token_counts, e.h_new, e.base_entropy)
-            z_true_nb[r, j] = err / (np.std(c, ddof=1) / math.sqrt(c.size))
+            z_true_nb[r, j] = err / stats.notebook_se_true(c)
         err_g = run.delta_h_per_lr - exact["delta_h_per_lr"]
         z_g[r] = err_g / stats.se_sum(run.gdotv)
         T = run.entries[0].token_counts

@@ -102,6 +102,14 @@ def notebook_contributions(w, T, h_new, base_entropy: float) -> np.ndarray:
     return w * h_new / np.dot(w, T) - (T / T.sum()) * base_entropy
 
 
+def notebook_se_true(contributions: np.ndarray) -> float:
+    """The seed notebook's σ of ΔH_true, std(c, ddof=1)/√n of its per-sequence split c_i.
+    Shown beside the gate's σ only: the zero-sum part of c_i dominates it, so it is not an SE
+    of ΔH_true (results-format.md; its 95% coverage is 26 % at n = 256, 3 % at n = 2048)."""
+    c = np.asarray(contributions, dtype=np.float64)
+    return float(c.std(ddof=1) / math.sqrt(c.size)) if c.size > 1 else math.nan
+
+
 def paired_influence(w, T, h_new, h_base) -> np.ndarray:
     """ψ_i of the paired delta method (Owen 2013, §9.2; checks.md):
 

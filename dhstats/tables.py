@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 
 from . import stats
@@ -81,7 +80,7 @@ def agreement_table(runs, settings: Settings = Settings()) -> pd.DataFrame:
     for run in _valid(runs):
         for e, p in zip(run.entries, eta_curve(run, settings)):
             s = sequence_series(run, e)
-            nb_true = float(np.std(s.true, ddof=1) / math.sqrt(s.true.size)) if s.true.size > 1 else math.nan
+            nb_true = stats.notebook_se_true(s.true)
             nb_lin = (run.se_shard or 0.0) * e.eta
             diff = p.delta_linear - p.delta_true
             nb_comb = math.hypot(nb_true, nb_lin)

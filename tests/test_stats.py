@@ -627,3 +627,9 @@ def test_sigma_true_paired_calibration_monte_carlo():
     assert sigmas.mean() == pytest.approx(empirical, rel=0.15)
     # the estimator is (nearly) unbiased for the known ΔH: bias ≪ its SE
     assert abs(deltas.mean() - delta) < 0.25 * empirical
+
+
+def test_notebook_se_true_exact():
+    # c = [1, 2, 3, 4]: std(ddof=1) = √(5/3) = 1.2909944…, /√4 → 0.6454972…
+    assert stats.notebook_se_true(np.array([1.0, 2.0, 3.0, 4.0])) == pytest.approx(0.6454972243679028, rel=1e-12)
+    assert math.isnan(stats.notebook_se_true(np.array([1.0])))

@@ -24,7 +24,7 @@ def _load(args) -> list:
 def _report_invalid(runs) -> int:
     bad = [r for r in runs if not isinstance(r, Run)]
     for r in bad:
-        print(f"invalid input, run skipped:\n  " + r.message.replace("\n", "\n  "), file=sys.stderr)
+        print("invalid input, run skipped:\n  " + r.message.replace("\n", "\n  "), file=sys.stderr)
     return 1 if bad else 0
 
 

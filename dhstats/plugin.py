@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import gc
-import math
 import os
 import shutil
 import tempfile
@@ -30,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from .results import DiscoveryError, InvalidRun, Run, RunFile, discover, load_run, scan_etas
-from .verdicts import CHECKS, RUN_CHECKS, Outcome, Reason, RunVerdict, Settings, Verdict, apply_holm, case_id, evaluate
+from .verdicts import CHECKS, RUN_CHECKS, Outcome, RunVerdict, Settings, Verdict, apply_holm, case_id, evaluate
 
 PROPERTY = "dhstats"
 GATE_DIR = "checks"
@@ -144,12 +143,15 @@ class Evaluation:
     def __init__(self, loaded: Run | InvalidRun, rv: RunVerdict, verdicts: list[Verdict],
                  scanned: tuple[float, ...]):
         self.loaded = loaded
-        self.run_verdict = rv
         self.verdicts = {(v.check, v.eta): v for v in verdicts}
         self.images: dict[float | None, list[tuple[str, str]]] = {}
-        self.missed = ()
-        if isinstance(loaded, Run):
-            self.missed = tuple(e for e in loaded.etas if e not in scanned)
+        self.run_reported = False  # the run verdict travels on the first report of the run
+        missed = tuple(e for e in loaded.etas if e not in scanned) if isinstance(loaded, Run) else ()
+        if rv.outcome == "ok" and missed:
+            rv = RunVerdict(rv.results, rv.run, rv.path, "error",
+                            f"{loaded.file.display}: true.entries η {', '.join(map(repr, missed))} "
+                            "not found by the collection scan; these cases were not checked")
+        self.run_verdict = rv
 
 
 class Gate:
@@ -173,7 +175,7 @@ class Gate:
         self._plot_run: tuple[str, Run | InvalidRun] | None = None  # --holm: one reloaded run
         # controller side
         self.records: list[dict] = []
-        self.run_records: list[dict] = []
+        self.run_records: dict[str, dict] = {}  # run key → run verdict record
         self.figures: dict[str, dict[str, str]] = {}
         self.health: dict | None = None
         self.written: list[Path] = []
@@ -247,12 +249,7 @@ class Gate:
         run is invalid, or its η came from an ``"eta"`` key outside ``true.entries``."""
         ev = self.evaluation(case.file)
         if case.check == "input":
-            rv = ev.run_verdict
-            if rv.outcome == "ok" and ev.missed:
-                rv = RunVerdict(rv.results, rv.run, rv.path, "error",
-                                f"{case.file.display}: true.entries η {', '.join(map(repr, ev.missed))} "
-                                "not found by the collection scan; these cases were not checked")
-            return rv
+            return ev.run_verdict
         if ev.run_verdict.outcome == "error":
             return None
         return ev.verdicts.get((case.check, case.eta))
@@ -427,10 +424,15 @@ class GateHooks:
         if case is None or call.when != "call":
             return rep
         record = self.g.judge(case)
+        ev = self.g.evaluation(case.file)
+        if not ev.run_reported:  # whichever case of the run runs first (-k may deselect input)
+            ev.run_reported = True
+            rep.user_properties.append((PROPERTY, {"kind": "run", **ev.run_verdict.to_dict()}))
+        if case.check == "input":
+            return rep
         if record is not None:
-            kind = "run" if case.check == "input" else "case"
-            rep.user_properties.append((PROPERTY, {"kind": kind, **record.to_dict()}))
-        if rep.failed and case.check != "input" and record is not None:
+            rep.user_properties.append((PROPERTY, {"kind": "case", **record.to_dict()}))
+        if rep.failed and record is not None:
             figures = self.g.images(case)
             if isinstance(figures, str):
                 rep.sections.append(("dhstats plots", figures))
@@ -445,7 +447,7 @@ class GateHooks:
             if name != PROPERTY:
                 continue
             if value["kind"] == "run":
-                self.g.run_records.append(value)
+                self.g.run_records[f"{value['results']}/{value['run']}"] = value
             else:
                 self.g.records.append(value)
                 if report.failed:
@@ -520,24 +522,15 @@ def _sort_key(g: Gate):
 
 
 def _health(g: Gate) -> dict:
+    """health.json from the records that travelled on the test reports, in discovery order."""
     from .report import build_health
 
     key = _sort_key(g)
-    runs = sorted(g.run_records, key=key)
+    runs = sorted(g.run_records.values(), key=key)
     bad_runs = {f"{r['results']}/{r['run']}" for r in runs if r["outcome"] == "error"}
     cases = sorted((r for r in g.records if f"{r['results']}/{r['run']}" not in bad_runs), key=key)
-    run_verdicts = [RunVerdict(**{k: (tuple(v) if k == "problems" else v) for k, v in r.items() if k != "kind"}) for r in runs]
-    verdicts = [_verdict_from_record(r) for r in cases]
-    return build_health(g.settings, [str(r) for r in g.roots], run_verdicts, verdicts)
-
-
-_FIXED = {"results", "run", "eta", "check", "outcome", "reason", "message", "kind"}
-
-
-def _verdict_from_record(rec: dict) -> Verdict:
-    numbers = {k: v for k, v in rec.items() if k not in _FIXED}
-    return Verdict(rec["check"], Outcome(rec["outcome"]), rec["message"], rec["results"], rec["run"],
-                   rec["eta"], numbers, Reason(rec["reason"]))
+    strip = lambda r: {k: v for k, v in r.items() if k != "kind"}  # noqa: E731
+    return build_health(g.settings, [str(r) for r in g.roots], [strip(r) for r in runs], [strip(c) for c in cases])
 
 
 def _page_links(health: dict) -> dict[str, str]:

@@ -53,11 +53,17 @@ FiguresFor = Callable[[str, str], Sequence[tuple[str, str]]]
 # --------------------------------------------------------------------------- health.json
 
 
+def _record(obj) -> dict:
+    """A verdict record: the object's ``to_dict()``, or the record itself (e.g. as it travelled
+    on a pytest report)."""
+    return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+
+
 def build_health(
     settings: Settings,
     results_paths: Iterable[str | os.PathLike],
-    run_verdicts: Sequence[RunVerdict],
-    verdicts: Sequence[Verdict],
+    run_verdicts: Sequence[RunVerdict | Mapping],
+    verdicts: Sequence[Verdict | Mapping],
 ) -> dict:
     """The ``health.json`` document (checks.md, "Outputs"), schema 1::
 
@@ -71,8 +77,8 @@ def build_health(
     contract (unknown check or outcome, a case of an invalid or unlisted run), so that an
     inconsistent document is never written.
     """
-    runs = [_clean(rv.to_dict()) for rv in run_verdicts]
-    cases = [_clean(v.to_dict()) for v in verdicts]
+    runs = [_clean(_record(rv)) for rv in run_verdicts]
+    cases = [_clean(_record(v)) for v in verdicts]
     outcome_of = {}
     for r in runs:
         if r["outcome"] not in RUN_OUTCOMES:

@@ -16,7 +16,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from dhstats import plots, stats
-from dhstats.results import Entry, Quadratic, Run, RunFile
+from dhstats.results import Quadratic, Run, RunFile
 from dhstats.series import eta_curve, sequence_series
 from dhstats.verdicts import Settings
 
@@ -35,7 +35,6 @@ def make_run(n: int = 50, seed: int = 7) -> Run:
     rng = np.random.default_rng(seed)
     T = rng.integers(20, 200, n).astype(float)
     h_base = T * rng.uniform(0.3, 0.6, n)  # nats per sequence
-    base_entropy = stats.base_entropy_of(h_base, T)
     gdotv = rng.normal(-300.0, 200.0, n)  # nats/token per unit LR, per sequence
     vhvv = rng.normal(5e7, 2e7, n)
     G, Q = float(gdotv.sum()), float(vhvv.sum())

@@ -269,3 +269,16 @@ def test_max_plots_bounds_rendering_and_says_how_to_get_the_rest(pytester, check
     result.stdout.fnmatch_lines(["*plots omitted*dhstats plot --results*--run run_02 --eta 0.000128*"])
     html = (checkout / "reports" / "report.html").read_text()
     assert html.count("data:image/png;base64") == 5
+
+
+def test_selecting_cases_with_k_still_reports_every_selected_run(pytester, checkout, planted):
+    """The run verdict travels on the first case of a run that runs, not only on input[...]:
+    with -k deselecting the input cases, health.json still lists each run (and invalid runs
+    still fail nothing silently: their selected cases skip)."""
+    result = gate(pytester, checkout, "--results", "../E_128", "-k", "linear_agreement")
+    assert result.ret == 1
+    h = health(checkout)
+    runs = {r["run"]: r["outcome"] for r in h["runs"]}
+    assert runs["run_01"] == "ok" and runs["run_08"] == "error"  # run_08: short h_new
+    assert {c["check"] for c in h["cases"]} == {"linear_agreement"}
+    assert not [c for c in h["cases"] if c["run"] == "run_08"]

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from dhstats.psis import (
-    MIN_TAIL,
     REASON_ALL_EQUAL,
     ParetoKhat,
     gpd_fit,

@@ -7,7 +7,7 @@ A thin layer over :mod:`dhstats.verdicts` (judging), :mod:`dhstats.plots` and
   each file's η values (:func:`dhstats.results.scan_etas`), not from a parse, so xdist
   workers collect the same items without each parsing every file.
 * **Each file is parsed once per process.** Items are ordered run by run (and kept together
-  on one xdist worker by :class:`RunScheduling`); the first case of a run loads and judges
+  on one xdist worker by :func:`run_scheduling`); the first case of a run loads and judges
   the whole run, later cases read the cached verdicts, and the cache holds one run only.
 * **Plots only for failures**, rendered once per (run, η) while the run is cached and
   attached to the pytest-html report; per-run pages reuse the same images.
@@ -379,20 +379,18 @@ def judge(case: Case):
 _ACTIVE: list[Gate] = []  # the gate of the running session (one per process)
 
 
-class RunScheduling:
+def run_scheduling(config, log):
     """xdist scheduler: one work unit per run (all its cases on one worker, in order)."""
+    from xdist.scheduler import LoadScopeScheduling
 
-    def __new__(cls, config, log):
-        from xdist.scheduler import LoadScopeScheduling
+    class RunScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            if "[" in nodeid and f"{GATE_DIR}/" in nodeid.replace(os.sep, "/"):
+                param = nodeid[nodeid.index("[") + 1: nodeid.rindex("]")]
+                return param.split("/eta=")[0]
+            return super()._split_scope(nodeid)
 
-        class _Scheduling(LoadScopeScheduling):
-            def _split_scope(self, nodeid: str) -> str:
-                if "[" in nodeid and f"{GATE_DIR}/" in nodeid.replace(os.sep, "/"):
-                    param = nodeid[nodeid.index("[") + 1: nodeid.rindex("]")]
-                    return param.split("/eta=")[0]
-                return super()._split_scope(nodeid)
-
-        return _Scheduling(config, log)
+    return RunScheduling(config, log)
 
 
 class GateHooks:
@@ -500,7 +498,7 @@ class XdistHooks:
     """pytest-xdist integration: keep each run's cases on one worker, in order."""
 
     def pytest_xdist_make_scheduler(self, config, log):
-        return RunScheduling(config, log)
+        return run_scheduling(config, log)
 
 
 def _case(item) -> Case | None:

@@ -21,7 +21,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -35,6 +35,17 @@ except ImportError:  # pragma: no cover - orjson is a declared dependency
 RESULTS_FILE = "results.json"
 
 
+class RunKey(NamedTuple):
+    """The one name of a run everywhere (cases, caches, health.json, pages): run set + run.
+    ``str(key)`` is ``E_2048/run_01``."""
+
+    results: str  # run-set name, e.g. "E_2048" (the --results directory's name)
+    run: str  # run directory name, e.g. "run_01"
+
+    def __str__(self) -> str:
+        return f"{self.results}/{self.run}"
+
+
 @dataclass(frozen=True)
 class RunFile:
     """Where one run lives: ``<run set>/<run>/results.json``."""
@@ -44,8 +55,8 @@ class RunFile:
     path: Path
 
     @property
-    def key(self) -> str:
-        return f"{self.results}/{self.run}"
+    def key(self) -> RunKey:
+        return RunKey(self.results, self.run)
 
     @property
     def display(self) -> str:

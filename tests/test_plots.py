@@ -342,6 +342,6 @@ def test_real_runs_render():
     q1 = stats.truncation(e.eta, r.gdotv, e.normalized_weights, e.token_counts, e.h_new,
                           e.h_base, e.base_entropy, 1.0, Settings().sigma)
     assert ratio[0] == pytest.approx(q1.ratio)  # q = 1.0 comes first
-    assert r.file.key in titles(figs["error"])
+    assert str(r.file.key) in titles(figs["error"])
     for fig in [*figs.values(), plots.delta_h_vs_eta(r, highlight=e.eta)]:
         assert_png(fig)

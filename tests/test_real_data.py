@@ -51,7 +51,7 @@ def rel(a: float, b: float) -> float:
 
 @lru_cache(maxsize=None)
 def run_files() -> dict[str, RunFile]:
-    return {f.key: f for f in discover([REAL / s for s in RUN_SETS])}
+    return {str(f.key): f for f in discover([REAL / s for s in RUN_SETS])}
 
 
 @lru_cache(maxsize=None)

@@ -210,7 +210,7 @@ def test_discover_sorted_run_dirs(tmp_path):
     assert [f.run for f in found] == ["run_01", "run_02", "run_03", "run_10"]
     assert {f.results for f in found} == {"E_4"}
     assert found[0].path == root.resolve() / "run_01" / "results.json"
-    assert found[0].key == "E_4/run_01" and found[0].display == FILE
+    assert str(found[0].key) == "E_4/run_01" and found[0].display == FILE
 
 
 def test_run_dir_without_results_is_returned_and_invalid(tmp_path):
@@ -260,14 +260,14 @@ def test_discover_two_run_dirs_of_one_run_set(tmp_path):
     # different run sets "both named E_4".
     root = tmp_path / "E_4"
     r1, r2 = make_run(root, "run_01", doc()), make_run(root, "run_02", doc())
-    assert [f.key for f in discover([r1, r2])] == ["E_4/run_01", "E_4/run_02"]
+    assert [str(f.key) for f in discover([r1, r2])] == ["E_4/run_01", "E_4/run_02"]
 
 
 def test_discover_several_run_sets_in_order(tmp_path):
     make_run(tmp_path / "E_8", "run_01", doc())
     make_run(tmp_path / "E_4", "run_01", doc())
     found = discover([tmp_path / "E_8", tmp_path / "E_4"])
-    assert [f.key for f in found] == ["E_8/run_01", "E_4/run_01"]
+    assert [str(f.key) for f in found] == ["E_8/run_01", "E_4/run_01"]
 
 
 # --------------------------------------------------------------------------- unreadable files

@@ -28,16 +28,41 @@ def se_sum(x: np.ndarray) -> float:
     return float(math.sqrt(x.size) * x.std(ddof=1))
 
 
+def centred(x: np.ndarray, T: np.ndarray, total: float | None = None) -> np.ndarray:
+    """Centred per-sequence contributions x̃_i = x_i − total·T_i/ΣT (checks.md, "Centred
+    contributions"): the influence of sequence i on a per-token ratio whose total is ``total``
+    (G for gdotv, Q for vhvv). ``total`` defaults to Σx, so that Σ x̃ = 0 exactly in exact
+    arithmetic (and whenever Σx = total)."""
+    x = np.asarray(x, dtype=np.float64)
+    T = np.asarray(T, dtype=np.float64)
+    if total is None:
+        total = float(x.sum())
+    return x - total * (T / T.sum())
+
+
 @dataclass(frozen=True)
 class Sigma:
-    """A standard error and where it came from (shown in every report)."""
+    """A standard error and where it came from (shown in every report, health.json).
+
+    Sources: σ_G, σ_Q: "per_sequence" | "reported" | "reported ×num_shards";
+    σ_true: "paired" | "approximate" (η·σ_G, no h_base); σ of a difference (σ_lin, σ_lq):
+    "paired" | "independent". ``value`` is NaN, never a silently wrong number, when an input
+    was not finite.
+    """
 
     value: float
-    source: str  # "per_sequence" | "reported" | "reported ×num_shards" | "first-order" | "paired"
+    source: str
 
     @property
     def verified(self) -> bool:
+        """Computed from the file's per-sequence data, not taken from a producer's SE."""
         return not self.source.startswith("reported")
+
+
+def _finite(value: float) -> float:
+    """``value`` as a float, NaN when it is not finite (±inf σ is never a usable SE)."""
+    value = float(value)
+    return value if math.isfinite(value) else math.nan
 
 
 def reported_total_se(se: float | None, num_shards: int | None, convention: str) -> float | None:
@@ -58,16 +83,29 @@ def reported_total_se(se: float | None, num_shards: int | None, convention: str)
     return se
 
 
-def sigma_from(per_sequence: np.ndarray | None, reported: float | None,
-               num_shards: int | None, convention: str) -> Sigma | None:
-    """σ of a total (G or Q): se_sum(per-sequence) when present, else the reported SE
-    (marked unverified; ×num_shards under the shard-mean convention). None if neither."""
-    if per_sequence is not None and per_sequence.size >= 2:
-        return Sigma(se_sum(per_sequence), "per_sequence")
-    total = reported_total_se(reported, num_shards, convention)
+def reported_sigma(se: float | None, num_shards: int | None, convention: str) -> Sigma | None:
+    """The reported SE of a total as a :class:`Sigma` ("reported", or "reported ×num_shards"
+    under the shard-mean convention); None when there is none (or no M to convert with)."""
+    total = reported_total_se(se, num_shards, convention)
     if total is None:
         return None
-    return Sigma(total, "reported ×num_shards" if convention == "shard-mean" else "reported")
+    return Sigma(_finite(total), "reported ×num_shards" if convention == "shard-mean" else "reported")
+
+
+def sigma_from(per_sequence: np.ndarray | None, reported: float | None,
+               num_shards: int | None, convention: str, *,
+               T: np.ndarray | None = None, total: float | None = None) -> Sigma | None:
+    """σ of a total (G or Q): se_sum of the *centred* per-sequence contributions when present
+    (n ≥ 2), else the reported SE (marked unverified; ×num_shards under the shard-mean
+    convention). None if neither.
+
+    With ``T`` the contributions are centred here, x̃ = x − total·T/ΣT (:func:`centred`);
+    without ``T`` the caller passes contributions that are already centred.
+    """
+    if per_sequence is not None and per_sequence.size >= 2:
+        x = per_sequence if T is None else centred(per_sequence, T, total)
+        return Sigma(_finite(se_sum(x)), "per_sequence")
+    return reported_sigma(reported, num_shards, convention)
 
 
 # --------------------------------------------------------------------------- SNIS
@@ -88,6 +126,14 @@ def snis_delta_uncorrected(w, T, h_new, base_entropy: float) -> float:
     """The pre-correction estimate Σ w̃ h_new / (D · mean(w̃)) − H_base, D = Σ T: the
     unweighted denominator used by runs produced before the SNIS denominator correction."""
     return float(np.dot(w, h_new) / (T.sum() * w.mean())) - base_entropy
+
+
+def softmax_clipped(log_weights, clip: float = 10.0) -> np.ndarray:
+    """w̃ = softmax(clip(log_weights, ±clip)) (results-format.md: how the producer derives
+    normalized_weights from log_weights); max-shifted, so any finite log-weights work."""
+    lw = np.clip(np.asarray(log_weights, dtype=np.float64), -clip, clip)
+    e = np.exp(lw - lw.max())
+    return e / e.sum()
 
 
 def base_entropy_of(h_base: np.ndarray, T: np.ndarray) -> float:
@@ -135,18 +181,30 @@ def sigma_true_paired(w, T, h_new, h_base) -> float:
 
 
 def sigma_true(eta: float, w, T, h_new, h_base, sigma_g: Sigma | None) -> Sigma | None:
-    """σ_true: paired delta method when h_base is present; otherwise the first-order
-    fallback η·σ_G (the SNIS estimate's sampling error is, to first order in η, that of the
-    linear term: both come from the same sequences; checks.md). None if neither exists."""
+    """σ_true: paired delta method when h_base is present ("paired"); otherwise η·σ_G
+    ("approximate": to first order in η the SNIS estimate's error is that of the linear term,
+    but on the real files η·σ_G/σ_true spans 0.82–2.36; checks.md). None if neither exists.
+    NaN value for non-finite inputs."""
     if h_base is not None:
-        return Sigma(sigma_true_paired(w, T, h_new, h_base), "paired")
+        return Sigma(_finite(sigma_true_paired(w, T, h_new, h_base)), "paired")
     if sigma_g is None:
         return None
-    return Sigma(eta * sigma_g.value, "first-order η·σ_G")
+    return Sigma(_finite(eta * sigma_g.value), "approximate")
 
 
 def kish_ess(w: np.ndarray) -> float:
-    """Kish effective sample size (Σ w)² / Σ w² (= 1/Σ w̃² for normalised weights)."""
+    """Kish effective sample size (Σ w)² / Σ w² (= 1/Σ w̃² for normalised weights).
+
+    Computed on w/max|w| (scale-free), so weights of any finite scale (1e-300 … 1e300) give
+    the same ESS. NaN when every weight is 0 or any weight is not finite.
+    """
+    w = np.asarray(w, dtype=np.float64)
+    if w.size == 0 or not np.isfinite(w).all():
+        return math.nan
+    top = np.abs(w).max()
+    if top == 0.0:
+        return math.nan
+    w = w / top
     return float(w.sum() ** 2 / np.dot(w, w))
 
 
@@ -156,9 +214,13 @@ def kish_ess(w: np.ndarray) -> float:
 def agreement_z(prediction: float, truth: float, *sigmas: float) -> float:
     """z = (prediction − truth) / √(Σ σ_k²); antisymmetric in the prediction error.
 
-    Linear: prediction ηG, σ parts (ησ_G, σ_true). Lin+quad: prediction ηG_q + ½η²Q,
-    parts (ησ_G, ½η²σ_Q, σ_true) (checks.md). ±inf when every σ is 0 and they differ.
+    Paired (checks.md): one part, σ_lin or σ_lq of the difference. Independent: the parts
+    (ησ_G, σ_true) or (ησ_G, ½η²σ_Q, σ_true). ±inf when every σ is 0 and they differ.
+    NaN when any value or σ is not finite (an infinite σ would otherwise give z = 0, a pass).
     """
+    values = (prediction, truth, *sigmas)
+    if not all(math.isfinite(v) for v in values):
+        return math.nan
     scale = math.sqrt(sum(s * s for s in sigmas))
     diff = prediction - truth
     if scale == 0.0:
@@ -178,15 +240,193 @@ def two_sided_p(z: float) -> float:
 
 def holm_reject(p_values, alpha: float) -> np.ndarray:
     """Holm–Bonferroni step-down (Holm 1979): sort p ascending, reject p_(j) while
-    p_(j) ≤ α/(m − j), j = 0…m−1; stop at the first acceptance. Returns a boolean mask."""
+    p_(j) ≤ α/(m − j), j = 0…m−1; stop at the first acceptance. Returns a boolean mask.
+
+    A NaN p-value never passes (checks.md): it is rejected, and it is left out of the family
+    (m counts the non-NaN p only), so it does not change the other decisions:
+    [0.001, nan] → [True, True]; [0.5, nan] → [False, True].
+    """
     p = np.asarray(p_values, dtype=np.float64)
-    m = p.size
-    reject = np.zeros(m, dtype=bool)
-    for j, idx in enumerate(np.argsort(p, kind="stable")):
+    reject = np.isnan(p)
+    finite = np.flatnonzero(~reject)
+    m = finite.size
+    for j, idx in enumerate(finite[np.argsort(p[finite], kind="stable")]):
         if p[idx] > alpha / (m - j):
             break
         reject[idx] = True
     return reject
+
+
+# --------------------------------------------------------------------------- σ of one case
+
+
+@dataclass(frozen=True, eq=False)
+class SequenceParts:
+    """The η-independent inputs of a run's case σ's: token counts, centred contributions
+    g̃ = gdotv − G·T/ΣT and q̃ = vhvv − Q·T/ΣT (None when not per-sequence), σ_G and σ_Q."""
+
+    T: np.ndarray
+    g_tilde: np.ndarray | None
+    q_tilde: np.ndarray | None
+    g: Sigma | None
+    q: Sigma | None
+
+
+def sequence_parts(*, T, gdotv=None, G=None, vhvv=None, Q=None,
+                   sigma_g_reported: Sigma | None = None,
+                   sigma_q_reported: Sigma | None = None) -> SequenceParts:
+    """Centre the per-sequence contributions once per run (totals G and Q default to Σgdotv,
+    Σvhvv) and take σ_G = se_sum(g̃), σ_Q = se_sum(q̃), or the reported Sigma without
+    per-sequence data (n ≥ 2 needed). Pass vhvv/σ_Q only when the run has a quadratic block."""
+    T = np.asarray(T, dtype=np.float64)
+    g_t = None if gdotv is None or T.size < 2 else centred(gdotv, T, G)
+    q_t = None if vhvv is None or T.size < 2 else centred(vhvv, T, Q)
+    g = Sigma(_finite(se_sum(g_t)), "per_sequence") if g_t is not None else sigma_g_reported
+    q = Sigma(_finite(se_sum(q_t)), "per_sequence") if q_t is not None else sigma_q_reported
+    return SequenceParts(T, g_t, q_t, g, q)
+
+
+def _sig(value: float, source: str) -> Sigma:
+    return Sigma(_finite(value), source)
+
+
+def cov_from(sigma_prediction: float, sigma_true: float, sigma_difference: float) -> float:
+    """cov(prediction, ΔH_true) = (σ_pred² + σ_true² − σ_diff²)/2 (polarisation identity)."""
+    return 0.5 * (sigma_prediction**2 + sigma_true**2 - sigma_difference**2)
+
+
+@dataclass(frozen=True)
+class Sigmas:
+    """All σ's of one (run, η) (checks.md, "Shared statistics"), nats per token.
+
+    g, q: σ_G, σ_Q (per unit LR, LR²). true: σ_true ("paired" | "approximate" = η·σ_G).
+    linear: σ_lin of ηG − ΔH_true; linquad: σ_lq of ηG_q + ½η²Q − ΔH_true ("paired" |
+    "independent"). prediction_linear = η·σ_G; prediction_linquad: σ of ηG_q + ½η²Q alone.
+    None where the inputs do not exist; a NaN value where an input was not finite.
+    """
+
+    eta: float
+    g: Sigma | None
+    q: Sigma | None
+    true: Sigma | None
+    linear: Sigma | None
+    linquad: Sigma | None
+    prediction_linear: float | None
+    prediction_linquad: float | None
+
+    def cov(self, estimator: str) -> float | None:
+        """cov(prediction, ΔH_true) for estimator "linear" or "linquad": :func:`cov_from` of
+        the paired σ's; 0 when the difference's σ is "independent"; None without it."""
+        diff, pred = {"linear": (self.linear, self.prediction_linear),
+                      "linquad": (self.linquad, self.prediction_linquad)}[estimator]
+        if diff is None or pred is None or self.true is None:
+            return None
+        if diff.source != "paired":
+            return 0.0
+        return _finite(cov_from(pred, self.true.value, diff.value))
+
+
+def sigmas_at(eta: float, parts: SequenceParts, *, w, h_new, h_base=None) -> Sigmas:
+    """The case σ's at one η from the run's :class:`SequenceParts` and the entry's arrays
+    (checks.md; ψ from :func:`paired_influence`, se_sum over sequences):
+
+        σ_true = √(n/(n−1)·Σψ²)  ("paired", needs h_base)   else η·σ_G ("approximate")
+        σ_lin  = se_sum(η g̃ − ψ)                 ("paired": g̃ and h_base)
+               = √((ησ_G)² + σ_true²)             ("independent") otherwise
+        σ_lq   = se_sum(η g̃ + ½η² q̃ − ψ)        ("paired": g̃, q̃ and h_base)
+               = √(se_sum(η g̃ − ψ)² + (½η²σ_Q)²) ("paired": no q̃ — only the curvature
+                 term, whose sampling error is then unknown per sequence, is taken as
+                 independent of the rest)
+               = √((ησ_G)² + (½η²σ_Q)² + σ_true²) ("independent") otherwise
+        σ of the prediction: η σ_G;  se_sum(η g̃ + ½η² q̃), else √((ησ_G)² + (½η²σ_Q)²).
+
+    linquad is None without σ_Q (no quadratic block). ``parts.T`` must be the entry's
+    token counts.
+    """
+    g, q, g_t, q_t = parts.g, parts.q, parts.g_tilde, parts.q_tilde
+    psi = None
+    if h_base is not None and parts.T.size >= 2:
+        psi = paired_influence(np.asarray(w, float), parts.T, np.asarray(h_new, float),
+                               np.asarray(h_base, float))
+    n = parts.T.size
+    if psi is not None:
+        true = _sig(math.sqrt(n / (n - 1) * float(np.dot(psi, psi))), "paired")
+    elif h_base is not None:  # n < 2
+        true = Sigma(math.nan, "paired")
+    else:
+        true = None if g is None else _sig(eta * g.value, "approximate")
+    pred_lin = None if g is None else _finite(eta * g.value)
+    half = 0.5 * eta * eta
+    linear = None
+    if g_t is not None and psi is not None:
+        linear = _sig(se_sum(eta * g_t - psi), "paired")
+    elif g is not None and true is not None:
+        linear = _sig(math.hypot(eta * g.value, true.value), "independent")
+    pred_lq = linquad = None
+    if g is not None and q is not None:
+        if g_t is not None and q_t is not None:
+            pred_lq = _finite(se_sum(eta * g_t + half * q_t))
+        else:
+            pred_lq = _finite(math.hypot(eta * g.value, half * q.value))
+        if g_t is not None and q_t is not None and psi is not None:
+            linquad = _sig(se_sum(eta * g_t + half * q_t - psi), "paired")
+        elif g_t is not None and psi is not None:
+            linquad = _sig(math.hypot(se_sum(eta * g_t - psi), half * q.value), "paired")
+        elif true is not None:
+            linquad = _sig(math.sqrt((eta * g.value) ** 2 + (half * q.value) ** 2
+                                     + true.value**2), "independent")
+    if not math.isfinite(eta):
+        nan = lambda s: None if s is None else Sigma(math.nan, s.source)  # noqa: E731
+        true, linear, linquad = nan(true), nan(linear), nan(linquad)
+        pred_lin = None if pred_lin is None else math.nan
+        pred_lq = None if pred_lq is None else math.nan
+    return Sigmas(eta, g, q, true, linear, linquad, pred_lin, pred_lq)
+
+
+def case_sigmas(eta: float, *, T, w, h_new, h_base=None, gdotv=None, G=None, vhvv=None,
+                Q=None, sigma_g_reported: Sigma | None = None,
+                sigma_q_reported: Sigma | None = None) -> Sigmas:
+    """All σ's of one (run, η) from plain arrays: :func:`sequence_parts` then
+    :func:`sigmas_at`. ``sigma_*_reported`` are the producer's SEs of the totals as Sigma
+    (:func:`reported_sigma`), used only without per-sequence data."""
+    parts = sequence_parts(T=T, gdotv=gdotv, G=G, vhvv=vhvv, Q=Q,
+                           sigma_g_reported=sigma_g_reported, sigma_q_reported=sigma_q_reported)
+    return sigmas_at(eta, parts, w=w, h_new=h_new, h_base=h_base)
+
+
+# --------------------------------------------------------------------------- pooling over runs
+
+
+def stouffer(z) -> float:
+    """Stouffer's Z = Σ_r z_r / √R over the R runs' z (checks.md, "Pooling across runs");
+    the runs are independent batches, so Z ~ N(0, 1) when every z is. The caller passes the
+    judged z only. NaN for no z or any NaN z (a NaN never passes); ±inf propagate."""
+    z = np.asarray(z, dtype=np.float64)
+    if z.size == 0 or np.isnan(z).any():
+        return math.nan
+    return float(z.sum() / math.sqrt(z.size))
+
+
+def pooled_ratio(predictions, truths, sigma_pred, sigma_true, cov) -> tuple[float, float]:
+    """Pooled ratio R̂ = Σ_r a_r / Σ_r b_r of predictions a_r (ηG_r) to truths b_r
+    (ΔH_true,r) over independent runs, and its delta-method SE:
+
+        R̂ − R ≈ Σ_r (a_r − R b_r) / Σ_r b_r      (first order in the errors of a, b)
+        SE² = Σ_r (σ_a,r² + R̂²σ_b,r² − 2R̂·cov_r) / (Σ_r b_r)²
+
+    with cov_r = cov(a_r, b_r) (:meth:`Sigmas.cov`; 0 when independent) and no covariance
+    between runs. (nan, nan) when any input is not finite or Σ b = 0.
+    """
+    a, b, sa, sb, c = (np.asarray(x, dtype=np.float64) for x in
+                       (predictions, truths, sigma_pred, sigma_true, cov))
+    if a.size == 0 or not all(np.isfinite(x).all() for x in (a, b, sa, sb, c)):
+        return math.nan, math.nan
+    denominator = b.sum()
+    if denominator == 0.0:
+        return math.nan, math.nan
+    ratio = float(a.sum() / denominator)
+    var = float(np.sum(sa**2 + ratio**2 * sb**2 - 2.0 * ratio * c)) / denominator**2
+    return ratio, (math.sqrt(var) if var >= 0.0 else math.nan)
 
 
 # --------------------------------------------------------------------------- reported SEs
@@ -210,9 +450,18 @@ class SERatio:
 
 
 def se_ratio(reported: float, per_sequence: np.ndarray, num_shards: int | None) -> SERatio:
-    """ρ = reported / (√n·std(x, ddof=1)) (checks.md, se_consistency)."""
+    """ρ = reported / (√n·std(x, ddof=1)) (checks.md, se_consistency).
+
+    +inf when nothing is measured (se_sum = 0) but a positive SE is reported; NaN when either
+    side is not finite (n < 2, non-finite input) or both are 0.
+    """
     measured = se_sum(per_sequence)
-    rho = reported / measured if measured > 0 else math.inf
+    if not (math.isfinite(reported) and math.isfinite(measured)):
+        rho = math.nan
+    elif measured > 0:
+        rho = reported / measured
+    else:
+        rho = math.inf if reported > 0 else math.nan
     return SERatio(rho=rho, num_shards=num_shards, reported=reported, measured=measured)
 
 
@@ -257,7 +506,8 @@ def truncation(eta, gdotv, w, T, h_new, h_base, base_entropy, keep_quantile, k) 
         L_S = η Σ_S gdotv_i · (Σ_all T / Σ_S T),  σ_L = η (Σ_all T / Σ_S T) se_sum(gdotv_S)
         Δ_S = Σ_S w h_new / Σ_S w T − Σ_S h_base / Σ_S T,  σ_S from ψ restricted to S.
 
-    Inconclusive when |Δ_S| < k σ_S.
+    Inconclusive when |Δ_S| < k σ_S, and whenever L_S, σ_L, Δ_S or σ_S is not finite (e.g.
+    fewer than 2 sequences kept): such a quantile can neither pass nor fail.
     """
     linear = eta * gdotv
     s = keep_mask(linear, keep_quantile)
@@ -271,7 +521,8 @@ def truncation(eta, gdotv, w, T, h_new, h_base, base_entropy, keep_quantile, k) 
     c_sum = float(c[s].sum())
     nb = float(linear[s].sum()) / c_sum if c_sum != 0 else math.nan
     ratio = L / delta if delta != 0 else math.nan
-    conclusive = bool(delta != 0 and abs(delta) >= k * sigma) if math.isfinite(sigma) else False
+    finite = all(math.isfinite(v) for v in (L, sigma_L, delta, sigma))
+    conclusive = bool(finite and delta != 0 and abs(delta) >= k * sigma)
     return Truncation(keep_quantile, int(s.sum()), L, sigma_L, delta, sigma, ratio, nb, conclusive)
 
 

@@ -108,6 +108,18 @@ class TestSnis:
         assert kish_ess(np.ones(4)) == 4.0
         assert kish_ess(np.array([1.0, 0.0, 0.0])) == 1.0
 
+    def test_kish_ess_huge_and_tiny_scales(self):
+        # regression (issue 7 item 6): (Σw)² overflowed for w ~ 1e160 and the old code gave
+        # inf/inf = NaN; divided by max first, [2,1,1]·c gives 8/3 at any scale.
+        for c in (1e160, 1e300, 1e-300, 5e-324):  # 5e-324: the smallest subnormal
+            assert kish_ess(c * np.array([2.0, 1.0, 1.0])) == pytest.approx(8 / 3, rel=1e-15)
+
+    def test_kish_ess_degenerate_is_nan(self):
+        assert math.isnan(kish_ess(np.zeros(3)))  # no weight at all: no ESS
+        assert math.isnan(kish_ess(np.array([1.0, np.inf])))
+        assert math.isnan(kish_ess(np.array([1.0, np.nan])))
+        assert math.isnan(kish_ess(np.array([])))
+
 
 class TestPaired:
     def test_paired_influence_hand_value(self):
@@ -133,10 +145,12 @@ class TestPaired:
         paired = sigma_true(1e-3, W3, T3, HNEW3, HBASE3, sg)
         assert paired.source == "paired" and paired.verified
         assert paired.value == pytest.approx(0.46289847699036557, rel=1e-13)
-        # without h_base: first-order η·σ_G = 1e-3 · 2.0
+        # without h_base: the approximate η·σ_G = 1e-3 · 2.0
         fo = sigma_true(1e-3, W3, T3, HNEW3, None, sg)
         assert fo.value == pytest.approx(2e-3, rel=1e-15)
-        assert fo.source.startswith("first-order")
+        assert fo.source == "approximate"
+        # a non-finite σ_G gives NaN, not ±inf (old code: inf)
+        assert math.isnan(sigma_true(1e-3, W3, T3, HNEW3, None, Sigma(math.inf, "reported")).value)
         assert sigma_true(1e-3, W3, T3, HNEW3, None, None) is None
 
 
@@ -175,6 +189,15 @@ class TestReportedSE:
         assert not se_ratio(2.581988897471611, x, 1).shard_mean((1 / 3, 3.0))  # M = 1: no evidence
         assert se_ratio(1.0, np.array([2.0, 2.0, 2.0]), 4).rho == math.inf  # nothing measured
 
+    def test_se_ratio_non_finite_is_nan(self):
+        # regression: 0/0 gave inf, and a NaN measurement (n = 1) gave ρ = inf
+        x = np.array([1.0, 2.0, 3.0, 4.0])
+        assert math.isnan(se_ratio(0.0, np.array([2.0, 2.0]), 4).rho)
+        assert math.isnan(se_ratio(1.0, np.array([2.0]), 4).rho)
+        assert math.isnan(se_ratio(math.inf, x, 4).rho)
+        assert math.isnan(se_ratio(math.nan, x, 4).rho)
+        assert math.isnan(se_ratio(1.0, np.array([1.0, np.inf]), 4).rho)
+
 
 class TestAgreement:
     def test_agreement_z(self):
@@ -183,6 +206,15 @@ class TestAgreement:
         assert agreement_z(0.5, 1.0, 0.3, 0.4) == pytest.approx(-1.0, rel=1e-15)
         # three parts (lin+quad): (3 − 1)/√(1² + 2² + 2²) = 2/3
         assert agreement_z(3.0, 1.0, 1.0, 2.0, 2.0) == pytest.approx(2 / 3, rel=1e-15)
+
+    def test_agreement_z_non_finite_is_nan(self):
+        # regression (issue 7 item 6): an infinite σ gave z = 0, a pass
+        assert math.isnan(agreement_z(1.0, 0.5, math.inf))
+        assert math.isnan(agreement_z(1.0, 0.5, 0.3, math.inf))
+        assert math.isnan(agreement_z(1.0, 0.5, math.nan))
+        assert math.isnan(agreement_z(math.inf, 0.5, 0.3))
+        assert math.isnan(agreement_z(1.0, -math.inf, 0.3))
+        assert math.isnan(agreement_z(math.nan, 0.5, 0.3))
 
     def test_agreement_z_zero_sigma(self):
         assert agreement_z(1.0, 1.0, 0.0, 0.0) == 0.0
@@ -224,6 +256,22 @@ class TestHolm:
     )
     def test_cases(self, p, alpha, expected):
         assert holm_reject(p, alpha).tolist() == expected
+
+    @pytest.mark.parametrize(
+        "p, expected",
+        [
+            # regression (issue 7 item 6): argsort put NaN last, the loop stopped before it and
+            # the NaN case was "not rejected", i.e. passed
+            ([0.001, math.nan], [True, True]),
+            ([0.5, math.nan], [False, True]),
+            ([math.nan], [True]),
+            ([math.nan, math.nan], [True, True]),
+            # NaN left out of the family: m = 2, .02 ≤ .025 and .04 ≤ .05 (with m = 3: none)
+            ([0.02, math.nan, 0.04], [True, True, True]),
+        ],
+    )
+    def test_nan_is_rejected_and_does_not_change_the_others(self, p, expected):
+        assert holm_reject(p, 0.05).tolist() == expected
 
 
 class TestKeepMaskAndTruncation:
@@ -271,6 +319,16 @@ class TestKeepMaskAndTruncation:
         assert t.conclusive  # .1538 ≥ 1·.0855
         # k = 2: 2σ_S = .171 > .1538 → inconclusive
         assert not truncation(eta, gdotv, w, T, h_new, h_base, 1.0, 0.8, k=2.0).conclusive
+
+    def test_truncation_one_kept_is_inconclusive(self):
+        # q = 0: only the smallest |linear| is kept; σ_L and σ_S of 1 value are NaN: the
+        # quantile can neither pass nor fail (every number must be finite to be conclusive).
+        gdotv = np.array([1.0, 2.0, 3.0])
+        w = np.array([0.2, 0.3, 0.5])
+        T = np.array([1.0, 2.0, 1.0])
+        t = truncation(0.1, gdotv, w, T, np.array([1.0, 2.0, 3.0]), np.array([0.5, 1.0, 1.0]),
+                       0.625, 0.0, k=1.0)
+        assert t.kept == 1 and math.isnan(t.sigma_linear) and not t.conclusive
 
 
 class TestSweeps:

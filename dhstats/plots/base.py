@@ -1,0 +1,127 @@
+"""Drawing helpers shared by every figure (no statistic here; no pyplot: no global state).
+
+Figures are ``matplotlib.figure.Figure`` objects rendered by :func:`to_png` with Agg. A
+figure whose data is missing raises :class:`MissingData` with one line saying what is missing
+(``render`` turns it into a note instead of an empty figure); a figure that can be drawn
+only in part keeps a short ``Text`` with gid ``"note"`` saying what was left out.
+"""
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
+
+NOTE_GID = "note"  # gid of the Text artists that explain left-out data
+
+# Colours of the three ΔH series, the same in every figure.
+C_TRUE, C_LINEAR, C_LINQUAD = "black", "tab:blue", "tab:orange"
+C_HIGHLIGHT, C_BAND = "tab:red", "tab:green"
+
+DPI = 80  # the gate's rendering DPI: every figure is ≥ 7.5 in wide, so ≥ 600 px
+WIDTH, HEIGHT = 8.0, 4.2  # inches
+FONT = 10  # points, for every text (no rcParams: no global state)
+
+NO_GDOTV = "no per-sequence gdotv in this run (approx.per_sequence missing)"
+
+
+class MissingData(ValueError):
+    """The data a figure shows is not in the run (or health.json); the message is one line."""
+
+
+def figure(ncols: int = 1, nrows: int = 1, width: float = WIDTH, height: float = HEIGHT,
+           **adjust) -> tuple[Figure, np.ndarray]:
+    """A figure with fixed margins (no tight/constrained layout: they cost 20+ ms each).
+    Axes are not shared: shared axes copy their ticks, and ticks dominate drawing time;
+    callers set equal limits where panels must compare."""
+    fig = Figure(figsize=(width, height))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    margins = dict(left=0.1, right=0.98, bottom=0.14, top=0.88, wspace=0.14, hspace=0.18)
+    margins.update(adjust)
+    fig.subplots_adjust(**margins)
+    for ax in axes.flat:
+        ax.tick_params(labelsize=FONT - 1, length=3, pad=2)
+        ax.xaxis.label.set_size(FONT)
+        ax.yaxis.label.set_size(FONT)
+        ax.title.set_size(FONT)
+        ax.xaxis.offsetText.set_fontsize(FONT - 1)
+        ax.yaxis.offsetText.set_fontsize(FONT - 1)
+    return fig, axes
+
+
+def title(ax, what: str, key, eta: float | None = None) -> None:
+    """``what, <run set>/<run>, η=…`` as the axes title."""
+    where = str(key) if eta is None else f"{key}, η={eta:.3g}"
+    ax.set_title(f"{what}, {where}" if what else where, fontsize=FONT, y=1.0, pad=4)
+
+
+def note(ax, text: str, *, x: float = 0.99, y: float = 0.02, ha: str = "right",
+         va: str = "bottom") -> None:
+    """A short remark on what was left out, inside ``ax`` (gid ``"note"``)."""
+    ax.text(x, y, text, transform=ax.transAxes, ha=ha, va=va, fontsize=FONT - 1,
+            color="0.3", gid=NOTE_GID)
+
+
+def fig_note(fig: Figure, text: str) -> None:
+    """A remark at the bottom-left of the figure (gid ``"note"``), outside the axes."""
+    fig.text(0.01, 0.01, text, ha="left", va="bottom", fontsize=FONT - 1, color="0.3",
+             gid=NOTE_GID)
+
+
+def finite(*arrays) -> np.ndarray:
+    """Mask of the positions where every array is finite."""
+    mask = np.ones(np.shape(arrays[0]), dtype=bool)
+    for a in arrays:
+        mask &= np.isfinite(np.asarray(a, dtype=float))
+    return mask
+
+
+def hist(ax, values: np.ndarray, bins, color: str, gid: str, range_=None):
+    """One filled step artist (cheaper to draw than ``ax.hist``'s patch per bin) over the
+    finite values. The range is the finite values' (or ``range_`` when finite), widened
+    when all values are equal: ``np.histogram`` rejects a NaN or empty range."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        raise MissingData("no finite value to histogram")
+    lo, hi = (float(v.min()), float(v.max())) if range_ is None else map(float, range_)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        lo, hi = float(v.min()), float(v.max())
+    if lo == hi:
+        pad = abs(lo) * 1e-3 or 1e-12
+        lo, hi = lo - pad, hi + pad
+    counts, edges = np.histogram(v, bins=bins, range=(lo, hi))
+    return ax.stairs(counts, edges, fill=True, color=color, alpha=0.8, gid=gid, linewidth=0)
+
+
+def log_ticks(x: np.ndarray) -> list[float]:
+    """Ends and geometric middle of a positive range (3 significant digits): a sweep that
+    spans < 1 decade would otherwise leave a log axis unlabelled."""
+    lo, hi = float(np.min(x)), float(np.max(x))
+    if lo == hi:
+        return [lo]
+    return [lo, math.sqrt(lo * hi), hi]
+
+
+def log_eta_axis(ax, eta: np.ndarray, label: str = "η (learning rate)") -> None:
+    """Log x axis ticked at the η values themselves (the same in every η figure)."""
+    eta = np.asarray(eta, dtype=float)
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_locator(NullLocator())
+    ticks = np.unique(eta)
+    ax.set_xticks(ticks, [f"{v:.3g}" for v in ticks])
+    ax.set_xlim(ticks.min() / 1.4, ticks.max() * 1.4)
+    ax.set_xlabel(label)
+
+
+def to_png(fig: Figure, dpi: int = DPI) -> bytes:
+    """Render ``fig`` with Agg to PNG bytes, then release its axes and their artists."""
+    canvas = FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    canvas.print_figure(buf, format="png", dpi=dpi)
+    for ax in list(fig.axes):  # cheaper than fig.clear() (which re-initialises each axes)
+        fig.delaxes(ax)
+    return buf.getvalue()

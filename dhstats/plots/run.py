@@ -1,0 +1,269 @@
+"""Figures of one run across its η: ΔH vs η, ratio vs η, reported vs measured σ.
+
+Numbers come from :func:`dhstats.series.eta_curve` and the σ's of :mod:`dhstats.sigmas`
+(paired σ of the difference when the run has per-sequence gdotv and h_base); the ratio's SE
+is :func:`dhstats.stats.pooled_ratio` over one run. η values whose ΔH cannot be represented
+(e.g. η = 1e308: η² overflows) are left out with a note instead of ending the figure.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from .. import stats
+from ..results import Run
+from ..series import eta_curve
+from .base import (C_BAND, C_HIGHLIGHT, C_LINEAR, C_LINQUAD, C_TRUE, FONT, MissingData, figure,
+                   finite, log_eta_axis, note, title)
+
+
+@dataclasses.dataclass(frozen=True)
+class EtaRow:
+    """ΔH at one η with the σ's the figures need (nats/token; None: not available).
+
+    ``s_pred_*``: σ of a prediction alone (bands); ``s_true``: σ_true (error bars);
+    ``s_diff_*``: σ of prediction − ΔH_true (paired when ``source == "paired"``), from which
+    cov(prediction, ΔH_true) = (s_pred² + s_true² − s_diff²)/2."""
+
+    eta: float
+    true: float
+    linear: float
+    linquad: float | None
+    s_true: float | None
+    s_pred_lin: float | None
+    s_pred_lq: float | None
+    s_diff_lin: float | None
+    s_diff_lq: float | None
+    source: str  # "paired" | "independent"
+
+
+def _plottable(run: Run) -> tuple[Run, list[float]]:
+    """The run restricted to the η whose ΔH(η) terms are finite floats (η·G, η², ΔH_true);
+    the left-out η are returned for the note."""
+    keep, dropped = [], []
+    for e in run.entries:
+        ok = all(math.isfinite(v) for v in (e.eta, e.eta * e.eta, e.eta * run.delta_h_per_lr, e.delta_h_true))
+        (keep if ok else dropped).append(e if ok else e.eta)
+    if not keep:
+        raise MissingData("no η with finite ΔH values in this run: " + ", ".join(f"{x:.3g}" for x in dropped))
+    return (run if not dropped else dataclasses.replace(run, entries=tuple(keep))), dropped
+
+
+def _none(x) -> float | None:
+    return None if x is None or not math.isfinite(float(x)) else float(x)
+
+
+def _sig(s) -> float | None:
+    return None if s is None else _none(s.value)
+
+
+def eta_rows(run: Run, settings=None) -> tuple[list[EtaRow], list[float]]:
+    """One :class:`EtaRow` per plottable η (ascending) and the η left out."""
+    from ..settings import Settings
+
+    settings = Settings() if settings is None else settings
+    run, dropped = _plottable(run)
+    points = eta_curve(run, settings)
+    try:
+        from ..sigmas import run_sigmas
+    except ImportError:  # pragma: no cover - until dhstats.sigmas exists
+        run_sigmas = None
+    sig = run_sigmas(run, settings.reported_se) if run_sigmas is not None else {}
+    rows = []
+    for p in points:
+        s = sig.get(p.eta)
+        if s is not None:
+            rows.append(EtaRow(p.eta, p.delta_true, p.delta_linear, p.delta_linquad, _sig(s.true),
+                               _none(s.prediction_linear), _none(s.prediction_linquad),
+                               _sig(s.linear), _sig(s.linquad),
+                               s.linear.source if s.linear is not None else "independent"))
+            continue
+        s_lin, s_lq, s_true = _none(p.sigma_linear), _none(p.sigma_linquad), _none(p.sigma_true)
+        d_lin = math.hypot(s_lin, s_true) if s_lin is not None and s_true is not None else None
+        d_lq = math.hypot(s_lq, s_true) if s_lq is not None and s_true is not None else None
+        rows.append(EtaRow(p.eta, p.delta_true, p.delta_linear, p.delta_linquad, s_true, s_lin, s_lq,
+                           d_lin, d_lq, "independent"))
+    return rows, dropped
+
+
+def _dropped_note(ax, dropped: list[float]) -> None:
+    if dropped:
+        note(ax, "left out (ΔH not finite): η = " + ", ".join(f"{x:.3g}" for x in dropped),
+             x=0.01, ha="left", y=0.01)
+
+
+def _highlight(ax, highlight) -> None:
+    if highlight is None:
+        return
+    for h in ([highlight] if np.isscalar(highlight) else list(highlight)):
+        if h is not None and math.isfinite(float(h)) and float(h) > 0:
+            ax.axvline(float(h), color=C_HIGHLIGHT, linestyle="--", linewidth=0.9, gid="highlight")
+
+
+def delta_h_vs_eta(run: Run, settings=None, highlight: float | Iterable[float] | None = None) -> Figure:
+    """ΔH vs η (log x): ΔH_true ± σ_true (error bars), ηG and ηG_q + ½η²Q with bands ± the
+    σ of each prediction alone; ``highlight``: η to mark (the failing cases). nats/token."""
+    rows, dropped = eta_rows(run, settings)
+    eta = np.array([r.eta for r in rows])
+    fig, axes = figure(left=0.11, top=0.9)
+    ax = axes[0, 0]
+    title(ax, "ΔH vs η", run.file.key)
+    missing = []
+
+    def line(values, sigmas, color, gid, label):
+        y = np.array(values, dtype=float)
+        ok = all(s is not None for s in sigmas)
+        ax.plot(eta, y, color=color, linewidth=1.4, marker=".", markersize=6, gid=gid,
+                label=label + (" ± σ" if ok else ""))
+        if ok:
+            s = np.array(sigmas, dtype=float)
+            ax.fill_between(eta, y - s, y + s, color=color, alpha=0.18, linewidth=0, gid=f"{gid}_band")
+        return ok
+
+    if not line([r.linear for r in rows], [r.s_pred_lin for r in rows], C_LINEAR, "linear", "ηG"):
+        missing.append("σ_G")
+    if run.quadratic is not None and all(r.linquad is not None for r in rows):
+        if not line([r.linquad for r in rows], [r.s_pred_lq for r in rows], C_LINQUAD, "linquad", "ηG_q + ½η²Q"):
+            missing.append("σ of lin+quad")
+    else:
+        missing.append("quadratic block")
+    y_true = np.array([r.true for r in rows])
+    s_true = [r.s_true for r in rows]
+    if all(s is not None for s in s_true):
+        ax.errorbar(eta, y_true, yerr=np.array(s_true, dtype=float), fmt="o", markersize=5, color=C_TRUE,
+                    capsize=3, linewidth=1.2, gid="true", label="ΔH_true ± σ_true")
+    else:
+        ax.plot(eta, y_true, "o", markersize=5, color=C_TRUE, gid="true", label="ΔH_true")
+        missing.append("σ_true")
+    _highlight(ax, highlight)
+    ax.axhline(0.0, color="0.6", linewidth=0.6)
+    log_eta_axis(ax, eta)
+    ax.yaxis.set_major_locator(MaxNLocator(6))
+    ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
+    ax.set_ylabel("ΔH (nats/token)")
+    falling = float(np.mean(y_true)) < 0
+    ax.legend(loc="lower left" if falling else "upper left", fontsize=FONT - 1, frameon=False, handlelength=1.5)
+    if missing:
+        note(ax, "no " + ", no ".join(missing), y=0.97 if falling else 0.03, va="top" if falling else "bottom")
+    _dropped_note(ax, dropped)
+    return fig
+
+
+def _ratio_and_se(a: float, b: float, s_a, s_b, s_diff) -> tuple[float, float | None]:
+    """a/b and its SE from :func:`dhstats.stats.pooled_ratio` over one run, with
+    cov(a, b) = (s_a² + s_b² − s_diff²)/2 (0 when s_diff is the independent form)."""
+    if s_a is None or s_b is None or s_diff is None:
+        return (a / b if b != 0 else math.nan), None
+    cov = 0.5 * (s_a * s_a + s_b * s_b - s_diff * s_diff)
+    if hasattr(stats, "pooled_ratio"):
+        r, se = stats.pooled_ratio([a], [b], [s_a], [s_b], [cov])
+        return float(r), _none(se)
+    if b == 0:  # pragma: no cover - until stats.pooled_ratio lands: its R = 1 case
+        return math.nan, None
+    r = a / b
+    return r, _none(math.sqrt(max(s_a * s_a + r * r * s_b * s_b - 2 * r * cov, 0.0)) / abs(b))
+
+
+def ratio_vs_eta(run: Run, settings=None, highlight: float | Iterable[float] | None = None) -> Figure:
+    """ηG/ΔH_true and (ηG_q + ½η²Q)/ΔH_true vs η (log x) with ± ratio_se bands, ratio_se =
+    σ(prediction − r·ΔH_true)/|ΔH_true| with the paired covariance when available (the
+    notebook's linear_over_true, with its error). A dashed line marks 1; η with ΔH_true = 0
+    are left out."""
+    rows, dropped = eta_rows(run, settings)
+    fig, axes = figure(left=0.1, top=0.9)
+    ax = axes[0, 0]
+    title(ax, "Prediction / ΔH_true vs η", run.file.key)
+    drawn = 0
+    series = [("linear", "ηG / ΔH_true", C_LINEAR, "linear", "s_pred_lin", "s_diff_lin"),
+              ("linquad", "(ηG_q + ½η²Q) / ΔH_true", C_LINQUAD, "linquad", "s_pred_lq", "s_diff_lq")]
+    for attr, label, color, gid, s_pred, s_diff in series:
+        pts = [(r.eta, *_ratio_and_se(getattr(r, attr), r.true, getattr(r, s_pred), r.s_true, getattr(r, s_diff)))
+               for r in rows if getattr(r, attr) is not None and r.true != 0]
+        if not pts:
+            continue
+        x = np.array([p[0] for p in pts])
+        y = np.array([p[1] for p in pts], dtype=float)
+        ok = finite(y)
+        if not ok.any():
+            continue
+        ax.plot(x[ok], y[ok], color=color, marker="o", markersize=5, linewidth=1.4, gid=gid, label=label)
+        se = np.array([np.nan if p[2] is None else p[2] for p in pts], dtype=float)
+        band = ok & finite(se)
+        if band.any():
+            ax.fill_between(x[band], y[band] - se[band], y[band] + se[band], color=color, alpha=0.18,
+                            linewidth=0, gid=f"{gid}_band")
+        drawn += 1
+    if not drawn:
+        raise MissingData("ΔH_true is 0 or the ratio is not finite at every η")
+    ax.axhline(1.0, color=C_BAND, linestyle="--", linewidth=1, gid="one")
+    _highlight(ax, highlight)
+    log_eta_axis(ax, np.array([r.eta for r in rows]))
+    ax.yaxis.set_major_locator(MaxNLocator(6))
+    ax.set_ylabel("prediction / ΔH_true")
+    src = rows[0].source if rows else "independent"
+    ax.legend(loc="best", fontsize=FONT - 1, frameon=False, handlelength=1.5,
+              title=f"bands: ±1 SE ({src} σ)", title_fontsize=FONT - 1)
+    _dropped_note(ax, dropped)
+    return fig
+
+
+def sigma_comparison(run: Run, settings=None) -> Figure:
+    """Reported vs measured σ of G and Q (log y): the producer's se_shard (se_vHvv) as
+    reported and ×num_shards (the shard-mean convention), beside the measured
+    se_sum of the centred per-sequence terms (:func:`dhstats.stats.sigma_from`). The green
+    band is the measured σ × ``settings.se_ratio_bounds``: a reported σ outside it fails
+    se_consistency."""
+    from ..settings import Settings
+
+    settings = Settings() if settings is None else settings
+    T = run.length if run.length is not None else run.entries[0].token_counts
+    groups = []
+    meas_g = stats.sigma_from(run.gdotv, None, None, "total", T=T, total=run.delta_h_per_lr)
+    groups.append(("σ_G", run.se_shard, run.num_shards, meas_g))
+    q = run.quadratic
+    if q is not None:
+        meas_q = stats.sigma_from(q.per_sequence_vhvv, None, None, "total", T=T, total=q.vhvv)
+        groups.append(("σ_Q", q.se_vhvv, q.num_shards or run.num_shards, meas_q))
+    groups = [g for g in groups if _none(g[1]) is not None or (g[3] is not None and _none(g[3].value))]
+    if not groups:
+        raise MissingData("no reported SE and no per-sequence data in this run")
+    fig, axes = figure(ncols=len(groups), width=8.0 if len(groups) == 2 else 7.5, height=3.8,
+                       wspace=0.3, left=0.1, top=0.84, bottom=0.2)
+    fig.suptitle(f"Reported vs measured σ, {run.file.key} (convention used: {settings.reported_se})", fontsize=FONT)
+    lo, hi = settings.se_ratio_bounds
+    for ax, (name, reported, shards, measured) in zip(axes[0], groups):
+        labels, values, colors = [], [], []
+        if _none(reported) is not None:
+            labels.append("reported")
+            values.append(reported)
+            colors.append("0.6")
+            if shards:
+                labels.append(f"×{shards} shards")
+                values.append(reported * shards)
+                colors.append("0.35")
+        m = None if measured is None else _none(measured.value)
+        if m is not None:
+            labels.append("measured")
+            values.append(m)
+            colors.append(C_LINEAR)
+            ax.axhspan(m * lo, m * hi, color=C_BAND, alpha=0.15, linewidth=0, gid="se_bounds")
+        v = np.array(values, dtype=float)
+        pos = v > 0
+        ax.bar(np.arange(v.size)[pos], v[pos], color=np.array(colors)[pos], width=0.6, gid=f"bars_{name}")
+        ax.set_xticks(np.arange(v.size), labels)
+        ax.set_yscale("log")
+        ax.set_ylim(top=float(np.max(v[pos], initial=1.0)) * 4)  # room for the labels
+        ax.set_title(name, fontsize=FONT, pad=3)
+        if m is not None:
+            for i, x in enumerate(v):
+                if labels[i] != "measured" and x > 0:
+                    ax.text(i, x, f"{x / m:.3g}×", ha="center", va="bottom", fontsize=FONT - 1)
+        else:
+            note(ax, "no per-sequence data:\nmeasured σ not available", y=0.97, va="top")
+    axes[0, 0].set_ylabel("SE of the total")
+    return fig

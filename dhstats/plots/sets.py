@@ -1,0 +1,242 @@
+"""Figures across runs and run sets, drawn from health.json records only (no arrays).
+
+Case dicts follow health.json schema 2: agreement cases carry ``ratio``, ``ratio_se``,
+``sigma_g``, ``sigma_true``; pooled cases (``run`` null) ``ratio``, ``ratio_se``, ``Z``, ``E``;
+history lines (:func:`dhstats.health.history_line`) ``time``, ``checks``, ``pooled_z``.
+Non-numbers (null) are skipped; a figure with nothing to show raises
+:class:`~dhstats.plots.base.MissingData`.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, NullLocator
+
+from .base import C_BAND, C_HIGHLIGHT, C_TRUE, FONT, MissingData, figure, log_eta_axis, note
+
+KINDS = (("linear", "ηG / ΔH_true"), ("linquad", "(ηG_q + ½η²Q) / ΔH_true"))
+PALETTE = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink",
+           "tab:gray", "tab:olive", "tab:cyan", "tab:red")
+
+
+def _num(x) -> float | None:
+    """A finite float, or None (null, NaN, ±inf, non-numbers)."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return None
+    return float(x) if math.isfinite(x) else None
+
+
+def _pos(x) -> float | None:
+    v = _num(x)
+    return v if v is not None and v > 0 else None
+
+
+def _errorbar(ax, x, y, se, **kw):
+    """Error bars where the SE is known, plain markers where it is not."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    se = np.array([np.nan if s is None else s for s in se], dtype=float)
+    known = np.isfinite(se)
+    label = kw.pop("label", None)
+    if known.any():
+        ax.errorbar(x[known], y[known], yerr=se[known], capsize=3, label=label, **kw)
+        label = None
+    if (~known).any():
+        kw.pop("elinewidth", None)
+        ax.plot(x[~known], y[~known], linestyle="none", label=label,
+                **{k: v for k, v in kw.items() if k in ("marker", "markersize", "color", "gid", "alpha")})
+
+
+def pooled_ratio(cases: Sequence[Mapping]) -> Figure:
+    """One run set: prediction/ΔH_true vs η (log x), each run's ratio ± ratio_se (from its
+    agreement cases) and the pooled Σ prediction / Σ ΔH_true ± SE (pooled cases), one panel
+    for linear and one for lin+quad on the same x range. A dashed line marks 1."""
+    panels = []
+    for kind, label in KINDS:
+        runs = [c for c in cases if c.get("check") == f"{kind}_agreement" and c.get("run") is not None
+                and _pos(c.get("eta")) and _num(c.get("ratio")) is not None]
+        pooled = [c for c in cases if c.get("check") == f"pooled_{kind}_agreement"
+                  and _pos(c.get("eta")) and _num(c.get("ratio")) is not None]
+        if runs or pooled:
+            panels.append((kind, label, runs, pooled))
+    if not panels:
+        raise MissingData("no finite prediction/ΔH_true ratio in this run set")
+    name = next((c.get("results") for c in cases if c.get("results")), "run set")
+    fig, axes = figure(ncols=len(panels), width=9.0 if len(panels) == 2 else 7.5, height=4.0,
+                       left=0.08, wspace=0.2, top=0.84, bottom=0.2)
+    fig.suptitle(f"Prediction / ΔH_true per run and pooled, {name}", fontsize=FONT)
+    etas = sorted({c["eta"] for _, _, runs, pooled in panels for c in [*runs, *pooled]})
+    run_names = sorted({c["run"] for _, _, runs, _ in panels for c in runs})
+    spread = {r: 1.04 ** (i - (len(run_names) - 1) / 2) for i, r in enumerate(run_names)}  # x offsets
+    for ax, (kind, label, runs, pooled) in zip(axes[0], panels):
+        for i, r in enumerate(run_names):
+            mine = sorted((c for c in runs if c["run"] == r), key=lambda c: c["eta"])
+            if mine:
+                _errorbar(ax, [c["eta"] * spread[r] for c in mine], [c["ratio"] for c in mine],
+                          [_num(c.get("ratio_se")) for c in mine], marker="o", markersize=4,
+                          color=PALETTE[i % len(PALETTE)], linestyle="none", alpha=0.7, gid=f"run_{kind}", label=r)
+        if pooled:
+            pooled = sorted(pooled, key=lambda c: c["eta"])
+            _errorbar(ax, [c["eta"] for c in pooled], [c["ratio"] for c in pooled],
+                      [_num(c.get("ratio_se")) for c in pooled], marker="D", markersize=6, color=C_TRUE,
+                      linewidth=1.6, elinewidth=1.6, gid=f"pooled_{kind}", label="pooled")
+        ax.axhline(1.0, color=C_BAND, linestyle="--", linewidth=1, gid="one")
+        log_eta_axis(ax, np.array(etas))
+        ax.set_title(label, fontsize=FONT, pad=3)
+        ax.yaxis.set_major_locator(MaxNLocator(5))
+        ax.tick_params(axis="x", labelrotation=30)
+    axes[0, 0].set_ylabel("prediction / ΔH_true (±1 SE)")
+    axes[0, -1].legend(loc="best", fontsize=FONT - 2, frameon=False, handlelength=1)
+    return fig
+
+
+def _set_e(health: Mapping) -> dict[str, float]:
+    """Run-set name → E (run_sets[].E, else the E of its cases)."""
+    out = {s.get("name"): _pos(s.get("E")) for s in health.get("run_sets", []) or []}
+    for c in health.get("cases", []) or []:
+        if out.get(c.get("results")) is None and _pos(c.get("E")):
+            out[c.get("results")] = float(c["E"])
+    return {k: v for k, v in out.items() if k is not None and v is not None}
+
+
+def _median(values) -> float | None:
+    v = [x for x in values if x is not None]
+    return float(np.median(v)) if v else None
+
+
+def sigma_vs_e(health: Mapping) -> Figure:
+    """σ vs batch size E on log–log axes, one point per run set: σ_G (median over its runs,
+    from the linear_agreement cases' ``sigma_g``) and σ_true/η at each η (median over runs);
+    dashed lines ∝ 1/√E through each series' largest-E point: a σ off its line is mis-scaled
+    (the se_scaling check; checks.md)."""
+    E = _set_e(health)
+    cases = [c for c in health.get("cases", []) or [] if c.get("check") == "linear_agreement"
+             and c.get("results") in E]
+    series: dict[str, dict[float, list]] = {}
+    for c in cases:
+        e = E[c["results"]]
+        g = _pos(c.get("sigma_g"))
+        if g is not None:
+            series.setdefault("σ_G", {}).setdefault(e, []).append(g)
+        st, eta = _pos(c.get("sigma_true")), _pos(c.get("eta"))
+        if st is not None and eta is not None:
+            series.setdefault(f"σ_true/η, η={eta:.3g}", {}).setdefault(e, []).append(st / eta)
+    series = {k: v for k, v in series.items() if len(v) >= 1}
+    if len({e for v in series.values() for e in v}) < 2:
+        raise MissingData("fewer than two run sets of different E with σ values")
+    fig, axes = figure(width=8.0, height=4.6, left=0.11, right=0.72, top=0.9)
+    ax = axes[0, 0]
+    ax.set_title("σ vs batch size E (dashed: ∝ 1/√E)", fontsize=FONT, pad=4)
+    all_e = sorted({e for v in series.values() for e in v})
+    for i, (name, by_e) in enumerate(sorted(series.items(), key=lambda kv: (kv[0] != "σ_G", kv[0]))):
+        es = np.array(sorted(by_e))
+        med = np.array([_median(by_e[e]) for e in es])
+        color = C_TRUE if name == "σ_G" else PALETTE[i % len(PALETTE)]
+        ax.plot(es, med, marker="o", markersize=5, linewidth=1.4 if name == "σ_G" else 1, color=color,
+                label=name, gid="sigma_g" if name == "σ_G" else "sigma_true")
+        for e in es:
+            ax.plot([e] * len(by_e[e]), by_e[e], linestyle="none", marker=".", markersize=3, color=color, alpha=0.5)
+        ref_e = es.max()
+        ref = med[-1] * np.sqrt(ref_e / np.array(all_e))
+        ax.plot(all_e, ref, linestyle="--", linewidth=0.8, color=color, alpha=0.8, gid="reference")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticks(all_e, [f"{e:g}" for e in all_e])
+    ax.set_xlim(min(all_e) / 1.3, max(all_e) * 1.3)
+    ax.set_xlabel("E (sequences per run)")
+    ax.set_ylabel("σ per unit LR (nats/token)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=FONT - 2, frameon=False)
+    return fig
+
+
+def ratio_vs_e(health: Mapping) -> Figure:
+    """Pooled prediction/ΔH_true ± SE vs E (log x), one line per η; linear and lin+quad
+    panels on the same x range; a dashed line marks 1."""
+    E = _set_e(health)
+    panels = []
+    for kind, label in KINDS:
+        pts = [c for c in health.get("cases", []) or [] if c.get("check") == f"pooled_{kind}_agreement"
+               and c.get("results") in E and _pos(c.get("eta")) and _num(c.get("ratio")) is not None]
+        if pts:
+            panels.append((kind, label, pts))
+    if not panels or len({E[c["results"]] for _, _, p in panels for c in p}) < 1:
+        raise MissingData("no pooled ratio in health.json")
+    all_e = sorted({E[c["results"]] for _, _, p in panels for c in p})
+    fig, axes = figure(ncols=len(panels), width=9.0 if len(panels) == 2 else 7.5, height=4.0,
+                       left=0.08, right=0.86, wspace=0.2, top=0.84, bottom=0.15)
+    fig.suptitle("Pooled prediction / ΔH_true vs batch size E", fontsize=FONT)
+    etas = sorted({c["eta"] for _, _, p in panels for c in p})
+    for ax, (kind, label, pts) in zip(axes[0], panels):
+        for i, eta in enumerate(etas):
+            mine = sorted((c for c in pts if c["eta"] == eta), key=lambda c: E[c["results"]])
+            if mine:
+                off = 1.03 ** (i - (len(etas) - 1) / 2)
+                _errorbar(ax, [E[c["results"]] * off for c in mine], [c["ratio"] for c in mine],
+                          [_num(c.get("ratio_se")) for c in mine], marker="o", markersize=5,
+                          color=PALETTE[i % len(PALETTE)], linewidth=1.2, gid=f"pooled_{kind}", label=f"η={eta:.3g}")
+        ax.axhline(1.0, color=C_BAND, linestyle="--", linewidth=1, gid="one")
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xticks(all_e, [f"{e:g}" for e in all_e])
+        ax.set_xlim(min(all_e) / 1.5, max(all_e) * 1.5)
+        ax.set_xlabel("E (sequences per run)")
+        ax.set_title(label, fontsize=FONT, pad=3)
+        ax.yaxis.set_major_locator(MaxNLocator(5))
+    axes[0, 0].set_ylabel("pooled ratio (±1 SE)")
+    axes[0, -1].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=FONT - 2, frameon=False)
+    return fig
+
+
+def trend(lines: Sequence[Mapping], sigma: float = 3.0, last: int = 50) -> Figure:
+    """Estimator health over the last ``last`` gate sessions (history lines, oldest first):
+    top, the pass rate passed/(passed + failed) of each check with judged cases; bottom, the
+    pooled linear Z of each (run set, η) with ±``sigma`` dashed. x: session (oldest → newest)."""
+    lines = [ln for ln in lines if isinstance(ln, Mapping)][-last:]
+    if not lines:
+        raise MissingData("no gate session in the history")
+    x = np.arange(1, len(lines) + 1)
+    rates: dict[str, list] = {}
+    for i, ln in enumerate(lines):
+        for check, c in (ln.get("checks") or {}).items():
+            if not isinstance(c, Mapping):
+                continue
+            p, f = _num(c.get("passed")) or 0, _num(c.get("failed")) or 0
+            rates.setdefault(check, [math.nan] * len(lines))[i] = p / (p + f) if p + f else math.nan
+    rates = {k: v for k, v in rates.items() if np.isfinite(v).any()}
+    zs: dict[tuple[str, str], list] = {}
+    for i, ln in enumerate(lines):
+        for rset, by_eta in ((ln.get("pooled_z") or {}).get("pooled_linear_agreement") or {}).items():
+            for eta, z in (by_eta or {}).items():
+                zs.setdefault((rset, eta), [math.nan] * len(lines))[i] = _num(z) if _num(z) is not None else math.nan
+    if not rates and not zs:
+        raise MissingData("the history holds no judged case")
+    fig, axes = figure(nrows=2, width=8.0, height=5.6, left=0.1, right=0.75, top=0.93, bottom=0.1, hspace=0.15)
+    top, bottom = axes[:, 0]
+    top.set_title(f"Estimator health over the last {len(lines)} gate session(s)", fontsize=FONT, pad=4)
+    for i, (check, v) in enumerate(sorted(rates.items())):
+        top.plot(x, v, marker="o", markersize=3, linewidth=1.2, color=PALETTE[i % len(PALETTE)], label=check,
+                 gid="pass_rate")
+    top.set_ylim(-0.05, 1.05)
+    top.set_ylabel("pass rate\npassed / judged")
+    top.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=FONT - 2, frameon=False)
+    sets = sorted({s for s, _ in zs})
+    for (rset, eta), v in sorted(zs.items()):
+        bottom.plot(x, v, marker=".", markersize=4, linewidth=0.9, color=PALETTE[sets.index(rset) % len(PALETTE)],
+                    alpha=0.8, gid="pooled_z", label=rset if eta == min(e for s, e in zs if s == rset) else None)
+    for s in (-sigma, sigma):
+        bottom.axhline(s, color=C_HIGHLIGHT, linestyle="--", linewidth=0.8)
+    bottom.axhline(0.0, color="0.6", linewidth=0.6)
+    bottom.set_ylabel("pooled linear Z\n(each line: set, η)")
+    if not zs:
+        note(bottom, "no pooled Z in the history")
+    else:
+        bottom.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=FONT - 2, frameon=False)
+    for ax in (top, bottom):
+        ax.set_xlim(0.5, len(lines) + 0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(8, integer=True))
+    top.tick_params(labelbottom=False)
+    bottom.set_xlabel("gate session (oldest → newest; last: " + str(lines[-1].get("time", "?")) + ")")
+    return fig

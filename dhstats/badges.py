@@ -1,0 +1,106 @@
+"""Badges (anybadge SVG) rendered from health.json: honest about skips and about the exit status.
+
+* ``estimator-health.svg`` — red whenever the gate's exit status is non-zero, saying why
+  (``"4 failed, 1 invalid run"``); green only at exit 0 (``"52 passed"``, plus
+  ``" · 4 skipped"``); grey when nothing was judged.
+* ``<check>.svg`` per check of :data:`dhstats.registry.CHECKS` — ``"P/J passed"`` with
+  J = judged = passed + failed, and ``" · S skipped"``: a skip is never a failure. Red when
+  any case failed, green when none failed, grey ``"S skipped"`` when every case was skipped.
+* ``trend.svg`` — this session against the previous line of the history: improved /
+  worsened / unchanged with the change in failures (failed cases + invalid runs).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from . import registry
+from .health import exit_block
+
+HEALTH_BADGE = "estimator-health.svg"
+TREND_BADGE = "trend.svg"
+GREEN, RED, GREY, ORANGE = "green", "red", "lightgrey", "orange"
+
+
+@dataclass(frozen=True)
+class Badge:
+    filename: str
+    label: str
+    value: str
+    colour: str
+
+    def svg(self) -> str:
+        import anybadge
+
+        return anybadge.Badge(self.label, self.value, default_color=self.colour).badge_svg_text
+
+
+def _skipped(n: int) -> str:
+    return f" · {n} skipped" if n else ""
+
+
+def check_badge(name: str, tally: Mapping) -> Badge:
+    """One check's badge from its ``counts.checks`` entry."""
+    passed, failed, skipped = tally["passed"], tally["failed"], tally["skipped"]
+    judged = passed + failed
+    if judged == 0:
+        value, colour = (f"{skipped} skipped", GREY) if skipped else ("no cases", GREY)
+    else:
+        value, colour = f"{passed}/{judged} passed{_skipped(skipped)}", RED if failed else GREEN
+    return Badge(f"{name}.svg", name, value, colour)
+
+
+def health_badge(health: Mapping) -> Badge:
+    """The overall badge: red with the exit summary when exit status ≠ 0."""
+    counts = health["counts"]
+    ex = health.get("exit") or exit_block(counts)
+    c = counts["cases"]
+    if ex["status"] != 0:
+        return Badge(HEALTH_BADGE, "estimator health", ex["summary"], RED)
+    if c["passed"] + c["failed"] == 0:
+        return Badge(HEALTH_BADGE, "estimator health", f"{c['skipped']} skipped" if c["skipped"] else "no cases",
+                     GREY)
+    return Badge(HEALTH_BADGE, "estimator health", f"{c['passed']} passed{_skipped(c['skipped'])}", GREEN)
+
+
+def failures(line: Mapping) -> int:
+    """Failed cases + invalid runs of a health document or history line."""
+    counts = line.get("counts", line)
+    return int(counts["cases"]["failed"]) + int(counts["runs"]["error"])
+
+
+def _set_names(line: Mapping) -> list:
+    return sorted(str(s.get("name")) for s in line.get("run_sets", []))
+
+
+def trend(current: Mapping, previous: Mapping | None) -> tuple[str, int | None]:
+    """``(word, Δ failures)``: "improved" (fewer failures), "worsened" (more), "unchanged";
+    "first session" with no previous line; "run sets changed" when the two sessions checked
+    different run sets (not comparable)."""
+    if previous is None:
+        return "first session", None
+    if _set_names(current) != _set_names(previous):
+        return "run sets changed", None
+    delta = failures(current) - failures(previous)
+    return ("worsened" if delta > 0 else "improved" if delta < 0 else "unchanged"), delta
+
+
+def trend_badge(current: Mapping, previous: Mapping | None) -> Badge:
+    word, delta = trend(current, previous)
+    colour = {"improved": GREEN, "worsened": RED, "unchanged": GREEN if failures(current) == 0 else ORANGE}
+    value = word if not delta else f"{word} ({delta:+d} failed)".replace("-", "−")
+    return Badge(TREND_BADGE, "health trend", value, colour.get(word, GREY))
+
+
+def badges(health: Mapping, previous: Mapping | None = None, with_trend: bool = True) -> list[Badge]:
+    """Every badge of a session: overall, one per check (registry order), trend."""
+    out = [health_badge(health)]
+    out += [check_badge(name, health["counts"]["checks"].get(name, {"passed": 0, "failed": 0, "skipped": 0}))
+            for name in registry.NAMES]
+    if with_trend:
+        out.append(trend_badge(health, previous))
+    return out
+
+
+__all__ = ["Badge", "HEALTH_BADGE", "TREND_BADGE", "badges", "check_badge", "failures", "health_badge", "trend",
+           "trend_badge"]

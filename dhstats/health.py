@@ -1,0 +1,297 @@
+"""``health.json`` schema 2 (the gate's source of truth) and the history of gate sessions.
+
+Badges (:mod:`dhstats.badges`), pages (:mod:`dhstats.pages`) and the terminal table
+(:mod:`dhstats.terminal`) render from the dict :func:`build_health` returns, never from
+verdict objects. Check names, order and scope come from :data:`dhstats.registry.CHECKS`.
+
+The history (``reports/history.jsonl``) holds one JSON line per gate session — time, git
+commit of the results directories, run sets, counts per check, pooled Z per (set, η) — for
+the trend plot and ``badges/trend.svg``. No pytest, no matplotlib, no HTML here.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import numbers
+import os
+import re
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from . import registry
+from .outputs import write_bytes_atomic
+
+try:
+    import orjson
+except ImportError:  # pragma: no cover - orjson is a declared dependency
+    orjson = None
+
+SCHEMA = 2
+OUTCOMES = ("passed", "failed", "skipped")
+REASONS = ("ok", "out_of_bounds", "missing_field", "inconclusive", "not_finite")
+RUN_OUTCOMES = ("ok", "error")
+HISTORY_MAX_LINES = 1000
+POOLED = ("pooled_linear_agreement", "pooled_linquad_agreement")
+
+
+def _record(obj) -> dict:
+    """A record as a dict: ``obj.to_dict()`` or a copy of the mapping."""
+    return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+
+
+def clean(obj):
+    """JSON-safe copy: non-finite floats → None, tuples → lists, keys → str, paths → str."""
+    if obj is None or isinstance(obj, (str, bool)):
+        return obj
+    if isinstance(obj, numbers.Integral):
+        return int(obj)
+    if isinstance(obj, numbers.Real):
+        x = float(obj)
+        return x if math.isfinite(x) else None
+    if isinstance(obj, Mapping):
+        return {str(k): clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [clean(v) for v in obj]
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if hasattr(obj, "tolist"):  # a numpy scalar or array slipped through
+        return clean(obj.tolist())
+    return str(obj)
+
+
+def dumps_json(obj, indent: bool = True) -> bytes:
+    """UTF-8 JSON of ``clean(obj)`` (indent 2 + newline, or one compact line): never NaN tokens."""
+    c = clean(obj)
+    if orjson is not None:
+        return orjson.dumps(c, option=orjson.OPT_INDENT_2 if indent else 0) + (b"\n" if indent else b"")
+    text = json.dumps(c, indent=2 if indent else None, ensure_ascii=False, allow_nan=False,
+                      separators=None if indent else (",", ":"))
+    return (text + ("\n" if indent else "")).encode("utf-8")
+
+
+def _e_of(name: str):
+    m = re.fullmatch(r"E_(\d+)", name)
+    return int(m.group(1)) if m else None
+
+
+def _run_sets(results_paths: Sequence[str], runs: Sequence[Mapping], run_sets) -> list[dict]:
+    if run_sets is not None:
+        return [clean(_record(s)) for s in run_sets]
+    out = []
+    for p in results_paths:
+        name = os.path.basename(os.path.normpath(p))
+        out.append({"name": name, "path": p, "E": _e_of(name),
+                    "runs": sum(r["results"] == name for r in runs)})
+    return out
+
+
+def _where(c: Mapping) -> str:
+    parts = [str(c.get("results")), *([str(c["run"])] if c.get("run") is not None else [])]
+    if c.get("eta") is not None:
+        parts.append(f"eta={c['eta']!r}")
+    return "/".join(parts)
+
+
+def validate(runs: Sequence[Mapping], cases: Sequence[Mapping], set_names: Iterable[str]) -> None:
+    """Raise ``ValueError`` when records contradict the contract: unknown run outcome, check,
+    outcome or reason; a case of an unlisted or invalid run; a run-set case with a run, or a
+    run/case-scope case without one; ``eta`` present where the scope has none."""
+    outcome_of = {}
+    for r in runs:
+        if r.get("outcome") not in RUN_OUTCOMES:
+            raise ValueError(f"run {r.get('results')}/{r.get('run')}: outcome {r.get('outcome')!r} "
+                             f"not in {RUN_OUTCOMES}")
+        outcome_of[(r["results"], r["run"])] = r["outcome"]
+    sets = set(set_names) | {r["results"] for r in runs}
+    for c in cases:
+        where = _where(c)
+        if c.get("check") not in registry.BY_NAME:
+            raise ValueError(f"case {where}: unknown check {c.get('check')!r}")
+        chk = registry.BY_NAME[c["check"]]
+        if c.get("outcome") not in OUTCOMES:
+            raise ValueError(f"case {where} ({chk.name}): outcome {c.get('outcome')!r} not in {OUTCOMES}")
+        if c.get("reason", "ok") not in REASONS:
+            raise ValueError(f"case {where} ({chk.name}): reason {c.get('reason')!r} not in {REASONS}")
+        has_eta = chk.scope == registry.Scope.CASE or (chk.scope == registry.Scope.RUN_SET and chk.per_eta)
+        if (c.get("eta") is not None) != has_eta:
+            raise ValueError(f"case {where} ({chk.name}): a {chk.scope} check "
+                             f"{'needs' if has_eta else 'has no'} eta")
+        if chk.scope == registry.Scope.RUN_SET:
+            if c.get("run") is not None:
+                raise ValueError(f"case {where} ({chk.name}): run-set cases have run null")
+            if c.get("results") not in sets:
+                raise ValueError(f"case {where} ({chk.name}): run set {c.get('results')!r} not checked")
+            continue
+        run_outcome = outcome_of.get((c.get("results"), c.get("run")))
+        if run_outcome is None:
+            raise ValueError(f"case {where} ({chk.name}): its run is not in runs")
+        if run_outcome == "error":
+            raise ValueError(f"case {where} ({chk.name}): an invalid run has no cases")
+
+
+def _tally(items: Iterable[Mapping]) -> dict:
+    out = {"total": 0, **{o: 0 for o in OUTCOMES}}
+    for c in items:
+        out["total"] += 1
+        out[c["outcome"]] += 1
+    return out
+
+
+def count(runs: Sequence[Mapping], cases: Sequence[Mapping]) -> dict:
+    """``counts``: cases per outcome, the same per check (every check, registry order), runs."""
+    errors = sum(r["outcome"] == "error" for r in runs)
+    return {
+        "cases": _tally(cases),
+        "checks": {n: _tally(c for c in cases if c["check"] == n) for n in registry.NAMES},
+        "runs": {"total": len(runs), "ok": len(runs) - errors, "error": errors},
+    }
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+def exit_block(counts: Mapping) -> dict:
+    """``exit``: status 1 when any case failed or any run is invalid, else 0; the summary says
+    why (``"4 failed, 1 invalid run"``) or ``"all passed"`` (``"no failures, 3 skipped"`` when
+    some cases were skipped, ``"no cases"`` when nothing was judged)."""
+    failed, errors = counts["cases"]["failed"], counts["runs"]["error"]
+    if failed or errors:
+        why = ([f"{failed} failed"] if failed else []) + ([_plural(errors, "invalid run")] if errors else [])
+        return {"status": 1, "summary": ", ".join(why)}
+    c = counts["cases"]
+    if c["total"] == 0:
+        return {"status": 0, "summary": "no cases"}
+    return {"status": 0, "summary": f"no failures, {c['skipped']} skipped" if c["skipped"] else "all passed"}
+
+
+def now_utc() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def build_health(
+    settings,
+    results_paths: Iterable[str | os.PathLike],
+    run_verdicts: Sequence,
+    verdicts: Sequence,
+    run_sets: Sequence | None = None,
+    figures_omitted: Sequence[str] = (),
+    generated: str | None = None,
+) -> dict:
+    """The health.json document, schema 2 (``/tmp/brief/health.md``; checks.md "Outputs").
+
+    ``settings`` has ``to_dict()`` and ``sigma``; records are verdict objects (``to_dict()``)
+    or dicts; ``run_sets`` entries ``{"name", "path", "E", "runs"}`` (derived from the paths
+    and runs when omitted: name = directory name, E from ``E_<n>``). Order is kept. Raises
+    ``ValueError`` (:func:`validate`) so that an inconsistent document is never written.
+    """
+    paths = [os.path.abspath(os.fspath(p)) for p in results_paths]
+    runs = [clean(_record(r)) for r in run_verdicts]
+    cases = [clean(_record(v)) for v in verdicts]
+    sets = _run_sets(paths, runs, run_sets)
+    validate(runs, cases, (s["name"] for s in sets))
+    counts = count(runs, cases)
+    doc = {
+        "schema": SCHEMA,
+        "generated": generated or now_utc(),
+        "sigma": clean(settings.sigma),
+        "settings": clean(settings.to_dict()),
+        "results": paths,
+        "run_sets": sets,
+        "runs": runs,
+        "cases": cases,
+        "counts": counts,
+        "exit": exit_block(counts),
+    }
+    if figures_omitted:
+        doc["figures_omitted"] = [str(f) for f in figures_omitted]
+    return doc
+
+
+def cases_of(health: Mapping, results: str, run: str | None) -> list[dict]:
+    """The cases of one run (``run`` None: the run-set cases of ``results``)."""
+    return [c for c in health["cases"] if c["results"] == results and c["run"] == run]
+
+
+# --------------------------------------------------------------------------- history
+
+
+def git_commit(directory: str | os.PathLike, timeout: float = 2.0) -> str | None:
+    """``git -C DIR rev-parse HEAD`` (short timeout); None when DIR is not in a git
+    repository, git is missing or slow."""
+    try:
+        out = subprocess.run(["git", "-C", os.fspath(directory), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=timeout, check=False,
+                             env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+    sha = out.stdout.strip()
+    return sha if out.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", sha) else None
+
+
+def history_line(health: Mapping, commit: str | None = None) -> dict:
+    """One history record::
+
+        {"time", "commit", "exit", "run_sets": [{"name", "E", "runs"}],
+         "cases": {...}, "runs": {...}, "checks": {check: {total, passed, failed, skipped}},
+         "pooled_z": {check: {set: {repr(eta): Z}}}}
+    """
+    pooled: dict = {}
+    for c in health["cases"]:
+        if c["check"] in POOLED and c.get("eta") is not None:
+            pooled.setdefault(c["check"], {}).setdefault(c["results"], {})[repr(c["eta"])] = c.get("Z")
+    counts = health["counts"]
+    return clean({
+        "time": health.get("generated") or now_utc(),
+        "commit": commit,
+        "exit": health.get("exit", exit_block(counts)),
+        "run_sets": [{k: s.get(k) for k in ("name", "E", "runs")} for s in health.get("run_sets", [])],
+        "cases": counts["cases"],
+        "runs": counts["runs"],
+        "checks": counts["checks"],
+        "pooled_z": pooled,
+    })
+
+
+def append_history(path: str | os.PathLike, health: Mapping, commit: str | None = "auto",
+                   max_lines: int = HISTORY_MAX_LINES) -> dict:
+    """Append :func:`history_line` to the JSONL file ``path`` atomically (the whole new file is
+    written to a temporary name and renamed), keeping the last ``max_lines`` lines. ``commit``
+    ``"auto"`` looks up the git commit of the first results directory in a repository (None: no
+    commit). Returns the line."""
+    if commit == "auto":
+        commit = next((c for c in map(git_commit, health.get("results", [])) if c), None)
+    line = history_line(health, commit)
+    path = Path(path)
+    try:
+        old = path.read_bytes().splitlines()
+    except FileNotFoundError:
+        old = []
+    keep = [ln for ln in old if ln.strip()][-(max_lines - 1):] if max_lines > 1 else []
+    data = b"".join(ln + b"\n" for ln in keep) + dumps_json(line, indent=False) + b"\n"
+    write_bytes_atomic(path, data)
+    return line
+
+
+def read_history(path: str | os.PathLike, last: int = 50) -> list[dict]:
+    """The last ``last`` readable records of a history file, oldest first; lines that are not
+    JSON objects with ``checks`` are skipped; a missing file gives []."""
+    try:
+        raw = Path(path).read_bytes().splitlines()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return []
+    out = []
+    for ln in raw:
+        try:
+            rec = json.loads(ln)
+        except (ValueError, UnicodeDecodeError):
+            continue
+        if isinstance(rec, dict) and isinstance(rec.get("checks"), dict):
+            out.append(rec)
+    return out[-last:] if last > 0 else []
+
+
+__all__ = ["SCHEMA", "OUTCOMES", "REASONS", "append_history", "build_health", "cases_of", "clean", "count",
+           "dumps_json", "exit_block", "git_commit", "history_line", "read_history", "validate"]

@@ -1,0 +1,279 @@
+"""HTML pages rendered from health.json with Jinja2 templates (``dhstats/templates/``).
+
+* ``runs/<set>/<run>.html`` (:func:`render_run_page`) for every run with a failure or invalid
+  input: failures first, then the figures, then the checks × η table and the other cases;
+  each message appears once. Figures arrive as ``(caption, base64 PNG)`` or
+  ``(caption, None, note)``; identical notes collapse into one line (a run without
+  per-sequence data shows one line, not 15 empty panels). Images are 640 px wide; a click
+  enlarges one (CSS ``:target``, no script).
+* :func:`summary_html`: the fragment for pytest-html's summary (failures first, invalid runs,
+  runs with failures linked, per-check table, pooled run-set verdicts, cross-set figures,
+  trend figure).
+
+The Jinja environment autoescapes everything; no hand escaping here. Page names are
+sanitised, bounded and unique (:func:`page_path`). No pytest, no matplotlib.
+"""
+from __future__ import annotations
+
+import hashlib
+import numbers
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+from . import registry
+from .health import OUTCOMES, cases_of, count, exit_block
+
+TEMPLATES = Path(__file__).with_name("templates")
+NAME_MAX = 80
+MAX_SUMMARY_FAILURES = 100
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+_B64 = re.compile(r"[A-Za-z0-9+/=\s]+")
+_BASE_KEYS = {"results", "run", "eta", "check", "outcome", "reason", "message"}
+
+
+# --------------------------------------------------------------------------- names
+
+
+def page_component(name: str) -> str:
+    """A file-name component from a run or run-set name: characters outside ``[A-Za-z0-9._-]``
+    become ``_`` (also a leading ``.``), at most :data:`NAME_MAX` characters; whenever that
+    changed anything, ``-`` + 8 hex digits of sha1(name) are appended so that distinct names
+    (``run_x\\y`` vs ``run_x_y``) stay distinct."""
+    raw = str(name)
+    safe = _UNSAFE.sub("_", raw)
+    if safe.startswith(".") or not safe:
+        safe = "_" + safe[1:]
+    short = safe[:NAME_MAX]
+    if short != raw:
+        short += "-" + hashlib.sha1(raw.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return short
+
+
+def page_path(key) -> str:
+    """``runs/<set>/<run>.html`` for a run key (``RunKey`` or ``(results, run)``), relative to
+    the reports directory; each component by :func:`page_component`."""
+    results, run = key
+    return f"runs/{page_component(results)}/{page_component(run)}.html"
+
+
+def needs_page(run: Mapping, cases: Sequence[Mapping]) -> bool:
+    """A run gets a page when its input is invalid or any of its cases failed."""
+    return run.get("outcome") == "error" or any(c.get("outcome") == "failed" for c in cases)
+
+
+def page_links(health: Mapping) -> dict[str, str]:
+    """``{"E_2048/run_01": "runs/E_2048/run_01.html"}`` for every run that gets a page."""
+    return {f"{r['results']}/{r['run']}": page_path((r["results"], r["run"])) for r in health["runs"]
+            if needs_page(r, cases_of(health, r["results"], r["run"]))}
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def num(x) -> str:
+    """4 significant digits; ``n/a`` for null; dicts and lists element-wise."""
+    if x is None:
+        return "n/a"
+    if isinstance(x, Mapping):
+        return ", ".join(f"{k}: {num(v)}" for k, v in x.items())
+    if isinstance(x, (list, tuple)):
+        return "[" + ", ".join(num(v) for v in x) + "]"
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        return str(x)
+    return str(int(x)) if isinstance(x, numbers.Integral) else f"{float(x):.4g}"
+
+
+def eta_label(eta) -> str:
+    return "per run" if eta is None else f"η = {eta:g}"
+
+
+def _pm(c: Mapping, key: str, se: str) -> str | None:
+    if c.get(key) is None:
+        return None
+    return f"{key} = {num(c[key])}" + (f" ± {num(c[se])}" if c.get(se) is not None else "")
+
+
+def headline(c: Mapping) -> list[str]:
+    """The few numbers shown in a table cell."""
+    chk = c.get("check")
+    out = [f"{k} = {num(c[k])}" for k in ("z", "Z") if c.get(k) is not None]
+    if c.get("sigma") is not None:
+        out.append(f"σ = {num(c['sigma'])}")
+    if chk == "snis_reliability":
+        out += [f"{t} = {num(c[k])}" for k, t in (("ess_fraction", "ESS/n"), ("khat", "k̂")) if c.get(k) is not None]
+    elif chk == "se_consistency":
+        out += [f"ρ({k[4:]}) = {num(v)}" for k, v in c.items() if k.startswith("rho_") and v is not None]
+    elif chk == "truncation_ratio":
+        out += [f"r@{k[7:]} = {num(v)}" for k, v in c.items() if k.startswith("ratio_q") and v is not None]
+    elif chk == "se_scaling":
+        out += [f"{k} = {num(c[k])}" for k in ("ratio_sigma_g", "ratio_sigma_true") if c.get(k) is not None]
+    if c.get("R") is not None:
+        out.append(f"R = {num(c['R'])}")
+    ratio = _pm(c, "ratio", "ratio_se")
+    return out + ([ratio] if ratio else [])
+
+
+def case_numbers(c: Mapping) -> list[tuple[str, str]]:
+    """Every number of a case (not its base fields nor the σ sources) as ``(key, text)``."""
+    return [(k, num(v)) for k, v in c.items() if k not in _BASE_KEYS and not k.endswith("_source")]
+
+
+def source_notes(c: Mapping) -> list[str]:
+    """Provenance the spec asks to show: where σ_G, σ_Q, σ_true and σ come from."""
+    notes = []
+    for key, what in (("sigma_g_source", "σ_G"), ("sigma_q_source", "σ_Q")):
+        src = c.get(key)
+        if isinstance(src, str) and src.startswith("reported"):
+            notes.append(f"{what} from the producer's reported SE ({src}): reported, unverified.")
+    if c.get("sigma_true_source") in ("approximate", "first-order"):
+        notes.append("σ_true approximate: no paired per-sequence h_base, so σ_true = η·σ_G to first order.")
+    if c.get("sigma_source") == "independent":
+        notes.append("σ combines the prediction's and the truth's errors as independent (no paired data).")
+    return notes
+
+
+def collapse_notes(items: Iterable[Mapping]) -> list[dict]:
+    """Figures that could not be drawn, one line per distinct note with the captions it covers."""
+    out: dict[str, list[str]] = {}
+    for f in items:
+        out.setdefault(str(f.get("note") or "figure not available"), []).append(str(f.get("caption", "")))
+    return [{"note": note, "captions": caps} for note, caps in out.items()]
+
+
+def normalise_figures(figures) -> list[dict]:
+    """``(caption, b64)`` / ``(caption, None, note)`` / ``str`` note → ``{caption, src, note}``;
+    data that is not base64 becomes a note."""
+    out = []
+    for f in figures or ():
+        if isinstance(f, str):
+            out.append({"caption": "", "src": None, "note": f})
+            continue
+        caption, data, note = (tuple(f) + (None, None))[:3]
+        if isinstance(data, (bytes, bytearray)):
+            data = data.decode("ascii", "replace")
+        if data is not None and not _B64.fullmatch(str(data)):
+            data, note = None, f"figure '{caption}' is not base64 PNG data; omitted"
+        out.append({"caption": str(caption), "src": "".join(str(data).split()) if data else None,
+                    "note": note or (None if data else f"figure '{caption}' not available")})
+    return out
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=False)
+    env.filters.update(notes=collapse_notes)
+    return env
+
+
+def _settings(health: Mapping) -> list[tuple[str, str]]:
+    return [(k, "null" if v is None else num(v)) for k, v in (health.get("settings") or {}).items()]
+
+
+def _first_line(text) -> str:
+    return (str(text or "").splitlines() or [""])[0]
+
+
+def _check_order() -> dict[str, int]:
+    return {n: i for i, n in enumerate(registry.NAMES)}
+
+
+# --------------------------------------------------------------------------- run page
+
+
+def render_run_page(health: Mapping, key, figures=()) -> str:
+    """One self-contained page (inline CSS, data-URI images, no script) for the run ``key``."""
+    results, name = key
+    run = next(r for r in health["runs"] if r["results"] == results and r["run"] == name)
+    cases = cases_of(health, results, name)
+    order = _check_order()
+    ordered = sorted(cases, key=lambda c: (order[c["check"]], c["eta"] is None, c["eta"] or 0.0))
+    views = []
+    for i, c in enumerate(ordered):
+        views.append({**c, "anchor": f"case-{i + 1}", "where": eta_label(c["eta"]),
+                      "title": registry.BY_NAME[c["check"]].title, "headline": headline(c),
+                      "numbers": case_numbers(c), "notes": source_notes(c)})
+    etas = sorted({c["eta"] for c in cases if c["eta"] is not None})
+    columns = [{"eta": e, "label": eta_label(e)} for e in etas]
+    if any(c["eta"] is None for c in cases):
+        columns.append({"eta": None, "label": "per run"})
+    cell = {}
+    for v in views:
+        cell.setdefault((v["check"], v["eta"]), v)
+    rows = [{"check": chk.name, "title": chk.title, "cells": [cell.get((chk.name, col["eta"])) for col in columns]}
+            for chk in registry.CHECKS if any(c["check"] == chk.name for c in cases)]
+    rank = {"failed": 0, "skipped": 1, "passed": 2}
+    others = sorted((v for v in views if v["outcome"] != "failed"), key=lambda v: rank[v["outcome"]])
+    message = str(run.get("message") or "")
+    problems = [str(p) for p in run.get("problems") or []]
+    return environment().get_template("run_page.html").render(
+        label=f"{results}/{name}", run=run, invalid=run.get("outcome") == "error",
+        first_line=_first_line(message), rest="\n".join(message.splitlines()[1:]), problems=problems,
+        n={o: sum(c["outcome"] == o for c in cases) for o in OUTCOMES}, cases=cases,
+        failed=[v for v in views if v["outcome"] == "failed"], others=others, columns=columns, rows=rows,
+        figures=normalise_figures(figures), settings=_settings(health), generated=health.get("generated"),
+    )
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def _label(c: Mapping) -> str:
+    return f"{c['results']}/{c['run']}" if c["run"] is not None else f"{c['results']} (pooled)"
+
+
+def _run_sets_view(health: Mapping) -> tuple[list[dict], list[dict]]:
+    per_eta = [c for c in registry.CHECKS if c.scope == registry.Scope.RUN_SET and c.per_eta]
+    views = []
+    for s in health.get("run_sets", []):
+        set_cases = cases_of(health, s["name"], None)
+        if not set_cases:
+            continue
+        etas = sorted({c["eta"] for c in set_cases if c["eta"] is not None})
+        cell = {(c["check"], c["eta"]): {**c, "headline": headline(c)} for c in set_cases}
+        rows = [{"eta": f"{e:g}", "cells": [cell.get((chk.name, e)) for chk in per_eta]} for e in etas]
+        whole = [c for c in set_cases if c["eta"] is None]
+        views.append({"name": s["name"], "E": num(s.get("E")), "runs": num(s.get("runs")), "rows": rows,
+                      "whole": whole})
+    return views, [{"name": c.name, "title": c.title} for c in per_eta]
+
+
+def summary_html(health: Mapping, links: Mapping[str, str] | None = None, cross_set=(), trend=()) -> str:
+    """HTML fragment for the pytest-html summary. ``links`` maps ``"E_2048/run_01"`` to a
+    relative href (default :func:`page_links`); ``cross_set`` and ``trend`` are figures
+    (``(caption, b64)`` or ``(caption, None, note)``) drawn by :mod:`dhstats.plots`."""
+    links = page_links(health) if links is None else dict(links)
+    counts = health.get("counts") or count(health["runs"], health["cases"])
+    order = _check_order()
+    failed = sorted((c for c in health["cases"] if c["outcome"] == "failed"),
+                    key=lambda c: (c["run"] is not None, order[c["check"]]))
+    failures = [{"label": _label(c), "href": links.get(_label(c)), "check": c["check"],
+                 "title": registry.BY_NAME[c["check"]].title, "eta": "per run" if c["eta"] is None else f"{c['eta']:g}",
+                 "first_line": _first_line(c["message"])} for c in failed[:MAX_SUMMARY_FAILURES]]
+    invalid = [{"label": f"{r['results']}/{r['run']}", "href": links.get(f"{r['results']}/{r['run']}"),
+                "first_line": _first_line(r.get("message")), "problem": (r.get("problems") or [None])[0]}
+               for r in health["runs"] if r["outcome"] == "error"]
+    failing_runs = []
+    for r in health["runs"]:
+        bad = [c for c in cases_of(health, r["results"], r["run"]) if c["outcome"] == "failed"]
+        if bad:
+            label = f"{r['results']}/{r['run']}"
+            failing_runs.append({"label": label, "href": links.get(label), "failed": len(bad),
+                                 "checks": sorted({c["check"] for c in bad}, key=order.get)})
+    checks = [{"name": n, "title": registry.BY_NAME[n].title, **counts["checks"][n]} for n in registry.NAMES]
+    run_sets, pooled_checks = _run_sets_view(health)
+    return environment().get_template("summary.html").render(
+        exit=health.get("exit") or exit_block(counts), counts=counts, failures=failures,
+        more_failures=max(0, len(failed) - MAX_SUMMARY_FAILURES), invalid=invalid, failing_runs=failing_runs,
+        checks=checks, run_sets=run_sets, pooled_checks=pooled_checks, cross_set=normalise_figures(cross_set),
+        trend=normalise_figures(trend), omitted=health.get("figures_omitted", []),
+        results=health.get("results", []), settings=_settings(health),
+    )
+
+
+__all__ = ["environment", "headline", "needs_page", "normalise_figures", "num", "page_component", "page_links",
+           "page_path", "render_run_page", "summary_html"]

@@ -1,0 +1,119 @@
+"""The gate's terminal summary (printed last by the plugin, ≤ 120 columns), from health.json.
+
+Runs × checks table for the per-run checks (column headers: :attr:`Check.short` of the
+registry), cells ``5P`` / ``3P1F1S`` / ``ERR``; one line per run set with the pooled verdicts
+per η and ``se_scaling``; totals in the same words as health.json's counts ("passed, failed,
+skipped" cases, "invalid runs") and the exit summary last, where the eye lands.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+from . import registry
+from .health import OUTCOMES, count, exit_block
+
+WIDTH = 120
+
+
+def printable(text) -> str:
+    """No control characters: escape sequences in a directory name must not drive the terminal."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in str(text))
+
+
+def cell(tally: Mapping) -> str:
+    """``5P`` / ``3P1F1S`` (zero counts omitted; ``-`` when there is no case)."""
+    return "".join(f"{tally[o]}{o[0].upper()}" for o in OUTCOMES if tally.get(o, 0)) or "-"
+
+
+def middle_truncate(text: str, width: int) -> str:
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return text[:width]
+    head = (width - 1) // 2
+    return text[:head] + "…" + text[len(text) - (width - 1 - head):]
+
+
+def _fit(line: str) -> str:
+    return line if len(line) <= WIDTH else line[:WIDTH - 1] + "…"
+
+
+def _num(x) -> str:
+    return "n/a" if x is None else f"{x:.3g}" if isinstance(x, float) else str(x)
+
+
+def run_table(health: Mapping) -> list[str]:
+    """Rows ``E_2048/run_01  5P  3P1F1S …`` for every run; ``ERR`` cells for invalid input."""
+    checks = [c for c in registry.CHECKS if c.scope != registry.Scope.RUN_SET]
+    per_run: dict = {}
+    for c in health["cases"]:
+        if c["run"] is not None:
+            t = per_run.setdefault((c["results"], c["run"], c["check"]), {})
+            t[c["outcome"]] = t.get(c["outcome"], 0) + 1
+    rows = []
+    for r in health["runs"]:
+        key = (r["results"], r["run"])
+        cells = (["ERR"] * len(checks) if r["outcome"] == "error"
+                 else [cell(per_run.get((*key, c.name), {})) for c in checks])
+        rows.append((printable(f"{r['results']}/{r['run']}"), cells))
+    counts = health.get("counts") or count(health["runs"], health["cases"])
+    totals = [cell(counts["checks"][c.name]) for c in checks]
+    headers = [c.short for c in checks]
+    widths = [max([len(h), len(t)] + [len(cells[i]) for _, cells in rows]) for i, (h, t) in
+              enumerate(zip(headers, totals))]
+    label_w = max(5, min(WIDTH - sum(w + 2 for w in widths), max([5] + [len(lbl) for lbl, _ in rows])))
+
+    def line(label: str, cells: Sequence[str]) -> str:
+        return (middle_truncate(label, label_w).ljust(label_w)
+                + "".join("  " + c.ljust(w) for c, w in zip(cells, widths))).rstrip()
+
+    return [line("run", headers)] + [line(lbl, cells) for lbl, cells in rows] + [line("total", totals)]
+
+
+def run_set_lines(health: Mapping) -> list[str]:
+    """One line per run set and run-set check: ``E_256 pool-lin: 1e-06 passed (Z=1.2) · …``."""
+    out = []
+    for s in health.get("run_sets", []):
+        name = s["name"]
+        for chk in registry.CHECKS:
+            if chk.scope != registry.Scope.RUN_SET:
+                continue
+            cases = [c for c in health["cases"] if c["results"] == name and c["run"] is None and c["check"] == chk.name]
+            if not cases:
+                continue
+            if chk.per_eta:
+                parts = [f"η={c['eta']:.3g} {c['outcome']}"
+                         + (f" (Z={_num(c.get('Z'))})" if c["outcome"] != "skipped" else "")
+                         for c in sorted(cases, key=lambda c: c["eta"])]
+            else:
+                parts = [c["outcome"] + (f" (σ ratio {_num(c.get('ratio_sigma_g'))})"
+                                         if c.get("ratio_sigma_g") is not None else "") for c in cases]
+            out.append(_fit(printable(f"{name} {chk.short}: ") + " · ".join(parts)))
+    return out
+
+
+def summary_lines(health: Mapping, written: Sequence[str | os.PathLike] = ()) -> list[str]:
+    """Everything the plugin prints at the very end: title, runs × checks table, run-set
+    verdicts, reports written, totals and the exit summary (last)."""
+    counts = health.get("counts") or count(health["runs"], health["cases"])
+    settings = health.get("settings") or {}
+    rule = (f"Holm–Bonferroni α = {settings['holm']:g}" if settings.get("holm") is not None
+            else f"|z| ≤ {_num(health.get('sigma'))}")
+    out = [f"dhstats estimator health ({rule})"] + run_table(health)
+    out.append("P passed · F failed · S skipped · ERR invalid run (input unusable, no cases)")
+    pooled = run_set_lines(health)
+    if pooled:
+        out += ["run sets (pooled over runs):"] + ["  " + ln for ln in pooled]
+    if written:
+        out.append("reports written:")
+        out += [_fit("  " + printable(os.fspath(p))) for p in written]
+    c, r = counts["cases"], counts["runs"]
+    out.append(f"{c['total']} cases: {c['passed']} passed, {c['failed']} failed, {c['skipped']} skipped; "
+               f"{r['total']} runs: {r['ok']} valid, {r['error']} invalid")
+    ex = health.get("exit") or exit_block(counts)
+    out.append(f"dhstats gate: {ex['summary']} (exit status {ex['status']})")
+    return out
+
+
+__all__ = ["WIDTH", "cell", "printable", "run_set_lines", "run_table", "summary_lines"]

@@ -1,0 +1,170 @@
+"""health.json schema 2 and the history file (dhstats.health). Expected numbers by hand from
+tests/health_records.records()."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from health_records import EVIL_RUN, case, health, records, run
+
+from dhstats import health as H
+from dhstats.registry import NAMES
+from dhstats.settings import Settings
+
+
+def test_schema_2_document():
+    h = health()
+    assert list(h) == ["schema", "generated", "sigma", "settings", "results", "run_sets", "runs", "cases",
+                       "counts", "exit"]
+    assert h["schema"] == 2 and h["sigma"] == 3.0 and h["generated"] == "2026-11-25T21:30:00Z"
+    assert h["settings"] == Settings().to_dict()
+    assert h["run_sets"] == [{"name": "E_256", "path": "/data/E_256", "E": 256, "runs": 3},
+                             {"name": "E_512", "path": "/data/E_512", "E": 512, "runs": 1}]
+    assert [r["run"] for r in h["runs"]] == ["run_01", EVIL_RUN, "run_03", "run_01"]
+    trunc = next(c for c in h["cases"] if c["check"] == "truncation_ratio")
+    assert trunc["ratio_q0.95"] is None and trunc["ratio_q0.99"] == 5.1  # NaN → null
+    counts = h["counts"]
+    assert counts["cases"] == {"total": 11, "passed": 7, "failed": 3, "skipped": 1}
+    assert counts["runs"] == {"total": 4, "ok": 3, "error": 1}
+    assert list(counts["checks"]) == list(NAMES)  # every check, registry order, zeros included
+    assert counts["checks"]["consistency"] == {"total": 3, "passed": 3, "failed": 0, "skipped": 0}
+    assert counts["checks"]["se_scaling"] == {"total": 2, "passed": 1, "failed": 1, "skipped": 0}
+    assert counts["checks"]["snis_weights"] == {"total": 0, "passed": 0, "failed": 0, "skipped": 0}
+    assert h["exit"] == {"status": 1, "summary": "3 failed, 1 invalid run"}
+    assert "figures_omitted" not in h
+    assert health(figures_omitted=["E_256/run_01: figure 'x' could not be drawn"])["figures_omitted"] == [
+        "E_256/run_01: figure 'x' could not be drawn"]
+
+
+def test_results_paths_are_absolute():
+    h = health(paths=("E_256", "/data/E_512"))
+    assert h["results"] == [os.path.abspath("E_256"), "/data/E_512"]
+
+
+@pytest.mark.parametrize("bad, match", [
+    (case("E_256", "run_03", 1e-6, "consistency", "passed"), "invalid run has no cases"),
+    (case("E_9", "r", 1e-6, "consistency", "passed"), "its run is not in runs"),
+    (case("E_256", "run_01", 1e-6, "vibes", "passed"), "unknown check"),
+    (case("E_256", "run_01", 1e-6, "consistency", "great"), "outcome 'great'"),
+    (case("E_256", "run_01", 1e-6, "consistency", "passed", reason="meh"), "reason 'meh'"),
+    (case("E_256", "run_01", 1e-6, "pooled_linear_agreement", "passed"), "run-set cases have run null"),
+    (case("E_256", None, None, "pooled_linear_agreement", "passed"), "needs eta"),
+    (case("E_256", "run_01", 1e-6, "se_consistency", "passed"), "has no eta"),
+    (case("E_256", "run_01", None, "linear_agreement", "passed"), "needs eta"),
+    (case("E_999", None, None, "se_scaling", "passed"), "not checked"),
+])
+def test_inconsistent_records_raise(bad, match):
+    runs, cases = records()
+    with pytest.raises(ValueError, match=match):
+        H.build_health(Settings(), ["/data/E_256", "/data/E_512"], runs, cases + [bad])
+
+
+def test_unknown_run_outcome_raises():
+    with pytest.raises(ValueError, match="outcome 'maybe'"):
+        H.build_health(Settings(), [], [run("E_1", "r", "maybe")], [])
+
+
+@pytest.mark.parametrize("failed, errors, skipped, total, expected", [
+    (4, 1, 0, 10, {"status": 1, "summary": "4 failed, 1 invalid run"}),
+    (0, 2, 0, 10, {"status": 1, "summary": "2 invalid runs"}),
+    (1, 0, 3, 10, {"status": 1, "summary": "1 failed"}),
+    (0, 0, 0, 10, {"status": 0, "summary": "all passed"}),
+    (0, 0, 3, 10, {"status": 0, "summary": "no failures, 3 skipped"}),
+    (0, 0, 0, 0, {"status": 0, "summary": "no cases"}),
+])
+def test_exit_block(failed, errors, skipped, total, expected):
+    counts = {"cases": {"total": total, "passed": total - failed - skipped, "failed": failed, "skipped": skipped},
+              "runs": {"total": 5, "ok": 5 - errors, "error": errors}}
+    assert H.exit_block(counts) == expected
+
+
+outcomes = st.sampled_from(H.OUTCOMES)
+
+
+@given(st.lists(st.tuples(st.sampled_from(NAMES[:3]), outcomes), max_size=30),
+       st.lists(st.booleans(), min_size=1, max_size=6))
+def test_counts_add_up(cases, invalid):
+    """Per outcome, the check tallies sum to the case tally; passed + failed + skipped = total;
+    exit status is non-zero exactly when something failed or a run is invalid."""
+    runs = [run("E_1", f"r{i}", "error" if bad else "ok") for i, bad in enumerate(invalid)]
+    recs = [case("E_1", "r", 1e-6, chk, o) for chk, o in cases]
+    counts = H.count(runs, recs)
+    for key in ("total", *H.OUTCOMES):
+        assert sum(t[key] for t in counts["checks"].values()) == counts["cases"][key]
+    for t in [counts["cases"], *counts["checks"].values()]:
+        assert t["passed"] + t["failed"] + t["skipped"] == t["total"]
+    assert counts["runs"]["ok"] + counts["runs"]["error"] == len(runs)
+    failing = counts["cases"]["failed"] > 0 or any(invalid)
+    assert (H.exit_block(counts)["status"] == 1) == failing
+
+
+@given(st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text()),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+                    max_leaves=20))
+def test_dumps_json_is_strict_json(obj):
+    """Any nesting of numbers (NaN, ±inf included) dumps to strict JSON; non-finite → null."""
+    text = H.dumps_json({"x": obj}).decode("utf-8")
+    back = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict token {c}"))
+
+    def finite(o):
+        if isinstance(o, float):
+            return math.isfinite(o)
+        if isinstance(o, list):
+            return all(map(finite, o))
+        if isinstance(o, dict):
+            return all(map(finite, o.values()))
+        return True
+
+    assert finite(back)
+
+
+# --------------------------------------------------------------------------- history
+
+
+def test_history_line():
+    line = H.history_line(health(), "a" * 40)
+    assert line["time"] == "2026-11-25T21:30:00Z" and line["commit"] == "a" * 40
+    assert line["exit"] == {"status": 1, "summary": "3 failed, 1 invalid run"}
+    assert line["run_sets"] == [{"name": "E_256", "E": 256, "runs": 3}, {"name": "E_512", "E": 512, "runs": 1}]
+    assert line["checks"]["linear_agreement"] == {"total": 2, "passed": 1, "failed": 1, "skipped": 0}
+    assert line["pooled_z"] == {"pooled_linear_agreement": {"E_256": {"1e-06": 1.2, "2e-06": 0.4}}}
+
+
+def test_append_history_atomic_bounded_and_tolerant(tmp_path):
+    path = tmp_path / "reports" / "history.jsonl"
+    for i in range(5):
+        H.append_history(path, health(), commit=None, max_lines=3)
+    lines = path.read_text().splitlines()
+    assert len(lines) == 3 and all(json.loads(ln)["commit"] is None for ln in lines)
+    assert oct(path.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+    with open(path, "a") as fh:  # a torn line, garbage and a JSON non-record
+        fh.write('{"time": "x", "checks"\nnot json\n[1, 2]\n')
+    assert len(H.read_history(path)) == 3
+    assert H.read_history(path, last=2) == [json.loads(ln) for ln in lines[-2:]]
+    assert H.read_history(tmp_path / "missing.jsonl") == []
+    assert not list(path.parent.glob(".*.tmp"))
+
+
+def _umask():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def test_git_commit(tmp_path):
+    assert H.git_commit(tmp_path) is None  # not a repository
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "f").write_text("x")
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}
+    subprocess.run(["git", "-C", str(tmp_path), "add", "f"], check=True, env=env)
+    subprocess.run(["git", "-C", str(tmp_path), "commit", "-qm", "x"], check=True, env=env)
+    head = subprocess.run(["git", "-C", str(tmp_path), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    assert H.git_commit(tmp_path) == head.strip()
+    line = H.append_history(tmp_path / "h.jsonl", health(paths=(tmp_path,)))  # commit looked up
+    assert line["commit"] == head.strip()

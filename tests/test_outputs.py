@@ -1,0 +1,151 @@
+"""Atomic writes, file modes and the manifest (dhstats.outputs, dhstats.publish): each gate
+session leaves exactly its own outputs; a user's files survive."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from health_records import EVIL_RUN, PNG_B64, case, health, records, run
+
+from dhstats import outputs, publish
+from dhstats.health import build_health
+from dhstats.pages import page_path
+from dhstats.settings import Settings
+
+
+@pytest.fixture
+def umask022():
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def _files(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+def _second_health():
+    """A later session on E_512 only, everything passing: no run pages at all."""
+    runs = [run("E_512", "run_01")]
+    cases = [case("E_512", "run_01", 1e-6, "consistency", "passed", "sums hold.")]
+    return build_health(Settings(), ["/data/E_512"], runs, cases)
+
+
+def test_two_sessions_leave_only_the_second_ones_files(tmp_path, umask022):
+    reports = tmp_path / "reports"
+    first = publish.write_reports(reports, health(), lambda key: [("ratio vs η", PNG_B64)], history=None)
+    pages = {page_path(("E_256", "run_01")), page_path(("E_256", EVIL_RUN)), page_path(("E_256", "run_03"))}
+    assert pages <= _files(reports)
+    (reports / "notes.txt").write_text("mine")  # a user's files, also inside dhstats' folders
+    (reports / "runs" / "E_256" / "keep.html").write_text("mine")
+    (reports / "report.html").write_text("pytest-html's, from session 1")
+
+    publish.write_reports(reports, _second_health(), history=reports / "history.jsonl", html_report=False)
+    left = _files(reports)
+    assert not pages & left  # stale pages of session 1 are gone
+    assert "report.html" not in left  # listed by session 1, not planned by session 2
+    assert {"notes.txt", "runs/E_256/keep.html", "health.json", "badges/estimator-health.svg",
+            "badges/trend.svg", "history.jsonl", outputs.MANIFEST} <= left
+    assert json.loads((reports / "health.json").read_text())["results"] == ["/data/E_512"]
+    manifest = json.loads((reports / outputs.MANIFEST).read_text())["files"]
+    assert "history.jsonl" not in manifest and "notes.txt" not in manifest
+    for rel in left - {"notes.txt", "runs/E_256/keep.html"}:
+        assert (reports / rel).stat().st_mode & 0o777 == 0o644, rel
+    assert len(first) == 1 + 11 + 3  # health.json, 10 check badges + overall (+ trend: none w/o history), pages
+
+
+def test_emptied_page_directories_are_removed(tmp_path):
+    reports = tmp_path / "r"
+    publish.write_reports(reports, health())
+    publish.write_reports(reports, _second_health())
+    assert not (reports / "runs").exists()
+
+
+def test_manifest_entries_outside_reports_are_ignored(tmp_path):
+    reports = tmp_path / "r"
+    reports.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep")
+    (reports / outputs.MANIFEST).write_text(json.dumps({"files": ["../victim.txt", str(victim), 3, "ok.txt"]}))
+    (reports / "ok.txt").write_text("dhstats wrote it")
+    removed = outputs.OutputSession(reports).begin([])
+    assert victim.read_text() == "keep"
+    assert removed == [reports / "ok.txt"]
+    with pytest.raises(ValueError, match="not inside"):
+        outputs.OutputSession(reports).path("../escape.html")
+
+
+def test_atomic_write_mode_and_failure(tmp_path, monkeypatch, umask022):
+    target = tmp_path / "a" / "health.json"
+    outputs.write_text_atomic(target, "old")
+    assert target.stat().st_mode & 0o777 == 0o644
+
+    def boom(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(outputs.os, "replace", boom)
+    with pytest.raises(OSError, match="disk full"):
+        outputs.write_text_atomic(target, "new")
+    assert target.read_text() == "old"  # readers never see half a file
+    assert list(target.parent.iterdir()) == [target]  # no temporary left behind
+
+
+def test_file_mode_follows_umask(tmp_path):
+    old = os.umask(0o077)
+    try:
+        assert outputs.file_mode() == 0o600
+        assert outputs.write_text_atomic(tmp_path / "x", "y").stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(old)
+
+
+def test_publish_report_html(tmp_path, umask022):
+    final = tmp_path / "report.html"
+    tmp = outputs.temp_path(final)
+    assert tmp.parent == tmp_path and tmp.name.startswith(f".dhstats-{os.getpid()}-report.html.")
+    tmp.write_text("<html></html>")  # what pytest-html would do
+    outputs.publish(tmp, final)
+    assert final.read_text() == "<html></html>" and final.stat().st_mode & 0o777 == 0o644
+    assert not tmp.exists()
+
+
+def test_stale_temporaries_of_dead_processes_are_removed(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    (tmp_path / "badges").mkdir()
+    stale = tmp_path / "badges" / f".dhstats-{dead}-trend.svg.abc123.tmp"
+    live = tmp_path / f".dhstats-{os.getpid()}-report.html.xyz.tmp"
+    old_live = tmp_path / f".dhstats-{os.getpid()}-health.json.old.tmp"
+    users = tmp_path / ".mine.tmp"
+    for p in (stale, live, old_live, users):
+        p.write_text("")
+    day_ago = time.time() - 2 * outputs.STALE_AFTER_S
+    os.utime(old_live, (day_ago, day_ago))
+    removed = outputs.remove_stale_temps(tmp_path)
+    assert set(removed) == {stale, old_live}
+    assert live.exists() and users.exists()
+
+
+def test_figure_callback_that_raises_becomes_a_note(tmp_path):
+    def broken(key):
+        raise RuntimeError("np.histogram range [nan, nan]")
+
+    written = publish.write_reports(tmp_path, health(), broken)
+    page = (tmp_path / page_path(("E_256", "run_01"))).read_text()
+    assert "figures could not be drawn: RuntimeError: np.histogram range [nan, nan]" in page
+    assert len(written) == 15
+
+
+def test_planned_outputs_cover_what_is_written(tmp_path):
+    h = health()
+    planned = set(publish.planned_outputs(h, html_report=False))
+    written = publish.write_reports(tmp_path, h, history=tmp_path / "history.jsonl", html_report=False)
+    rel = {str(Path(p).relative_to(tmp_path)) for p in written} - {"history.jsonl"}
+    assert rel == planned
+    runs, _ = records()
+    assert len([p for p in planned if p.startswith("runs/")]) == 3  # run_01, EVIL_RUN (failed), run_03 (invalid)

@@ -43,6 +43,17 @@ def gate_project(args, invocation_dir: Path) -> Path | None:
     return None
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--results DIR`` is declared here, in the entry-point plugin, so that pytest's first
+    parse of the command line (before any conftest is loaded) already takes ``DIR`` as the
+    option's value. Declared by the gate's conftest instead, ``--results DIR`` was first read
+    as a *test path*: pytest then imported ``DIR/conftest.py`` — code from a results
+    directory (issue 8). Result files are data; the gate never imports from them."""
+    parser.getgroup("dhstats", "ΔH estimator gate (dhstats)").addoption(
+        "--results", action="append", default=None, metavar="DIR",
+        help="run-set directory holding run_*/results.json (repeatable); default: the embedded example run set")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
     ns = early_config.known_args_namespace

@@ -1,0 +1,250 @@
+"""Agreement checks: does the prediction match the SNIS measurement within sampling error?
+
+Per case (``shared/spec/checks.md``):
+
+    linear_agreement   z = (η·G − ΔH_true) / σ_lin
+    linquad_agreement  z = (η·G_q + ½η²·Q − ΔH_true) / σ_lq
+
+σ_lin and σ_lq are σ's *of the difference*: ηG and ΔH_true are computed on the same
+sequences, so with per-sequence gdotv and ``h_base`` σ_lin = se_sum(η·g̃ − ψ) ("paired");
+otherwise √((ησ_G)² + σ_true²) ("independent"). See :class:`dhstats.stats.Sigmas`.
+
+Per run set and η (the runs are independent batches):
+
+    pooled_*_agreement  Stouffer's Z = Σ_r z_r / √R over the R runs with a judged z,
+                        and the pooled ratio Σ_r pred_r / Σ_r ΔH_true,r with its SE.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+from . import stats
+from .results import Entry
+from .verdicts import Outcome, Reason, RunContext, Verdict, fmt, make_verdict
+
+Z_CHECKS = ("linear_agreement", "linquad_agreement")
+POOLED = {"pooled_linear_agreement": "linear_agreement", "pooled_linquad_agreement": "linquad_agreement"}
+LABEL = {"linear_agreement": "the linear prediction", "linquad_agreement": "the lin+quad prediction"}
+
+MEANING = {
+    "linear_agreement": "the first-order prediction misses the SNIS measurement by more than "
+    "the sampling error: a biased gdotv, or η beyond the linear regime (see linquad_agreement)",
+    "linquad_agreement": "even with the curvature term the prediction misses the measurement: "
+    "a biased gdotv/vHvv, or higher-order terms matter at this η",
+}
+CONSTANT_RATIO = ("constant ratio across η ({ratios}): a biased G, not curvature — the "
+                  "prediction is off by the same factor at every η")
+SIGMA_TEXT = {
+    "paired": "paired: se_sum(η·g̃ − ψ), ηG and ΔH_true share their sequences",
+    "independent": "independent: √((ησ_G)² + σ_true²), no per-sequence gdotv or h_base to pair",
+}
+APPROXIMATE = ("σ_true ≈ η·σ_G is approximate (no h_base; on the real files η·σ_G/σ_true ranges "
+               "0.82–2.36)")
+
+
+def agreement_message(check: str, failed: bool, detail: str, rule: str, meaning: str | None = None) -> str:
+    """One wording for the z-checks, whichever rule (|z| ≤ k or Holm) decided."""
+    if failed:
+        return f"{rule}: {detail}. Meaning: {meaning or MEANING[check]}."
+    return f"{detail}; {rule}."
+
+
+def _ratios(ctx: RunContext, check: str) -> dict[float, float]:
+    """prediction/ΔH_true at every η of the run (for the constant-ratio diagnosis)."""
+    out = {}
+    for e in ctx.run.entries:
+        pred = _prediction(ctx, e, check)
+        if pred is not None and e.delta_h_true != 0:
+            out[e.eta] = pred / e.delta_h_true
+    return out
+
+
+def _prediction(ctx: RunContext, e: Entry, check: str) -> float | None:
+    if check == "linear_agreement":
+        return e.eta * ctx.run.delta_h_per_lr
+    q = ctx.run.quadratic
+    return None if q is None else stats.linquad_prediction(e.eta, q.gdotv, q.vhvv)
+
+
+def _diagnosis(ctx: RunContext, check: str, sig: stats.Sigmas, z: float) -> str | None:
+    """A more specific meaning than :data:`MEANING` when the numbers point to one cause."""
+    ratios = _ratios(ctx, check)
+    values = list(ratios.values())
+    if len(values) >= 2 and all(r > 0 for r in values) and max(values) / min(values) <= 1.25 \
+            and not 0.8 <= min(values) <= 1.25:
+        return CONSTANT_RATIO.format(ratios=", ".join(f"{r:.3g}" for r in values))
+    g, shards = sig.g, ctx.run.num_shards
+    if g is not None and g.source == "reported" and shards and shards > 1 and sig.true is not None:
+        # what z would be with the producer's shard-mean convention declared (σ_G × num_shards)
+        true = sig.true.value * shards if sig.true.source == "approximate" else sig.true.value
+        lin = sig.prediction_linear if check == "linear_agreement" else sig.prediction_linquad
+        scaled = math.hypot((lin or 0.0) * shards, true)
+        if scaled > 0 and abs(z * sig_value(sig, check) / scaled) <= ctx.settings.sigma:
+            return (f"σ_G comes from the reported se_shard, unverified (no per-sequence data); with "
+                    f"σ_G × num_shards = {shards} the case passes: the producer's shard-mean convention is "
+                    "the likely cause — declare it with --reported-se shard-mean")
+    return None
+
+
+def sig_value(sig: stats.Sigmas, check: str) -> float:
+    s = sig.linear if check == "linear_agreement" else sig.linquad
+    return math.nan if s is None else s.value
+
+
+def _agreement(ctx: RunContext, e: Entry, check: str) -> Verdict:
+    sig = ctx.sigmas[e.eta]
+    pred = _prediction(ctx, e, check)
+    diff_sigma = sig.linear if check == "linear_agreement" else sig.linquad
+    pred_sigma = sig.prediction_linear if check == "linear_agreement" else sig.prediction_linquad
+    if pred is None:
+        return ctx.verdict(check, "skipped", "no approx.quadratic block.", e)
+    if diff_sigma is None or sig.true is None:
+        missing = ("σ_G: neither approx.per_sequence nor approx.variance.se_shard" if sig.g is None
+                   else "σ_Q: no per_sequence_vhvv and no se_vHvv")
+        return ctx.verdict(check, "skipped", f"no {missing}.", e)
+    k, truth = ctx.settings.sigma, e.delta_h_true
+    z = stats.agreement_z(pred, truth, diff_sigma.value)
+    cov = sig.cov("linear" if check == "linear_agreement" else "linquad")
+    ratio, ratio_se = stats.pooled_ratio([pred], [truth], [pred_sigma], [sig.true.value], [cov])
+    label = "ηG" if check == "linear_agreement" else "ηG_q + ½η²Q"
+    notes = [f"σ = {fmt(diff_sigma.value)} ({SIGMA_TEXT.get(diff_sigma.source, diff_sigma.source)})"]
+    if sig.true.source == "approximate":
+        notes.append(APPROXIMATE)
+    if sig.g is not None and sig.g.source.startswith("reported"):
+        notes.append(f"σ_G from the producer's reported SE ({sig.g.source}): reported, unverified")
+    detail = (f"{label} = {pred:.4g} vs ΔH_true = {truth:.4g} (diff {pred - truth:.3g}, ratio "
+              f"{fmt(ratio)} ± {fmt(ratio_se)}); " + "; ".join(notes) + f"; z = {fmt(z)}")
+    nums = {"z": z, "k": k, "n": ctx.run.n, "prediction": pred, "delta_h_true": truth, "sigma": diff_sigma.value,
+            "sigma_source": diff_sigma.source, "sigma_prediction": pred_sigma,
+            "sigma_true": sig.true.value, "sigma_true_source": sig.true.source,
+            "sigma_g": None if sig.g is None else sig.g.value, "sigma_g_source": None if sig.g is None else sig.g.source,
+            "ratio": ratio, "ratio_se": ratio_se, "detail": detail}
+    if check == "linquad_agreement":
+        nums.update(sigma_q=None if sig.q is None else sig.q.value,
+                    sigma_q_source=None if sig.q is None else sig.q.source)
+    if not math.isfinite(z) or not all(math.isfinite(x) for x in (pred, truth, diff_sigma.value)):
+        return ctx.verdict(check, "failed", f"not finite: z = {fmt(z)} ({detail}).", e,
+                           reason=Reason.NOT_FINITE, **nums)
+    failed = not abs(z) <= k
+    rule = f"|z| > k = {k:g}" if failed else f"|z| ≤ k = {k:g}"
+    meaning = _diagnosis(ctx, check, sig, z) if failed else None
+    return ctx.verdict(check, "failed" if failed else "passed",
+                       agreement_message(check, failed, detail, rule, meaning), e, **nums)
+
+
+def check_linear_agreement(ctx: RunContext, e: Entry) -> Verdict:
+    """z = (ηG − ΔH_true) / σ_lin, |z| ≤ k (checks.md)."""
+    return _agreement(ctx, e, "linear_agreement")
+
+
+def check_linquad_agreement(ctx: RunContext, e: Entry) -> Verdict:
+    """z = (ηG_q + ½η²Q − ΔH_true) / σ_lq, |z| ≤ k (checks.md). Skipped without a quadratic block."""
+    return _agreement(ctx, e, "linquad_agreement")
+
+
+# --------------------------------------------------------------------------- pooled over runs
+
+
+def pooled_agreement(check: str, results: str, eta: float, cases: Sequence[Mapping], k: float) -> Verdict:
+    """Stouffer's Z = Σ z_r/√R of the per-run cases of ``POOLED[check]`` at ``eta`` (health.json
+    case dicts with z, prediction, delta_h_true, sigma, sigma_prediction, sigma_true), |Z| ≤ k.
+    Runs without a judged finite z are left out and named; fewer than 2 judged runs: skipped.
+    The pooled ratio Σ pred / Σ ΔH_true and its SE (:func:`stats.pooled_ratio`) say how large
+    a shared bias is."""
+    base = POOLED[check]
+    judged = [c for c in cases if c.get("outcome") != "skipped" and _finite(c.get("z"))]
+    left = sorted(str(c["run"]) for c in cases if c not in judged)
+    nums: dict = {"R": len(judged), "k": k, "z_runs": {str(c["run"]): c["z"] for c in judged}}
+    out_note = f" Left out (no judged finite z): {', '.join(left)}." if left else ""
+    if len(judged) < 2:
+        return make_verdict(check, "skipped", f"{len(judged)} run(s) with a judged z at η = {eta!r}: pooling "
+                            f"needs at least 2.{out_note}", results, None, eta, nums, Reason.INCONCLUSIVE)
+    z = [float(c["z"]) for c in judged]
+    Z = stats.stouffer(z)
+    cov = [case_covariance(c) for c in judged]
+    ratio, ratio_se = stats.pooled_ratio([c["prediction"] for c in judged], [c["delta_h_true"] for c in judged],
+                                         [c.get("sigma_prediction") for c in judged],
+                                         [c.get("sigma_true") for c in judged], cov)
+    nums.update(Z=Z, ratio=ratio, ratio_se=ratio_se)
+    runs = ", ".join(f"{c['run']} z = {float(c['z']):.2f}" for c in judged)
+    finding = _finding(base, ratio, ratio_se, len(judged))
+    rule = f"|Z| > k = {k:g}" if not abs(Z) <= k else f"|Z| ≤ k = {k:g}"
+    detail = f"{finding}; Stouffer Z = Σz/√R = {fmt(Z)} over R = {len(judged)} runs ({runs}).{out_note}"
+    nums["detail"] = detail
+    if not math.isfinite(Z):
+        return make_verdict(check, "failed", f"not finite: Z = {fmt(Z)}; {detail}", results, None, eta, nums,
+                            Reason.NOT_FINITE)
+    failed = not abs(Z) <= k
+    meaning = ("a bias shared by the runs of this run set, too small for any one run to show: "
+               "the estimator is biased at this batch size") if failed else None
+    return make_verdict(check, "failed" if failed else "passed",
+                        pooled_message(failed, detail, rule, meaning), results, None, eta, nums)
+
+
+def pooled_message(failed: bool, detail: str, rule: str, meaning: str | None) -> str:
+    return f"{rule}: {detail} Meaning: {meaning}." if failed else f"{detail} {rule}."
+
+
+def _finding(check: str, ratio: float, se: float, runs: int) -> str:
+    """"the linear prediction overshoots ΔH by 41 % ± 12 % over 4 runs"."""
+    if not (math.isfinite(ratio) and math.isfinite(se)):
+        return f"pooled ratio {LABEL[check].split()[1]}/ΔH_true = {fmt(ratio)} ± {fmt(se)} over {runs} runs"
+    off = (ratio - 1.0) * 100
+    verb = "overshoots" if off >= 0 else "undershoots"
+    return (f"{LABEL[check]} {verb} ΔH by {_percent(abs(off))} ± {_percent(se * 100)} over {runs} runs "
+            f"(pooled ratio Σ prediction / Σ ΔH_true = {ratio:.4g} ± {se:.2g})")
+
+
+def _percent(x: float) -> str:
+    """41 %, 4.1 %, 0.41 %: two significant digits below 10 %."""
+    return f"{x:.0f} %" if x >= 10 else f"{x:.2g} %"
+
+
+def case_covariance(case: Mapping) -> float:
+    """cov(prediction, ΔH_true) of an agreement case dict: :func:`stats.cov_from` of its σ's
+    when they are paired, 0 when independent (σ² of the difference is then the sum)."""
+    if case.get("sigma_source") != "paired":
+        return 0.0
+    return stats.cov_from(case["sigma_prediction"], case["sigma_true"], case["sigma"])
+
+
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def check_pooled_linear_agreement(results: str, eta: float, cases: Sequence[Mapping], k: float) -> Verdict:
+    return pooled_agreement("pooled_linear_agreement", results, eta, cases, k)
+
+
+def check_pooled_linquad_agreement(results: str, eta: float, cases: Sequence[Mapping], k: float) -> Verdict:
+    return pooled_agreement("pooled_linquad_agreement", results, eta, cases, k)
+
+
+# --------------------------------------------------------------------------- multiplicity
+
+
+def apply_holm(verdicts: list[Verdict], alpha: float) -> list[Verdict]:
+    """Holm–Bonferroni over all judged cases of each z-check (per-case checks on z, pooled
+    checks on Z): a case fails iff its two-sided p-value is rejected at family-wise level
+    ``alpha`` (k is then not used). A NaN z fails (its NaN p is always rejected, see
+    :func:`stats.holm_reject`); cases that already failed as not finite stay failed."""
+    out = list(verdicts)
+    for check, key in [(c, "z") for c in Z_CHECKS] + [(c, "Z") for c in POOLED]:
+        idx = [i for i, v in enumerate(out) if v.check == check and v.outcome != Outcome.SKIPPED
+               and v.reason != Reason.NOT_FINITE]
+        p = [stats.two_sided_p(out[i].numbers.get(key, math.nan)) for i in idx]
+        for i, pi, rejected in zip(idx, p, stats.holm_reject(p, alpha)):
+            v = out[i]
+            numbers = {name: x for name, x in v.numbers.items() if name != "k"}
+            numbers.update(p_value=pi, holm_alpha=alpha)
+            rule = (f"{'rejected' if rejected else 'not rejected'} by Holm–Bonferroni over "
+                    f"{len(idx)} cases at α = {alpha:g}, p = {pi:.3g}")
+            detail = v.numbers["detail"]
+            message = (pooled_message(bool(rejected), detail, rule, "a bias shared by the runs of this run set")
+                       if check in POOLED else agreement_message(check, bool(rejected), detail, rule))
+            out[i] = replace(v, outcome=Outcome.FAILED if rejected else Outcome.PASSED,
+                             reason=Reason.OUT_OF_BOUNDS if rejected else Reason.OK,
+                             message=message, numbers=numbers)
+    return out

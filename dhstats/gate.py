@@ -1,0 +1,476 @@
+"""A gate session without pytest: run sets → cases → verdicts → health.json and reports.
+
+    from dhstats.gate import Gate
+    from dhstats.settings import parse
+    gate = Gate(parse({"reported_se": "shard-mean"}), ["../E_256", "../E_512"])
+    health = gate.run()          # judges every case, writes reports/, returns health.json's dict
+
+The pytest plugin (:mod:`dhstats.plugin`) drives the same object case by case: it asks
+:meth:`Gate.cases` for the items, :meth:`Gate.judge` for each verdict, moves the records to
+the controller (:meth:`Gate.payload` → :meth:`Gate.collect`) and calls :meth:`Gate.finish`.
+
+How it stays fast and correct:
+
+* **Collection is a scan, not a parse.** Cases are named from a regex scan of each file's η
+  values (:func:`dhstats.results.scan_etas`), identical on every xdist worker.
+* **Each file is parsed once per process that judges it.** Cases come run by run; the first
+  case of a run loads and judges the whole run, later ones read the cached verdicts; the
+  cache holds one run. Under ``--holm`` every z is needed first: all runs are judged up front
+  (verdicts kept, arrays dropped).
+* **Run-set cases are judged from records**, not arrays: each judged run leaves a summary
+  (its agreement case dicts); under xdist the summaries are exchanged through small files in
+  a directory the controller creates (``exchange``), and a worker judging a pooled case waits
+  for the runs other workers judge. Runs no process judges (``-k pooled``) are judged where
+  needed.
+* **Plots only for failures**, within ``--max-plots`` per process.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import registry
+from .agreement import apply_holm
+from .registry import CHECKS, INPUT, Scope, evaluate
+from .results import InvalidRun, Run, RunFile, RunKey, discover, load_run, scan_etas
+from .runsets import check_se_scaling, scaling_medians
+from .settings import SessionOptions
+from .verdicts import Outcome, RunOutcome, RunVerdict, Verdict
+
+_SAFE = re.compile(r"[A-Za-z0-9._+-]+")
+POOL_WAIT = 600.0  # seconds a pooled case waits for another worker's runs before judging them itself
+
+
+def safe_name(name: str) -> str:
+    """A run or run-set name as it appears in test ids: unchanged when it is plain
+    ([A-Za-z0-9._+-], ≤ 60 chars); otherwise other characters become ``_``, it is cut to 60
+    characters and ``~`` + 6 hex digits of its SHA-1 keep it unique. Test ids reach
+    pytest-html's page unescaped (pytest-html issue 1024), so they carry no markup."""
+    if _SAFE.fullmatch(name) and len(name) <= 60:
+        return name
+    digest = hashlib.sha1(name.encode("utf-8", "surrogatepass")).hexdigest()[:6]
+    return re.sub(r"[^A-Za-z0-9._+-]", "_", name)[:60] + "~" + digest
+
+
+def case_id(results: str, run: str | None, eta: float | None) -> str:
+    """``E_2048/run_01/eta=1.6e-06``; per run ``E_2048/run_01``; run set ``E_2048/eta=…`` or
+    ``E_2048`` (η by repr: the shortest exact form)."""
+    parts = [safe_name(results)] + ([] if run is None else [safe_name(run)])
+    return "/".join(parts) + ("" if eta is None else f"/eta={eta!r}")
+
+
+@dataclass(frozen=True)
+class RunSet:
+    name: str
+    path: Path
+    files: tuple[RunFile, ...]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One gate test: a check of a run (at one η, or per run / input) or of a run set."""
+
+    check: str  # a registry name or "input"
+    results: str
+    file: RunFile | None  # None for run-set checks
+    eta: float | None
+    order: int  # groups items run by run; run-set cases after every run
+
+    @property
+    def key(self) -> RunKey | None:
+        return None if self.file is None else self.file.key
+
+    @property
+    def id(self) -> str:
+        return case_id(self.results, None if self.file is None else self.file.run, self.eta)
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A case with no verdict, and why (its run is invalid; an η only the scan found)."""
+
+    reason: str
+
+
+class Evaluation:
+    """One run, loaded and judged: its run verdict and its verdicts keyed by (check, η)."""
+
+    def __init__(self, loaded: Run | InvalidRun | None, rv: RunVerdict, verdicts: list[Verdict]):
+        self.loaded = loaded
+        self.run_verdict = rv
+        self.verdicts = {(v.check, v.eta): v for v in verdicts}
+        self.images: dict[float | None, list] = {}
+        self.reported = False  # the run verdict travels once, on the first case of the run
+
+    def summary(self) -> dict:
+        """What run-set checks need of this run: its agreement cases as health.json dicts."""
+        cases = [v.to_dict() for (check, _), v in self.verdicts.items()
+                 if check in ("linear_agreement", "linquad_agreement")]
+        return {"outcome": str(self.run_verdict.outcome), "cases": cases}
+
+
+class Gate:
+    """One gate session. ``options`` from :func:`dhstats.settings.parse`; ``roots`` the run-set
+    directories; ``exchange`` the directory through which xdist workers share run summaries
+    (None: one process)."""
+
+    def __init__(self, options: SessionOptions, roots: Iterable[str | os.PathLike], *,
+                 exchange: str | os.PathLike | None = None):
+        self.options = options
+        self.settings = options.settings
+        self.roots = [Path(r).resolve() for r in roots]
+        self.files = discover(self.roots)
+        self.run_sets = _run_sets(self.files, self.roots)
+        self.exchange = None if exchange is None else Path(exchange)
+        self.plot_budget = options.max_plots
+        self.selected: set[RunKey] = {f.key for f in self.files}  # runs some process judges
+        self._order = {f.key: i for i, f in enumerate(self.files)}
+        self._scanned: dict[RunKey, tuple[float, ...]] = {}
+        self._current: tuple[RunKey, Evaluation] | None = None
+        self._holm: dict[RunKey, Evaluation] | None = None
+        self._summaries: dict[RunKey, dict] = {}
+        self._set_verdicts: dict[tuple[str, str, float | None], Verdict] = {}
+        self._plot_run: tuple[RunKey, Run | InvalidRun] | None = None
+        # controller side: what travelled on the reports
+        self.run_records: dict[RunKey, dict] = {}
+        self.case_records: list[dict] = []
+        self.figures: dict[tuple[str, str | None], dict[str, object]] = {}
+        self.health: dict | None = None
+        self.written: list[Path] = []
+        self.output_errors: list[str] = []
+
+    # ------------------------------------------------------------------ collection
+    def etas(self, f: RunFile) -> tuple[float, ...]:
+        if f.key not in self._scanned:
+            self._scanned[f.key] = scan_etas(f.path, self.options.max_file_bytes)
+        return self._scanned[f.key]
+
+    def set_etas(self, rs: RunSet) -> tuple[float, ...]:
+        return tuple(sorted({eta for f in rs.files for eta in self.etas(f)}))
+
+    def cases(self, check: str) -> list[Case]:
+        """The cases of ``check`` (a registry name or ``"input"``), in session order."""
+        if check == INPUT:
+            return [Case(INPUT, f.results, f, None, self._order[f.key]) for f in self.files]
+        c = registry.check(check)
+        base = len(self.files)
+        if c.scope == Scope.RUN:
+            return [Case(check, f.results, f, None, self._order[f.key]) for f in self.files]
+        if c.scope == Scope.CASE:
+            return [Case(check, f.results, f, eta, self._order[f.key]) for f in self.files for eta in self.etas(f)]
+        if not c.per_eta:  # se_scaling: only when several run sets are checked together
+            if len(self.run_sets) < 2:
+                return []
+            return [Case(check, rs.name, None, None, base + i) for i, rs in enumerate(self.run_sets)]
+        return [Case(check, rs.name, None, eta, base + i) for i, rs in enumerate(self.run_sets)
+                for eta in self.set_etas(rs)]
+
+    def all_cases(self) -> list[Case]:
+        every = [case for name in (INPUT, *registry.NAMES) for case in self.cases(name)]
+        return sorted(every, key=lambda c: c.order)  # stable: within a run, registry order
+
+    # ------------------------------------------------------------------ judging runs
+    def evaluation(self, f: RunFile) -> Evaluation:
+        """The run's verdicts; loads and judges it on first use (one run cached at a time)."""
+        if self.settings.holm is not None:
+            return self._holm_evaluations()[f.key]
+        if self._current is None or self._current[0] != f.key:
+            self._current = (f.key, self._evaluate(f))
+        return self._current[1]
+
+    def _evaluate(self, f: RunFile, keep_arrays: bool = True) -> Evaluation:
+        loaded = load_run(f, max_bytes=self.options.max_file_bytes)
+        rv, verdicts = evaluate(loaded, self.settings)
+        missed = tuple(e for e in loaded.etas if e not in self.etas(f)) if isinstance(loaded, Run) else ()
+        if rv.outcome == RunOutcome.OK and missed:
+            rv = RunVerdict(rv.results, rv.run, rv.path, RunOutcome.ERROR,
+                            f"{f.display}: true.entries η {', '.join(map(repr, missed))} not found by the "
+                            "collection scan; these cases were not checked")
+            verdicts = []
+        ev = Evaluation(loaded if keep_arrays else None, rv, verdicts)
+        self._remember(f.key, ev.summary())
+        return ev
+
+    def _remember(self, key: RunKey, summary: dict) -> None:
+        self._summaries[key] = summary
+        if self.exchange is not None:
+            path = self.exchange / _exchange_name(key)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(json.dumps(summary, allow_nan=True).encode())
+            os.replace(tmp, path)
+
+    def _holm_evaluations(self) -> dict[RunKey, Evaluation]:
+        """--holm needs every z of a check before judging any case: judge all runs first
+        (one parse each, verdicts kept, arrays dropped), then Holm over every case and every
+        pooled case of each z-check."""
+        if self._holm is None:
+            evs = {f.key: self._evaluate(f, keep_arrays=False) for f in self.files}
+            pooled = self._pooled_verdicts_all()
+            every = [v for ev in evs.values() for v in ev.verdicts.values()] + pooled
+            for v in apply_holm(every, self.settings.holm):
+                if v.run is None:
+                    self._set_verdicts[(v.check, v.results, v.eta)] = v
+                else:
+                    evs[RunKey(v.results, v.run)].verdicts[(v.check, v.eta)] = v
+            self._holm = evs
+        return self._holm
+
+    def run_of(self, f: RunFile, ev: Evaluation) -> Run | None:
+        """The run's arrays for figures (reloaded once under --holm, which drops them)."""
+        if isinstance(ev.loaded, Run):
+            return ev.loaded
+        if ev.loaded is None:
+            if self._plot_run is None or self._plot_run[0] != f.key:
+                self._plot_run = (f.key, load_run(f, max_bytes=self.options.max_file_bytes))
+            run = self._plot_run[1]
+            return run if isinstance(run, Run) else None
+        return None
+
+    # ------------------------------------------------------------------ judging run sets
+    def summary(self, f: RunFile) -> dict:
+        """A run's summary: judged here, or by another xdist worker (read from the exchange,
+        waiting while a worker that was given the run has not judged it yet)."""
+        if f.key in self._summaries:
+            return self._summaries[f.key]
+        path = None if self.exchange is None else self.exchange / _exchange_name(f.key)
+        if path is not None and f.key in self.selected:
+            deadline = time.monotonic() + POOL_WAIT
+            while not path.exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
+        if path is not None and path.exists():
+            try:
+                self._summaries[f.key] = json.loads(path.read_bytes())
+                return self._summaries[f.key]
+            except (OSError, ValueError):
+                pass
+        self._evaluate(f, keep_arrays=False)  # nobody judged it (deselected, or a worker died)
+        return self._summaries[f.key]
+
+    def _set_cases(self, rs: RunSet, check: str) -> list[dict]:
+        return [c for f in rs.files for c in self.summary(f)["cases"] if c["check"] == check]
+
+    def set_verdict(self, check: str, results: str, eta: float | None) -> Verdict:
+        """A run-set case's verdict (cached; under --holm with Holm applied)."""
+        key = (check, results, eta)
+        if key not in self._set_verdicts:
+            if self.settings.holm is not None:
+                self._holm_evaluations()  # fills the pooled verdicts, Holm applied
+            if key not in self._set_verdicts:
+                self._set_verdicts[key] = self._judge_set(check, results, eta)
+        return self._set_verdicts[key]
+
+    def _judge_set(self, check: str, results: str, eta: float | None) -> Verdict:
+        if check == "se_scaling":
+            medians = {rs.name: scaling_medians(self._set_cases(rs, "linear_agreement")) for rs in self.run_sets}
+            return check_se_scaling(results, medians, self.settings.scaling_bounds)
+        rs = next(r for r in self.run_sets if r.name == results)
+        cases = [c for c in self._set_cases(rs, check.removeprefix("pooled_")) if c["eta"] == eta]
+        return registry.check(check).judge(results, eta, cases, self.settings.sigma)
+
+    def _pooled_verdicts_all(self) -> list[Verdict]:
+        return [self._judge_set(case.check, case.results, case.eta)
+                for name in ("pooled_linear_agreement", "pooled_linquad_agreement") for case in self.cases(name)]
+
+    # ------------------------------------------------------------------ one case
+    def judge(self, case: Case) -> Verdict | RunVerdict | Skip:
+        """The case's verdict (its RunVerdict for ``input``), or why it has none."""
+        if case.file is None:
+            return self.set_verdict(case.check, case.results, case.eta)
+        ev = self.evaluation(case.file)
+        if case.check == INPUT:
+            return ev.run_verdict
+        if ev.run_verdict.outcome == RunOutcome.ERROR:
+            return Skip(f"run input is invalid: see input[{case.id}]")
+        v = ev.verdicts.get((case.check, case.eta))
+        if v is None:
+            return Skip(f"η={case.eta!r} was found by the collection scan but is not a true.entries η "
+                        "(an 'eta' key elsewhere in the file)")
+        return v
+
+    def payload(self, case: Case, verdict) -> list[dict]:
+        """The records a case's report carries to the controller: the run's verdict (once per
+        run, on whichever of its cases comes first) and the case's verdict."""
+        out = []
+        if case.file is not None:
+            ev = self.evaluation(case.file)
+            if not ev.reported:
+                ev.reported = True
+                out.append({"kind": "run", **ev.run_verdict.to_dict()})
+        if isinstance(verdict, Verdict):
+            out.append({"kind": "case", **verdict.to_dict()})
+        return out
+
+    # ------------------------------------------------------------------ figures (failing cases only)
+    def images(self, case: Case) -> list:
+        """Figures of a failing case as (caption, base64 PNG) or (caption, None, note), most
+        telling first (the check's ``figures`` in the registry), while ``--max-plots`` lasts."""
+        from . import plots
+
+        names = registry.check(case.check).figures
+        if case.file is None:
+            return self._set_images(case, names)
+        ev = self.evaluation(case.file)
+        if case.eta in ev.images:
+            return ev.images[case.eta]
+        if 0 <= self.plot_budget < len(names):
+            root = case.file.path.parent.parent
+            eta = "" if case.eta is None else f" --eta {case.eta!r}"
+            return [("plots omitted", None, "the --max-plots budget of this process is spent; render them with: "
+                     f"dhstats plot --results {root} --run {case.file.run}{eta}")]
+        run = self.run_of(case.file, ev)
+        if run is None:
+            return []
+        self.plot_budget -= len(names) if self.plot_budget >= 0 else 0
+        ev.images[case.eta] = [plots.render(name, run, case.eta, self.settings) for name in names]
+        return ev.images[case.eta]
+
+    def _set_images(self, case: Case, names) -> list:
+        """Figures of a failing run-set case, drawn from the runs' agreement case dicts."""
+        from . import plots
+
+        every = {rs.name: [c for f in rs.files for c in self.summary(f)["cases"]] for rs in self.run_sets}
+        if case.check == "se_scaling":
+            sets = [{"name": name, "E": scaling_medians([c for c in cs if c["check"] == "linear_agreement"])["E"]}
+                    for name, cs in every.items()]
+            data = {"run_sets": sets, "cases": [c for cs in every.values() for c in cs]}
+            return [plots.render(name, data, where=case.results) for name in names]
+        pooled = self.set_verdict(case.check, case.results, case.eta).to_dict()
+        return [plots.render(name, every[case.results] + [pooled], where=case.results) for name in names]
+
+    def _files_of(self, results: str) -> tuple[RunFile, ...]:
+        return next(rs.files for rs in self.run_sets if rs.name == results)
+
+    # ------------------------------------------------------------------ controller side
+    def collect(self, records: Iterable[dict], figures: Sequence = (), failed: bool = False) -> None:
+        """Records (and a failing case's figures) as they arrive on a test report."""
+        for rec in records:
+            rec = dict(rec)
+            kind = rec.pop("kind")
+            if kind == "run":
+                self.run_records[RunKey(rec["results"], rec["run"])] = rec
+            else:
+                self.case_records.append(rec)
+                if failed and figures:
+                    bucket = self.figures.setdefault((rec["results"], rec["run"]), {})
+                    for fig in figures:
+                        bucket.setdefault(fig[0] if rec["run"] is None else f"{fig[0]} — {_where(rec)}", fig)
+
+    def finish(self, html: bool = False) -> dict:
+        """health.json, badges, run pages and the history line, written from the collected
+        records (:mod:`dhstats.publish`). Every run found is in health.json: a run none of
+        whose cases reported (deselected, or a worker died) is judged here for its run
+        verdict. Reporting never ends the session: a failing output is named in
+        ``output_errors`` and the others are still written."""
+        from .health import build_health
+        from .publish import write_reports
+
+        for f in self.files:
+            if f.key not in self.run_records:
+                rv = self._evaluate(f, keep_arrays=False).run_verdict
+                self.run_records[f.key] = {**rv.to_dict(), "message": rv.message or
+                                           "no case of this run was reported in this session (deselected or interrupted)"}
+        order = {name: i for i, name in enumerate(registry.NAMES)}
+        runs = [self.run_records[f.key] for f in self.files]
+        bad = {(r["results"], r["run"]) for r in runs if r["outcome"] == RunOutcome.ERROR}
+        sets = {rs.name: i for i, rs in enumerate(self.run_sets)}
+
+        def key(c):
+            run_pos = self._order.get(RunKey(c["results"], c["run"]), -1) if c["run"] is not None else None
+            where = (0, run_pos) if run_pos is not None else (1, sets.get(c["results"], 0))
+            return (*where, order.get(c["check"], 99), -1.0 if c["eta"] is None else c["eta"])
+
+        cases = sorted((c for c in self.case_records if (c["results"], c["run"]) not in bad), key=key)
+        self.health = build_health(self.settings, self.roots, runs, cases, run_sets=self._run_set_records(cases),
+                                   figures_omitted=self.output_errors)
+        try:
+            self.written = write_reports(self.options.reports, self.health, self._figures_for,
+                                         self.options.history, html_report=html)
+        except Exception as exc:  # noqa: BLE001 - an output must never end the session
+            self.output_errors.append(f"dhstats: writing the reports failed: {type(exc).__name__}: {exc}")
+        return self.health
+
+    def _figures_for(self, key) -> list:
+        return list(self.figures.get((key[0], key[1]), {}).values())
+
+    def _run_set_records(self, cases: list[dict]) -> list[dict]:
+        out = []
+        for rs in self.run_sets:
+            n = sorted(c["n"] for c in cases if c["results"] == rs.name and c["check"] == "linear_agreement"
+                       and isinstance(c.get("n"), int))
+            out.append({"name": rs.name, "path": str(rs.path), "E": n[len(n) // 2] if n else None,
+                        "runs": len(rs.files)})
+        return out
+
+    def summary_html(self) -> str:
+        """The pytest-html summary: verdict tables, the cross-set figures (σ vs E, pooled
+        ratio vs E) when several run sets were checked, the trend over past sessions."""
+        from . import plots
+        from .health import read_history
+        from .pages import summary_html
+
+        cross = []
+        if len(self.run_sets) > 1:
+            cross = [plots.render(name, self.health) for name in ("sigma_vs_e", "ratio_vs_e")]
+        lines = read_history(self.options.history) if self.options.history else []
+        trend = [plots.render("trend", lines, sigma=self.settings.sigma)] if len(lines) > 1 else []
+        return summary_html(self.health, None, cross, trend)
+
+    def run(self) -> dict:
+        """The whole session without pytest: judge every case, collect, write the outputs."""
+        for case in self.all_cases():
+            verdict = self.judge(case)
+            failed = isinstance(verdict, Verdict) and verdict.outcome == Outcome.FAILED
+            self.collect(self.payload(case, verdict), self.images(case) if failed else (), failed)
+        return self.finish()
+
+
+def example_roots(reports: Path) -> list[Path]:
+    """The embedded example run set, (re)written atomically under ``reports/example`` (safe
+    when several processes race): what ``pytest checks/`` checks without ``--results``."""
+    import shutil
+    import tempfile
+
+    from . import simulate
+
+    directory = reports / "example"
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".example-", dir=directory.parent))
+    simulate.write_example(tmp)
+    old = directory.with_name(f"{directory.name}.old-{os.getpid()}")
+    if directory.exists():
+        directory.rename(old)
+    tmp.rename(directory)
+    shutil.rmtree(old, ignore_errors=True)
+    return [directory / "E_example"]
+
+
+def _where(rec: dict) -> str:
+    return case_id(rec["results"], rec["run"], rec["eta"])
+
+
+def _exchange_name(key: RunKey) -> str:
+    return hashlib.sha1(str(key).encode("utf-8", "surrogatepass")).hexdigest() + ".json"
+
+
+def _run_sets(files: Sequence[RunFile], roots: Sequence[Path]) -> list[RunSet]:
+    sets: dict[str, list[RunFile]] = {}
+    for f in files:
+        sets.setdefault(f.results, []).append(f)
+    paths = {}
+    for f in files:
+        paths.setdefault(f.results, f.path.parent.parent)
+    return [RunSet(name, paths[name], tuple(fs)) for name, fs in sets.items()]
+
+
+def to_b64(png: bytes) -> str:
+    return base64.b64encode(png).decode("ascii")
+
+
+__all__ = ["Gate", "Case", "Skip", "RunSet", "case_id", "safe_name"]

@@ -1,0 +1,105 @@
+"""The one list of checks (``shared/spec/checks.md``, "Checks").
+
+Everything that enumerates checks derives from :data:`CHECKS`: the gate's test functions
+and case ids (:mod:`dhstats.plugin`), judging (:mod:`dhstats.gate`), health.json counts,
+badges, the terminal table and the run pages. A check's ``scope`` says what one case is:
+
+* ``case`` — one (run set, run, η);
+* ``run`` — one (run set, run), ``eta`` null;
+* ``run_set`` — one (run set, η) (pooled checks) or one run set (``se_scaling``), ``run`` null.
+
+``figures`` names the plots of a failing case, most telling first (see
+:func:`dhstats.plots.figure`).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+from . import agreement, judges, runsets
+from .results import InvalidRun, Run
+from .settings import Settings
+from .verdicts import RunContext, RunOutcome, RunVerdict, Verdict, run_verdict
+
+
+class Scope(StrEnum):
+    CASE = "case"
+    RUN = "run"
+    RUN_SET = "run_set"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    scope: Scope
+    short: str  # terminal-table column header
+    title: str  # words, for captions and summaries
+    judge: Callable
+    figures: tuple[str, ...] = ()
+    per_eta: bool = True  # run-set checks: one case per η (pooled) or one per set (se_scaling)
+
+
+CHECKS: tuple[Check, ...] = (
+    Check("consistency", Scope.CASE, "consist", "internal consistency of the file",
+          judges.check_consistency, ("contributions",)),
+    Check("snis_weights", Scope.CASE, "weights", "SNIS weights normalised",
+          judges.check_snis_weights, ("weights",)),
+    Check("snis_reliability", Scope.CASE, "reliab", "SNIS reliability (ESS, Pareto k̂)",
+          judges.check_snis_reliability, ("weights",)),
+    Check("se_consistency", Scope.RUN, "se", "reported SEs vs measured SEs",
+          judges.check_se_consistency, ("sigma_comparison",), per_eta=False),
+    Check("linear_agreement", Scope.CASE, "linear", "linear prediction ηG vs ΔH_true",
+          agreement.check_linear_agreement, ("delta_h_vs_eta", "ratio_vs_eta", "contributions", "errors")),
+    Check("linquad_agreement", Scope.CASE, "linquad", "lin+quad prediction vs ΔH_true",
+          agreement.check_linquad_agreement, ("delta_h_vs_eta", "ratio_vs_eta", "contributions", "errors")),
+    Check("truncation_ratio", Scope.CASE, "trunc", "truncation ratio on the bulk of sequences",
+          judges.check_truncation_ratio, ("truncation_sweep", "clip_sweep", "contributions")),
+    Check("pooled_linear_agreement", Scope.RUN_SET, "pool-lin", "linear prediction pooled over runs",
+          agreement.check_pooled_linear_agreement, ("pooled_ratio",)),
+    Check("pooled_linquad_agreement", Scope.RUN_SET, "pool-lq", "lin+quad prediction pooled over runs",
+          agreement.check_pooled_linquad_agreement, ("pooled_ratio",)),
+    Check("se_scaling", Scope.RUN_SET, "scaling", "σ scales as 1/√E across run sets",
+          runsets.check_se_scaling, ("sigma_vs_e",), per_eta=False),
+)
+BY_NAME: dict[str, Check] = {c.name: c for c in CHECKS}
+NAMES: tuple[str, ...] = tuple(BY_NAME)
+INPUT = "input"  # the per-run validity case (not a check: invalid input makes a run an error)
+
+
+def check(name: str) -> Check:
+    """The check called ``name`` (KeyError with the known names otherwise)."""
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"{name!r} is not a dhstats check (one of {', '.join(NAMES)})") from None
+
+
+def evaluate_run(run: Run, settings: Settings = Settings()) -> list[Verdict]:
+    """Every case and per-run verdict of one valid run, in registry order (per-η checks by
+    ascending η). Run-set checks are judged by the gate from these records."""
+    ctx = RunContext(run, settings)
+    out: list[Verdict] = []
+    for c in CHECKS:
+        if c.scope == Scope.RUN:
+            out.append(c.judge(ctx))
+        elif c.scope == Scope.CASE:
+            out.extend(c.judge(ctx, e) for e in run.entries)
+    return out
+
+
+def evaluate(loaded: Run | InvalidRun, settings: Settings = Settings()) -> tuple[RunVerdict, list[Verdict]]:
+    """Run verdict plus all its verdicts (none for an invalid run). A crash inside a check
+    makes the run an error carrying the exception, never a lost run or a pass."""
+    rv = run_verdict(loaded)
+    if isinstance(loaded, InvalidRun):
+        return rv, []
+    try:
+        with np.errstate(all="ignore"):  # overflow/invalid give inf/NaN, which never pass
+            return rv, evaluate_run(loaded, settings)
+    except Exception as exc:  # a bug in a check must not hide the other runs
+        f = loaded.file
+        return RunVerdict(f.results, f.run, str(f.path), RunOutcome.ERROR,
+                          f"{f.display}: internal error while checking: {exc!r}"), []

@@ -1,0 +1,90 @@
+"""Run-set checks: what only several runs (or several run sets) can show.
+
+They are judged from the per-run agreement cases (health.json case dicts), never from
+arrays, so a gate session needs nothing but each run's verdict records to pool them
+(:mod:`dhstats.gate` collects them, across xdist workers too).
+
+* ``pooled_*_agreement`` — :func:`dhstats.agreement.pooled_agreement`.
+* ``se_scaling`` — sampling noise shrinks as 1/√E (E = num_sequences): for each run set,
+  m_G = median over runs of σ_G·√E and, at each η, m_true(η) = median over runs of
+  σ_true·√E/η; each over the largest-E set's m within ``--scaling-bounds`` (checks.md).
+  When the reference set lacks an η, its median over all its η is used (σ_true/η is, to first
+  order, η·σ_G/η = σ_G: independent of η).
+"""
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+
+from .verdicts import Reason, Verdict, fmt, make_verdict
+
+
+def scaling_medians(cases: Sequence[Mapping]) -> dict:
+    """E, m_G and m_true(η) of one run set from its ``linear_agreement`` case dicts (each with
+    ``n``, ``sigma_g``, ``sigma_true``, ``eta``). Non-finite or missing σ's are left out."""
+    ns = [c["n"] for c in cases if isinstance(c.get("n"), int)]
+    if not ns:
+        return {"E": None, "m_g": None, "m_true": {}}
+    E = int(statistics.median(ns))
+    per_run_g = {c["run"]: c["sigma_g"] for c in cases if _ok(c.get("sigma_g"))}
+    by_eta: dict[float, list[float]] = {}
+    for c in cases:
+        if _ok(c.get("sigma_true")) and c.get("eta"):
+            by_eta.setdefault(c["eta"], []).append(c["sigma_true"] * math.sqrt(E) / c["eta"])
+    return {"E": E,
+            "m_g": statistics.median(v * math.sqrt(E) for v in per_run_g.values()) if per_run_g else None,
+            "m_true": {eta: statistics.median(v) for eta, v in sorted(by_eta.items())}}
+
+
+def check_se_scaling(results: str, medians: Mapping[str, dict], bounds: tuple[float, float]) -> Verdict:
+    """``se_scaling`` of run set ``results`` given :func:`scaling_medians` of every run set
+    checked together (including this one)."""
+    lo, hi = bounds
+    mine = medians[results]
+    known = {name: m for name, m in medians.items() if m["E"]}
+    if mine["E"] is None or len({m["E"] for m in known.values()}) < 2:
+        es = ", ".join(f"{name}: E = {m['E']}" for name, m in medians.items())
+        return make_verdict("se_scaling", "skipped", f"needs ≥ 2 run sets of different E with a judged σ ({es}).",
+                            results, None, None, {"E": mine["E"]}, Reason.INCONCLUSIVE)
+    ref_name = max(known, key=lambda name: (known[name]["E"], name))
+    ref = known[ref_name]
+    nums: dict = {"E": mine["E"], "reference": ref_name, "reference_E": ref["E"], "bounds": list(bounds),
+                  "sigma_g_scaled": mine["m_g"]}
+    parts, bad = [], []
+    if mine["m_g"] is not None and ref["m_g"] is not None:
+        r = mine["m_g"] / ref["m_g"] if ref["m_g"] > 0 else math.inf
+        nums["ratio_sigma_g"] = r
+        parts.append(f"σ_G·√E = {fmt(mine['m_g'])} vs {fmt(ref['m_g'])}: ratio {fmt(r)}")
+        if not lo <= r <= hi:
+            bad.append(f"σ_G·√E ratio {fmt(r)}")
+    ref_all = statistics.median(ref["m_true"].values()) if ref["m_true"] else None
+    worst = None
+    for eta, m in mine["m_true"].items():
+        base = ref["m_true"].get(eta, ref_all)
+        if base is None:
+            continue
+        r = m / base if base > 0 else math.inf
+        if worst is None or abs(math.log(r) if r > 0 else math.inf) > abs(math.log(worst) if worst > 0 else math.inf):
+            worst = r
+        parts.append(f"σ_true·√E/η at η = {eta!r}: ratio {fmt(r)}")
+        if not lo <= r <= hi:
+            bad.append(f"σ_true·√E/η ratio {fmt(r)} at η = {eta!r}")
+    nums["ratio_sigma_true"] = worst
+    where = f"E = {mine['E']} against {ref_name} (E = {ref['E']}, the largest)"
+    if not parts:
+        return make_verdict("se_scaling", "skipped", f"no judged σ to compare ({where}).", results, None, None,
+                            nums, Reason.MISSING_FIELD)
+    desc = f"medians over runs, {where}: " + "; ".join(parts)
+    if bad:
+        return make_verdict("se_scaling", "failed",
+                            f"outside [{lo:g}, {hi:g}]: {', '.join(bad)}; {desc}. Meaning: sampling noise shrinks "
+                            "as 1/√E; a σ that does not is a mis-scaled SE (or runs of different batch sizes "
+                            "mixed in one set).", results, None, None, nums)
+    if ref_name == results:
+        desc = f"reference set (largest E = {mine['E']}); " + desc
+    return make_verdict("se_scaling", "passed", f"{desc}; within [{lo:g}, {hi:g}].", results, None, None, nums)
+
+
+def _ok(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0

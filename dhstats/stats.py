@@ -281,8 +281,12 @@ def sequence_parts(*, T, gdotv=None, G=None, vhvv=None, Q=None,
     T = np.asarray(T, dtype=np.float64)
     g_t = None if gdotv is None or T.size < 2 else centred(gdotv, T, G)
     q_t = None if vhvv is None or T.size < 2 else centred(vhvv, T, Q)
-    g = Sigma(_finite(se_sum(g_t)), "per_sequence") if g_t is not None else sigma_g_reported
-    q = Sigma(_finite(se_sum(q_t)), "per_sequence") if q_t is not None else sigma_q_reported
+    def pick(x, reported):
+        if x is not None:
+            return Sigma(_finite(se_sum(x)), "per_sequence")
+        return None if reported is None else Sigma(_finite(reported.value), reported.source)
+
+    g, q = pick(g_t, sigma_g_reported), pick(q_t, sigma_q_reported)
     return SequenceParts(T, g_t, q_t, g, q)
 
 

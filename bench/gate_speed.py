@@ -1,25 +1,31 @@
-"""Gate speed and memory benchmark (issue: "Gate speed and scale").
+"""Gate speed and memory at real file sizes (issue 11).
 
-    python bench/gate_speed.py [--runs 50] [--sequences 2048] [--out bench/out/speed]
+    python bench/gate_speed.py [--runs 100] [--repeat 3] [--profile] [--out bench/out/speed]
 
-Makes a realistic run set — simulated E=2048 runs (5 η) in the producer's format, each
-per-sequence record padded with the producer's extra fields (``extras``, ``features``,
-``sum_logp`` …, copied from a real record's shape) so a file is real-size — then measures,
-each in a fresh process:
+Writes, once (kept in ``--out`` and reused while the parameters match), run sets of simulated
+E=2048 runs in the real producer's full layout (``simulate_run(shape="real")``: every field
+of a real results.json, per-sequence records with ``extras``/``features``, ≈ 3 MB per file):
 
-(a) ``json.load`` of every file (stdlib; what the notebook does), and orjson for reference;
-(b) the gate end to end: ``python -m pytest checks/ --results DIR`` (all checks, reports on);
-(c) the gate with ``-n 2`` (pytest-xdist);
-(d) peak RSS of each (max over the process tree, ``getrusage(RUSAGE_CHILDREN)``);
-(e) a failing run set (same size; planted defects make 5 of 7 checks fail on every case),
-    to bound the cost of plotting (``--max-plots``, default 40 figures per process).
-It prints the ratios gate/json.load, gate/orjson and serial/parallel, and writes JSON.
+* ``E_2048``         2 η (``simulate.REAL_2048_ETAS``), as the real E_2048 run set;
+* ``E_2048_5eta``    the producer's 5-η grid (``simulate.DEFAULT_ETAS``), ≈ 4.2 MB per file;
+* ``E_2048_failing`` 2 η with planted defects that fail most cases (:data:`FAILING`);
+* ``E_2048_10runs``  the first 10 runs of ``E_2048`` (symlinks): peak RSS must not grow with runs;
+* ``E_example``      the README's example run set (3 runs × 5 η, n = 256): -n 2 must not be slower.
+
+Entropy noise 0.01 and score noise 0.5 as in the calibration. Each command runs as a whole
+fresh process ``--repeat`` times; the table shows the median wall time, the median CPU time
+(user + sys of the process tree) and the largest peak RSS of one process of the tree
+(``getrusage(RUSAGE_CHILDREN).ru_maxrss`` in a wrapper process). ``--profile`` adds a cProfile
+of the serial gate on ``E_2048`` (``bench/out/speed/gate_serial.prof``, top 20 by own time).
+Results also go to ``<out>/gate_speed.json``.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import pstats
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -29,111 +35,146 @@ sys.path.insert(0, str(REPO))
 
 from dhstats import simulate  # noqa: E402
 
-_EXTRA = {  # the producer's per-sequence fields the gate does not read (results-format.md)
-    "sum_logp": -33.27, "mean_logp": -0.391, "var_logp": 1.179, "max_logp": -1.5e-05, "min_logp": -6.98,
-    "extras": {"rb_entropy_sum": 22.33, "sum_w": 661.92, "sum_w2": 7351.84, "sum_w_abs": 661.92,
-               "wjlogp_sum": 259899.39, "jH_sum": -30959.69, "sum_abs_jlogp": 67683.82,
-               "mean_abs_jlogp": 796.28, "token_share": 0.00324, "denom_corr_scaled": 5.3137,
-               "denom_corr_unscaled": 139379.97},
-    "features": {"length_log": 4.44, "sum_w": 661.92, "sum_w2": 7351.84, "rb_entropy_sum": 22.33,
-                 "var_logp": 1.179},
-}
-
-
-#: planted defects that make nearly every case fail (consistency, snis_weights, se_consistency,
+N = 2048
+NOISE = dict(entropy_noise=0.01, score_noise=0.5)
+#: planted defects that make most cases fail (consistency, snis_weights, se_consistency,
 #: linear/linquad agreement); snis_reliability and truncation_ratio still pass
 FAILING = ("biased_gdotv", "negative_weights", "uncorrected_denominator", "shard_mean_se")
 
-
-def make_run_set(root: Path, runs: int, n: int, defects=()) -> list[Path]:
-    paths = []
-    for r in range(1, runs + 1):
-        doc = simulate.simulate_run(n, simulate.DEFAULT_ETAS, seed=1000 + r,
-                                    defects=defects)
-        for i, rec in enumerate(doc["approx"]["per_sequence"]):
-            rec.update({k: (dict(v) if isinstance(v, dict) else v * (1 + 1e-3 * i)) for k, v in _EXTRA.items()})
-        p = root / f"run_{r:02d}" / "results.json"
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(simulate._dump(doc))
-        paths.append(p)
-    return paths
-
-
 _MEASURE = """
-import resource, subprocess, sys, time
+import json, resource, subprocess, sys, time
 t = time.perf_counter()
-rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
-print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, rc)
+p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+wall = time.perf_counter() - t
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+tail = (p.stdout.decode(errors="replace").strip().splitlines() or [""])[-1]
+print(json.dumps([wall, r.ru_utime + r.ru_stime, r.ru_maxrss, p.returncode, tail]))
 """
+_JSON = "import json,sys\nfor p in sys.argv[1:]:\n    with open(p, 'rb') as f: json.load(f)"
+_ORJSON = "import orjson,sys\nfor p in sys.argv[1:]:\n    with open(p, 'rb') as f: orjson.loads(f.read())"
 
 
-def measure(cmd: list[str], repeat: int = 3) -> dict:
-    """Best-of-``repeat`` wall time (s) and peak RSS (MiB) of ``cmd`` in a fresh process tree."""
-    best = None
-    for _ in range(repeat):
-        out = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], capture_output=True, text=True,
-                             cwd=REPO, check=True).stdout.split()
-        wall, rss_kib, rc = float(out[0]), int(out[1]), int(out[2])
-        if best is None or wall < best["seconds"]:
-            best = {"seconds": wall, "peak_rss_mib": rss_kib / 1024, "exit": rc}
-    return best
+def run_set(root: Path, runs: int, etas, defects=()) -> Path:
+    """``root`` with ``run_NN/results.json`` for NN = 1..runs (written unless the stamp matches)."""
+    stamp = json.dumps({"runs": runs, "n": N, "etas": list(etas), "defects": list(defects),
+                        "noise": NOISE, "shape": "real"}, sort_keys=True)
+    if not (root / "stamp.json").exists() or (root / "stamp.json").read_text() != stamp:
+        for old in root.glob("run_*/results.json"):
+            old.unlink()
+        simulate.write_run_set(root.parent, name=root.name, runs=runs, n=N, etas=etas, seed=11,
+                               defects=defects, shape="real", **NOISE)
+        (root / "stamp.json").write_text(stamp)
+    return root
 
 
-def parsed_size(path: Path) -> float:
-    """MiB of Python objects that ``json.load`` makes of one file (tracemalloc peak)."""
-    code = ("import json,sys,tracemalloc\ntracemalloc.start()\nd=json.load(open(sys.argv[1]))\n"
-            "print(tracemalloc.get_traced_memory()[1])")
-    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
-    return int(out.stdout) / 2**20
+def first_runs(src: list[Path], root: Path) -> Path:
+    """``root`` with symlinks to the run directories of ``src``."""
+    root.mkdir(parents=True, exist_ok=True)
+    for f in src:
+        link = root / f.parent.name
+        if not link.exists():
+            os.symlink(f.parent, link)
+    return root
+
+
+def measure(cmd: list[str], repeat: int) -> dict:
+    """Median wall and CPU seconds, largest peak RSS (MiB), the exit codes and the last output
+    line (pytest's summary) of ``cmd``."""
+    rows = [json.loads(subprocess.run([sys.executable, "-c", _MEASURE, *cmd], capture_output=True,
+                                      text=True, cwd=REPO, check=True).stdout) for _ in range(repeat)]
+    return {"wall": statistics.median(r[0] for r in rows), "cpu": statistics.median(r[1] for r in rows),
+            "rss": max(r[2] for r in rows) / 1024, "exit": sorted({r[3] for r in rows}),
+            "summary": rows[-1][4]}
+
+
+def gate(root: Path, reports: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "pytest", "checks/", "-q", "-p", "no:cacheprovider",
+            "--results", str(root), "--reports", str(reports), *extra]
+
+
+def commands(sets: dict[str, Path], out: Path) -> dict[str, dict[str, list[str]]]:
+    """{row: {run set: command}} of the table."""
+    files = {k: [str(f) for f in sorted(v.glob("run_*/results.json"))] for k, v in sets.items()}
+    rows: dict[str, dict[str, list[str]]] = {"json.load": {}, "orjson": {}, "gate serial": {},
+                                             "gate -n 2": {}, "gate -p no:html": {}}
+    for k in ("E_2048", "E_2048_5eta"):
+        rows["json.load"][k] = [sys.executable, "-c", _JSON, *files[k]]
+        rows["orjson"][k] = [sys.executable, "-c", _ORJSON, *files[k]]
+        rows["gate serial"][k] = gate(sets[k], out / "reports" / k / "serial")
+        rows["gate -n 2"][k] = gate(sets[k], out / "reports" / k / "n2", "-n", "2")
+        rows["gate -p no:html"][k] = gate(sets[k], out / "reports" / k / "nohtml", "-p", "no:html")
+    for flag, row in (((), "gate serial"), (("-n", "2"), "gate -n 2"), (("-p", "no:html"), "gate -p no:html")):
+        rows[row]["E_example"] = gate(sets["E_example"], out / "reports" / "example" / row.replace(" ", ""), *flag)
+    rows["gate, failing set"] = {"E_2048": gate(sets["E_2048_failing"], out / "reports" / "failing")}
+    rows["gate, first 10 runs"] = {"E_2048": gate(sets["E_2048_10runs"], out / "reports" / "10runs")}
+    return rows
+
+
+def table(results: dict, columns: list[str]) -> str:
+    head = "| command | " + " | ".join(f"{c}: wall s | CPU s | peak RSS MiB" for c in columns) + " |"
+    lines = [head, "|---" * (1 + 3 * len(columns)) + "|"]
+    for row, cells in results.items():
+        vals = []
+        for c in columns:
+            m = cells.get(c)
+            bad = "" if m is None or m["exit"] in ([0], [1]) else f" (exit {m['exit']})"
+            vals += ["—"] * 3 if m is None else [f"{m['wall']:.2f}{bad}", f"{m['cpu']:.2f}", f"{m['rss']:.0f}"]
+        lines.append(f"| {row} | " + " | ".join(vals) + " |")
+    return "\n".join(lines)
+
+
+def profile(root: Path, out: Path, top: int = 20) -> str:
+    """cProfile of the serial gate on ``root``; the ``top`` functions by own time."""
+    prof = out / "gate_serial.prof"
+    subprocess.run([sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "pytest", "checks/", "-q",
+                    "-p", "no:cacheprovider", "--results", str(root), "--reports", str(out / "reports" / "prof")],
+                   cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import io
+    buf = io.StringIO()
+    stats = pstats.Stats(str(prof), stream=buf)
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+    return buf.getvalue()
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--runs", type=int, default=50)
-    p.add_argument("--sequences", type=int, default=2048)
-    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--runs", type=int, default=100, help="runs per run set (default 100)")
+    p.add_argument("--repeat", type=int, default=3, help="repetitions of each command (median; default 3)")
     p.add_argument("--out", default=str(REPO / "bench" / "out" / "speed"))
+    p.add_argument("--profile", action="store_true", help="also profile the serial gate (cProfile, top 20)")
     args = p.parse_args(argv)
     out = Path(args.out)
-    healthy, failing = out / f"E_{args.sequences}", out / f"E_{args.sequences}_failing"
-    if not healthy.exists():
-        make_run_set(healthy, args.runs, args.sequences)
-    if not failing.exists():
-        make_run_set(failing, args.runs, args.sequences, defects=FAILING)
-    files = sorted(healthy.glob("run_*/results.json"))
-    small = out / f"E_{args.sequences}_10runs"  # the first 10 runs: memory must not grow with runs
-    if not small.exists():
-        for f in files[:10]:
-            (small / f.parent.name).mkdir(parents=True, exist_ok=True)
-            os.symlink(f, small / f.parent.name / "results.json")
-    mb = sum(f.stat().st_size for f in files) / 1e6
-    loader = "import json,sys\nfor p in sys.argv[1:]:\n    with open(p) as f: json.load(f)"
-    oloader = "import orjson,sys\nfor p in sys.argv[1:]:\n    with open(p,'rb') as f: orjson.loads(f.read())"
-    gate = [sys.executable, "-m", "pytest", "checks/", "-q", "-p", "no:cacheprovider", "--results"]
-    r = {
-        "files": len(files), "total_mb": round(mb, 1), "largest_mb": max(f.stat().st_size for f in files) / 1e6,
-        "json_load": measure([sys.executable, "-c", loader, *map(str, files)], args.repeat),
-        "orjson": measure([sys.executable, "-c", oloader, *map(str, files)], args.repeat),
-        "gate": measure(gate + [str(healthy), "--reports", str(out / "r1")], args.repeat),
-        "gate_n2": measure(gate + [str(healthy), "--reports", str(out / "r2"), "-n", "2"], args.repeat),
-        "parsed_mib": parsed_size(max(files, key=lambda f: f.stat().st_size)),
-        "gate_10_runs": measure(gate + [str(small), "--reports", str(out / "r4")], args.repeat),
-        "gate_failing": measure(gate + [str(failing), "--reports", str(out / "r3")], args.repeat),
+    two = run_set(out / "E_2048", args.runs, simulate.REAL_2048_ETAS)
+    sets = {"E_2048": two,
+            "E_2048_5eta": run_set(out / "E_2048_5eta", args.runs, simulate.DEFAULT_ETAS),
+            "E_2048_failing": run_set(out / "E_2048_failing", args.runs, simulate.REAL_2048_ETAS, FAILING),
+            "E_2048_10runs": first_runs(sorted(two.glob("run_*/results.json"))[:10], out / "E_2048_10runs"),
+            "E_example": simulate.write_example(out)}
+    sizes = {k: [f.stat().st_size for f in sets[k].glob("run_*/results.json")] for k in ("E_2048", "E_2048_5eta")}
+    results = {row: {k: measure(cmd, args.repeat) for k, cmd in cells.items()}
+               for row, cells in commands(sets, out).items()}
+    s, e = results["gate serial"]["E_2048"], results
+    summary = {
+        "serial / orjson": s["wall"] / e["orjson"]["E_2048"]["wall"],
+        "serial / json.load": s["wall"] / e["json.load"]["E_2048"]["wall"],
+        "speed-up of -n 2": s["wall"] / e["gate -n 2"]["E_2048"]["wall"],
+        "failing / healthy": e["gate, failing set"]["E_2048"]["wall"] / s["wall"],
+        f"peak RSS {args.runs} runs / 10 runs": s["rss"] / e["gate, first 10 runs"]["E_2048"]["rss"],
     }
-    r["ratio_gate_over_json_load"] = r["gate"]["seconds"] / r["json_load"]["seconds"]
-    r["ratio_gate_over_orjson"] = r["gate"]["seconds"] / r["orjson"]["seconds"]
-    r["speedup_n2"] = r["gate"]["seconds"] / r["gate_n2"]["seconds"]
-    r["failing_over_healthy"] = r["gate_failing"]["seconds"] / r["gate"]["seconds"]
     out.mkdir(parents=True, exist_ok=True)
-    (out / "gate_speed.json").write_text(json.dumps(r, indent=2))
-    print(f"{len(files)} files, {mb:.1f} MB (largest {r['largest_mb']:.2f} MB)")
-    print("| measurement | wall s | peak RSS MiB | exit |\n|---|---|---|---|")
-    for k in ("json_load", "orjson", "gate", "gate_n2", "gate_10_runs", "gate_failing"):
-        m = r[k]
-        print(f"| {k} | {m['seconds']:.2f} | {m['peak_rss_mib']:.0f} | {m['exit']} |")
-    print(f"gate / json.load = {r['ratio_gate_over_json_load']:.2f}; gate / orjson = "
-          f"{r['ratio_gate_over_orjson']:.2f}; serial / -n 2 = {r['speedup_n2']:.2f}; failing/healthy "
-          f"= {r['failing_over_healthy']:.2f}; one file parsed = {r['parsed_mib']:.0f} MiB")
+    (out / "gate_speed.json").write_text(json.dumps({"sizes": sizes, "results": results, "summary": summary},
+                                                    indent=2))
+    for k, v in sizes.items():
+        print(f"{k}: {len(v)} files, {sum(v) / 1e6:.0f} MB ({sum(v) / len(v) / 1e6:.2f} MB each); ", end="")
+    print(f"medians of {args.repeat}, {os.cpu_count()} CPUs")
+    print(table(results, ["E_2048", "E_2048_5eta", "E_example"]))
+    for row, cells in results.items():
+        if row.startswith("gate"):
+            print(f"  {row}: " + "; ".join(f"{k}: {m['summary']}" for k, m in cells.items()))
+    print("E_2048: " + "; ".join(f"{k} = {v:.2f}" for k, v in summary.items()))
+    if args.profile:
+        print(profile(sets["E_2048"], out))
     return 0
 
 

@@ -301,7 +301,9 @@ def test_results_path_is_a_directory(run_file):
     run_file.path.mkdir()
     result = load_run(run_file)
     assert isinstance(result, InvalidRun)
-    assert str(result.problems[0]).startswith(f"{FILE}: cannot read: ")
+    assert [str(p) for p in result.problems] == [
+        f"{FILE}: not a regular file (a directory); only regular files are read"
+    ]
 
 
 def test_top_level_list(run_file):

@@ -12,6 +12,7 @@ from scipy import stats
 
 from dhstats.psis import (
     REASON_ALL_EQUAL,
+    _gpd_fit_log,
     ParetoKhat,
     gpd_fit,
     khat_threshold,
@@ -326,11 +327,40 @@ def test_pareto_khat_rejects_bad_input(bad):
         pareto_khat(bad)
 
 
-def test_underflowing_tail():
-    # ratios exp(-10 i): the 136 largest span 1350 nats, beyond double precision.
+def test_tail_beyond_float_range_gives_large_khat():
+    # ratios exp(-10 i): the 136 largest span 1350 nats, beyond double precision. Fitted in
+    # log space: k̂ finite and far above any threshold (was: None, "exceedances underflow").
     res = pareto_khat(-10.0 * np.arange(2048))
     _check_result(res, 2048)
-    assert res.khat is None and "underflow" in res.reason
+    assert res.khat is not None and res.khat > 100 and res.khat > res.threshold
+
+
+@pytest.mark.parametrize("seed, arviz", [(11, 51.52074585033826), (68, 54.27682602553719)])
+def test_subnormal_smallest_exceedance(seed, arviz):
+    # Regression (issue 7 item 6): 30·t₃ log-weights at n = 1482 span ~740-750 nats over the
+    # M = 116 tail; the smallest exceedance is subnormal (seed 11: 9.9e-324) or 0 (seed 68), so
+    # 1/x* overflowed and the old code returned "GPD fit did not produce a finite k" (seed 11)
+    # or "exceedances underflow" (seed 68). Now k̂ is finite and large, as in ArviZ, whose
+    # _psislw floors the threshold at log(tiny) and fits the shorter tail above it (its k̂,
+    # from the transcription _ref_khat, is given for comparison; both fail the threshold).
+    lw = 30.0 * np.random.default_rng(seed).standard_t(3, 1482)
+    res = pareto_khat(lw)
+    _check_result(res, 1482)
+    assert res.khat > 10 and res.khat > res.threshold
+    assert _ref_khat(lw) == pytest.approx(arviz, rel=1e-12)
+
+
+@pytest.mark.parametrize("size", [5, 7, 48, 136, 272, 1000])
+def test_log_space_fit_matches_direct_fit(size):
+    # the log-space fit is the same estimator: equal to the direct fit where both run, and
+    # scale-equivariant far beyond the float64 range (shifts of ±800 nats)
+    x = np.sort(stats.genpareto.rvs(c=0.4, size=size, random_state=size))
+    k, s = gpd_fit(x)
+    for c in (0.0, 800.0, -800.0):
+        k_log, s_log = _gpd_fit_log(np.log(x) + c)
+        assert k_log == pytest.approx(k, abs=1e-12)
+        if c == 0.0:
+            assert s_log == pytest.approx(s, rel=1e-12)
 
 
 def test_accepts_lists_and_normalised_log_weights():

@@ -89,7 +89,7 @@ def run_set_lines(health: Mapping) -> list[str]:
             else:
                 parts = [c["outcome"] + (f" (σ ratio {_num(c.get('ratio_sigma_g'))})"
                                          if c.get("ratio_sigma_g") is not None else "") for c in cases]
-            out.append(_fit(printable(f"{name} {chk.short}: ") + " · ".join(parts)))
+            out.append(printable(f"{name} {chk.short}: ") + " · ".join(parts))
     return out
 
 
@@ -104,7 +104,7 @@ def summary_lines(health: Mapping, written: Sequence[str | os.PathLike] = ()) ->
     out.append("P passed · F failed · S skipped · ERR invalid run (input unusable, no cases)")
     pooled = run_set_lines(health)
     if pooled:
-        out += ["run sets (pooled over runs):"] + ["  " + ln for ln in pooled]
+        out += ["run sets (pooled over runs):"] + [_fit("  " + ln) for ln in pooled]
     if written:
         out.append("reports written:")
         out += [_fit("  " + printable(os.fspath(p))) for p in written]

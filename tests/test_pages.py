@@ -1,0 +1,185 @@
+"""Run pages and the pytest-html summary (dhstats.pages): names, escaping, structure. HTML is
+checked through html.parser (tags, attributes, text), not by snapshot."""
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from health_records import EVIL_MSG, EVIL_RUN, PNG_B64, health
+
+from dhstats import pages
+
+
+class Page(HTMLParser):
+    """Tags with attributes, text in document order, and the section headings."""
+
+    def __init__(self, text: str):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict]] = []
+        self.text: list[str] = []
+        self.headings: list[str] = []
+        self._in_h = False
+        self._in_style = False
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        self._in_h = tag in ("h2", "h3")
+        self._in_style = tag == "style"
+        if self._in_h:
+            self.headings.append("")
+
+    def handle_endtag(self, tag):
+        if tag in ("h2", "h3"):
+            self._in_h = False
+        if tag == "style":
+            self._in_style = False
+
+    def handle_data(self, data):
+        if self._in_style:
+            return
+        self.text.append(data)
+        if self._in_h:
+            self.headings[-1] += data
+
+    def all_text(self) -> str:
+        return "".join(self.text)
+
+    def names(self, tag: str) -> list[dict]:
+        return [a for t, a in self.tags if t == tag]
+
+
+def _safe(page: Page) -> None:
+    """No script, no event-handler attribute, no javascript: URL, anywhere."""
+    assert not page.names("script")
+    for tag, attrs in page.tags:
+        assert not any(k.startswith("on") for k in attrs), (tag, attrs)
+        for k in ("href", "src"):
+            assert not str(attrs.get(k, "")).lower().startswith("javascript:"), (tag, attrs)
+
+
+# --------------------------------------------------------------------------- names
+
+
+def test_page_names_unique_bounded_and_safe():
+    long = "r" * 230
+    paths = {name: pages.page_path(("E_256", name)) for name in
+             ("run_01", EVIL_RUN, "run_x\\y", "run_x_y", long, "..", ".hidden", "")}
+    assert paths["run_01"] == "runs/E_256/run_01.html"  # plain names unchanged
+    assert paths["run_x_y"] == "runs/E_256/run_x_y.html"
+    assert re.fullmatch(r"runs/E_256/run_x_y-[0-9a-f]{8}\.html", paths["run_x\\y"])
+    assert len(set(paths.values())) == len(paths)
+    for p in paths.values():
+        assert re.fullmatch(r"runs/E_256/[A-Za-z0-9_-][A-Za-z0-9._-]*\.html", p), p
+        assert len(p.split("/")[-1]) <= pages.NAME_MAX + 9 + 5
+    assert pages.page_path(("E_256", long)) == pages.page_path(("E_256", long))  # deterministic
+
+
+@given(st.text(min_size=0, max_size=300), st.text(min_size=0, max_size=300))
+def test_page_component_properties(a, b):
+    """Bounded, only [A-Za-z0-9._-], no leading dot; distinct names give distinct components
+    (SHA-1 suffix whenever the name was changed)."""
+    ca, cb = pages.page_component(a), pages.page_component(b)
+    assert re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]*", ca) and len(ca) <= pages.NAME_MAX + 9
+    if a != b:
+        assert ca != cb
+
+
+# --------------------------------------------------------------------------- run pages
+
+
+def _run_page(name="run_01", figures=()):
+    return pages.render_run_page(health(), ("E_256", name), figures)
+
+
+def test_run_page_escapes_names_and_messages():
+    html = _run_page(EVIL_RUN, [("ratio <b>vs</b> η", PNG_B64)])
+    page = Page(html)
+    _safe(page)
+    assert not page.names("img")[1:] and page.names("img")[0]["alt"] == "ratio <b>vs</b> η"
+    text = page.all_text()
+    assert EVIL_RUN in text and EVIL_MSG in text  # shown as text, not markup
+    assert "<img src=x" not in html and "<script>" not in html
+
+
+def test_run_page_order_failures_then_figures_then_table():
+    page = Page(_run_page("run_01", [("ΔH vs η", PNG_B64), ("contributions", None, "no per-sequence data"),
+                                     ("errors", None, "no per-sequence data")]))
+    assert page.headings == ["Failures (1)", "Figures", "Checks × η", "Other cases", "Settings"]
+    text = page.all_text()
+    assert text.count("|z| = 4.2 > 3: ηG misses ΔH_true.") == 1  # each message once
+    assert text.count("no per-sequence data") == 2  # one line for both figures + se_consistency's message
+    imgs = page.names("img")
+    assert len(imgs) == 1 and imgs[0]["src"] == "data:image/png;base64," + PNG_B64
+    figure = next(a for a in page.names("figure"))
+    assert any(a.get("href") == "#" + figure["id"] for a in page.names("a"))  # click to enlarge
+    assert "reported, unverified" in text and "σ_true approximate" in text
+    cells = [a.get("class") for a in page.names("td")]
+    assert cells.count("failed") == 1 and cells.count("passed") == 3 and cells.count("skipped") == 1
+    # table: columns η = 1e-06, 2e-06 and per run; failed cell links to the failure
+    anchors = [a["id"] for a in page.names("div") if "id" in a]
+    assert anchors[0] == "case-5"  # linear_agreement at 2e-06 (5th in registry/η order) is listed first
+
+
+def test_run_page_figure_width_css():
+    html = _run_page()
+    assert int(re.search(r"figure\.dhs-fig img\{width:(\d+)px", html).group(1)) >= 600
+
+
+def test_invalid_run_page_lists_problems_once():
+    page = Page(_run_page("run_03"))
+    _safe(page)
+    text = page.all_text()
+    assert "invalid run" in text and "E_256/run_03/results.json: invalid input (2 problems)" in text
+    assert text.count("<b>missing</b> h_new") == 1
+    assert page.headings == ["Input problems (2)", "Settings"]
+
+
+def test_not_base64_figure_becomes_note():
+    page = Page(_run_page("run_01", [("bad", '" onerror="alert(1)')]))
+    _safe(page)
+    assert not page.names("img")
+    assert "figure 'bad' is not base64 PNG data; omitted" in page.all_text()
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def test_summary_structure_and_links():
+    h = health()
+    links = pages.page_links(h)
+    assert links == {"E_256/run_01": "runs/E_256/run_01.html", f"E_256/{EVIL_RUN}": pages.page_path(("E_256", EVIL_RUN)),
+                     "E_256/run_03": "runs/E_256/run_03.html"}
+    page = Page(pages.summary_html(h, links, cross_set=[("σ vs E", PNG_B64)],
+                                   trend=[("trend", None, "no gate session in the history")]))
+    _safe(page)
+    assert page.headings == ["Failures (3)", "Invalid runs (1): input unusable, no checks run", "Runs with failures",
+                             "Checks", "Run sets (pooled over runs)", "Across run sets", "Trend over gate sessions"]
+    text = page.all_text()
+    assert text.strip().startswith("3 failed, 1 invalid run")
+    assert EVIL_RUN in text and EVIL_MSG in text
+    hrefs = [a["href"] for a in page.names("a") if not a["href"].startswith("#")]
+    assert hrefs.count("runs/E_256/run_03.html") == 1 and pages.page_path(("E_256", EVIL_RUN)) in hrefs
+    tables = [a["class"] for a in page.names("table")]
+    assert tables[:2] == ["dhs-grid dhs-failures", "dhs-grid dhs-checks"]
+    # failures first: the run-set failure (se_scaling of E_256), then runs in check order
+    first_rows = text.split("why", 1)[1]
+    assert first_rows.index("E_256 (pooled)") < first_rows.index("E_256/run_01") < first_rows.index(EVIL_RUN)
+    assert "Z = 1.2" in text and "ratio = 1.01 ± 0.02" in text
+    assert "no gate session in the history" in text
+
+
+def test_summary_caps_failures(monkeypatch):
+    monkeypatch.setattr(pages, "MAX_SUMMARY_FAILURES", 1)
+    text = Page(pages.summary_html(health())).all_text()
+    assert "… and 2 more" in text
+
+
+@pytest.mark.parametrize("x, text", [(None, "n/a"), (3, "3"), (0.000123456, "0.0001235"), (True, "True"),
+                                     ([0.5, 2.0], "[0.5, 2]"), ({"run_01": 1.25}, "run_01: 1.25")])
+def test_num(x, text):
+    assert pages.num(x) == text

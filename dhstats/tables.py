@@ -11,15 +11,19 @@ wrong, the corrected one takes the name and the notebook's stays beside it as
 from __future__ import annotations
 
 import math
+import statistics
 
 import pandas as pd
 
 from . import stats
-from .results import InvalidRun, Run
+from .results import Run
+from .agreement import check_linear_agreement, check_linquad_agreement, pooled_agreement
+from .runsets import check_se_scaling, scaling_medians
 from .series import eta_curve, sequence_series
-from .verdicts import RunContext, Settings
+from .settings import Settings
+from .verdicts import RunContext
 
-TABLES = ("summary", "standard_errors", "agreement", "truncation", "filtered_estimates")
+TABLES = ("summary", "standard_errors", "agreement", "pooled", "scaling", "truncation", "filtered_estimates")
 
 
 def _valid(runs) -> list[Run]:
@@ -45,13 +49,21 @@ def summary_table(runs) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _value(sigma) -> float | None:
+    return None if sigma is None else sigma.value
+
+
+def _source(sigma) -> str:
+    return "" if sigma is None else sigma.source
+
+
 def standard_errors_table(runs, settings: Settings = Settings()) -> pd.DataFrame:
-    """The notebook's ``se_df`` plus the σ the gate uses and where each comes from."""
+    """The notebook's ``se_df`` plus every σ the gate uses and where each comes from."""
     rows = []
     for run in _valid(runs):
-        ctx = RunContext(run, settings)
         q = run.quadratic
         for e, p in zip(run.entries, eta_curve(run, settings)):
+            s = p.sigmas
             rows.append({
                 "results": run.file.results, "run": run.file.run, "eta": e.eta,
                 "delta_true": e.delta_h_true, "delta_linear": p.delta_linear,
@@ -61,12 +73,12 @@ def standard_errors_table(runs, settings: Settings = Settings()) -> pd.DataFrame
                 "se_gdotv_raw": None if q is None else q.se_gdotv,
                 "se_vHvv": None if q is None else q.se_vhvv,
                 "num_shards": run.num_shards,
-                "sigma_G": None if ctx.sigma_g is None else ctx.sigma_g.value,
-                "sigma_G_source": "" if ctx.sigma_g is None else ctx.sigma_g.source,
-                "sigma_Q": None if ctx.sigma_q is None else ctx.sigma_q.value,
-                "se_linear": p.sigma_linear,
-                "se_true": p.sigma_true,
-                "se_true_source": p.sigma_true_source,
+                "sigma_G": _value(s.g), "sigma_G_source": _source(s.g),
+                "sigma_Q": _value(s.q), "sigma_Q_source": _source(s.q),
+                "se_linear": s.prediction_linear,
+                "se_true": _value(s.true), "se_true_source": _source(s.true),
+                "sigma_lin": _value(s.linear), "sigma_lin_source": _source(s.linear),
+                "sigma_lq": _value(s.linquad), "sigma_lq_source": _source(s.linquad),
                 "ess_true": e.ess,
                 "ess": stats.kish_ess(e.normalized_weights),
             })
@@ -74,34 +86,76 @@ def standard_errors_table(runs, settings: Settings = Settings()) -> pd.DataFrame
 
 
 def agreement_table(runs, settings: Settings = Settings()) -> pd.DataFrame:
-    """``agreement_df`` with checks.md's z beside the notebook's 1σ verdict."""
+    """``agreement_df`` with the gate's z (σ of the difference, paired when the run allows:
+    ``sigma_source``) beside the notebook's 1σ verdict."""
     rows = []
     k = settings.sigma
     for run in _valid(runs):
         for e, p in zip(run.entries, eta_curve(run, settings)):
-            s = sequence_series(run, e)
-            nb_true = stats.notebook_se_true(s.true)
+            s, seq = p.sigmas, sequence_series(run, e)
+            nb_true = stats.notebook_se_true(seq.true)
             nb_lin = (run.se_shard or 0.0) * e.eta
             diff = p.delta_linear - p.delta_true
             nb_comb = math.hypot(nb_true, nb_lin)
-            parts = [x for x in (p.sigma_linear, p.sigma_true) if x is not None]
-            judged = p.sigma_linear is not None and p.sigma_true is not None
-            combined = math.sqrt(sum(x * x for x in parts)) if judged else math.nan
-            z = stats.agreement_z(p.delta_linear, p.delta_true, *parts) if judged else math.nan
+            z = stats.agreement_z(p.delta_linear, p.delta_true, s.linear.value) if s.linear else math.nan
             row = {
                 "results": run.file.results, "run": run.file.run, "eta": e.eta,
                 "delta_true": p.delta_true, "delta_linear": p.delta_linear, "diff": diff,
-                "se_true": p.sigma_true, "se_linear": p.sigma_linear,
-                "combined_se": combined, "z": z,
-                "within_ksigma": bool(abs(z) <= k) if judged else None,
+                "se_true": _value(s.true), "se_true_source": _source(s.true), "se_linear": s.prediction_linear,
+                "combined_se": _value(s.linear), "sigma_source": _source(s.linear), "z": z,
+                "within_ksigma": bool(abs(z) <= k) if s.linear else None,
                 "notebook_se_true": nb_true, "notebook_se_linear": nb_lin,
                 "notebook_combined_se": nb_comb,
                 "notebook_within_1sigma": bool(abs(diff) <= nb_comb) if nb_comb > 0 else None,
             }
-            if p.delta_linquad is not None and p.sigma_linquad is not None and p.sigma_true is not None:
-                row["delta_linquad"] = p.delta_linquad
-                row["z_linquad"] = stats.agreement_z(p.delta_linquad, p.delta_true, p.sigma_linquad, p.sigma_true)
+            if p.delta_linquad is not None and s.linquad is not None:
+                row.update(delta_linquad=p.delta_linquad, sigma_linquad=s.linquad.value,
+                           sigma_linquad_source=s.linquad.source,
+                           z_linquad=stats.agreement_z(p.delta_linquad, p.delta_true, s.linquad.value))
             rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _agreement_cases(runs, settings: Settings) -> list[dict]:
+    """The gate's agreement verdicts of every valid run, as health.json case dicts."""
+    out = []
+    for run in _valid(runs):
+        ctx = RunContext(run, settings)
+        for e in run.entries:
+            out += [check_linear_agreement(ctx, e).to_dict(), check_linquad_agreement(ctx, e).to_dict()]
+    return out
+
+
+def pooled_table(runs, settings: Settings = Settings()) -> pd.DataFrame:
+    """One row per (run set, η, estimator): the gate's pooled check — R runs, Stouffer Z, the
+    pooled ratio Σ prediction / Σ ΔH_true and its SE (:func:`dhstats.agreement.pooled_agreement`)."""
+    cases = _agreement_cases(runs, settings)
+    rows = []
+    for results, eta in sorted({(c["results"], c["eta"]) for c in cases}):
+        for estimator in ("linear", "linquad"):
+            mine = [c for c in cases if c["results"] == results and c["eta"] == eta
+                    and c["check"] == f"{estimator}_agreement"]
+            v = pooled_agreement(f"pooled_{estimator}_agreement", results, eta, mine, settings.sigma)
+            rows.append({"results": results, "eta": eta, "estimator": estimator, "R": v.numbers["R"],
+                         "Z": v.numbers.get("Z"), "ratio": v.numbers.get("ratio"),
+                         "ratio_se": v.numbers.get("ratio_se"), "outcome": str(v.outcome)})
+    return pd.DataFrame(rows)
+
+
+def scaling_table(runs, settings: Settings = Settings()) -> pd.DataFrame:
+    """One row per run set: E, the medians σ_G·√E and σ_true·√E/η (:func:`scaling_medians`)
+    and their ratios to the largest-E set's (the se_scaling check)."""
+    cases = [c for c in _agreement_cases(runs, settings) if c["check"] == "linear_agreement"]
+    sets = sorted({c["results"] for c in cases})
+    medians = {name: scaling_medians([c for c in cases if c["results"] == name]) for name in sets}
+    rows = []
+    for name in sets:
+        v = check_se_scaling(name, medians, settings.scaling_bounds)
+        m = medians[name]
+        rows.append({"results": name, "E": m["E"], "sigma_g_sqrt_e": m["m_g"],
+                     "sigma_true_sqrt_e_over_eta": statistics.median(m["m_true"].values()) if m["m_true"] else None,
+                     "reference": v.numbers.get("reference"), "ratio_sigma_g": v.numbers.get("ratio_sigma_g"),
+                     "ratio_sigma_true": v.numbers.get("ratio_sigma_true"), "outcome": str(v.outcome)})
     return pd.DataFrame(rows)
 
 
@@ -154,10 +208,8 @@ def all_tables(runs, settings: Settings = Settings()) -> dict[str, pd.DataFrame]
         "summary": summary_table(runs),
         "standard_errors": standard_errors_table(runs, settings),
         "agreement": agreement_table(runs, settings),
+        "pooled": pooled_table(runs, settings),
+        "scaling": scaling_table(runs, settings),
         "truncation": truncation_table(runs, settings),
         "filtered_estimates": filtered_estimates_table(runs),
     }
-
-
-def invalid(runs) -> list[InvalidRun]:
-    return [r for r in runs if isinstance(r, InvalidRun)]

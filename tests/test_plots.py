@@ -1,12 +1,15 @@
-"""Tests of dhstats.plots: figures carry the numbers of dhstats.stats/series, cope with
-missing optional data, render to PNG and leave no pyplot state behind.
+"""Tests of dhstats.plots: figures carry the numbers of dhstats.stats/series/sigmas, never
+raise through render() (missing data → a one-line note), render ≥ 600 px wide PNGs and leave
+no pyplot state behind.
 
 The run is built by hand (n = 50, 3 η, seeded) with the sums results-format.md requires:
 Σ gdotv = G, Σ per_sequence_vhvv = Q, delta_h_true = Σw̃h_new/Σw̃T − Σh_base/ΣT.
 """
 from __future__ import annotations
 
+import base64
 import dataclasses
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -15,10 +18,16 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from dhstats import plots, stats
-from dhstats.results import Quadratic, Run, RunFile
-from dhstats.series import eta_curve, sequence_series
-from dhstats.verdicts import Settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from dhstats import plots, simulate, stats
+from dhstats.plots.base import MissingData
+from dhstats.results import Quadratic, Run, RunFile, validate
+from dhstats.series import sequence_series
+from dhstats.settings import Settings
+from dhstats.sigmas import run_sigmas
 
 from builders import consistent_entry
 
@@ -116,7 +125,8 @@ def one(ax, gid: str):
 
 
 def notes(fig: Figure) -> list[str]:
-    return [t.get_text() for ax in fig.axes for t in ax.texts if t.get_gid() == plots.NOTE_GID]
+    texts = [t for ax in fig.axes for t in ax.texts] + list(fig.texts)
+    return [t.get_text() for t in texts if t.get_gid() == plots.NOTE_GID]
 
 
 def titles(fig: Figure) -> str:
@@ -126,24 +136,35 @@ def titles(fig: Figure) -> str:
     return " | ".join(parts)
 
 
+def png_size(png: bytes) -> tuple[int, int]:
+    import struct
+
+    assert png.startswith(PNG_SIGNATURE)
+    return struct.unpack(">II", png[16:24])  # IHDR width, height
+
+
 def assert_png(fig: Figure) -> None:
     png = plots.to_png(fig)
-    assert png.startswith(PNG_SIGNATURE)
     assert len(png) > 1000
+    assert png_size(png)[0] >= 600  # readable at the gate's DPI
     assert fig.axes == []  # released
 
 
-# --------------------------------------------------------------------------- per figure
+def decoded(result) -> bytes:
+    assert len(result) == 2, result
+    return base64.b64decode(result[1])
+
+
+# --------------------------------------------------------------------------- per (run, η)
 
 
 def test_error_histogram_counts_the_normalised_error(run):
     e = run.entries[1]
     fig = plots.error_histogram(run, e.eta, bins=20)
     assert isinstance(fig, Figure) and len(fig.axes) == 1
-    ax = fig.axes[0]
     c = stats.notebook_contributions(e.normalized_weights, e.token_counts, e.h_new, e.base_entropy)
     expected, edges = np.histogram(np.abs(c - e.eta * run.gdotv) / abs(e.delta_h_true), bins=20)
-    stairs = one(ax, "error")
+    stairs = one(fig.axes[0], "error")
     np.testing.assert_array_equal(stairs.get_data().values, expected)
     np.testing.assert_allclose(stairs.get_data().edges, edges)
     assert "E_test/run_01" in titles(fig) and "η=4e-06" in titles(fig)
@@ -161,39 +182,47 @@ def test_error_histogram_with_zero_delta_h_is_not_normalised(run):
     assert_png(fig)
 
 
-def test_contribution_histograms_three_symmetric_panels(run):
+def test_contribution_histograms_share_the_prediction_range(run):
     e = run.entries[2]
     fig = plots.contribution_histograms(run, e.eta, bins=30)
     assert len(fig.axes) == 3
     ser = sequence_series(run, e)
-    for ax, gid, values in zip(fig.axes, ("true", "linear", "linquad"), (ser.true, ser.linear, ser.linquad)):
-        stairs = one(ax, gid)
-        counts = stairs.get_data().values
+    pred = 1.05 * max(np.abs(ser.linear).max(), np.abs(ser.linquad).max())
+    limits = {"true": 1.05 * np.abs(ser.true).max(), "linear": pred, "linquad": pred}
+    for ax, gid in zip(fig.axes, ("true", "linear", "linquad")):
+        counts = one(ax, gid).get_data().values
         assert counts.sum() == run.n and counts.size == 30
-        lim = 1.05 * np.abs(values).max()
-        assert ax.get_xlim() == pytest.approx((-lim, lim))
+        assert ax.get_xlim() == pytest.approx((-limits[gid], limits[gid]))
         zero = one(ax, "zero")
         assert list(zero.get_xdata()) == [0.0, 0.0] and zero.get_linestyle() == "--"
-    # one count axis for all panels
     assert fig.axes[0].get_ylim() == fig.axes[1].get_ylim() == fig.axes[2].get_ylim()
     assert "E_test/run_01" in titles(fig) and "η=1.6e-05" in titles(fig)
+    assert notes(fig) == []
+    assert_png(fig)
+
+
+def test_contributions_without_vhv_has_two_panels_and_says_why(run):
+    r = without_quadratic(run)
+    fig = plots.contribution_histograms(r, ETAS[0])
+    assert len(fig.axes) == 2
+    assert notes(fig) == ["lin+quad not drawn: no quadratic block in this run"]
     assert_png(fig)
 
 
 def test_clip_sweep_lines_are_stats_clip_sweep(run):
     e = run.entries[1]
-    fig = plots.clip_sweep(run, e.eta, base_quantile=0.99, steps=6)
-    assert len(fig.axes) == 1
+    fig = plots.clip_sweep(run, e.eta, base_quantile=0.99, steps=6, clip_values=[1e-3])
     ax = fig.axes[0]
     assert ax.get_xscale() == "log"
     ser = sequence_series(run, e)
     thresholds, sums = stats.clip_sweep(ser.linear, ser.true, ser.linquad, 0.99, 6)
-    assert set(sums) == {"true", "linear", "linquad"}
     for name, values in sums.items():
         line = one(ax, name)
         np.testing.assert_allclose(line.get_xdata(), thresholds)
         np.testing.assert_allclose(line.get_ydata(), values)
     assert list(one(ax, "delta_h_true").get_ydata()) == [e.delta_h_true] * 2
+    assert list(one(ax, "clip_value").get_xdata()) == [1e-3, 1e-3]
+    assert ax.get_xlim()[0] <= min(thresholds.min(), 1e-3) and ax.get_xlim()[1] >= max(thresholds.max(), 1e-3)
     assert_png(fig)
 
 
@@ -201,7 +230,6 @@ def test_truncation_sweep_points_are_stats_truncation(run):
     settings = Settings()
     e = run.entries[2]
     fig = plots.truncation_sweep(run, e.eta, settings)
-    assert len(fig.axes) == 2
     top, bottom = fig.axes
     qs = sorted(set(stats.DEFAULT_SWEEP_QUANTILES) | set(settings.keep_quantiles), reverse=True)
     cuts = [stats.truncation(e.eta, run.gdotv, e.normalized_weights, e.token_counts, e.h_new,
@@ -213,119 +241,317 @@ def test_truncation_sweep_points_are_stats_truncation(run):
     filled, hollow = one(top, "ratio_conclusive"), one(top, "ratio_inconclusive")
     np.testing.assert_allclose(filled.get_ydata(), [c.ratio for c in cuts if c.conclusive])
     np.testing.assert_allclose(hollow.get_ydata(), [c.ratio for c in cuts if not c.conclusive])
-    assert hollow.get_markerfacecolor() != filled.get_markerfacecolor()
-    band = one(top, "ratio_bounds")  # axhspan: a Rectangle in (axes x, data y)
+    band = one(top, "ratio_bounds")
     assert (band.get_y(), band.get_y() + band.get_height()) == pytest.approx(settings.ratio_bounds)
     judged = sorted(1 - line.get_xdata()[0] for line in by_gid(top, "judged_quantile"))
     assert judged == pytest.approx(sorted(settings.keep_quantiles))
-    assert "E_test/run_01" in titles(fig) and "η=1.6e-05" in titles(fig)
+    assert top.get_xlim() == bottom.get_xlim()  # one x-scale in the figure
     assert_png(fig)
 
 
-def test_truncation_sweep_marks_inconclusive_quantiles_hollow(run):
-    e = run.entries[0]
-    fig = plots.truncation_sweep(run, e.eta, Settings(sigma=1e9), keep_quantiles=[1.0, 0.95, 0.9])
+def test_truncation_sweep_grid_and_inconclusive_hollow(run):
+    fig = plots.truncation_sweep(run, ETAS[0], Settings(sigma=1e9), keep_quantiles=[1.0, 0.95, 0.9])
     top = fig.axes[0]
     assert len(one(top, "ratio_conclusive").get_xdata()) == 0
-    assert len(one(top, "ratio_inconclusive").get_xdata()) == 3
+    np.testing.assert_allclose(one(top, "ratio_inconclusive").get_xdata(), [0.0, 0.05, 0.1])
     assert_png(fig)
 
 
-def test_delta_h_vs_eta_lines_are_eta_curve(run):
+def test_truncation_sweep_without_h_base_shows_the_notebook_ratio_only(run):
+    fig = plots.truncation_sweep(without_h_base(run), ETAS[1])
+    assert len(fig.axes) == 1 and one(fig.axes[0], "notebook_ratio")
+    assert "no h_base" in " ".join(notes(fig))
+    assert_png(fig)
+
+
+def test_weights_histogram_and_summary(run):
+    e = run.entries[0]
+    fig = plots.weights(run, e.eta)
+    left, right = fig.axes
+    counts = one(left, "log_weights").get_data().values
+    assert counts.sum() == run.n
+    np.testing.assert_allclose(one(right, "sorted_weights").get_ydata(), np.sort(e.normalized_weights)[::-1])
+    summary = [t.get_text() for t in fig.texts if t.get_gid() == "weights_summary"][0]
+    ess = 1 / np.sum(e.normalized_weights**2)
+    assert f"ESS = {ess:.1f} of n = 50" in summary and "k̂" in summary
+    assert_png(fig)
+
+
+def test_weights_counts_zero_weights_and_all_zero_is_missing_data(run):
+    e = run.entries[0]
+    w = e.normalized_weights.copy()
+    w[:3] = 0.0
+    w /= w.sum()
+    some = dataclasses.replace(run, entries=(dataclasses.replace(e, normalized_weights=w),) + run.entries[1:])
+    fig = plots.weights(some, e.eta)
+    assert one(fig.axes[0], "log_weights").get_data().values.sum() == run.n - 3
+    assert "3 weight(s) zero or not finite" in [t.get_text() for t in fig.texts if t.get_gid() == "weights_summary"][0]
+    assert_png(fig)
+    zero = dataclasses.replace(run, entries=(dataclasses.replace(e, normalized_weights=np.zeros(run.n)),) + run.entries[1:])
+    with pytest.raises(MissingData, match="no positive finite normalized weight"):
+        plots.weights(zero, e.eta)
+
+
+# --------------------------------------------------------------------------- per run
+
+
+def test_delta_h_vs_eta_bands_are_the_prediction_sigmas(run):
     settings = Settings()
     fig = plots.delta_h_vs_eta(run, settings, highlight=[ETAS[0], ETAS[2]])
-    assert len(fig.axes) == 1
     ax = fig.axes[0]
     assert ax.get_xscale() == "log"
-    pts = eta_curve(run, settings)
-    eta = [p.eta for p in pts]
-    linear = one(ax, "linear")
-    np.testing.assert_allclose(linear.get_xdata(), eta)
-    np.testing.assert_allclose(linear.get_ydata(), [p.delta_linear for p in pts])
-    np.testing.assert_allclose(one(ax, "linquad").get_ydata(), [p.delta_linquad for p in pts])
-    for gid, centre, sigma in (("linear_band", "delta_linear", "sigma_linear"),
-                               ("linquad_band", "delta_linquad", "sigma_linquad")):
+    sig = run_sigmas(run, settings.reported_se)
+    G, q = run.delta_h_per_lr, run.quadratic
+    np.testing.assert_allclose(one(ax, "linear").get_ydata(), [eta * G for eta in ETAS])
+    lq = [eta * q.gdotv + 0.5 * eta**2 * q.vhvv for eta in ETAS]
+    np.testing.assert_allclose(one(ax, "linquad").get_ydata(), lq)
+    for gid, centre, attr in (("linear_band", [eta * G for eta in ETAS], "prediction_linear"),
+                              ("linquad_band", lq, "prediction_linquad")):
         ys = one(ax, gid).get_paths()[0].vertices[:, 1]
-        lo = min(getattr(p, centre) - getattr(p, sigma) for p in pts)
-        hi = max(getattr(p, centre) + getattr(p, sigma) for p in pts)
-        assert (ys.min(), ys.max()) == pytest.approx((lo, hi))
+        s = [getattr(sig[eta], attr) for eta in ETAS]
+        assert (ys.min(), ys.max()) == pytest.approx((min(c - x for c, x in zip(centre, s)),
+                                                      max(c + x for c, x in zip(centre, s))))
     (bars,) = ax.containers
     data_line, _, (bar_lines,) = bars
-    np.testing.assert_allclose(data_line.get_ydata(), [p.delta_true for p in pts])
+    np.testing.assert_allclose(data_line.get_ydata(), [e.delta_h_true for e in run.entries])
     half = [abs(seg[1, 1] - seg[0, 1]) / 2 for seg in bar_lines.get_segments()]
-    np.testing.assert_allclose(half, [p.sigma_true for p in pts])
-    marks = sorted(line.get_xdata()[0] for line in by_gid(ax, "highlight"))
-    assert marks == [ETAS[0], ETAS[2]]
-    assert "E_test/run_01" in ax.get_title()
+    np.testing.assert_allclose(half, [sig[eta].true.value for eta in ETAS])
+    assert sorted(line.get_xdata()[0] for line in by_gid(ax, "highlight")) == [ETAS[0], ETAS[2]]
     assert notes(fig) == []
     assert_png(fig)
 
 
-def test_delta_h_vs_eta_single_highlight(run):
-    fig = plots.delta_h_vs_eta(run, highlight=ETAS[1])
-    assert [line.get_xdata()[0] for line in by_gid(fig.axes[0], "highlight")] == [ETAS[1]]
-    assert by_gid(plots.delta_h_vs_eta(run).axes[0], "highlight") == []
+def test_ratio_vs_eta_band_is_the_paired_ratio_se(run):
+    fig = plots.ratio_vs_eta(run, highlight=ETAS[1])
+    ax = fig.axes[0]
+    sig = run_sigmas(run, "total")
+    a = np.array([eta * run.delta_h_per_lr for eta in ETAS])
+    b = np.array([e.delta_h_true for e in run.entries])
+    r = a / b
+    np.testing.assert_allclose(one(ax, "linear").get_ydata(), r)
+    sa = np.array([sig[eta].prediction_linear for eta in ETAS])
+    sb = np.array([sig[eta].true.value for eta in ETAS])
+    sd = np.array([sig[eta].linear.value for eta in ETAS])
+    cov = (sa**2 + sb**2 - sd**2) / 2  # cov(ηG, ΔH_true) of the paired σ's
+    se = np.sqrt(sa**2 + r**2 * sb**2 - 2 * r * cov) / np.abs(b)
+    ys = one(ax, "linear_band").get_paths()[0].vertices[:, 1]
+    assert (ys.min(), ys.max()) == pytest.approx(((r - se).min(), (r + se).max()))
+    assert one(ax, "linquad") and list(one(ax, "one").get_ydata()) == [1.0, 1.0]
+    assert "paired" in ax.get_legend().get_title().get_text()
+    assert_png(fig)
 
 
-def test_case_figures_keys_and_render(run):
-    figs = plots.case_figures(run, ETAS[1])
-    assert list(figs) == ["contributions", "error", "clip_sweep", "truncation_sweep"]
-    assert [len(f.axes) for f in figs.values()] == [3, 1, 1, 2]
-    for fig in figs.values():
-        assert_png(fig)
+def test_ratio_vs_eta_independent_without_h_base(run):
+    r = without_h_base(run)
+    fig = plots.ratio_vs_eta(r)
+    assert "independent" in fig.axes[0].get_legend().get_title().get_text()
+    assert_png(fig)
 
 
-def test_to_png_dpi_sets_the_size(run):
-    import struct
+def test_sigma_comparison_bars(run):
+    fig = plots.sigma_comparison(run)
+    g_ax, q_ax = fig.axes
+    T = run.length
+    measured = stats.se_sum(run.gdotv - run.delta_h_per_lr * T / T.sum())  # centred g̃
+    heights = [p.get_height() for p in by_gid(g_ax, "bars_σ_G")]
+    assert heights == pytest.approx([run.se_shard, run.se_shard * 8, measured])
+    assert [t.get_text() for t in g_ax.get_xticklabels()] == ["reported", "×8 shards", "measured"]
+    band = one(g_ax, "se_bounds")
+    assert (band.get_y(), band.get_y() + band.get_height()) == pytest.approx((measured / 3, measured * 3))
+    q = run.quadratic
+    mq = stats.se_sum(q.per_sequence_vhvv - q.vhvv * T / T.sum())
+    assert [p.get_height() for p in by_gid(q_ax, "bars_σ_Q")] == pytest.approx([q.se_vhvv, q.se_vhvv * 8, mq])
+    assert_png(fig)
 
-    sizes = []
-    for dpi in (40, 80):
-        png = plots.to_png(plots.error_histogram(run, ETAS[0]), dpi=dpi)
-        sizes.append(struct.unpack(">II", png[16:24]))  # IHDR width, height
-    assert sizes[0] == (200, 120) and sizes[1] == (400, 240)
+
+# --------------------------------------------------------------------------- render: never raises
 
 
-# --------------------------------------------------------------------------- missing data
+ALL_RUN_FIGURES = plots.CASE_FIGURES + plots.RUN_FIGURES
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
-def test_every_figure_copes_with_missing_data(run, variant):
+def test_render_every_run_figure_or_a_note(run, variant):
     r = VARIANTS[variant](run)
-    figs = plots.case_figures(r, ETAS[1])
-    figs["delta_h_vs_eta"] = plots.delta_h_vs_eta(r, highlight=ETAS[1])
-    text = {name: " / ".join(notes(fig)) for name, fig in figs.items()}
-    if r.gdotv is None:
-        for name in ("contributions", "error", "clip_sweep", "truncation_sweep"):
-            assert "no per-sequence gdotv" in text[name], name
-        assert not by_gid(figs["contributions"].axes[1], "linear")
-        assert not by_gid(figs["clip_sweep"].axes[0], "linear")
-        assert one(figs["clip_sweep"].axes[0], "delta_h_true")  # what exists is still drawn
-        assert one(figs["contributions"].axes[0], "true")
-    elif r.entries[0].h_base is None:
-        assert "no h_base" in text["truncation_sweep"]
-        assert not by_gid(figs["truncation_sweep"].axes[0], "ratio")
-        assert one(figs["truncation_sweep"].axes[1], "notebook_ratio")  # needs no h_base
-    if r.quadratic is None:
-        assert "no quadratic block" in text["contributions"]
-        assert "no quadratic block" in text["delta_h_vs_eta"]
-        assert not by_gid(figs["delta_h_vs_eta"].axes[0], "linquad")
-    elif r.gdotv is None:
-        assert one(figs["delta_h_vs_eta"].axes[0], "linquad")  # from the totals G_q, Q
-    if variant == "bare":
-        assert "no σ_G" in text["delta_h_vs_eta"] and "no σ_true" in text["delta_h_vs_eta"]
-        assert not by_gid(figs["delta_h_vs_eta"].axes[0], "linear_band")
+    results = {name: plots.render(name, r, ETAS[1]) for name in ALL_RUN_FIGURES}
+    for name, res in results.items():
+        assert res[0].startswith(plots.CAPTIONS[name][0]) and "E_test/run_01" in res[0]
+        if len(res) == 2:
+            assert png_size(decoded(res))[0] >= 600
+        else:
+            assert res[1] is None and "\n" not in res[2] and res[2].endswith("not drawn"), res
+    drawn = {name for name, res in results.items() if len(res) == 2}
     if variant == "full":
-        assert all(t == "" for t in text.values()), text
-    for fig in figs.values():
-        assert_png(fig)
+        assert drawn == set(ALL_RUN_FIGURES)
+    if r.gdotv is None:
+        for name in ("contributions", "errors", "clip_sweep", "truncation_sweep"):
+            assert results[name][2] == f"{plots.base.NO_GDOTV}: {plots.CAPTIONS[name][1]} not drawn"
+    if variant == "bare":
+        assert drawn == {"weights", "delta_h_vs_eta", "ratio_vs_eta"}
+        assert results["sigma_comparison"][2].startswith("no reported SE and no per-sequence data")
 
 
-def test_plots_module_does_not_import_pyplot():
+def test_render_all_zero_weights_does_not_raise(run):
+    e = run.entries[1]
+    zero = dataclasses.replace(run, entries=(run.entries[0], dataclasses.replace(
+        e, normalized_weights=np.zeros(run.n)), run.entries[2]))
+    results = plots.render_run(zero, ALL_RUN_FIGURES, e.eta)
+    notes_ = {r[0].split(" — ")[0]: r[2] for r in results if len(r) == 3}
+    assert notes_ == {
+        plots.CAPTIONS["errors"][0]: f"the normalized weights at η={e.eta:.3g} are all 0, so the true c_i are "
+                                     "undefined: per-sequence error not drawn",
+        plots.CAPTIONS["weights"][0]: f"no positive finite normalized weight at η={e.eta:.3g} (50 zero or not "
+                                      "finite): weights not drawn",
+    }
+
+
+def test_render_huge_eta_leaves_it_out(run):
+    e = dataclasses.replace(run.entries[2], eta=1e308)
+    big = dataclasses.replace(run, entries=run.entries[:2] + (e,))
+    for name in plots.CASE_FIGURES:
+        res = plots.render(name, big, 1e308)
+        if name != "weights":
+            assert res[2] == f"η = 1e+308 is too large for finite per-sequence terms: {plots.CAPTIONS[name][1]} not drawn"
+    fig = plots.delta_h_vs_eta(big)
+    np.testing.assert_allclose(one(fig.axes[0], "linear").get_xdata(), ETAS[:2])
+    assert "left out (ΔH not finite): η = 1e+308" in notes(fig)
+    assert len(plots.render("ratio_vs_eta", big, 1e308)) == 2
+
+
+def test_render_turns_any_exception_into_a_note(run):
+    assert plots.render("no_such_figure", run) == (
+        "no_such_figure — E_test/run_01", None, "no_such_figure could not be drawn: KeyError: \"'no_such_figure' is not a run "
+        "figure (one of contributions, errors, clip_sweep, truncation_sweep, weights, delta_h_vs_eta, "
+        "ratio_vs_eta, sigma_comparison)\"")
+    cap, png, why = plots.render("contributions", run, 123.0)  # no entry at that η
+    assert png is None and why.startswith("contributions could not be drawn: KeyError")
+    assert plots.render("errors", run)[2] == "per-sequence error could not be drawn: ValueError: figure 'errors' is per (run, η): give eta"
+
+
+def test_render_run_deduplicates_in_order(run):
+    names = ["delta_h_vs_eta", "ratio_vs_eta", "contributions", "delta_h_vs_eta"]
+    caps = [r[0].split(" — ")[0] for r in plots.render_run(run, names, ETAS[0])]
+    assert caps == [plots.CAPTIONS[n][0] for n in names[:3]]
+
+
+def test_case_figures_keeps_the_drawable_ones(run):
+    assert list(plots.case_figures(run, ETAS[1])) == list(plots.CASE_FIGURES)
+    assert list(plots.case_figures(without_per_sequence(run), ETAS[1])) == ["weights"]
+
+
+def test_to_png_dpi_sets_the_size(run):
+    sizes = [png_size(plots.to_png(plots.error_histogram(run, ETAS[0]), dpi=dpi)) for dpi in (40, 80)]
+    assert sizes[0] == (320, 152) and sizes[1] == (640, 304)
+
+
+# --------------------------------------------------------------------------- run-set figures
+
+
+def agreement_case(results, run, eta, check="linear_agreement", **numbers):
+    return {"results": results, "run": run, "eta": eta, "check": check, "outcome": "passed",
+            "reason": "ok", "message": "", **numbers}
+
+
+@pytest.fixture(scope="module")
+def health() -> dict:
+    cases = []
+    for name, E, sg in (("E_256", 256, 40.0), ("E_1024", 1024, 20.0)):
+        for r, ratio in (("run_01", 1.1), ("run_02", 0.9)):
+            for eta in ETAS:
+                cases.append(agreement_case(name, r, eta, ratio=ratio, ratio_se=0.1, sigma_g=sg, sigma_true=eta * sg / 2))
+                cases.append(agreement_case(name, r, eta, "linquad_agreement", ratio=ratio, ratio_se=None))
+        for eta in ETAS:
+            cases.append(agreement_case(name, None, eta, "pooled_linear_agreement", ratio=1.0, ratio_se=0.07, Z=0.5, E=E))
+    return {"schema": 2, "run_sets": [{"name": "E_256", "E": 256, "runs": 2}, {"name": "E_1024", "E": 1024, "runs": 2}],
+            "cases": cases}
+
+
+def test_pooled_ratio_points(health):
+    cases = [c for c in health["cases"] if c["results"] == "E_256"]
+    fig = plots.pooled_ratio(cases)
+    lin, lq = fig.axes
+    runs = by_gid(lin, "run_linear")
+    assert len(runs) == 2  # run_01, run_02
+    assert sorted(float(np.unique(line.get_ydata())[0]) for line in runs) == [0.9, 1.1]
+    data = one(lin, "pooled_linear")
+    np.testing.assert_allclose(data.get_xdata(), ETAS)
+    np.testing.assert_allclose(data.get_ydata(), [1.0] * 3)
+    assert by_gid(lq, "run_linquad") and not by_gid(lq, "pooled_linquad")
+    assert lin.get_xlim() == lq.get_xlim()
+    assert "E_256" in titles(fig)
+    assert_png(fig)
+
+
+def test_sigma_vs_e_follows_one_over_root_e(health):
+    fig = plots.sigma_vs_e(health)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    g = one(ax, "sigma_g")
+    np.testing.assert_allclose(g.get_xdata(), [256, 1024])
+    np.testing.assert_allclose(g.get_ydata(), [40.0, 20.0])
+    for ref in by_gid(ax, "reference"):
+        x, y = np.asarray(ref.get_xdata(), float), np.asarray(ref.get_ydata(), float)
+        assert np.log(y[1] / y[0]) / np.log(x[1] / x[0]) == pytest.approx(-0.5)
+    assert len(by_gid(ax, "sigma_true")) == len(ETAS)
+    assert_png(fig)
+
+
+def test_ratio_vs_e_one_line_per_eta(health):
+    fig = plots.ratio_vs_e(health)
+    (ax,) = fig.axes
+    lines = by_gid(ax, "pooled_linear")
+    assert len(lines) == len(ETAS)
+    assert all(np.allclose(line.get_ydata(), 1.0) for line in lines)
+    assert_png(fig)
+
+
+def test_trend_pass_rate_and_pooled_z():
+    lines = [{"time": f"t{i}", "checks": {"linear_agreement": {"passed": 3, "failed": i, "skipped": 9},
+                                           "truncation_ratio": {"passed": 0, "failed": 0, "skipped": 5}},
+              "pooled_z": {"pooled_linear_agreement": {"E_256": {"1e-06": 0.5 * i}}}} for i in range(4)]
+    fig = plots.trend(lines + ["not a record"])
+    top, bottom = fig.axes
+    np.testing.assert_allclose(one(top, "pass_rate").get_ydata(), [1, 3 / 4, 3 / 5, 3 / 6])  # skipped not counted
+    np.testing.assert_allclose(one(bottom, "pooled_z").get_ydata(), [0, 0.5, 1.0, 1.5])
+    assert_png(fig)
+
+
+@pytest.mark.parametrize("name,arg", [("pooled_ratio", []), ("sigma_vs_e", {}), ("ratio_vs_e", {"cases": []}),
+                                      ("trend", []), ("trend", [{"checks": "x", "pooled_z": 3}])])
+def test_set_figures_without_data_are_notes(name, arg):
+    cap, png, why = plots.render(name, arg, where="E_256")
+    assert png is None and why.endswith(f"{plots.CAPTIONS[name][1]} not drawn") and cap.endswith("— E_256")
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=True) | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["results", "run", "eta", "check", "ratio", "ratio_se", "E", "sigma_g", "sigma_true",
+                         "cases", "run_sets", "name", "checks", "pooled_z", "passed", "failed"]), inner, max_size=6),
+    max_leaves=20)
+
+
+@hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(plots.SET_FIGURES), arg=json_values)
+def test_set_figures_never_raise_on_any_json(name, arg):
+    res = plots.render(name, arg, dpi=20)
+    assert isinstance(res, tuple) and len(res) in (2, 3)
+    assert len(res) == 2 or (res[1] is None and "\n" not in res[2])
+
+
+# --------------------------------------------------------------------------- simulated and real data
+
+
+def test_simulated_run_renders_every_figure_at_100_dpi():
+    doc = simulate.simulate_run(128, seed=5, entropy_noise=0.01)
+    r = validate(doc, RunFile("E_128", "run_01", Path("/x/E_128/run_01/results.json")))
+    for res in plots.render_run(r, ALL_RUN_FIGURES, r.etas[-1], dpi=100):
+        assert png_size(decoded(res))[0] >= 750
+
+
+def test_plots_package_does_not_import_pyplot():
     code = "import sys, dhstats.plots; assert 'matplotlib.pyplot' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
-
-
-# --------------------------------------------------------------------------- real data
 
 
 def test_real_runs_render():
@@ -337,11 +563,9 @@ def test_real_runs_render():
     assert runs, "no valid real run"
     r = runs[0]
     e = r.entries[-1]
-    figs = plots.case_figures(r, e.eta)
-    ratio = one(figs["truncation_sweep"].axes[0], "ratio").get_ydata()
+    fig = plots.truncation_sweep(r, e.eta)
     q1 = stats.truncation(e.eta, r.gdotv, e.normalized_weights, e.token_counts, e.h_new,
                           e.h_base, e.base_entropy, 1.0, Settings().sigma)
-    assert ratio[0] == pytest.approx(q1.ratio)  # q = 1.0 comes first
-    assert str(r.file.key) in titles(figs["error"])
-    for fig in [*figs.values(), plots.delta_h_vs_eta(r, highlight=e.eta)]:
-        assert_png(fig)
+    assert one(fig.axes[0], "ratio").get_ydata()[0] == pytest.approx(q1.ratio)  # q = 1.0 comes first
+    for res in plots.render_run(r, ALL_RUN_FIGURES, e.eta):
+        assert len(res) == 2, res

@@ -272,8 +272,10 @@ def weights(run: Run, eta: float, settings=None) -> Figure:
     right.plot(np.arange(1, srt.size + 1), srt, color=C_LINEAR, linewidth=1.2, gid="sorted_weights")
     right.axhline(1 / n, color="0.3", linestyle="--", linewidth=0.8)
     right.set_xscale("log")
+    right.xaxis.set_minor_locator(NullLocator())  # minor log ticks cost most of the drawing time
     if srt[0] > 10 * srt[-1]:
         right.set_yscale("log")
+        right.yaxis.set_minor_locator(NullLocator())
     else:
         right.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
         right.yaxis.set_major_locator(MaxNLocator(4))

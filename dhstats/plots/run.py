@@ -1,8 +1,8 @@
 """Figures of one run across its η: ΔH vs η, ratio vs η, reported vs measured σ.
 
-Numbers come from :func:`dhstats.series.eta_curve` and the σ's of :mod:`dhstats.sigmas`
-(paired σ of the difference when the run has per-sequence gdotv and h_base); the ratio's SE
-is :func:`dhstats.stats.pooled_ratio` over one run. η values whose ΔH cannot be represented
+Numbers: ΔH_true from the file, the predictions of :mod:`dhstats.stats`, the σ's of
+:func:`dhstats.sigmas.run_sigmas` (paired covariance of prediction and truth when the run has
+per-sequence gdotv and h_base); a ratio's SE is :func:`dhstats.stats.pooled_ratio` over one run. η values whose ΔH cannot be represented
 (e.g. η = 1e308: η² overflows) are left out with a note instead of ending the figure.
 """
 from __future__ import annotations
@@ -13,11 +13,11 @@ from collections.abc import Iterable
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import MaxNLocator, NullLocator
 
 from .. import stats
 from ..results import Run
-from ..series import eta_curve
+from ..sigmas import run_sigmas
 from .base import (C_BAND, C_HIGHLIGHT, C_LINEAR, C_LINQUAD, C_TRUE, FONT, MissingData, figure,
                    finite, log_eta_axis, note, title)
 
@@ -27,8 +27,8 @@ class EtaRow:
     """ΔH at one η with the σ's the figures need (nats/token; None: not available).
 
     ``s_pred_*``: σ of a prediction alone (bands); ``s_true``: σ_true (error bars);
-    ``s_diff_*``: σ of prediction − ΔH_true (paired when ``source == "paired"``), from which
-    cov(prediction, ΔH_true) = (s_pred² + s_true² − s_diff²)/2."""
+    ``cov_*``: cov(prediction, ΔH_true) (:meth:`dhstats.stats.Sigmas.cov`; 0 for the
+    independent form); ``source``: σ_lin's source, "paired" | "independent"."""
 
     eta: float
     true: float
@@ -37,9 +37,9 @@ class EtaRow:
     s_true: float | None
     s_pred_lin: float | None
     s_pred_lq: float | None
-    s_diff_lin: float | None
-    s_diff_lq: float | None
-    source: str  # "paired" | "independent"
+    cov_lin: float | None
+    cov_lq: float | None
+    source: str
 
 
 def _plottable(run: Run) -> tuple[Run, list[float]]:
@@ -50,7 +50,7 @@ def _plottable(run: Run) -> tuple[Run, list[float]]:
         ok = all(math.isfinite(v) for v in (e.eta, e.eta * e.eta, e.eta * run.delta_h_per_lr, e.delta_h_true))
         (keep if ok else dropped).append(e if ok else e.eta)
     if not keep:
-        raise MissingData("no η with finite ΔH values in this run: " + ", ".join(f"{x:.3g}" for x in dropped))
+        raise MissingData("no η with finite ΔH values in this run: η = " + ", ".join(f"{x:.3g}" for x in dropped))
     return (run if not dropped else dataclasses.replace(run, entries=tuple(keep))), dropped
 
 
@@ -63,31 +63,24 @@ def _sig(s) -> float | None:
 
 
 def eta_rows(run: Run, settings=None) -> tuple[list[EtaRow], list[float]]:
-    """One :class:`EtaRow` per plottable η (ascending) and the η left out."""
+    """One :class:`EtaRow` per plottable η (ascending) and the η left out. Predictions
+    ηG and ηG_q + ½η²Q (:func:`dhstats.stats.linquad_prediction`), σ's from
+    :func:`dhstats.sigmas.run_sigmas` under ``settings.reported_se``."""
     from ..settings import Settings
 
     settings = Settings() if settings is None else settings
     run, dropped = _plottable(run)
-    points = eta_curve(run, settings)
-    try:
-        from ..sigmas import run_sigmas
-    except ImportError:  # pragma: no cover - until dhstats.sigmas exists
-        run_sigmas = None
-    sig = run_sigmas(run, settings.reported_se) if run_sigmas is not None else {}
+    sig = run_sigmas(run, settings.reported_se)
+    q = run.quadratic
     rows = []
-    for p in points:
-        s = sig.get(p.eta)
-        if s is not None:
-            rows.append(EtaRow(p.eta, p.delta_true, p.delta_linear, p.delta_linquad, _sig(s.true),
-                               _none(s.prediction_linear), _none(s.prediction_linquad),
-                               _sig(s.linear), _sig(s.linquad),
-                               s.linear.source if s.linear is not None else "independent"))
-            continue
-        s_lin, s_lq, s_true = _none(p.sigma_linear), _none(p.sigma_linquad), _none(p.sigma_true)
-        d_lin = math.hypot(s_lin, s_true) if s_lin is not None and s_true is not None else None
-        d_lq = math.hypot(s_lq, s_true) if s_lq is not None and s_true is not None else None
-        rows.append(EtaRow(p.eta, p.delta_true, p.delta_linear, p.delta_linquad, s_true, s_lin, s_lq,
-                           d_lin, d_lq, "independent"))
+    for e in run.entries:
+        s = sig[e.eta]
+        rows.append(EtaRow(
+            eta=e.eta, true=e.delta_h_true, linear=e.eta * run.delta_h_per_lr,
+            linquad=None if q is None else stats.linquad_prediction(e.eta, q.gdotv, q.vhvv),
+            s_true=_sig(s.true), s_pred_lin=_none(s.prediction_linear), s_pred_lq=_none(s.prediction_linquad),
+            cov_lin=_none(s.cov("linear")), cov_lq=_none(s.cov("linquad")),
+            source=s.linear.source if s.linear is not None else "independent"))
     return rows, dropped
 
 
@@ -154,19 +147,13 @@ def delta_h_vs_eta(run: Run, settings=None, highlight: float | Iterable[float] |
     return fig
 
 
-def _ratio_and_se(a: float, b: float, s_a, s_b, s_diff) -> tuple[float, float | None]:
-    """a/b and its SE from :func:`dhstats.stats.pooled_ratio` over one run, with
-    cov(a, b) = (s_a² + s_b² − s_diff²)/2 (0 when s_diff is the independent form)."""
-    if s_a is None or s_b is None or s_diff is None:
+def _ratio_and_se(a: float, b: float, s_a, s_b, cov) -> tuple[float, float | None]:
+    """a/b and its SE: :func:`dhstats.stats.pooled_ratio` over one run,
+    SE = √(σ_a² + r²σ_b² − 2r·cov(a, b)) / |b|."""
+    if s_a is None or s_b is None or cov is None:
         return (a / b if b != 0 else math.nan), None
-    cov = 0.5 * (s_a * s_a + s_b * s_b - s_diff * s_diff)
-    if hasattr(stats, "pooled_ratio"):
-        r, se = stats.pooled_ratio([a], [b], [s_a], [s_b], [cov])
-        return float(r), _none(se)
-    if b == 0:  # pragma: no cover - until stats.pooled_ratio lands: its R = 1 case
-        return math.nan, None
-    r = a / b
-    return r, _none(math.sqrt(max(s_a * s_a + r * r * s_b * s_b - 2 * r * cov, 0.0)) / abs(b))
+    r, se = stats.pooled_ratio([a], [b], [s_a], [s_b], [cov])
+    return float(r), _none(se)
 
 
 def ratio_vs_eta(run: Run, settings=None, highlight: float | Iterable[float] | None = None) -> Figure:
@@ -179,10 +166,10 @@ def ratio_vs_eta(run: Run, settings=None, highlight: float | Iterable[float] | N
     ax = axes[0, 0]
     title(ax, "Prediction / ΔH_true vs η", run.file.key)
     drawn = 0
-    series = [("linear", "ηG / ΔH_true", C_LINEAR, "linear", "s_pred_lin", "s_diff_lin"),
-              ("linquad", "(ηG_q + ½η²Q) / ΔH_true", C_LINQUAD, "linquad", "s_pred_lq", "s_diff_lq")]
-    for attr, label, color, gid, s_pred, s_diff in series:
-        pts = [(r.eta, *_ratio_and_se(getattr(r, attr), r.true, getattr(r, s_pred), r.s_true, getattr(r, s_diff)))
+    series = [("linear", "ηG / ΔH_true", C_LINEAR, "linear", "s_pred_lin", "cov_lin"),
+              ("linquad", "(ηG_q + ½η²Q) / ΔH_true", C_LINQUAD, "linquad", "s_pred_lq", "cov_lq")]
+    for attr, label, color, gid, s_pred, cov in series:
+        pts = [(r.eta, *_ratio_and_se(getattr(r, attr), r.true, getattr(r, s_pred), r.s_true, getattr(r, cov)))
                for r in rows if getattr(r, attr) is not None and r.true != 0]
         if not pts:
             continue
@@ -257,6 +244,7 @@ def sigma_comparison(run: Run, settings=None) -> Figure:
         ax.bar(np.arange(v.size)[pos], v[pos], color=np.array(colors)[pos], width=0.6, gid=f"bars_{name}")
         ax.set_xticks(np.arange(v.size), labels)
         ax.set_yscale("log")
+        ax.yaxis.set_minor_locator(NullLocator())  # minor log ticks cost most of the drawing time
         ax.set_ylim(top=float(np.max(v[pos], initial=1.0)) * 4)  # room for the labels
         ax.set_title(name, fontsize=FONT, pad=3)
         if m is not None:

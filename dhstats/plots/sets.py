@@ -29,6 +29,10 @@ def _num(x) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
+def _map(x) -> Mapping:
+    return x if isinstance(x, Mapping) else {}
+
+
 def _pos(x) -> float | None:
     v = _num(x)
     return v if v is not None and v > 0 else None
@@ -39,14 +43,13 @@ def _errorbar(ax, x, y, se, **kw):
     x, y = np.asarray(x, float), np.asarray(y, float)
     se = np.array([np.nan if s is None else s for s in se], dtype=float)
     known = np.isfinite(se)
-    label = kw.pop("label", None)
-    if known.any():
-        ax.errorbar(x[known], y[known], yerr=se[known], capsize=3, label=label, **kw)
+    label, gid = kw.pop("label", None), kw.pop("gid", None)
+    if known.any():  # the gid goes on the data line only (not on caps and bars)
+        ax.errorbar(x[known], y[known], yerr=se[known], capsize=3, label=label, **kw)[0].set_gid(gid)
         label = None
     if (~known).any():
-        kw.pop("elinewidth", None)
-        ax.plot(x[~known], y[~known], linestyle="none", label=label,
-                **{k: v for k, v in kw.items() if k in ("marker", "markersize", "color", "gid", "alpha")})
+        ax.plot(x[~known], y[~known], linestyle="none", label=label, gid=gid,
+                **{k: v for k, v in kw.items() if k in ("marker", "markersize", "color", "alpha")})
 
 
 def pooled_ratio(cases: Sequence[Mapping]) -> Figure:
@@ -200,7 +203,7 @@ def trend(lines: Sequence[Mapping], sigma: float = 3.0, last: int = 50) -> Figur
     x = np.arange(1, len(lines) + 1)
     rates: dict[str, list] = {}
     for i, ln in enumerate(lines):
-        for check, c in (ln.get("checks") or {}).items():
+        for check, c in _map(ln.get("checks")).items():
             if not isinstance(c, Mapping):
                 continue
             p, f = _num(c.get("passed")) or 0, _num(c.get("failed")) or 0
@@ -208,8 +211,8 @@ def trend(lines: Sequence[Mapping], sigma: float = 3.0, last: int = 50) -> Figur
     rates = {k: v for k, v in rates.items() if np.isfinite(v).any()}
     zs: dict[tuple[str, str], list] = {}
     for i, ln in enumerate(lines):
-        for rset, by_eta in ((ln.get("pooled_z") or {}).get("pooled_linear_agreement") or {}).items():
-            for eta, z in (by_eta or {}).items():
+        for rset, by_eta in _map(_map(ln.get("pooled_z")).get("pooled_linear_agreement")).items():
+            for eta, z in _map(by_eta).items():
                 zs.setdefault((rset, eta), [math.nan] * len(lines))[i] = _num(z) if _num(z) is not None else math.nan
     if not rates and not zs:
         raise MissingData("the history holds no judged case")

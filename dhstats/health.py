@@ -43,8 +43,10 @@ def _record(obj) -> dict:
 
 def clean(obj):
     """JSON-safe copy: non-finite floats → None, tuples → lists, keys → str, paths → str."""
-    if obj is None or isinstance(obj, (str, bool)):
+    if obj is None or isinstance(obj, bool):
         return obj
+    if isinstance(obj, str):
+        return str(obj)  # plain str, also for StrEnum members
     if isinstance(obj, numbers.Integral):
         return int(obj)
     if isinstance(obj, numbers.Real):

@@ -30,6 +30,7 @@ from .health import OUTCOMES, cases_of, count, exit_block
 TEMPLATES = Path(__file__).with_name("templates")
 NAME_MAX = 80
 MAX_SUMMARY_FAILURES = 100
+WHY_MAX = 240  # characters of a failure's message in the summary table (the run page has it all)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 _B64 = re.compile(r"[A-Za-z0-9+/=\s]+")
 _BASE_KEYS = {"results", "run", "eta", "check", "outcome", "reason", "message"}
@@ -174,8 +175,10 @@ def _settings(health: Mapping) -> list[tuple[str, str]]:
     return [(k, "null" if v is None else num(v)) for k, v in (health.get("settings") or {}).items()]
 
 
-def _first_line(text) -> str:
-    return (str(text or "").splitlines() or [""])[0]
+def _first_line(text, limit: int = 0) -> str:
+    """The first line of a message, cut to ``limit`` characters (0: whole) with "…"."""
+    line = (str(text or "").splitlines() or [""])[0]
+    return line if not limit or len(line) <= limit else line[:limit - 1].rstrip() + "…"
 
 
 def _check_order() -> dict[str, int]:
@@ -253,7 +256,7 @@ def summary_html(health: Mapping, links: Mapping[str, str] | None = None, cross_
                     key=lambda c: (c["run"] is not None, order[c["check"]]))
     failures = [{"label": _label(c), "href": links.get(_label(c)), "check": c["check"],
                  "title": registry.BY_NAME[c["check"]].title, "eta": "per run" if c["eta"] is None else f"{c['eta']:g}",
-                 "first_line": _first_line(c["message"])} for c in failed[:MAX_SUMMARY_FAILURES]]
+                 "first_line": _first_line(c["message"], WHY_MAX)} for c in failed[:MAX_SUMMARY_FAILURES]]
     invalid = [{"label": f"{r['results']}/{r['run']}", "href": links.get(f"{r['results']}/{r['run']}"),
                 "first_line": _first_line(r.get("message")), "problem": (r.get("problems") or [None])[0]}
                for r in health["runs"] if r["outcome"] == "error"]

@@ -71,25 +71,41 @@ def run_table(health: Mapping) -> list[str]:
     return [line("run", headers)] + [line(lbl, cells) for lbl, cells in rows] + [line("total", totals)]
 
 
+def _pooled_line(cases: Sequence[Mapping]) -> str:
+    """``4/5 passed · 1 skipped · max |Z| 0.98 at η=6.4e-06`` or, with failures, the failing η
+    and their Z first: ``failed at η=1.6e-06 (Z=4.1), … · 3/5 passed``."""
+    n = {o: sum(c["outcome"] == o for c in cases) for o in OUTCOMES}
+    judged = n["passed"] + n["failed"]
+    parts = [f"{n['passed']}/{judged} passed"] + ([f"{n['skipped']} skipped"] if n["skipped"] else [])
+    zs = [c for c in cases if isinstance(c.get("Z"), (int, float))]
+    if n["failed"]:
+        bad = ", ".join(f"η={c['eta']:.3g} (Z={_num(c.get('Z'))})" for c in cases if c["outcome"] == "failed")
+        return f"failed at {bad} · " + " · ".join(parts)
+    if zs:
+        worst = max(zs, key=lambda c: abs(c["Z"]))
+        parts.append(f"max |Z| {abs(worst['Z']):.3g} at η={worst['eta']:.3g}")
+    return " · ".join(parts)
+
+
 def run_set_lines(health: Mapping) -> list[str]:
-    """One line per run set and run-set check: ``E_256 pool-lin: 1e-06 passed (Z=1.2) · …``."""
+    """One line per run set and run-set check: ``E_256 pool-lin: 5/5 passed · max |Z| 0.78 …``;
+    ``se_scaling``: its outcome and σ ratio."""
     out = []
     for s in health.get("run_sets", []):
         name = s["name"]
         for chk in registry.CHECKS:
             if chk.scope != registry.Scope.RUN_SET:
                 continue
-            cases = [c for c in health["cases"] if c["results"] == name and c["run"] is None and c["check"] == chk.name]
+            cases = sorted((c for c in health["cases"] if c["results"] == name and c["run"] is None
+                            and c["check"] == chk.name), key=lambda c: c["eta"] or 0.0)
             if not cases:
                 continue
             if chk.per_eta:
-                parts = [f"η={c['eta']:.3g} {c['outcome']}"
-                         + (f" (Z={_num(c.get('Z'))})" if c["outcome"] != "skipped" else "")
-                         for c in sorted(cases, key=lambda c: c["eta"])]
+                text = _pooled_line(cases)
             else:
-                parts = [c["outcome"] + (f" (σ ratio {_num(c.get('ratio_sigma_g'))})"
-                                         if c.get("ratio_sigma_g") is not None else "") for c in cases]
-            out.append(printable(f"{name} {chk.short}: ") + " · ".join(parts))
+                text = " · ".join(c["outcome"] + (f" (σ ratio {_num(c.get('ratio_sigma_g'))})"
+                                                  if c.get("ratio_sigma_g") is not None else "") for c in cases)
+            out.append(printable(f"{name} {chk.short}: ") + text)
     return out
 
 

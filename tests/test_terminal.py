@@ -21,7 +21,7 @@ def test_summary_lines():
     assert rows["E_256/run_03"] == ["ERR"] * 7
     assert rows["E_512/run_01"] == ["1P", "-", "-", "-", "-", "-", "-"]
     assert rows["total"] == ["3P", "-", "-", "1S", "1P1F", "-", "1F"]
-    assert "  E_256 pool-lin: η=1e-06 passed (Z=1.2) · η=2e-06 passed (Z=0.4)" in lines
+    assert "  E_256 pool-lin: 2/2 passed · max |Z| 1.2 at η=1e-06" in lines
     assert "  E_256 scaling: failed (σ ratio 2.5)" in lines
     assert lines[-2] == "11 cases: 7 passed, 3 failed, 1 skipped; 4 runs: 3 valid, 1 invalid"
     assert lines[-1] == "dhstats gate: 3 failed, 1 invalid run (exit status 1)"
@@ -42,6 +42,12 @@ def test_holm_rule_in_title():
     h = health()
     h["settings"] = {**h["settings"], "holm": 0.05}
     assert terminal.summary_lines(h)[0] == "dhstats estimator health (Holm–Bonferroni α = 0.05)"
+
+
+def test_pooled_line_failures_first():
+    cases = [case("E_1", None, eta, "pooled_linear_agreement", o, Z=z)
+             for eta, o, z in ((1e-6, "passed", 0.5), (2e-6, "failed", 4.1), (4e-6, "skipped", None))]
+    assert terminal._pooled_line(cases) == "failed at η=2e-06 (Z=4.1) · 1/2 passed · 1 skipped"
 
 
 def test_cell():

@@ -1,7 +1,7 @@
 """Figures of one run across its η: ΔH vs η, ratio vs η, reported vs measured σ.
 
-Numbers: ΔH_true from the file, the predictions of :mod:`dhstats.stats`, the σ's of
-:func:`dhstats.sigmas.run_sigmas` (paired covariance of prediction and truth when the run has
+Numbers: :func:`dhstats.series.eta_curve` (ΔH_true, the predictions and the σ's of
+:func:`dhstats.sigmas.run_sigmas`: paired covariance of prediction and truth when the run has
 per-sequence gdotv and h_base); a ratio's SE is :func:`dhstats.stats.pooled_ratio` over one run. η values whose ΔH cannot be represented
 (e.g. η = 1e308: η² overflows) are left out with a note instead of ending the figure.
 """
@@ -17,7 +17,7 @@ from matplotlib.ticker import MaxNLocator, NullLocator
 
 from .. import stats
 from ..results import Run
-from ..sigmas import run_sigmas
+from ..series import eta_curve
 from .base import (C_BAND, C_HIGHLIGHT, C_LINEAR, C_LINQUAD, C_TRUE, FONT, MissingData, figure,
                    finite, log_eta_axis, note, title)
 
@@ -63,21 +63,18 @@ def _sig(s) -> float | None:
 
 
 def eta_rows(run: Run, settings=None) -> tuple[list[EtaRow], list[float]]:
-    """One :class:`EtaRow` per plottable η (ascending) and the η left out. Predictions
-    ηG and ηG_q + ½η²Q (:func:`dhstats.stats.linquad_prediction`), σ's from
-    :func:`dhstats.sigmas.run_sigmas` under ``settings.reported_se``."""
+    """One :class:`EtaRow` per plottable η (ascending) from :func:`dhstats.series.eta_curve`
+    (σ's of :func:`dhstats.sigmas.run_sigmas` under ``settings.reported_se``), and the η
+    left out."""
     from ..settings import Settings
 
     settings = Settings() if settings is None else settings
     run, dropped = _plottable(run)
-    sig = run_sigmas(run, settings.reported_se)
-    q = run.quadratic
     rows = []
-    for e in run.entries:
-        s = sig[e.eta]
+    for p in eta_curve(run, settings):
+        s = p.sigmas
         rows.append(EtaRow(
-            eta=e.eta, true=e.delta_h_true, linear=e.eta * run.delta_h_per_lr,
-            linquad=None if q is None else stats.linquad_prediction(e.eta, q.gdotv, q.vhvv),
+            eta=p.eta, true=p.delta_true, linear=p.delta_linear, linquad=p.delta_linquad,
             s_true=_sig(s.true), s_pred_lin=_none(s.prediction_linear), s_pred_lq=_none(s.prediction_linquad),
             cov_lin=_none(s.cov("linear")), cov_lq=_none(s.cov("linquad")),
             source=s.linear.source if s.linear is not None else "independent"))

@@ -45,8 +45,12 @@ def clean(obj):
     """JSON-safe copy: non-finite floats → None, tuples → lists, keys → str, paths → str."""
     if obj is None or isinstance(obj, bool):
         return obj
-    if isinstance(obj, str):
-        return str(obj)  # plain str, also for StrEnum members
+    if isinstance(obj, str):  # plain str (also for StrEnum members), valid UTF-8
+        try:
+            obj.encode("utf-8")
+            return str(obj)
+        except UnicodeEncodeError:  # lone surrogates, e.g. a file name's undecodable bytes
+            return obj.encode("utf-8", "backslashreplace").decode("utf-8")
     if isinstance(obj, numbers.Integral):
         return int(obj)
     if isinstance(obj, numbers.Real):
@@ -67,7 +71,10 @@ def dumps_json(obj, indent: bool = True) -> bytes:
     """UTF-8 JSON of ``clean(obj)`` (indent 2 + newline, or one compact line): never NaN tokens."""
     c = clean(obj)
     if orjson is not None:
-        return orjson.dumps(c, option=orjson.OPT_INDENT_2 if indent else 0) + (b"\n" if indent else b"")
+        try:
+            return orjson.dumps(c, option=orjson.OPT_INDENT_2 if indent else 0) + (b"\n" if indent else b"")
+        except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits: the stdlib writes it
+            pass
     text = json.dumps(c, indent=2 if indent else None, ensure_ascii=False, allow_nan=False,
                       separators=None if indent else (",", ":"))
     return (text + ("\n" if indent else "")).encode("utf-8")

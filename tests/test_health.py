@@ -123,6 +123,14 @@ def test_dumps_json_is_strict_json(obj):
     assert finite(back)
 
 
+def test_undecodable_names_dump_as_text():
+    """A run directory with invalid UTF-8 bytes (surrogateescape) still gives valid JSON."""
+    name = b"run_\xff".decode("utf-8", "surrogateescape")
+    h = H.build_health(Settings(), ["/d/E_1"], [run("E_1", name)], [case("E_1", name, 1e-6, "consistency", "passed")])
+    doc = json.loads(H.dumps_json(h))
+    assert doc["runs"][0]["run"] == doc["cases"][0]["run"] == "run_\\udcff"
+
+
 # --------------------------------------------------------------------------- history
 
 

@@ -149,3 +149,18 @@ def test_planned_outputs_cover_what_is_written(tmp_path):
     assert rel == planned
     runs, _ = records()
     assert len([p for p in planned if p.startswith("runs/")]) == 3  # run_01, EVIL_RUN (failed), run_03 (invalid)
+
+
+def test_hostile_names_get_distinct_bounded_pages(tmp_path):
+    """`run_x\\y` and `run_x_y` do not overwrite each other; a 230-character name does not
+    raise ENAMETOOLONG; the markup in a name is text on its page."""
+    names = ["run_x\\y", "run_x_y", "r" * 230, EVIL_RUN]
+    runs = [run("E_1", n) for n in names]
+    cases = [case("E_1", n, 1e-6, "consistency", "failed", f"broken in {n}") for n in names]
+    h = build_health(Settings(), ["/d/E_1"], runs, cases)
+    written = publish.write_reports(tmp_path, h, html_report=False)
+    pages_written = [p for p in written if p.suffix == ".html"]
+    assert len(set(pages_written)) == 4
+    for name, path in zip(names, pages_written):
+        assert len(path.name) <= 255 and path.parent == tmp_path / "runs" / "E_1"
+        assert f"broken in {name}".replace("<", "&lt;").replace(">", "&gt;") in path.read_text()

@@ -1,9 +1,10 @@
 """Gate speed and memory at real file sizes (issue 11).
 
-    python bench/gate_speed.py [--runs 100] [--repeat 3] [--profile] [--out bench/out/speed]
+    python bench/gate_speed.py [--runs 100] [--sequences 2048] [--repeat 3] [--profile]
+                               [--out bench/out/speed]
 
 Writes, once (kept in ``--out`` and reused while the parameters match), run sets of simulated
-E=2048 runs in the real producer's full layout (``simulate_run(shape="real")``: every field
+E=2048 runs (``--sequences``) in the real producer's full layout (``simulate_run(shape="real")``: every field
 of a real results.json, per-sequence records with ``extras``/``features``, ≈ 3 MB per file):
 
 * ``E_2048``         2 η (``simulate.REAL_2048_ETAS``), as the real E_2048 run set;
@@ -35,7 +36,6 @@ sys.path.insert(0, str(REPO))
 
 from dhstats import simulate  # noqa: E402
 
-N = 2048
 NOISE = dict(entropy_noise=0.01, score_noise=0.5)
 #: planted defects that make most cases fail (consistency, snis_weights, se_consistency,
 #: linear/linquad agreement); snis_reliability and truncation_ratio still pass
@@ -54,14 +54,14 @@ _JSON = "import json,sys\nfor p in sys.argv[1:]:\n    with open(p, 'rb') as f: j
 _ORJSON = "import orjson,sys\nfor p in sys.argv[1:]:\n    with open(p, 'rb') as f: orjson.loads(f.read())"
 
 
-def run_set(root: Path, runs: int, etas, defects=()) -> Path:
+def run_set(root: Path, runs: int, n: int, etas, defects=()) -> Path:
     """``root`` with ``run_NN/results.json`` for NN = 1..runs (written unless the stamp matches)."""
-    stamp = json.dumps({"runs": runs, "n": N, "etas": list(etas), "defects": list(defects),
+    stamp = json.dumps({"runs": runs, "n": n, "etas": list(etas), "defects": list(defects),
                         "noise": NOISE, "shape": "real"}, sort_keys=True)
     if not (root / "stamp.json").exists() or (root / "stamp.json").read_text() != stamp:
         for old in root.glob("run_*/results.json"):
             old.unlink()
-        simulate.write_run_set(root.parent, name=root.name, runs=runs, n=N, etas=etas, seed=11,
+        simulate.write_run_set(root.parent, name=root.name, runs=runs, n=n, etas=etas, seed=11,
                                defects=defects, shape="real", **NOISE)
         (root / "stamp.json").write_text(stamp)
     return root
@@ -84,7 +84,7 @@ def measure(cmd: list[str], repeat: int) -> dict:
                                       text=True, cwd=REPO, check=True).stdout) for _ in range(repeat)]
     return {"wall": statistics.median(r[0] for r in rows), "cpu": statistics.median(r[1] for r in rows),
             "rss": max(r[2] for r in rows) / 1024, "exit": sorted({r[3] for r in rows}),
-            "summary": rows[-1][4]}
+            "summary": rows[-1][4], "load": os.getloadavg()[0]}
 
 
 def gate(root: Path, reports: Path, *extra: str) -> list[str]:
@@ -97,21 +97,22 @@ def commands(sets: dict[str, Path], out: Path) -> dict[str, dict[str, list[str]]
     files = {k: [str(f) for f in sorted(v.glob("run_*/results.json"))] for k, v in sets.items()}
     rows: dict[str, dict[str, list[str]]] = {"json.load": {}, "orjson": {}, "gate serial": {},
                                              "gate -n 2": {}, "gate -p no:html": {}}
-    for k in ("E_2048", "E_2048_5eta"):
+    for k in ("2 η", "5 η"):
         rows["json.load"][k] = [sys.executable, "-c", _JSON, *files[k]]
         rows["orjson"][k] = [sys.executable, "-c", _ORJSON, *files[k]]
         rows["gate serial"][k] = gate(sets[k], out / "reports" / k / "serial")
         rows["gate -n 2"][k] = gate(sets[k], out / "reports" / k / "n2", "-n", "2")
         rows["gate -p no:html"][k] = gate(sets[k], out / "reports" / k / "nohtml", "-p", "no:html")
     for flag, row in (((), "gate serial"), (("-n", "2"), "gate -n 2"), (("-p", "no:html"), "gate -p no:html")):
-        rows[row]["E_example"] = gate(sets["E_example"], out / "reports" / "example" / row.replace(" ", ""), *flag)
-    rows["gate, failing set"] = {"E_2048": gate(sets["E_2048_failing"], out / "reports" / "failing")}
-    rows["gate, first 10 runs"] = {"E_2048": gate(sets["E_2048_10runs"], out / "reports" / "10runs")}
+        rows[row]["example"] = gate(sets["example"], out / "reports" / "example" / row.replace(" ", ""), *flag)
+    rows["gate, failing set"] = {"2 η": gate(sets["failing"], out / "reports" / "failing")}
+    rows["gate, first 10 runs"] = {"2 η": gate(sets["10 runs"], out / "reports" / "10runs")}
     return rows
 
 
-def table(results: dict, columns: list[str]) -> str:
-    head = "| command | " + " | ".join(f"{c}: wall s | CPU s | peak RSS MiB" for c in columns) + " |"
+def table(results: dict, columns: dict[str, str]) -> str:
+    """Markdown: one row per command, (wall, CPU, peak RSS) per column {key: heading}."""
+    head = "| command | " + " | ".join(f"{c}: wall s | CPU s | peak RSS MiB" for c in columns.values()) + " |"
     lines = [head, "|---" * (1 + 3 * len(columns)) + "|"]
     for row, cells in results.items():
         vals = []
@@ -140,41 +141,45 @@ def profile(root: Path, out: Path, top: int = 20) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=100, help="runs per run set (default 100)")
+    p.add_argument("--sequences", type=int, default=2048, help="E, sequences per run (default 2048)")
     p.add_argument("--repeat", type=int, default=3, help="repetitions of each command (median; default 3)")
     p.add_argument("--out", default=str(REPO / "bench" / "out" / "speed"))
     p.add_argument("--profile", action="store_true", help="also profile the serial gate (cProfile, top 20)")
     args = p.parse_args(argv)
     out = Path(args.out)
-    two = run_set(out / "E_2048", args.runs, simulate.REAL_2048_ETAS)
-    sets = {"E_2048": two,
-            "E_2048_5eta": run_set(out / "E_2048_5eta", args.runs, simulate.DEFAULT_ETAS),
-            "E_2048_failing": run_set(out / "E_2048_failing", args.runs, simulate.REAL_2048_ETAS, FAILING),
-            "E_2048_10runs": first_runs(sorted(two.glob("run_*/results.json"))[:10], out / "E_2048_10runs"),
-            "E_example": simulate.write_example(out)}
-    sizes = {k: [f.stat().st_size for f in sets[k].glob("run_*/results.json")] for k in ("E_2048", "E_2048_5eta")}
+    n, name = args.sequences, f"E_{args.sequences}"
+    two = run_set(out / name, args.runs, n, simulate.REAL_2048_ETAS)
+    sets = {"2 η": two,
+            "5 η": run_set(out / f"{name}_5eta", args.runs, n, simulate.DEFAULT_ETAS),
+            "failing": run_set(out / f"{name}_failing", args.runs, n, simulate.REAL_2048_ETAS, FAILING),
+            "10 runs": first_runs(sorted(two.glob("run_*/results.json"))[:10], out / f"{name}_10runs"),
+            "example": simulate.write_example(out)}
+    sizes = {k: [f.stat().st_size for f in sets[k].glob("run_*/results.json")] for k in ("2 η", "5 η")}
     results = {row: {k: measure(cmd, args.repeat) for k, cmd in cells.items()}
                for row, cells in commands(sets, out).items()}
-    s, e = results["gate serial"]["E_2048"], results
+    s, e = results["gate serial"]["2 η"], results
     summary = {
-        "serial / orjson": s["wall"] / e["orjson"]["E_2048"]["wall"],
-        "serial / json.load": s["wall"] / e["json.load"]["E_2048"]["wall"],
-        "speed-up of -n 2": s["wall"] / e["gate -n 2"]["E_2048"]["wall"],
-        "failing / healthy": e["gate, failing set"]["E_2048"]["wall"] / s["wall"],
-        f"peak RSS {args.runs} runs / 10 runs": s["rss"] / e["gate, first 10 runs"]["E_2048"]["rss"],
+        "serial / orjson": s["wall"] / e["orjson"]["2 η"]["wall"],
+        "serial / json.load": s["wall"] / e["json.load"]["2 η"]["wall"],
+        "speed-up of -n 2": s["wall"] / e["gate -n 2"]["2 η"]["wall"],
+        "failing / healthy": e["gate, failing set"]["2 η"]["wall"] / s["wall"],
+        f"peak RSS {args.runs} runs / 10 runs": s["rss"] / e["gate, first 10 runs"]["2 η"]["rss"],
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "gate_speed.json").write_text(json.dumps({"sizes": sizes, "results": results, "summary": summary},
                                                     indent=2))
     for k, v in sizes.items():
-        print(f"{k}: {len(v)} files, {sum(v) / 1e6:.0f} MB ({sum(v) / len(v) / 1e6:.2f} MB each); ", end="")
-    print(f"medians of {args.repeat}, {os.cpu_count()} CPUs")
-    print(table(results, ["E_2048", "E_2048_5eta", "E_example"]))
+        print(f"{name} {k}: {len(v)} files, {sum(v) / 1e6:.0f} MB ({sum(v) / len(v) / 1e6:.2f} MB each); ", end="")
+    loads = [m["load"] for cells in results.values() for m in cells.values()]
+    print(f"medians of {args.repeat}, {os.cpu_count()} CPUs, 1-min load average {min(loads):.1f}–{max(loads):.1f}"
+          " (wall times are only meaningful when it stays below the CPU count; CPU times less affected)")
+    print(table(results, {"2 η": f"{name} 2 η", "5 η": f"{name} 5 η", "example": "E_example"}))
     for row, cells in results.items():
         if row.startswith("gate"):
             print(f"  {row}: " + "; ".join(f"{k}: {m['summary']}" for k, m in cells.items()))
-    print("E_2048: " + "; ".join(f"{k} = {v:.2f}" for k, v in summary.items()))
+    print(f"{name} 2 η: " + "; ".join(f"{k} = {v:.2f}" for k, v in summary.items()))
     if args.profile:
-        print(profile(sets["E_2048"], out))
+        print(profile(sets["2 η"], out))
     return 0
 
 

@@ -1,46 +1,34 @@
-"""Calibration benchmark: do the gate's σ's cover, and do its checks alarm only when they should?
+"""Calibration of the paired σ's and of the pooled (Stouffer) checks — issue 7, "Calibration".
 
-    python bench/calibration.py [--runs 500] [--n 256] [--out bench/out/calibration.json]
-                                [--runs-large 500] [--n-large 2048] [--defect-runs 200] [--seed 0]
+    python bench/calibration.py [--runs 12800] [--runs-large 2000] [--seed 0] [--processes 2]
+                                [--out bench/out/calibration.md]
 
-Every run is a reference simulation (``dhstats.simulate.simulate_run``: default policy, the
-producer's η grid ``DEFAULT_ETAS``, entropy_noise = 0.01 nats per sequence, distinct seeds),
-validated with ``results.validate`` and judged with ``verdicts.evaluate(run, Settings())``
-(default policy of the gate: k = 3, no Holm). The simulator knows the exact answers:
-``exact_delta_h`` per η, dR/dη and d²R/dη² (``doc["simulator"]["exact"]``). Measurements, on
-healthy runs at n = ``--n`` and n = ``--n-large``:
+Healthy runs come from the reference simulator (``dhstats.simulate.simulate_run``: default
+policy, the producer's η grid, entropy noise 0.01 nats per sequence as the real producer) at
+n = 256 (``--runs``) and n = 2048 (``--runs-large``), each without gradient noise
+(score_noise 0, G/σ_G ≈ 50) and with it (score_noise 0.5, G/σ_G ≈ 2 as in the real files).
+Each run is judged by the gate's own code path (``RunContext`` + ``agreement.check_*``); each
+run is simulated once and reused by every measurement. The policy's exact values are
+R' = dR/dη, R'' = d²R/dη² and ΔH(η) = R(θ+ηv) − R(θ) (``Policy.derivatives``, ``delta_h``).
 
-1. Coverage of nominal 95% intervals, z = (estimate − exact)/σ, covered iff |z| ≤ 1.96:
-   - ΔH_true with σ_true, the paired delta method (checks.md; ``series.eta_curve``):
-     ψ_i = w̃_i(h_new_i − R1 T_i)/Σw̃T − (h_base_i − R0 T_i)/ΣT, σ_true = √(n/(n−1)·Σψ_i²).
-     One case per (run, η); reported per η and overall (the η's of a run share sequences,
-     so the overall N is not N independent trials).
-   - G = Σ gdotv_i against exact dR/dη with σ_G = se_sum(gdotv) = √n·std(gdotv, ddof=1);
-     Q = Σ vhvv_i against exact d²R/dη² with σ_Q = se_sum(vhvv). One case per run.
-   - Diagnostic (not a gate σ): G with the ratio-centred σ_G,rc = √n·std(gdotv_i − G·T_i/D,
-     ddof=1), the first-order linearisation of G as a ratio of sums (D = ΣT), as ψ_i does for
-     σ_true; it shows where a miscalibration of σ_G comes from.
-   - The seed notebook's σ's, to show their coverage: σ_true,nb = std(c, ddof=1)/√n with
-     c_i = w̃_i h_new_i/B − (T_i/D)·H_base (results-format.md), and the linear one
-     σ_G,nb = se_shard under the producer's shard-mean convention = std(c_m, ddof=1)/√M
-     (M shard sums c_m; the simulator writes √M·std(c_m), so σ_G,nb = se_shard/M); the
-     notebook's interval for ηG is η·σ_G,nb, so its coverage of η·dR/dη is that of G.
-   The estimators are ratio (SNIS) estimators: their expectation differs from the exact value
-   by a bias O(1/n) while σ = O(1/√n), so the mean of z (= bias/σ, with its Monte-Carlo SE
-   sd(z)/√N) is reported too, as is sd(z) (≈ 1 when σ has the right size). The 95% Wilson
-   interval of each coverage is its Monte-Carlo uncertainty (≈ ±1% at N = 500).
-2. False alarms: per check, the fraction of its cases (run × η; per run for se_consistency)
-   that fail, and that skip, on the healthy runs; plus the fraction of runs with ≥ 1 failed case,
-   and for the z checks sd(z) per η (≈ 1 if z ~ N(0, 1), when k = 3 gives 0.27%; < 1 means the
-   check is conservative, hence few false alarms but less power).
-3. Power: for each planted defect in POWER (``simulate.DEFECTS``), ``--defect-runs`` runs at
-   each n; the fraction of runs in which each check fails at ≥ 1 case; the intended check is
-   marked. For spiky_mass also the median over runs of max_η |z_linear| and the number of
-   spikes k = max(1, round(0.01 n)): the spikes inflate σ_G, so |z| ≲ √k (weak at n = 256).
+1. Coverage of the paired interval, covered iff |(pred − ΔH_true) − exact| ≤ 1.96·σ with
+   pred = ηG, exact = ηR' − ΔH(η), σ = σ_lin (linear); pred = ηG_q + ½η²Q,
+   exact = ηR' + ½η²R'' − ΔH(η), σ = σ_lq (lin+quad). Both estimators are consistent, so
+   the exact difference is that of their limits — not 0: ηG misses ½η²R'' + O(η³).
+   Row "target 0" shows the coverage when the exact difference is wrongly taken as 0.
+2. σ_G coverage: |G − R'| ≤ 1.96·se_sum(g̃), g̃ = gdotv − G·T/ΣT; and uncentred se_sum(gdotv).
+3. False alarms of pooled_linear/linquad_agreement (``agreement.pooled_agreement``, k = 3) on
+   healthy sets of R = 4, 16, 64 disjoint runs; the rate implied by the measured mean μ and
+   sd s of the runs' z (Z ~ N(√R·μ, s²)) is shown next to it.
+4. Power: every run's case is shifted by b·σ_lin (prediction += b·σ_lin, so z → z + b; the
+   same as adding b·σ_lin/η·T_i/ΣT to gdotv_i, checked in tests/test_calibration_smoke.py).
+   Theory for calibrated z, k = 3: pooled P(|N(b√R, 1)| > 3), per run P(|N(b, 1)| > 3).
+5. Diagnostic: without entropy and gradient noise, rms σ_lin over the Monte-Carlo SD of
+   ηG − ΔH_true, and the same with g̃ replaced by ψ/η at η → 0 (the exact influence of G).
+6. Real files: corr(η·g̃, ψ) per (run, η) and σ_independent/σ_paired.
 
-Targets (issue): σ_true and σ_G coverage within 93–97%; ≤ 1% failed cases per check at the
-defaults. The benchmark reports; it does not tune anything to meet them.
-Prints Markdown tables and writes all numbers to ``--out`` (JSON).
+Monte-Carlo SEs are cluster SEs (clusters = runs, or sets, whose η's are correlated).
+Prints Markdown and writes it to ``--out`` (and the numbers as JSON next to it).
 """
 from __future__ import annotations
 
@@ -49,6 +37,7 @@ import json
 import math
 import sys
 import time
+from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
@@ -56,224 +45,348 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from dhstats import simulate, stats  # noqa: E402
-from dhstats.results import RunFile, validate  # noqa: E402
-from dhstats.series import eta_curve  # noqa: E402
-from dhstats.verdicts import CHECKS, Outcome, Settings, evaluate  # noqa: E402
+from dhstats import agreement, simulate, stats  # noqa: E402
+from dhstats.results import RunFile, load_runs, validate  # noqa: E402
+from dhstats.settings import Settings  # noqa: E402
+from dhstats.sigmas import run_parts  # noqa: E402
+from dhstats.verdicts import RunContext  # noqa: E402
 
-Z95 = 1.959963984540054
 ETAS = simulate.DEFAULT_ETAS
 ENTROPY_NOISE = 0.01
-#: zero-mean per-sequence gradient-estimator noise (simulate_run(score_noise=…)); 0.5 gives
-#: G/σ_G ≈ 2 as in the real files (1–4); set by --score-noise (0: the noise-free policy)
-SCORE_NOISE = 0.5
-SETTINGS = Settings()
-COVERAGE_TARGET = (0.93, 0.97)
-FALSE_ALARM_TARGET = 0.01
-#: planted defect → the check that is meant to catch it
-POWER = {
-    "biased_gdotv": "linear_agreement",
-    "scaled_gdotv": "truncation_ratio",
-    "unnormalized_weights": "snis_weights",
-    "negative_weights": "snis_weights",
-    "uncorrected_denominator": "consistency",
-    "shard_mean_se": "se_consistency",
-    "spiky_mass": "linear_agreement",
-}
+Z95 = 1.959963984540054
+K = 3.0
+SETTINGS = Settings(sigma=K)
+SET_SIZES = (4, 16, 64)
+POWER = ((1.0, 16), (0.5, 64))  # (b, R) of the issue
+FIELDS = ("z", "prediction", "delta_h_true", "sigma", "sigma_prediction", "sigma_true")
+CHECK = {"lin": "linear_agreement", "lq": "linquad_agreement"}
+JUDGE = {"lin": agreement.check_linear_agreement, "lq": agreement.check_linquad_agreement}
+POOLED = {"lin": "pooled_linear_agreement", "lq": "pooled_linquad_agreement"}
+REAL = Path("/work/shared/data/real")
+
+
+def norm_cdf(x: float) -> float:
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+def tail_prob(mean: float, k: float = K, sd: float = 1.0) -> float:
+    """P(|X| > k) for X ~ N(mean, sd²): Φ((−k − mean)/sd) + Φ((mean − k)/sd)."""
+    return norm_cdf((-k - mean) / sd) + norm_cdf((mean - k) / sd)
+
+
+def implied_rate(z: np.ndarray, shift: float, R: int) -> float:
+    """Mean over η of P(|Z| > k) for Z ~ N(√R·(μ_j + shift), s_j²), μ_j and s_j the mean and
+    sd of the runs' z at η index j (z: (runs, η)); the calibrated case is μ = 0, s = 1."""
+    mu, sd = z.mean(axis=0), z.std(axis=0, ddof=1)
+    return float(np.mean([tail_prob(math.sqrt(R) * (m + shift), K, s) for m, s in zip(mu, sd)]))
+
+
+def cluster_rate(hits: np.ndarray) -> tuple[float, float]:
+    """Rate and its Monte-Carlo SE of a (clusters, items) boolean array: mean over all, SE =
+    sd of the per-cluster means/√clusters (items of one cluster are correlated)."""
+    per = np.asarray(hits, dtype=float).reshape(len(hits), -1).mean(axis=1)
+    se = float(per.std(ddof=1) / math.sqrt(per.size)) if per.size > 1 else math.nan
+    return float(per.mean()), se
 
 
 def run_seed(*key: int) -> int:
-    """A distinct 32-bit seed per (base seed, group, n, run index)."""
     return int(np.random.SeedSequence(list(key)).generate_state(1)[0])
 
 
-def simulate_and_judge(n: int, seed: int, defects=()):
-    """(document, validated Run, verdicts) of one simulated run under the default Settings."""
-    doc = simulate.simulate_run(n, ETAS, seed=seed, defects=defects, entropy_noise=ENTROPY_NOISE,
-                                score_noise=SCORE_NOISE)
+# --------------------------------------------------------------------------- simulation
+
+
+def judge_run(n: int, score_noise: float, seed: int, entropy_noise: float = ENTROPY_NOISE) -> dict:
+    """One healthy run judged by the gate's agreement checks: per estimator ("lin", "lq") the
+    case numbers of :data:`FIELDS` at every η (arrays), whether σ is paired, and G, σ_G
+    (centred, the gate's), se_sum(gdotv) (uncentred)."""
+    doc = simulate.simulate_run(n, ETAS, seed=seed, entropy_noise=entropy_noise, score_noise=score_noise)
     run = validate(doc, RunFile(f"E_{n}", f"seed_{seed}", Path("<memory>")))
-    verdict, cases = evaluate(run, SETTINGS)
-    if verdict.outcome != "ok":
-        raise RuntimeError(f"simulated run rejected: {verdict.message}")
-    return doc, run, cases
+    ctx = RunContext(run, SETTINGS)
+    out: dict = {"G": run.delta_h_per_lr, "sigma_g": ctx.sigmas[ETAS[0]].g.value,
+                 "sigma_g_uncentred": stats.se_sum(run.gdotv)}
+    for est in CHECK:
+        cases = [JUDGE[est](ctx, e).numbers for e in run.entries]
+        for f in FIELDS:
+            out[f"{est}_{f}"] = np.array([c[f] for c in cases], dtype=float)
+        out[f"{est}_paired"] = np.array([c["sigma_source"] == "paired" for c in cases])
+    return out
 
 
-def wilson(k: int, n: int) -> tuple[float, float]:
-    """95% Wilson score interval of a binomial proportion k/n."""
-    p, z2 = k / n, Z95 * Z95
-    mid = (p + z2 / (2 * n)) / (1 + z2 / n)
-    half = Z95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    return mid - half, mid + half
+def _chunk(args) -> dict:
+    n, score_noise, seeds = args
+    runs = [judge_run(n, score_noise, s) for s in seeds]
+    return {k: np.array([r[k] for r in runs]) for k in runs[0]}
 
 
-def coverage_row(n: int, interval: str, eta, z: np.ndarray, target: bool) -> dict:
-    """Coverage of |z| ≤ 1.96 with its Wilson interval, mean z (bias/σ) ± MC SE, sd(z)."""
-    z = np.asarray(z, dtype=float).ravel()
-    k = int(np.sum(np.abs(z) <= Z95))
-    lo, hi = wilson(k, z.size)
-    cov = k / z.size
-    return {"n": n, "interval": interval, "eta": eta, "N": int(z.size), "coverage": cov,
-            "ci95": [lo, hi], "mean_z": float(z.mean()), "mean_z_se": float(z.std(ddof=1) / math.sqrt(z.size)),
-            "sd_z": float(z.std(ddof=1)),
-            "target_met": (COVERAGE_TARGET[0] <= cov <= COVERAGE_TARGET[1]) if target else None}
+def simulate_pool(n: int, score_noise: float, runs: int, seed: int, processes: int, tag: int) -> dict:
+    """``runs`` healthy runs (arrays stacked over runs: (runs,) or (runs, len(ETAS)))."""
+    seeds = [run_seed(seed, tag, n, r) for r in range(runs)]
+    size = max(1, min(200, runs // (4 * processes) or 1))
+    chunks = [(n, score_noise, seeds[i:i + size]) for i in range(0, runs, size)]
+    if processes > 1:
+        with Pool(processes) as p:
+            parts = p.map(_chunk, chunks)
+    else:
+        parts = [_chunk(c) for c in chunks]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-def healthy(n: int, runs: int, base_seed: int) -> tuple[list[dict], list[dict]]:
-    """Coverage rows and false-alarm rows from ``runs`` healthy runs of n sequences."""
-    z_true, z_true_nb = np.empty((runs, len(ETAS))), np.empty((runs, len(ETAS)))
-    z_g, z_g_rc, z_g_nb, z_q = np.empty(runs), np.empty(runs), np.empty(runs), np.empty(runs)
-    outcomes = {c: {} for c in CHECKS}  # check → η → list of outcomes
-    z_checks = {c: {} for c in CHECKS}  # check → η → list of z (agreement checks only)
-    failed_run = {c: 0 for c in CHECKS}
-    for r in range(runs):
-        doc, run, cases = simulate_and_judge(n, run_seed(base_seed, 0, n, r))
-        exact = doc["simulator"]["exact"]
-        exact_dh = {e["eta"]: e["exact_delta_h"] for e in doc["true"]["entries"]}
-        for j, (point, e) in enumerate(zip(eta_curve(run, SETTINGS), run.entries)):
-            assert point.sigma_true_source == "paired" and point.sigma_g_source == "per_sequence"
-            err = point.delta_true - exact_dh[e.eta]
-            z_true[r, j] = err / point.sigma_true
-            c = stats.notebook_contributions(e.normalized_weights, e.token_counts, e.h_new, e.base_entropy)
-            z_true_nb[r, j] = err / stats.notebook_se_true(c)
-        err_g = run.delta_h_per_lr - exact["delta_h_per_lr"]
-        z_g[r] = err_g / stats.se_sum(run.gdotv)
-        T = run.entries[0].token_counts
-        z_g_rc[r] = err_g / stats.se_sum(run.gdotv - run.delta_h_per_lr * T / T.sum())
-        z_g_nb[r] = err_g / (run.se_shard / run.num_shards)  # std(c_m)/√M, the producer's se_shard
-        z_q[r] = (run.quadratic.vhvv - exact["vHvv"]) / stats.se_sum(run.quadratic.per_sequence_vhvv)
-        for c in CHECKS:
-            mine = [v for v in cases if v.check == c]
-            for v in mine:
-                outcomes[c].setdefault(v.eta, []).append(v.outcome)
-                if "z" in v.numbers:
-                    z_checks[c].setdefault(v.eta, []).append(v.numbers["z"])
-            failed_run[c] += any(v.outcome == Outcome.FAILED for v in mine)
-
-    cov = [coverage_row(n, "ΔH_true ± 1.96σ_true (paired)", eta, z_true[:, j], True)
-           for j, eta in enumerate(ETAS)]
-    cov.append(coverage_row(n, "ΔH_true ± 1.96σ_true (paired)", "all", z_true, True))
-    cov.append(coverage_row(n, "G ± 1.96σ_G (se_sum)", None, z_g, True))
-    cov.append(coverage_row(n, "G ± 1.96σ_G,rc (ratio-centred; diagnostic)", None, z_g_rc, False))
-    cov.append(coverage_row(n, "Q ± 1.96σ_Q (se_sum)", None, z_q, False))
-    cov += [coverage_row(n, "ΔH_true ± 1.96·std(c)/√n (notebook)", eta, z_true_nb[:, j], False)
-            for j, eta in enumerate(ETAS)]
-    cov.append(coverage_row(n, "ΔH_true ± 1.96·std(c)/√n (notebook)", "all", z_true_nb, False))
-    cov.append(coverage_row(n, "ηG ± 1.96·η·se_shard,shard-mean (notebook)", None, z_g_nb, False))
-
-    alarms = []
-    for c in CHECKS:
-        per_eta = {eta: float(np.mean([o == Outcome.FAILED for o in outs])) for eta, outs in outcomes[c].items()}
-        flat = [o for outs in outcomes[c].values() for o in outs]
-        failed = float(np.mean([o == Outcome.FAILED for o in flat]))
-        alarms.append({"n": n, "check": c, "cases": len(flat), "failed": failed,
-                       "sd_z_per_eta": {repr(k): float(np.std(z, ddof=1)) for k, z in z_checks[c].items()} or None,
-                       "failed_ci95": list(wilson(int(round(failed * len(flat))), len(flat))),
-                       "skipped": float(np.mean([o == Outcome.SKIPPED for o in flat])),
-                       "runs_with_failure": failed_run[c] / runs,
-                       "failed_per_eta": {repr(k): v for k, v in per_eta.items()},
-                       "target_met": failed <= FALSE_ALARM_TARGET})
-    return cov, alarms
+# --------------------------------------------------------------------------- measurements
 
 
-def power(n: int, runs: int, base_seed: int) -> list[dict]:
-    """Per defect: fraction of runs in which each check fails at ≥ 1 case."""
+def exact_differences() -> dict:
+    """{"lin": ηR' − ΔH(η), "lq": ηR' + ½η²R'' − ΔH(η)} over ETAS, and R' (the policy's exact values)."""
+    policy = simulate.Policy.default()
+    _, r1, r2 = policy.derivatives()
+    eta = np.array(ETAS)
+    dh = np.array([policy.delta_h(e) for e in ETAS])
+    return {"lin": eta * r1 - dh, "lq": eta * r1 + 0.5 * eta**2 * r2 - dh, "R1": r1}
+
+
+def coverage(pool: dict, exact: dict) -> list[dict]:
+    """Coverage rows of the paired intervals (lin, lq), the naive 'target 0', and σ_G."""
     rows = []
-    for g, (defect, intended) in enumerate(POWER.items(), start=1):
-        fired = {c: 0 for c in CHECKS}
-        max_z_lin = []
-        for r in range(runs):
-            _, _, cases = simulate_and_judge(n, run_seed(base_seed, g, n, r), defects=[defect])
-            for c in CHECKS:
-                fired[c] += any(v.check == c and v.outcome == Outcome.FAILED for v in cases)
-            max_z_lin.append(max(abs(v.numbers["z"]) for v in cases if v.check == "linear_agreement"))
-        rows.append({"n": n, "defect": defect, "intended": intended, "runs": runs,
-                     "detection": fired[intended] / runs,
-                     "fired": {c: fired[c] / runs for c in CHECKS},
-                     "median_max_abs_z_linear": float(np.median(max_z_lin)),
-                     "spikes": max(1, int(round(simulate.SPIKE_FRACTION * n))) if defect == "spiky_mass" else None})
+    for est, label in (("lin", "ηG − ΔH_true ± 1.96σ_lin"), ("lq", "ηG_q + ½η²Q − ΔH_true ± 1.96σ_lq")):
+        diff = pool[f"{est}_prediction"] - pool[f"{est}_delta_h_true"]
+        sigma = pool[f"{est}_sigma"]
+        rows.append(_row(label, (diff - exact[est]) / sigma, pool[f"{est}_paired"].mean()))
+        if est == "lin":
+            rows.append(_row("(diagnostic) same, exact difference taken as 0", diff / sigma, None))
+    err = pool["G"] - exact["R1"]
+    rows.append(_row("G ± 1.96·se_sum(g̃) (centred, the gate's σ_G)", err / pool["sigma_g"], None))
+    rows.append(_row("(diagnostic) G ± 1.96·se_sum(gdotv), uncentred", err / pool["sigma_g_uncentred"], None))
+    return rows
+
+
+def _row(label: str, z: np.ndarray, paired: float | None) -> dict:
+    cover = np.abs(z) <= Z95
+    cov, se = cluster_rate(cover)
+    per_eta = cover.mean(axis=0) if cover.ndim == 2 else np.array([cov])
+    z2 = z.reshape(len(z), -1)
+    return {"interval": label, "runs": len(z), "coverage": cov, "coverage_se": se,
+            "per_eta": per_eta.tolist(), "mean_z": float(z2.mean()),
+            "mean_z_se": cluster_rate(z2)[1], "sd_z": float(z2.std(ddof=1)), "paired": paired}
+
+
+#: case sets fed to the pooled checks: label → (pooled check, pool prefix). "lin−curv" is the
+#: linear case with the exact curvature offset ηR' − ΔH(η) removed from the prediction, i.e. a
+#: linear estimator that is unbiased in the limit (the raw linear one is not: it misses ½η²R'').
+VARIANTS = {"linquad": ("pooled_linquad_agreement", "lq"),
+            "linear − curvature": ("pooled_linear_agreement", "lin0"),
+            "linear (raw)": ("pooled_linear_agreement", "lin")}
+
+
+def remove_curvature(pool: dict, exact: dict) -> None:
+    """Add the "lin0_*" cases: prediction − (ηR' − ΔH(η)), z recomputed (σ unchanged)."""
+    for f in FIELDS + ("paired",):
+        pool[f"lin0_{f}"] = pool[f"lin_{f}"]
+    pool["lin0_prediction"] = pool["lin_prediction"] - exact["lin"]
+    pool["lin0_z"] = (pool["lin0_prediction"] - pool["lin_delta_h_true"]) / pool["lin_sigma"]
+
+
+def _cases(pool: dict, prefix: str, runs: np.ndarray, j: int, shift: float = 0.0) -> list[dict]:
+    """health.json-like case dicts of ``runs`` at η index j; ``shift`` b moves each prediction
+    by b·σ (so z by b)."""
+    out = []
+    for r in runs:
+        c = {f: float(pool[f"{prefix}_{f}"][r, j]) for f in FIELDS}
+        c["prediction"] += shift * c["sigma"]
+        c["z"] += shift
+        c.update(run=f"run_{r}", outcome="passed" if abs(c["z"]) <= K else "failed",
+                 sigma_source="paired" if pool[f"{prefix}_paired"][r, j] else "independent")
+        out.append(c)
+    return out
+
+
+def pooled_failures(pool: dict, variant: str, R: int, shift: float = 0.0, n: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(failed, Z) of the pooled check over disjoint sets of R runs, shape (sets, len(ETAS)),
+    judged by ``agreement.pooled_agreement``."""
+    check, prefix = VARIANTS[variant]
+    sets = len(pool["G"]) // R
+    failed = np.zeros((sets, len(ETAS)), dtype=bool)
+    Z = np.zeros((sets, len(ETAS)))
+    for s in range(sets):
+        runs = np.arange(s * R, (s + 1) * R)
+        for j, eta in enumerate(ETAS):
+            v = agreement.pooled_agreement(check, f"E_{n}", eta, _cases(pool, prefix, runs, j, shift), K)
+            failed[s, j] = v.outcome == "failed"
+            Z[s, j] = v.numbers["Z"]
+    return failed, Z
+
+
+def false_alarms(pool: dict, n: int) -> list[dict]:
+    """Per variant and R: pooled false-alarm rate (all η and per η), the rate implied by the
+    runs' mean μ and sd s of z, mean/sd of Z, and the per-run rate of |z| > k."""
+    rows = []
+    for variant, (check, prefix) in VARIANTS.items():
+        z = pool[f"{prefix}_z"]
+        per_run, per_run_se = cluster_rate(np.abs(z) > K)
+        for R in SET_SIZES:
+            if len(z) // R < 10:
+                continue
+            failed, Z = pooled_failures(pool, variant, R, n=n)
+            rate, se = cluster_rate(failed)
+            rows.append({"variant": variant, "check": check, "R": R, "sets": len(failed), "rate": rate,
+                         "rate_se": se, "per_eta": failed.mean(axis=0).tolist(),
+                         "sd_Z": float(Z.std(ddof=1)), "mean_Z": float(Z.mean()),
+                         "model": implied_rate(z, 0.0, R), "per_run": per_run,
+                         "per_run_se": per_run_se})
+    return rows
+
+
+def power(pool: dict, n: int) -> list[dict]:
+    """Pooled and per-run power of the linear check (curvature removed) at the issue's (b, R)."""
+    rows = []
+    z = pool["lin0_z"]
+    for b, R in POWER:
+        if len(z) // R < 10:
+            continue
+        failed, _ = pooled_failures(pool, "linear − curvature", R, shift=b, n=n)
+        rate, se = cluster_rate(failed)
+        per, per_se = cluster_rate(np.abs(z + b) > K)
+        th, th_run = tail_prob(b * math.sqrt(R)), tail_prob(b)
+        rows.append({"b": b, "R": R, "sets": len(failed), "pooled": rate, "pooled_se": se,
+                     "pooled_theory": th, "pooled_dev": (rate - th) / se if se > 0 else math.nan,
+                     "pooled_model": implied_rate(z, b, R),
+                     "per_run": per, "per_run_se": per_se, "per_run_theory": th_run,
+                     "per_run_dev": (per - th_run) / per_se if per_se > 0 else math.nan})
+    return rows
+
+
+def influence_diagnostic(n: int, runs: int, seed: int) -> dict:
+    """Without entropy and gradient noise: rms σ_lin / MC SD(ηG − ΔH_true) per η, with the
+    gate's g̃ and with g̃ replaced by ψ/η at η = 1e-9 (the exact influence of G to O(η))."""
+    diff, s_gate, s_exact = [], [], []
+    for r in range(runs):
+        doc = simulate.simulate_run(n, (1e-9,) + ETAS, seed=run_seed(seed, 99, n, r), entropy_noise=0.0)
+        run = validate(doc, RunFile(f"E_{n}", "diag", Path("<memory>")))
+        parts = run_parts(run, "total")
+        T = parts.T
+        infl = [stats.paired_influence(e.normalized_weights, T, e.h_new, e.h_base) for e in run.entries]
+        g_exact = infl[0] / run.entries[0].eta
+        diff.append([e.eta * run.delta_h_per_lr - e.delta_h_true for e in run.entries[1:]])
+        s_gate.append([stats.se_sum(e.eta * parts.g_tilde - p) for e, p in zip(run.entries[1:], infl[1:])])
+        s_exact.append([stats.se_sum(e.eta * g_exact - p) for e, p in zip(run.entries[1:], infl[1:])])
+    sd = np.std(diff, axis=0, ddof=1)
+    rms = lambda s: np.sqrt(np.mean(np.square(s), axis=0))  # noqa: E731
+    return {"n": n, "runs": runs, "gate": (rms(s_gate) / sd).tolist(), "exact": (rms(s_exact) / sd).tolist()}
+
+
+def real_files(root: Path = REAL) -> list[dict]:
+    """Per (run set, run, η) of the real files: corr(η·g̃, ψ) and √((ησ_G)² + σ_true²)/σ_lin."""
+    rows = []
+    for run in load_runs(sorted(p for p in root.iterdir() if p.is_dir())):
+        if not hasattr(run, "entries"):
+            continue
+        parts = run_parts(run, "shard-mean")
+        for e in run.entries:
+            psi = stats.paired_influence(e.normalized_weights, parts.T, e.h_new, e.h_base)
+            lin = e.eta * parts.g_tilde
+            n = psi.size
+            indep = math.hypot(e.eta * parts.g.value, math.sqrt(n / (n - 1) * float(psi @ psi)))
+            rows.append({"results": run.file.results, "run": run.file.run, "eta": e.eta,
+                         "corr": float(np.corrcoef(lin, psi)[0, 1]),
+                         "ratio": indep / stats.se_sum(lin - psi)})
     return rows
 
 
 # --------------------------------------------------------------------------- output
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
+def _pct(x: float, se: float | None = None) -> str:
+    return f"{100 * x:.2f} %" + ("" if se is None else f" ± {100 * se:.2f}")
 
 
-def _mark(ok) -> str:
-    return "" if ok is None else (" ✓" if ok else " ✗")
+def markdown(res: dict) -> str:
+    out = ["## Calibration (bench/calibration.py, issue 7)", "",
+           f"Simulator: default policy, η grid {', '.join(f'{e:g}' for e in ETAS)}, entropy noise "
+           f"{ENTROPY_NOISE:g} nats/sequence; k = {K:g}; runtime {res['runtime_s']:.0f} s on "
+           f"{res['processes']} process(es). ± = Monte-Carlo SE (clusters: runs or sets).", "",
+           "### 1–2. Coverage of nominal 95 % intervals (target 94–96 %)", "",
+           "| n | score noise | interval | runs | coverage (all η) | per η (ascending) | mean z | sd z | σ paired |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for p in res["pools"]:
+        for r in p["coverage"]:
+            out.append(f"| {p['n']} | {p['score_noise']:g} | {r['interval']} | {r['runs']} "
+                       f"| {_pct(r['coverage'], r['coverage_se'])} "
+                       f"| {' / '.join(f'{100 * c:.1f}' for c in r['per_eta'])} "
+                       f"| {r['mean_z']:+.3f} ± {r['mean_z_se']:.3f} | {r['sd_z']:.3f} "
+                       f"| {'—' if r['paired'] is None else _pct(r['paired'])} |")
+    out += ["", f"### 3. Pooled checks on healthy sets: false alarms |Z| > {K:g} (target ≤ 0.5 %; "
+            f"calibrated z: {_pct(tail_prob(0.0))})", "",
+            "| n | score noise | check (cases) | R | sets × η | false alarms | per η (ascending) | implied by μ, s of z "
+            "| mean Z | sd Z | per-run |z| > 3 |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for p in res["pools"]:
+        for r in p["false_alarms"]:
+            out.append(f"| {p['n']} | {p['score_noise']:g} | {r['check']} ({r['variant']}) | {r['R']} "
+                       f"| {r['sets']} × {len(ETAS)} | {_pct(r['rate'], r['rate_se'])} "
+                       f"| {' / '.join(f'{100 * c:.1f}' for c in r['per_eta'])} | {_pct(r['model'])} | {r['mean_Z']:+.3f} "
+                       f"| {r['sd_Z']:.3f} | {_pct(r['per_run'], r['per_run_se'])} |")
+    out += ["", "### 4. Power against a shared bias of b·σ_lin per run (pooled_linear_agreement vs per run, k = 3; "
+            "linear cases with the curvature removed, so that b = 0 is healthy)", "",
+            "| n | score noise | b | R | sets × η | pooled measured | theory Φ(b√R−3)+Φ(−b√R−3) | dev (SEs) "
+            "| with measured μ, s | per run measured | theory | dev (SEs) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for p in res["pools"]:
+        for r in p["power"]:
+            out.append(f"| {p['n']} | {p['score_noise']:g} | {r['b']:g} | {r['R']} | {r['sets']} × {len(ETAS)} "
+                       f"| {_pct(r['pooled'], r['pooled_se'])} | {_pct(r['pooled_theory'])} | {r['pooled_dev']:+.2f} "
+                       f"| {_pct(r['pooled_model'])} | {_pct(r['per_run'], r['per_run_se'])} "
+                       f"| {_pct(r['per_run_theory'])} | {r['per_run_dev']:+.2f} |")
+    d = res["diagnostic"]
+    out += ["", f"### 5. Diagnostic: no entropy noise, no gradient noise (n = {d['n']}, {d['runs']} runs)", "",
+            "rms σ_lin / Monte-Carlo SD(ηG − ΔH_true), per η ascending:", "",
+            f"- gate (η·g̃ − ψ): {' / '.join(f'{x:.2f}' for x in d['gate'])}",
+            f"- exact influence of G (ψ/η at η = 1e-9 instead of g̃): {' / '.join(f'{x:.2f}' for x in d['exact'])}"]
+    real = res["real"]
+    if real:
+        out += ["", "### 6. Real files: corr(η·g̃, ψ) and σ_independent / σ_paired per (run, η)", "",
+                "| run set | cases | corr range | corr median | σ_ind/σ_paired range | median |", "|---|---|---|---|---|---|"]
+        for name in sorted({r["results"] for r in real}) + ["all"]:
+            rs = [r for r in real if name in ("all", r["results"])]
+            c, q = np.array([r["corr"] for r in rs]), np.array([r["ratio"] for r in rs])
+            out.append(f"| {name} | {len(rs)} | {c.min():+.3f} … {c.max():+.3f} | {np.median(c):+.3f} "
+                       f"| {q.min():.3f} … {q.max():.3f} | {np.median(q):.3f} |")
+    return "\n".join(out) + "\n"
 
 
-def markdown(coverage: list[dict], alarms: list[dict], powers: list[dict]) -> str:
-    out = ["### Coverage of nominal 95% intervals (target 93–97% for σ_true and σ_G)", "",
-           "| n | interval | η | N | coverage | 95% CI | mean z (bias/σ) | sd z |",
-           "|---|---|---|---|---|---|---|---|"]
-    for r in coverage:
-        eta = "—" if r["eta"] is None else (r["eta"] if isinstance(r["eta"], str) else f"{r['eta']:g}")
-        out.append(f"| {r['n']} | {r['interval']} | {eta} | {r['N']} | {_pct(r['coverage'])}{_mark(r['target_met'])} "
-                   f"| {_pct(r['ci95'][0])}–{_pct(r['ci95'][1])} | {r['mean_z']:+.3f} ± {r['mean_z_se']:.3f} "
-                   f"| {r['sd_z']:.3f} |")
-    out += ["", "### False alarms on healthy runs, default Settings (target ≤ 1% failed cases per check)", "",
-            "| n | check | cases | failed | 95% CI | worst η | skipped | runs with ≥1 failure | sd z per η (ascending) |",
-            "|---|---|---|---|---|---|---|---|---|"]
-    for r in alarms:
-        per = r["failed_per_eta"]
-        worst = max(per, key=per.get)
-        worst_txt = "—" if worst == "None" or per[worst] == 0 else f"{float(worst):g}: {_pct(per[worst])}"
-        out.append(f"| {r['n']} | {r['check']} | {r['cases']} | {_pct(r['failed'])}{_mark(r['target_met'])} "
-                   f"| {_pct(r['failed_ci95'][0])}–{_pct(r['failed_ci95'][1])} | {worst_txt} "
-                   f"| {_pct(r['skipped'])} | {_pct(r['runs_with_failure'])} "
-                   f"| {'—' if r['sd_z_per_eta'] is None else ' / '.join(f'{v:.2f}' for v in r['sd_z_per_eta'].values())} |")
-    out += ["", "### Power on planted defects: runs with ≥ 1 failed case (**intended check**)", "",
-            "| n | defect | runs | " + " | ".join(CHECKS) + " | median max|z_lin| |",
-            "|---|---|---|" + "---|" * len(CHECKS) + "---|"]
-    for r in powers:
-        cells = [f"**{_pct(r['fired'][c])}**" if c == r["intended"] else _pct(r["fired"][c]) for c in CHECKS]
-        defect = r["defect"] + (f" (k={r['spikes']}, √k={math.sqrt(r['spikes']):.1f})" if r["spikes"] else "")
-        out.append(f"| {r['n']} | {defect} | {r['runs']} | " + " | ".join(cells)
-                   + f" | {r['median_max_abs_z_linear']:.2f} |")
-    return "\n".join(out)
-
-
-def _set_score_noise(value: float) -> None:
-    global SCORE_NOISE
-    SCORE_NOISE = value
+def measure(n: int, score_noise: float, runs: int, seed: int, processes: int, tag: int, exact: dict) -> dict:
+    pool = simulate_pool(n, score_noise, runs, seed, processes, tag)
+    remove_curvature(pool, exact)
+    return {"n": n, "score_noise": score_noise, "runs": runs, "coverage": coverage(pool, exact),
+            "false_alarms": false_alarms(pool, n), "power": power(pool, n)}
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    p.add_argument("--runs", type=int, default=500, help="healthy runs at --n (default 500)")
-    p.add_argument("--n", type=int, default=256, help="sequences per run (default 256)")
-    p.add_argument("--runs-large", type=int, default=500, help="healthy runs at --n-large (0: skip)")
+    p.add_argument("--runs", type=int, default=12800, help="healthy runs at n = --n per score noise")
+    p.add_argument("--n", type=int, default=256)
+    p.add_argument("--runs-large", type=int, default=2000, help="healthy runs at --n-large per score noise (0: skip)")
     p.add_argument("--n-large", type=int, default=2048)
-    p.add_argument("--defect-runs", type=int, default=200, help="runs per defect and n (default 200)")
+    p.add_argument("--score-noise", type=float, nargs="+", default=[0.0, 0.5])
+    p.add_argument("--diagnostic-runs", type=int, default=400)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--score-noise", type=float, default=SCORE_NOISE,
-                   help="gradient-estimator noise, ×|dR/dη|/√n per sequence (default 0.5: G/σ_G ≈ 2, as the real files)")
-    p.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "calibration.json")
+    p.add_argument("--processes", type=int, default=2)
+    p.add_argument("--real", type=Path, default=REAL, help="real run sets (skipped when absent)")
+    p.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "calibration.md")
     a = p.parse_args(argv)
-    _set_score_noise(a.score_noise)
     t0 = time.perf_counter()
+    exact = exact_differences()
     sizes = [(a.n, a.runs)] + ([(a.n_large, a.runs_large)] if a.runs_large > 0 else [])
-    coverage, alarms, powers = [], [], []
-    for n, runs in sizes:
-        cov, al = healthy(n, runs, a.seed)
-        coverage += cov
-        alarms += al
-    for n, _ in sizes:
-        powers += power(n, a.defect_runs, a.seed)
-    runtime = time.perf_counter() - t0
-    table = markdown(coverage, alarms, powers)
-    print(table)
-    print(f"\nscore_noise {SCORE_NOISE:g}, entropy_noise {ENTROPY_NOISE:g}; runtime {runtime:.1f} s")
-    doc = {"config": {"sizes": sizes, "defect_runs": a.defect_runs, "seed": a.seed, "etas": list(ETAS),
-                      "entropy_noise": ENTROPY_NOISE, "score_noise": SCORE_NOISE, "settings": SETTINGS.to_dict(),
-                      "coverage_target": COVERAGE_TARGET, "false_alarm_target": FALSE_ALARM_TARGET},
-           "runtime_s": runtime, "coverage": coverage, "false_alarms": alarms, "power": powers,
-           "markdown": table}
+    pools = [measure(n, noise, runs, a.seed, a.processes, tag, exact)
+             for tag, (n, runs, noise) in enumerate((n, r, s) for n, r in sizes for s in a.score_noise)]
+    res = {"pools": pools, "diagnostic": influence_diagnostic(a.n, a.diagnostic_runs, a.seed),
+           "real": real_files(a.real) if a.real.is_dir() else [], "processes": a.processes,
+           "config": {"etas": list(ETAS), "entropy_noise": ENTROPY_NOISE, "k": K, "seed": a.seed,
+                      "sizes": sizes, "score_noise": a.score_noise}}
+    res["runtime_s"] = time.perf_counter() - t0
+    text = markdown(res)
+    print(text)
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(doc, indent=2, ensure_ascii=False))
+    a.out.write_text(text, encoding="utf-8")
+    a.out.with_suffix(".json").write_text(json.dumps(res, indent=1, ensure_ascii=False), encoding="utf-8")
     return 0
 
 

@@ -191,7 +191,9 @@ def _check_order() -> dict[str, int]:
 def render_run_page(health: Mapping, key, figures=()) -> str:
     """One self-contained page (inline CSS, data-URI images, no script) for the run ``key``."""
     results, name = key
-    run = next(r for r in health["runs"] if r["results"] == results and r["run"] == name)
+    run = next((r for r in health["runs"] if r["results"] == results and r["run"] == name), None)
+    if run is None:
+        raise KeyError(f"run {results}/{name} is not in health.json")
     cases = cases_of(health, results, name)
     order = _check_order()
     ordered = sorted(cases, key=lambda c: (order[c["check"]], c["eta"] is None, c["eta"] or 0.0))

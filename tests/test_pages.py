@@ -183,3 +183,17 @@ def test_summary_caps_failures(monkeypatch):
                                      ([0.5, 2.0], "[0.5, 2]"), ({"run_01": 1.25}, "run_01: 1.25")])
 def test_num(x, text):
     assert pages.num(x) == text
+
+
+def test_autoescape_everywhere_and_no_hand_escaping():
+    """Every template is rendered with autoescape; no module escapes HTML by hand."""
+    from pathlib import Path
+
+    import dhstats
+
+    env = pages.environment()
+    for name in env.list_templates():
+        assert env.get_template(name).name == name  # compiles
+        assert env.autoescape is True or env.autoescape(name)
+    sources = Path(dhstats.__file__).parent.rglob("*.py")
+    assert not [p.name for p in sources if "html.escape" in p.read_text(encoding="utf-8")]

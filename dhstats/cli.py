@@ -1,23 +1,109 @@
 """``dhstats`` command line: ``tables``, ``plot``, ``simulate``.
 
 The gate itself is ``pytest checks/ --results DIR`` (see README); this CLI serves the
-notebook's tables and plots and the reference simulator.
+notebook's tables and plots, with the notebook's parameters, and the reference simulator.
+
+Exit status: 0 done; 1 done, but some run was invalid input (reported on stderr, skipped);
+2 usage error (a bad option value, a --results directory that does not exist or holds no run).
+Option values are validated by :func:`dhstats.settings.parse` (the gate's options) and here
+(the CLI's own: --clip, --clip-base-quantile, --clip-steps, --truncation-grid, --dpi).
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import math
 import sys
+import tempfile
 from pathlib import Path
 
 from .results import DiscoveryError, Run, discover, load_run
-from .verdicts import Settings
+from .settings import OPTION, Settings, SettingsError, parse
+
+# The notebook's values (shared/seed): compare_filtered_estimates' clip thresholds, the clip
+# sweep's base quantile and steps; the truncation sweep grid is stats.DEFAULT_SWEEP_QUANTILES.
+DEFAULT_CLIP = "5e-4,1e-4"
+DEFAULT_CLIP_BASE_QUANTILE = "0.999"
+DEFAULT_CLIP_STEPS = "10"
+
+
+# --------------------------------------------------------------------------- option values
+
+
+def _numbers(text: str, flag: str) -> tuple[float, ...]:
+    out = []
+    for t in str(text).replace(";", ",").split(","):
+        if not t.strip():
+            continue
+        try:
+            v = float(t)
+        except ValueError:
+            raise SettingsError(f"{flag}: {t.strip()!r} is not a number") from None
+        if not math.isfinite(v):
+            raise SettingsError(f"{flag}: {t.strip()!r} is not a finite number")
+        out.append(v)
+    if not out:
+        raise SettingsError(f"{flag}: expected one or more numbers, got {text!r}")
+    return tuple(out)
+
+
+def _one(text: str, flag: str) -> float:
+    values = _numbers(text, flag)
+    if len(values) != 1:
+        raise SettingsError(f"{flag}: expected one number, got {text!r}")
+    return values[0]
+
+
+def _integer(text: str, flag: str, lo: int, hi: int) -> int:
+    v = _one(text, flag)
+    if v != int(v) or not lo <= v <= hi:
+        raise SettingsError(f"{flag}: expected a whole number in [{lo}, {hi}], got {text!r}")
+    return int(v)
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """Everything ``tables`` and ``plot`` take besides paths, validated."""
+
+    settings: Settings
+    clip: tuple[float, ...]
+    clip_base_quantile: float
+    clip_steps: int
+    truncation_grid: tuple[float, ...] | None  # None: the default sweep (plots) / keep-quantiles (tables)
+    dpi: int = 100
+
+
+def options(args) -> Options:
+    """Validate the parsed arguments; raises :class:`SettingsError` naming the option."""
+    raw = {"sigma": args.sigma, "keep_quantiles": args.keep_quantiles, "reported_se": args.reported_se,
+           # not used by the CLI; given so that parse() never looks at ./reports
+           "reports": tempfile.gettempdir(), "history": "none"}
+    settings = parse(raw).settings
+    clip = _numbers(args.clip, "--clip")
+    if not all(c > 0 for c in clip):
+        raise SettingsError(f"--clip: each value must be > 0, got {args.clip!r}")
+    base = _one(args.clip_base_quantile, "--clip-base-quantile")
+    if not 0 < base < 1:
+        raise SettingsError(f"--clip-base-quantile: must be in (0, 1), got {args.clip_base_quantile!r}")
+    steps = _integer(args.clip_steps, "--clip-steps", 1, 1000)
+    grid = None
+    if args.truncation_grid:
+        grid = _numbers(args.truncation_grid, "--truncation-grid")
+        if not all(0 < q <= 1 for q in grid):
+            raise SettingsError(f"--truncation-grid: each keep-quantile must be in (0, 1], got {args.truncation_grid!r}")
+    dpi = _integer(getattr(args, "dpi", "100"), "--dpi", 20, 600)
+    for flag in ("health", "history"):
+        path = getattr(args, flag, None)
+        if path and not Path(path).is_file():
+            raise SettingsError(f"--{flag}: {path} is not a file")
+    return Options(settings, clip, base, steps, grid, dpi)
+
+
+# --------------------------------------------------------------------------- loading
 
 
 def _load(args) -> list:
-    try:
-        files = discover(args.results)
-    except DiscoveryError as exc:
-        raise SystemExit(f"dhstats: {exc}")
+    files = discover(args.results)  # DiscoveryError: usage error (main)
     return [load_run(f) for f in files]
 
 
@@ -28,50 +114,154 @@ def _report_invalid(runs) -> int:
     return 1 if bad else 0
 
 
-def cmd_tables(args) -> int:
+# --------------------------------------------------------------------------- tables
+
+
+def _why_empty(name: str, runs: list[Run]) -> str:
+    """Why table ``name`` has no row, for stderr."""
+    if not runs:
+        return "no valid run to tabulate"
+    if name in ("truncation", "filtered_estimates") and all(r.gdotv is None for r in runs):
+        return "no valid run has per-sequence gdotv (approx.per_sequence), which truncation and clipping need"
+    if name == "scaling":
+        return "se_scaling needs two or more run sets of different E"
+    if name == "pooled":
+        return "pooling needs two or more valid runs in a run set"
+    return "nothing to tabulate for these runs"
+
+
+def build_tables(runs, opts: Options) -> dict:
+    """:func:`dhstats.tables.all_tables` with the notebook's parameters: truncation.csv rows at
+    the keep-quantiles ∪ --truncation-grid, filtered_estimates at the keep-quantiles and --clip."""
+    from . import tables
+
+    out = tables.all_tables(runs, opts.settings)
+    if opts.truncation_grid:
+        qs = tuple(sorted(set(opts.settings.keep_quantiles) | set(opts.truncation_grid), reverse=True))
+        out["truncation"] = tables.truncation_table(runs, dataclasses.replace(opts.settings, keep_quantiles=qs))
+    out["filtered_estimates"] = tables.filtered_estimates_table(
+        runs, keep_quantiles=opts.settings.keep_quantiles, clip_thresholds=opts.clip)
+    return out
+
+
+def cmd_tables(args, opts: Options) -> int:
     import pandas as pd
 
-    from .tables import all_tables
-
     runs = _load(args)
-    settings = Settings(sigma=args.sigma)
+    valid = [r for r in runs if isinstance(r, Run)]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    tables = all_tables(runs, settings)
     with pd.option_context("display.width", 160, "display.max_columns", 30, "display.max_rows", 200,
                            "display.float_format", "{:.4g}".format):
-        for name, df in tables.items():
+        for name, df in build_tables(runs, opts).items():
             path = out / f"{name}.csv"
             df.to_csv(path, index=False)
             print(f"\n== {name} ({len(df)} rows) -> {path}")
-            if name == "agreement" and not df.empty:
-                cols = ["results", "run", "eta", "delta_true", "delta_linear", "se_linear", "se_true",
-                        "combined_se", "z", "within_ksigma", "notebook_se_linear", "notebook_se_true",
-                        "notebook_within_1sigma"]
+            if df.empty:
+                print(f"dhstats tables: {name}.csv has no rows: {_why_empty(name, valid)}", file=sys.stderr)
+            elif name == "agreement":
+                cols = [c for c in ("results", "run", "eta", "delta_true", "delta_linear", "combined_se",
+                                    "sigma_source", "z", "within_ksigma", "notebook_combined_se",
+                                    "notebook_within_1sigma") if c in df.columns]
                 print(df[cols].to_string(index=False))
-            elif name in ("summary", "truncation") and not df.empty:
+            elif name in ("summary", "pooled", "scaling", "truncation"):
                 print(df.to_string(index=False))
+    print("\ncolumns: docs/tables.md")
     return _report_invalid(runs)
 
 
-def cmd_plot(args) -> int:
+# --------------------------------------------------------------------------- plot
+
+
+def _write(out: Path, stem: str, result, where: str) -> bool:
+    """Write one :func:`dhstats.plots.render` result; a note goes to stderr."""
+    import base64
+
+    if len(result) == 3:
+        print(f"dhstats plot: {where}: {result[2]}", file=sys.stderr)
+        return False
+    (out / f"{stem}.png").write_bytes(base64.b64decode(result[1]))
+    return True
+
+
+def _health_of(runs: list[Run], settings: Settings) -> dict:
+    """A health.json-like dict (run sets with E, agreement and pooled cases) judged here, for
+    the run-set figures when no --health file is given."""
+    from .agreement import pooled_agreement
+    from .registry import evaluate
+
+    cases, sets = [], {}
+    for run in runs:
+        sets.setdefault(run.file.results, run.n)
+        cases += [v.to_dict() for v in evaluate(run, settings)[1]
+                  if v.check in ("linear_agreement", "linquad_agreement")]
+    for name in sets:
+        for eta in sorted({c["eta"] for c in cases if c["results"] == name}):
+            for kind in ("linear", "linquad"):
+                mine = [c for c in cases if c["results"] == name and c["eta"] == eta
+                        and c["check"] == f"{kind}_agreement"]
+                v = pooled_agreement(f"pooled_{kind}_agreement", name, eta, mine, settings.sigma)
+                cases.append({**v.to_dict(), "E": sets[name]})
+    return {"run_sets": [{"name": k, "E": v} for k, v in sets.items()], "cases": cases}
+
+
+def cmd_plot(args, opts: Options) -> int:
     from . import plots
 
     runs = _load(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    settings = Settings(sigma=args.sigma)
-    for run in runs:
-        if not isinstance(run, Run) or (args.run and run.file.run not in args.run):
-            continue
+    names = args.figure or list(plots.CASE_FIGURES + plots.RUN_FIGURES + plots.SET_FIGURES)
+    case_opts = {"base_quantile": opts.clip_base_quantile, "steps": opts.clip_steps, "clip_values": opts.clip}
+    if opts.truncation_grid:
+        case_opts["keep_quantiles"] = opts.truncation_grid
+    written = 0
+    valid = [r for r in runs if isinstance(r, Run) and (not args.run or r.file.run in args.run)]
+    for run in valid:
         stem = f"{run.file.results}_{run.file.run}"
-        (out / f"{stem}_delta_h_vs_eta.png").write_bytes(plots.to_png(plots.delta_h_vs_eta(run, settings), dpi=args.dpi))
-        etas = run.etas if not args.eta else [run.entry(x).eta for x in args.eta]
+        for name in (n for n in names if n in plots.RUN_FIGURES):
+            res = plots.render(name, run, None, opts.settings, dpi=opts.dpi)
+            written += _write(out, f"{stem}_{name}", res, str(run.file.key))
+        etas = [e for e in run.etas if not args.eta or any(abs(e - x) <= 1e-9 * abs(x) for x in args.eta)]
+        for x in args.eta or ():
+            if not any(abs(e - x) <= 1e-9 * abs(x) for e in run.etas):
+                print(f"dhstats plot: {run.file.key}: no entry with η = {x!r}", file=sys.stderr)
         for eta in etas:
-            for name, fig in plots.case_figures(run, eta, settings).items():
-                (out / f"{stem}_eta={eta!r}_{name}.png").write_bytes(plots.to_png(fig, dpi=args.dpi))
-    print(f"plots written to {out}")
+            for name in (n for n in names if n in plots.CASE_FIGURES):
+                opts_ = {k: v for k, v in case_opts.items()
+                         if (name == "clip_sweep" and k != "keep_quantiles") or (name == "truncation_sweep" and k == "keep_quantiles")}
+                res = plots.render(name, run, eta, opts.settings, dpi=opts.dpi, **opts_)
+                written += _write(out, f"{stem}_eta={eta!r}_{name}", res, f"{run.file.key}, η={eta:.3g}")
+    if any(n in ("pooled_ratio", "sigma_vs_e", "ratio_vs_e") for n in names) and (valid or args.health):
+        written += _set_figures(args, opts, names, valid, out)
+    if "trend" in names and args.history:
+        from .health import read_history
+
+        res = plots.render("trend", read_history(args.history), sigma=opts.settings.sigma, dpi=opts.dpi)
+        written += _write(out, "trend", res, str(args.history))
+    print(f"{written} plot(s) written to {out}")
     return _report_invalid(runs)
+
+
+def _set_figures(args, opts: Options, names, valid: list[Run], out: Path) -> int:
+    import json
+
+    from . import plots
+
+    try:
+        health = json.loads(Path(args.health).read_text()) if args.health else _health_of(valid, opts.settings)
+    except Exception as exc:  # noqa: BLE001 - figures never end the command
+        print(f"dhstats plot: run-set figures not drawn: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 0
+    written = 0
+    if "pooled_ratio" in names:
+        for rs in sorted({c.get("results") for c in health.get("cases", []) if c.get("results")}):
+            mine = [c for c in health["cases"] if c.get("results") == rs]
+            written += _write(out, f"{rs}_pooled_ratio", plots.render("pooled_ratio", mine, where=rs, dpi=opts.dpi), rs)
+    for name in ("sigma_vs_e", "ratio_vs_e"):
+        if name in names:
+            written += _write(out, name, plots.render(name, health, dpi=opts.dpi), "run sets")
+    return written
 
 
 def cmd_simulate(argv) -> int:
@@ -80,36 +270,74 @@ def cmd_simulate(argv) -> int:
     return simulate.main(argv)
 
 
+# --------------------------------------------------------------------------- parser
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--results", action="append", required=True, metavar="DIR",
+                   help="run-set directory holding run_*/results.json (repeatable)")
+    for name in ("sigma", "keep_quantiles", "reported_se"):
+        o = OPTION[name]
+        p.add_argument(o.flag, default=o.default, help=o.help, **({"choices": o.choices} if o.choices else {}))
+    p.add_argument("--clip", default=DEFAULT_CLIP, metavar="C[,C...]",
+                   help=f"clip values (nats/token): filtered_estimates' clip@C rows, marked on the clip sweep "
+                        f"(default {DEFAULT_CLIP}, the notebook's)")
+    p.add_argument("--clip-base-quantile", default=DEFAULT_CLIP_BASE_QUANTILE, metavar="B",
+                   help="clip sweep thresholds: quantiles B^k of |η·gdotv|, k = STEPS…0 (default 0.999)")
+    p.add_argument("--clip-steps", default=DEFAULT_CLIP_STEPS, metavar="STEPS", help="clip sweep steps (default 10)")
+    p.add_argument("--truncation-grid", default="", metavar="Q[,Q...]",
+                   help="keep-quantiles of the truncation sweep (default: 1 and 0.999^k, k = 10…0, plus "
+                        "--keep-quantiles); tables: extra truncation.csv rows")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="dhstats", description="dhstats: the notebook's tables and plots, and the reference simulator. The gate is `pytest checks/ --results DIR`.")
+    p = argparse.ArgumentParser(prog="dhstats", description="dhstats: the notebook's tables and plots, and the "
+                                "reference simulator. The gate is `pytest checks/ --results DIR`.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("tables", help="write the notebook's tables (CSV) and print them")
-    t.add_argument("--results", action="append", required=True, metavar="DIR",
-                   help="run-set directory holding run_*/results.json (repeatable)")
+    t = sub.add_parser("tables", help="write the notebook's tables (CSV; columns: docs/tables.md) and print them")
+    _common(t)
     t.add_argument("--out", default="tables-out", help="output directory (default: tables-out)")
-    t.add_argument("--sigma", type=float, default=3.0, help="k for within_ksigma (default 3)")
     t.set_defaults(func=cmd_tables)
 
-    pl = sub.add_parser("plot", help="render the report's plots to PNG files")
-    pl.add_argument("--results", action="append", required=True, metavar="DIR")
-    pl.add_argument("--out", default="plots-out")
-    pl.add_argument("--run", action="append", help="only these runs (e.g. run_01)")
-    pl.add_argument("--eta", action="append", type=float, help="only these η")
-    pl.add_argument("--sigma", type=float, default=3.0)
-    pl.add_argument("--dpi", type=int, default=80)
+    pl = sub.add_parser("plot", help="render the report's figures to PNG files")
+    _common(pl)
+    pl.add_argument("--out", default="plots-out", help="output directory (default: plots-out)")
+    pl.add_argument("--run", action="append", help="only these runs (e.g. run_01; repeatable)")
+    pl.add_argument("--eta", action="append", type=float, help="only these η (repeatable)")
+    pl.add_argument("--figure", action="append", metavar="NAME",
+                    help="only these figures (repeatable): " + ", ".join(_figure_names()))
+    pl.add_argument("--health", metavar="FILE", help="health.json for the run-set figures (default: judged here)")
+    pl.add_argument("--history", metavar="FILE", help="history.jsonl of gate sessions: draws the trend figure")
+    pl.add_argument("--dpi", default="100", help="resolution (default 100: figures ≥ 750 px wide)")
     pl.set_defaults(func=cmd_plot)
 
     sub.add_parser("simulate", help="write simulated run sets (see dhstats simulate --help)", add_help=False)
     return p
 
 
+def _figure_names() -> tuple[str, ...]:
+    from .plots import CASE_FIGURES, RUN_FIGURES, SET_FIGURES
+
+    return CASE_FIGURES + RUN_FIGURES + SET_FIGURES
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "simulate":
         return cmd_simulate(argv[1:])
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if getattr(args, "figure", None):
+            unknown = [f for f in args.figure if f not in _figure_names()]
+            if unknown:
+                raise SettingsError(f"--figure: unknown {', '.join(unknown)} (one of {', '.join(_figure_names())})")
+        opts = options(args)
+        return args.func(args, opts)
+    except (SettingsError, DiscoveryError) as exc:
+        print(f"dhstats {args.command}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

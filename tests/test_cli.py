@@ -1,7 +1,9 @@
-"""The ``dhstats`` CLI: tables (CSV columns and numbers as checks.md), plot, simulate."""
+"""The ``dhstats`` CLI: tables (CSV columns and numbers as checks.md) with the notebook's
+parameters, plot (every figure or a one-line note), option validation (exit 2), simulate."""
 from __future__ import annotations
 
-import math
+import json
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -11,22 +13,45 @@ import pytest
 
 from dhstats import simulate
 from dhstats.cli import main
+from dhstats.registry import evaluate
 from dhstats.results import load_runs
-from dhstats.verdicts import evaluate
+from dhstats.series import sequence_series
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+ETA = 8e-07
 
 
 @pytest.fixture(scope="module")
 def run_set(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("sim")
     root = simulate.write_run_set(out, name="E_64", runs=2, n=64, seed=3, entropy_noise=0.01, score_noise=0.5)
-    bad = root / "run_03" / "results.json"
-    simulate.write_malformed(bad, "short_array")
+    simulate.write_malformed(root / "run_03" / "results.json", "short_array")
     return root
 
 
-def test_tables_writes_the_csvs_and_z_follows_checks_md(run_set, tmp_path, capsys):
+@pytest.fixture(scope="module")
+def no_per_sequence(tmp_path_factory) -> Path:
+    """Two runs written without approx.per_sequence (as the producer without capture)."""
+    out = tmp_path_factory.mktemp("bare") / "E_32"
+    for r in (1, 2):
+        doc = simulate.simulate_run(32, seed=r)
+        del doc["approx"]["per_sequence"]
+        doc["approx"].get("quadratic", {}).pop("per_sequence_vhvv", None)
+        (out / f"run_{r:02d}").mkdir(parents=True)
+        (out / f"run_{r:02d}" / "results.json").write_text(json.dumps(doc))
+    return out
+
+
+def png_width(path: Path) -> int:
+    raw = path.read_bytes()
+    assert raw[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">I", raw[16:20])[0]
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def test_tables_writes_the_csvs_and_z_is_the_gates(run_set, tmp_path, capsys):
     assert main(["tables", "--results", str(run_set), "--out", str(tmp_path)]) == 1  # run_03 invalid
     err = capsys.readouterr().err
     assert "E_64/run_03/results.json: true.entries[1].diagnostics.h_new: 15 values, expected 16" in err
@@ -34,18 +59,64 @@ def test_tables_writes_the_csvs_and_z_follows_checks_md(run_set, tmp_path, capsy
         df = pd.read_csv(tmp_path / f"{name}.csv")
         assert {"results", "run", "eta"} <= set(df.columns) and set(df["run"]) == {"run_01", "run_02"}
     agreement = pd.read_csv(tmp_path / "agreement.csv")
-    assert {"se_linear", "se_true", "combined_se", "z", "notebook_se_linear", "notebook_se_true",
-            "notebook_within_1sigma", "delta_true", "delta_linear", "diff"} <= set(agreement.columns)
-    # the table's z is the gate's z, and z = diff / √(se_linear² + se_true²)
     for run in load_runs([run_set])[:2]:
-        _, verdicts = evaluate(run)
-        for v in (v for v in verdicts if v.check == "linear_agreement"):
+        for v in (v for v in evaluate(run)[1] if v.check == "linear_agreement"):
             row = agreement[(agreement.run == v.run) & (agreement.eta == v.eta)].iloc[0]
             assert row.z == pytest.approx(v.numbers["z"], rel=1e-12)
-            assert row.z == pytest.approx(row["diff"] / math.hypot(row.se_linear, row.se_true), rel=1e-12)
-            assert row.se_linear == pytest.approx(v.numbers["sigma_linear"], rel=1e-12)
-    assert set(pd.read_csv(tmp_path / "summary.csv").columns) >= {
-        "delta_true", "delta_linear", "delta_linquad", "linear_over_true", "linquad_over_true"}
+            assert row.z == pytest.approx(row["diff"] / row.combined_se, rel=1e-12)
+            assert row.sigma_source == "paired"
+    pooled = pd.read_csv(tmp_path / "pooled.csv")
+    assert set(pooled.estimator) == {"linear", "linquad"} and (pooled.R == 2).all()
+
+
+def test_tables_take_the_notebooks_parameters(run_set, tmp_path):
+    assert main(["tables", "--results", str(run_set), "--out", str(tmp_path), "--keep-quantiles", "0.9",
+                 "--truncation-grid", "0.99,0.8", "--clip", "1e-3,2e-5", "--sigma", "2"]) == 1
+    trunc = pd.read_csv(tmp_path / "truncation.csv")
+    assert sorted(set(trunc.keep_quantile)) == [0.8, 0.9, 0.99]
+    filtered = pd.read_csv(tmp_path / "filtered_estimates.csv")
+    assert set(filtered.strategy) == {"raw", "truncate@0.9", "clip@0.001", "clip@2e-05"}
+    # clip@C is Σ clip(c_i, ±C) of the notebook's c_i (hand check on one row)
+    run = load_runs([run_set])[0]
+    e = run.entry(ETA)
+    c = sequence_series(run, e).true
+    row = filtered[(filtered.run == "run_01") & (filtered.eta == ETA) & (filtered.strategy == "clip@2e-05")].iloc[0]
+    assert row.delta_true == pytest.approx(float(sum(min(max(x, -2e-5), 2e-5) for x in c)), rel=1e-12)
+    agreement = pd.read_csv(tmp_path / "agreement.csv")
+    assert (agreement.within_ksigma == (agreement.z.abs() <= 2)).all()  # k = --sigma
+
+
+def test_tables_say_why_a_csv_is_empty(no_per_sequence, tmp_path, capsys):
+    assert main(["tables", "--results", str(no_per_sequence), "--out", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    why = "no valid run has per-sequence gdotv (approx.per_sequence), which truncation and clipping need"
+    assert f"dhstats tables: truncation.csv has no rows: {why}" in err
+    assert f"dhstats tables: filtered_estimates.csv has no rows: {why}" in err
+    assert (tmp_path / "truncation.csv").exists()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--sigma", "1e400"], "--sigma: '1e400' is not a number"),
+    (["--sigma", "-1"], "--sigma: must be > 0"),
+    (["--keep-quantiles", "0.9,1.5"], "--keep-quantiles: each must be in (0, 1]"),
+    (["--clip", "1e-4,0"], "--clip: each value must be > 0"),
+    (["--clip", "x"], "--clip: 'x' is not a number"),
+    (["--clip-base-quantile", "1"], "--clip-base-quantile: must be in (0, 1)"),
+    (["--clip-steps", "2.5"], "--clip-steps: expected a whole number in [1, 1000]"),
+    (["--truncation-grid", "0,0.9"], "--truncation-grid: each keep-quantile must be in (0, 1]"),
+    (["--truncation-grid", "nan"], "--truncation-grid: 'nan' is not a finite number"),
+])
+def test_bad_values_are_usage_errors(run_set, tmp_path, capsys, args, message):
+    for cmd in ("tables", "plot"):
+        assert main([cmd, "--results", str(run_set), "--out", str(tmp_path / cmd), *args]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"dhstats {cmd}: error: ") and message in err, err
+    assert not (tmp_path / "tables").exists() and not (tmp_path / "plot").exists()  # nothing written
+
+
+def test_missing_results_directory_is_a_usage_error(tmp_path, capsys):
+    assert main(["tables", "--results", str(tmp_path / "nope"), "--out", str(tmp_path)]) == 2
+    assert "not a directory" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(not REAL.is_dir(), reason="../shared/data/real not present")
@@ -58,12 +129,59 @@ def test_tables_on_real_data_shows_the_notebook_se_too_small(tmp_path):
     assert ratio.between(64 / 1.1, 64 / 0.8).all()
 
 
-def test_plot_writes_pngs(run_set, tmp_path):
-    assert main(["plot", "--results", str(run_set), "--run", "run_01", "--eta", "8e-07",
-                 "--out", str(tmp_path), "--dpi", "40"]) == 1  # run_03 is invalid, still reported
+# --------------------------------------------------------------------------- plot
+
+
+def test_plot_writes_every_figure_at_100_dpi(run_set, tmp_path, capsys):
+    assert main(["plot", "--results", str(run_set), "--run", "run_01", "--eta", str(ETA), "--eta", "9",
+                 "--out", str(tmp_path), "--clip", "1e-4", "--truncation-grid", "1,0.99,0.9"]) == 1  # run_03 invalid
     pngs = sorted(p.name for p in tmp_path.glob("*.png"))
-    assert len(pngs) == 5 and all(p.startswith("E_64_run_01") for p in pngs)
-    assert all((tmp_path / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+    stem = "E_64_run_01"
+    expected = {f"{stem}_{n}.png" for n in ("delta_h_vs_eta", "ratio_vs_eta", "sigma_comparison")}
+    expected |= {f"{stem}_eta={ETA!r}_{n}.png" for n in ("contributions", "errors", "clip_sweep", "truncation_sweep", "weights")}
+    expected |= {"E_64_pooled_ratio.png"}  # one run set: no σ vs E, no ratio vs E
+    assert set(pngs) == expected
+    assert all(png_width(tmp_path / p) >= 750 for p in pngs)  # ≥ 7.5 in at 100 dpi
+    err = capsys.readouterr().err
+    assert "dhstats plot: E_64/run_01: no entry with η = 9.0" in err
+    assert "dhstats plot: run sets: fewer than two run sets of different E with σ values: σ vs E not drawn" in err
+    assert "pooled ratio vs E not drawn" in err
+
+
+def test_plot_without_per_sequence_data_notes_instead_of_figures(no_per_sequence, tmp_path, capsys):
+    assert main(["plot", "--results", str(no_per_sequence), "--run", "run_01", "--eta", "8e-7",
+                 "--figure", "contributions", "--figure", "delta_h_vs_eta", "--out", str(tmp_path), "--dpi", "40"]) == 0
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["E_32_run_01_delta_h_vs_eta.png"]
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["dhstats plot: E_32/run_01, η=8e-07: no per-sequence gdotv in this run "
+                   "(approx.per_sequence missing): contributions not drawn"]
+
+
+def test_plot_cross_set_figures_and_trend(run_set, tmp_path):
+    other = simulate.write_run_set(tmp_path / "sim", name="E_256", runs=2, n=256, seed=4)
+    history = tmp_path / "history.jsonl"
+    lines = [{"time": f"t{i}", "checks": {"linear_agreement": {"passed": 4, "failed": i, "skipped": 0}},
+              "pooled_z": {"pooled_linear_agreement": {"E_64": {"8e-07": 0.3 * i}}}} for i in range(3)]
+    history.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    out = tmp_path / "out"
+    assert main(["plot", "--results", str(run_set), "--results", str(other), "--out", str(out), "--dpi", "40",
+                 "--figure", "sigma_vs_e", "--figure", "ratio_vs_e", "--figure", "pooled_ratio",
+                 "--figure", "trend", "--history", str(history)]) == 1
+    assert sorted(p.name for p in out.glob("*.png")) == [
+        "E_256_pooled_ratio.png", "E_64_pooled_ratio.png", "ratio_vs_e.png", "sigma_vs_e.png", "trend.png"]
+
+
+def test_plot_health_file_must_exist(run_set, tmp_path, capsys):
+    assert main(["plot", "--results", str(run_set), "--health", str(tmp_path / "no.json"), "--out", str(tmp_path)]) == 2
+    assert "--health: " in capsys.readouterr().err
+
+
+def test_plot_unknown_figure_is_a_usage_error(run_set, tmp_path, capsys):
+    assert main(["plot", "--results", str(run_set), "--figure", "pie", "--out", str(tmp_path)]) == 2
+    assert "--figure: unknown pie" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- python -m, simulate
 
 
 def test_python_dash_m_and_simulate_subcommand(tmp_path):
@@ -72,10 +190,10 @@ def test_python_dash_m_and_simulate_subcommand(tmp_path):
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     (run,) = load_runs([tmp_path / "E_32"])
-    _, verdicts = evaluate(run)
-    assert [v.outcome for v in verdicts if v.check == "se_consistency"] == ["failed"]
+    assert [v.outcome for v in evaluate(run)[1] if v.check == "se_consistency"] == ["failed"]
 
 
-def test_missing_results_directory_is_a_clear_error(tmp_path):
-    with pytest.raises(SystemExit, match="not a directory"):
-        main(["tables", "--results", str(tmp_path / "nope"), "--out", str(tmp_path)])
+def test_python_dash_m_tables_exit_status(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "dhstats", "tables", "--results", str(tmp_path / "none"),
+                          "--out", str(tmp_path)], capture_output=True, text=True)
+    assert out.returncode == 2 and "not a directory" in out.stderr

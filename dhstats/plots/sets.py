@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator, NullLocator
+from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator, NullLocator
 
 from .base import C_BAND, C_HIGHLIGHT, C_TRUE, FONT, MissingData, figure, log_eta_axis, note
 
@@ -147,6 +147,9 @@ def sigma_vs_e(health: Mapping) -> Figure:
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.xaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%.3g"))
+    ax.yaxis.set_minor_locator(NullLocator())
     ax.set_xticks(all_e, [f"{e:g}" for e in all_e])
     ax.set_xlim(min(all_e) / 1.3, max(all_e) * 1.3)
     ax.set_xlabel("E (sequences per run)")
@@ -165,8 +168,8 @@ def ratio_vs_e(health: Mapping) -> Figure:
                and c.get("results") in E and _pos(c.get("eta")) and _num(c.get("ratio")) is not None]
         if pts:
             panels.append((kind, label, pts))
-    if not panels or len({E[c["results"]] for _, _, p in panels for c in p}) < 1:
-        raise MissingData("no pooled ratio in health.json")
+    if len({E[c["results"]] for _, _, p in panels for c in p}) < 2:
+        raise MissingData("fewer than two run sets of different E with a pooled ratio (pooling needs ≥ 2 runs a set)")
     all_e = sorted({E[c["results"]] for _, _, p in panels for c in p})
     fig, axes = figure(ncols=len(panels), width=9.0 if len(panels) == 2 else 7.5, height=4.0,
                        left=0.08, right=0.86, wspace=0.2, top=0.84, bottom=0.15)

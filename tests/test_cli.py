@@ -197,3 +197,13 @@ def test_python_dash_m_tables_exit_status(tmp_path):
     out = subprocess.run([sys.executable, "-m", "dhstats", "tables", "--results", str(tmp_path / "none"),
                           "--out", str(tmp_path)], capture_output=True, text=True)
     assert out.returncode == 2 and "not a directory" in out.stderr
+
+
+def test_every_csv_column_is_in_the_data_dictionary(run_set, tmp_path):
+    other = simulate.write_run_set(tmp_path / "sim", name="E_128", runs=2, n=128, seed=5)
+    main(["tables", "--results", str(run_set), "--results", str(other), "--out", str(tmp_path / "t")])
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "tables.md").read_text()
+    for csv in sorted((tmp_path / "t").glob("*.csv")):
+        assert f"## {csv.name}" in doc
+        undocumented = [c for c in pd.read_csv(csv).columns if f"`{c}`" not in doc]
+        assert undocumented == [], f"{csv.name}: {undocumented} not in docs/tables.md"

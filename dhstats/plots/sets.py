@@ -98,9 +98,11 @@ def pooled_ratio(cases: Sequence[Mapping]) -> Figure:
 def _set_e(health: Mapping) -> dict[str, float]:
     """Run-set name → E (run_sets[].E, else the E of its cases)."""
     out = {s.get("name"): _pos(s.get("E")) for s in health.get("run_sets", []) or []}
-    for c in health.get("cases", []) or []:
-        if out.get(c.get("results")) is None and _pos(c.get("E")):
-            out[c.get("results")] = float(c["E"])
+    for c in health.get("cases", []) or []:  # else a case's E, else its run's n (= E)
+        if not isinstance(c, Mapping):
+            continue
+        if out.get(c.get("results")) is None and (_pos(c.get("E")) or _pos(c.get("n"))):
+            out[c.get("results")] = _pos(c.get("E")) or _pos(c.get("n"))
     return {k: v for k, v in out.items() if k is not None and v is not None}
 
 

@@ -12,13 +12,17 @@ import orjson
 from .run import DEFAULT_ETAS, _check_etas, simulate_run
 
 __all__ = ["write_run_set", "write_example", "write_malformed", "MALFORMED_KINDS",
-           "EXAMPLE_ETAS", "EXAMPLE_NAME", "EXAMPLE_SEED", "EXAMPLE_ENTROPY_NOISE"]
+           "EXAMPLE_ETAS", "EXAMPLE_NAME", "EXAMPLE_SEED", "EXAMPLE_ENTROPY_NOISE",
+           "EXAMPLE_SCORE_NOISE"]
 
-#: The example's grid: doubling, then a ×4 step to the largest η where the linear term fails.
-EXAMPLE_ETAS: tuple[float, ...] = (4e-6, 8e-6, 1.6e-5, 3.2e-5, 1.28e-4)
+#: The example's grid: ×4 steps up to the largest η (20× the producer's), where the linear term fails.
+EXAMPLE_ETAS: tuple[float, ...] = (4e-6, 1.6e-5, 6.4e-5, 2.56e-4)
 EXAMPLE_NAME = "E_example"
-EXAMPLE_SEED = 2024
+EXAMPLE_SEED = 2025
 EXAMPLE_ENTROPY_NOISE = 0.01
+#: Gradient noise of the example: G/σ_G ≈ 18 (the real files have 1–3; without any, ηG and
+#: ΔH_true share almost all their noise and the paired σ exposes curvature at every η).
+EXAMPLE_SCORE_NOISE = 0.05
 
 MALFORMED_KINDS: dict[str, str] = {
     "nan": "a NaN token inside true.entries[0].diagnostics.h_new",
@@ -62,11 +66,12 @@ def write_example(out_dir) -> Path:
     :data:`EXAMPLE_ETAS`, entropy noise 0.01 as the producer, default policy, fixed seed).
 
     In **all three** runs the linear approximation breaks down at the largest η
-    (1.28e-4 = 10× the producer's largest: |z_lin| ≈ 5, ηG ≈ 13 % off ΔH_true) while lin+quad
-    holds (|z_lq| < 1); at every other η both |z| < 2 (|z_lin| ≤ 1.4 at 3.2e-5); ESS/n ≥ 0.8
-    everywhere; all sums are consistent. Deterministic; takes ≈ 0.03 s."""
+    (2.56e-4: |z_lin| ≈ 4.5 with the paired σ, ηG ≈ 29 % off ΔH_true, pooled Z ≈ −8) while
+    lin+quad holds (|z_lq| < 1.3); at every other η both |z| < 2; all sums are consistent.
+    Deterministic; takes ≈ 0.03 s."""
     return write_run_set(out_dir, name=EXAMPLE_NAME, runs=3, n=256, etas=EXAMPLE_ETAS,
-                         seed=EXAMPLE_SEED, entropy_noise=EXAMPLE_ENTROPY_NOISE)
+                         seed=EXAMPLE_SEED, entropy_noise=EXAMPLE_ENTROPY_NOISE,
+                         score_noise=EXAMPLE_SCORE_NOISE)
 
 
 def _corrupt(doc: dict, kind: str):

@@ -225,3 +225,20 @@ def test_root_run_dir_whose_results_is_a_fifo_is_still_a_run(tmp_path):
     assert problems_of(within(5, load_run, f)) == [
         f"{FILE}: not a regular file (a FIFO); only regular files are read"
     ]
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+def test_invalid_utf8_in_an_ignored_string_is_invalid_json(run_file):
+    # Regression (fuzz): an encoded surrogate (ED A0 80) inside a string the gate ignores
+    # passed through json.loads(bytes), which decodes with 'surrogatepass'; JSON is UTF-8.
+    d = doc()
+    d["note"] = "PLACEHOLDER"
+    raw = json.dumps(d).encode().replace(b"PLACEHOLDER", b"\xed\xa0\x80")
+    run_file.path.write_bytes(raw)
+    (p,) = problems_of(load_run(run_file))
+    assert p.startswith(f"{FILE}: not valid JSON: 'utf-8' codec can't decode byte 0xed")
+    # the fallback still reads NaN tokens (so their JSON path can be named)
+    run_file.path.write_bytes(json.dumps(d).replace('"delta_h_per_lr": -1.0', '"delta_h_per_lr": NaN').encode())
+    assert problems_of(load_run(run_file)) == [f"{FILE}: approx.delta_h_per_lr: nan is not finite"]

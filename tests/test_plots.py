@@ -373,11 +373,12 @@ ALL_RUN_FIGURES = plots.CASE_FIGURES + plots.RUN_FIGURES
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_render_every_run_figure_or_a_note(run, variant):
     r = VARIANTS[variant](run)
-    results = {name: plots.render(name, r, ETAS[1]) for name in ALL_RUN_FIGURES}
+    dpi = plots.DPI if variant == "full" else 20  # the size is checked once; small renders are fast
+    results = {name: plots.render(name, r, ETAS[1], dpi=dpi) for name in ALL_RUN_FIGURES}
     for name, res in results.items():
         assert res[0].startswith(plots.CAPTIONS[name][0]) and "E_test/run_01" in res[0]
         if len(res) == 2:
-            assert png_size(decoded(res))[0] >= 600
+            assert png_size(decoded(res))[0] >= (600 if dpi == plots.DPI else 150)
         else:
             assert res[1] is None and "\n" not in res[2] and res[2].endswith("not drawn"), res
     drawn = {name for name, res in results.items() if len(res) == 2}
@@ -395,7 +396,7 @@ def test_render_all_zero_weights_does_not_raise(run):
     e = run.entries[1]
     zero = dataclasses.replace(run, entries=(run.entries[0], dataclasses.replace(
         e, normalized_weights=np.zeros(run.n)), run.entries[2]))
-    results = plots.render_run(zero, ALL_RUN_FIGURES, e.eta)
+    results = plots.render_run(zero, ALL_RUN_FIGURES, e.eta, dpi=20)
     notes_ = {r[0].split(" — ")[0]: r[2] for r in results if len(r) == 3}
     assert notes_ == {
         plots.CAPTIONS["errors"][0]: f"the normalized weights at η={e.eta:.3g} are all 0, so the true c_i are "
@@ -409,13 +410,13 @@ def test_render_huge_eta_leaves_it_out(run):
     e = dataclasses.replace(run.entries[2], eta=1e308)
     big = dataclasses.replace(run, entries=run.entries[:2] + (e,))
     for name in plots.CASE_FIGURES:
-        res = plots.render(name, big, 1e308)
+        res = plots.render(name, big, 1e308, dpi=20)
         if name != "weights":
             assert res[2] == f"η = 1e+308 is too large for finite per-sequence terms: {plots.CAPTIONS[name][1]} not drawn"
     fig = plots.delta_h_vs_eta(big)
     np.testing.assert_allclose(one(fig.axes[0], "linear").get_xdata(), ETAS[:2])
     assert "left out (ΔH not finite): η = 1e+308" in notes(fig)
-    assert len(plots.render("ratio_vs_eta", big, 1e308)) == 2
+    assert len(plots.render("ratio_vs_eta", big, 1e308, dpi=20)) == 2
 
 
 def test_render_turns_any_exception_into_a_note(run):
@@ -567,5 +568,5 @@ def test_real_runs_render():
     q1 = stats.truncation(e.eta, r.gdotv, e.normalized_weights, e.token_counts, e.h_new,
                           e.h_base, e.base_entropy, 1.0, Settings().sigma)
     assert one(fig.axes[0], "ratio").get_ydata()[0] == pytest.approx(q1.ratio)  # q = 1.0 comes first
-    for res in plots.render_run(r, ALL_RUN_FIGURES, e.eta):
+    for res in plots.render_run(r, ALL_RUN_FIGURES, e.eta, dpi=20):
         assert len(res) == 2, res

@@ -19,6 +19,7 @@ at any byte; an invalid UTF-8 sequence inserted at any byte.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -307,32 +308,107 @@ def library_failures(base: Base, m: Mutation, settings) -> tuple[str, list[str]]
     return ("judged" if isinstance(loaded, Run) else "invalid"), failures
 
 
-def random_campaign(count: int, seed: int = 0, settings=None) -> dict:
-    """Library-level campaign over ``count`` random mutations: counts per kind and outcome,
-    and every failure with its mutation's description."""
+VARIANTS = {  # option texts of a session (health.json's "settings" differ between them)
+    "default": {},
+    "shard-mean": {"reported_se": "shard-mean"},
+    "holm": {"reported_se": "shard-mean", "holm": "0.05"},
+}
+
+
+class Session:
+    """A run set E_fuzz with run_01 (the intact base) and run_02 (mutated per example)."""
+
+    def __init__(self, base: Base, root: Path):
+        self.root = root / "E_fuzz"
+        self.base = base
+        for run in ("run_01", "run_02"):
+            (self.root / run).mkdir(parents=True, exist_ok=True)
+            (self.root / run / "results.json").write_bytes(base.raw)
+        self.reports = root / "reports"
+        self.baseline = {name: self.sibling(self.run(name)[1]) for name in VARIANTS}
+
+    def run(self, variant: str, raw: bytes | None = None, figures: bool = False):
+        """One whole session (Gate.run). Figures of failing cases are drawn only when asked:
+        a run-set figure takes ~1 s and ``--max-plots 0`` does not stop those."""
+        from dhstats.gate import Gate
+        from dhstats.settings import parse
+
+        if raw is not None:
+            (self.root / "run_02" / "results.json").write_bytes(raw)
+        shutil.rmtree(self.reports, ignore_errors=True)
+        options = parse({**VARIANTS[variant], "max_plots": "-1" if figures else "0",
+                         "history": "none", "reports": str(self.reports)})
+        gate = Gate(options, [self.root])
+        if not figures:
+            gate.images = lambda case: []
+        return gate, gate.run()
+
+    @staticmethod
+    def sibling(health: dict) -> tuple:
+        """run_01's run record (its path aside) and case records."""
+        (rec,) = [{k: v for k, v in r.items() if k != "path"} for r in health["runs"] if r["run"] == "run_01"]
+        return rec, [c for c in health["cases"] if c["run"] == "run_01"]
+
+
+def session_failures(session: Session, m: Mutation, variant: str, figures: bool = False) -> list[str]:
+    """Breaches of the session contract for one mutation of run_02 (see test_fuzz.py)."""
+    from dhstats.results import load_run
+
+    gate, health = session.run(variant, m.apply(session.base), figures)
+    out = []
+    runs = sorted(r["run"] for r in health["runs"])
+    if runs != ["run_01", "run_02"]:
+        out.append(f"health.json runs are {runs}")
+    if variant != "holm" and session.sibling(health) != session.baseline[variant]:
+        # (under --holm the family includes the mutated run's cases, so the sibling's
+        # adjusted verdicts may legitimately change)
+        out.append("the intact run_01 was judged differently")
+    f = next(f for f in gate.files if f.run == "run_02")
+    ev = gate.evaluation(f)
+    loaded = ev.loaded if ev.loaded is not None else load_run(f)  # --holm keeps no arrays
+    out += loaded_failures(loaded, f.display)
+    out += verdict_failures(ev.run_verdict, ev.verdicts.values(), loaded)
+    pooled = [gate.judge(c) for c in gate.all_cases() if c.file is None]
+    out += verdict_failures(ev.run_verdict, pooled, None)
+    return out
+
+
+def random_campaign(count: int, seed: int = 0, session_dir: Path | None = None) -> dict:
+    """``count`` random mutations: through the library (all three :data:`VARIANTS`), and
+    through whole gate sessions (variant by turns) when ``session_dir`` is given. Returns
+    counts per (kind, outcome) and every failure with its mutation's description."""
     from collections import Counter
 
     from dhstats.settings import parse
 
-    settings = settings or parse({"reported_se": "shard-mean"}).settings
     base = base_document()
+    session = None if session_dir is None else Session(base, Path(session_dir))
+    names = sorted(VARIANTS)
     counts: Counter = Counter()
     failures = []
-    for m in random_mutations(base, count, seed):
-        outcome, found = library_failures(base, m, settings)
+    for i, m in enumerate(random_mutations(base, count, seed)):
+        for variant in names:
+            outcome, found = library_failures(base, m, parse(VARIANTS[variant]).settings)
+            failures += [f"{m.describe()} (library, {variant}): {f}" for f in found]
         counts[(m.kind, outcome)] += 1
-        failures += [f"{m.describe()}: {f}" for f in found]
+        if session is not None:
+            variant = names[i % len(names)]
+            try:
+                found = session_failures(session, m, variant)
+            except Exception as exc:  # noqa: BLE001 - the finding
+                found = [f"raised {type(exc).__name__}: {exc}"]
+            failures += [f"{m.describe()} (session, {variant}): {f}" for f in found]
     return {"source": base.source, "count": count, "counts": dict(counts), "failures": failures}
 
 
-if __name__ == "__main__":  # python tests/mutations.py [COUNT] [SEED]
+if __name__ == "__main__":  # python tests/mutations.py COUNT SEED [SESSION_DIR]
     import sys
     import time
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    n, s = (int(a) for a in (sys.argv[1:] + ["500", "0"])[:2])
+    args = sys.argv[1:] + ["500", "0"][len(sys.argv) - 1:]
     t0 = time.perf_counter()
-    result = random_campaign(n, s)
+    result = random_campaign(int(args[0]), int(args[1]), Path(args[2]) if len(args) > 2 else None)
     print(f"{result['count']} mutations of {result['source']} in {time.perf_counter() - t0:.1f} s")
     for (kind, outcome), c in sorted(result["counts"].items()):
         print(f"  {kind:14s} {outcome:8s} {c}")

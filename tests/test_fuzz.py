@@ -15,25 +15,18 @@ examples: about 15 s on 2 cores. ``DHSTATS_FUZZ_EXAMPLES=1000`` for a long campa
 from __future__ import annotations
 
 import os
-import shutil
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import mutations
-from dhstats.gate import Gate
 from dhstats.results import RunFile, load_run
 from dhstats.settings import parse
 
 EXAMPLES = int(os.environ.get("DHSTATS_FUZZ_EXAMPLES", "40"))
 BASE = mutations.base_document()
-VARIANTS = {  # option texts of a session (health.json's "settings" differ between them)
-    "default": {},
-    "shard-mean": {"reported_se": "shard-mean"},
-    "holm": {"reported_se": "shard-mean", "holm": "0.05"},
-}
+VARIANTS = mutations.VARIANTS
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=False,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -56,61 +49,13 @@ def test_library_contract_on_mutations(data, variant):
 # --------------------------------------------------------------------------- session level
 
 
-class Session:
-    """A run set E_fuzz with run_01 (the intact base) and run_02 (mutated per example)."""
-
-    def __init__(self, root: Path):
-        self.root = root / "E_fuzz"
-        for run in ("run_01", "run_02"):
-            (self.root / run).mkdir(parents=True, exist_ok=True)
-            (self.root / run / "results.json").write_bytes(BASE.raw)
-        self.reports = root / "reports"
-        self.baseline = {name: self.sibling(self.run(name)[1]) for name in VARIANTS}
-
-    def run(self, variant: str, raw: bytes | None = None, figures: bool = False) -> tuple[Gate, dict]:
-        """One whole session (Gate.run). Figures of failing cases are drawn only when asked:
-        a run-set figure takes ~1 s and ``--max-plots 0`` does not stop those."""
-        if raw is not None:
-            (self.root / "run_02" / "results.json").write_bytes(raw)
-        shutil.rmtree(self.reports, ignore_errors=True)
-        options = parse({**VARIANTS[variant], "max_plots": "-1" if figures else "0",
-                         "history": "none", "reports": str(self.reports)})
-        gate = Gate(options, [self.root])
-        if not figures:
-            gate.images = lambda case: []
-        return gate, gate.run()
-
-    @staticmethod
-    def sibling(health: dict) -> tuple:
-        """run_01's run record (its path aside) and case records."""
-        (rec,) = [{k: v for k, v in r.items() if k != "path"} for r in health["runs"] if r["run"] == "run_01"]
-        return rec, [c for c in health["cases"] if c["run"] == "run_01"]
-
-
 @pytest.fixture(scope="module")
-def session(tmp_path_factory) -> Session:
-    return Session(tmp_path_factory.mktemp("fuzz"))
+def session(tmp_path_factory) -> mutations.Session:
+    return mutations.Session(BASE, tmp_path_factory.mktemp("fuzz"))
 
 
-def session_failures(session: Session, m: mutations.Mutation, variant: str,
-                     figures: bool = False) -> list[str]:
-    gate, health = session.run(variant, m.apply(BASE), figures)
-    out = []
-    runs = sorted(r["run"] for r in health["runs"])
-    if runs != ["run_01", "run_02"]:
-        out.append(f"health.json runs are {runs}")
-    if variant != "holm" and session.sibling(health) != session.baseline[variant]:
-        # (under --holm the family includes the mutated run's cases, so the sibling's
-        # adjusted verdicts may legitimately change)
-        out.append("the intact run_01 was judged differently")
-    f = next(f for f in gate.files if f.run == "run_02")
-    ev = gate.evaluation(f)
-    loaded = ev.loaded if ev.loaded is not None else load_run(f)  # --holm keeps no arrays
-    out += mutations.loaded_failures(loaded, f.display)
-    out += mutations.verdict_failures(ev.run_verdict, ev.verdicts.values(), loaded)
-    pooled = [gate.judge(c) for c in gate.all_cases() if c.file is None]
-    out += mutations.verdict_failures(ev.run_verdict, pooled, None)
-    return out
+def session_failures(session, m, variant, figures=False) -> list[str]:
+    return mutations.session_failures(session, m, variant, figures)
 
 
 @settings(FUZZ, suppress_health_check=[*FUZZ.suppress_health_check, HealthCheck.function_scoped_fixture])

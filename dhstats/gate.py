@@ -30,7 +30,6 @@ import base64
 import hashlib
 import json
 import os
-import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -41,27 +40,16 @@ from .agreement import apply_holm
 from .registry import CHECKS, INPUT, Scope, evaluate
 from .results import InvalidRun, Run, RunFile, RunKey, discover, load_run, scan_etas
 from .runsets import check_se_scaling, scaling_medians
+from .names import safe_name
 from .settings import SessionOptions
 from .verdicts import Outcome, RunOutcome, RunVerdict, Verdict
 
-_SAFE = re.compile(r"[A-Za-z0-9._+-]+")
 POOL_WAIT = 600.0  # seconds a pooled case waits for another worker's runs before judging them itself
-
-
-def safe_name(name: str) -> str:
-    """A run or run-set name as it appears in test ids: unchanged when it is plain
-    ([A-Za-z0-9._+-], ≤ 60 chars); otherwise other characters become ``_``, it is cut to 60
-    characters and ``~`` + 6 hex digits of its SHA-1 keep it unique. Test ids reach
-    pytest-html's page unescaped (pytest-html issue 1024), so they carry no markup."""
-    if _SAFE.fullmatch(name) and len(name) <= 60:
-        return name
-    digest = hashlib.sha1(name.encode("utf-8", "surrogatepass")).hexdigest()[:6]
-    return re.sub(r"[^A-Za-z0-9._+-]", "_", name)[:60] + "~" + digest
 
 
 def case_id(results: str, run: str | None, eta: float | None) -> str:
     """``E_2048/run_01/eta=1.6e-06``; per run ``E_2048/run_01``; run set ``E_2048/eta=…`` or
-    ``E_2048`` (η by repr: the shortest exact form)."""
+    ``E_2048`` (η by repr: the shortest exact form; names by :func:`dhstats.names.safe_name`)."""
     parts = [safe_name(results)] + ([] if run is None else [safe_name(run)])
     return "/".join(parts) + ("" if eta is None else f"/eta={eta!r}")
 
@@ -310,26 +298,32 @@ class Gate:
     # ------------------------------------------------------------------ figures (failing cases only)
     def images(self, case: Case) -> list:
         """Figures of a failing case as (caption, base64 PNG) or (caption, None, note), most
-        telling first (the check's ``figures`` in the registry), while ``--max-plots`` lasts."""
+        telling first (the check's ``figures`` in the registry), rendered once per (run, η)
+        while the ``--max-plots`` budget of this process lasts."""
         from . import plots
 
         names = registry.check(case.check).figures
-        if case.file is None:
-            return self._set_images(case, names)
-        ev = self.evaluation(case.file)
-        if case.eta in ev.images:
+        ev = None if case.file is None else self.evaluation(case.file)
+        if ev is not None and case.eta in ev.images:
             return ev.images[case.eta]
         if 0 <= self.plot_budget < len(names):
-            root = case.file.path.parent.parent
-            eta = "" if case.eta is None else f" --eta {case.eta!r}"
-            return [("plots omitted", None, "the --max-plots budget of this process is spent; render them with: "
-                     f"dhstats plot --results {root} --run {case.file.run}{eta}")]
+            where = f"--results {self._path_of(case.results)}"
+            if case.file is not None:
+                where += f" --run {case.file.run}" + ("" if case.eta is None else f" --eta {case.eta!r}")
+            return [("plots omitted", None, "the --max-plots budget of this process is spent; render them "
+                     f"with: dhstats plot {where}")]
+        if self.plot_budget >= 0:
+            self.plot_budget -= len(names)
+        if case.file is None:
+            return self._set_images(case, names)
         run = self.run_of(case.file, ev)
         if run is None:
             return []
-        self.plot_budget -= len(names) if self.plot_budget >= 0 else 0
         ev.images[case.eta] = [plots.render(name, run, case.eta, self.settings) for name in names]
         return ev.images[case.eta]
+
+    def _path_of(self, results: str) -> Path:
+        return next(rs.path for rs in self.run_sets if rs.name == results)
 
     def _set_images(self, case: Case, names) -> list:
         """Figures of a failing run-set case, drawn from the runs' agreement case dicts."""
@@ -438,10 +432,12 @@ def example_roots(reports: Path) -> list[Path]:
     import tempfile
 
     from . import simulate
+    from .outputs import _umask
 
     directory = reports / "example"
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".example-", dir=directory.parent))
+    tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it 0700: publishable like every other output
     simulate.write_example(tmp)
     old = directory.with_name(f"{directory.name}.old-{os.getpid()}")
     if directory.exists():

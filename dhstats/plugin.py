@@ -169,7 +169,10 @@ class GateHooks:
         verdict = item.stash[_VERDICT]
         rep.user_properties.append((PROPERTY, self.g.payload(case, verdict)))
         if rep.failed and isinstance(verdict, Verdict):
-            rep.dhstats_figures = self.g.images(case)  # travels to the xdist controller
+            figures = rep.dhstats_figures = self.g.images(case)  # travels to the xdist controller
+            notes = [f"{fig[0]}: {fig[2]}" for fig in figures if fig[1] is None]
+            if notes:
+                rep.sections.append(("dhstats plots", "\n".join(notes)))
         return rep
 
     def pytest_runtest_logreport(self, report):
@@ -191,6 +194,9 @@ class GateHooks:
             final = self.g.options.reports / "report.html"
             publish(html, final)
             self.g.written.insert(0, final)
+            for plugin in session.config.pluginmanager.get_plugins():  # pytest-html's closing line
+                if Path(getattr(plugin, "_report_path", "")) == Path(html):
+                    plugin._report_path = final
         return result
 
     @pytest.hookimpl(trylast=True)

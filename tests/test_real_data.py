@@ -35,7 +35,9 @@ import pytest
 
 from dhstats import stats
 from dhstats.results import Run, RunFile, discover, load_run, scan_etas
-from dhstats.verdicts import Outcome, Settings, evaluate
+from dhstats.registry import evaluate
+from dhstats.settings import Settings
+from dhstats.verdicts import Outcome
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 pytestmark = pytest.mark.skipif(not REAL.is_dir(), reason="../shared/data/real not present")

@@ -1,0 +1,233 @@
+"""dhstats.gate: a whole gate session without pytest (issue 9), run-set checks (issue 7),
+robustness of the session (issue 8). Fast: simulated run sets, no subprocess."""
+from __future__ import annotations
+
+import json
+import math
+import threading
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pytest
+
+from dhstats import simulate
+from dhstats.gate import Gate, case_id
+from dhstats.names import safe_name
+from dhstats.settings import SettingsError, parse
+
+NOISE = dict(entropy_noise=0.01, score_noise=0.3)  # realistic: G/σ_G ≈ 3, as the real files
+
+
+def noise(n: int) -> dict:
+    """NOISE at batch size n: the simulator's score noise gives σ_G = score_noise·|G| whatever
+    n, so it is scaled by √(128/n) for σ_G to shrink as 1/√E like real sampling noise."""
+    return dict(entropy_noise=0.01, score_noise=0.3 * math.sqrt(128 / n))
+
+
+def write_run(root: Path, run: str, n: int = 128, seed: int = 1, etas=(8e-7, 3.2e-6, 1.28e-5), **kw) -> Path:
+    path = root / run / "results.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(orjson.dumps(simulate.simulate_run(n, etas, seed=seed, **kw)))
+    return path
+
+
+def session(tmp_path: Path, roots, **options) -> Gate:
+    return Gate(parse({"reports": str(tmp_path / "reports"), "history": "none", **options}), roots)
+
+
+@pytest.fixture
+def two_sets(tmp_path) -> list[Path]:
+    a, b = tmp_path / "E_128", tmp_path / "E_512"
+    for i in range(1, 4):
+        write_run(a, f"run_{i:02d}", n=128, seed=i, **noise(128))
+        write_run(b, f"run_{i:02d}", n=512, seed=10 + i, **noise(512))
+    return [a, b]
+
+
+# --------------------------------------------------------------------------- a session, no pytest
+
+
+def test_session_without_pytest_judges_every_case_and_writes_reports(tmp_path, two_sets):
+    g = session(tmp_path, two_sets)
+    health = g.run()
+    runs = [(r["results"], r["run"]) for r in health["runs"]]
+    assert runs == [(s, f"run_{i:02d}") for s in ("E_128", "E_512") for i in range(1, 4)]
+    checks = {c["check"] for c in health["cases"]}
+    assert {"pooled_linear_agreement", "pooled_linquad_agreement", "se_scaling"} <= checks
+    pooled = [c for c in health["cases"] if c["check"] == "pooled_linear_agreement"]
+    assert len(pooled) == 6 and all(c["run"] is None and c["R"] == 3 for c in pooled)
+    for c in pooled:  # Z is Stouffer's over the runs' z
+        z = [x["z"] for x in health["cases"] if x["check"] == "linear_agreement" and x["results"] == c["results"]
+             and x["eta"] == c["eta"]]
+        assert c["Z"] == pytest.approx(sum(z) / math.sqrt(3), rel=1e-12)
+    scaling = {c["results"]: c for c in health["cases"] if c["check"] == "se_scaling"}
+    assert set(scaling) == {"E_128", "E_512"} and scaling["E_128"]["reference"] == "E_512"
+    assert all(c["outcome"] == "passed" for c in scaling.values())
+    assert all(c["sigma_source"] == "paired" for c in health["cases"] if c["check"].endswith("agreement")
+               and c["run"] is not None)
+    reports = tmp_path / "reports"
+    assert json.loads((reports / "health.json").read_text()) == health
+    assert (reports / "badges" / "estimator-health.svg").is_file()
+
+
+def test_case_ids_are_readable_safe_and_unique():
+    assert case_id("E_2048", "run_01", 1.6e-06) == "E_2048/run_01/eta=1.6e-06"
+    assert case_id("E_2048", None, 3.2e-06) == "E_2048/eta=3.2e-06"
+    assert case_id("E_2048", "run_01", None) == "E_2048/run_01"
+    evil = "run_<img src=x onerror=document.title='PWNED'>"
+    sid = safe_name(evil)
+    assert sid.startswith("run__img_src_x_onerror_document.title__PWNED__-") and "<" not in sid
+    assert safe_name("run_x\\y") != safe_name("run_x_y") == "run_x_y"
+    assert len(safe_name("r" * 230)) <= 80 + 9
+
+
+def test_se_scaling_needs_two_run_sets(tmp_path, two_sets):
+    assert session(tmp_path, two_sets[:1]).cases("se_scaling") == []
+    assert [c.id for c in session(tmp_path, two_sets).cases("se_scaling")] == ["E_128", "E_512"]
+
+
+def test_mis_scaled_sigma_fails_se_scaling(tmp_path):
+    """A run set whose gdotv are scaled ×4 around G (σ_G too large by 4, G unchanged)."""
+    a, b = tmp_path / "E_128", tmp_path / "E_512"
+    for i in range(1, 3):
+        write_run(a, f"run_{i:02d}", n=128, seed=i, **noise(128))
+        path = write_run(b, f"run_{i:02d}", n=512, seed=10 + i, **noise(512))
+        doc = orjson.loads(path.read_bytes())
+        recs = doc["approx"]["per_sequence"]
+        G, T = doc["approx"]["delta_h_per_lr"], np.array([r["length"] for r in recs], float)
+        for r, t in zip(recs, T):
+            r["gdotv"] = float(G * t / T.sum() + 4 * (r["gdotv"] - G * t / T.sum()))
+        path.write_bytes(orjson.dumps(doc))
+    health = session(tmp_path, [a, b]).run()
+    scaling = {c["results"]: c for c in health["cases"] if c["check"] == "se_scaling"}
+    assert scaling["E_128"]["outcome"] == "failed" and "σ_G·√E ratio" in scaling["E_128"]["message"]
+    assert scaling["E_128"]["ratio_sigma_g"] == pytest.approx(0.25, rel=0.5)
+
+
+def test_shared_bias_is_found_by_pooling_not_by_single_runs(tmp_path):
+    """G biased by +1.5 σ_lin in each of 9 runs: no run reaches |z| = 3; Stouffer's Z does."""
+    root = tmp_path / "E_256"
+    for i in range(1, 10):
+        path = write_run(root, f"run_{i:02d}", n=256, seed=100 + i, etas=(3.2e-6,), **NOISE)
+        doc = orjson.loads(path.read_bytes())
+        g = session(tmp_path, [root])  # the σ the gate uses, to plant the bias in its units
+        from dhstats.results import RunFile, validate
+        from dhstats.sigmas import run_sigmas
+
+        run = validate(doc, RunFile("E_256", f"run_{i:02d}", path))
+        sig = run_sigmas(run, "total")[3.2e-6].linear.value
+        shift = float(1.5 * sig / 3.2e-6 - (3.2e-6 * run.delta_h_per_lr - run.entries[0].delta_h_true) / 3.2e-6)
+        doc["approx"]["delta_h_per_lr"] += shift
+        for r in doc["approx"]["per_sequence"]:
+            r["gdotv"] += shift / len(doc["approx"]["per_sequence"])
+        path.write_bytes(orjson.dumps(doc))
+    health = g.run()
+    z = [c["z"] for c in health["cases"] if c["check"] == "linear_agreement"]
+    assert all(abs(x) < 3 for x in z) and np.mean(z) == pytest.approx(1.5, abs=0.2)
+    pooled = next(c for c in health["cases"] if c["check"] == "pooled_linear_agreement")
+    assert pooled["outcome"] == "failed" and pooled["Z"] == pytest.approx(4.5, abs=0.6)
+    # ΔH < 0 here: a prediction above ΔH_true is smaller in magnitude, an undershoot
+    assert "the linear prediction undershoots ΔH by" in pooled["message"] and "over 9 runs" in pooled["message"]
+    assert pooled["ratio"] < 1 and pooled["ratio_se"] > 0
+
+
+def test_pooled_skips_with_fewer_than_two_judged_runs(tmp_path):
+    root = tmp_path / "E_128"
+    write_run(root, "run_01", **NOISE)
+    (root / "run_02").mkdir()  # invalid: no results.json
+    health = session(tmp_path, [root]).run()
+    pooled = [c for c in health["cases"] if c["check"].startswith("pooled_")]
+    assert pooled and all(c["outcome"] == "skipped" and c["R"] == 1 for c in pooled)
+
+
+# --------------------------------------------------------------------------- xdist: summaries exchanged
+
+
+def test_workers_share_run_summaries_through_the_exchange(tmp_path, two_sets):
+    """Two gates with one exchange directory stand for two xdist workers: each judges half of
+    the runs; a pooled case on one waits for the other's runs instead of parsing them."""
+    serial = session(tmp_path, two_sets).run()
+    exchange = tmp_path / "exchange"
+    exchange.mkdir()
+    opts = parse({"reports": str(tmp_path / "w"), "history": "none"})
+    w1, w2 = Gate(opts, two_sets, exchange=exchange), Gate(opts, two_sets, exchange=exchange)
+    mine = [f for i, f in enumerate(w1.files) if i % 2 == 0]
+    parsed = []
+    original = w1._evaluate
+    w1._evaluate = lambda f, keep_arrays=True: parsed.append(f.key) or original(f, keep_arrays)
+
+    def judge_other_half():
+        for f in w2.files:
+            if f not in mine:
+                w2.evaluation(f)
+
+    for f in mine:
+        w1.evaluation(f)
+    worker = threading.Thread(target=judge_other_half)
+    worker.start()  # w1's pooled cases wait for these
+    pooled = {(c.results, c.eta): w1.judge(c) for c in w1.cases("pooled_linear_agreement")}
+    worker.join()
+    assert sorted(parsed) == sorted(f.key for f in mine)  # no file parsed twice for pooling
+    expected = {(c["results"], c["eta"]): c["Z"] for c in serial["cases"] if c["check"] == "pooled_linear_agreement"}
+    assert {k: v.numbers["Z"] for k, v in pooled.items()} == expected
+
+
+# --------------------------------------------------------------------------- robustness
+
+
+def test_garbage_never_passes_and_every_run_is_reported(tmp_path):
+    """h_base = [1e308]*n once passed consistency and both agreements (σ_true = inf ⇒ z = 0)."""
+    root = tmp_path / "E_128"
+    write_run(root, "run_01", **NOISE)
+    path = write_run(root, "run_02", seed=2, **NOISE)
+    doc = orjson.loads(path.read_bytes())
+    d = doc["true"]["entries"][1]["diagnostics"]
+    d["h_base"] = [1e308] * len(d["h_base"])
+    path.write_bytes(orjson.dumps(doc))
+    health = session(tmp_path, [root], reported_se="shard-mean").run()
+    assert [r["run"] for r in health["runs"]] == ["run_01", "run_02"]
+    assert health["exit"]["status"] == 1
+    bad = [r for r in health["runs"] if r["run"] == "run_02"][0]
+    mine = [c for c in health["cases"] if c["run"] == "run_02"]
+    assert bad["outcome"] == "error" or any(c["outcome"] == "failed" for c in mine)
+    for c in mine:  # no pass with a non-finite (null) judged number
+        if c["outcome"] == "passed" and c["check"].endswith("agreement"):
+            assert all(c[k] is not None for k in ("z", "sigma", "sigma_true"))
+
+
+def test_a_figure_or_an_output_that_fails_loses_no_run(tmp_path, monkeypatch):
+    root = tmp_path / "E_128"
+    write_run(root, "run_01", **NOISE)
+    path = write_run(root, "run_02", seed=2, **NOISE)
+    doc = orjson.loads(path.read_bytes())
+    doc["true"]["entries"][0]["diagnostics"]["normalized_weights"] = [0.0] * 128  # fails; np.histogram once raised
+    doc["true"]["entries"][2]["eta"] = 1e300
+    path.write_bytes(orjson.dumps(doc))
+    from dhstats import publish
+
+    def broken(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(publish, "write_reports", broken)
+    g = session(tmp_path, [root])
+    health = g.run()
+    assert [r["run"] for r in health["runs"]] == ["run_01", "run_02"]
+    assert health["exit"]["status"] == 1
+    assert g.output_errors and "disk full" in g.output_errors[0]
+
+
+def test_bad_options_are_usage_errors(tmp_path):
+    for raw, words in [({"sigma": "1e400"}, "--sigma"), ({"max_plots": "1.5"}, "--max-plots"),
+                       ({"khat_max": "nan"}, "--khat-max"), ({"sigma": "-1"}, "--sigma"),
+                       ({"scaling_bounds": "2,1"}, "--scaling-bounds")]:
+        with pytest.raises(SettingsError, match=words):
+            parse(raw)
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(SettingsError, match="--reports"):
+        parse({"reports": str(tmp_path / "afile")})
+
+
+def test_the_same_directory_twice_is_checked_once(tmp_path, two_sets):
+    g = session(tmp_path, [two_sets[0], two_sets[0], Path(str(two_sets[0]) + "/")])
+    assert len(g.files) == 3 and len(g.run_sets) == 1

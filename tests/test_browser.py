@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import html
 import os
+import struct
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from browser import Dom, chromium, open_page, parse_dom
+from browser import Dom, chromium, open_page, parse_dom, screenshot
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -72,6 +73,16 @@ def test_parse_dom_escaped_text_is_text(s):
     dom = parse_dom(f"<title>{html.escape(s)}</title><p>{html.escape(s)}</p>")
     assert dom.title == " ".join(s.split()) and dom.text == " ".join(s.split())
     assert [t for t, _ in dom.tags] == ["title", "p"]
+
+
+@pytest.mark.slow
+@needs_chromium
+def test_screenshot_is_a_png_of_the_window_size(tmp_path):
+    page = tmp_path / "p.html"
+    page.write_text("<title>t</title><body style='background:#c00'><p>x</p></body>")
+    png = screenshot(page, tmp_path / "shot.png", size=(320, 240)).read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR"
+    assert struct.unpack(">II", png[16:24]) == (320, 240)
 
 
 # --------------------------------------------------------------------------- the gate's pages

@@ -598,7 +598,7 @@ json_scalars = (
     st.none()
     | st.booleans()
     | st.integers()
-    | st.sampled_from([0, 1, -1, 10**400, -(10**400)])
+    | st.sampled_from([0, 1, -1, 10**400, -(10**400), 1e50, -1e51, 1e308, 5e-324])
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=6)
 )
@@ -666,7 +666,7 @@ def check_outcome(result, run_file):
             assert isinstance(p.message, str) and p.message.strip()
             assert str(p).startswith(FILE + ": ")
         return
-    assert math.isfinite(result.delta_h_per_lr)
+    assert math.isfinite(result.delta_h_per_lr) and abs(result.delta_h_per_lr) <= 1e50
     assert result.entries
     etas = result.etas
     assert all(e > 0 for e in etas) and all(a < b for a, b in zip(etas, etas[1:]))
@@ -684,6 +684,7 @@ def check_outcome(result, run_file):
     for a in arrays:
         if a is not None:
             assert a.shape == (n,) and a.dtype == np.float64 and np.isfinite(a).all()
+            assert (np.abs(a) <= 1e50).all()  # the magnitude bound (dhstats.validation)
 
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -9,7 +9,7 @@ through a whole gate session (:class:`dhstats.gate.Gate`), asserting for every m
   runs are intact (run record and every case record);
 * every run found is in health.json.
 
-Budget: ``DHSTATS_FUZZ_EXAMPLES`` (default 40) session examples and 4× that many library
+Budget: ``DHSTATS_FUZZ_EXAMPLES`` (default 40) session examples and 3× that many library
 examples: about 15 s on 2 cores. ``DHSTATS_FUZZ_EXAMPLES=1000`` for a long campaign.
 """
 from __future__ import annotations
@@ -38,7 +38,7 @@ def draw(data) -> mutations.Mutation:
 # --------------------------------------------------------------------------- library level
 
 
-@settings(FUZZ, max_examples=4 * EXAMPLES)
+@settings(FUZZ, max_examples=3 * EXAMPLES)
 @given(data=st.data(), variant=st.sampled_from(sorted(VARIANTS)))
 def test_library_contract_on_mutations(data, variant):
     m = draw(data)

@@ -9,7 +9,8 @@ Which fields feed which σ (checks.md, "Shared statistics"; results-format.md):
   ``approx.per_sequence[i].vhvv``) centred with Q = ``quadratic.vHvv``; else the reported
   ``quadratic.variance.se_vHvv`` (its ``num_shards``, or the run's).
 * σ_true, σ_lin, σ_lq: the entry's ``normalized_weights``, ``token_counts``, ``h_new``,
-  ``h_base``.
+  ``h_base``. The linear part of σ_lq uses g̃ of ``approx.per_sequence``: the quadratic
+  pass's own per-sequence gdotv is not in the file (its total G_q differs from G by ≤ 1.4 %).
 
 Only :mod:`dhstats.results` and :mod:`dhstats.stats` are imported.
 """

@@ -20,12 +20,13 @@ import numpy as np
 def se_sum(x: np.ndarray) -> float:
     """SE of a sum of n per-sequence contributions: √n · std(x, ddof=1) (checks.md).
 
-    NaN for n < 2 (no spread can be measured from one sequence).
+    NaN for n < 2 (no spread can be measured from one sequence) and for non-finite x.
     """
     x = np.asarray(x, dtype=np.float64)
     if x.size < 2:
         return math.nan
-    return float(math.sqrt(x.size) * x.std(ddof=1))
+    with np.errstate(invalid="ignore", over="ignore"):
+        return _finite(math.sqrt(x.size) * x.std(ddof=1))
 
 
 def centred(x: np.ndarray, T: np.ndarray, total: float | None = None) -> np.ndarray:
@@ -281,6 +282,7 @@ def sequence_parts(*, T, gdotv=None, G=None, vhvv=None, Q=None,
     T = np.asarray(T, dtype=np.float64)
     g_t = None if gdotv is None or T.size < 2 else centred(gdotv, T, G)
     q_t = None if vhvv is None or T.size < 2 else centred(vhvv, T, Q)
+
     def pick(x, reported):
         if x is not None:
             return Sigma(_finite(se_sum(x)), "per_sequence")
@@ -350,8 +352,9 @@ def sigmas_at(eta: float, parts: SequenceParts, *, w, h_new, h_base=None) -> Sig
     g, q, g_t, q_t = parts.g, parts.q, parts.g_tilde, parts.q_tilde
     psi = None
     if h_base is not None and parts.T.size >= 2:
-        psi = paired_influence(np.asarray(w, float), parts.T, np.asarray(h_new, float),
-                               np.asarray(h_base, float))
+        with np.errstate(invalid="ignore", over="ignore"):  # non-finite input → NaN σ
+            psi = paired_influence(np.asarray(w, float), parts.T, np.asarray(h_new, float),
+                                   np.asarray(h_base, float))
     n = parts.T.size
     if psi is not None:
         true = _sig(math.sqrt(n / (n - 1) * float(np.dot(psi, psi))), "paired")

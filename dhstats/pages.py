@@ -15,7 +15,6 @@ sanitised, bounded and unique (:func:`page_path`). No pytest, no matplotlib.
 """
 from __future__ import annotations
 
-import hashlib
 import numbers
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,12 +25,11 @@ import jinja2
 
 from . import registry
 from .health import OUTCOMES, cases_of, count, exit_block
+from .names import safe_name
 
 TEMPLATES = Path(__file__).with_name("templates")
-NAME_MAX = 80
 MAX_SUMMARY_FAILURES = 100
 WHY_MAX = 240  # characters of a failure's message in the summary table (the run page has it all)
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 _B64 = re.compile(r"[A-Za-z0-9+/=\s]+")
 _BASE_KEYS = {"results", "run", "eta", "check", "outcome", "reason", "message"}
 
@@ -39,26 +37,12 @@ _BASE_KEYS = {"results", "run", "eta", "check", "outcome", "reason", "message"}
 # --------------------------------------------------------------------------- names
 
 
-def page_component(name: str) -> str:
-    """A file-name component from a run or run-set name: characters outside ``[A-Za-z0-9._-]``
-    become ``_`` (also a leading ``.``), at most :data:`NAME_MAX` characters; whenever that
-    changed anything, ``-`` + 8 hex digits of sha1(name) are appended so that distinct names
-    (``run_x\\y`` vs ``run_x_y``) stay distinct."""
-    raw = str(name)
-    safe = _UNSAFE.sub("_", raw)
-    if safe.startswith(".") or not safe:
-        safe = "_" + safe[1:]
-    short = safe[:NAME_MAX]
-    if short != raw:
-        short += "-" + hashlib.sha1(raw.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-    return short
-
-
 def page_path(key) -> str:
     """``runs/<set>/<run>.html`` for a run key (``RunKey`` or ``(results, run)``), relative to
-    the reports directory; each component by :func:`page_component`."""
+    the reports directory; each component by :func:`dhstats.names.safe_name` (unique, bounded,
+    ``[A-Za-z0-9._-]`` only)."""
     results, run = key
-    return f"runs/{page_component(results)}/{page_component(run)}.html"
+    return f"runs/{safe_name(results)}/{safe_name(run)}.html"
 
 
 def needs_page(run: Mapping, cases: Sequence[Mapping]) -> bool:
@@ -280,5 +264,5 @@ def summary_html(health: Mapping, links: Mapping[str, str] | None = None, cross_
     )
 
 
-__all__ = ["environment", "headline", "needs_page", "normalise_figures", "num", "page_component", "page_links",
+__all__ = ["environment", "headline", "needs_page", "normalise_figures", "num", "page_links",
            "page_path", "render_run_page", "summary_html"]

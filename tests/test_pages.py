@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from health_records import EVIL_MSG, EVIL_RUN, PNG_B64, health
 
 from dhstats import pages
+from dhstats.names import NAME_MAX, safe_name
 
 
 class Page(HTMLParser):
@@ -75,16 +76,16 @@ def test_page_names_unique_bounded_and_safe():
     assert len(set(paths.values())) == len(paths)
     for p in paths.values():
         assert re.fullmatch(r"runs/E_256/[A-Za-z0-9_-][A-Za-z0-9._-]*\.html", p), p
-        assert len(p.split("/")[-1]) <= pages.NAME_MAX + 9 + 5
+        assert len(p.split("/")[-1]) <= NAME_MAX + 9 + 5
     assert pages.page_path(("E_256", long)) == pages.page_path(("E_256", long))  # deterministic
 
 
 @given(st.text(min_size=0, max_size=300), st.text(min_size=0, max_size=300))
-def test_page_component_properties(a, b):
+def test_safe_name_properties(a, b):
     """Bounded, only [A-Za-z0-9._-], no leading dot; distinct names give distinct components
     (SHA-1 suffix whenever the name was changed)."""
-    ca, cb = pages.page_component(a), pages.page_component(b)
-    assert re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]*", ca) and len(ca) <= pages.NAME_MAX + 9
+    ca, cb = safe_name(a), safe_name(b)
+    assert re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]*", ca) and len(ca) <= NAME_MAX + 9
     if a != b:
         assert ca != cb
 

@@ -17,7 +17,7 @@ Entropy noise 0.01 and score noise 0.5 as in the calibration. Each command runs 
 fresh process ``--repeat`` times; the table shows the median wall time, the median CPU time
 (user + sys of the process tree) and the largest peak RSS of one process of the tree
 (``getrusage(RUSAGE_CHILDREN).ru_maxrss`` in a wrapper process). ``--profile`` adds a cProfile
-of the serial gate on ``E_2048`` (``bench/out/speed/gate_serial.prof``, top 20 by own time).
+of the serial gate on ``E_2048`` (``<out>/gate_serial.prof``, top 20 by own time and by cumulative time).
 Results also go to ``<out>/gate_speed.json``.
 """
 from __future__ import annotations
@@ -125,7 +125,8 @@ def table(results: dict, columns: dict[str, str]) -> str:
 
 
 def profile(root: Path, out: Path, top: int = 20) -> str:
-    """cProfile of the serial gate on ``root``; the ``top`` functions by own time."""
+    """cProfile of the serial gate on ``root``: the ``top`` functions by own time, then the
+    ``top`` functions of dhstats, orjson and pytest-html by cumulative time."""
     prof = out / "gate_serial.prof"
     subprocess.run([sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "pytest", "checks/", "-q",
                     "-p", "no:cacheprovider", "--results", str(root), "--reports", str(out / "reports" / "prof")],
@@ -134,7 +135,7 @@ def profile(root: Path, out: Path, top: int = 20) -> str:
     buf = io.StringIO()
     stats = pstats.Stats(str(prof), stream=buf)
     stats.sort_stats("tottime").print_stats(top)
-    stats.sort_stats("cumulative").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(r"dhstats/|orjson|pytest_html/", top)
     return buf.getvalue()
 
 

@@ -42,7 +42,7 @@ def check_consistency(ctx: RunContext, e: Entry) -> Verdict:
     recon = stats.snis_delta(w, T, e.h_new, e.base_entropy)
     nums.update(delta_h_true=e.delta_h_true, reconstructed=recon)
     if not close(recon, e.delta_h_true, 1e-6):
-        old = stats.snis_delta_uncorrected(w, T, e.h_new, e.base_entropy)
+        old = nums["reconstructed_uncorrected"] = stats.snis_delta_uncorrected(w, T, e.h_new, e.base_entropy)
         if close(old, e.delta_h_true, 1e-6):
             bad.append(f"uncorrected SNIS denominator: delta_h_true = {e.delta_h_true:.6g} matches "
                        f"Σw̃h_new/(D·mean w̃) − H_base = {old:.6g}, not Σw̃h_new/Σw̃T − H_base = "

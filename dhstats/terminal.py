@@ -8,6 +8,7 @@ skipped" cases, "invalid runs") and the exit summary last, where the eye lands.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from collections.abc import Mapping, Sequence
 
 from . import registry
@@ -109,6 +110,22 @@ def run_set_lines(health: Mapping) -> list[str]:
     return out
 
 
+def _written(paths: Sequence[str | os.PathLike]) -> list[str]:
+    """Files in the reports directory one per line; ``runs/`` and ``badges/`` as counts."""
+    paths = [Path(p) for p in paths]
+    out, grouped = [], {}
+    for p in paths:
+        parent = p.parent.parent if p.parent.parent.name == "runs" else p.parent
+        if parent.name in ("runs", "badges"):
+            grouped.setdefault(parent, []).append(p)
+        else:
+            out.append(printable(os.fspath(p)))
+    for directory, files in grouped.items():
+        kind = "run pages" if directory.name == "runs" else "badges"
+        out.append(f"{printable(os.fspath(directory))}/ ({len(files)} {kind})")
+    return out
+
+
 def summary_lines(health: Mapping, written: Sequence[str | os.PathLike] = ()) -> list[str]:
     """Everything the plugin prints at the very end: title, runs × checks table, run-set
     verdicts, reports written, totals and the exit summary (last)."""
@@ -123,10 +140,11 @@ def summary_lines(health: Mapping, written: Sequence[str | os.PathLike] = ()) ->
         out += ["run sets (pooled over runs):"] + [_fit("  " + ln) for ln in pooled]
     if written:
         out.append("reports written:")
-        out += [_fit("  " + printable(os.fspath(p))) for p in written]
+        out += [_fit("  " + line) for line in _written(written)]
     c, r = counts["cases"], counts["runs"]
     out.append(f"{c['total']} cases: {c['passed']} passed, {c['failed']} failed, {c['skipped']} skipped; "
-               f"{r['total']} runs: {r['ok']} valid, {r['error']} invalid")
+               f"{r['total']} runs: {r['ok']} valid, {r['error']} invalid "
+               f"(pytest also counts one input test per run: {c['total'] + r['total']} tests)")
     ex = health.get("exit") or exit_block(counts)
     out.append(f"dhstats gate: {ex['summary']} (exit status {ex['status']})")
     return out

@@ -18,20 +18,15 @@ import pytest
 
 from dhstats import stats
 from dhstats.results import Entry, InvalidRun, Problem, Quadratic, Run, RunFile
-from dhstats.verdicts import (
-    Reason,
-    CHECKS,
-    JUDGES,
-    RUN_CHECKS,
-    Outcome,
-    RunContext,
-    Settings,
-    Verdict,
-    apply_holm,
-    case_id,
-    evaluate,
-    evaluate_run,
-)
+from dhstats.agreement import apply_holm
+from dhstats.gate import case_id
+from dhstats.registry import BY_NAME, Scope, evaluate, evaluate_run
+from dhstats.settings import Settings
+from dhstats.verdicts import Outcome, Reason, RunContext, Verdict
+
+#: the checks judged per run (the run-set checks are judged by the gate, see test_gate.py)
+CHECKS = tuple(c.name for c in BY_NAME.values() if c.scope != Scope.RUN_SET)
+RUN_CHECKS = tuple(c.name for c in BY_NAME.values() if c.scope == Scope.RUN)
 
 from builders import consistent_entry
 
@@ -90,11 +85,11 @@ def make_run(*, n=N, seed=0, etas=ETAS, G=5e4, Q=1e8, weight_sd=0.1, noise=0.01,
             vhvv=float(vhvv.sum()),
             gdotv=G_total,
             per_sequence_vhvv=vhvv if per_sequence else None,
-            se_gdotv=se_factor * stats.se_sum(gdotv) if reported_se else None,
-            se_vhvv=se_factor * stats.se_sum(vhvv) if reported_se else None,
+            se_gdotv=se_factor * stats.se_sum(stats.centred(gdotv, T)) if reported_se else None,
+            se_vhvv=se_factor * stats.se_sum(stats.centred(vhvv, T)) if reported_se else None,
             num_shards=num_shards,
         )
-    se = se_factor * stats.se_sum(gdotv) if reported_se else None
+    se = se_factor * stats.se_sum(stats.centred(gdotv, T)) if reported_se else None
     return Run(
         file=RUN_FILE,
         delta_h_per_lr=G_total,
@@ -119,8 +114,8 @@ def with_entry(run: Run, j: int, entry: Entry) -> Run:
 def judge(check: str, run: Run, j: int = 0, settings: Settings = Settings()) -> Verdict:
     ctx = RunContext(run, settings)
     if check in RUN_CHECKS:
-        return JUDGES[check](ctx)
-    return JUDGES[check](ctx, run.entries[j])
+        return BY_NAME[check].judge(ctx)
+    return BY_NAME[check].judge(ctx, run.entries[j])
 
 
 def judge_all(check: str, run: Run, settings: Settings = Settings()) -> list[Verdict]:
@@ -352,8 +347,9 @@ class TestSeConsistency:
     def shard_mean_run(healthy):
         """The producer's bug: every reported SE is se_sum/num_shards."""
         q = healthy.quadratic
-        se_g = stats.se_sum(healthy.gdotv) / M_SHARDS
-        se_q = stats.se_sum(q.per_sequence_vhvv) / M_SHARDS
+        T = healthy.entries[0].token_counts
+        se_g = stats.se_sum(stats.centred(healthy.gdotv, T)) / M_SHARDS
+        se_q = stats.se_sum(stats.centred(q.per_sequence_vhvv, T)) / M_SHARDS
         return replace(healthy, se_shard=se_g, se_jackknife=se_g,
                        quadratic=replace(q, se_vhvv=se_q, se_gdotv=se_g))
 
@@ -364,8 +360,8 @@ class TestSeConsistency:
         assert "--reported-se shard-mean" in v.message
         assert v.numbers["rho_se_shard"] == pytest.approx(1 / 8, rel=1e-12)
         assert v.numbers["num_shards"] == 8
-        # the corrected value num_shards·se_shard = se_sum(gdotv) is printed
-        assert f"{stats.se_sum(healthy.gdotv):.4g}" in v.message
+        # the corrected value num_shards·se_shard = se_sum(g̃) is printed
+        assert f"{stats.se_sum(stats.centred(healthy.gdotv, healthy.entries[0].token_counts)):.4g}" in v.message
 
     def test_shard_mean_setting_passes(self, healthy):
         v = judge("se_consistency", self.shard_mean_run(healthy), settings=Settings(reported_se="shard-mean"))
@@ -397,10 +393,25 @@ class TestSeConsistency:
 # --------------------------------------------------------------------------- agreement
 
 
+def _centred(x, T, total):
+    return x - total * T / T.sum()
+
+
+def _psi(e: Entry):
+    w, T, hn, hb = e.normalized_weights, e.token_counts, e.h_new, e.h_base
+    B, D = float(np.sum(w * T)), float(np.sum(T))
+    R1, R0 = float(np.sum(w * hn)) / B, float(np.sum(hb)) / D
+    return w * (hn - R1 * T) / B - (hb - R0 * T) / D
+
+
+def _se_sum(x):
+    return math.sqrt(x.size) * float(np.std(x, ddof=1))
+
+
 def _hand_sigmas(run: Run, e: Entry):
-    """σ_G = √n·std(gdotv, ddof=1) and σ_true = √(n/(n−1)·Σψ²), written out (checks.md)."""
+    """σ_G = √n·std(g̃, ddof=1), g̃ = gdotv − G·T/ΣT, and σ_true = √(n/(n−1)·Σψ²), written out (checks.md)."""
     n = e.h_new.size
-    sigma_g = math.sqrt(n) * float(np.std(run.gdotv, ddof=1))
+    sigma_g = _se_sum(_centred(run.gdotv, e.token_counts, run.delta_h_per_lr))
     w, T, hn, hb = e.normalized_weights, e.token_counts, e.h_new, e.h_base
     B, D = float(np.sum(w * T)), float(np.sum(T))
     R1, R0 = float(np.sum(w * hn)) / B, float(np.sum(hb)) / D
@@ -412,28 +423,33 @@ def _hand_sigmas(run: Run, e: Entry):
 class TestLinearAgreement:
     @pytest.mark.parametrize("j", range(len(ETAS)))
     def test_healthy_exact_z(self, healthy, j):
+        """z with the paired σ of the difference: se_sum(η·g̃ − ψ) (checks.md)."""
         e = healthy.entries[j]
         sg, st_ = _hand_sigmas(healthy, e)
-        z = (e.eta * healthy.delta_h_per_lr - e.delta_h_true) / math.sqrt((e.eta * sg) ** 2 + st_**2)
+        g_t = _centred(healthy.gdotv, e.token_counts, healthy.delta_h_per_lr)
+        sigma = _se_sum(e.eta * g_t - _psi(e))
+        z = (e.eta * healthy.delta_h_per_lr - e.delta_h_true) / sigma
         v = judge("linear_agreement", healthy, j)
         assert v.outcome == Outcome.PASSED
         assert v.numbers["z"] == pytest.approx(z, rel=1e-9)
-        assert v.numbers["sigma_linear"] == pytest.approx(e.eta * sg, rel=1e-12)
+        assert v.numbers["sigma"] == pytest.approx(sigma, rel=1e-12)
+        assert v.numbers["sigma_prediction"] == pytest.approx(e.eta * sg, rel=1e-12)
         assert v.numbers["sigma_true"] == pytest.approx(st_, rel=1e-12)
         assert (v.numbers["sigma_g_source"], v.numbers["sigma_true_source"]) == ("per_sequence", "paired")
+        assert v.numbers["sigma_source"] == "paired" and "paired" in v.message
 
     def test_far_from_eta_g_fails(self, healthy):
         e = healthy.entries[0]
-        sg, st_ = _hand_sigmas(healthy, e)
-        combined = math.sqrt((e.eta * sg) ** 2 + st_**2)
-        truth = e.delta_h_true + 10 * combined  # ΔH_true 10 combined σ away from where it was
+        g_t = _centred(healthy.gdotv, e.token_counts, healthy.delta_h_per_lr)
+        combined = _se_sum(e.eta * g_t - _psi(e))
+        truth = e.delta_h_true + 10 * combined  # ΔH_true 10 σ away from where it was
         z = (e.eta * healthy.delta_h_per_lr - truth) / combined
         v = judge("linear_agreement", with_entry(healthy, 0, replace(e, delta_h_true=truth)))
         assert v.outcome == Outcome.FAILED
         assert abs(v.numbers["z"]) > v.numbers["k"] == 3.0
         assert v.numbers["z"] == pytest.approx(z, rel=1e-9)
-        assert v.numbers["combined_se"] == pytest.approx(combined, rel=1e-12)
-        assert v.message.startswith("|z| > k = 3: ηG = ") and f"z = {z:.3g}" in v.message
+        assert v.numbers["sigma"] == pytest.approx(combined, rel=1e-12)
+        assert v.message.startswith("|z| > k = 3: ηG = ") and f"z = {z:.4g}" in v.message
 
     def test_sigma_option(self, healthy):
         # --sigma k: the same healthy case fails once k < |z|
@@ -442,21 +458,23 @@ class TestLinearAgreement:
         v = judge("linear_agreement", healthy, settings=Settings(sigma=abs(z) / 2))
         assert v.outcome == Outcome.FAILED and v.numbers["k"] == abs(z) / 2
 
-    def test_without_h_base_first_order_sigma_true(self):
+    def test_without_h_base_approximate_sigma_true_and_independent_sigma(self):
         run = make_run(h_base=False)
         v = judge("linear_agreement", run)
-        sg = math.sqrt(N) * float(np.std(run.gdotv, ddof=1))
+        sg = _se_sum(_centred(run.gdotv, run.entries[0].token_counts, run.delta_h_per_lr))
         assert v.numbers["sigma_true"] == pytest.approx(ETAS[0] * sg, rel=1e-12)  # η·σ_G
-        assert v.numbers["sigma_true_source"].startswith("first-order")
+        assert v.numbers["sigma_true_source"] == "approximate" and "approximate" in v.message
+        assert v.numbers["sigma_source"] == "independent"
+        assert v.numbers["sigma"] == pytest.approx(math.sqrt(2) * ETAS[0] * sg, rel=1e-12)
 
     def test_reported_sigma_g_without_per_sequence(self):
         run = make_run(per_sequence=False)
         v = judge("linear_agreement", run)
-        assert v.numbers["sigma_g_source"] == "reported"
-        assert v.numbers["sigma_linear"] == pytest.approx(ETAS[0] * run.se_shard, rel=1e-12)
+        assert v.numbers["sigma_g_source"] == "reported" and v.numbers["sigma_source"] == "independent"
+        assert v.numbers["sigma_prediction"] == pytest.approx(ETAS[0] * run.se_shard, rel=1e-12)
         v8 = judge("linear_agreement", run, settings=Settings(reported_se="shard-mean"))
         assert v8.numbers["sigma_g_source"] == "reported ×num_shards"
-        assert v8.numbers["sigma_linear"] == pytest.approx(ETAS[0] * M_SHARDS * run.se_shard, rel=1e-12)
+        assert v8.numbers["sigma_prediction"] == pytest.approx(ETAS[0] * M_SHARDS * run.se_shard, rel=1e-12)
 
     def test_no_sigma_g_skipped(self):
         v = judge("linear_agreement", make_run(per_sequence=False, reported_se=False))
@@ -467,23 +485,27 @@ class TestLinquadAgreement:
     @pytest.mark.parametrize("j", range(len(ETAS)))
     def test_healthy_exact_z(self, healthy, j):
         e, q = healthy.entries[j], healthy.quadratic
-        sg, st_ = _hand_sigmas(healthy, e)
-        sq = math.sqrt(N) * float(np.std(q.per_sequence_vhvv, ddof=1))
+        T = e.token_counts
+        g_t = _centred(healthy.gdotv, T, healthy.delta_h_per_lr)
+        q_t = _centred(q.per_sequence_vhvv, T, q.vhvv)
         eta = e.eta
         pred = eta * q.gdotv + 0.5 * eta**2 * q.vhvv
-        z = (pred - e.delta_h_true) / math.sqrt((eta * sg) ** 2 + (0.5 * eta**2 * sq) ** 2 + st_**2)
+        sigma = _se_sum(eta * g_t + 0.5 * eta**2 * q_t - _psi(e))
+        z = (pred - e.delta_h_true) / sigma
         v = judge("linquad_agreement", healthy, j)
         assert v.outcome == Outcome.PASSED
         assert v.numbers["z"] == pytest.approx(z, rel=1e-9)
         assert v.numbers["prediction"] == pytest.approx(pred, rel=1e-12)
-        assert v.numbers["sigma_quad"] == pytest.approx(0.5 * eta**2 * sq, rel=1e-12)
+        assert v.numbers["sigma"] == pytest.approx(sigma, rel=1e-12) and v.numbers["sigma_source"] == "paired"
+        assert v.numbers["sigma_q"] == pytest.approx(_se_sum(q_t), rel=1e-12)
 
     def test_no_quadratic_skipped(self):
         v = judge("linquad_agreement", make_run(quadratic=False))
         assert v.outcome == Outcome.SKIPPED and "no approx.quadratic block" in v.message
 
     def test_no_sigma_q_skipped(self, healthy):
-        run = replace(healthy, quadratic=replace(healthy.quadratic, per_sequence_vhvv=None, se_vhvv=None))
+        run = replace(healthy, per_sequence_vhvv=None,
+                      quadratic=replace(healthy.quadratic, per_sequence_vhvv=None, se_vhvv=None))
         v = judge("linquad_agreement", run)
         assert v.outcome == Outcome.SKIPPED and "σ_Q" in v.message
 
@@ -583,8 +605,6 @@ def test_verdict_to_dict_numpy_nan_is_none():
 )
 def test_case_id(eta, expected):
     assert case_id("E_2048", "run_01", eta) == expected
-    v = Verdict("consistency", Outcome.PASSED, "", "E_2048", "run_01", eta)
-    assert v.case_id == expected
 
 
 def _z_for_p(p: float) -> float:

@@ -693,3 +693,47 @@ def test_reason_codes(healthy):
     assert v.to_dict()["reason"] == "missing_field"
     run = make_run(G=0.0, Q=0.0, noise=1.0)
     assert {v.reason for v in evaluate_run(run) if v.check == "truncation_ratio"} == {Reason.INCONCLUSIVE}
+
+
+# --------------------------------------------------------------------------- issue 8: garbage never passes
+
+
+def test_per_sequence_vhvv_must_match_the_quadratic_block(healthy):
+    vhvv = healthy.per_sequence_vhvv.copy()
+    vhvv[5] *= 1.01
+    v = judge("consistency", replace(healthy, per_sequence_vhvv=vhvv))
+    assert v.outcome == Outcome.FAILED
+    assert "approx.per_sequence[5].vhvv" in v.message and "approx.quadratic.per_sequence_vhvv[5]" in v.message
+
+
+def test_log_weights_must_give_the_normalized_weights(healthy):
+    e = healthy.entries[1]
+    lw = e.log_weights.copy()
+    lw[[3, 7]] = lw[[7, 3]]  # two log-weights swapped: the weights no longer follow them
+    v = judge("consistency", with_entry(healthy, 1, replace(e, log_weights=lw)), j=1)
+    assert v.outcome == Outcome.FAILED and "softmax(clip(log_weights, ±10))" in v.message
+    assert v.numbers["max_weight_gap"] > 1e-6
+    assert judge("consistency", healthy, j=1).numbers["max_weight_gap"] <= 1e-9
+
+
+def test_infinite_h_base_fails_instead_of_passing(healthy):
+    """h_base = [1e308]*n: Σ h_base overflows; once `_close(inf, x)` passed consistency and
+    σ_true = inf gave z = 0, a pass of both agreements (issue 8)."""
+    e = healthy.entries[0]
+    run = with_entry(healthy, 0, replace(e, h_base=np.full_like(e.h_base, 1e308)))
+    rv, verdicts = evaluate(run)
+    mine = [v for v in verdicts if v.eta == e.eta]
+    assert rv.outcome == "ok"
+    by = {v.check: v for v in mine}
+    assert by["consistency"].outcome == Outcome.FAILED
+    for check in ("linear_agreement", "linquad_agreement", "truncation_ratio"):
+        assert by[check].outcome == Outcome.FAILED and by[check].reason == Reason.NOT_FINITE, by[check].message
+
+
+def test_a_pass_with_a_non_finite_number_becomes_a_failure():
+    from dhstats.verdicts import close, make_verdict
+
+    v = make_verdict("snis_reliability", "passed", "fine.", "E", "run_01", 1e-6, {"ess": math.inf, "khat": None})
+    assert v.outcome == Outcome.FAILED and v.reason == Reason.NOT_FINITE and "ess" in v.message
+    assert make_verdict("snis_reliability", "passed", "ok", "E", "r", 1e-6, {"khat": None}).outcome == Outcome.PASSED
+    assert not close(math.inf, 1.0, 1e-6) and not close(math.nan, math.nan, 1e-6) and close(1.0, 1.0 + 1e-9, 1e-6)

@@ -117,3 +117,36 @@ def test_every_kind_is_drawn_and_applies():
         assert m.apply(BASE) != BASE.raw, m.describe()
         assert m.describe().startswith(m.kind if m.kind != "invalid_utf8" else "insert")
     assert N >= 2
+
+
+def test_contract_checks_detect_breaches():
+    # the checkers the campaign relies on do flag what they must (else the fuzz cannot fail)
+    from dhstats.results import InvalidRun, Problem, Run
+    from dhstats.verdicts import Outcome, RunOutcome, RunVerdict, Verdict
+
+    assert mutations.nonfinite({"z": float("nan"), "n": 3, "parts": {"a": [1.0, float("-inf")]},
+                                "note": "inf"}) == ["z", "parts.a[1]"]
+    ok = RunVerdict("E", "run_02", "/x", RunOutcome.OK)
+
+    def verdict(outcome, **numbers):
+        return Verdict("linear_agreement", outcome, "m", "E", "run_02", 1e-6, numbers)
+
+    assert mutations.verdict_failures(ok, [verdict(Outcome.PASSED, z=0.5)], None) == []
+    assert mutations.verdict_failures(ok, [verdict(Outcome.FAILED, z=float("nan"))], None) == []
+    (f,) = mutations.verdict_failures(ok, [verdict(Outcome.PASSED, sigma_true=float("inf"))], None)
+    assert "linear_agreement at η=1e-06 passed with non-finite sigma_true" in f
+    run = load_run(RunFile("E", "run_01", mutations.REAL_FILE), BASE.raw)
+    assert isinstance(run, Run)
+    crashed = RunVerdict("E", "run_01", "/x", RunOutcome.ERROR, "internal error while checking")
+    assert mutations.verdict_failures(crashed, [], run) == [
+        "valid run judged error: internal error while checking"
+    ]
+    rf = RunFile("E", "run_02", mutations.REAL_FILE)
+    good = InvalidRun(rf, (Problem(rf.display, "", "not valid JSON: x"), Problem(rf.display, "approx", "missing")))
+    assert mutations.loaded_failures(good, rf.display) == []
+    bad = InvalidRun(rf, (Problem(rf.display, "", "h_new is wrong"), Problem("other", "approx", "missing")))
+    assert mutations.loaded_failures(bad, rf.display) == [
+        "problem without a JSON path: 'h_new is wrong'",
+        f"problem names file 'other', expected {rf.display!r}",
+    ]
+    assert mutations.loaded_failures(None, rf.display) == ["load_run returned NoneType"]

@@ -144,7 +144,7 @@ def summary_lines(health: Mapping, written: Sequence[str | os.PathLike] = ()) ->
     c, r = counts["cases"], counts["runs"]
     out.append(f"{c['total']} cases: {c['passed']} passed, {c['failed']} failed, {c['skipped']} skipped; "
                f"{r['total']} runs: {r['ok']} valid, {r['error']} invalid "
-               f"(pytest also counts one input test per run: {c['total'] + r['total']} tests)")
+               f"(pytest: {c['total'] + r['total']} tests, + 1 input test per run)")
     ex = health.get("exit") or exit_block(counts)
     out.append(f"dhstats gate: {ex['summary']} (exit status {ex['status']})")
     return out

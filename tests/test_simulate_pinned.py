@@ -30,7 +30,7 @@ CASES = {  # name: (n, etas, keyword arguments, sha256[:16] of the document, G)
                 "4bdc5dca46bc4224", -0.20792792328255202),
 }
 
-EXAMPLE = ["1a7d0502eb07e8eb", "4dcac8881d4d24aa", "72f63717bdf979ae"]
+EXAMPLE = ["6ea2a244e7e09569", "2ea678f23cac8db3", "c237b1e885d653b7"]
 MALFORMED = {"nan": "4617d33cd0d98c82", "short_array": "0d4b2163a0064f7a",
              "truncated": "98f7d80d57af157d", "not_object": "55249f9b21332d34",
              "empty": "e3b0c44298fc1c14", "missing_field": "e2913d821552502b",

@@ -23,7 +23,8 @@ def test_summary_lines():
     assert rows["total"] == ["3P", "-", "-", "1S", "1P1F", "-", "1F"]
     assert "  E_256 pool-lin: 2/2 passed · max |Z| 1.2 at η=1e-06" in lines
     assert "  E_256 scaling: failed (σ ratio 2.5)" in lines
-    assert lines[-2] == "11 cases: 7 passed, 3 failed, 1 skipped; 4 runs: 3 valid, 1 invalid"
+    assert lines[-2] == ("11 cases: 7 passed, 3 failed, 1 skipped; 4 runs: 3 valid, 1 invalid "
+                         "(pytest: 15 tests, + 1 input test per run)")
     assert lines[-1] == "dhstats gate: 3 failed, 1 invalid run (exit status 1)"
     assert all(len(ln) <= terminal.WIDTH for ln in lines)
 

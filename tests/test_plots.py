@@ -23,6 +23,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from dhstats import plots, simulate, stats
+from dhstats import truncation as trunc
 from dhstats.plots.base import MissingData
 from dhstats.results import Quadratic, Run, RunFile, validate
 from dhstats.series import sequence_series
@@ -215,7 +216,7 @@ def test_clip_sweep_lines_are_stats_clip_sweep(run):
     ax = fig.axes[0]
     assert ax.get_xscale() == "log"
     ser = sequence_series(run, e)
-    thresholds, sums = stats.clip_sweep(ser.linear, ser.true, ser.linquad, 0.99, 6)
+    thresholds, sums = trunc.clip_sweep(ser.linear, ser.true, ser.linquad, 0.99, 6)
     for name, values in sums.items():
         line = one(ax, name)
         np.testing.assert_allclose(line.get_xdata(), thresholds)
@@ -231,8 +232,8 @@ def test_truncation_sweep_points_are_stats_truncation(run):
     e = run.entries[2]
     fig = plots.truncation_sweep(run, e.eta, settings)
     top, bottom = fig.axes
-    qs = sorted(set(stats.DEFAULT_SWEEP_QUANTILES) | set(settings.keep_quantiles), reverse=True)
-    cuts = [stats.truncation(e.eta, run.gdotv, e.normalized_weights, e.token_counts, e.h_new,
+    qs = sorted(set(trunc.DEFAULT_SWEEP_QUANTILES) | set(settings.keep_quantiles), reverse=True)
+    cuts = [trunc.truncation(e.eta, run.gdotv, e.normalized_weights, e.token_counts, e.h_new,
                              e.h_base, e.base_entropy, q, settings.sigma) for q in qs]
     ratio = one(top, "ratio")
     np.testing.assert_allclose(ratio.get_xdata(), [1 - q for q in qs])
@@ -565,8 +566,59 @@ def test_real_runs_render():
     r = runs[0]
     e = r.entries[-1]
     fig = plots.truncation_sweep(r, e.eta)
-    q1 = stats.truncation(e.eta, r.gdotv, e.normalized_weights, e.token_counts, e.h_new,
+    q1 = trunc.truncation(e.eta, r.gdotv, e.normalized_weights, e.token_counts, e.h_new,
                           e.h_base, e.base_entropy, 1.0, Settings().sigma)
     assert one(fig.axes[0], "ratio").get_ydata()[0] == pytest.approx(q1.ratio)  # q = 1.0 comes first
     for res in plots.render_run(r, ALL_RUN_FIGURES, e.eta, dpi=20):
         assert len(res) == 2, res
+
+
+def test_weights_heavy_tail_summary_is_red(run):
+    e = run.entries[0]
+    lw = np.random.default_rng(1).standard_t(1.5, run.n) * 3  # heavy-tailed log-weights
+    w = np.exp(lw - lw.max())
+    heavy = dataclasses.replace(run, entries=(dataclasses.replace(e, normalized_weights=w / w.sum()),) + run.entries[1:])
+    fig = plots.weights(heavy, e.eta, Settings(khat_max=0.2))
+    (summary,) = [t for t in fig.texts if t.get_gid() == "weights_summary"]
+    assert "(max 0.20)" in summary.get_text() and summary.get_color() == "tab:red"
+    assert_png(fig)
+
+
+WEIRD = [0.0, -0.0, 1.0, -1.0, 1e-300, 1e300, 1e308, math.inf, -math.inf, math.nan]
+
+
+@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                   HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(ALL_RUN_FIGURES), eta=st.sampled_from([1e-6, 1e-300, 1e154, 1e308]),
+       weights=st.sampled_from(["zero", "one", "nan", "inf", "ok"]), value=st.sampled_from(WEIRD),
+       field=st.sampled_from(["delta_h_true", "gdotv", "h_new", "h_base", "delta_h_per_lr", "vhvv", "se_shard"]),
+       variant=st.sampled_from(list(VARIANTS)))
+def test_run_figures_never_raise_on_degenerate_runs(run, name, eta, weights, value, field, variant):
+    """Any one degenerate number (±0, ±1e300, 1e308, ±inf, NaN) in any field the figures read,
+    degenerate weights and any η: render returns a PNG or a one-line note, never raises."""
+    r = VARIANTS[variant](run)
+    e = r.entries[0]
+    w = {"zero": np.zeros(r.n), "one": np.eye(1, r.n, 3)[0], "nan": np.full(r.n, math.nan),
+         "inf": np.r_[math.inf, np.ones(r.n - 1)], "ok": e.normalized_weights}[weights]
+    h_new, h_base = e.h_new.copy(), None if e.h_base is None else e.h_base.copy()
+    if field == "h_new":
+        h_new[0] = value
+    if field == "h_base" and h_base is not None:
+        h_base[0] = value
+    e = dataclasses.replace(e, eta=eta, normalized_weights=w, h_new=h_new, h_base=h_base,
+                            delta_h_true=value if field == "delta_h_true" else e.delta_h_true)
+    r = dataclasses.replace(r, entries=(e,) + r.entries[1:])
+    if field == "gdotv" and r.gdotv is not None:
+        g = r.gdotv.copy()
+        g[0] = value
+        r = dataclasses.replace(r, gdotv=g)
+    if field == "delta_h_per_lr":
+        r = dataclasses.replace(r, delta_h_per_lr=value)
+    if field == "vhvv" and r.quadratic is not None:
+        r = dataclasses.replace(r, quadratic=dataclasses.replace(r.quadratic, vhvv=value))
+    if field == "se_shard":
+        r = dataclasses.replace(r, se_shard=value)
+    res = plots.render(name, r, eta, dpi=10)
+    assert isinstance(res, tuple) and len(res) in (2, 3)
+    if len(res) == 3:
+        assert res[1] is None and res[2] and "\n" not in res[2]

@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, NullLocator
 
 from .. import stats
+from .. import truncation as trunc
 from ..psis import khat_threshold, pareto_khat
 from ..results import Run
 from ..series import sequence_series
@@ -114,10 +115,10 @@ def contribution_histograms(run: Run, eta: float, bins: int = 60) -> Figure:
 def clip_sweep(run: Run, eta: float, base_quantile: float = 0.999, steps: int = 10,
                clip_values: Sequence[float] = ()) -> Figure:
     """Clipped sums Σ clip(x_i, ±t) of the true, linear and lin+quad per-sequence terms vs
-    t = quantile_{base^k}(|η·gdotv|), k = steps…0 (log x), from :func:`dhstats.stats.clip_sweep`;
+    t = quantile_{base^k}(|η·gdotv|), k = steps…0 (log x), from :func:`dhstats.trunc.clip_sweep`;
     a dotted line marks the unclipped ΔH_true, dashed verticals the ``clip_values`` asked for."""
     e, ser = _series(run, eta)
-    thresholds, sums = stats.clip_sweep(ser.linear, ser.true, ser.linquad, base_quantile, steps)
+    thresholds, sums = trunc.clip_sweep(ser.linear, ser.true, ser.linquad, base_quantile, steps)
     ok = (thresholds > 0) & np.isfinite(thresholds)  # a zero threshold cannot sit on a log axis
     if not ok.any():
         raise MissingData("every |η·gdotv_i| clipping threshold is 0")
@@ -170,18 +171,18 @@ def truncation_sweep(run: Run, eta: float, settings=None,
                      keep_quantiles: Iterable[float] | None = None) -> Figure:
     """Truncation ratios vs keep-quantile q, S = {i : |η·gdotv_i| ≤ quantile_q(|η·gdotv|)}.
 
-    Top (with h_base): the judged ratio r = L_S/Δ_S of :func:`dhstats.stats.truncation`
+    Top (with h_base): the judged ratio r = L_S/Δ_S of :func:`dhstats.trunc.truncation`
     (checks.md); inconclusive quantiles (|Δ_S| < kσ_S) hollow, ``settings.ratio_bounds``
     shaded, judged quantiles dotted. Bottom, information only: the notebook's
     Σ_S η·gdotv_i / Σ_S c_i. Both panels share one x range. Default q:
-    ``stats.DEFAULT_SWEEP_QUANTILES`` plus ``settings.keep_quantiles``.
+    ``trunc.DEFAULT_SWEEP_QUANTILES`` plus ``settings.keep_quantiles``.
     """
     from ..settings import Settings
 
     settings = Settings() if settings is None else settings
     e, ser = _series(run, eta)
     if keep_quantiles is None:
-        keep_quantiles = tuple(stats.DEFAULT_SWEEP_QUANTILES) + tuple(settings.keep_quantiles)
+        keep_quantiles = tuple(trunc.DEFAULT_SWEEP_QUANTILES) + tuple(settings.keep_quantiles)
     qs = np.array(sorted({float(q) for q in keep_quantiles if 0 < q <= 1}, reverse=True))
     if qs.size == 0:
         raise MissingData("no keep-quantile in (0, 1]")
@@ -190,7 +191,7 @@ def truncation_sweep(run: Run, eta: float, settings=None,
                        bottom=0.1 if judged else 0.16, hspace=0.12, left=0.11)
     bottom = axes[-1, 0]
     x = 1 - qs
-    nb = np.array([_nb_ratio(stats.truncation_summary(q, ser.linear, ser.true)) for q in qs])
+    nb = np.array([_nb_ratio(trunc.truncation_summary(q, ser.linear, ser.true)) for q in qs])
     _q_axis(bottom, qs)
     bottom.plot(x, nb, marker="o", markersize=4, linewidth=1, color="0.45", gid="notebook_ratio")
     bottom.axhline(1.0, color="0.6", linewidth=0.6)
@@ -210,7 +211,7 @@ def truncation_sweep(run: Run, eta: float, settings=None,
     top.set_ylabel("L_S / Δ_S (judged)")
     lo, hi = settings.ratio_bounds
     top.axhspan(lo, hi, color=C_BAND, alpha=0.15, linewidth=0, gid="ratio_bounds")
-    cuts = [stats.truncation(e.eta, run.gdotv, e.normalized_weights, e.token_counts, e.h_new,
+    cuts = [trunc.truncation(e.eta, run.gdotv, e.normalized_weights, e.token_counts, e.h_new,
                              e.h_base, e.base_entropy, q, settings.sigma) for q in qs]
     r = np.array([c.ratio for c in cuts], dtype=float)
     sure = np.array([c.conclusive for c in cuts], dtype=bool)

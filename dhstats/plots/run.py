@@ -237,16 +237,18 @@ def sigma_comparison(run: Run, settings=None) -> Figure:
             colors.append(C_LINEAR)
             ax.axhspan(m * lo, m * hi, color=C_BAND, alpha=0.15, linewidth=0, gid="se_bounds")
         v = np.array(values, dtype=float)
-        pos = v > 0
+        pos = (v > 1e-300) & (v < 1e300)  # a bar needs a drawable height on a log axis (not 0, inf, NaN)
         ax.bar(np.arange(v.size)[pos], v[pos], color=np.array(colors)[pos], width=0.6, gid=f"bars_{name}")
-        ax.set_xticks(np.arange(v.size), labels)
-        ax.set_yscale("log")
-        ax.yaxis.set_minor_locator(NullLocator())  # minor log ticks cost most of the drawing time
-        ax.set_ylim(top=float(np.max(v[pos], initial=1.0)) * 4)  # room for the labels
+        ax.set_xticks(np.arange(v.size), [lab if ok else f"{lab}\n(out of range)" for lab, ok in zip(labels, pos)])
+        if pos.any():
+            ax.set_yscale("log")
+            ax.yaxis.set_minor_locator(NullLocator())  # minor log ticks cost most of the drawing time
+            lo_v, hi_v = float(v[pos].min()), float(v[pos].max())
+            ax.set_ylim(lo_v / 3, hi_v * 4)  # room for the labels
         ax.set_title(name, fontsize=FONT, pad=3)
         if m is not None:
             for i, x in enumerate(v):
-                if labels[i] != "measured" and x > 0:
+                if labels[i] != "measured" and pos[i]:
                     ax.text(i, x, f"{x / m:.3g}×", ha="center", va="bottom", fontsize=FONT - 1)
         else:
             note(ax, "no per-sequence data:\nmeasured σ not available", y=0.97, va="top")

@@ -7,7 +7,7 @@ Per case (``shared/spec/checks.md``):
 
 σ_lin and σ_lq are σ's *of the difference*: ηG and ΔH_true are computed on the same
 sequences, so with per-sequence gdotv and ``h_base`` σ_lin = se_sum(η·g̃ − ψ) ("paired");
-otherwise √((ησ_G)² + σ_true²) ("independent"). See :class:`dhstats.stats.Sigmas`.
+otherwise √((ησ_G)² + σ_true²) ("independent"). See :class:`dhstats.sigmas.Sigmas`.
 
 Per run set and η (the runs are independent batches):
 
@@ -22,6 +22,7 @@ from dataclasses import replace
 
 from . import stats
 from .results import Entry
+from .sigmas import Sigmas, cov_from
 from .verdicts import Outcome, Reason, RunContext, Verdict, fmt, make_verdict
 
 Z_CHECKS = ("linear_agreement", "linquad_agreement")
@@ -68,7 +69,7 @@ def _prediction(ctx: RunContext, e: Entry, check: str) -> float | None:
     return None if q is None else stats.linquad_prediction(e.eta, q.gdotv, q.vhvv)
 
 
-def _diagnosis(ctx: RunContext, check: str, sig: stats.Sigmas, z: float) -> str | None:
+def _diagnosis(ctx: RunContext, check: str, sig: Sigmas, z: float) -> str | None:
     """A more specific meaning than :data:`MEANING` when the numbers point to one cause."""
     ratios = _ratios(ctx, check)
     values = list(ratios.values())
@@ -88,7 +89,7 @@ def _diagnosis(ctx: RunContext, check: str, sig: stats.Sigmas, z: float) -> str 
     return None
 
 
-def sig_value(sig: stats.Sigmas, check: str) -> float:
+def sig_value(sig: Sigmas, check: str) -> float:
     s = sig.linear if check == "linear_agreement" else sig.linquad
     return math.nan if s is None else s.value
 
@@ -203,11 +204,11 @@ def _percent(x: float) -> str:
 
 
 def case_covariance(case: Mapping) -> float:
-    """cov(prediction, ΔH_true) of an agreement case dict: :func:`stats.cov_from` of its σ's
+    """cov(prediction, ΔH_true) of an agreement case dict: :func:`dhstats.sigmas.cov_from` of its σ's
     when they are paired, 0 when independent (σ² of the difference is then the sum)."""
     if case.get("sigma_source") != "paired":
         return 0.0
-    return stats.cov_from(case["sigma_prediction"], case["sigma_true"], case["sigma"])
+    return cov_from(case["sigma_prediction"], case["sigma_true"], case["sigma"])
 
 
 def _finite(x) -> bool:

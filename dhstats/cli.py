@@ -21,7 +21,7 @@ from .results import DiscoveryError, Run, discover, load_run
 from .settings import OPTION, Settings, SettingsError, parse
 
 # The notebook's values (shared/seed): compare_filtered_estimates' clip thresholds, the clip
-# sweep's base quantile and steps; the truncation sweep grid is stats.DEFAULT_SWEEP_QUANTILES.
+# sweep's base quantile and steps; the truncation sweep grid is trunc.DEFAULT_SWEEP_QUANTILES.
 DEFAULT_CLIP = "5e-4,1e-4"
 DEFAULT_CLIP_BASE_QUANTILE = "0.999"
 DEFAULT_CLIP_STEPS = "10"

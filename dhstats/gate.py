@@ -37,7 +37,7 @@ from pathlib import Path
 
 from . import registry
 from .agreement import apply_holm
-from .registry import CHECKS, INPUT, Scope, evaluate
+from .registry import INPUT, Scope, evaluate
 from .results import InvalidRun, Run, RunFile, RunKey, discover, load_run, scan_etas
 from .runsets import check_se_scaling, scaling_medians
 from .names import safe_name

@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from . import stats
+from . import truncation as trunc
 from .psis import khat_threshold, pareto_khat
 from .results import Entry, Run
 from .verdicts import Reason, RunContext, Verdict, close, fmt
@@ -193,7 +194,7 @@ def check_se_consistency(ctx: RunContext) -> Verdict:
 def check_truncation_ratio(ctx: RunContext, e: Entry) -> Verdict:
     """Re-estimated ratio r = L_S/Δ_S per keep-quantile (checks.md). A quantile is judged
     when |Δ_S| ≥ kσ_S; a judged ratio fails when it is outside ratio_bounds by more than its
-    sampling error (:meth:`stats.Truncation.outside`, which includes σ of L_S — see README,
+    sampling error (:meth:`trunc.Truncation.outside`, which includes σ of L_S — see README,
     "Truncation"); outside but within error is inconclusive. Fails if any quantile fails,
     skips when all are inconclusive."""
     run, st = ctx.run, ctx.settings
@@ -201,7 +202,7 @@ def check_truncation_ratio(ctx: RunContext, e: Entry) -> Verdict:
         missing = "approx.per_sequence" if run.gdotv is None else "diagnostics.h_base"
         return ctx.verdict("truncation_ratio", "skipped", f"needs {missing}, which is missing.", e)
     lo, hi = st.ratio_bounds
-    cuts = [stats.truncation(e.eta, run.gdotv, e.normalized_weights, e.token_counts, e.h_new,
+    cuts = [trunc.truncation(e.eta, run.gdotv, e.normalized_weights, e.token_counts, e.h_new,
                              e.h_base, e.base_entropy, q, st.sigma) for q in st.keep_quantiles]
     out = [c for c in cuts if c.conclusive and c.outside(st.ratio_bounds, st.sigma)]
     within = [c for c in cuts if c.conclusive and lo <= c.ratio <= hi]

@@ -13,7 +13,7 @@ import numpy as np
 from . import stats
 from .results import Entry, Run
 from .settings import Settings
-from .sigmas import run_sigmas
+from .sigmas import Sigmas, run_sigmas
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,13 +44,13 @@ def sequence_series(run: Run, entry: Entry) -> SequenceSeries:
 
 @dataclass(frozen=True)
 class EtaPoint:
-    """ΔH at one η: the measurement, both predictions and every σ (:class:`stats.Sigmas`)."""
+    """ΔH at one η: the measurement, both predictions and every σ (:class:`dhstats.sigmas.Sigmas`)."""
 
     eta: float
     delta_true: float
     delta_linear: float
     delta_linquad: float | None
-    sigmas: stats.Sigmas
+    sigmas: Sigmas
 
 
 def eta_curve(run: Run, settings: Settings = Settings()) -> list[EtaPoint]:

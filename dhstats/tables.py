@@ -16,6 +16,7 @@ import statistics
 import pandas as pd
 
 from . import stats
+from . import truncation as trunc
 from .results import Run
 from .agreement import check_linear_agreement, check_linquad_agreement, pooled_agreement
 from .runsets import check_se_scaling, scaling_medians
@@ -170,9 +171,9 @@ def truncation_table(runs, settings: Settings = Settings()) -> pd.DataFrame:
             s = sequence_series(run, e)
             for q in settings.keep_quantiles:
                 row = {"results": run.file.results, "run": run.file.run, "eta": e.eta}
-                row.update(stats.truncation_summary(q, s.linear, s.true, s.linquad))
+                row.update(trunc.truncation_summary(q, s.linear, s.true, s.linquad))
                 if e.h_base is not None:
-                    t = stats.truncation(e.eta, run.gdotv, e.normalized_weights, e.token_counts,
+                    t = trunc.truncation(e.eta, run.gdotv, e.normalized_weights, e.token_counts,
                                          e.h_new, e.h_base, e.base_entropy, q, settings.sigma)
                     row.update(linear_S=t.linear, true_S=t.true, sigma_S=t.sigma, ratio=t.ratio,
                                conclusive=t.conclusive, notebook_ratio=t.notebook_ratio)
@@ -193,11 +194,11 @@ def filtered_estimates_table(runs, keep_quantiles=(0.99, 0.95), clip_thresholds=
             rows.append({**base, "strategy": "raw", "delta_true": p.delta_true,
                          "delta_linear": p.delta_linear, "delta_linquad": p.delta_linquad})
             for q in keep_quantiles:
-                t = stats.truncation_summary(q, s.linear, s.true, s.linquad)
+                t = trunc.truncation_summary(q, s.linear, s.true, s.linquad)
                 rows.append({**base, "strategy": f"truncate@{q}", "delta_true": t["delta_true_trunc"],
                              "delta_linear": t["delta_linear_trunc"], "delta_linquad": t.get("delta_linquad_trunc")})
             for c in clip_thresholds:
-                t = stats.clip_summary(c, s.linear, s.true, s.linquad)
+                t = trunc.clip_summary(c, s.linear, s.true, s.linquad)
                 rows.append({**base, "strategy": f"clip@{c}", "delta_true": t["delta_true_clip"],
                              "delta_linear": t["delta_linear_clip"], "delta_linquad": t.get("delta_linquad_clip")})
     return pd.DataFrame(rows)

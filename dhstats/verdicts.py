@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from .results import Entry, InvalidRun, Run, RunFile, RunKey
+from .results import Entry, InvalidRun, Run, RunKey
 from .settings import Settings
 from .sigmas import run_sigmas
 

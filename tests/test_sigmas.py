@@ -22,7 +22,8 @@ from dhstats import stats
 from dhstats.results import Run, RunFile, load_run, validate
 from dhstats.sigmas import case_sigmas_of, run_parts, run_sigmas
 from dhstats.simulate import simulate_run
-from dhstats.stats import Sigma, case_sigmas, centred, pooled_ratio, se_sum, stouffer
+from dhstats.sigmas import case_sigmas, cov_from
+from dhstats.stats import Sigma, centred, pooled_ratio, se_sum, stouffer
 
 W3 = np.array([0.5, 0.25, 0.25])
 T3 = np.array([1.0, 2.0, 1.0])  # ΣT = 4
@@ -74,7 +75,7 @@ class TestCaseSigmas:
         assert s.cov("linear") == pytest.approx(-0.0705, rel=1e-12)
         # lin+quad: 1.5·Σ(ηg̃ + ½η²q̃)ψ = 1.5·(−.012825 + .0044 − .037975) = 1.5·(−.0464)
         assert s.cov("linquad") == pytest.approx(-0.0696, rel=1e-12)
-        assert stats.cov_from(s.prediction_linear, s.true.value, s.linear.value) == pytest.approx(-0.0705, rel=1e-12)
+        assert cov_from(s.prediction_linear, s.true.value, s.linear.value) == pytest.approx(-0.0705, rel=1e-12)
 
     def test_paired_without_per_sequence_vhvv(self):
         # σ_Q reported 3: σ_lq = √(se_sum(ηg̃ − ψ)² + (.005·3)²) = √(.407775 + .000225) = √.408

@@ -19,13 +19,13 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from dhstats import stats
+from dhstats import truncation as trunc
+from dhstats.truncation import clip_sweep, keep_mask, truncation
 from dhstats.stats import (
     Sigma,
     agreement_z,
     base_entropy_of,
-    clip_sweep,
     holm_reject,
-    keep_mask,
     kish_ess,
     linquad_prediction,
     notebook_contributions,
@@ -39,7 +39,6 @@ from dhstats.stats import (
     snis_delta,
     snis_delta_uncorrected,
     snis_ratio,
-    truncation,
     two_sided_p,
 )
 
@@ -359,14 +358,14 @@ class TestSweeps:
     def test_truncation_summary_and_clip_summary(self):
         linear = np.array([1.0, -2.0, 2.0, 3.0, 0.5])
         true = np.array([0.1, 0.2, 0.3, 0.4, 0.5])
-        row = stats.truncation_summary(0.8, linear, true, linquad=2 * linear)
+        row = trunc.truncation_summary(0.8, linear, true, linquad=2 * linear)
         # S = all but index 3 (see keep_mask): Σ_S true = 1.1, Σ_S linear = 1.5
         assert row["threshold"] == pytest.approx(2.2, rel=1e-15)
         assert row["kept_percent"] == pytest.approx(80.0)
         assert row["delta_true_trunc"] == pytest.approx(1.1, rel=1e-15)
         assert row["delta_linear_trunc"] == pytest.approx(1.5, rel=1e-15)
         assert row["delta_linquad_trunc"] == pytest.approx(3.0, rel=1e-15)
-        c = stats.clip_summary(1.0, linear, true)
+        c = trunc.clip_summary(1.0, linear, true)
         # clip at ±1: 1 − 1 + 1 + 1 + .5 = 2.5;  true all ≤ 1 → 1.5
         assert (c["delta_linear_clip"], c["delta_true_clip"]) == (2.5, pytest.approx(1.5))
 

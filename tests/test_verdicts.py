@@ -672,7 +672,7 @@ class TestTruncationSamplingError:
             assert v.outcome != Outcome.FAILED, v.message
 
     def test_outside_is_fieller_style(self):
-        from dhstats.stats import Truncation
+        from dhstats.truncation import Truncation
 
         t = Truncation(0.99, 10, linear=3.0, sigma_linear=0.1, true=1.0, sigma=0.1, ratio=3.0,
                        notebook_ratio=3.0, conclusive=True)

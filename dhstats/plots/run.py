@@ -27,7 +27,7 @@ class EtaRow:
     """ΔH at one η with the σ's the figures need (nats/token; None: not available).
 
     ``s_pred_*``: σ of a prediction alone (bands); ``s_true``: σ_true (error bars);
-    ``cov_*``: cov(prediction, ΔH_true) (:meth:`dhstats.stats.Sigmas.cov`; 0 for the
+    ``cov_*``: cov(prediction, ΔH_true) (:meth:`dhstats.sigmas.Sigmas.cov`; 0 for the
     independent form); ``source``: σ_lin's source, "paired" | "independent"."""
 
     eta: float

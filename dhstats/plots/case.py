@@ -115,7 +115,7 @@ def contribution_histograms(run: Run, eta: float, bins: int = 60) -> Figure:
 def clip_sweep(run: Run, eta: float, base_quantile: float = 0.999, steps: int = 10,
                clip_values: Sequence[float] = ()) -> Figure:
     """Clipped sums Σ clip(x_i, ±t) of the true, linear and lin+quad per-sequence terms vs
-    t = quantile_{base^k}(|η·gdotv|), k = steps…0 (log x), from :func:`dhstats.trunc.clip_sweep`;
+    t = quantile_{base^k}(|η·gdotv|), k = steps…0 (log x), from :func:`dhstats.truncation.clip_sweep`;
     a dotted line marks the unclipped ΔH_true, dashed verticals the ``clip_values`` asked for."""
     e, ser = _series(run, eta)
     thresholds, sums = trunc.clip_sweep(ser.linear, ser.true, ser.linquad, base_quantile, steps)
@@ -171,7 +171,7 @@ def truncation_sweep(run: Run, eta: float, settings=None,
                      keep_quantiles: Iterable[float] | None = None) -> Figure:
     """Truncation ratios vs keep-quantile q, S = {i : |η·gdotv_i| ≤ quantile_q(|η·gdotv|)}.
 
-    Top (with h_base): the judged ratio r = L_S/Δ_S of :func:`dhstats.trunc.truncation`
+    Top (with h_base): the judged ratio r = L_S/Δ_S of :func:`dhstats.truncation.truncation`
     (checks.md); inconclusive quantiles (|Δ_S| < kσ_S) hollow, ``settings.ratio_bounds``
     shaded, judged quantiles dotted. Bottom, information only: the notebook's
     Σ_S η·gdotv_i / Σ_S c_i. Both panels share one x range. Default q:

@@ -220,6 +220,17 @@ class HtmlHooks:
     def __init__(self, g: Gate):
         self.g = g
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session):
+        """pytest-html 4.2 inserts the environment table (pytest-metadata: CI variables such
+        as a branch name, which may hold markup) with innerHTML: escape it before it is read."""
+        try:
+            from pytest_metadata.plugin import metadata_key
+        except ImportError:  # pragma: no cover - pytest-html requires pytest-metadata
+            return
+        if metadata_key in session.config.stash:
+            session.config.stash[metadata_key] = _escaped(session.config.stash[metadata_key])
+
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item, call):
         rep = yield
@@ -239,6 +250,17 @@ class HtmlHooks:
     def pytest_html_results_summary(self, prefix, summary, postfix, session=None):
         if self.g.health is not None:
             prefix.append(self.g.summary_html())
+
+
+def _escaped(value):
+    """Every string in a nested dict/list, HTML-escaped (markupsafe)."""
+    from markupsafe import escape
+
+    if isinstance(value, dict):
+        return {str(escape(k)): _escaped(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_escaped(v) for v in value]
+    return str(escape(value)) if isinstance(value, str) else value
 
 
 class XdistHooks:

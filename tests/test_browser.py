@@ -166,8 +166,6 @@ BRANCH = f"feature<svg/onload=document.title='{PWNED}'>"
 
 @pytest.mark.slow
 @needs_chromium
-@pytest.mark.xfail(strict=True, reason="pytest-metadata values reach pytest-html's environment table unescaped; "
-                   "fix requested from the gate's plugin (escape config.stash[metadata_key] before pytest-html writes)")
 def test_report_html_runs_no_script_from_ci_metadata(tmp_path):
     write_run(tmp_path / "E_ci", "run_01")
     proc = gate(tmp_path / "E_ci", tmp_path / "reports", env={"CI_COMMIT_REF_NAME": BRANCH})

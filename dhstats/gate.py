@@ -26,7 +26,6 @@ How it stays fast and correct:
 """
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
@@ -115,7 +114,7 @@ class Gate:
         self.settings = options.settings
         self.roots = [Path(r).resolve() for r in roots]
         self.files = discover(self.roots)
-        self.run_sets = _run_sets(self.files, self.roots)
+        self.run_sets = _run_sets(self.files)
         self.exchange = None if exchange is None else Path(exchange)
         self.plot_budget = options.max_plots
         self.selected: set[RunKey] = {f.key for f in self.files}  # runs some process judges
@@ -357,64 +356,18 @@ class Gate:
                         bucket.setdefault(fig[0] if rec["run"] is None else f"{fig[0]} — {_where(rec)}", fig)
 
     def finish(self, html: bool = False) -> dict:
-        """health.json, badges, run pages and the history line, written from the collected
-        records (:mod:`dhstats.publish`). Every run found is in health.json: a run none of
-        whose cases reported (deselected, or a worker died) is judged here for its run
-        verdict. Reporting never ends the session: a failing output is named in
-        ``output_errors`` and the others are still written."""
-        from .health import build_health
-        from .publish import write_reports
+        """Write health.json, badges, run pages and the history line from the collected
+        records (:func:`dhstats.session_outputs.finish`); returns health.json's dict."""
+        from .session_outputs import finish
 
-        for f in self.files:
-            if f.key not in self.run_records:
-                rv = self._evaluate(f, keep_arrays=False).run_verdict
-                self.run_records[f.key] = {**rv.to_dict(), "message": rv.message or
-                                           "no case of this run was reported in this session (deselected or interrupted)"}
-        order = {name: i for i, name in enumerate(registry.NAMES)}
-        runs = [self.run_records[f.key] for f in self.files]
-        bad = {(r["results"], r["run"]) for r in runs if r["outcome"] == RunOutcome.ERROR}
-        sets = {rs.name: i for i, rs in enumerate(self.run_sets)}
-
-        def key(c):
-            run_pos = self._order.get(RunKey(c["results"], c["run"]), -1) if c["run"] is not None else None
-            where = (0, run_pos) if run_pos is not None else (1, sets.get(c["results"], 0))
-            return (*where, order.get(c["check"], 99), -1.0 if c["eta"] is None else c["eta"])
-
-        cases = sorted((c for c in self.case_records if (c["results"], c["run"]) not in bad), key=key)
-        self.health = build_health(self.settings, self.roots, runs, cases, run_sets=self._run_set_records(cases),
-                                   figures_omitted=self.output_errors)
-        try:
-            self.written = write_reports(self.options.reports, self.health, self._figures_for,
-                                         self.options.history, html_report=html)
-        except Exception as exc:  # noqa: BLE001 - an output must never end the session
-            self.output_errors.append(f"dhstats: writing the reports failed: {type(exc).__name__}: {exc}")
+        self.health = finish(self, html)
         return self.health
 
-    def _figures_for(self, key) -> list:
-        return list(self.figures.get((key[0], key[1]), {}).values())
-
-    def _run_set_records(self, cases: list[dict]) -> list[dict]:
-        out = []
-        for rs in self.run_sets:
-            n = sorted(c["n"] for c in cases if c["results"] == rs.name and c["check"] == "linear_agreement"
-                       and isinstance(c.get("n"), int))
-            out.append({"name": rs.name, "path": str(rs.path), "E": n[len(n) // 2] if n else None,
-                        "runs": len(rs.files)})
-        return out
-
     def summary_html(self) -> str:
-        """The pytest-html summary: verdict tables, the cross-set figures (σ vs E, pooled
-        ratio vs E) when several run sets were checked, the trend over past sessions."""
-        from . import plots
-        from .health import read_history
-        from .pages import summary_html
+        """The pytest-html summary (:func:`dhstats.session_outputs.summary_html`)."""
+        from .session_outputs import summary_html
 
-        cross = []
-        if len(self.run_sets) > 1:
-            cross = [plots.render(name, self.health) for name in ("sigma_vs_e", "ratio_vs_e")]
-        lines = read_history(self.options.history) if self.options.history else []
-        trend = [plots.render("trend", lines, sigma=self.settings.sigma)] if len(lines) > 1 else []
-        return summary_html(self.health, None, cross, trend)
+        return summary_html(self)
 
     def run(self) -> dict:
         """The whole session without pytest: judge every case, collect, write the outputs."""
@@ -425,28 +378,6 @@ class Gate:
         return self.finish()
 
 
-def example_roots(reports: Path) -> list[Path]:
-    """The embedded example run set, (re)written atomically under ``reports/example`` (safe
-    when several processes race): what ``pytest checks/`` checks without ``--results``."""
-    import shutil
-    import tempfile
-
-    from . import simulate
-    from .outputs import _umask
-
-    directory = reports / "example"
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".example-", dir=directory.parent))
-    tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it 0700: publishable like every other output
-    simulate.write_example(tmp)
-    old = directory.with_name(f"{directory.name}.old-{os.getpid()}")
-    if directory.exists():
-        directory.rename(old)
-    tmp.rename(directory)
-    shutil.rmtree(old, ignore_errors=True)
-    return [directory / "E_example"]
-
-
 def _where(rec: dict) -> str:
     return case_id(rec["results"], rec["run"], rec["eta"])
 
@@ -455,18 +386,12 @@ def _exchange_name(key: RunKey) -> str:
     return hashlib.sha1(str(key).encode("utf-8", "surrogatepass")).hexdigest() + ".json"
 
 
-def _run_sets(files: Sequence[RunFile], roots: Sequence[Path]) -> list[RunSet]:
+def _run_sets(files: Sequence[RunFile]) -> list[RunSet]:
+    """Run sets in discovery order; a run set's directory is its runs' grandparent."""
     sets: dict[str, list[RunFile]] = {}
     for f in files:
         sets.setdefault(f.results, []).append(f)
-    paths = {}
-    for f in files:
-        paths.setdefault(f.results, f.path.parent.parent)
-    return [RunSet(name, paths[name], tuple(fs)) for name, fs in sets.items()]
-
-
-def to_b64(png: bytes) -> str:
-    return base64.b64encode(png).decode("ascii")
+    return [RunSet(name, fs[0].path.parent.parent, tuple(fs)) for name, fs in sets.items()]
 
 
 __all__ = ["Gate", "Case", "Skip", "RunSet", "case_id", "safe_name"]

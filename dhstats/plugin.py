@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from . import registry
-from .gate import Case, Gate, Skip, example_roots
+from .gate import Case, Gate, Skip
+from .session_outputs import example_roots
 from .outputs import publish, temp_path
 from .results import DiscoveryError
 from .settings import OPTIONS, SettingsError, parse

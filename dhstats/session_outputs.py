@@ -1,0 +1,101 @@
+"""The output side of a gate session: health.json, badges, run pages, history and the
+pytest-html summary, all from the records a :class:`dhstats.gate.Gate` collected.
+
+Reporting never ends a session: every run found is in health.json (a run none of whose
+cases reported is judged here for its run verdict), and an output that fails is named in
+``gate.output_errors`` while the others are still written.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from . import registry
+from .results import RunKey
+from .verdicts import RunOutcome
+
+
+def finish(gate, html: bool = False) -> dict:
+    """health.json, badges, run pages and the history line, written from the collected
+    records (:mod:`dhstats.publish`). Every run found is in health.json: a run none of
+    whose cases reported (deselected, or a worker died) is judged here for its run
+    verdict. Reporting never ends the session: a failing output is named in
+    ``output_errors`` and the others are still written."""
+    from .health import build_health
+    from .publish import write_reports
+
+    for f in gate.files:
+        if f.key not in gate.run_records:
+            rv = gate._evaluate(f, keep_arrays=False).run_verdict
+            gate.run_records[f.key] = {**rv.to_dict(), "message": rv.message or
+                                       "no case of this run was reported in this session (deselected or interrupted)"}
+    order = {name: i for i, name in enumerate(registry.NAMES)}
+    runs = [gate.run_records[f.key] for f in gate.files]
+    bad = {(r["results"], r["run"]) for r in runs if r["outcome"] == RunOutcome.ERROR}
+    sets = {rs.name: i for i, rs in enumerate(gate.run_sets)}
+
+    def key(c):
+        run_pos = gate._order.get(RunKey(c["results"], c["run"]), -1) if c["run"] is not None else None
+        where = (0, run_pos) if run_pos is not None else (1, sets.get(c["results"], 0))
+        return (*where, order.get(c["check"], 99), -1.0 if c["eta"] is None else c["eta"])
+
+    cases = sorted((c for c in gate.case_records if (c["results"], c["run"]) not in bad), key=key)
+    gate.health = build_health(gate.settings, gate.roots, runs, cases, run_sets=_run_set_records(gate, cases),
+                               figures_omitted=gate.output_errors)
+    try:
+        gate.written = write_reports(gate.options.reports, gate.health, lambda key: _figures_for(gate, key),
+                                     gate.options.history, html_report=html)
+    except Exception as exc:  # noqa: BLE001 - an output must never end the session
+        gate.output_errors.append(f"dhstats: writing the reports failed: {type(exc).__name__}: {exc}")
+    return gate.health
+
+
+def _figures_for(gate, key) -> list:
+    return list(gate.figures.get((key[0], key[1]), {}).values())
+
+
+def _run_set_records(gate, cases: list[dict]) -> list[dict]:
+    out = []
+    for rs in gate.run_sets:
+        n = sorted(c["n"] for c in cases if c["results"] == rs.name and c["check"] == "linear_agreement"
+                   and isinstance(c.get("n"), int))
+        out.append({"name": rs.name, "path": str(rs.path), "E": n[len(n) // 2] if n else None,
+                    "runs": len(rs.files)})
+    return out
+
+
+def summary_html(gate) -> str:
+    """The pytest-html summary: verdict tables, the cross-set figures (σ vs E, pooled
+    ratio vs E) when several run sets were checked, the trend over past sessions."""
+    from . import plots
+    from .health import read_history
+    from .pages import summary_html
+
+    cross = []
+    if len(gate.run_sets) > 1:
+        cross = [plots.render(name, gate.health) for name in ("sigma_vs_e", "ratio_vs_e")]
+    lines = read_history(gate.options.history) if gate.options.history else []
+    trend = [plots.render("trend", lines, sigma=gate.settings.sigma)] if len(lines) > 1 else []
+    return summary_html(gate.health, None, cross, trend)
+
+
+def example_roots(reports: Path) -> list[Path]:
+    """The embedded example run set, (re)written atomically under ``reports/example`` (safe
+    when several processes race): what ``pytest checks/`` checks without ``--results``."""
+    import shutil
+    import tempfile
+
+    from . import simulate
+    from .outputs import _umask
+
+    directory = reports / "example"
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".example-", dir=directory.parent))
+    tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it 0700: publishable like every other output
+    simulate.write_example(tmp)
+    old = directory.with_name(f"{directory.name}.old-{os.getpid()}")
+    if directory.exists():
+        directory.rename(old)
+    tmp.rename(directory)
+    shutil.rmtree(old, ignore_errors=True)
+    return [directory / "E_example"]

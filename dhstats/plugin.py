@@ -7,6 +7,7 @@ the controller (xdist or not) and :meth:`Gate.finish` writes health.json, badges
 """
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import tempfile
@@ -160,9 +161,10 @@ class GateHooks:
 
     def pytest_collection_finish(self, session):
         self.g.selected = {c.key for item in session.items if (c := _case(item)) and c.key}
-        import gc
-
         gc.freeze()  # items live for the whole session: keep them out of the collector's scans
+
+    def pytest_unconfigure(self, config):
+        gc.freeze()  # and the reports: pytest's 5 gc.collect() at exit then scan nothing old (−0.3 s)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item, call):

@@ -39,10 +39,13 @@ def _pos(x) -> float | None:
 
 
 def _errorbar(ax, x, y, se, **kw):
-    """Error bars where the SE is known, plain markers where it is not."""
+    """Error bars where the SE is known, plain markers where it is not; undrawable points
+    (non-finite, |y| ≥ 1e300) are left out."""
     x, y = np.asarray(x, float), np.asarray(y, float)
     se = np.array([np.nan if s is None else s for s in se], dtype=float)
-    known = np.isfinite(se)
+    keep = np.isfinite(x) & (np.abs(y) < 1e300)  # drawable points only (no NaN, inf, 1e308)
+    x, y, se = x[keep], y[keep], se[keep]
+    known = (se >= 0) & (se < 1e300)  # a usable error bar (NaN, negative, huge: plain marker)
     label, gid = kw.pop("label", None), kw.pop("gid", None)
     if known.any():  # the gid goes on the data line only (not on caps and bars)
         ax.errorbar(x[known], y[known], yerr=se[known], capsize=3, label=label, **kw)[0].set_gid(gid)

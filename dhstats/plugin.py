@@ -20,7 +20,7 @@ from .gate import Case, Gate, Skip
 from .session_outputs import example_roots
 from .outputs import publish, temp_path
 from .results import DiscoveryError
-from .settings import OPTIONS, SettingsError, parse
+from .settings import OPTIONS, SettingsError, parse, writable_reports
 from .verdicts import Outcome, RunOutcome, Verdict
 
 PROPERTY = "dhstats"
@@ -63,22 +63,14 @@ def _make_gate(config: pytest.Config) -> Gate:
         options = parse({o.name: _option(config, o.name) for o in OPTIONS}, start)
         roots = [start / r for r in config.getoption("results") or []] or config.getini("dhstats_results")
         worker = hasattr(config, "workerinput")
+        if not worker:
+            writable_reports(options.reports)
         if not roots:
             roots = [options.reports / "example" / "E_example"] if worker else example_roots(options.reports)
-        if not worker:
-            _writable(options.reports)
         exchange = config.workerinput.get(_EXCHANGE) if worker else None
         return Gate(options, [Path(r) for r in dict.fromkeys(map(str, roots))], exchange=exchange)
     except (SettingsError, DiscoveryError) as exc:
         raise pytest.UsageError(f"dhstats: {exc}") from None
-
-
-def _writable(reports: Path) -> None:
-    try:
-        reports.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=reports).close()
-    except OSError as exc:
-        raise SettingsError(f"--reports: {reports} is not a writable directory ({exc.strerror or exc})") from None
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -164,3 +164,15 @@ def parse(raw: Mapping[str, object], start: Path | None = None) -> SessionOption
     hist = text("history")
     history = None if hist.lower() == "none" else (start / hist).resolve() if hist else reports / "history.jsonl"
     return SessionOptions(settings, max_plots, int(max_mb * 2**20), reports, history)
+
+
+def writable_reports(reports: Path) -> None:
+    """Create ``--reports`` and check that a file can be written there (SettingsError if not):
+    a gate session must fail at the start, not lose its outputs at the end."""
+    import tempfile
+
+    try:
+        reports.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=reports).close()
+    except OSError as exc:
+        raise SettingsError(f"--reports: {reports} is not a writable directory ({exc.strerror or exc})") from None

@@ -315,6 +315,7 @@ def test_conftest_in_a_results_directory_is_never_imported(pytester, checkout, f
     (["--max-plots", "1.5"], "--max-plots"),
     (["--khat-max", "inf"], "--khat-max"),
     (["--reports", "a-file"], "--reports"),
+    (["--reports", "/proc/not-writable"], "--reports"),
 ])
 def test_bad_options_are_usage_errors_not_internal_errors(pytester, checkout, args, words):
     (checkout / "a-file").write_text("not a directory")

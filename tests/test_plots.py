@@ -622,3 +622,18 @@ def test_run_figures_never_raise_on_degenerate_runs(run, name, eta, weights, val
     assert isinstance(res, tuple) and len(res) in (2, 3)
     if len(res) == 3:
         assert res[1] is None and res[2] and "\n" not in res[2]
+
+
+def test_ratio_vs_eta_names_ratios_it_cannot_draw(run):
+    e = dataclasses.replace(run.entries[0], delta_h_true=1e-300)  # ΔH_true ≈ 0: ratio ≈ 1e294
+    fig = plots.ratio_vs_eta(dataclasses.replace(run, entries=(e,) + run.entries[1:]))
+    np.testing.assert_allclose(one(fig.axes[0], "linear").get_xdata(), ETAS[1:])
+    assert "left out (ratio not finite or beyond ±1e+06): η = 1e-06" in notes(fig)
+    assert_png(fig)
+
+
+@pytest.mark.parametrize("se", [-1.0, 1e308, math.nan, None])
+def test_pooled_ratio_draws_unusable_ses_as_plain_markers(health, se):
+    cases = [dict(c, ratio_se=se) if c["run"] == "run_01" else c for c in health["cases"] if c["results"] == "E_256"]
+    res = plots.render("pooled_ratio", cases, dpi=20)
+    assert len(res) == 2, res

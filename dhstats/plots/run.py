@@ -107,7 +107,7 @@ def delta_h_vs_eta(run: Run, settings=None, highlight: float | Iterable[float] |
 
     def line(values, sigmas, color, gid, label):
         y = np.array(values, dtype=float)
-        ok = all(s is not None for s in sigmas)
+        ok = all(s is not None and s >= 0 for s in sigmas)  # a negative σ is not drawn as a band
         ax.plot(eta, y, color=color, linewidth=1.4, marker=".", markersize=6, gid=gid,
                 label=label + (" ± σ" if ok else ""))
         if ok:
@@ -124,7 +124,7 @@ def delta_h_vs_eta(run: Run, settings=None, highlight: float | Iterable[float] |
         missing.append("quadratic block")
     y_true = np.array([r.true for r in rows])
     s_true = [r.s_true for r in rows]
-    if all(s is not None for s in s_true):
+    if all(s is not None and s >= 0 for s in s_true):
         ax.errorbar(eta, y_true, yerr=np.array(s_true, dtype=float), fmt="o", markersize=5, color=C_TRUE,
                     capsize=3, linewidth=1.2, gid="true", label="ΔH_true ± σ_true")
     else:
@@ -149,8 +149,14 @@ def _ratio_and_se(a: float, b: float, s_a, s_b, cov) -> tuple[float, float | Non
     SE = √(σ_a² + r²σ_b² − 2r·cov(a, b)) / |b|."""
     if s_a is None or s_b is None or cov is None:
         return (a / b if b != 0 else math.nan), None
-    r, se = stats.pooled_ratio([a], [b], [s_a], [s_b], [cov])
+    try:
+        r, se = stats.pooled_ratio([a], [b], [s_a], [s_b], [cov])
+    except (OverflowError, ZeroDivisionError):  # ΔH_true ≈ 0: r² overflows; no SE to draw
+        return (a / b if b != 0 else math.nan), None
     return float(r), _none(se)
+
+
+RATIO_MAX = 1e6  # a prediction/ΔH_true beyond this (ΔH_true ≈ 0) is named in a note, not drawn
 
 
 def ratio_vs_eta(run: Run, settings=None, highlight: float | Iterable[float] | None = None) -> Figure:
@@ -162,7 +168,7 @@ def ratio_vs_eta(run: Run, settings=None, highlight: float | Iterable[float] | N
     fig, axes = figure(left=0.1, top=0.9)
     ax = axes[0, 0]
     title(ax, "Prediction / ΔH_true vs η", run.file.key)
-    drawn = 0
+    drawn, far = 0, []
     series = [("linear", "ηG / ΔH_true", C_LINEAR, "linear", "s_pred_lin", "cov_lin"),
               ("linquad", "(ηG_q + ½η²Q) / ΔH_true", C_LINQUAD, "linquad", "s_pred_lq", "cov_lq")]
     for attr, label, color, gid, s_pred, cov in series:
@@ -172,18 +178,22 @@ def ratio_vs_eta(run: Run, settings=None, highlight: float | Iterable[float] | N
             continue
         x = np.array([p[0] for p in pts])
         y = np.array([p[1] for p in pts], dtype=float)
-        ok = finite(y)
+        ok = finite(y) & (np.abs(y) <= RATIO_MAX)
+        far.extend(float(v) for v in x[~ok])
         if not ok.any():
             continue
         ax.plot(x[ok], y[ok], color=color, marker="o", markersize=5, linewidth=1.4, gid=gid, label=label)
         se = np.array([np.nan if p[2] is None else p[2] for p in pts], dtype=float)
-        band = ok & finite(se)
+        band = ok & finite(se) & (se >= 0) & (se <= RATIO_MAX)
         if band.any():
             ax.fill_between(x[band], y[band] - se[band], y[band] + se[band], color=color, alpha=0.18,
                             linewidth=0, gid=f"{gid}_band")
         drawn += 1
     if not drawn:
-        raise MissingData("ΔH_true is 0 or the ratio is not finite at every η")
+        raise MissingData(f"ΔH_true is 0 or the ratio is not finite (or beyond ±{RATIO_MAX:g}) at every η")
+    if far:
+        note(ax, f"left out (ratio not finite or beyond ±{RATIO_MAX:g}): η = "
+             + ", ".join(f"{v:.3g}" for v in sorted(set(far))), y=0.97, va="top")
     ax.axhline(1.0, color=C_BAND, linestyle="--", linewidth=1, gid="one")
     _highlight(ax, highlight)
     log_eta_axis(ax, np.array([r.eta for r in rows]))

@@ -107,6 +107,16 @@ def _load(args) -> list:
     return [load_run(f) for f in files]
 
 
+def _out_dir(path: str) -> Path:
+    """The output directory, created; a path that cannot be one is a usage error."""
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(f"--out: cannot create directory {out}: {exc.strerror or exc}") from None
+    return out
+
+
 def _report_invalid(runs) -> int:
     bad = [r for r in runs if not isinstance(r, Run)]
     for r in bad:
@@ -149,8 +159,7 @@ def cmd_tables(args, opts: Options) -> int:
 
     runs = _load(args)
     valid = [r for r in runs if isinstance(r, Run)]
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _out_dir(args.out)
     with pd.option_context("display.width", 160, "display.max_columns", 30, "display.max_rows", 200,
                            "display.float_format", "{:.4g}".format):
         for name, df in build_tables(runs, opts).items():
@@ -209,8 +218,7 @@ def cmd_plot(args, opts: Options) -> int:
     from . import plots
 
     runs = _load(args)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _out_dir(args.out)
     names = args.figure or list(plots.CASE_FIGURES + plots.RUN_FIGURES + plots.SET_FIGURES)
     case_opts = {"base_quantile": opts.clip_base_quantile, "steps": opts.clip_steps, "clip_values": opts.clip}
     if opts.truncation_grid:

@@ -207,3 +207,11 @@ def test_every_csv_column_is_in_the_data_dictionary(run_set, tmp_path):
         assert f"## {csv.name}" in doc
         undocumented = [c for c in pd.read_csv(csv).columns if f"`{c}`" not in doc]
         assert undocumented == [], f"{csv.name}: {undocumented} not in docs/tables.md"
+
+
+def test_out_that_is_a_file_is_a_usage_error(run_set, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    for cmd in ("tables", "plot"):
+        assert main([cmd, "--results", str(run_set), "--out", str(blocker / "sub")]) == 2
+        assert f"dhstats {cmd}: error: --out: cannot create directory" in capsys.readouterr().err

@@ -318,6 +318,12 @@ def test_delta_h_vs_eta_bands_are_the_prediction_sigmas(run):
     half = [abs(seg[1, 1] - seg[0, 1]) / 2 for seg in bar_lines.get_segments()]
     np.testing.assert_allclose(half, [sig[eta].true.value for eta in ETAS])
     assert sorted(line.get_xdata()[0] for line in by_gid(ax, "highlight")) == [ETAS[0], ETAS[2]]
+    zax = fig.axes[1]  # the agreement checks' z on the same x
+    z = [(eta * G - e.delta_h_true) / sig[eta].linear.value for eta, e in zip(ETAS, run.entries)]
+    np.testing.assert_allclose(one(zax, "z_linear").get_ydata(), z)
+    band = one(zax, "k_band")
+    assert (band.get_y(), band.get_y() + band.get_height()) == pytest.approx((-3, 3))
+    assert zax.get_xlim() == ax.get_xlim()
     assert notes(fig) == []
     assert_png(fig)
 

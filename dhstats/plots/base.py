@@ -33,12 +33,12 @@ class MissingData(ValueError):
 
 
 def figure(ncols: int = 1, nrows: int = 1, width: float = WIDTH, height: float = HEIGHT,
-           **adjust) -> tuple[Figure, np.ndarray]:
+           height_ratios=None, **adjust) -> tuple[Figure, np.ndarray]:
     """A figure with fixed margins (no tight/constrained layout: they cost 20+ ms each).
     Axes are not shared: shared axes copy their ticks, and ticks dominate drawing time;
     callers set equal limits where panels must compare."""
     fig = Figure(figsize=(width, height))
-    axes = fig.subplots(nrows, ncols, squeeze=False)
+    axes = fig.subplots(nrows, ncols, squeeze=False, height_ratios=height_ratios)
     margins = dict(left=0.1, right=0.98, bottom=0.14, top=0.88, wspace=0.14, hspace=0.18)
     margins.update(adjust)
     fig.subplots_adjust(**margins)

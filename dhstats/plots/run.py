@@ -37,6 +37,8 @@ class EtaRow:
     s_true: float | None
     s_pred_lin: float | None
     s_pred_lq: float | None
+    s_diff_lin: float | None
+    s_diff_lq: float | None
     cov_lin: float | None
     cov_lq: float | None
     source: str
@@ -76,7 +78,7 @@ def eta_rows(run: Run, settings=None) -> tuple[list[EtaRow], list[float]]:
         rows.append(EtaRow(
             eta=p.eta, true=p.delta_true, linear=p.delta_linear, linquad=p.delta_linquad,
             s_true=_sig(s.true), s_pred_lin=_none(s.prediction_linear), s_pred_lq=_none(s.prediction_linquad),
-            cov_lin=_none(s.cov("linear")), cov_lq=_none(s.cov("linquad")),
+            s_diff_lin=_sig(s.linear), s_diff_lq=_sig(s.linquad), cov_lin=_none(s.cov("linear")), cov_lq=_none(s.cov("linquad")),
             source=s.linear.source if s.linear is not None else "independent"))
     return rows, dropped
 
@@ -97,11 +99,16 @@ def _highlight(ax, highlight) -> None:
 
 def delta_h_vs_eta(run: Run, settings=None, highlight: float | Iterable[float] | None = None) -> Figure:
     """ΔH vs η (log x): ΔH_true ± σ_true (error bars), ηG and ηG_q + ½η²Q with bands ± the
-    σ of each prediction alone; ``highlight``: η to mark (the failing cases). nats/token."""
+    σ of each prediction alone (nats/token); below, on the same x, each prediction's z with
+    the ±k band (``settings.sigma``). ``highlight``: η to mark (the failing cases)."""
+    from ..settings import Settings
+
+    settings = Settings() if settings is None else settings
     rows, dropped = eta_rows(run, settings)
     eta = np.array([r.eta for r in rows])
-    fig, axes = figure(left=0.11, top=0.9)
-    ax = axes[0, 0]
+    fig, axes = figure(nrows=2, height=5.6, height_ratios=(2.2, 1), left=0.11, top=0.93, bottom=0.09,
+                       hspace=0.08)
+    ax, zax = axes[0, 0], axes[1, 0]
     title(ax, "ΔH vs η", run.file.key)
     missing = []
 
@@ -133,15 +140,53 @@ def delta_h_vs_eta(run: Run, settings=None, highlight: float | Iterable[float] |
     _highlight(ax, highlight)
     ax.axhline(0.0, color="0.6", linewidth=0.6)
     log_eta_axis(ax, eta)
+    ax.tick_params(labelbottom=False)
+    ax.set_xlabel("")
     ax.yaxis.set_major_locator(MaxNLocator(6))
     ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
     ax.set_ylabel("ΔH (nats/token)")
-    falling = float(np.mean(y_true)) < 0
+    falling = float(np.nanmean(y_true)) < 0 if np.isfinite(y_true).any() else True
     ax.legend(loc="lower left" if falling else "upper left", fontsize=FONT - 1, frameon=False, handlelength=1.5)
     if missing:
         note(ax, "no " + ", no ".join(missing), y=0.97 if falling else 0.03, va="top" if falling else "bottom")
     _dropped_note(ax, dropped)
+    _z_panel(zax, rows, settings.sigma, highlight)
     return fig
+
+
+def _z_panel(ax, rows: list[EtaRow], k: float, highlight) -> None:
+    """z = (prediction − ΔH_true)/σ of the difference per η (the agreement checks' z,
+    :func:`dhstats.stats.agreement_z`) with the ±k band: where a case fails, at a glance."""
+    eta = np.array([r.eta for r in rows])
+    ax.axhspan(-k, k, color=C_BAND, alpha=0.15, linewidth=0, gid="k_band")
+    ax.axhline(0.0, color="0.6", linewidth=0.6)
+    drawn = []
+    for attr, s_attr, color, gid, label in (("linear", "s_diff_lin", C_LINEAR, "z_linear", "linear"),
+                                            ("linquad", "s_diff_lq", C_LINQUAD, "z_linquad", "lin+quad")):
+        z = np.array([stats.agreement_z(getattr(r, attr), r.true, getattr(r, s_attr))
+                      if getattr(r, attr) is not None and getattr(r, s_attr) is not None else math.nan
+                      for r in rows], dtype=float)
+        ok = np.isfinite(z)
+        if ok.any():
+            ax.plot(eta[ok], z[ok], color=color, marker="o", markersize=5, linewidth=1.2, gid=gid, label=label)
+            drawn.append(z[ok])
+    _highlight(ax, highlight)
+    log_eta_axis(ax, eta)
+    ax.set_ylabel(f"z (±{k:g} passes)")
+    top = max([k * 1.3] + [float(np.abs(z).max()) * 1.1 for z in drawn])
+    if top > 10 * k:  # far outside: symlog keeps the ±k band visible
+        ax.set_yscale("symlog", linthresh=k, linscale=0.6)
+        ax.yaxis.set_minor_locator(NullLocator())
+        ax.set_ylim(-top, top)
+        ticks = [t for t in (-1e4, -1e3, -1e2, -10 * k, -k, 0.0, k, 10 * k, 1e2, 1e3, 1e4) if abs(t) <= top]
+        ax.set_yticks(ticks, [f"{t:g}" for t in ticks])
+    else:
+        ax.set_ylim(-top, top)
+        ax.yaxis.set_major_locator(MaxNLocator(5, symmetric=True))
+    if drawn:
+        ax.legend(loc="upper left", fontsize=FONT - 2, frameon=False, ncols=2, handlelength=1.2)
+    else:
+        note(ax, "no z: σ of the difference not available", y=0.5, va="center")
 
 
 def _ratio_and_se(a: float, b: float, s_a, s_b, cov) -> tuple[float, float | None]:

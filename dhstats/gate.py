@@ -132,6 +132,7 @@ class Gate:
         self.health: dict | None = None
         self.written: list[Path] = []
         self.output_errors: list[str] = []
+        self.notices: list[str] = []  # said at the end of the session
 
     # ------------------------------------------------------------------ collection
     def etas(self, f: RunFile) -> tuple[float, ...]:

@@ -84,6 +84,12 @@ def pytest_configure(config: pytest.Config) -> None:
         # pytest-html writes in place; it writes a temporary name that the gate publishes
         config.option.htmlpath = str(temp_path(g.options.reports / "report.html"))
         config.option.self_contained_html = True
+    tx = getattr(config.option, "tx", None) if controller else None
+    if tx and getattr(config.option, "dist", "no") != "no" and len(g.files) < 2 * len(tx):
+        # xdist hands out whole runs; with < 2 runs per worker its start-up (≈ 1 s) costs more
+        # than it saves: judge them here (README, "Speed")
+        config.option.dist, config.option.tx, config.option.numprocesses = "no", [], 0
+        g.notices.append(f"-n {len(tx)} ignored: {len(g.files)} runs (fewer than 2 per worker) are judged in one process")
     config.pluginmanager.register(GateHooks(g, controller), "dhstats-gate")
     if config.pluginmanager.hasplugin("html"):
         config.pluginmanager.register(HtmlHooks(g), "dhstats-gate-html")
@@ -204,7 +210,7 @@ class GateHooks:
             from .terminal import summary_lines
 
             terminalreporter.section("dhstats gate")
-            for line in summary_lines(self.g.health, self.g.written) + self.g.output_errors:
+            for line in summary_lines(self.g.health, self.g.written) + self.g.notices + self.g.output_errors:
                 terminalreporter.write_line(line)
         return result
 

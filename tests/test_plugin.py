@@ -356,3 +356,13 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_n2_on_a_few_runs_runs_in_one_process(pytester, checkout):
+    """xdist hands out whole runs: with fewer than 2 runs per worker -n is ignored (said)."""
+    pytest.importorskip("xdist")
+    result = gate(pytester, checkout, "-n", "2")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*-n 2 ignored: 3 runs (fewer than 2 per worker) are judged in one process*"])
+    assert "bringing up nodes" not in result.stdout.str()
+    assert len(cases(health(checkout), outcome="failed")) == 4

@@ -643,3 +643,10 @@ def test_pooled_ratio_draws_unusable_ses_as_plain_markers(health, se):
     cases = [dict(c, ratio_se=se) if c["run"] == "run_01" else c for c in health["cases"] if c["results"] == "E_256"]
     res = plots.render("pooled_ratio", cases, dpi=20)
     assert len(res) == 2, res
+
+
+def test_render_highlights_several_eta_in_run_figures(run):
+    for name in ("delta_h_vs_eta", "ratio_vs_eta"):
+        fig = plots.figure(name, run, None, highlight=[ETAS[0], ETAS[2]])
+        assert sorted(line.get_xdata()[0] for line in by_gid(fig.axes[0], "highlight")) == [ETAS[0], ETAS[2]]
+    assert len(plots.render("delta_h_vs_eta", run, None, highlight=list(ETAS), dpi=20)) == 2

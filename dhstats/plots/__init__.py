@@ -75,7 +75,8 @@ def _where(run: Run | None, eta: float | None) -> str | None:
 def figure(name: str, run: Run, eta: float | None = None, settings=None, **options) -> Figure:
     """The run figure ``name`` of ``run`` (at ``eta`` for per-(run, η) figures; highlighted
     in per-run figures). ``options``: ``bins`` (contributions, errors), ``base_quantile``,
-    ``steps``, ``clip_values`` (clip_sweep), ``keep_quantiles`` (truncation_sweep grid).
+    ``steps``, ``clip_values`` (clip_sweep), ``keep_quantiles`` (truncation_sweep grid),
+    ``highlight`` (η values to mark in delta_h_vs_eta / ratio_vs_eta instead of ``eta``).
     Raises :class:`MissingData` when the run lacks the data, KeyError for an unknown name."""
     if name in CASE_FIGURES and eta is None:
         raise ValueError(f"figure {name!r} is per (run, η): give eta")
@@ -90,9 +91,9 @@ def figure(name: str, run: Run, eta: float | None = None, settings=None, **optio
     if name == "weights":
         return weights(run, eta, settings)
     if name == "delta_h_vs_eta":
-        return delta_h_vs_eta(run, settings, highlight=eta)
+        return delta_h_vs_eta(run, settings, highlight=options.get("highlight", eta))
     if name == "ratio_vs_eta":
-        return ratio_vs_eta(run, settings, highlight=eta)
+        return ratio_vs_eta(run, settings, highlight=options.get("highlight", eta))
     if name == "sigma_comparison":
         return sigma_comparison(run, settings)
     raise KeyError(f"{name!r} is not a run figure (one of {', '.join(CASE_FIGURES + RUN_FIGURES)})")

@@ -225,6 +225,8 @@ def cmd_plot(args, opts: Options) -> int:
         case_opts["keep_quantiles"] = opts.truncation_grid
     written = 0
     valid = [r for r in runs if isinstance(r, Run) and (not args.run or r.file.run in args.run)]
+    for name in sorted(set(args.run or ()) - {r.file.run for r in runs}):
+        print(f"dhstats plot: no run named {name!r} in --results", file=sys.stderr)
     for run in valid:
         stem = f"{run.file.results}_{run.file.run}"
         for name in (n for n in names if n in plots.RUN_FIGURES):

@@ -215,3 +215,9 @@ def test_out_that_is_a_file_is_a_usage_error(run_set, tmp_path, capsys):
     for cmd in ("tables", "plot"):
         assert main([cmd, "--results", str(run_set), "--out", str(blocker / "sub")]) == 2
         assert f"dhstats {cmd}: error: --out: cannot create directory" in capsys.readouterr().err
+
+
+def test_plot_names_an_unknown_run(run_set, tmp_path, capsys):
+    assert main(["plot", "--results", str(run_set), "--run", "run_09", "--out", str(tmp_path), "--dpi", "20"]) == 1
+    assert "dhstats plot: no run named 'run_09' in --results" in capsys.readouterr().err
+    assert list(tmp_path.glob("*.png")) == []

@@ -650,3 +650,15 @@ def test_render_highlights_several_eta_in_run_figures(run):
         fig = plots.figure(name, run, None, highlight=[ETAS[0], ETAS[2]])
         assert sorted(line.get_xdata()[0] for line in by_gid(fig.axes[0], "highlight")) == [ETAS[0], ETAS[2]]
     assert len(plots.render("delta_h_vs_eta", run, None, highlight=list(ETAS), dpi=20)) == 2
+
+
+def test_every_figure_named_by_the_registry_exists_and_has_a_caption():
+    from dhstats import registry
+
+    known = set(plots.CASE_FIGURES + plots.RUN_FIGURES + plots.SET_FIGURES)
+    for check in registry.CHECKS:
+        assert check.figures, check.name
+        assert set(check.figures) <= known, check.name
+        scope = plots.SET_FIGURES if check.scope == registry.Scope.RUN_SET else plots.CASE_FIGURES + plots.RUN_FIGURES
+        assert set(check.figures) <= set(scope), check.name  # run-set cases have no arrays
+    assert set(plots.CAPTIONS) == known

@@ -116,7 +116,8 @@ def clip_sweep(run: Run, eta: float, base_quantile: float = 0.999, steps: int = 
                clip_values: Sequence[float] = ()) -> Figure:
     """Clipped sums Σ clip(x_i, ±t) of the true, linear and lin+quad per-sequence terms vs
     t = quantile_{base^k}(|η·gdotv|), k = steps…0 (log x), from :func:`dhstats.truncation.clip_sweep`;
-    a dotted line marks the unclipped ΔH_true, dashed verticals the ``clip_values`` asked for."""
+    a dotted line marks the unclipped ΔH_true, dashed verticals the ``clip_values`` within a
+    decade of the sweep (the others are named in a note, not allowed to squeeze the sweep)."""
     e, ser = _series(run, eta)
     thresholds, sums = trunc.clip_sweep(ser.linear, ser.true, ser.linquad, base_quantile, steps)
     ok = (thresholds > 0) & np.isfinite(thresholds)  # a zero threshold cannot sit on a log axis
@@ -134,10 +135,16 @@ def clip_sweep(run: Run, eta: float, base_quantile: float = 0.999, steps: int = 
         ax.plot(thresholds[ok], values[ok], marker=marker, markersize=4, linewidth=1.2,
                 color=color, label=label, gid=name)
     xs = list(thresholds[ok])
-    for c in clip_values:
-        if c > 0 and math.isfinite(c):
+    t_lo, t_hi = min(xs), max(xs)
+    far = []
+    for c in clip_values:  # marked when near the sweep; named in a note when far from it
+        if t_lo / 10 <= c <= t_hi * 10:
             ax.axvline(c, color=C_HIGHLIGHT, linestyle="--", linewidth=0.9, gid="clip_value")
             xs.append(c)
+        else:
+            far.append(c)
+    if far:
+        note(ax, "clip value(s) outside the sweep: " + ", ".join(f"{c:.3g}" for c in far))
     ax.set_xscale("log")
     ax.xaxis.set_minor_locator(NullLocator())
     ticks = log_ticks(np.array(xs))

@@ -93,7 +93,7 @@ class Evaluation:
         self.loaded = loaded
         self.run_verdict = rv
         self.verdicts = {(v.check, v.eta): v for v in verdicts}
-        self.images: dict[float | None, list] = {}
+        self.images: dict[tuple[str, float | None], tuple] = {}  # (figure, η or None) → rendered
         self.reported = False  # the run verdict travels once, on the first case of the run
 
     def summary(self) -> dict:
@@ -298,29 +298,34 @@ class Gate:
     # ------------------------------------------------------------------ figures (failing cases only)
     def images(self, case: Case) -> list:
         """Figures of a failing case as (caption, base64 PNG) or (caption, None, note), most
-        telling first (the check's ``figures`` in the registry), rendered once per (run, η)
-        while the ``--max-plots`` budget of this process lasts."""
+        telling first (the check's ``figures`` in the registry), while the ``--max-plots``
+        budget of this process lasts. Each figure is rendered once: per (run, η) for the case
+        figures, once per run for the run figures (ΔH vs η …), with every failing η of the
+        run highlighted."""
         from . import plots
 
         names = registry.check(case.check).figures
         ev = None if case.file is None else self.evaluation(case.file)
-        if ev is not None and case.eta in ev.images:
-            return ev.images[case.eta]
-        if 0 <= self.plot_budget < len(names):
+        keys = [(name, None if name in plots.RUN_FIGURES else case.eta) for name in names]
+        missing = [k for k in keys if ev is None or k not in ev.images]
+        if missing and 0 <= self.plot_budget < len(missing):
             where = f"--results {self._path_of(case.results)}"
             if case.file is not None:
                 where += f" --run {case.file.run}" + ("" if case.eta is None else f" --eta {case.eta!r}")
             return [("plots omitted", None, "the --max-plots budget of this process is spent; render them "
                      f"with: dhstats plot {where}")]
         if self.plot_budget >= 0:
-            self.plot_budget -= len(names)
+            self.plot_budget -= len(missing)
         if case.file is None:
             return self._set_images(case, names)
         run = self.run_of(case.file, ev)
         if run is None:
             return []
-        ev.images[case.eta] = [plots.render(name, run, case.eta, self.settings) for name in names]
-        return ev.images[case.eta]
+        failing = sorted({eta for (_, eta), v in ev.verdicts.items() if eta is not None and v.outcome == Outcome.FAILED})
+        for name, eta in missing:
+            extra = {"highlight": failing} if eta is None else {}
+            ev.images[(name, eta)] = plots.render(name, run, eta, self.settings, **extra)
+        return [ev.images[k] for k in keys]
 
     def _path_of(self, results: str) -> Path:
         return next(rs.path for rs in self.run_sets if rs.name == results)
@@ -335,8 +340,10 @@ class Gate:
                     for name, cs in every.items()]
             data = {"run_sets": sets, "cases": [c for cs in every.values() for c in cs]}
             return [plots.render(name, data, where=case.results) for name in names]
-        pooled = self.set_verdict(case.check, case.results, case.eta).to_dict()
-        return [plots.render(name, every[case.results] + [pooled], where=case.results) for name in names]
+        pooled = [self.set_verdict(c.check, c.results, c.eta).to_dict()
+                  for check in ("pooled_linear_agreement", "pooled_linquad_agreement")
+                  for c in self.cases(check) if c.results == case.results]
+        return [plots.render(name, every[case.results] + pooled, where=case.results) for name in names]
 
     def _files_of(self, results: str) -> tuple[RunFile, ...]:
         return next(rs.files for rs in self.run_sets if rs.name == results)
@@ -351,10 +358,10 @@ class Gate:
                 self.run_records[RunKey(rec["results"], rec["run"])] = rec
             else:
                 self.case_records.append(rec)
-                if failed and figures:
+                if failed and figures:  # captions name run and η: a run's page gets each figure once
                     bucket = self.figures.setdefault((rec["results"], rec["run"]), {})
                     for fig in figures:
-                        bucket.setdefault(fig[0] if rec["run"] is None else f"{fig[0]} — {_where(rec)}", fig)
+                        bucket.setdefault(fig[0], fig)
 
     def finish(self, html: bool = False) -> dict:
         """Write health.json, badges, run pages and the history line from the collected
@@ -377,10 +384,6 @@ class Gate:
             failed = isinstance(verdict, Verdict) and verdict.outcome == Outcome.FAILED
             self.collect(self.payload(case, verdict), self.images(case) if failed else (), failed)
         return self.finish()
-
-
-def _where(rec: dict) -> str:
-    return case_id(rec["results"], rec["run"], rec["eta"])
 
 
 def _exchange_name(key: RunKey) -> str:

@@ -288,9 +288,10 @@ def pooled_ratio(predictions, truths, sigma_pred, sigma_true, cov) -> tuple[floa
     denominator = b.sum()
     if denominator == 0.0:
         return math.nan, math.nan
-    ratio = float(a.sum() / denominator)
-    var = float(np.sum(sa**2 + ratio**2 * sb**2 - 2.0 * ratio * c)) / denominator**2
-    return ratio, (math.sqrt(var) if var >= 0.0 else math.nan)
+    with np.errstate(all="ignore"):  # ΔH_true ≈ 0 gives a huge ratio: inf/NaN, never an exception
+        ratio = np.float64(a.sum()) / denominator
+        var = np.sum(sa * sa + ratio * ratio * sb * sb - 2.0 * ratio * c) / (denominator * denominator)
+    return float(ratio), (float(np.sqrt(var)) if var >= 0.0 else math.nan)
 
 
 # --------------------------------------------------------------------------- reported SEs

@@ -690,3 +690,11 @@ def test_notebook_se_true_exact():
     # c = [1, 2, 3, 4]: std(ddof=1) = √(5/3) = 1.2909944…, /√4 → 0.6454972…
     assert stats.notebook_se_true(np.array([1.0, 2.0, 3.0, 4.0])) == pytest.approx(0.6454972243679028, rel=1e-12)
     assert math.isnan(stats.notebook_se_true(np.array([1.0])))
+
+
+def test_pooled_ratio_never_raises_when_truth_is_tiny():
+    """ΔH_true ≈ 0: the ratio is huge and its SE overflows — inf/NaN, never OverflowError."""
+    from dhstats.stats import pooled_ratio
+
+    ratio, se = pooled_ratio([-1e-3], [1e-300], [1e-4], [1e-4], [0.0])
+    assert ratio == -1e297 and not math.isfinite(se)

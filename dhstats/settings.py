@@ -119,13 +119,17 @@ def _bounds(text: str, name: str) -> tuple[float, float]:
     return lo, hi
 
 
-def parse(raw: Mapping[str, object], start: Path | None = None) -> SessionOptions:
-    """Options from their winning texts (missing names take the default). ``start`` is the
-    directory relative paths are taken from (pytest's invocation directory)."""
+def _texts(raw: Mapping[str, object]):
     def text(name: str) -> str:
         value = raw.get(name)
         return OPTION[name].default if value is None else str(value).strip()
+    return text
 
+
+def parse_settings(raw: Mapping[str, object]) -> Settings:
+    """The thresholds (:class:`Settings`) from their winning texts; missing names take the
+    default. What the CLI's tables and plots need, without a reports directory."""
+    text = _texts(raw)
     sigma = _number(text("sigma"), "sigma")
     if not sigma > 0:
         raise SettingsError(f"--sigma: must be > 0, got {text('sigma')!r}")
@@ -143,7 +147,7 @@ def parse(raw: Mapping[str, object], start: Path | None = None) -> SessionOption
     reported = text("reported_se")
     if reported not in OPTION["reported_se"].choices:
         raise SettingsError(f"--reported-se: total or shard-mean, got {reported!r}")
-    settings = Settings(
+    return Settings(
         sigma=sigma, holm=holm,
         ratio_bounds=_bounds(text("ratio_bounds"), "ratio_bounds"),
         keep_quantiles=quantiles, min_ess_fraction=min_ess, khat_max=khat_max,
@@ -151,6 +155,13 @@ def parse(raw: Mapping[str, object], start: Path | None = None) -> SessionOption
         scaling_bounds=_bounds(text("scaling_bounds"), "scaling_bounds"),
         reported_se=reported,
     )
+
+
+def parse(raw: Mapping[str, object], start: Path | None = None) -> SessionOptions:
+    """Options of a gate session from their winning texts (missing names take the default).
+    ``start`` is the directory relative paths are taken from (pytest's invocation directory)."""
+    text = _texts(raw)
+    settings = parse_settings(raw)
     max_plots = _integer(text("max_plots"), "max_plots")
     if max_plots < -1:
         raise SettingsError(f"--max-plots: -1 (no limit) or ≥ 0, got {text('max_plots')!r}")

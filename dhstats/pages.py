@@ -165,6 +165,14 @@ def _first_line(text, limit: int = 0) -> str:
     return line if not limit or len(line) <= limit else line[:limit - 1].rstrip() + "…"
 
 
+def _why(message) -> dict:
+    """A failure's first line for the summary, split at "Meaning:": the numbers cut to
+    :data:`WHY_MAX` characters, the meaning whole (it is what a reader needs first)."""
+    line = _first_line(message)
+    head, sep, meaning = line.partition(" Meaning: ")
+    return {"first_line": _first_line(head, WHY_MAX), "meaning": f"Meaning: {meaning}" if sep else ""}
+
+
 def _check_order() -> dict[str, int]:
     return {n: i for i, n in enumerate(registry.NAMES)}
 
@@ -242,7 +250,7 @@ def summary_html(health: Mapping, links: Mapping[str, str] | None = None, cross_
                     key=lambda c: (c["run"] is not None, order[c["check"]]))
     failures = [{"label": _label(c), "href": links.get(_label(c)), "check": c["check"],
                  "title": registry.BY_NAME[c["check"]].title, "eta": "per run" if c["eta"] is None else f"{c['eta']:g}",
-                 "first_line": _first_line(c["message"], WHY_MAX)} for c in failed[:MAX_SUMMARY_FAILURES]]
+                 **_why(c["message"])} for c in failed[:MAX_SUMMARY_FAILURES]]
     invalid = [{"label": f"{r['results']}/{r['run']}", "href": links.get(f"{r['results']}/{r['run']}"),
                 "first_line": _first_line(r.get("message")), "problem": (r.get("problems") or [None])[0]}
                for r in health["runs"] if r["outcome"] == "error"]

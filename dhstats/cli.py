@@ -5,7 +5,7 @@ notebook's tables and plots, with the notebook's parameters, and the reference s
 
 Exit status: 0 done; 1 done, but some run was invalid input (reported on stderr, skipped);
 2 usage error (a bad option value, a --results directory that does not exist or holds no run).
-Option values are validated by :func:`dhstats.settings.parse` (the gate's options) and here
+Option values are validated by :func:`dhstats.settings.parse_settings` (the gate's options) and here
 (the CLI's own: --clip, --clip-base-quantile, --clip-steps, --truncation-grid, --dpi).
 """
 from __future__ import annotations
@@ -14,11 +14,10 @@ import argparse
 import dataclasses
 import math
 import sys
-import tempfile
 from pathlib import Path
 
 from .results import DiscoveryError, Run, discover, load_run
-from .settings import OPTION, Settings, SettingsError, parse
+from .settings import OPTION, Settings, SettingsError, parse_settings
 
 # The notebook's values (shared/seed): compare_filtered_estimates' clip thresholds, the clip
 # sweep's base quantile and steps; the truncation sweep grid is trunc.DEFAULT_SWEEP_QUANTILES.
@@ -66,7 +65,8 @@ class Options:
     """Everything ``tables`` and ``plot`` take besides paths, validated."""
 
     settings: Settings
-    clip: tuple[float, ...]
+    clip: tuple[float, ...]  # the notebook's 5e-4, 1e-4 unless given
+    clip_given: bool
     clip_base_quantile: float
     clip_steps: int
     truncation_grid: tuple[float, ...] | None  # None: the default sweep (plots) / keep-quantiles (tables)
@@ -75,11 +75,9 @@ class Options:
 
 def options(args) -> Options:
     """Validate the parsed arguments; raises :class:`SettingsError` naming the option."""
-    raw = {"sigma": args.sigma, "keep_quantiles": args.keep_quantiles, "reported_se": args.reported_se,
-           # not used by the CLI; given so that parse() never looks at ./reports
-           "reports": tempfile.gettempdir(), "history": "none"}
-    settings = parse(raw).settings
-    clip = _numbers(args.clip, "--clip")
+    settings = parse_settings({"sigma": args.sigma, "keep_quantiles": args.keep_quantiles,
+                               "reported_se": args.reported_se})
+    clip = _numbers(DEFAULT_CLIP if args.clip is None else args.clip, "--clip")
     if not all(c > 0 for c in clip):
         raise SettingsError(f"--clip: each value must be > 0, got {args.clip!r}")
     base = _one(args.clip_base_quantile, "--clip-base-quantile")
@@ -96,7 +94,7 @@ def options(args) -> Options:
         path = getattr(args, flag, None)
         if path and not Path(path).is_file():
             raise SettingsError(f"--{flag}: {path} is not a file")
-    return Options(settings, clip, base, steps, grid, dpi)
+    return Options(settings, clip, args.clip is not None, base, steps, grid, dpi)
 
 
 # --------------------------------------------------------------------------- loading
@@ -220,7 +218,8 @@ def cmd_plot(args, opts: Options) -> int:
     runs = _load(args)
     out = _out_dir(args.out)
     names = args.figure or list(plots.CASE_FIGURES + plots.RUN_FIGURES + plots.SET_FIGURES)
-    case_opts = {"base_quantile": opts.clip_base_quantile, "steps": opts.clip_steps, "clip_values": opts.clip}
+    case_opts = {"base_quantile": opts.clip_base_quantile, "steps": opts.clip_steps,
+                 "clip_values": opts.clip if opts.clip_given else ()}
     if opts.truncation_grid:
         case_opts["keep_quantiles"] = opts.truncation_grid
     written = 0
@@ -289,9 +288,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     for name in ("sigma", "keep_quantiles", "reported_se"):
         o = OPTION[name]
         p.add_argument(o.flag, default=o.default, help=o.help, **({"choices": o.choices} if o.choices else {}))
-    p.add_argument("--clip", default=DEFAULT_CLIP, metavar="C[,C...]",
-                   help=f"clip values (nats/token): filtered_estimates' clip@C rows, marked on the clip sweep "
-                        f"(default {DEFAULT_CLIP}, the notebook's)")
+    p.add_argument("--clip", default=None, metavar="C[,C...]",
+                   help=f"clip values (nats/token): filtered_estimates' clip@C rows (default {DEFAULT_CLIP}, the "
+                        "notebook's); plot: marked on the clip sweep when given")
     p.add_argument("--clip-base-quantile", default=DEFAULT_CLIP_BASE_QUANTILE, metavar="B",
                    help="clip sweep thresholds: quantiles B^k of |η·gdotv|, k = STEPS…0 (default 0.999)")
     p.add_argument("--clip-steps", default=DEFAULT_CLIP_STEPS, metavar="STEPS", help="clip sweep steps (default 10)")

@@ -212,7 +212,7 @@ def test_contributions_without_vhv_has_two_panels_and_says_why(run):
 
 def test_clip_sweep_lines_are_stats_clip_sweep(run):
     e = run.entries[1]
-    fig = plots.clip_sweep(run, e.eta, base_quantile=0.99, steps=6, clip_values=[1e-3, 1e3])
+    fig = plots.clip_sweep(run, e.eta, base_quantile=0.99, steps=6, clip_values=[2e-3, 1e3])
     ax = fig.axes[0]
     assert ax.get_xscale() == "log"
     ser = sequence_series(run, e)
@@ -222,9 +222,9 @@ def test_clip_sweep_lines_are_stats_clip_sweep(run):
         np.testing.assert_allclose(line.get_xdata(), thresholds)
         np.testing.assert_allclose(line.get_ydata(), values)
     assert list(one(ax, "delta_h_true").get_ydata()) == [e.delta_h_true] * 2
-    assert list(one(ax, "clip_value").get_xdata()) == [1e-3, 1e-3]
+    assert list(one(ax, "clip_value").get_xdata()) == [2e-3, 2e-3]
     assert notes(fig) == ["clip value(s) outside the sweep: 1e+03"]
-    assert ax.get_xlim()[0] <= min(thresholds.min(), 1e-3) and ax.get_xlim()[1] >= max(thresholds.max(), 1e-3)
+    assert ax.get_xlim()[0] <= min(thresholds.min(), 2e-3) and ax.get_xlim()[1] >= max(thresholds.max(), 2e-3)
     assert_png(fig)
 
 

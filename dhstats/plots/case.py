@@ -117,7 +117,7 @@ def clip_sweep(run: Run, eta: float, base_quantile: float = 0.999, steps: int = 
     """Clipped sums Σ clip(x_i, ±t) of the true, linear and lin+quad per-sequence terms vs
     t = quantile_{base^k}(|η·gdotv|), k = steps…0 (log x), from :func:`dhstats.truncation.clip_sweep`;
     a dotted line marks the unclipped ΔH_true, dashed verticals the ``clip_values`` within a
-    decade of the sweep (the others are named in a note, not allowed to squeeze the sweep)."""
+    factor 2 of the sweep's range (the others are named in a note: they would squeeze it)."""
     e, ser = _series(run, eta)
     thresholds, sums = trunc.clip_sweep(ser.linear, ser.true, ser.linquad, base_quantile, steps)
     ok = (thresholds > 0) & np.isfinite(thresholds)  # a zero threshold cannot sit on a log axis
@@ -138,7 +138,7 @@ def clip_sweep(run: Run, eta: float, base_quantile: float = 0.999, steps: int = 
     t_lo, t_hi = min(xs), max(xs)
     far = []
     for c in clip_values:  # marked when near the sweep; named in a note when far from it
-        if t_lo / 10 <= c <= t_hi * 10:
+        if t_lo / 2 <= c <= t_hi * 2:
             ax.axvline(c, color=C_HIGHLIGHT, linestyle="--", linewidth=0.9, gid="clip_value")
             xs.append(c)
         else:

@@ -76,6 +76,11 @@ def _diagnosis(ctx: RunContext, check: str, sig: Sigmas, z: float) -> str | None
     if len(values) >= 2 and all(r > 0 for r in values) and max(values) / min(values) <= 1.25 \
             and not 0.8 <= min(values) <= 1.25:
         return CONSTANT_RATIO.format(ratios=", ".join(f"{r:.3g}" for r in values))
+    if check == "linear_agreement":
+        curvature = _linquad_holds(ctx, sig)
+        if curvature is not None:
+            return (f"η is beyond the linear regime: the lin+quad prediction holds at this η "
+                    f"(z = {curvature:.2f}), the curvature term ½η²Q is what ηG misses")
     g, shards = sig.g, ctx.run.num_shards
     if g is not None and g.source == "reported" and shards and shards > 1 and sig.true is not None:
         # what z would be with the producer's shard-mean convention declared (σ_G × num_shards)
@@ -87,6 +92,16 @@ def _diagnosis(ctx: RunContext, check: str, sig: Sigmas, z: float) -> str | None
                     f"σ_G × num_shards = {shards} the case passes: the producer's shard-mean convention is "
                     "the likely cause — declare it with --reported-se shard-mean")
     return None
+
+
+def _linquad_holds(ctx: RunContext, sig: Sigmas) -> float | None:
+    """z of the lin+quad prediction at this η when it is judged and within k, else None."""
+    e = next(e for e in ctx.run.entries if e.eta == sig.eta)
+    pred = _prediction(ctx, e, "linquad_agreement")
+    if pred is None or sig.linquad is None:
+        return None
+    z = stats.agreement_z(pred, e.delta_h_true, sig.linquad.value)
+    return z if abs(z) <= ctx.settings.sigma else None
 
 
 def sig_value(sig: Sigmas, check: str) -> float:

@@ -737,3 +737,35 @@ def test_a_pass_with_a_non_finite_number_becomes_a_failure():
     assert v.outcome == Outcome.FAILED and v.reason == Reason.NOT_FINITE and "ess" in v.message
     assert make_verdict("snis_reliability", "passed", "ok", "E", "r", 1e-6, {"khat": None}).outcome == Outcome.PASSED
     assert not close(math.inf, 1.0, 1e-6) and not close(math.nan, math.nan, 1e-6) and close(1.0, 1.0 + 1e-9, 1e-6)
+
+
+# --------------------------------------------------------------------------- messages that explain (issue 10)
+
+
+def test_constant_ratio_across_eta_names_a_biased_g(healthy):
+    run = replace(healthy, delta_h_per_lr=2 * healthy.delta_h_per_lr, gdotv=2 * healthy.gdotv)
+    for v in judge_all("linear_agreement", run):
+        assert v.outcome == Outcome.FAILED
+        assert "constant ratio across η" in v.message and "a biased G, not curvature" in v.message
+
+
+def test_curvature_is_named_when_lin_quad_holds(healthy):
+    e = healthy.entries[1]
+    q = healthy.quadratic
+    truth = e.eta * q.gdotv + 0.5 * e.eta**2 * q.vhvv  # lin+quad exact, ηG off by ½η²Q
+    run = with_entry(healthy, 1, replace(e, delta_h_true=truth))
+    run = replace(run, quadratic=replace(q, vhvv=q.vhvv * 1e3))  # a large curvature term
+    v_lin = judge("linear_agreement", with_entry(run, 1, replace(e, delta_h_true=e.eta * q.gdotv + 0.5 * e.eta**2 * q.vhvv * 1e3)), 1)
+    assert v_lin.outcome == Outcome.FAILED
+    assert "beyond the linear regime: the lin+quad prediction holds at this η" in v_lin.message
+
+
+def test_shard_mean_convention_is_suggested_without_per_sequence_data():
+    run = make_run(per_sequence=False, h_base=False)  # every σ from the reported se_shard
+    run = replace(run, se_shard=run.se_shard / M_SHARDS, se_jackknife=run.se_shard / M_SHARDS)
+    e = run.entries[0]
+    small = judge("linear_agreement", run).numbers["sigma"]
+    run = with_entry(run, 0, replace(e, delta_h_true=e.eta * run.delta_h_per_lr - 5 * small))
+    v = judge("linear_agreement", run)
+    assert v.outcome == Outcome.FAILED and v.numbers["sigma_source"] == "independent"
+    assert "shard-mean convention is the likely cause" in v.message and "--reported-se shard-mean" in v.message

@@ -663,3 +663,20 @@ def test_every_figure_named_by_the_registry_exists_and_has_a_caption():
         scope = plots.SET_FIGURES if check.scope == registry.Scope.RUN_SET else plots.CASE_FIGURES + plots.RUN_FIGURES
         assert set(check.figures) <= set(scope), check.name  # run-set cases have no arrays
     assert set(plots.CAPTIONS) == known
+
+
+def test_truncation_sweep_marks_the_failing_judged_quantiles(run):
+    from dhstats import truncation as trunc
+
+    e = run.entries[2]
+    settings = Settings(ratio_bounds=(5.0, 10.0))  # r ≈ 1 everywhere: every conclusive judged q fails
+    fig = plots.truncation_sweep(run, e.eta, settings)
+    top = fig.axes[0]
+    cuts = {q: trunc.truncation(e.eta, run.gdotv, e.normalized_weights, e.token_counts, e.h_new, e.h_base,
+                                e.base_entropy, q, settings.sigma) for q in settings.keep_quantiles}
+    failing = sorted(1 - q for q, c in cuts.items() if c.conclusive and c.outside(settings.ratio_bounds, 3.0))
+    assert failing, "the fixture should fail these bounds"
+    np.testing.assert_allclose(sorted(one(top, "ratio_outside").get_xdata()), failing)
+    assert len(one(top, "ratio_error").get_segments()) == sum(c.conclusive for c in cuts.values())
+    assert not by_gid(plots.truncation_sweep(run, e.eta).axes[0], "ratio_outside")  # default bounds: passes
+    assert_png(fig)

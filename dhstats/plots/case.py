@@ -179,8 +179,10 @@ def truncation_sweep(run: Run, eta: float, settings=None,
     """Truncation ratios vs keep-quantile q, S = {i : |η·gdotv_i| ≤ quantile_q(|η·gdotv|)}.
 
     Top (with h_base): the judged ratio r = L_S/Δ_S of :func:`dhstats.truncation.truncation`
-    (checks.md); inconclusive quantiles (|Δ_S| < kσ_S) hollow, ``settings.ratio_bounds``
-    shaded, judged quantiles dotted. Bottom, information only: the notebook's
+    (checks.md); at the judged quantiles ±k·SE bars, and a red ✕ where the check fails
+    (outside the bounds beyond the error, ``Truncation.outside``); inconclusive quantiles
+    (|Δ_S| < kσ_S) hollow,
+    ``settings.ratio_bounds`` shaded, judged quantiles dotted. Bottom, information only: the notebook's
     Σ_S η·gdotv_i / Σ_S c_i. Both panels share one x range. Default q:
     ``trunc.DEFAULT_SWEEP_QUANTILES`` plus ``settings.keep_quantiles``.
     """
@@ -227,6 +229,19 @@ def truncation_sweep(run: Run, eta: float, settings=None,
              gid="ratio_conclusive", label=f"|Δ_S| ≥ {settings.sigma:g}σ_S")
     top.plot(x[~sure], r[~sure], linestyle="none", marker="o", markersize=5, color=C_LINEAR,
              markerfacecolor="white", gid="ratio_inconclusive", label="inconclusive")
+    # ±k·SE of r where judged (delta method, cov ignored as in the check), and the quantiles
+    # the check fails: outside the bounds by more than their sampling error (Truncation.outside).
+    se = np.array([_ratio_se(c) for c in cuts])
+    judged_q = np.array([any(abs(q - j) <= 1e-12 for j in settings.keep_quantiles) for q in qs], dtype=bool)
+    bars = judged_q & sure & np.isfinite(r) & np.isfinite(se)
+    if bars.any():
+        top.errorbar(x[bars], r[bars], yerr=settings.sigma * se[bars], fmt="none", ecolor=C_LINEAR,
+                     elinewidth=0.9, capsize=2, alpha=0.7)[2][0].set_gid("ratio_error")
+    out = judged_q & np.array([c.conclusive and c.outside(settings.ratio_bounds, settings.sigma) for c in cuts],
+                              dtype=bool)
+    if out.any():
+        top.plot(x[out], r[out], linestyle="none", marker="X", markersize=8, color=C_HIGHLIGHT,
+                 gid="ratio_outside", label="fails")
     fin = r[np.isfinite(r)]
     ylo = min(0.0, float(fin.min())) if fin.size else 0.0
     yhi = max(hi, float(fin.max())) if fin.size else hi
@@ -235,8 +250,16 @@ def truncation_sweep(run: Run, eta: float, settings=None,
     top.yaxis.set_major_locator(MaxNLocator(4))
     if not fin.size:
         note(top, "Δ_S = 0 at every q: no ratio")
-    top.legend(loc="upper left", fontsize=FONT - 1, frameon=False, handlelength=1, ncols=2, borderaxespad=0.2)
+    top.legend(loc="best", fontsize=FONT - 1, frameon=False, handlelength=1, ncols=3, borderaxespad=0.2)
     return fig
+
+
+def _ratio_se(c) -> float:
+    """SE of r = L_S/Δ_S: :func:`dhstats.stats.pooled_ratio` of one run with cov 0."""
+    try:
+        return float(stats.pooled_ratio([c.linear], [c.true], [c.sigma_linear], [c.sigma], [0.0])[1])
+    except (OverflowError, ZeroDivisionError, ValueError):
+        return math.nan
 
 
 def _nb_ratio(row: dict) -> float:

@@ -276,6 +276,7 @@ def test_weights_histogram_and_summary(run):
     summary = [t.get_text() for t in fig.texts if t.get_gid() == "weights_summary"][0]
     ess = 1 / np.sum(e.normalized_weights**2)
     assert f"ESS = {ess:.1f} of n = 50" in summary and "k̂" in summary
+    assert summary.startswith(f"Σw̃ = {e.normalized_weights.sum():.6g};")
     assert_png(fig)
 
 
@@ -287,7 +288,7 @@ def test_weights_counts_zero_weights_and_all_zero_is_missing_data(run):
     some = dataclasses.replace(run, entries=(dataclasses.replace(e, normalized_weights=w),) + run.entries[1:])
     fig = plots.weights(some, e.eta)
     assert one(fig.axes[0], "log_weights").get_data().values.sum() == run.n - 3
-    assert "3 weight(s) zero or not finite" in [t.get_text() for t in fig.texts if t.get_gid() == "weights_summary"][0]
+    assert "3 weight(s) zero, negative or not finite" in [t.get_text() for t in fig.texts if t.get_gid() == "weights_summary"][0]
     assert_png(fig)
     zero = dataclasses.replace(run, entries=(dataclasses.replace(e, normalized_weights=np.zeros(run.n)),) + run.entries[1:])
     with pytest.raises(MissingData, match="no positive finite normalized weight"):
@@ -409,8 +410,8 @@ def test_render_all_zero_weights_does_not_raise(run):
     assert notes_ == {
         plots.CAPTIONS["errors"][0]: f"the normalized weights at η={e.eta:.3g} are all 0, so the true c_i are "
                                      "undefined: per-sequence error not drawn",
-        plots.CAPTIONS["weights"][0]: f"no positive finite normalized weight at η={e.eta:.3g} (50 zero or not "
-                                      "finite): weights not drawn",
+        plots.CAPTIONS["weights"][0]: f"no positive finite normalized weight at η={e.eta:.3g} (50 zero, negative "
+                                      "or not finite): weights not drawn",
     }
 
 

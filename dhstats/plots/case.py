@@ -271,23 +271,24 @@ def weights(run: Run, eta: float, settings=None) -> Figure:
     """SNIS weights of one η: histogram of log10 w̃_i (positive w̃ only) and the sorted w̃
     (log y) against rank, annotated with Kish's ESS = 1/Σw̃² (:func:`dhstats.stats.kish_ess`)
     and the Pareto k̂ of log w̃ (:func:`dhstats.psis.pareto_khat`, as snis_reliability) with
-    its threshold (``settings.khat_max`` or min(1 − 1/log10 n, 0.7)). Zero and non-finite
-    weights are counted in the text, not drawn."""
+    its threshold (``settings.khat_max`` or min(1 − 1/log10 n, 0.7)), and Σw̃ (snis_weights
+    asserts 1). Zero, negative and non-finite weights are counted in the text, not drawn."""
     e = run.entry(eta)
     w = np.asarray(e.normalized_weights, dtype=float)
     pos = w[np.isfinite(w) & (w > 0)]
     n = w.size
     bad = n - pos.size
     if pos.size == 0:
-        raise MissingData(f"no positive finite normalized weight at η={e.eta:.3g} ({n} zero or not finite)")
+        raise MissingData(f"no positive finite normalized weight at η={e.eta:.3g} ({n} zero, negative or not finite)")
     ess = stats.kish_ess(pos)
     with np.errstate(divide="ignore"):
         fit = pareto_khat(np.log(np.clip(np.where(np.isfinite(w), w, 0.0), 0.0, None)))
     kmax = getattr(settings, "khat_max", None) or khat_threshold(n)
     k_text = f"Pareto k̂ = {fit.khat:.2f} (max {kmax:.2f})" if fit.khat is not None else f"k̂ not estimable: {fit.reason}"
-    summary = f"ESS = {ess:.1f} of n = {n} ({ess / n:.1%}); {k_text}"
+    total = float(np.sum(w[np.isfinite(w)]))
+    summary = f"Σw̃ = {total:.6g}; ESS = {ess:.1f} of n = {n} ({ess / n:.1%}); {k_text}"
     if bad:
-        summary += f"; {bad} weight(s) zero or not finite"
+        summary += f"; {bad} weight(s) zero, negative or not finite (not drawn)"
     fig, axes = figure(ncols=2, width=9.0, height=3.8, left=0.08, wspace=0.3, top=0.8)
     fig.suptitle(f"SNIS weights, {run.file.key}, η={e.eta:.3g}", fontsize=FONT, y=0.98)
     heavy = fit.khat is not None and fit.khat > kmax

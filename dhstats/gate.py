@@ -299,7 +299,7 @@ class Gate:
     def images(self, case: Case) -> list:
         """Figures of a failing case as (caption, base64 PNG) or (caption, None, note), most
         telling first (the check's ``figures`` in the registry), while the ``--max-plots``
-        budget of this process lasts. Each figure is rendered once: per (run, η) for the case
+        budget of this process lasts (run-set figures, one per run-set case, are outside it). Each figure is rendered once: per (run, η) for the case
         figures, once per run for the run figures (ΔH vs η …), with every failing η of the
         run highlighted."""
         from . import plots
@@ -307,17 +307,16 @@ class Gate:
         names = registry.check(case.check).figures
         ev = None if case.file is None else self.evaluation(case.file)
         keys = [(name, None if name in plots.RUN_FIGURES else case.eta) for name in names]
-        missing = [k for k in keys if ev is None or k not in ev.images]
+        if case.file is None:  # one figure per run-set case, drawn from records: outside the budget
+            return self._set_images(case, names)
+        missing = [k for k in keys if k not in ev.images]
         if missing and 0 <= self.plot_budget < len(missing):
-            where = f"--results {self._path_of(case.results)}"
-            if case.file is not None:
-                where += f" --run {case.file.run}" + ("" if case.eta is None else f" --eta {case.eta!r}")
+            where = f"--results {self._path_of(case.results)} --run {case.file.run}"
+            where += "" if case.eta is None else f" --eta {case.eta!r}"
             return [("plots omitted", None, "the --max-plots budget of this process is spent; render them "
                      f"with: dhstats plot {where}")]
         if self.plot_budget >= 0:
             self.plot_budget -= len(missing)
-        if case.file is None:
-            return self._set_images(case, names)
         run = self.run_of(case.file, ev)
         if run is None:
             return []

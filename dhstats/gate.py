@@ -125,6 +125,8 @@ class Gate:
         self._summaries: dict[RunKey, dict] = {}
         self._set_verdicts: dict[tuple[str, str, float | None], Verdict] = {}
         self._plot_run: tuple[RunKey, Run | InvalidRun] | None = None
+        self._pool = None  # judging processes (judge_ahead)
+        self._ahead: dict[RunKey, object] = {}  # run → future of judge_file
         # controller side: what travelled on the reports
         self.run_records: dict[RunKey, dict] = {}
         self.case_records: list[dict] = []
@@ -174,17 +176,61 @@ class Gate:
         return self._current[1]
 
     def _evaluate(self, f: RunFile, keep_arrays: bool = True) -> Evaluation:
-        loaded = load_run(f, max_bytes=self.options.max_file_bytes)
-        rv, verdicts = evaluate(loaded, self.settings)
-        missed = tuple(e for e in loaded.etas if e not in self.etas(f)) if isinstance(loaded, Run) else ()
+        """Load and judge a run here, or take what a judging process did (:meth:`judge_ahead`;
+        its arrays stay there: figures reload the run)."""
+        result = None
+        future = self._ahead.pop(f.key, None)
+        if future is not None:
+            try:
+                result = future.result()
+            except Exception:  # noqa: BLE001 - a judging process died: judge the run here
+                result = None
+        loaded, images = None, {}
+        if result is None:
+            loaded = load_run(f, max_bytes=self.options.max_file_bytes)
+            rv, verdicts = evaluate(loaded, self.settings)
+            etas = loaded.etas if isinstance(loaded, Run) else ()
+        else:
+            rv, verdicts, etas, images = result
+        missed = tuple(e for e in etas if e not in self.etas(f))
         if rv.outcome == RunOutcome.OK and missed:
             rv = RunVerdict(rv.results, rv.run, rv.path, RunOutcome.ERROR,
                             f"{f.display}: true.entries η {', '.join(map(repr, missed))} not found by the "
                             "collection scan; these cases were not checked")
             verdicts = []
         ev = Evaluation(loaded if keep_arrays else None, rv, verdicts)
+        ev.images.update(images)
         self._remember(f.key, ev.summary())
         return ev
+
+    def judge_ahead(self, processes: int, keys: Iterable[RunKey] | None = None) -> None:
+        """Judge the runs (``keys``, default all) in ``processes`` other processes, in session
+        order, while this one runs the tests: what ``-n N`` does in the gate (README, "Speed").
+        Parsing and judging are most of a run's cost and need nothing from pytest; xdist's
+        per-test overhead is larger than a gate test's own work."""
+        import concurrent.futures
+        import multiprocessing
+
+        wanted = None if keys is None else set(keys)
+        self._pool = concurrent.futures.ProcessPoolExecutor(
+            processes, mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_judging, initargs=(self.options.max_plots,))
+        for f in self.files:
+            if wanted is None or f.key in wanted:
+                self._ahead[f.key] = self._pool.submit(judge_file, f, self.settings, self.options.max_file_bytes)
+
+    def forget_ahead(self, keep: set[RunKey]) -> None:
+        """Cancel the judging of runs not in ``keep`` (deselected) that has not started."""
+        for key in [k for k in self._ahead if k not in keep]:
+            if self._ahead[key].cancel():
+                del self._ahead[key]
+
+    def close(self) -> None:
+        """Stop the judging processes (if any)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+            self._ahead.clear()
 
     def _remember(self, key: RunKey, summary: dict) -> None:
         self._summaries[key] = summary
@@ -298,51 +344,49 @@ class Gate:
     # ------------------------------------------------------------------ figures (failing cases only)
     def images(self, case: Case) -> list:
         """Figures of a failing case as (caption, base64 PNG) or (caption, None, note), most
-        telling first (the check's ``figures`` in the registry), while the ``--max-plots``
-        budget of this process lasts (run-set figures, one per run-set case, are outside it). Each figure is rendered once: per (run, η) for the case
-        figures, once per run for the run figures (ΔH vs η …), with every failing η of the
-        run highlighted."""
-        from . import plots
-
-        names = registry.check(case.check).figures
-        ev = None if case.file is None else self.evaluation(case.file)
-        keys = [(name, None if name in plots.RUN_FIGURES else case.eta) for name in names]
-        if case.file is None:  # one figure per run-set case, drawn from records: outside the budget
-            return self._set_images(case, names)
+        telling first (the check's ``figures`` in the registry), rendered once each
+        (:func:`render_failure`) while the ``--max-plots`` budget of this process lasts; a
+        judging process (:meth:`judge_ahead`) renders its runs' failures itself. Run-set
+        figures, one per run-set case and drawn from records, are outside the budget."""
+        if case.file is None:
+            return self._set_images(case, registry.check(case.check).figures)
+        ev = self.evaluation(case.file)
+        keys = figure_keys(case.check, case.eta)
         missing = [k for k in keys if k not in ev.images]
-        if missing and 0 <= self.plot_budget < len(missing):
-            where = f"--results {self._path_of(case.results)} --run {case.file.run}"
-            where += "" if case.eta is None else f" --eta {case.eta!r}"
-            return [("plots omitted", None, "the --max-plots budget of this process is spent; render them "
-                     f"with: dhstats plot {where}")]
-        if self.plot_budget >= 0:
-            self.plot_budget -= len(missing)
-        run = self.run_of(case.file, ev)
-        if run is None:
-            return []
-        failing = sorted({eta for (_, eta), v in ev.verdicts.items() if eta is not None and v.outcome == Outcome.FAILED})
-        for name, eta in missing:
-            extra = {"highlight": failing} if eta is None else {}
-            ev.images[(name, eta)] = plots.render(name, run, eta, self.settings, **extra)
+        if missing:
+            run = self.run_of(case.file, ev)
+            if run is None:
+                return []
+            budget = [self.plot_budget]
+            if not render_failure(run, ev.verdicts.values(), keys, ev.images, self.settings, budget):
+                where = f"--results {self._path_of(case.results)} --run {case.file.run}"
+                where += "" if case.eta is None else f" --eta {case.eta!r}"
+                return [("plots omitted", None, "the --max-plots budget of this process is spent; render them "
+                         f"with: dhstats plot {where}")]
+            self.plot_budget = budget[0]
         return [ev.images[k] for k in keys]
 
     def _path_of(self, results: str) -> Path:
         return next(rs.path for rs in self.run_sets if rs.name == results)
 
     def _set_images(self, case: Case, names) -> list:
-        """Figures of a failing run-set case, drawn from the runs' agreement case dicts."""
-        from . import plots
-
+        """Figures of a failing run-set case, drawn from the runs' agreement case dicts (by a
+        judging process when there is one: it has matplotlib loaded and is idle by then)."""
         every = {rs.name: [c for f in rs.files for c in self.summary(f)["cases"]] for rs in self.run_sets}
         if case.check == "se_scaling":
             sets = [{"name": name, "E": scaling_medians([c for c in cs if c["check"] == "linear_agreement"])["E"]}
                     for name, cs in every.items()]
             data = {"run_sets": sets, "cases": [c for cs in every.values() for c in cs]}
-            return [plots.render(name, data, where=case.results) for name in names]
-        pooled = [self.set_verdict(c.check, c.results, c.eta).to_dict()
-                  for check in ("pooled_linear_agreement", "pooled_linquad_agreement")
-                  for c in self.cases(check) if c.results == case.results]
-        return [plots.render(name, every[case.results] + pooled, where=case.results) for name in names]
+        else:
+            data = every[case.results] + [self.set_verdict(c.check, c.results, c.eta).to_dict()
+                                          for check in ("pooled_linear_agreement", "pooled_linquad_agreement")
+                                          for c in self.cases(check) if c.results == case.results]
+        if self._pool is not None:
+            try:
+                return [self._pool.submit(render_set, name, data, case.results).result() for name in names]
+            except Exception:  # noqa: BLE001 - a judging process died: draw it here
+                pass
+        return [render_set(name, data, case.results) for name in names]
 
     def _files_of(self, results: str) -> tuple[RunFile, ...]:
         return next(rs.files for rs in self.run_sets if rs.name == results)
@@ -367,7 +411,10 @@ class Gate:
         records (:func:`dhstats.session_outputs.finish`); returns health.json's dict."""
         from .session_outputs import finish
 
-        self.health = finish(self, html)
+        try:
+            self.health = finish(self, html)
+        finally:
+            self.close()
         return self.health
 
     def summary_html(self) -> str:
@@ -383,6 +430,57 @@ class Gate:
             failed = isinstance(verdict, Verdict) and verdict.outcome == Outcome.FAILED
             self.collect(self.payload(case, verdict), self.images(case) if failed else (), failed)
         return self.finish()
+
+
+_JUDGING_BUDGET = [-1]  # figures a judging process may still render (--max-plots, per process)
+
+
+def _start_judging(max_plots: int) -> None:
+    _JUDGING_BUDGET[0] = max_plots
+
+
+def judge_file(f: RunFile, settings, max_bytes: int) -> tuple:
+    """Load and judge one run in a judging process: its run verdict, verdicts, η's and the
+    figures of its failing cases ({(figure, η): rendered}, within this process's budget)."""
+    loaded = load_run(f, max_bytes=max_bytes)
+    rv, verdicts = evaluate(loaded, settings)
+    images: dict = {}
+    if isinstance(loaded, Run):
+        for v in verdicts:
+            if v.outcome == Outcome.FAILED and not render_failure(
+                    loaded, verdicts, figure_keys(v.check, v.eta), images, settings, _JUDGING_BUDGET):
+                break
+    return rv, verdicts, (loaded.etas if isinstance(loaded, Run) else ()), images
+
+
+def render_set(name: str, data, where: str) -> tuple:
+    """A run-set figure from health.json-like records (:func:`dhstats.plots.render`)."""
+    from . import plots
+
+    return plots.render(name, data, where=where)
+
+
+def figure_keys(check: str, eta: float | None) -> list[tuple[str, float | None]]:
+    """(figure, η) of a failing case's figures (registry order); run figures have η None."""
+    from .plots import RUN_FIGURES
+
+    return [(name, None if name in RUN_FIGURES else eta) for name in registry.check(check).figures]
+
+
+def render_failure(run: Run, verdicts, keys, cache: dict, settings, budget: list[int]) -> bool:
+    """Render the figures ``keys`` not yet in ``cache`` if ``budget[0]`` (−1: no limit)
+    allows all of them; run figures highlight every failing η. False when over budget."""
+    from . import plots
+
+    missing = [k for k in keys if k not in cache]
+    if 0 <= budget[0] < len(missing):
+        return False
+    if budget[0] >= 0:
+        budget[0] -= len(missing)
+    failing = sorted({v.eta for v in verdicts if v.eta is not None and v.outcome == Outcome.FAILED})
+    for name, eta in missing:
+        cache[(name, eta)] = plots.render(name, run, eta, settings, **({"highlight": failing} if eta is None else {}))
+    return True
 
 
 def _exchange_name(key: RunKey) -> str:

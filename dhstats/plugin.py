@@ -85,11 +85,16 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.htmlpath = str(temp_path(g.options.reports / "report.html"))
         config.option.self_contained_html = True
     tx = getattr(config.option, "tx", None) if controller else None
-    if tx and getattr(config.option, "dist", "no") != "no" and len(g.files) < 2 * len(tx):
-        # xdist hands out whole runs; with < 2 runs per worker its start-up (≈ 1 s) costs more
-        # than it saves: judge them here (README, "Speed")
+    if tx and getattr(config.option, "dist", "no") == "load":
+        # -n N (xdist's default --dist load): N processes judge the runs ahead while this one
+        # runs the tests — xdist's per-test overhead exceeds a gate test's own work (README,
+        # "Speed"); an explicit --dist loadscope keeps xdist's distribution of the tests
         config.option.dist, config.option.tx, config.option.numprocesses = "no", [], 0
-        g.notices.append(f"-n {len(tx)} ignored: {len(g.files)} runs (fewer than 2 per worker) are judged in one process")
+        if len(g.files) < 2 * len(tx):
+            g.notices.append(f"-n {len(tx)} ignored: {len(g.files)} runs (fewer than 2 per process) are judged here")
+        elif not config.option.collectonly:
+            g.judge_ahead(len(tx))  # started now: the judging overlaps collection too
+            g.notices.append(f"-n {len(tx)}: runs judged in {len(tx)} processes, tests run in this one")
     config.pluginmanager.register(GateHooks(g, controller), "dhstats-gate")
     if config.pluginmanager.hasplugin("html"):
         config.pluginmanager.register(HtmlHooks(g), "dhstats-gate-html")
@@ -159,9 +164,11 @@ class GateHooks:
 
     def pytest_collection_finish(self, session):
         self.g.selected = {c.key for item in session.items if (c := _case(item)) and c.key}
+        self.g.forget_ahead(self.g.selected)  # runs deselected (-k) are not judged ahead
         gc.freeze()  # items live for the whole session: keep them out of the collector's scans
 
     def pytest_unconfigure(self, config):
+        self.g.close()
         gc.freeze()  # and the reports: pytest's 5 gc.collect() at exit then scan nothing old (−0.3 s)
 
     @pytest.hookimpl(wrapper=True)

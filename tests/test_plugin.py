@@ -246,7 +246,8 @@ def test_hostile_run_name_stays_inert(pytester, checkout):
 def test_xdist_matches_serial(pytester, checkout, planted):
     pytest.importorskip("xdist")
     serial = gate(pytester, checkout, "--results", "../E_128", "--reports", "serial")
-    parallel = gate(pytester, checkout, "--results", "../E_128", "--reports", "parallel", "-n", "2", "-v")
+    parallel = gate(pytester, checkout, "--results", "../E_128", "--reports", "parallel", "-n", "2", "--dist",
+                    "loadscope", "-v")  # xdist distributes the tests (plain -n 2: judging processes)
     workers: dict[str, set[str]] = {}
     for m in re.finditer(r"\[(gw\d+)\].*?test_\w+\[(E_128/run_\d+)", parallel.stdout.str()):
         workers.setdefault(m.group(2), set()).add(m.group(1))
@@ -359,10 +360,29 @@ def _umask() -> int:
 
 
 def test_n2_on_a_few_runs_runs_in_one_process(pytester, checkout):
-    """xdist hands out whole runs: with fewer than 2 runs per worker -n is ignored (said)."""
+    """With fewer than 2 runs per process -n is ignored (said): starting processes costs more."""
     pytest.importorskip("xdist")
     result = gate(pytester, checkout, "-n", "2")
     assert result.ret == 1
-    result.stdout.fnmatch_lines(["*-n 2 ignored: 3 runs (fewer than 2 per worker) are judged in one process*"])
+    result.stdout.fnmatch_lines(["*-n 2 ignored: 3 runs (fewer than 2 per process) are judged here*"])
     assert "bringing up nodes" not in result.stdout.str()
     assert len(cases(health(checkout), outcome="failed")) == 4
+
+
+def test_n2_judges_runs_in_two_processes_with_the_same_verdicts(pytester, checkout, planted):
+    """-n 2: runs are parsed, judged and their failures drawn in 2 processes while this one runs
+    the tests; health.json is the serial one, pooled Z included, figures included."""
+    pytest.importorskip("xdist")
+    serial = gate(pytester, checkout, "--results", "../E_128", "--reports", "serial")
+    ahead = gate(pytester, checkout, "--results", "../E_128", "--reports", "ahead", "-n", "2")
+    ahead.stdout.fnmatch_lines(["*-n 2: runs judged in 2 processes, tests run in this one*"])
+    assert "bringing up nodes" not in ahead.stdout.str()
+    assert serial.ret == ahead.ret == 1
+    a, b = health(checkout, "serial"), health(checkout, "ahead")
+    assert a["runs"] == b["runs"] and a["cases"] == b["cases"]
+    assert [c["Z"] for c in b["cases"] if c["run"] is None and "Z" in c] == \
+        [c["Z"] for c in a["cases"] if c["run"] is None and "Z" in c]
+    for name in ("serial", "ahead"):
+        pages = sorted((checkout / name / "runs" / "E_128").iterdir())
+        assert pages and all("data:image/png;base64" in p.read_text() for p in pages
+                             if "run_08" not in p.name and "run_09" not in p.name and "run_10" not in p.name)

@@ -126,6 +126,7 @@ class Gate:
         self._set_verdicts: dict[tuple[str, str, float | None], Verdict] = {}
         self._plot_run: tuple[RunKey, Run | InvalidRun] | None = None
         self._pool = None  # judging processes (judge_ahead)
+        self._set_images_cache: dict[tuple, list] = {}
         self._ahead: dict[RunKey, object] = {}  # run → future of judge_file
         # controller side: what travelled on the reports
         self.run_records: dict[RunKey, dict] = {}
@@ -372,6 +373,13 @@ class Gate:
     def _set_images(self, case: Case, names) -> list:
         """Figures of a failing run-set case, drawn from the runs' agreement case dicts (by a
         judging process when there is one: it has matplotlib loaded and is idle by then)."""
+        key = (case.results, tuple(names))
+        if key in self._set_images_cache:  # a set's figure shows every η and both estimators: once
+            return self._set_images_cache[key]
+        self._set_images_cache[key] = images = self._draw_set(case, names)
+        return images
+
+    def _draw_set(self, case: Case, names) -> list:
         every = {rs.name: [c for f in rs.files for c in self.summary(f)["cases"]] for rs in self.run_sets}
         if case.check == "se_scaling":
             sets = [{"name": name, "E": scaling_medians([c for c in cs if c["check"] == "linear_agreement"])["E"]}

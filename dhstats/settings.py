@@ -45,7 +45,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("scaling_bounds", "1/2,2", "LO,HI for se_scaling: a run set's σ·√E over the largest-E set's (default 1/2,2)"),
     Option("reported_se", "total", "convention of the producer's reported SEs: total or shard-mean (×num_shards)",
            ("total", "shard-mean")),
-    Option("max_plots", "40", "figures rendered per process for failing cases (default 40; -1: no limit; "
+    Option("max_plots", "24", "figures rendered per process for failing cases (default 24, ≈ 0.1 s each; -1: no limit; "
                               "0: none); later failures name the `dhstats plot` command"),
     Option("max_file_mb", "1024", "largest results.json read, in MB (default 1024); larger files are invalid input"),
     Option("reports", "reports", "directory for report.html, health.json, runs/, badges/ (default reports/, "
@@ -79,7 +79,7 @@ class SessionOptions:
     """What a gate session needs beyond the thresholds (not part of health.json's settings)."""
 
     settings: Settings = field(default_factory=Settings)
-    max_plots: int = 40  # -1: no limit
+    max_plots: int = 24  # -1: no limit
     max_file_bytes: int = 1024 * 2**20
     reports: Path = Path("reports")
     history: Path | None = None  # None: no history file

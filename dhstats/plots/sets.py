@@ -55,6 +55,9 @@ def _errorbar(ax, x, y, se, **kw):
                 **{k: v for k, v in kw.items() if k in ("marker", "markersize", "color", "alpha")})
 
 
+MAX_RUN_COLOURS = 8
+
+
 def pooled_ratio(cases: Sequence[Mapping]) -> Figure:
     """One run set: prediction/ΔH_true vs η (log x), each run's ratio ± ratio_se (from its
     agreement cases) and the pooled Σ prediction / Σ ΔH_true ± SE (pooled cases), one panel
@@ -76,13 +79,16 @@ def pooled_ratio(cases: Sequence[Mapping]) -> Figure:
     etas = sorted({c["eta"] for _, _, runs, pooled in panels for c in [*runs, *pooled]})
     run_names = sorted({c["run"] for _, _, runs, _ in panels for c in runs})
     spread = {r: 1.04 ** (i - (len(run_names) - 1) / 2) for i, r in enumerate(run_names)}  # x offsets
+    many = len(run_names) > MAX_RUN_COLOURS  # then one grey series: a legend of 100 runs helps nobody
     for ax, (kind, label, runs, pooled) in zip(axes[0], panels):
-        for i, r in enumerate(run_names):
-            mine = sorted((c for c in runs if c["run"] == r), key=lambda c: c["eta"])
+        groups = [(f"runs ({len(run_names)})", runs, "0.55")] if many else \
+            [(r, [c for c in runs if c["run"] == r], PALETTE[i % len(PALETTE)]) for i, r in enumerate(run_names)]
+        for r, mine, colour in groups:
+            mine = sorted(mine, key=lambda c: c["eta"])
             if mine:
-                _errorbar(ax, [c["eta"] * spread[r] for c in mine], [c["ratio"] for c in mine],
+                _errorbar(ax, [c["eta"] * spread[c["run"]] for c in mine], [c["ratio"] for c in mine],
                           [_num(c.get("ratio_se")) for c in mine], marker="o", markersize=4,
-                          color=PALETTE[i % len(PALETTE)], linestyle="none", alpha=0.7, gid=f"run_{kind}", label=r)
+                          color=colour, linestyle="none", alpha=0.7, gid=f"run_{kind}", label=r)
         if pooled:
             pooled = sorted(pooled, key=lambda c: c["eta"])
             _errorbar(ax, [c["eta"] for c in pooled], [c["ratio"] for c in pooled],

@@ -38,6 +38,7 @@ from . import registry
 from .agreement import apply_holm
 from .registry import INPUT, Scope, evaluate
 from .results import InvalidRun, Run, RunFile, RunKey, discover, load_run, scan_etas
+from .judging import start_judging, figure_keys, judge_file, render_failure, render_set
 from .runsets import check_se_scaling, scaling_medians
 from .names import safe_name
 from .settings import SessionOptions
@@ -215,7 +216,7 @@ class Gate:
         wanted = None if keys is None else set(keys)
         self._pool = concurrent.futures.ProcessPoolExecutor(
             processes, mp_context=multiprocessing.get_context("spawn"),
-            initializer=_start_judging, initargs=(self.options.max_plots,))
+            initializer=start_judging, initargs=(self.options.max_plots,))
         for f in self.files:
             if wanted is None or f.key in wanted:
                 self._ahead[f.key] = self._pool.submit(judge_file, f, self.settings, self.options.max_file_bytes)
@@ -438,57 +439,6 @@ class Gate:
             failed = isinstance(verdict, Verdict) and verdict.outcome == Outcome.FAILED
             self.collect(self.payload(case, verdict), self.images(case) if failed else (), failed)
         return self.finish()
-
-
-_JUDGING_BUDGET = [-1]  # figures a judging process may still render (--max-plots, per process)
-
-
-def _start_judging(max_plots: int) -> None:
-    _JUDGING_BUDGET[0] = max_plots
-
-
-def judge_file(f: RunFile, settings, max_bytes: int) -> tuple:
-    """Load and judge one run in a judging process: its run verdict, verdicts, η's and the
-    figures of its failing cases ({(figure, η): rendered}, within this process's budget)."""
-    loaded = load_run(f, max_bytes=max_bytes)
-    rv, verdicts = evaluate(loaded, settings)
-    images: dict = {}
-    if isinstance(loaded, Run):
-        for v in verdicts:
-            if v.outcome == Outcome.FAILED and not render_failure(
-                    loaded, verdicts, figure_keys(v.check, v.eta), images, settings, _JUDGING_BUDGET):
-                break
-    return rv, verdicts, (loaded.etas if isinstance(loaded, Run) else ()), images
-
-
-def render_set(name: str, data, where: str) -> tuple:
-    """A run-set figure from health.json-like records (:func:`dhstats.plots.render`)."""
-    from . import plots
-
-    return plots.render(name, data, where=where)
-
-
-def figure_keys(check: str, eta: float | None) -> list[tuple[str, float | None]]:
-    """(figure, η) of a failing case's figures (registry order); run figures have η None."""
-    from .plots import RUN_FIGURES
-
-    return [(name, None if name in RUN_FIGURES else eta) for name in registry.check(check).figures]
-
-
-def render_failure(run: Run, verdicts, keys, cache: dict, settings, budget: list[int]) -> bool:
-    """Render the figures ``keys`` not yet in ``cache`` if ``budget[0]`` (−1: no limit)
-    allows all of them; run figures highlight every failing η. False when over budget."""
-    from . import plots
-
-    missing = [k for k in keys if k not in cache]
-    if 0 <= budget[0] < len(missing):
-        return False
-    if budget[0] >= 0:
-        budget[0] -= len(missing)
-    failing = sorted({v.eta for v in verdicts if v.eta is not None and v.outcome == Outcome.FAILED})
-    for name, eta in missing:
-        cache[(name, eta)] = plots.render(name, run, eta, settings, **({"highlight": failing} if eta is None else {}))
-    return True
 
 
 def _exchange_name(key: RunKey) -> str:

@@ -386,3 +386,17 @@ def test_n2_judges_runs_in_two_processes_with_the_same_verdicts(pytester, checko
         pages = sorted((checkout / name / "runs" / "E_128").iterdir())
         assert pages and all("data:image/png;base64" in p.read_text() for p in pages
                              if "run_08" not in p.name and "run_09" not in p.name and "run_10" not in p.name)
+
+
+def test_a_session_without_pytest_writes_the_plugins_health_json(pytester, checkout, planted):
+    """dhstats.gate.Gate(...).run() — no pytest — judges the same run sets as
+    `pytest checks/ --results …` into the same health.json (issue 9)."""
+    from dhstats.gate import Gate
+    from dhstats.settings import parse
+
+    assert gate(pytester, checkout, "--results", "../E_128", "--reports", "plugin", "--max-plots", "0").ret == 1
+    options = parse({"reports": str(checkout / "library"), "history": "none", "max_plots": "0"}, checkout)
+    mine = Gate(options, [planted]).run()
+    theirs = health(checkout, "plugin")
+    for key in ("schema", "sigma", "settings", "results", "run_sets", "runs", "cases", "counts", "exit"):
+        assert mine[key] == theirs[key], key

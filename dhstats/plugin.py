@@ -86,15 +86,17 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.self_contained_html = True
     tx = getattr(config.option, "tx", None) if controller else None
     if tx and getattr(config.option, "dist", "no") == "load":
-        # -n N (xdist's default --dist load): N processes judge the runs ahead while this one
-        # runs the tests — xdist's per-test overhead exceeds a gate test's own work (README,
-        # "Speed"); an explicit --dist loadscope keeps xdist's distribution of the tests
+        # -n N (xdist's default --dist load): N − 1 processes judge the runs ahead while this
+        # one runs the tests (N in all): xdist's per-test overhead exceeds a gate test's own
+        # work (README, "Speed"); an explicit --dist loadscope keeps xdist's distribution
         config.option.dist, config.option.tx, config.option.numprocesses = "no", [], 0
         if len(g.files) < 2 * len(tx):
             g.notices.append(f"-n {len(tx)} ignored: {len(g.files)} runs (fewer than 2 per process) are judged here")
         elif not config.option.collectonly:
-            g.judge_ahead(len(tx))  # started now: the judging overlaps collection too
-            g.notices.append(f"-n {len(tx)}: runs judged in {len(tx)} processes, tests run in this one")
+            helpers = max(1, len(tx) - 1)  # this process is one of the N: it runs the tests
+            g.judge_ahead(helpers)  # started now: the judging overlaps collection too
+            judges = "1 process judges" if helpers == 1 else f"{helpers} processes judge"
+            g.notices.append(f"-n {len(tx)}: {judges} the runs ahead, this one runs the tests")
     config.pluginmanager.register(GateHooks(g, controller), "dhstats-gate")
     if config.pluginmanager.hasplugin("html"):
         config.pluginmanager.register(HtmlHooks(g), "dhstats-gate-html")

@@ -370,12 +370,12 @@ def test_n2_on_a_few_runs_runs_in_one_process(pytester, checkout):
 
 
 def test_n2_judges_runs_in_two_processes_with_the_same_verdicts(pytester, checkout, planted):
-    """-n 2: runs are parsed, judged and their failures drawn in 2 processes while this one runs
-    the tests; health.json is the serial one, pooled Z included, figures included."""
+    """-n 2: runs are parsed, judged and their failures drawn in another process while this one
+    runs the tests; health.json is the serial one, pooled Z included, figures included."""
     pytest.importorskip("xdist")
     serial = gate(pytester, checkout, "--results", "../E_128", "--reports", "serial", "--max-plots", "-1")
     ahead = gate(pytester, checkout, "--results", "../E_128", "--reports", "ahead", "-n", "2", "--max-plots", "-1")
-    ahead.stdout.fnmatch_lines(["*-n 2: runs judged in 2 processes, tests run in this one*"])
+    ahead.stdout.fnmatch_lines(["*-n 2: 1 process judges the runs ahead, this one runs the tests*"])
     assert "bringing up nodes" not in ahead.stdout.str()
     assert serial.ret == ahead.ret == 1
     a, b = health(checkout, "serial"), health(checkout, "ahead")

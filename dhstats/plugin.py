@@ -94,9 +94,14 @@ def pytest_configure(config: pytest.Config) -> None:
             g.notices.append(f"-n {len(tx)} ignored: {len(g.files)} runs (fewer than 2 per process) are judged here")
         elif not config.option.collectonly:
             helpers = max(1, len(tx) - 1)  # this process is one of the N: it runs the tests
-            g.judge_ahead(helpers)  # started now: the judging overlaps collection too
-            judges = "1 process judges" if helpers == 1 else f"{helpers} processes judge"
-            g.notices.append(f"-n {len(tx)}: {judges} the runs ahead, this one runs the tests")
+            try:
+                g.judge_ahead(helpers)  # started now: the judging overlaps collection too
+            except (OSError, RuntimeError, ValueError) as exc:  # no processes here: judge in this one
+                g.close()
+                g.notices.append(f"-n {len(tx)}: no judging process could start ({exc}); runs judged here")
+            else:
+                judges = "1 process judges" if helpers == 1 else f"{helpers} processes judge"
+                g.notices.append(f"-n {len(tx)}: {judges} the runs ahead, this one runs the tests")
     config.pluginmanager.register(GateHooks(g, controller), "dhstats-gate")
     if config.pluginmanager.hasplugin("html"):
         config.pluginmanager.register(HtmlHooks(g), "dhstats-gate-html")

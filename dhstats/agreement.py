@@ -42,7 +42,7 @@ SIGMA_TEXT = {
     "independent": "independent: √((ησ_G)² + σ_true²), no per-sequence gdotv or h_base to pair",
 }
 APPROXIMATE = ("σ_true ≈ η·σ_G is approximate (no h_base; on the real files η·σ_G/σ_true ranges "
-               "0.82–2.36)")
+               "0.81–2.71)")
 
 
 def agreement_message(check: str, failed: bool, detail: str, rule: str, meaning: str | None = None) -> str:

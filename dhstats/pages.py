@@ -109,15 +109,17 @@ def case_numbers(c: Mapping) -> list[tuple[str, str]]:
 
 
 def source_notes(c: Mapping) -> list[str]:
-    """Provenance the spec asks to show: where σ_G, σ_Q, σ_true and σ come from."""
+    """Provenance the spec asks to show: where σ_G, σ_Q, σ_true and σ come from — unless the
+    case's message says it already (the agreement messages do: no line shown twice)."""
+    message = str(c.get("message") or "")
     notes = []
     for key, what in (("sigma_g_source", "σ_G"), ("sigma_q_source", "σ_Q")):
         src = c.get(key)
-        if isinstance(src, str) and src.startswith("reported"):
+        if isinstance(src, str) and src.startswith("reported") and f"{what} from the producer" not in message:
             notes.append(f"{what} from the producer's reported SE ({src}): reported, unverified.")
-    if c.get("sigma_true_source") in ("approximate", "first-order"):
+    if c.get("sigma_true_source") in ("approximate", "first-order") and "approximate" not in message:
         notes.append("σ_true approximate: no paired per-sequence h_base, so σ_true = η·σ_G to first order.")
-    if c.get("sigma_source") == "independent":
+    if c.get("sigma_source") == "independent" and "independent" not in message:
         notes.append("σ combines the prediction's and the truth's errors as independent (no paired data).")
     return notes
 

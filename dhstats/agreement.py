@@ -193,10 +193,22 @@ def pooled_agreement(check: str, results: str, eta: float, cases: Sequence[Mappi
         return make_verdict(check, "failed", f"not finite: Z = {fmt(Z)}; {detail}", results, None, eta, nums,
                             Reason.NOT_FINITE)
     failed = not abs(Z) <= k
-    meaning = ("a bias shared by the runs of this run set, too small for any one run to show: "
-               "the estimator is biased at this batch size") if failed else None
+    meaning = _pooled_meaning(base, judged) if failed else None
     return make_verdict(check, "failed" if failed else "passed",
                         pooled_message(failed, detail, rule, meaning), results, None, eta, nums)
+
+
+def _pooled_meaning(check: str, judged: Sequence[Mapping]) -> str:
+    """Why a pooled case fails: a shift too small for any one run, or one the runs show alone."""
+    alone = sum(c.get("outcome") == "failed" for c in judged)
+    if not alone:
+        return ("a bias shared by the runs of this run set, too small for any one run to show: "
+                "the estimator is biased at this batch size")
+    text = (f"{alone} of {len(judged)} runs fail on their own and the shift is shared by the run set: "
+            "not a fluke of one batch")
+    if check == "linear_agreement":
+        text += "; if pooled_linquad_agreement holds at this η, it is curvature (η beyond the linear regime)"
+    return text
 
 
 def pooled_message(failed: bool, detail: str, rule: str, meaning: str | None) -> str:

@@ -130,6 +130,7 @@ def test_shared_bias_is_found_by_pooling_not_by_single_runs(tmp_path):
     # ΔH < 0 here: a prediction above ΔH_true is smaller in magnitude, an undershoot
     assert "the linear prediction undershoots ΔH by" in pooled["message"] and "over 9 runs" in pooled["message"]
     assert pooled["ratio"] < 1 and pooled["ratio_se"] > 0
+    assert "too small for any one run to show" in pooled["message"]
 
 
 def test_pooled_skips_with_fewer_than_two_judged_runs(tmp_path):

@@ -124,6 +124,7 @@ class Gate:
         self._current: tuple[RunKey, Evaluation] | None = None
         self._holm: dict[RunKey, Evaluation] | None = None
         self._summaries: dict[RunKey, dict] = {}
+        self._run_verdicts: dict[RunKey, RunVerdict] = {}  # every run judged in this process
         self._set_verdicts: dict[tuple[str, str, float | None], Verdict] = {}
         self._plot_run: tuple[RunKey, Run | InvalidRun] | None = None
         self._pool = None  # judging processes (judge_ahead)
@@ -201,6 +202,7 @@ class Gate:
                             "collection scan; these cases were not checked")
             verdicts = []
         ev = Evaluation(loaded if keep_arrays else None, rv, verdicts)
+        self._run_verdicts[f.key] = rv
         ev.images.update(images)
         self._remember(f.key, ev.summary())
         return ev
@@ -258,8 +260,16 @@ class Gate:
             self._holm = evs
         return self._holm
 
+    def run_verdict(self, f: RunFile) -> RunVerdict:
+        """The run's verdict: from its judging in this process, else judged now (a run none of
+        whose cases ran here: deselected, or its worker died)."""
+        if f.key not in self._run_verdicts:
+            self._evaluate(f, keep_arrays=False)
+        return self._run_verdicts[f.key]
+
     def run_of(self, f: RunFile, ev: Evaluation) -> Run | None:
-        """The run's arrays for figures (reloaded once under --holm, which drops them)."""
+        """The run's arrays for figures (reloaded, one run kept, when judging dropped them:
+        under --holm, or judged by another process)."""
         if isinstance(ev.loaded, Run):
             return ev.loaded
         if ev.loaded is None:
@@ -396,9 +406,6 @@ class Gate:
             except Exception:  # noqa: BLE001 - a judging process died: draw it here
                 pass
         return [render_set(name, data, case.results) for name in names]
-
-    def _files_of(self, results: str) -> tuple[RunFile, ...]:
-        return next(rs.files for rs in self.run_sets if rs.name == results)
 
     # ------------------------------------------------------------------ controller side
     def collect(self, records: Iterable[dict], figures: Sequence = (), failed: bool = False) -> None:

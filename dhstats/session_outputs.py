@@ -26,7 +26,7 @@ def finish(gate, html: bool = False) -> dict:
 
     for f in gate.files:
         if f.key not in gate.run_records:
-            rv = gate._evaluate(f, keep_arrays=False).run_verdict
+            rv = gate.run_verdict(f)
             gate.run_records[f.key] = {**rv.to_dict(), "message": rv.message or
                                        "no case of this run was reported in this session (deselected or interrupted)"}
     order = {name: i for i, name in enumerate(registry.NAMES)}

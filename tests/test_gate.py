@@ -232,3 +232,20 @@ def test_bad_options_are_usage_errors(tmp_path):
 def test_the_same_directory_twice_is_checked_once(tmp_path, two_sets):
     g = session(tmp_path, [two_sets[0], two_sets[0], Path(str(two_sets[0]) + "/")])
     assert len(g.files) == 3 and len(g.run_sets) == 1
+
+
+def test_each_file_parsed_once_when_only_pooled_cases_run(tmp_path, two_sets, monkeypatch):
+    """Like `-k pooled`: the pooled cases judge the runs they need, and health.json's run
+    verdicts reuse that judging instead of parsing the files again."""
+    from dhstats import gate as gate_module
+
+    parsed = []
+    real = gate_module.load_run
+    monkeypatch.setattr(gate_module, "load_run", lambda f, **kw: parsed.append(f.key) or real(f, **kw))
+    g = session(tmp_path, two_sets)
+    for case in g.cases("pooled_linear_agreement"):
+        v = g.judge(case)
+        g.collect(g.payload(case, v))
+    health = g.finish()
+    assert sorted(parsed) == sorted(f.key for f in g.files)  # once each
+    assert len(health["runs"]) == 6 and all(r["outcome"] == "ok" for r in health["runs"])

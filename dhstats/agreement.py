@@ -198,6 +198,17 @@ def pooled_agreement(check: str, results: str, eta: float, cases: Sequence[Mappi
                         pooled_message(failed, detail, rule, meaning), results, None, eta, nums)
 
 
+def pool_cases(cases: Sequence[Mapping], k: float) -> list[Verdict]:
+    """Every pooled verdict of some per-run agreement case dicts: one per (run set, η, pooled
+    check), in run-set, η, check order (what the tables and the CLI's figures need)."""
+    out = []
+    for results, eta in sorted({(c["results"], c["eta"]) for c in cases if c["check"] in Z_CHECKS}):
+        for check, base in POOLED.items():
+            mine = [c for c in cases if c["results"] == results and c["eta"] == eta and c["check"] == base]
+            out.append(pooled_agreement(check, results, eta, mine, k))
+    return out
+
+
 def _pooled_meaning(check: str, judged: Sequence[Mapping]) -> str:
     """Why a pooled case fails: a shift too small for any one run, or one the runs show alone."""
     alone = sum(c.get("outcome") == "failed" for c in judged)

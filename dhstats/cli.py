@@ -194,21 +194,15 @@ def _write(out: Path, stem: str, result, where: str) -> bool:
 def _health_of(runs: list[Run], settings: Settings) -> dict:
     """A health.json-like dict (run sets with E, agreement and pooled cases) judged here, for
     the run-set figures when no --health file is given."""
-    from .agreement import pooled_agreement
+    from .agreement import Z_CHECKS, pool_cases
     from .registry import evaluate
 
     cases, sets = [], {}
     for run in runs:
         sets.setdefault(run.file.results, run.n)
         cases += [v.to_dict() for v in evaluate(run, settings)[1]
-                  if v.check in ("linear_agreement", "linquad_agreement")]
-    for name in sets:
-        for eta in sorted({c["eta"] for c in cases if c["results"] == name}):
-            for kind in ("linear", "linquad"):
-                mine = [c for c in cases if c["results"] == name and c["eta"] == eta
-                        and c["check"] == f"{kind}_agreement"]
-                v = pooled_agreement(f"pooled_{kind}_agreement", name, eta, mine, settings.sigma)
-                cases.append({**v.to_dict(), "E": sets[name]})
+                  if v.check in Z_CHECKS]
+    cases += [{**v.to_dict(), "E": sets[v.results]} for v in pool_cases(cases, settings.sigma)]
     return {"run_sets": [{"name": k, "E": v} for k, v in sets.items()], "cases": cases}
 
 

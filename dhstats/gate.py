@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import registry
-from .agreement import apply_holm
+from .agreement import POOLED, Z_CHECKS, apply_holm
 from .registry import INPUT, Scope, evaluate
 from .results import InvalidRun, Run, RunFile, RunKey, discover, load_run, scan_etas
 from .judging import start_judging, figure_keys, judge_file, render_failure, render_set
@@ -100,7 +100,7 @@ class Evaluation:
     def summary(self) -> dict:
         """What run-set checks need of this run: its agreement cases as health.json dicts."""
         cases = [v.to_dict() for (check, _), v in self.verdicts.items()
-                 if check in ("linear_agreement", "linquad_agreement")]
+                 if check in Z_CHECKS]
         return {"outcome": str(self.run_verdict.outcome), "cases": cases}
 
 
@@ -317,12 +317,12 @@ class Gate:
             medians = {rs.name: scaling_medians(self._set_cases(rs, "linear_agreement")) for rs in self.run_sets}
             return check_se_scaling(results, medians, self.settings.scaling_bounds)
         rs = next(r for r in self.run_sets if r.name == results)
-        cases = [c for c in self._set_cases(rs, check.removeprefix("pooled_")) if c["eta"] == eta]
+        cases = [c for c in self._set_cases(rs, POOLED[check]) if c["eta"] == eta]
         return registry.check(check).judge(results, eta, cases, self.settings.sigma)
 
     def _pooled_verdicts_all(self) -> list[Verdict]:
         return [self._judge_set(case.check, case.results, case.eta)
-                for name in ("pooled_linear_agreement", "pooled_linquad_agreement") for case in self.cases(name)]
+                for name in POOLED for case in self.cases(name)]
 
     # ------------------------------------------------------------------ one case
     def judge(self, case: Case) -> Verdict | RunVerdict | Skip:
@@ -398,7 +398,7 @@ class Gate:
             data = {"run_sets": sets, "cases": [c for cs in every.values() for c in cs]}
         else:
             data = every[case.results] + [self.set_verdict(c.check, c.results, c.eta).to_dict()
-                                          for check in ("pooled_linear_agreement", "pooled_linquad_agreement")
+                                          for check in POOLED
                                           for c in self.cases(check) if c.results == case.results]
         if self._pool is not None:
             try:

@@ -18,7 +18,7 @@ import pandas as pd
 from . import stats
 from . import truncation as trunc
 from .results import Run
-from .agreement import check_linear_agreement, check_linquad_agreement, pooled_agreement
+from .agreement import POOLED, check_linear_agreement, check_linquad_agreement, pool_cases
 from .runsets import check_se_scaling, scaling_medians
 from .series import eta_curve, sequence_series
 from .settings import Settings
@@ -130,16 +130,10 @@ def _agreement_cases(runs, settings: Settings) -> list[dict]:
 def pooled_table(runs, settings: Settings = Settings()) -> pd.DataFrame:
     """One row per (run set, η, estimator): the gate's pooled check — R runs, Stouffer Z, the
     pooled ratio Σ prediction / Σ ΔH_true and its SE (:func:`dhstats.agreement.pooled_agreement`)."""
-    cases = _agreement_cases(runs, settings)
-    rows = []
-    for results, eta in sorted({(c["results"], c["eta"]) for c in cases}):
-        for estimator in ("linear", "linquad"):
-            mine = [c for c in cases if c["results"] == results and c["eta"] == eta
-                    and c["check"] == f"{estimator}_agreement"]
-            v = pooled_agreement(f"pooled_{estimator}_agreement", results, eta, mine, settings.sigma)
-            rows.append({"results": results, "eta": eta, "estimator": estimator, "R": v.numbers["R"],
-                         "Z": v.numbers.get("Z"), "ratio": v.numbers.get("ratio"),
-                         "ratio_se": v.numbers.get("ratio_se"), "outcome": str(v.outcome)})
+    rows = [{"results": v.results, "eta": v.eta, "estimator": POOLED[v.check].removesuffix("_agreement"),
+             "R": v.numbers["R"], "Z": v.numbers.get("Z"), "ratio": v.numbers.get("ratio"),
+             "ratio_se": v.numbers.get("ratio_se"), "outcome": str(v.outcome)}
+            for v in pool_cases(_agreement_cases(runs, settings), settings.sigma)]
     return pd.DataFrame(rows)
 
 

@@ -11,7 +11,7 @@ of a real results.json, per-sequence records with ``extras``/``features``, ≈ 3
 * ``E_2048_5eta``    the producer's 5-η grid (``simulate.DEFAULT_ETAS``), ≈ 4.2 MB per file;
 * ``E_2048_failing`` 2 η with planted defects that fail most cases (:data:`FAILING`);
 * ``E_2048_10runs``  the first 10 runs of ``E_2048`` (symlinks): peak RSS must not grow with runs;
-* ``E_example``      the README's example run set (3 runs × 5 η, n = 256): -n 2 must not be slower.
+* ``E_example``      the embedded example run set (3 runs × 4 η, n = 256): -n 2 must not be slower.
 
 Entropy noise 0.01 and score noise 0.5 as in the calibration. Each command runs as a whole
 fresh process ``--repeat`` times; the table shows the median wall time, the median CPU time

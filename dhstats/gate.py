@@ -209,7 +209,7 @@ class Gate:
 
     def judge_ahead(self, processes: int, keys: Iterable[RunKey] | None = None) -> None:
         """Judge the runs (``keys``, default all) in ``processes`` other processes, in session
-        order, while this one runs the tests: what ``-n N`` does in the gate (README, "Speed").
+        order, while this one runs the tests: what ``-n N`` does in the gate (docs/speed.md).
         Parsing and judging are most of a run's cost and need nothing from pytest; xdist's
         per-test overhead is larger than a gate test's own work."""
         import concurrent.futures

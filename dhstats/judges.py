@@ -194,8 +194,8 @@ def check_se_consistency(ctx: RunContext) -> Verdict:
 def check_truncation_ratio(ctx: RunContext, e: Entry) -> Verdict:
     """Re-estimated ratio r = L_S/Δ_S per keep-quantile (checks.md). A quantile is judged
     when |Δ_S| ≥ kσ_S; a judged ratio fails when it is outside ratio_bounds by more than its
-    sampling error (:meth:`dhstats.truncation.Truncation.outside`, which includes σ of L_S — see README,
-    "Truncation"); outside but within error is inconclusive. Fails if any quantile fails,
+    sampling error (:meth:`dhstats.truncation.Truncation.outside`, which includes σ of L_S — see
+    docs/design.md, "Truncation ratio"); outside but within error is inconclusive. Fails if any quantile fails,
     skips when all are inconclusive."""
     run, st = ctx.run, ctx.settings
     if run.gdotv is None or e.h_base is None:

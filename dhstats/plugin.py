@@ -88,7 +88,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if tx and getattr(config.option, "dist", "no") == "load":
         # -n N (xdist's default --dist load): N − 1 processes judge the runs ahead while this
         # one runs the tests (N in all): xdist's per-test overhead exceeds a gate test's own
-        # work (README, "Speed"); an explicit --dist loadscope keeps xdist's distribution
+        # work (docs/speed.md); an explicit --dist loadscope keeps xdist's distribution
         config.option.dist, config.option.tx, config.option.numprocesses = "no", [], 0
         if len(g.files) < 2 * len(tx):
             g.notices.append(f"-n {len(tx)} ignored: {len(g.files)} runs (fewer than 2 per process) are judged here")

@@ -6,7 +6,7 @@ input: a file that cannot be used becomes an :class:`InvalidRun` listing every p
 :mod:`dhstats.records`, the validation rules in :mod:`dhstats.validation`; this module is
 the file-system side and re-exports both.
 
-Decisions (see README, "Input validation"):
+Decisions (see docs/design.md, "Validity vs consistency"):
 
 * **Only regular files are read**, with a size cap (``max_bytes``, the gate's
   ``--max-file-mb``, default 1024 MiB). ``os.stat`` decides before anything is opened: a FIFO,

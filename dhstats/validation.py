@@ -5,7 +5,7 @@ each as ``Problem(file, json_path, message)``, e.g.
 ``E_256/run_03/results.json: true.entries[1].diagnostics.h_new: 255 values, expected 256``,
 and never raises.
 
-Rules (see README, "Input validation"):
+Rules (see docs/design.md, "Validity vs consistency"):
 
 * Validity = what the statistics need to be computable: required fields present, right
   types (a JSON boolean or a numeric string is not a number), equal per-sequence lengths,

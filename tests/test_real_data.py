@@ -244,7 +244,7 @@ def test_gate_se_consistency_passes_with_declared_shard_mean(key):
 def test_gate_truncation_ratio_does_not_fail_for_the_noise_of_L_S(key):
     """On the real files G/σ_G ≈ 1–4: L_S on the bulk is mostly sampling noise. checks.md's
     rule alone (judge when |Δ_S| ≥ 3σ_S) failed 13 of the 20 E_512 cases for that reason; the
-    gate requires r to be outside the bounds beyond its own error (README, "Truncation")."""
+    gate requires r to be outside the bounds beyond its own error (docs/design.md, "Truncation ratio")."""
     _, cases = verdicts(key)
     trunc = [v for v in cases if v.check == "truncation_ratio"]
     assert len(trunc) == 5

@@ -660,7 +660,7 @@ def test_apply_holm_on_evaluated_runs(healthy):
 
 class TestTruncationSamplingError:
     """The ratio's numerator L_S has its own sampling error (σ_L); a ratio outside the bounds
-    by less than that error is inconclusive, not a failure (README, "Truncation")."""
+    by less than that error is inconclusive, not a failure (docs/design.md, "Truncation ratio")."""
 
     def test_noisy_gdotv_outside_bounds_is_inconclusive_not_failed(self, healthy):
         rng = np.random.default_rng(5)

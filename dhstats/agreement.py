@@ -20,10 +20,10 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from . import stats
+from . import equivalence, stats
 from .results import Entry
-from .sigmas import Sigmas, cov_from
-from .verdicts import Outcome, Reason, RunContext, Verdict, fmt, make_verdict
+from .sigmas import Sigmas, cov_from, sigma_c
+from .verdicts import Outcome, Reason, RunContext, Verdict, fmt, make_verdict, unbounded
 
 Z_CHECKS = ("linear_agreement", "linquad_agreement")
 POOLED = {"pooled_linear_agreement": "linear_agreement", "pooled_linquad_agreement": "linquad_agreement"}
@@ -45,11 +45,25 @@ APPROXIMATE = ("σ_true ≈ η·σ_G is approximate (no h_base; on the real file
                "0.81–2.71)")
 
 
-def agreement_message(check: str, failed: bool, detail: str, rule: str, meaning: str | None = None) -> str:
-    """One wording for the z-checks, whichever rule (|z| ≤ k or Holm) decided."""
+def reach(resolution: float | None, passed: bool = True) -> str:
+    """What the difference test could see (80 % power): "would detect a bias of ±33 % or more"
+    for a pass, "resolution ±33 %" for a failure; ``resolution`` None or ∞: Σ ΔH_true/σ = 0."""
+    if resolution is not None and math.isnan(resolution):
+        return "resolution n/a"
+    if resolution is None or math.isinf(resolution):
+        return "could not detect a bias of any size (Σ ΔH_true/σ = 0)"
+    if not passed:
+        return f"resolution ±{equivalence.percent(resolution)}"
+    return f"would detect a bias of ±{equivalence.percent(resolution)} or more"
+
+
+def agreement_message(check: str, failed: bool, detail: str, rule: str, meaning: str | None = None,
+                      resolution: float | None = None) -> str:
+    """One wording for the z-checks, whichever rule (|z| ≤ k or Holm) decided; a pass says
+    what it was worth ("— would detect a bias of ±33 % or more")."""
     if failed:
-        return f"{rule}: {detail}. Meaning: {meaning or MEANING[check]}."
-    return f"{detail}; {rule}."
+        return f"{rule}: {detail}; {reach(resolution, False)}. Meaning: {meaning or MEANING[check]}."
+    return f"{detail}; {rule} — {reach(resolution)}."
 
 
 def _ratios(ctx: RunContext, check: str) -> dict[float, float]:
@@ -124,6 +138,7 @@ def _agreement(ctx: RunContext, e: Entry, check: str) -> Verdict:
     z = stats.agreement_z(pred, truth, diff_sigma.value)
     cov = sig.cov("linear" if check == "linear_agreement" else "linquad")
     ratio, ratio_se = stats.pooled_ratio([pred], [truth], [pred_sigma], [sig.true.value], [cov])
+    resolution = equivalence.resolution(k, [truth], [diff_sigma.value])
     label = "ηG" if check == "linear_agreement" else "ηG_q + ½η²Q"
     notes = [f"σ = {fmt(diff_sigma.value)} ({SIGMA_TEXT.get(diff_sigma.source, diff_sigma.source)})"]
     if sig.true.source == "approximate":
@@ -136,7 +151,13 @@ def _agreement(ctx: RunContext, e: Entry, check: str) -> Verdict:
             "sigma_source": diff_sigma.source, "sigma_prediction": pred_sigma,
             "sigma_true": sig.true.value, "sigma_true_source": sig.true.source,
             "sigma_g": None if sig.g is None else sig.g.value, "sigma_g_source": None if sig.g is None else sig.g.source,
-            "ratio": ratio, "ratio_se": ratio_se, "detail": detail}
+            "ratio": ratio, "ratio_se": ratio_se, "resolution": unbounded(resolution), "detail": detail}
+    tol = ctx.settings.tolerance
+    if tol is not None:  # information only: a run's case keeps the difference test
+        lo, hi = (sigma_c(c, sigma_prediction=pred_sigma, sigma_true=sig.true.value, cov=cov or 0.0)
+                  for c in (1 - tol, 1 + tol))
+        t = equivalence.tost([pred], [truth], [lo], [hi], tol, ctx.settings.equivalence_alpha)
+        nums.update(tolerance=tol, tost_lo=t.t_lo, tost_hi=t.t_hi)
     if check == "linquad_agreement":
         nums.update(sigma_q=None if sig.q is None else sig.q.value,
                     sigma_q_source=None if sig.q is None else sig.q.source)
@@ -147,7 +168,7 @@ def _agreement(ctx: RunContext, e: Entry, check: str) -> Verdict:
     rule = f"|z| > k = {k:g}" if failed else f"|z| ≤ k = {k:g}"
     meaning = _diagnosis(ctx, check, sig, z) if failed else None
     return ctx.verdict(check, "failed" if failed else "passed",
-                       agreement_message(check, failed, detail, rule, meaning), e, **nums)
+                       agreement_message(check, failed, detail, rule, meaning, resolution), e, **nums)
 
 
 def check_linear_agreement(ctx: RunContext, e: Entry) -> Verdict:
@@ -163,27 +184,37 @@ def check_linquad_agreement(ctx: RunContext, e: Entry) -> Verdict:
 # --------------------------------------------------------------------------- pooled over runs
 
 
-def pooled_agreement(check: str, results: str, eta: float, cases: Sequence[Mapping], k: float) -> Verdict:
+def pooled_agreement(check: str, results: str, eta: float, cases: Sequence[Mapping], k: float, *,
+                     tolerance: float | None = None, alpha: float = 0.05) -> Verdict:
     """Stouffer's Z = Σ z_r/√R of the per-run cases of ``POOLED[check]`` at ``eta`` (health.json
     case dicts with z, prediction, delta_h_true, sigma, sigma_prediction, sigma_true), |Z| ≤ k.
     Runs without a judged finite z are left out and named; fewer than 2 judged runs: skipped.
-    The pooled ratio Σ pred / Σ ΔH_true and its SE (:func:`stats.pooled_ratio`) say how large
-    a shared bias is."""
+    The pooled ratio Σ pred / Σ ΔH_true, its SE (:func:`stats.pooled_ratio`) and its 1 − 2α
+    Fieller interval say how large a shared bias is; ``resolution`` what the test could see
+    (:func:`dhstats.equivalence.resolution`). With ``tolerance`` δ the case is judged by TOST
+    alone (:func:`equivalence_verdict`), from one judged run on."""
     base = POOLED[check]
     judged = [c for c in cases if c.get("outcome") != "skipped" and _finite(c.get("z"))]
     left = sorted(str(c["run"]) for c in cases if c not in judged)
     nums: dict = {"R": len(judged), "k": k, "z_runs": {str(c["run"]): c["z"] for c in judged}}
     out_note = f" Left out (no judged finite z): {', '.join(left)}." if left else ""
-    if len(judged) < 2:
+    need = 1 if tolerance is not None else 2
+    if len(judged) < need:
+        if judged:  # one run: what pooling would see is that run's resolution
+            nums["resolution"] = unbounded(equivalence.resolution(k, [judged[0]["delta_h_true"]], [judged[0]["sigma"]]))
         return make_verdict(check, "skipped", f"{len(judged)} run(s) with a judged z at η = {eta!r}: pooling "
-                            f"needs at least 2.{out_note}", results, None, eta, nums, Reason.INCONCLUSIVE)
+                            f"needs at least {need}.{out_note}", results, None, eta, nums, Reason.INCONCLUSIVE)
     z = [float(c["z"]) for c in judged]
     Z = stats.stouffer(z)
     cov = [case_covariance(c) for c in judged]
-    ratio, ratio_se = stats.pooled_ratio([c["prediction"] for c in judged], [c["delta_h_true"] for c in judged],
-                                         [c.get("sigma_prediction") for c in judged],
+    preds, truths = [c["prediction"] for c in judged], [c["delta_h_true"] for c in judged]
+    ratio, ratio_se = stats.pooled_ratio(preds, truths, [c.get("sigma_prediction") for c in judged],
                                          [c.get("sigma_true") for c in judged], cov)
-    nums.update(Z=Z, ratio=ratio, ratio_se=ratio_se)
+    resolution = equivalence.resolution(k, truths, [c["sigma"] for c in judged])
+    lo, hi = equivalence.fieller_interval(
+        preds, truths, lambda c: sum(case_sigma_c(x, c) ** 2 for x in judged), equivalence.normal_quantile(1 - alpha))
+    nums.update(Z=Z, ratio=ratio, ratio_se=ratio_se, ratio_lo=unbounded(lo), ratio_hi=unbounded(hi),
+                interval_alpha=alpha, resolution=unbounded(resolution))
     runs = ", ".join(f"{c['run']} z = {float(c['z']):.2f}" for c in judged)
     finding = _finding(base, ratio, ratio_se, len(judged))
     rule = f"|Z| > k = {k:g}" if not abs(Z) <= k else f"|Z| ≤ k = {k:g}"
@@ -192,20 +223,72 @@ def pooled_agreement(check: str, results: str, eta: float, cases: Sequence[Mappi
     if not math.isfinite(Z):
         return make_verdict(check, "failed", f"not finite: Z = {fmt(Z)}; {detail}", results, None, eta, nums,
                             Reason.NOT_FINITE)
+    if tolerance is not None:
+        return equivalence_verdict(check, results, eta, judged, nums, tolerance, alpha)
     failed = not abs(Z) <= k
     meaning = _pooled_meaning(base, judged) if failed else None
     return make_verdict(check, "failed" if failed else "passed",
-                        pooled_message(failed, detail, rule, meaning), results, None, eta, nums)
+                        pooled_message(failed, detail, rule, meaning, resolution), results, None, eta, nums)
 
 
-def pool_cases(cases: Sequence[Mapping], k: float) -> list[Verdict]:
+def case_sigma_c(case: Mapping, c: float) -> float:
+    """σ_c of an agreement case dict (:func:`dhstats.sigmas.sigma_c` of its σ's and covariance)."""
+    return sigma_c(c, sigma_prediction=case.get("sigma_prediction"), sigma_true=case.get("sigma_true"),
+                   cov=case_covariance(case))
+
+
+def equivalence_verdict(check: str, results: str, eta: float, judged: Sequence[Mapping], nums: dict,
+                        delta: float, alpha: float) -> Verdict:
+    """A pooled case judged by TOST against [1 − δ, 1 + δ] (:func:`dhstats.equivalence.tost`):
+    passed when demonstrated (a significant Z inside the tolerance is said), failed
+    ``out_of_tolerance`` or ``not_demonstrated`` (with the runs, or the E at this R, that would
+    demonstrate ±δ with 80 % power at ratio 1)."""
+    t = equivalence.tost([c["prediction"] for c in judged], [c["delta_h_true"] for c in judged],
+                         [case_sigma_c(c, 1 - delta) for c in judged], [case_sigma_c(c, 1 + delta) for c in judged],
+                         delta, alpha)
+    R, band = len(judged), f"±{equivalence.percent(delta)}"
+    nums = {**nums, "tolerance": delta, "equivalence_alpha": alpha, "tost_lo": t.t_lo, "tost_hi": t.t_hi}
+    interval = (f"pooled ratio {fmt(nums['ratio'])}, {100 * (1 - 2 * alpha):g} % interval "
+                f"[{fmt(nums['ratio_lo'])}, {fmt(nums['ratio_hi'])}] vs [{1 - delta:.3g}, {1 + delta:.3g}]")
+    tests = f"TOST at α = {alpha:g}: t_lo = {t.t_lo:.2f}, t_hi = {t.t_hi:.2f}, critical ±{t.z:.3g}"
+    where = f"over R = {R} run{'s' * (R != 1)} at η = {eta:.3g}"
+    if t.verdict == equivalence.Equivalence.DEMONSTRATED:
+        extra = ""
+        if not abs(nums["Z"]) <= nums["k"]:
+            extra = (f"; a significant bias (Z = {nums['Z']:.2f}, |Z| > k = {nums['k']:g}), but inside the "
+                     "tolerance")
+        return make_verdict(check, "passed", f"agreement within {band} demonstrated {where}: {interval} "
+                            f"({tests}){extra}.", results, None, eta, nums)
+    if t.verdict == equivalence.Equivalence.OUT_OF_TOLERANCE:
+        return make_verdict(check, "failed", f"outside {band} {where}: {interval} ({tests}). Meaning: the "
+                            f"prediction is demonstrably off by more than {band}.", results, None, eta, nums,
+                            Reason.OUT_OF_TOLERANCE)
+    if t.verdict == equivalence.Equivalence.NOT_FINITE:
+        return make_verdict(check, "failed", f"not finite: {tests}; {interval}", results, None, eta, nums,
+                            Reason.NOT_FINITE)
+    needed = equivalence.runs_to_demonstrate(R, nums["ratio_se"], delta, alpha)
+    e = sorted(c["n"] for c in judged if isinstance(c.get("n"), int))
+    nums.update(runs_needed=unbounded(needed))
+    more = f"≈ {equivalence.about(needed)} runs of this precision"
+    if e and math.isfinite(needed):
+        e_needed = e[len(e) // 2] * needed / R
+        nums.update(e_needed=e_needed)
+        more += f" (or E ≈ {equivalence.about(e_needed)} at {R} run{'s' * (R != 1)})"
+    return make_verdict(check, "failed", f"{band} not demonstrated {where}: {interval} ({tests}); {more} would "
+                        f"demonstrate {band} with 80 % power at ratio 1. Meaning: the runs are too few or too "
+                        f"noisy to show agreement within {band}.", results, None, eta, nums,
+                        Reason.NOT_DEMONSTRATED)
+
+
+def pool_cases(cases: Sequence[Mapping], k: float, *, tolerance: float | None = None,
+               alpha: float = 0.05) -> list[Verdict]:
     """Every pooled verdict of some per-run agreement case dicts: one per (run set, η, pooled
     check), in run-set, η, check order (what the tables and the CLI's figures need)."""
     out = []
     for results, eta in sorted({(c["results"], c["eta"]) for c in cases if c["check"] in Z_CHECKS}):
         for check, base in POOLED.items():
             mine = [c for c in cases if c["results"] == results and c["eta"] == eta and c["check"] == base]
-            out.append(pooled_agreement(check, results, eta, mine, k))
+            out.append(pooled_agreement(check, results, eta, mine, k, tolerance=tolerance, alpha=alpha))
     return out
 
 
@@ -222,8 +305,10 @@ def _pooled_meaning(check: str, judged: Sequence[Mapping]) -> str:
     return text
 
 
-def pooled_message(failed: bool, detail: str, rule: str, meaning: str | None) -> str:
-    return f"{rule}: {detail} Meaning: {meaning}." if failed else f"{detail} {rule}."
+def pooled_message(failed: bool, detail: str, rule: str, meaning: str | None, resolution: float | None = None) -> str:
+    if failed:
+        return f"{rule}: {detail} {_upper_first(reach(resolution, False))}. Meaning: {meaning}."
+    return f"{detail} {rule} — {reach(resolution)}."
 
 
 def _finding(check: str, ratio: float, se: float, runs: int) -> str:
@@ -249,16 +334,20 @@ def case_covariance(case: Mapping) -> float:
     return cov_from(case["sigma_prediction"], case["sigma_true"], case["sigma"])
 
 
+def _upper_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _finite(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def check_pooled_linear_agreement(results: str, eta: float, cases: Sequence[Mapping], k: float) -> Verdict:
-    return pooled_agreement("pooled_linear_agreement", results, eta, cases, k)
+def check_pooled_linear_agreement(results: str, eta: float, cases: Sequence[Mapping], k: float, **equivalence_options) -> Verdict:
+    return pooled_agreement("pooled_linear_agreement", results, eta, cases, k, **equivalence_options)
 
 
-def check_pooled_linquad_agreement(results: str, eta: float, cases: Sequence[Mapping], k: float) -> Verdict:
-    return pooled_agreement("pooled_linquad_agreement", results, eta, cases, k)
+def check_pooled_linquad_agreement(results: str, eta: float, cases: Sequence[Mapping], k: float, **equivalence_options) -> Verdict:
+    return pooled_agreement("pooled_linquad_agreement", results, eta, cases, k, **equivalence_options)
 
 
 # --------------------------------------------------------------------------- multiplicity
@@ -272,7 +361,8 @@ def apply_holm(verdicts: list[Verdict], alpha: float) -> list[Verdict]:
     out = list(verdicts)
     for check, key in [(c, "z") for c in Z_CHECKS] + [(c, "Z") for c in POOLED]:
         idx = [i for i, v in enumerate(out) if v.check == check and v.outcome != Outcome.SKIPPED
-               and v.reason != Reason.NOT_FINITE]
+               and v.reason != Reason.NOT_FINITE
+               and not (check in POOLED and "tolerance" in v.numbers)]  # judged by TOST alone
         p = [stats.two_sided_p(out[i].numbers.get(key, math.nan)) for i in idx]
         for i, pi, rejected in zip(idx, p, stats.holm_reject(p, alpha)):
             v = out[i]
@@ -281,8 +371,9 @@ def apply_holm(verdicts: list[Verdict], alpha: float) -> list[Verdict]:
             rule = (f"{'rejected' if rejected else 'not rejected'} by Holm–Bonferroni over "
                     f"{len(idx)} cases at α = {alpha:g}, p = {pi:.3g}")
             detail = v.numbers["detail"]
-            message = (pooled_message(bool(rejected), detail, rule, "a bias shared by the runs of this run set")
-                       if check in POOLED else agreement_message(check, bool(rejected), detail, rule))
+            res = v.numbers.get("resolution")
+            message = (pooled_message(bool(rejected), detail, rule, "a bias shared by the runs of this run set", res)
+                       if check in POOLED else agreement_message(check, bool(rejected), detail, rule, None, res))
             out[i] = replace(v, outcome=Outcome.FAILED if rejected else Outcome.PASSED,
                              reason=Reason.OUT_OF_BOUNDS if rejected else Reason.OK,
                              message=message, numbers=numbers)

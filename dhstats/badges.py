@@ -6,6 +6,9 @@
 * ``<check>.svg`` per check of :data:`dhstats.registry.CHECKS` — ``"P/J passed"`` with
   J = judged = passed + failed, and ``" · S skipped"``: a skip is never a failure. Red when
   any case failed, green when none failed, grey ``"S skipped"`` when every case was skipped.
+* Amber (``#ffbf00``) when every case passed but the pass is worth little
+  (:mod:`dhstats.confidence`): a check "40/40 · resolves ±190 %" or "8/8 · 32 of 40
+  inconclusive"; the overall badge "238 passed · low resolution". Exit status unchanged.
 * ``trend.svg`` — this session against the previous line of the history: improved /
   worsened / unchanged with the change in failures (failed cases + invalid runs).
 """
@@ -15,11 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from . import registry
+from .confidence import low_resolution
 from .health import exit_block
 
 HEALTH_BADGE = "estimator-health.svg"
 TREND_BADGE = "trend.svg"
-GREEN, RED, GREY, ORANGE = "green", "red", "lightgrey", "orange"
+GREEN, RED, GREY, ORANGE, AMBER = "green", "red", "lightgrey", "orange", "#ffbf00"
 
 
 @dataclass(frozen=True)
@@ -39,10 +43,13 @@ def _skipped(n: int) -> str:
     return f" · {n} skipped" if n else ""
 
 
-def check_badge(name: str, tally: Mapping) -> Badge:
-    """One check's badge from its ``counts.checks`` entry."""
+def check_badge(name: str, tally: Mapping, low: str | None = None) -> Badge:
+    """One check's badge from its ``counts.checks`` entry; ``low``: why it is low resolution
+    (:func:`dhstats.confidence.low_resolution`), then amber and saying so."""
     passed, failed, skipped = tally["passed"], tally["failed"], tally["skipped"]
     judged = passed + failed
+    if low and not failed and judged:
+        return Badge(f"{name}.svg", name, f"{passed}/{judged} · {low}", AMBER)
     if judged == 0:
         value, colour = (f"{skipped} skipped", GREY) if skipped else ("no cases", GREY)
     else:
@@ -60,6 +67,8 @@ def health_badge(health: Mapping) -> Badge:
     if c["passed"] + c["failed"] == 0:
         return Badge(HEALTH_BADGE, "estimator health", f"{c['skipped']} skipped" if c["skipped"] else "no cases",
                      GREY)
+    if health.get("confidence") == "low_resolution":
+        return Badge(HEALTH_BADGE, "estimator health", f"{c['passed']} passed · low resolution", AMBER)
     return Badge(HEALTH_BADGE, "estimator health", f"{c['passed']} passed{_skipped(c['skipped'])}", GREEN)
 
 
@@ -95,7 +104,8 @@ def trend_badge(current: Mapping, previous: Mapping | None) -> Badge:
 def badges(health: Mapping, previous: Mapping | None = None, with_trend: bool = True) -> list[Badge]:
     """Every badge of a session: overall, one per check (registry order), trend."""
     out = [health_badge(health)]
-    out += [check_badge(name, health["counts"]["checks"].get(name, {"passed": 0, "failed": 0, "skipped": 0}))
+    out += [check_badge(name, health["counts"]["checks"].get(name, {"passed": 0, "failed": 0, "skipped": 0}),
+                        low_resolution(health, name) if "cases" in health else None)
             for name in registry.NAMES]
     if with_trend:
         out.append(trend_badge(health, previous))

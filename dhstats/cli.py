@@ -76,7 +76,8 @@ class Options:
 def options(args) -> Options:
     """Validate the parsed arguments; raises :class:`SettingsError` naming the option."""
     settings = parse_settings({"sigma": args.sigma, "keep_quantiles": args.keep_quantiles,
-                               "reported_se": args.reported_se})
+                               "reported_se": args.reported_se, "tolerance": args.tolerance,
+                               "equivalence_alpha": args.equivalence_alpha})
     clip = _numbers(DEFAULT_CLIP if args.clip is None else args.clip, "--clip")
     if not all(c > 0 for c in clip):
         raise SettingsError(f"--clip: each value must be > 0, got {args.clip!r}")
@@ -202,7 +203,8 @@ def _health_of(runs: list[Run], settings: Settings) -> dict:
         sets.setdefault(run.file.results, run.n)
         cases += [v.to_dict() for v in evaluate(run, settings)[1]
                   if v.check in Z_CHECKS]
-    cases += [{**v.to_dict(), "E": sets[v.results]} for v in pool_cases(cases, settings.sigma)]
+    cases += [{**v.to_dict(), "E": sets[v.results]} for v in pool_cases(cases, settings.sigma, tolerance=settings.tolerance,
+                                                                              alpha=settings.equivalence_alpha)]
     return {"run_sets": [{"name": k, "E": v} for k, v in sets.items()], "cases": cases}
 
 
@@ -279,7 +281,7 @@ def cmd_simulate(argv) -> int:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", action="append", required=True, metavar="DIR",
                    help="run-set directory holding run_*/results.json (repeatable)")
-    for name in ("sigma", "keep_quantiles", "reported_se"):
+    for name in ("sigma", "keep_quantiles", "reported_se", "tolerance", "equivalence_alpha"):
         o = OPTION[name]
         p.add_argument(o.flag, default=o.default, help=o.help, **({"choices": o.choices} if o.choices else {}))
     p.add_argument("--clip", default=None, metavar="C[,C...]",

@@ -318,7 +318,8 @@ class Gate:
             return check_se_scaling(results, medians, self.settings.scaling_bounds)
         rs = next(r for r in self.run_sets if r.name == results)
         cases = [c for c in self._set_cases(rs, POOLED[check]) if c["eta"] == eta]
-        return registry.check(check).judge(results, eta, cases, self.settings.sigma)
+        return registry.check(check).judge(results, eta, cases, self.settings.sigma, tolerance=self.settings.tolerance,
+                                           alpha=self.settings.equivalence_alpha)
 
     def _pooled_verdicts_all(self) -> list[Verdict]:
         return [self._judge_set(case.check, case.results, case.eta)

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from . import registry
+from .confidence import confidence, set_resolution
 from .outputs import write_bytes_atomic
 
 try:
@@ -30,7 +31,8 @@ except ImportError:  # pragma: no cover - orjson is a declared dependency
 
 SCHEMA = 2
 OUTCOMES = ("passed", "failed", "skipped")
-REASONS = ("ok", "out_of_bounds", "missing_field", "inconclusive", "not_finite")
+REASONS = ("ok", "out_of_bounds", "missing_field", "inconclusive", "not_finite", "out_of_tolerance",
+           "not_demonstrated")
 RUN_OUTCOMES = ("ok", "error")
 HISTORY_MAX_LINES = 1000
 POOLED = ("pooled_linear_agreement", "pooled_linquad_agreement")
@@ -201,6 +203,8 @@ def build_health(
     cases = [clean(_record(v)) for v in verdicts]
     sets = _run_sets(paths, runs, run_sets)
     validate(runs, cases, (s["name"] for s in sets))
+    for s in sets:
+        s["resolution"] = clean(set_resolution(cases, s["name"]))
     counts = count(runs, cases)
     doc = {
         "schema": SCHEMA,
@@ -214,6 +218,7 @@ def build_health(
         "counts": counts,
         "exit": exit_block(counts),
     }
+    doc["confidence"] = confidence(doc, registry.NAMES)
     if figures_omitted:
         doc["figures_omitted"] = [str(f) for f in figures_omitted]
     return doc

@@ -43,6 +43,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("khat_max", "auto", "maximum Pareto k̂ (default auto: min(1 − 1/log10 n, 0.7))"),
     Option("se_ratio_bounds", "1/3,3", "LO,HI for reported/measured SE (default 1/3,3)"),
     Option("scaling_bounds", "1/2,2", "LO,HI for se_scaling: a run set's σ·√E over the largest-E set's (default 1/2,2)"),
+    Option("tolerance", "", "judge the pooled agreement cases by equivalence: the pooled ratio within 1 ± δ "
+                            "demonstrated by two one-sided tests (off by default; e.g. 0.2)"),
+    Option("equivalence_alpha", "0.05", "α of each one-sided test under --tolerance (default 0.05: a 90 % interval)"),
+    Option("resolution_warn", "0.5", "a check that passes but cannot see a relative bias under this is "
+                                     "low resolution, its badge amber (default 0.5)"),
     Option("reported_se", "total", "convention of the producer's reported SEs: total or shard-mean (×num_shards)",
            ("total", "shard-mean")),
     Option("max_plots", "24", "figures rendered per process for failing cases (default 24, ≈ 0.1 s each; -1: no limit; "
@@ -69,6 +74,9 @@ class Settings:
     se_ratio_bounds: tuple[float, float] = (1 / 3, 3.0)
     scaling_bounds: tuple[float, float] = (0.5, 2.0)
     reported_se: str = "total"  # or "shard-mean"
+    tolerance: float | None = None  # δ: pooled agreement judged by TOST against [1 − δ, 1 + δ]
+    equivalence_alpha: float = 0.05
+    resolution_warn: float = 0.5
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -144,6 +152,15 @@ def parse_settings(raw: Mapping[str, object]) -> Settings:
         raise SettingsError(f"--min-ess-fraction: must be in [0, 1], got {text('min_ess_fraction')!r}")
     khat = text("khat_max")
     khat_max = None if khat in ("", "auto") else _number(khat, "khat_max")
+    tolerance = _number(text("tolerance"), "tolerance") if text("tolerance") else None
+    if tolerance is not None and not tolerance > 0:
+        raise SettingsError(f"--tolerance: δ must be > 0, got {text('tolerance')!r}")
+    alpha = _number(text("equivalence_alpha"), "equivalence_alpha")
+    if not 0 < alpha < 0.5:
+        raise SettingsError(f"--equivalence-alpha: must be in (0, 0.5), got {text('equivalence_alpha')!r}")
+    warn = _number(text("resolution_warn"), "resolution_warn")
+    if not warn > 0:
+        raise SettingsError(f"--resolution-warn: must be > 0, got {text('resolution_warn')!r}")
     reported = text("reported_se")
     if reported not in OPTION["reported_se"].choices:
         raise SettingsError(f"--reported-se: total or shard-mean, got {reported!r}")
@@ -153,7 +170,7 @@ def parse_settings(raw: Mapping[str, object]) -> Settings:
         keep_quantiles=quantiles, min_ess_fraction=min_ess, khat_max=khat_max,
         se_ratio_bounds=_bounds(text("se_ratio_bounds"), "se_ratio_bounds"),
         scaling_bounds=_bounds(text("scaling_bounds"), "scaling_bounds"),
-        reported_se=reported,
+        reported_se=reported, tolerance=tolerance, equivalence_alpha=alpha, resolution_warn=warn,
     )
 
 

@@ -64,6 +64,26 @@ def _sig(value: float, source: str) -> stats.Sigma:
     return stats.Sigma(stats._finite(value), source)
 
 
+def sigma_c(c: float, *, p=None, psi=None, sigma_prediction: float | None = None,
+            sigma_true: float | None = None, cov: float = 0.0) -> float:
+    """σ_c, the SE of P − c·ΔH_true for a prediction P and a factor c (checks.md, "Resolution
+    and equivalence"); σ_1 is σ_lin / σ_lq.
+
+    Paired, from per-sequence arrays: ``se_sum(p_i − c·ψ_i)`` with p_i = η·g̃_i (lin+quad:
+    η·g̃_i + ½η²·q̃_i) and ψ the influence of ΔH_true (:func:`stats.paired_influence`).
+    From a case's numbers: √(σ_P² − 2c·cov + c²σ_true²); with cov = cov(P, ΔH_true) of the
+    paired σ's (:func:`cov_from`) this equals the paired form exactly (se_sum² is the
+    sample covariance form, bilinear in p and ψ); with cov = 0 it is the independent
+    fallback √(σ_P² + c²σ_true²). NaN for non-finite input.
+    """
+    if p is not None and psi is not None:
+        return stats.se_sum(np.asarray(p, dtype=np.float64) - c * np.asarray(psi, dtype=np.float64))
+    if sigma_prediction is None or sigma_true is None:
+        return math.nan
+    var = sigma_prediction**2 - 2.0 * c * cov + (c * sigma_true) ** 2
+    return stats._finite(math.sqrt(max(var, 0.0))) if math.isfinite(var) else math.nan
+
+
 def cov_from(sigma_prediction: float, sigma_true: float, sigma_difference: float) -> float:
     """cov(prediction, ΔH_true) = (σ_pred² + σ_true² − σ_diff²)/2 (polarisation identity)."""
     return 0.5 * (sigma_prediction**2 + sigma_true**2 - sigma_difference**2)
@@ -134,9 +154,9 @@ def sigmas_at(eta: float, parts: SequenceParts, *, w, h_new, h_base=None) -> Sig
     half = 0.5 * eta * eta
     linear = None
     if g_t is not None and psi is not None:
-        linear = _sig(stats.se_sum(eta * g_t - psi), "paired")
+        linear = _sig(sigma_c(1.0, p=eta * g_t, psi=psi), "paired")
     elif g is not None and true is not None:
-        linear = _sig(math.hypot(eta * g.value, true.value), "independent")
+        linear = _sig(sigma_c(1.0, sigma_prediction=eta * g.value, sigma_true=true.value), "independent")
     pred_lq = linquad = None
     if g is not None and q is not None:
         if g_t is not None and q_t is not None:
@@ -144,12 +164,11 @@ def sigmas_at(eta: float, parts: SequenceParts, *, w, h_new, h_base=None) -> Sig
         else:
             pred_lq = stats._finite(math.hypot(eta * g.value, half * q.value))
         if g_t is not None and q_t is not None and psi is not None:
-            linquad = _sig(stats.se_sum(eta * g_t + half * q_t - psi), "paired")
+            linquad = _sig(sigma_c(1.0, p=eta * g_t + half * q_t, psi=psi), "paired")
         elif g_t is not None and psi is not None:
-            linquad = _sig(math.hypot(stats.se_sum(eta * g_t - psi), half * q.value), "paired")
+            linquad = _sig(math.hypot(sigma_c(1.0, p=eta * g_t, psi=psi), half * q.value), "paired")
         elif true is not None:
-            linquad = _sig(math.sqrt((eta * g.value) ** 2 + (half * q.value) ** 2
-                                     + true.value**2), "independent")
+            linquad = _sig(sigma_c(1.0, sigma_prediction=pred_lq, sigma_true=true.value), "independent")
     if not math.isfinite(eta):
         nan = lambda s: None if s is None else stats.Sigma(math.nan, s.source)  # noqa: E731
         true, linear, linquad = nan(true), nan(linear), nan(linquad)

@@ -133,7 +133,8 @@ def pooled_table(runs, settings: Settings = Settings()) -> pd.DataFrame:
     rows = [{"results": v.results, "eta": v.eta, "estimator": POOLED[v.check].removesuffix("_agreement"),
              "R": v.numbers["R"], "Z": v.numbers.get("Z"), "ratio": v.numbers.get("ratio"),
              "ratio_se": v.numbers.get("ratio_se"), "outcome": str(v.outcome)}
-            for v in pool_cases(_agreement_cases(runs, settings), settings.sigma)]
+            for v in pool_cases(_agreement_cases(runs, settings), settings.sigma, tolerance=settings.tolerance,
+                                 alpha=settings.equivalence_alpha)]
     return pd.DataFrame(rows)
 
 

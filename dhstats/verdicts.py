@@ -40,6 +40,8 @@ class Reason(StrEnum):
     NOT_FINITE = "not_finite"  # a statistic is NaN or infinite: never a pass
     MISSING_FIELD = "missing_field"  # skipped: an optional field the check needs is absent
     INCONCLUSIVE = "inconclusive"  # skipped: the evidence cannot decide
+    OUT_OF_TOLERANCE = "out_of_tolerance"  # --tolerance: the pooled ratio is demonstrably outside 1 ± δ
+    NOT_DEMONSTRATED = "not_demonstrated"  # --tolerance: agreement within 1 ± δ is not demonstrated
 
 
 _DEFAULT_REASON = {Outcome.PASSED: Reason.OK, Outcome.FAILED: Reason.OUT_OF_BOUNDS,
@@ -105,6 +107,13 @@ def fmt(x) -> str:
 def not_finite(numbers: dict) -> list[str]:
     """Names of the float numbers that are NaN or ±inf (None means "not available" and is fine)."""
     return [k for k, v in numbers.items() if isinstance(v, float) and not math.isfinite(v)]
+
+
+def unbounded(x: float) -> float | None:
+    """None for ±inf: a number infinite by its meaning (a resolution when Σ ΔH_true/σ = 0, an
+    unbounded interval limit), not by a failed computation — null in health.json, said in the
+    message. NaN stays NaN (never a pass)."""
+    return None if math.isinf(x) else x
 
 
 def close(a: float, b: float, rel: float, floor: float = 1e-12) -> bool:

@@ -1,0 +1,71 @@
+"""What a green is worth (dhstats.confidence) and how badges show it: run-set resolution,
+low-resolution checks, confidence, the one sentence per run set — on hand-built records."""
+from __future__ import annotations
+
+from health_records import case, run
+
+from dhstats import badges, confidence
+from dhstats.health import build_health
+from dhstats.registry import NAMES
+from dhstats.settings import Settings
+
+ETAS = (1e-6, 2e-6, 4e-6)
+
+
+def _health(pooled_res=(1.9, 1.8, 2.1), run_res=3.0, trunc_skipped=3, settings=Settings(), failed=False):
+    """E_256 of 4 runs: per-run linear cases (resolution run_res) and pooled linear cases
+    (resolutions pooled_res by η); one run's truncation_ratio: 4 cases, trunc_skipped skipped."""
+    runs = [run("E_256", f"run_0{i}") for i in range(1, 5)]
+    cases = [case("E_256", f"run_0{i}", eta, "linear_agreement", "passed", resolution=run_res, z=0.1)
+             for i in range(1, 5) for eta in ETAS]
+    cases += [case("E_256", "run_01", 1e-6 * (j + 1), "truncation_ratio",
+                   "skipped" if j < trunc_skipped else "passed", reason="inconclusive" if j < trunc_skipped else "ok")
+              for j in range(4)]
+    cases += [case("E_256", None, eta, "pooled_linear_agreement", "failed" if failed and eta == ETAS[0] else "passed",
+                   resolution=r, Z=0.5) for eta, r in zip(ETAS, pooled_res)]
+    sets = [{"name": "E_256", "path": "/data/E_256", "E": 256, "runs": 4}]
+    return build_health(settings, ["/data/E_256"], runs, cases, run_sets=sets, generated="2026-12-02T22:00:00Z")
+
+
+def test_run_set_resolution_is_the_median_over_eta_of_pooled_cases():
+    h = _health()
+    assert h["run_sets"][0]["resolution"] == {"linear": 1.9, "linquad": None}
+    # no pooled case with a resolution: the per-run cases' (median over runs, then over η)
+    h = _health(pooled_res=(None,) * 3)  # null = ∞ (Σ ΔH_true/σ = 0)
+    assert h["run_sets"][0]["resolution"]["linear"] is None
+    assert confidence.set_resolution(h["cases"], "E_256")["linear"] == float("inf")
+
+
+def test_low_resolution_checks_confidence_and_badges():
+    h = _health()
+    assert confidence.low_resolution(h, "linear_agreement") == "resolves ±190 %"  # its pooled cases, median
+    assert confidence.low_resolution(h, "pooled_linear_agreement") == "resolves ±190 %"
+    assert confidence.low_resolution(h, "truncation_ratio") == "3 of 4 inconclusive"
+    assert h["confidence"] == "low_resolution" and h["exit"]["status"] == 0
+    by = {b.filename: b for b in badges.badges(h, with_trend=False)}
+    assert (by["linear_agreement.svg"].value, by["linear_agreement.svg"].colour) == ("12/12 · resolves ±190 %",
+                                                                                     badges.AMBER)
+    assert by["truncation_ratio.svg"].value == "1/1 · 3 of 4 inconclusive"
+    assert (by["estimator-health.svg"].value, by["estimator-health.svg"].colour) == (
+        "16 passed · low resolution", badges.AMBER)
+
+
+def test_resolved_when_fine_enough_and_failed_when_any_case_fails():
+    h = _health(pooled_res=(0.3, 0.4, 0.45), trunc_skipped=2)
+    assert h["confidence"] == "resolved" and all(confidence.low_resolution(h, n) is None for n in NAMES)
+    assert badges.health_badge(h).colour == badges.GREEN
+    h = _health(settings=Settings(resolution_warn=2.5))  # the threshold is the setting's
+    assert confidence.low_resolution(h, "linear_agreement") is None
+    h = _health(failed=True)
+    assert h["confidence"] == "failed" and confidence.low_resolution(h, "pooled_linear_agreement") is None
+    assert badges.health_badge(h).colour == badges.RED
+
+
+def test_run_set_sentence():
+    h = _health()
+    assert confidence.run_set_sentence(h, h["run_sets"][0]) == (
+        "E_256: no disagreement found, but a bias under ±190 % would go unseen; ≈ 58 runs, or E ≈ 3 700 at 4 "
+        "runs, would resolve ±50 %")  # (1.9/0.5)² = 14.44: 4·14.44 = 57.8 → 58 runs, 256·14.44 = 3 697
+    h = _health(pooled_res=(0.3, 0.4, 0.45))
+    assert confidence.run_set_sentence(h, h["run_sets"][0]) == (
+        "E_256: no disagreement found; a bias of ±40 % or more would have been detected (80 % power)")

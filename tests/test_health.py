@@ -23,8 +23,10 @@ def test_schema_2_document():
                        "counts", "exit", "confidence"]
     assert h["schema"] == 2 and h["sigma"] == 3.0 and h["generated"] == "2026-11-25T21:30:00Z"
     assert h["settings"] == Settings().to_dict()
-    assert h["run_sets"] == [{"name": "E_256", "path": "/data/E_256", "E": 256, "runs": 3},
-                             {"name": "E_512", "path": "/data/E_512", "E": 512, "runs": 1}]
+    none = {"linear": None, "linquad": None}  # no case carries a resolution
+    assert h["run_sets"] == [{"name": "E_256", "path": "/data/E_256", "E": 256, "runs": 3, "resolution": none},
+                             {"name": "E_512", "path": "/data/E_512", "E": 512, "runs": 1, "resolution": none}]
+    assert h["confidence"] == "failed"
     assert [r["run"] for r in h["runs"]] == ["run_01", EVIL_RUN, "run_03", "run_01"]
     trunc = next(c for c in h["cases"] if c["check"] == "truncation_ratio")
     assert trunc["ratio_q0.95"] is None and trunc["ratio_q0.99"] == 5.1  # NaN → null

@@ -51,6 +51,7 @@ from dhstats.results import RunFile, load_runs, validate  # noqa: E402
 from dhstats.settings import Settings  # noqa: E402
 from dhstats.sigmas import run_parts  # noqa: E402
 from dhstats.verdicts import RunContext  # noqa: E402
+from tests.paths import REAL  # noqa: E402  (../shared/data/real beside the project root)
 
 ETAS = simulate.DEFAULT_ETAS
 ENTROPY_NOISE = 0.01
@@ -61,7 +62,6 @@ SET_SIZES = (4, 16, 64)
 POWER = ((1.0, 16), (0.5, 64))  # (b, R) of the issue
 FIELDS = ("z", "prediction", "delta_h_true", "sigma", "sigma_prediction", "sigma_true")
 JUDGE = {"lin": agreement.check_linear_agreement, "lq": agreement.check_linquad_agreement}
-REAL = Path("/work/shared/data/real")
 
 
 def norm_cdf(x: float) -> float:

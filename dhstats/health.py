@@ -191,7 +191,7 @@ def build_health(
     figures_omitted: Sequence[str] = (),
     generated: str | None = None,
 ) -> dict:
-    """The health.json document, schema 2 (``/tmp/brief/health.md``; checks.md "Outputs").
+    """The health.json document, schema 2 (checks.md, "Outputs"; its fields: README, "Outputs").
 
     ``settings`` has ``to_dict()`` and ``sigma``; records are verdict objects (``to_dict()``)
     or dicts; ``run_sets`` entries ``{"name", "path", "E", "runs"}`` (derived from the paths

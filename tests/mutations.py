@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from paths import real_file
 
-REAL_FILE = Path("/work/shared/data/real/E_256/run_01/results.json")
+REAL_FILE = real_file("E_256", "run_01")
 
 #: keys the gate reads (results-format.md, "Fields the gate uses"); mutations favour them
 GATE_KEYS = frozenset({

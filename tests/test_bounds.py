@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 from dhstats.results import InvalidRun, Run, RunFile, load_run, validate
 from dhstats.validation import MAGNITUDE_BOUND, _Validator
 from test_results import doc
+from paths import REAL, needs_real
 
 FILE = "E_4/run_01/results.json"
 RF = RunFile("E_4", "run_01", Path("/nonexistent/E_4/run_01/results.json"))
 BOUND = "expected |x| ≤ 1e50 (bound on every number the gate reads)"
-REAL = Path("/work/shared/data/real")
 
 
 def problems(d) -> list[str]:
@@ -123,7 +123,7 @@ def test_nan_and_infinity_tokens_through_the_parser(tmp_path):
     ]
 
 
-@pytest.mark.skipif(not REAL.is_dir(), reason="real producer files not present")
+@needs_real
 def test_real_files_are_far_inside_the_bound():
     files = sorted(REAL.glob("E_*/run_*/results.json"))
     assert files

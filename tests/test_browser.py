@@ -24,8 +24,9 @@ from hypothesis import strategies as st
 
 from dhstats import simulate
 from dhstats.gate import case_id
+from paths import PROJECT_ROOT
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = PROJECT_ROOT
 PWNED = "PWNED"
 RUN_SET = "E_<b class=dhx-evil>x"  # a directory name cannot hold '/', so no closing tag
 INVALID_RUN = f"run_<img src=x onerror=document.title='{PWNED}'>"

@@ -25,8 +25,9 @@ from dhstats.results import RunFile, validate
 from dhstats.settings import Settings
 from dhstats.simulate import DEFAULT_ETAS, simulate_run, write_run_set
 from dhstats.verdicts import RunContext
+from paths import PROJECT_ROOT
 
-_PATH = Path(__file__).resolve().parents[1] / "bench" / "calibration.py"
+_PATH = PROJECT_ROOT / "bench" / "calibration.py"
 _SPEC = importlib.util.spec_from_file_location("calibration_bench", _PATH)
 cal = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(cal)

@@ -16,8 +16,8 @@ from dhstats.cli import main
 from dhstats.registry import evaluate
 from dhstats.results import load_runs
 from dhstats.series import sequence_series
+from paths import PROJECT_ROOT, REAL, needs_real
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 ETA = 8e-07
 
 
@@ -119,7 +119,7 @@ def test_missing_results_directory_is_a_usage_error(tmp_path, capsys):
     assert "not a directory" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not REAL.is_dir(), reason="../shared/data/real not present")
+@needs_real
 def test_tables_on_real_data_shows_the_notebook_se_too_small(tmp_path):
     assert main(["tables", "--results", str(REAL / "E_512"), "--out", str(tmp_path)]) == 0
     df = pd.read_csv(tmp_path / "agreement.csv")
@@ -202,7 +202,7 @@ def test_python_dash_m_tables_exit_status(tmp_path):
 def test_every_csv_column_is_in_the_data_dictionary(run_set, tmp_path):
     other = simulate.write_run_set(tmp_path / "sim", name="E_128", runs=2, n=128, seed=5)
     main(["tables", "--results", str(run_set), "--results", str(other), "--out", str(tmp_path / "t")])
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "tables.md").read_text()
+    doc = (PROJECT_ROOT / "docs" / "tables.md").read_text()
     for csv in sorted((tmp_path / "t").glob("*.csv")):
         assert f"## {csv.name}" in doc
         undocumented = [c for c in pd.read_csv(csv).columns if f"`{c}`" not in doc]

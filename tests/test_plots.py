@@ -31,9 +31,9 @@ from dhstats.settings import Settings
 from dhstats.sigmas import run_sigmas
 
 from builders import consistent_entry
+from paths import PROJECT_ROOT, REAL
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 ETAS = (1e-6, 4e-6, 1.6e-5)
 
 
@@ -561,7 +561,7 @@ def test_simulated_run_renders_every_figure_at_100_dpi():
 
 def test_plots_package_does_not_import_pyplot():
     code = "import sys, dhstats.plots; assert 'matplotlib.pyplot' not in sys.modules"
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=PROJECT_ROOT)
 
 
 def test_real_runs_render():

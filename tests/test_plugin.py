@@ -19,8 +19,9 @@ import pytest
 from dhstats import simulate
 from dhstats.pages import page_path
 from dhstats.registry import NAMES as CHECKS
+from paths import PROJECT_ROOT
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = PROJECT_ROOT
 pytest_plugins = ["pytester"]
 
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -38,9 +37,9 @@ from dhstats.results import Run, RunFile, discover, load_run, scan_etas
 from dhstats.registry import evaluate
 from dhstats.settings import Settings
 from dhstats.verdicts import Outcome
+from paths import REAL, needs_real
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
-pytestmark = pytest.mark.skipif(not REAL.is_dir(), reason="../shared/data/real not present")
+pytestmark = needs_real
 
 RUN_SETS = ("E_256", "E_512")
 RUN_KEYS = [f"{s}/run_{i:02d}" for s in RUN_SETS for i in range(1, 5)]

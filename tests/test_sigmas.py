@@ -24,6 +24,7 @@ from dhstats.sigmas import case_sigmas_of, run_parts, run_sigmas
 from dhstats.simulate import simulate_run
 from dhstats.sigmas import case_sigmas, cov_from
 from dhstats.stats import Sigma, centred, pooled_ratio, se_sum, stouffer
+from paths import REAL, needs_real
 
 W3 = np.array([0.5, 0.25, 0.25])
 T3 = np.array([1.0, 2.0, 1.0])  # ΣT = 4
@@ -346,11 +347,10 @@ def test_adapter_uses_reported_se_and_convention():
 
 
 # real producer files (see tests/test_real_data.py for where they live)
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 REAL_KEYS = [f"{s}/run_{i:02d}" for s in ("E_256", "E_512") for i in range(1, 5)]
 
 
-@pytest.mark.skipif(not REAL.is_dir(), reason="../shared/data/real not present")
+@needs_real
 @pytest.mark.parametrize("key", REAL_KEYS)
 def test_paired_sigma_matches_bootstrap_on_real_runs(key):
     results, name = key.split("/")

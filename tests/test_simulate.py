@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import orjson
@@ -30,9 +29,10 @@ from dhstats.simulate import (
     write_malformed,
     write_run_set,
 )
+from paths import PROJECT_ROOT, real_file
 
-REPO = Path(__file__).resolve().parents[1]
-REAL = Path("/work/shared/data/real/E_256/run_01/results.json")
+REPO = PROJECT_ROOT
+REAL_FILE = real_file("E_256", "run_01")
 
 
 # --------------------------------------------------------------------------- helpers (private)
@@ -351,8 +351,8 @@ def test_gate_fields_exist_as_in_real_file(clean):
         ("approx", "quadratic", "ratio_pred"), ("true", "entries"),
     ]
     docs = [clean]
-    if REAL.exists():
-        docs.append(json.loads(REAL.read_text()))
+    if REAL_FILE.exists():
+        docs.append(json.loads(REAL_FILE.read_text()))
     diag_keys = {"delta_h_true", "base_entropy", "ess", "logweight_stats", "clip_fraction", "weights_sum",
                  "normalized_weights", "log_weights", "h_base", "h_new", "delta_h_seq", "token_counts"}
     for doc in docs:

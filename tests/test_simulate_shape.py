@@ -3,7 +3,6 @@ results.json, in the producer's order, real file size) with the gate's fields un
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import orjson
@@ -15,9 +14,9 @@ from dhstats import simulate
 from dhstats.results import Run, load_runs
 from dhstats.simulate.run import sample_batch
 from dhstats.simulate.shape import sequence_fields
+from paths import needs_real, real_file
 
-REAL_512 = Path("/work/shared/data/real/E_512/run_01/results.json")
-needs_real = pytest.mark.skipif(not REAL_512.exists(), reason="real E_512 files not present")
+REAL_512 = real_file("E_512", "run_01")
 LOG2 = math.log(2.0)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import math
+import statistics
 from pathlib import Path
 
 import numpy as np
@@ -90,17 +91,23 @@ def test_tail_prob_increases_with_the_shift(a, b):
     assert cal.tail_prob(lo) <= cal.tail_prob(hi) + 1e-15
 
 
-@settings(max_examples=50)
 @given(st.lists(st.lists(st.booleans(), min_size=3, max_size=3), min_size=2, max_size=30), st.randoms())
-def test_cluster_rate_invariant_to_cluster_order(rows, rnd):
+def test_cluster_rate_is_the_mean_with_the_se_of_cluster_means(rows, rnd):
+    """rate = mean of all items; SE = sd(ddof=1) of the per-cluster means / √clusters, so it
+    does not change when clusters are reordered or when the items inside a cluster are."""
     hits = np.array(rows)
     rate, se = cal.cluster_rate(hits)
-    assert rate == hits.mean() or math.isclose(rate, hits.mean(), rel_tol=1e-12)
-    assert 0.0 <= rate <= 1.0 and se >= 0.0
+    means = [sum(r) / len(r) for r in rows]
+    assert math.isclose(rate, sum(means) / len(means), rel_tol=1e-12, abs_tol=1e-15)
+    assert math.isclose(se, statistics.stdev(means) / math.sqrt(len(rows)), rel_tol=1e-9, abs_tol=1e-15)
+    # a cluster whose items all agree weighs as one observation, not as three
+    agreed = np.repeat(hits[:, :1], 3, axis=1)
+    assert math.isclose(cal.cluster_rate(agreed)[1], cal.cluster_rate(hits[:, 0])[1], rel_tol=1e-9, abs_tol=1e-15)
     perm = list(range(len(rows)))
     rnd.shuffle(perm)
-    rate2, se2 = cal.cluster_rate(hits[perm])
-    assert math.isclose(rate, rate2, rel_tol=1e-12) and math.isclose(se, se2, rel_tol=1e-9, abs_tol=1e-15)
+    shuffled = np.array([rnd.sample(list(r), len(r)) for r in hits[perm]])
+    rate2, se2 = cal.cluster_rate(shuffled)
+    assert math.isclose(rate, rate2, rel_tol=1e-12, abs_tol=1e-15) and math.isclose(se, se2, rel_tol=1e-9, abs_tol=1e-15)
 
 
 # =========================================================================== 3. the power shift

@@ -177,45 +177,103 @@ def test_workers_share_run_summaries_through_the_exchange(tmp_path, two_sets):
 # --------------------------------------------------------------------------- robustness
 
 
+def _with_h_base(path: Path, entry: int, value: float) -> None:
+    doc = orjson.loads(path.read_bytes())
+    d = doc["true"]["entries"][entry]["diagnostics"]
+    d["h_base"] = [value] * len(d["h_base"])
+    path.write_bytes(orjson.dumps(doc))
+
+
 def test_garbage_never_passes_and_every_run_is_reported(tmp_path):
-    """h_base = [1e308]*n once passed consistency and both agreements (σ_true = inf ⇒ z = 0)."""
+    """h_base = [1e308]*n once passed consistency and both agreements (σ_true = inf ⇒ z = 0):
+    now it is invalid input naming its JSON path, and h_base at the largest valid magnitude
+    (1e50) is judged and fails consistency at that η; the intact run is judged as alone."""
     root = tmp_path / "E_128"
     write_run(root, "run_01", **NOISE)
-    path = write_run(root, "run_02", seed=2, **NOISE)
-    doc = orjson.loads(path.read_bytes())
-    d = doc["true"]["entries"][1]["diagnostics"]
-    d["h_base"] = [1e308] * len(d["h_base"])
-    path.write_bytes(orjson.dumps(doc))
+    _with_h_base(write_run(root, "run_02", seed=2, **NOISE), 1, 1e308)
+    _with_h_base(write_run(root, "run_03", seed=3, **NOISE), 1, 1e50)
     health = session(tmp_path, [root], reported_se="shard-mean").run()
-    assert [r["run"] for r in health["runs"]] == ["run_01", "run_02"]
+    runs = {r["run"]: r for r in health["runs"]}
+    assert list(runs) == ["run_01", "run_02", "run_03"]
     assert health["exit"]["status"] == 1
-    bad = [r for r in health["runs"] if r["run"] == "run_02"][0]
-    mine = [c for c in health["cases"] if c["run"] == "run_02"]
-    assert bad["outcome"] == "error" or any(c["outcome"] == "failed" for c in mine)
-    for c in mine:  # no pass with a non-finite (null) judged number
-        if c["outcome"] == "passed" and c["check"].endswith("agreement"):
-            assert all(c[k] is not None for k in ("z", "sigma", "sigma_true"))
+    assert runs["run_02"]["outcome"] == "error"
+    assert [p.split(": ", 1)[1] for p in runs["run_02"]["problems"]] == [
+        "true.entries[1].diagnostics.h_base[0]: 1e+308, expected |x| ≤ 1e50 (bound on every number the gate reads)"]
+    assert not [c for c in health["cases"] if c["run"] == "run_02"]
+    assert runs["run_03"]["outcome"] == "ok"
+    eta = sorted({c["eta"] for c in health["cases"] if c["eta"] is not None})[1]
+    garbage = {c["check"]: c for c in health["cases"] if c["run"] == "run_03" and c["eta"] == eta}
+    assert garbage["consistency"]["outcome"] == "failed" and "base_entropy" in garbage["consistency"]["message"]
+    alone_root = tmp_path / "alone" / "E_128"
+    write_run(alone_root, "run_01", **NOISE)
+    alone = session(tmp_path / "alone", [alone_root], reported_se="shard-mean").run()
+    mine = [c for c in health["cases"] if c["run"] == "run_01"]
+    assert mine == [c for c in alone["cases"] if c["run"] == "run_01"]
 
 
-def test_a_figure_or_an_output_that_fails_loses_no_run(tmp_path, monkeypatch):
+def test_a_non_finite_statistic_fails_its_case_in_a_session(tmp_path, monkeypatch):
+    """Whatever produces it, a NaN z fails its case with reason not_finite (never a pass), and
+    the pooled check leaves out runs without a finite z (here all: skipped)."""
+    from dhstats import stats
+
+    root = tmp_path / "E_128"
+    write_run(root, "run_01", **NOISE)
+    write_run(root, "run_02", seed=2, **NOISE)
+    monkeypatch.setattr(stats, "agreement_z", lambda *a, **k: math.nan)
+    health = session(tmp_path, [root]).run()
+    agreement = [c for c in health["cases"] if c["check"] in ("linear_agreement", "linquad_agreement")]
+    assert len(agreement) == 2 * 2 * 3
+    assert all(c["outcome"] == "failed" and c["reason"] == "not_finite" and c["z"] is None for c in agreement)
+    pooled = [c for c in health["cases"] if c["check"].startswith("pooled_")]
+    assert pooled and all(c["outcome"] == "skipped" and c["R"] == 0 for c in pooled)
+    assert health["exit"]["status"] == 1
+
+
+def _failing_run_set(tmp_path: Path) -> Path:
+    """run_01 intact; run_02 with all-zero weights at its first η (consistency, snis_weights,
+    the agreements and truncation fail there)."""
     root = tmp_path / "E_128"
     write_run(root, "run_01", **NOISE)
     path = write_run(root, "run_02", seed=2, **NOISE)
     doc = orjson.loads(path.read_bytes())
-    doc["true"]["entries"][0]["diagnostics"]["normalized_weights"] = [0.0] * 128  # fails; np.histogram once raised
-    doc["true"]["entries"][2]["eta"] = 1e300
+    doc["true"]["entries"][0]["diagnostics"]["normalized_weights"] = [0.0] * 128  # np.histogram once raised
     path.write_bytes(orjson.dumps(doc))
+    return root
+
+
+def test_a_figure_that_fails_is_a_note_and_loses_no_run(tmp_path, monkeypatch):
+    from dhstats import plots
+
+    def broken(*a, **k):
+        raise RuntimeError("no canvas")
+
+    monkeypatch.setattr(plots, "figure", broken)
+    root = _failing_run_set(tmp_path)
+    g = session(tmp_path, [root])
+    health = g.run()
+    assert [(r["run"], r["outcome"]) for r in health["runs"]] == [("run_01", "ok"), ("run_02", "ok")]
+    failed = {(c["run"], c["check"]) for c in health["cases"] if c["outcome"] == "failed"}
+    assert ("run_02", "snis_weights") in failed and all(run == "run_02" for run, _ in failed)
+    assert not g.output_errors
+    page = (tmp_path / "reports" / "runs" / "E_128" / "run_02.html").read_text()
+    assert page.count("could not be drawn: RuntimeError: no canvas") >= 1
+    assert "<img" not in page
+
+
+def test_an_output_that_fails_loses_no_run(tmp_path, monkeypatch):
     from dhstats import publish
 
     def broken(*a, **k):
         raise OSError("disk full")
 
     monkeypatch.setattr(publish, "write_reports", broken)
+    root = _failing_run_set(tmp_path)
     g = session(tmp_path, [root])
     health = g.run()
     assert [r["run"] for r in health["runs"]] == ["run_01", "run_02"]
+    assert {c["run"] for c in health["cases"] if c["outcome"] == "failed"} == {"run_02"}
     assert health["exit"]["status"] == 1
-    assert g.output_errors and "disk full" in g.output_errors[0]
+    assert g.output_errors == ["dhstats: writing the reports failed: OSError: disk full"]
 
 
 def test_bad_options_are_usage_errors(tmp_path):

@@ -7,7 +7,6 @@ import math
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
 import orjson
@@ -556,9 +555,7 @@ def test_malformed_kinds(tmp_path):
 
 
 def test_example_run_set(tmp_path):
-    t = time.perf_counter()
     root = write_example(tmp_path)
-    assert time.perf_counter() - t < 1.0
     assert root == tmp_path / "E_example"
     files = sorted(root.glob("run_*/results.json"))
     assert [f.parent.name for f in files] == ["run_01", "run_02", "run_03"]
@@ -629,12 +626,10 @@ def test_argument_validation():
 # --------------------------------------------------------------------------- speed, CLI
 
 
-def test_e2048_generation_is_fast(tmp_path):
-    simulate_run(2048, DEFAULT_ETAS, seed=0)  # warm up
-    t = time.perf_counter()
+def test_e2048_run_set_files_have_the_producers_size(tmp_path):
+    """(Generation speed is measured by bench/gate_speed.py, not by a timed test.)"""
     root = write_run_set(tmp_path, name="E_2048", runs=3, n=2048)
-    per_run = (time.perf_counter() - t) / 3
-    assert per_run < 0.25, per_run
+    assert sorted(p.name for p in root.iterdir()) == ["run_01", "run_02", "run_03"]
     size = (root / "run_01" / "results.json").stat().st_size
     assert 1e6 < size < 5e6
 

@@ -149,13 +149,10 @@ def test_extras_invariants(seed, vocab, max_len, n):
     assert np.array_equal(f["length_log"], np.log(T))
 
 
-def test_e2048_real_shape_size_and_speed(tmp_path):
-    """A real-shape E_2048 file with 2 η is about the real 2.9 MB, written in well under 1 s."""
-    import time
-    t = time.perf_counter()
+def test_e2048_real_shape_size(tmp_path):
+    """A real-shape E_2048 file with 2 η is about the real 2.9 MB (its speed: bench/gate_speed.py)."""
     root = simulate.write_run_set(tmp_path, name="E_2048", runs=1, n=2048, etas=simulate.REAL_2048_ETAS,
                                   shape="real", entropy_noise=0.01, score_noise=0.5)
-    assert time.perf_counter() - t < 1.0
     size = (root / "run_01" / "results.json").stat().st_size
     assert 2.5e6 < size < 3.3e6, size
 

@@ -33,6 +33,16 @@ def _map(x) -> Mapping:
     return x if isinstance(x, Mapping) else {}
 
 
+def _records(x) -> list[Mapping]:
+    """The objects of a JSON array (anything else in it, or a non-array: left out)."""
+    return [c for c in x if isinstance(c, Mapping)] if isinstance(x, (list, tuple)) else []
+
+
+def _name(x) -> str | None:
+    """A run or run-set name: a string, else None."""
+    return x if isinstance(x, str) else None
+
+
 def _pos(x) -> float | None:
     v = _num(x)
     return v if v is not None and v > 0 else None
@@ -62,9 +72,10 @@ def pooled_ratio(cases: Sequence[Mapping]) -> Figure:
     """One run set: prediction/ΔH_true vs η (log x), each run's ratio ± ratio_se (from its
     agreement cases) and the pooled Σ prediction / Σ ΔH_true ± SE (pooled cases), one panel
     for linear and one for lin+quad on the same x range. A dashed line marks 1."""
+    cases = _records(cases)
     panels = []
     for kind, label in KINDS:
-        runs = [c for c in cases if c.get("check") == f"{kind}_agreement" and c.get("run") is not None
+        runs = [c for c in cases if c.get("check") == f"{kind}_agreement" and _name(c.get("run")) is not None
                 and _pos(c.get("eta")) and _num(c.get("ratio")) is not None]
         pooled = [c for c in cases if c.get("check") == f"pooled_{kind}_agreement"
                   and _pos(c.get("eta")) and _num(c.get("ratio")) is not None]
@@ -72,7 +83,7 @@ def pooled_ratio(cases: Sequence[Mapping]) -> Figure:
             panels.append((kind, label, runs, pooled))
     if not panels:
         raise MissingData("no finite prediction/ΔH_true ratio in this run set")
-    name = next((c.get("results") for c in cases if c.get("results")), "run set")
+    name = next((c["results"] for c in cases if _name(c.get("results"))), "run set")
     fig, axes = figure(ncols=len(panels), width=9.0 if len(panels) == 2 else 7.5, height=4.0,
                        left=0.08, wspace=0.2, top=0.84, bottom=0.2)
     fig.suptitle(f"Prediction / ΔH_true per run and pooled, {name}", fontsize=FONT)
@@ -106,12 +117,12 @@ def pooled_ratio(cases: Sequence[Mapping]) -> Figure:
 
 def _set_e(health: Mapping) -> dict[str, float]:
     """Run-set name → E (run_sets[].E, else the E of its cases)."""
-    out = {s.get("name"): _pos(s.get("E")) for s in health.get("run_sets", []) or []}
-    for c in health.get("cases", []) or []:  # else a case's E, else its run's n (= E)
-        if not isinstance(c, Mapping):
-            continue
-        if out.get(c.get("results")) is None and (_pos(c.get("E")) or _pos(c.get("n"))):
-            out[c.get("results")] = _pos(c.get("E")) or _pos(c.get("n"))
+    health = _map(health)
+    out = {_name(s.get("name")): _pos(s.get("E")) for s in _records(health.get("run_sets"))}
+    for c in _records(health.get("cases")):  # else a case's E, else its run's n (= E)
+        name = _name(c.get("results"))
+        if out.get(name) is None and (_pos(c.get("E")) or _pos(c.get("n"))):
+            out[name] = _pos(c.get("E")) or _pos(c.get("n"))
     return {k: v for k, v in out.items() if k is not None and v is not None}
 
 
@@ -126,8 +137,8 @@ def sigma_vs_e(health: Mapping) -> Figure:
     dashed lines ∝ 1/√E through each series' largest-E point: a σ off its line is mis-scaled
     (the se_scaling check; checks.md)."""
     E = _set_e(health)
-    cases = [c for c in health.get("cases", []) or [] if c.get("check") == "linear_agreement"
-             and c.get("results") in E]
+    cases = [c for c in _records(_map(health).get("cases")) if c.get("check") == "linear_agreement"
+             and _name(c.get("results")) in E]
     series: dict[str, dict[float, list]] = {}
     for c in cases:
         e = E[c["results"]]
@@ -175,8 +186,8 @@ def ratio_vs_e(health: Mapping) -> Figure:
     E = _set_e(health)
     panels = []
     for kind, label in KINDS:
-        pts = [c for c in health.get("cases", []) or [] if c.get("check") == f"pooled_{kind}_agreement"
-               and c.get("results") in E and _pos(c.get("eta")) and _num(c.get("ratio")) is not None]
+        pts = [c for c in _records(_map(health).get("cases")) if c.get("check") == f"pooled_{kind}_agreement"
+               and _name(c.get("results")) in E and _pos(c.get("eta")) and _num(c.get("ratio")) is not None]
         if pts:
             panels.append((kind, label, pts))
     if len({E[c["results"]] for _, _, p in panels for c in p}) < 2:
@@ -211,7 +222,7 @@ def trend(lines: Sequence[Mapping], sigma: float = 3.0, last: int = 50) -> Figur
     """Estimator health over the last ``last`` gate sessions (history lines, oldest first):
     top, the pass rate passed/(passed + failed) of each check with judged cases; bottom, the
     pooled linear Z of each (run set, η) with ±``sigma`` dashed. x: session (oldest → newest)."""
-    lines = [ln for ln in lines if isinstance(ln, Mapping)][-last:]
+    lines = _records(lines)[-last:]
     if not lines:
         raise MissingData("no gate session in the history")
     x = np.arange(1, len(lines) + 1)

@@ -153,11 +153,14 @@ def _tally(items: Iterable[Mapping]) -> dict:
 def count(runs: Sequence[Mapping], cases: Sequence[Mapping]) -> dict:
     """``counts``: cases per outcome, the same per check (every check, registry order), runs."""
     errors = sum(r["outcome"] == "error" for r in runs)
-    return {
-        "cases": _tally(cases),
-        "checks": {n: _tally(c for c in cases if c["check"] == n) for n in registry.NAMES},
-        "runs": {"total": len(runs), "ok": len(runs) - errors, "error": errors},
-    }
+    checks = {n: _tally(()) for n in registry.NAMES}
+    for c in cases:  # one pass over the cases, not one per check
+        if c["check"] in checks:
+            tally = checks[c["check"]]
+            tally["total"] += 1
+            tally[c["outcome"]] += 1
+    return {"cases": _tally(cases), "checks": checks,
+            "runs": {"total": len(runs), "ok": len(runs) - errors, "error": errors}}
 
 
 def _plural(n: int, word: str) -> str:
@@ -225,8 +228,28 @@ def build_health(
 
 
 def cases_of(health: Mapping, results: str, run: str | None) -> list[dict]:
-    """The cases of one run (``run`` None: the run-set cases of ``results``)."""
+    """The cases of one run (``run`` None: the run-set cases of ``results``): one scan of
+    every case — for one look-up; a loop over runs uses :class:`RunIndex`."""
     return [c for c in health["cases"] if c["results"] == results and c["run"] == run]
+
+
+class RunIndex:
+    """health.json's runs and cases by ``(results, run)`` (run None: a run set's cases), built
+    in one pass: whatever renders per run (pages, links, the manifest) looks a run up here
+    instead of scanning every case for every run (O(runs × cases): 9 of 23 s at 1 000 runs)."""
+
+    def __init__(self, health: Mapping):
+        self.runs = {(r["results"], r["run"]): r for r in health["runs"]}
+        self.cases: dict[tuple, list[dict]] = {}
+        for c in health["cases"]:
+            self.cases.setdefault((c["results"], c["run"]), []).append(c)
+
+    def cases_of(self, results: str, run: str | None) -> list[dict]:
+        """The cases of one run, in document order (as :func:`cases_of`)."""
+        return self.cases.get((results, run), [])
+
+    def run(self, results: str, run: str) -> Mapping | None:
+        return self.runs.get((results, run))
 
 
 # --------------------------------------------------------------------------- history
@@ -307,5 +330,5 @@ def read_history(path: str | os.PathLike, last: int = 50) -> list[dict]:
     return out[-last:] if last > 0 else []
 
 
-__all__ = ["SCHEMA", "OUTCOMES", "REASONS", "append_history", "build_health", "cases_of", "clean", "count",
+__all__ = ["SCHEMA", "OUTCOMES", "REASONS", "RunIndex", "append_history", "build_health", "cases_of", "clean", "count",
            "dumps_json", "exit_block", "git_commit", "history_line", "read_history", "validate"]

@@ -24,7 +24,7 @@ from pathlib import Path
 import jinja2
 
 from . import registry
-from .health import OUTCOMES, cases_of, count, exit_block
+from .health import OUTCOMES, RunIndex, count, exit_block
 from .names import safe_name
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -51,10 +51,12 @@ def needs_page(run: Mapping, cases: Sequence[Mapping]) -> bool:
     return run.get("outcome") == "error" or any(c.get("outcome") == "failed" for c in cases)
 
 
-def page_links(health: Mapping) -> dict[str, str]:
-    """``{"E_2048/run_01": "runs/E_2048/run_01.html"}`` for every run that gets a page."""
+def page_links(health: Mapping, index: RunIndex | None = None) -> dict[str, str]:
+    """``{"E_2048/run_01": "runs/E_2048/run_01.html"}`` for every run that gets a page
+    (``index``: :class:`dhstats.health.RunIndex` of ``health``, built when not given)."""
+    index = RunIndex(health) if index is None else index
     return {f"{r['results']}/{r['run']}": page_path((r["results"], r["run"])) for r in health["runs"]
-            if needs_page(r, cases_of(health, r["results"], r["run"]))}
+            if needs_page(r, index.cases_of(r["results"], r["run"]))}
 
 
 # --------------------------------------------------------------------------- formatting
@@ -183,13 +185,16 @@ def _check_order() -> dict[str, int]:
 # --------------------------------------------------------------------------- run page
 
 
-def render_run_page(health: Mapping, key, figures=()) -> str:
-    """One self-contained page (inline CSS, data-URI images, no script) for the run ``key``."""
+def render_run_page(health: Mapping, key, figures=(), index: RunIndex | None = None) -> str:
+    """One self-contained page (inline CSS, data-URI images, no script) for the run ``key``
+    (``index``: :class:`dhstats.health.RunIndex` of ``health``, built when not given: a
+    caller rendering many pages builds it once)."""
     results, name = key
-    run = next((r for r in health["runs"] if r["results"] == results and r["run"] == name), None)
+    index = RunIndex(health) if index is None else index
+    run = index.run(results, name)
     if run is None:
         raise KeyError(f"run {results}/{name} is not in health.json")
-    cases = cases_of(health, results, name)
+    cases = index.cases_of(results, name)
     order = _check_order()
     ordered = sorted(cases, key=lambda c: (order[c["check"]], c["eta"] is None, c["eta"] or 0.0))
     views = []
@@ -226,11 +231,11 @@ def _label(c: Mapping) -> str:
     return f"{c['results']}/{c['run']}" if c["run"] is not None else f"{c['results']} (pooled)"
 
 
-def _run_sets_view(health: Mapping) -> tuple[list[dict], list[dict]]:
+def _run_sets_view(health: Mapping, index: RunIndex) -> tuple[list[dict], list[dict]]:
     per_eta = [c for c in registry.CHECKS if c.scope == registry.Scope.RUN_SET and c.per_eta]
     views = []
     for s in health.get("run_sets", []):
-        set_cases = cases_of(health, s["name"], None)
+        set_cases = index.cases_of(s["name"], None)
         if not set_cases:
             continue
         etas = sorted({c["eta"] for c in set_cases if c["eta"] is not None})
@@ -246,7 +251,8 @@ def summary_html(health: Mapping, links: Mapping[str, str] | None = None, cross_
     """HTML fragment for the pytest-html summary. ``links`` maps ``"E_2048/run_01"`` to a
     relative href (default :func:`page_links`); ``cross_set`` and ``trend`` are figures
     (``(caption, b64)`` or ``(caption, None, note)``) drawn by :mod:`dhstats.plots`."""
-    links = page_links(health) if links is None else dict(links)
+    index = RunIndex(health)
+    links = page_links(health, index) if links is None else dict(links)
     counts = health.get("counts") or count(health["runs"], health["cases"])
     order = _check_order()
     failed = sorted((c for c in health["cases"] if c["outcome"] == "failed"),
@@ -259,13 +265,13 @@ def summary_html(health: Mapping, links: Mapping[str, str] | None = None, cross_
                for r in health["runs"] if r["outcome"] == "error"]
     failing_runs = []
     for r in health["runs"]:
-        bad = [c for c in cases_of(health, r["results"], r["run"]) if c["outcome"] == "failed"]
+        bad = [c for c in index.cases_of(r["results"], r["run"]) if c["outcome"] == "failed"]
         if bad:
             label = f"{r['results']}/{r['run']}"
             failing_runs.append({"label": label, "href": links.get(label), "failed": len(bad),
                                  "checks": sorted({c["check"] for c in bad}, key=order.get)})
     checks = [{"name": n, "title": registry.BY_NAME[n].title, **counts["checks"][n]} for n in registry.NAMES]
-    run_sets, pooled_checks = _run_sets_view(health)
+    run_sets, pooled_checks = _run_sets_view(health, index)
     return environment().get_template("summary.html").render(
         exit=health.get("exit") or exit_block(counts), counts=counts, failures=failures,
         more_failures=max(0, len(failed) - MAX_SUMMARY_FAILURES), invalid=invalid, failing_runs=failing_runs,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from .badges import badges
-from .health import append_history, cases_of, dumps_json, read_history
+from .health import RunIndex, append_history, dumps_json, read_history
 from .outputs import OutputSession
 from .pages import needs_page, page_path, render_run_page
 
@@ -32,12 +32,15 @@ def _key(results: str, run: str):
     return RunKey(results, run)
 
 
-def planned_outputs(health: Mapping, html_report: bool = True, trend: bool = True) -> list[str]:
+def planned_outputs(health: Mapping, html_report: bool = True, trend: bool = True,
+                    index: RunIndex | None = None) -> list[str]:
     """Relative paths a session with this health document writes (the manifest's content);
-    ``trend``: with ``badges/trend.svg`` (only sessions that keep a history have one)."""
+    ``trend``: with ``badges/trend.svg`` (only sessions that keep a history have one);
+    ``index``: :class:`dhstats.health.RunIndex` of ``health`` (built when not given)."""
+    index = RunIndex(health) if index is None else index
     out = [HEALTH_JSON] + [f"{BADGES_DIR}/{b.filename}" for b in badges(health, with_trend=trend)]
     out += [page_path((r["results"], r["run"])) for r in health["runs"]
-            if needs_page(r, cases_of(health, r["results"], r["run"]))]
+            if needs_page(r, index.cases_of(r["results"], r["run"]))]
     return out + ([REPORT_HTML] if html_report else [])
 
 
@@ -66,15 +69,16 @@ def write_reports(
     :func:`dhstats.health.append_history` (``"auto"``: look it up). Returns the paths written,
     health.json first."""
     session = OutputSession(reports_dir)
-    session.begin(planned_outputs(health, html_report, trend=bool(history)))
+    index = RunIndex(health)  # one pass: the pages look their runs up here
+    session.begin(planned_outputs(health, html_report, trend=bool(history), index=index))
     previous = read_history(history, last=1) if history else []
     written = [session.write_bytes(HEALTH_JSON, dumps_json(health))]
     for badge in badges(health, previous[-1] if previous else None, with_trend=bool(history)):
         written.append(session.write_text(f"{BADGES_DIR}/{badge.filename}", badge.svg()))
     for r in health["runs"]:
-        if needs_page(r, cases_of(health, r["results"], r["run"])):
+        if needs_page(r, index.cases_of(r["results"], r["run"])):
             key = _key(r["results"], r["run"])
-            page = render_run_page(health, key, _figures(figures_for, key))
+            page = render_run_page(health, key, _figures(figures_for, key), index)
             written.append(session.write_text(page_path(key), page))
     if history:
         append_history(history, health, commit)

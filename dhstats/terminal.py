@@ -12,7 +12,7 @@ from pathlib import Path
 from collections.abc import Mapping, Sequence
 
 from . import registry
-from .health import OUTCOMES, count, exit_block
+from .health import OUTCOMES, RunIndex, count, exit_block
 
 WIDTH = 120
 
@@ -91,14 +91,14 @@ def _pooled_line(cases: Sequence[Mapping]) -> str:
 def run_set_lines(health: Mapping) -> list[str]:
     """One line per run set and run-set check: ``E_256 pool-lin: 5/5 passed · max |Z| 0.78 …``;
     ``se_scaling``: its outcome and σ ratio."""
-    out = []
+    out, index = [], RunIndex(health)
     for s in health.get("run_sets", []):
         name = s["name"]
         for chk in registry.CHECKS:
             if chk.scope != registry.Scope.RUN_SET:
                 continue
-            cases = sorted((c for c in health["cases"] if c["results"] == name and c["run"] is None
-                            and c["check"] == chk.name), key=lambda c: c["eta"] or 0.0)
+            cases = sorted((c for c in index.cases_of(name, None) if c["check"] == chk.name),
+                           key=lambda c: c["eta"] or 0.0)
             if not cases:
                 continue
             if chk.per_eta:

@@ -105,6 +105,24 @@ def test_counts_add_up(cases, invalid):
     assert (H.exit_block(counts)["status"] == 1) == failing
 
 
+def test_run_index_groups_runs_and_cases_by_key():
+    """RunIndex: every case under (results, run) in document order, run-set cases under run
+    None, an invalid run with no cases → []; the same lists as one scan per key (cases_of)."""
+    h = health()
+    index = H.RunIndex(h)
+    assert [c["check"] for c in index.cases_of("E_256", "run_01")] == [
+        "consistency", "consistency", "linear_agreement", "linear_agreement", "se_consistency"]
+    assert [c["check"] for c in index.cases_of("E_256", EVIL_RUN)] == ["truncation_ratio"]
+    assert [(c["check"], c["eta"]) for c in index.cases_of("E_256", None)] == [
+        ("pooled_linear_agreement", 1e-06), ("pooled_linear_agreement", 2e-06), ("se_scaling", None)]
+    assert index.cases_of("E_256", "run_03") == [] and index.cases_of("E_9", "run_01") == []
+    assert index.run("E_256", "run_03")["outcome"] == "error" and index.run("E_256", "run_04") is None
+    keys = {(c["results"], c["run"]) for c in h["cases"]} | {(r["results"], r["run"]) for r in h["runs"]}
+    assert sum(len(index.cases_of(*k)) for k in keys) == len(h["cases"])
+    for k in keys:
+        assert index.cases_of(*k) == H.cases_of(h, *k)
+
+
 @given(st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text()),
                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
                     max_leaves=20))

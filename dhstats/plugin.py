@@ -17,6 +17,7 @@ import pytest
 
 from . import registry
 from .gate import Case, Gate, Skip
+from .html_rows import LIST_LIMIT, Rows
 from .session_outputs import example_roots
 from .outputs import publish, temp_path
 from .results import DiscoveryError
@@ -33,6 +34,8 @@ _EXCHANGE = "dhstats_exchange"
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("dhstats", "ΔH estimator gate (dhstats)")  # --results: dhstats.layout
     parser.addini("dhstats_results", "run-set directories (like --results)", type="paths", default=[])
+    parser.addini("dhstats_html_rows", "report.html lists passed and skipped tests one by one up to this many "
+                  f"tests (default {LIST_LIMIT}); beyond, it counts them", default=str(LIST_LIMIT))
     for o in OPTIONS:
         kw = {"choices": list(o.choices)} if o.choices else {}
         group.addoption(o.flag, dest=f"dhstats_{o.name}", default=None, help=o.help, **kw)
@@ -104,7 +107,7 @@ def pytest_configure(config: pytest.Config) -> None:
                 g.notices.append(f"-n {len(tx)}: {judges} the runs ahead, this one runs the tests")
     config.pluginmanager.register(GateHooks(g, controller), "dhstats-gate")
     if config.pluginmanager.hasplugin("html"):
-        config.pluginmanager.register(HtmlHooks(g), "dhstats-gate-html")
+        config.pluginmanager.register(HtmlHooks(g, _html_rows(config)), "dhstats-gate-html")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(g), "dhstats-gate-xdist")
     if config.pluginmanager.has_plugin("hypothesispytest"):  # imports all of hypothesis at exit (~0.4 s)
@@ -232,19 +235,42 @@ class GateHooks:
 class HtmlHooks:
     """pytest-html integration (registered only when pytest-html is active)."""
 
-    def __init__(self, g: Gate):
-        self.g = g
+    def __init__(self, g: Gate, limit: int = LIST_LIMIT):
+        self.g, self.limit = g, limit
+        self.rows: Rows | None = None
+        self.session = None
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session):
         """pytest-html 4.2 inserts the environment table (pytest-metadata: CI variables such
         as a branch name, which may hold markup) with innerHTML: escape it before it is read."""
+        self.session = session
         try:
             from pytest_metadata.plugin import metadata_key
         except ImportError:  # pragma: no cover - pytest-html requires pytest-metadata
             return
         if metadata_key in session.config.stash:
             session.config.stash[metadata_key] = _escaped(session.config.stash[metadata_key])
+
+    def _rows(self) -> Rows:
+        """The row policy (:mod:`dhstats.html_rows`), fixed at the first row: by then the
+        tests are collected (here or, under xdist, by the first worker)."""
+        if self.rows is None:  # pytest-html's report data: its outcome counts (no public hook)
+            counts = next((d for p in self.session.config.pluginmanager.get_plugins()
+                           if hasattr(d := getattr(p, "_report", None), "outcomes") and hasattr(d, "add_test")), None)
+            self.rows = Rows(self.session.testscollected, counts, self.limit)
+        return self.rows
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report):
+        if report.passed and report.when == "call":  # before pytest-html reads them (trylast)
+            report.extras = []
+
+    def pytest_html_results_table_row(self, report, cells):
+        self._rows().row(report, cells)
+
+    def pytest_html_results_table_html(self, report, data):
+        Rows.log(report, data)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -265,6 +291,16 @@ class HtmlHooks:
     def pytest_html_results_summary(self, prefix, summary, postfix, session=None):
         if self.g.health is not None:
             prefix.append(self.g.summary_html())
+        if self.rows is not None and (note := self.rows.note()):
+            summary.append(note)
+
+
+def _html_rows(config: pytest.Config) -> int:
+    text = str(config.getini("dhstats_html_rows")).strip()
+    try:
+        return int(text)
+    except ValueError:
+        raise pytest.UsageError(f"dhstats: ini dhstats_html_rows: a number of tests, got {text!r}") from None
 
 
 def _escaped(value):

@@ -42,6 +42,13 @@ def sequence_series(run: Run, entry: Entry) -> SequenceSeries:
     return SequenceSeries(e.eta, true, linear, linquad)
 
 
+def normalised_error(true: np.ndarray, linear: np.ndarray, delta_true: float) -> np.ndarray:
+    """The notebook's normalised per-sequence error |c_i − η·gdotv_i| / |ΔH_true|; not
+    normalised (divided by 1) when ΔH_true is 0 or not finite."""
+    scale = abs(delta_true) if delta_true != 0 and np.isfinite(delta_true) else 1.0
+    return np.abs(np.asarray(true) - np.asarray(linear)) / scale
+
+
 @dataclass(frozen=True)
 class EtaPoint:
     """ΔH at one η: the measurement, both predictions and every σ (:class:`dhstats.sigmas.Sigmas`)."""

@@ -17,6 +17,7 @@ import pandas as pd
 
 from . import stats
 from . import truncation as trunc
+from .frames import per_sequence_frame, runs_of
 from .results import Run
 from .agreement import POOLED, check_linear_agreement, check_linquad_agreement, pool_cases
 from .runsets import check_se_scaling, scaling_medians
@@ -24,11 +25,13 @@ from .series import eta_curve, sequence_series
 from .settings import Settings
 from .verdicts import RunContext
 
-TABLES = ("summary", "standard_errors", "agreement", "pooled", "scaling", "truncation", "filtered_estimates")
+TABLES = ("summary", "standard_errors", "agreement", "pooled", "scaling", "truncation", "filtered_estimates",
+          "per_sequence")
 
 
 def _valid(runs) -> list[Run]:
-    return [r for r in runs if isinstance(r, Run)]
+    """The valid runs of ``runs``: a list of runs, a run set, or a list of run sets."""
+    return [r for r in runs_of(runs) if isinstance(r, Run)]
 
 
 def _ratio(a, b):
@@ -200,6 +203,7 @@ def filtered_estimates_table(runs, keep_quantiles=(0.99, 0.95), clip_thresholds=
 
 
 def all_tables(runs, settings: Settings = Settings()) -> dict[str, pd.DataFrame]:
+    """Every table of :data:`TABLES` (what ``dhstats tables`` writes, one CSV each)."""
     return {
         "summary": summary_table(runs),
         "standard_errors": standard_errors_table(runs, settings),
@@ -208,4 +212,5 @@ def all_tables(runs, settings: Settings = Settings()) -> dict[str, pd.DataFrame]
         "scaling": scaling_table(runs, settings),
         "truncation": truncation_table(runs, settings),
         "filtered_estimates": filtered_estimates_table(runs),
+        "per_sequence": per_sequence_frame(runs),  # one row per (run, η, sequence)
     }

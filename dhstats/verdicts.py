@@ -68,6 +68,12 @@ class Verdict:
         out.update({k: _json_number(v) for k, v in self.numbers.items()})
         return out
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the case as an escaped two-column table (:func:`dhstats.display.verdict_html`)."""
+        from .display import verdict_html
+
+        return verdict_html(self)
+
 
 @dataclass(frozen=True)
 class RunVerdict:
@@ -87,6 +93,12 @@ class RunVerdict:
     def to_dict(self) -> dict:
         return {"results": self.results, "run": self.run, "path": self.path, "outcome": str(self.outcome),
                 "message": self.message, "problems": list(self.problems)}
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the run verdict as an escaped table (:func:`dhstats.display.run_verdict_html`)."""
+        from .display import run_verdict_html
+
+        return run_verdict_html(self)
 
 
 def _json_number(value):

@@ -221,3 +221,15 @@ def test_plot_names_an_unknown_run(run_set, tmp_path, capsys):
     assert main(["plot", "--results", str(run_set), "--run", "run_09", "--out", str(tmp_path), "--dpi", "20"]) == 1
     assert "dhstats plot: no run named 'run_09' in --results" in capsys.readouterr().err
     assert list(tmp_path.glob("*.png")) == []
+
+
+def test_tables_writes_per_sequence_csv_whose_sums_are_the_totals(run_set, tmp_path):
+    main(["tables", "--results", str(run_set), "--out", str(tmp_path)])
+    ps = pd.read_csv(tmp_path / "per_sequence.csv")
+    assert list(ps.columns[:10]) == ["run_set", "run", "eta", "sequence", "T", "w", "c", "eta_gdotv", "linquad", "psi"]
+    assert set(ps["run"]) == {"run_01", "run_02"}  # run_03 is invalid: no rows
+    sums = ps.groupby(["run", "eta"])[["c", "eta_gdotv"]].sum().reset_index()
+    summary = pd.read_csv(tmp_path / "summary.csv").merge(sums, on=["run", "eta"])
+    assert len(summary) == len(sums) > 0
+    assert (abs(summary["c"] - summary["delta_true"]) <= 1e-9 * abs(summary["delta_true"])).all()
+    assert (abs(summary["eta_gdotv"] - summary["delta_linear"]) <= 1e-9 * abs(summary["delta_linear"])).all()

@@ -17,7 +17,7 @@ from .. import stats
 from .. import truncation as trunc
 from ..psis import khat_threshold, pareto_khat
 from ..results import Run
-from ..series import sequence_series
+from ..series import normalised_error, sequence_series
 from .base import (C_BAND, C_HIGHLIGHT, C_LINEAR, C_LINQUAD, C_TRUE, FONT, NO_GDOTV, MissingData,
                    fig_note, figure, hist, log_ticks, note, title)
 
@@ -49,7 +49,7 @@ def error_histogram(run: Run, eta: float, bins: int = 60) -> Figure:
     title(ax, "Per-sequence error", run.file.key, e.eta)
     d = e.delta_h_true
     normalised = d != 0 and math.isfinite(d)
-    err = np.abs(ser.true - ser.linear) / (abs(d) if normalised else 1.0)
+    err = normalised_error(ser.true, ser.linear, d)
     if not np.isfinite(err).any():
         raise MissingData(_why_true_missing(e))
     hist(ax, err, bins, C_LINEAR, "error")

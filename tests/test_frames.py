@@ -1,0 +1,130 @@
+"""Tests of dhstats.frames: per-sequence DataFrames whose columns sum to the run's totals,
+run sets, case frames, and their HTML in Jupyter (escaped)."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dhstats import frames, simulate, stats, tables
+from dhstats.display import HealthDocument
+from dhstats.results import InvalidRun, Problem, Quadratic, Run, RunFile
+from dhstats.sigmas import case_sigmas
+from dhstats.verdicts import Outcome, RunOutcome, RunVerdict, Verdict
+
+from builders import consistent_entry
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+
+
+def make_run(n: int, seed: int, etas=(1e-6, 4e-6), *, name: str = "run_01", h_base: bool = True) -> Run:
+    """A consistent run (Σ gdotv = G, Σ vhvv = Q, ΔH_true = Σw̃h_new/Σw̃T − H_base)."""
+    rng = np.random.default_rng(seed)
+    T = rng.integers(1, 300, n).astype(float)
+    hb = T * rng.uniform(0.2, 0.8, n)
+    gdotv = rng.normal(-200.0, 300.0, n)
+    vhvv = rng.normal(3e7, 1e7, n)
+    entries = []
+    for eta in etas:
+        w = rng.lognormal(0.0, 0.5, n)
+        w /= w.sum()
+        h_new = hb + eta * gdotv.sum() * T + rng.normal(0, 0.05, n) * np.sqrt(T)
+        entries.append(consistent_entry(eta, w, T, h_new, hb, with_h_base=h_base))
+    q = Quadratic(vhvv=float(vhvv.sum()), gdotv=float(gdotv.sum()), per_sequence_vhvv=vhvv)
+    return Run(RunFile("E_t", name, Path(f"/nonexistent/E_t/{name}/results.json")), float(gdotv.sum()),
+               tuple(entries), gdotv=gdotv, length=T.copy(), quadratic=q)
+
+
+def test_per_sequence_rows_and_exact_values_on_a_small_run():
+    run = make_run(4, seed=1, etas=(2e-6,))
+    df = frames.per_sequence(run)
+    assert list(df.columns) == list(frames.PER_SEQUENCE_COLUMNS)
+    assert list(df["sequence"]) == [0, 1, 2, 3] and set(df["run_set"]) == {"E_t"}
+    e = run.entries[0]
+    np.testing.assert_array_equal(df["T"], e.token_counts)
+    np.testing.assert_array_equal(df["eta_gdotv"], 2e-6 * run.gdotv)
+    np.testing.assert_allclose(df["linquad"], 2e-6 * run.gdotv + 0.5 * 4e-12 * run.quadratic.per_sequence_vhvv)
+    # c_i by hand: w̃_i h_new_i / Σw̃T − T_i/ΣT · H_base
+    B, D = float(np.dot(e.normalized_weights, e.token_counts)), float(e.token_counts.sum())
+    np.testing.assert_allclose(df["c"], e.normalized_weights * e.h_new / B - e.token_counts / D * e.base_entropy)
+    np.testing.assert_allclose(df["g_tilde"], run.gdotv - run.delta_h_per_lr * e.token_counts / D)
+    np.testing.assert_allclose(df["normalised_error"],
+                               np.abs(df["c"] - df["eta_gdotv"]) / abs(e.delta_h_true))
+
+
+@given(n=st.integers(2, 60), seed=st.integers(0, 2**31 - 1), eta=st.floats(1e-8, 1e-4))
+def test_per_sequence_columns_sum_to_the_runs_totals(n, seed, eta):
+    run = make_run(n, seed, etas=(eta,))
+    df = frames.per_sequence(run)
+    e = run.entries[0]
+    assert df["c"].sum() == pytest.approx(e.delta_h_true, rel=1e-9, abs=1e-12)  # Σ c_i = ΔH_true
+    assert df["eta_gdotv"].sum() == pytest.approx(eta * run.delta_h_per_lr, rel=1e-9, abs=1e-15)  # Σ ηgdotv_i = ηG
+    q = run.quadratic
+    assert df["linquad"].sum() == pytest.approx(eta * run.delta_h_per_lr + 0.5 * eta**2 * q.vhvv,
+                                                rel=1e-9, abs=1e-15)
+    assert df["w"].sum() == pytest.approx(1.0)
+    scale = float(np.abs(df["psi"]).max()) + 1e-300
+    assert abs(df["psi"].sum()) <= 1e-9 * scale * n  # Σ ψ = 0
+    # the σ's of the gate are se_sum of these columns (checks.md)
+    sig = case_sigmas(eta, T=e.token_counts, w=e.normalized_weights, h_new=e.h_new, h_base=e.h_base,
+                      gdotv=run.gdotv, G=run.delta_h_per_lr)
+    assert np.sqrt(n / (n - 1) * np.sum(df["psi"] ** 2)) == pytest.approx(sig.true.value, rel=1e-9)
+    assert stats.se_sum(eta * df["g_tilde"] - df["psi"]) == pytest.approx(sig.linear.value, rel=1e-9)
+
+
+def test_missing_data_gives_nan_columns_not_wrong_numbers():
+    run = make_run(5, seed=3, h_base=False)
+    run = dataclasses.replace(run, gdotv=None, length=None, quadratic=None)
+    df = frames.per_sequence(run)
+    for col in ("eta_gdotv", "linquad", "psi", "g_tilde", "q_tilde", "normalised_error"):
+        assert df[col].isna().all(), col
+    assert df["c"].notna().all() and len(df) == 10
+
+
+def test_run_set_frames_select_runs_and_eta_and_skip_invalid(tmp_path):
+    a, b = make_run(3, 1, name="run_01"), make_run(3, 2, name="run_02")
+    bad = InvalidRun(RunFile("E_t", "run_03", tmp_path / "x"), (Problem("E_t/run_03/results.json", "true", "missing"),))
+    rs = frames.RunSet("E_t", tmp_path, (a, b, bad))
+    assert len(frames.per_sequence_frame(rs)) == 2 * 2 * 3
+    one = frames.per_sequence_frame([rs], runs=["run_02"], etas=[4e-6])
+    assert set(one["run"]) == {"run_02"} and set(one["eta"]) == {4e-6} and len(one) == 3
+    runs = frames.runs_frame(rs)
+    assert list(runs["status"]) == ["ok", "ok", "error"] and "missing" in runs["message"].iloc[2]
+    assert rs.run("run_02") is b
+    with pytest.raises(KeyError, match="run_01, run_02"):
+        rs.run("run_03")
+    # every table takes a run set, or a list of run sets
+    assert set(tables.summary_table(rs)["run"]) == {"run_01", "run_02"}
+    assert len(tables.summary_table([rs, rs])) == 8
+
+
+def test_load_run_set_and_judge_the_example(tmp_path):
+    root = simulate.write_example(tmp_path / "data")
+    rs = frames.load_run_set(root)
+    assert rs.name == "E_example" and len(rs.valid) == 3
+    health = frames.judge([rs], reports=tmp_path / "reports")
+    assert isinstance(health, HealthDocument) and (tmp_path / "reports" / "health.json").is_file()
+    pooled = frames.cases_frame(health, checks=["pooled_linear_agreement"])
+    assert list(pooled.columns[:5]) == ["run_set", "run", "eta", "check", "outcome"]
+    # the example's linear approximation breaks down at the largest η in all three runs (simulate)
+    assert pooled.sort_values("eta")["outcome"].iloc[-1] == "failed"
+    assert (frames.cases_frame(health, outcome="failed")["outcome"] == "failed").all()
+    html = health._repr_html_()
+    assert "failed cases" in html and "pooled_linear_agreement" in html
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="../shared/data/real not present")
+def test_real_files_per_sequence_sums():
+    sets = frames.load_run_sets(sorted(REAL.glob("E_*")))
+    df = frames.per_sequence_frame(sets)
+    totals = df.groupby(["run_set", "run", "eta"])[["c", "eta_gdotv"]].sum().reset_index()
+    summary = tables.summary_table(sets).rename(columns={"results": "run_set"})
+    m = totals.merge(summary, on=["run_set", "run", "eta"])
+    assert len(m) == len(totals) == 40
+    np.testing.assert_allclose(m["c"], m["delta_true"], rtol=1e-6)
+    np.testing.assert_allclose(m["eta_gdotv"], m["delta_linear"], rtol=1e-6)

@@ -7,6 +7,8 @@
   per-sequence terms whose sums are the run's totals (columns: :data:`PER_SEQUENCE_COLUMNS`,
   units in ``docs/tables.md``).
 * :func:`runs_frame`, :func:`cases_frame` — one row per run / per verdict.
+* :func:`example_run_sets` — the embedded example (simulated), when there is no data.
+* :func:`reported_se_convention` — which ``--reported-se`` the producer's files need.
 * :func:`judge` — the gate's verdicts on run sets (:class:`dhstats.gate.Gate`, no pytest) as a
   :class:`~dhstats.display.HealthDocument`.
 
@@ -16,6 +18,7 @@ q̃_i the centred contributions of :func:`dhstats.sigmas.run_parts` — the kern
 """
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -83,6 +86,24 @@ def load_run_set(path: str | os.PathLike, *, max_bytes: int = MAX_FILE_BYTES) ->
 def load_run_sets(paths: Iterable[str | os.PathLike]) -> list[RunSet]:
     """:func:`load_run_set` of each path, in order."""
     return [load_run_set(p) for p in paths]
+
+
+def example_run_sets(directory: str | os.PathLike) -> list[RunSet]:
+    """The embedded example for trying things without data, written under ``directory`` and
+    loaded: :func:`dhstats.simulate.write_example` (``E_example``: 3 runs, n = 256; the linear
+    term fails at the largest η, lin+quad holds) and the same simulated producer at n = 1024
+    (``E_1024``, 3 runs, same η and entropy noise) for the cross-E comparison. The simulator's
+    gradient noise per sequence is ``score_noise``·|R′|/√n, whose sum over n sequences does not
+    shrink with n; E_1024 takes score_noise·√(256/1024) so that, as in a real producer, σ_G
+    shrinks as 1/√E. Deterministic."""
+    from . import simulate
+    from .simulate.files import EXAMPLE_SCORE_NOISE
+
+    small = simulate.write_example(directory)
+    large = simulate.write_run_set(directory, name="E_1024", runs=3, n=1024, etas=simulate.EXAMPLE_ETAS,
+                                   seed=simulate.EXAMPLE_SEED, entropy_noise=simulate.EXAMPLE_ENTROPY_NOISE,
+                                   score_noise=EXAMPLE_SCORE_NOISE * math.sqrt(256 / 1024))
+    return load_run_sets([small, large])
 
 
 def runs_of(source) -> list[Run | InvalidRun]:
@@ -191,6 +212,23 @@ def cases_frame(source, checks: Iterable[str] | None = None, outcome: str | None
     front = [c for c in ("run_set", "run", "eta", "check", "outcome", "z", "resolution") if c in df.columns]
     rest = [c for c in df.columns if c not in front and c != "message"]
     return df[front + rest + (["message"] if "message" in df.columns else [])]
+
+
+def reported_se_convention(source, settings: Settings = Settings()) -> str:
+    """``"shard-mean"`` when every run with per-sequence gdotv, a reported ``se_shard`` and
+    num_shards > 1 reports the SE of the mean shard contribution — ρ = se_shard / se_sum(g̃)
+    outside ``settings.se_ratio_bounds`` but ρ·num_shards inside
+    (:meth:`dhstats.stats.SERatio.shard_mean`, the se_consistency check's diagnosis) — else
+    ``"total"`` (also when no run can tell). The value for ``Settings(reported_se=…)``."""
+    lo, hi = settings.se_ratio_bounds
+    verdicts = []
+    for r in runs_of(source):
+        if not isinstance(r, Run) or r.gdotv is None or r.se_shard is None or not r.num_shards:
+            continue
+        g_tilde = run_parts(r, "total").g_tilde
+        ratio = stats.se_ratio(r.se_shard, g_tilde, r.num_shards)
+        verdicts.append(not lo <= ratio.rho <= hi and ratio.shard_mean(settings.se_ratio_bounds))
+    return "shard-mean" if verdicts and all(verdicts) else "total"
 
 
 def judge(run_sets: Iterable[RunSet | str | os.PathLike], settings: Settings = Settings(), *,

@@ -128,3 +128,11 @@ def test_real_files_per_sequence_sums():
     assert len(m) == len(totals) == 40
     np.testing.assert_allclose(m["c"], m["delta_true"], rtol=1e-6)
     np.testing.assert_allclose(m["eta_gdotv"], m["delta_linear"], rtol=1e-6)
+
+
+@pytest.mark.parametrize("convention", ["total", "shard-mean"])
+def test_reported_se_convention_is_read_from_the_files(tmp_path, convention):
+    root = simulate.write_run_set(tmp_path, name="E_128", runs=2, n=128, seed=9, se_convention=convention)
+    assert frames.reported_se_convention(frames.load_run_set(root)) == convention
+    no_data = make_run(8, 1)  # no reported se_shard: nothing to tell
+    assert frames.reported_se_convention([no_data]) == "total"

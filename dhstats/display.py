@@ -86,7 +86,8 @@ class HealthDocument(dict):
 
     ``HealthDocument(gate.run())`` or :meth:`read` a health.json file. The view: the counts
     and exit status, the run sets, invalid runs, then the failed cases (all of them), and
-    how many cases passed or skipped per check."""
+    how many cases passed or skipped per check. Paths are not shown (they name the machine);
+    the dict has them."""
 
     @classmethod
     def read(cls, path: str | os.PathLike) -> "HealthDocument":
@@ -108,6 +109,13 @@ class HealthDocument(dict):
                 row[i] += 1
         return [(k, *v) for k, v in counts.items()]
 
+    def __repr__(self) -> str:
+        """One line: the exit summary and the case counts (the dict itself is long)."""
+        exit_ = self.get("exit") or {}
+        cases = (self.get("counts") or {}).get("cases") or {}
+        counts = ", ".join(f"{k} {v}" for k, v in cases.items())
+        return f"HealthDocument(exit {exit_.get('status')}: {exit_.get('summary')}; cases: {counts})"
+
     def _repr_html_(self) -> str:
         parts = []
         counts = self.get("counts") or {}
@@ -119,7 +127,7 @@ class HealthDocument(dict):
         parts.append(html_table(("", "value"), top, "health.json"))
         sets = self.get("run_sets") or []
         if sets:
-            cols = [c for c in ("name", "E", "runs", "resolution", "path") if any(c in s for s in sets)]
+            cols = [c for c in ("name", "E", "runs", "resolution") if any(c in s for s in sets)]
             parts.append(html_table(cols, ([_short(s.get(c)) for c in cols] for s in sets), "run sets"))
         bad = [r for r in self.get("runs", ()) if r.get("outcome") == "error"]
         if bad:

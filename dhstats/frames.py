@@ -38,7 +38,7 @@ PER_SEQUENCE_COLUMNS = ("run_set", "run", "eta", "sequence", "T", "w", "c", "eta
                         "psi", "g_tilde", "q_tilde", "normalised_error")
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class RunSet:
     """The runs found under one run-set directory (``<path>/run_*/results.json``), in
     discovery order; invalid files are kept as :class:`~dhstats.results.InvalidRun` (with
@@ -70,9 +70,12 @@ class RunSet:
                 return r
         raise KeyError(f"{self.name}: no valid run {name!r} (runs: {', '.join(r.file.run for r in self.valid)})")
 
+    def __repr__(self) -> str:
+        return f"RunSet({self.name!r}: {len(self.valid)} valid run(s), {len(self.invalid)} invalid)"
+
     def _repr_html_(self) -> str:
         df = runs_frame(self.runs)
-        caption = f"run set {self.name}: {len(self.valid)} valid run(s), {len(self.invalid)} invalid — {self.path}"
+        caption = f"run set {self.name}: {len(self.valid)} valid run(s), {len(self.invalid)} invalid"
         return html_table(list(df.columns), df.itertuples(index=False, name=None), caption)
 
 

@@ -141,11 +141,11 @@ class HealthDocument(dict):
 
 
 def _short(value):
-    """A list or dict cell shortened to a count or its JSON (run-set runs, resolution)."""
+    """A list cell shortened to its length, a dict to ``key value, …`` (run-set runs, resolution)."""
     if isinstance(value, list):
         return len(value)
     if isinstance(value, Mapping):
-        return json.dumps(value, ensure_ascii=False, default=str)
+        return ", ".join(f"{k} {cell(v)}" for k, v in value.items())
     return value
 
 

@@ -34,12 +34,14 @@ import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import pandas as pd
 
 from dhstats import frames, tables
 from dhstats.plots import explore
 from dhstats.settings import Settings
 
 plt.rcParams["figure.dpi"] = 80  # figures ≈ 1000 px wide in the saved notebook
+pd.set_option("display.max_colwidth", None)  # messages whole
 ROOT = Path.cwd().resolve().parents[1]  # this notebook lives in docs/notebooks/
 REAL = ROOT.parent / "shared" / "data" / "real"
 choice = os.environ.get("DHSTATS_NOTEBOOK_DATA", "")
@@ -83,7 +85,8 @@ summary
 
 # %%
 health_as_reported = frames.judge(run_sets, Settings(), reports=WORK / "reports-as-reported")
-frames.cases_frame(health_as_reported, checks=["se_consistency"])[["run_set", "run", "outcome", "message"]]
+frames.cases_frame(health_as_reported, checks=["se_consistency"])[
+    ["run_set", "run", "outcome", "rho_se_shard", "num_shards", "message"]]
 
 # %% [markdown]
 # The gate's `--reported-se shard-mean` option multiplies every reported SE by num_shards. The

@@ -4,7 +4,8 @@ The gate itself is ``pytest checks/ --results DIR`` (see README); this CLI serve
 notebook's tables and plots, with the notebook's parameters, and the reference simulator.
 
 Exit status: 0 done; 1 done, but some run was invalid input (reported on stderr, skipped);
-2 usage error (a bad option value, a --results directory that does not exist or holds no run).
+2 usage error (a bad option value, a --results directory that does not exist or holds no run,
+a ``plot --run`` or ``--eta`` that is not in the files: the message names what exists).
 Option values are validated by :func:`dhstats.settings.parse_settings` (the gate's options) and here
 (the CLI's own: --clip, --clip-base-quantile, --clip-steps, --truncation-grid, --dpi).
 """
@@ -212,6 +213,7 @@ def cmd_plot(args, opts: Options) -> int:
     from . import plots
 
     runs = _load(args)
+    _check_selection(args, runs)
     out = _out_dir(args.out)
     names = args.figure or list(plots.CASE_FIGURES + plots.RUN_FIGURES + plots.SET_FIGURES)
     case_opts = {"base_quantile": opts.clip_base_quantile, "steps": opts.clip_steps,
@@ -220,16 +222,14 @@ def cmd_plot(args, opts: Options) -> int:
         case_opts["keep_quantiles"] = opts.truncation_grid
     written = 0
     valid = [r for r in runs if isinstance(r, Run) and (not args.run or r.file.run in args.run)]
-    for name in sorted(set(args.run or ()) - {r.file.run for r in runs}):
-        print(f"dhstats plot: no run named {name!r} in --results", file=sys.stderr)
     for run in valid:
         stem = f"{run.file.results}_{run.file.run}"
         for name in (n for n in names if n in plots.RUN_FIGURES):
             res = plots.render(name, run, None, opts.settings, dpi=opts.dpi)
             written += _write(out, f"{stem}_{name}", res, str(run.file.key))
-        etas = [e for e in run.etas if not args.eta or any(abs(e - x) <= 1e-9 * abs(x) for x in args.eta)]
+        etas = [e for e in run.etas if not args.eta or any(_same_eta(e, x) for x in args.eta)]
         for x in args.eta or ():
-            if not any(abs(e - x) <= 1e-9 * abs(x) for e in run.etas):
+            if not any(_same_eta(e, x) for e in run.etas):
                 print(f"dhstats plot: {run.file.key}: no entry with η = {x!r}", file=sys.stderr)
         for eta in etas:
             for name in (n for n in names if n in plots.CASE_FIGURES):
@@ -246,6 +246,26 @@ def cmd_plot(args, opts: Options) -> int:
         written += _write(out, "trend", res, str(args.history))
     print(f"{written} plot(s) written to {out}")
     return _report_invalid(runs)
+
+
+def _same_eta(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-9 * abs(b)
+
+
+def _check_selection(args, runs) -> None:
+    """``--run`` names a run of the --results directories and ``--eta`` an η of a selected
+    valid run, else a usage error naming what exists (nothing is drawn or written)."""
+    names = sorted({r.file.run for r in runs})
+    unknown = sorted(set(args.run or ()) - set(names))
+    if unknown:
+        raise SettingsError(f"--run: no run named {', '.join(map(repr, unknown))} in --results; the runs are "
+                            f"{', '.join(names) or 'none'}")
+    chosen = [r for r in runs if isinstance(r, Run) and (not args.run or r.file.run in args.run)]
+    etas = sorted({e for r in chosen for e in r.etas})
+    absent = [x for x in args.eta or () if not any(_same_eta(e, x) for e in etas)]
+    if absent and chosen:
+        raise SettingsError(f"--eta: {', '.join(f'{x:g}' for x in absent)} not in the selected runs' true.entries; "
+                            f"their η are {', '.join(f'{e:g}' for e in etas)}")
 
 
 def _set_figures(args, opts: Options, names, valid: list[Run], out: Path) -> int:

@@ -70,6 +70,37 @@ def screenshot(path: str | os.PathLike, out: str | os.PathLike, size: tuple[int,
     return out
 
 
+PROBE_ID = "dhstats-probe"
+
+
+def probe(path: str | os.PathLike, script: str, size: tuple[int, int] = (1400, 2000), budget_ms: int = 3000,
+          timeout: float = TIMEOUT):
+    """Evaluate the JavaScript function body ``script`` in ``file://<path>`` as rendered in a
+    ``size`` window, after the page's own scripts and its load event, and return what it
+    returns (JSON). The page is copied next to itself with the probe appended (the original
+    is untouched); the value travels back as the text of an element in the dumped DOM."""
+    import html as _html
+    import json
+    import re
+
+    page = Path(path).resolve()
+    copy = page.with_name(f".probe-{os.getpid()}-{page.name}")
+    tag = (f"<script>window.addEventListener('load', () => setTimeout(() => {{"
+           f"const p = document.createElement('pre'); p.id = '{PROBE_ID}';"
+           f"p.textContent = JSON.stringify((() => {{ {script} }})()); document.body.appendChild(p);}}, 200));</script>")
+    copy.write_bytes(page.read_bytes() + tag.encode())
+    try:
+        proc = _run([f"--virtual-time-budget={max(1, int(budget_ms))}", f"--window-size={size[0]},{size[1]}",
+                     "--dump-dom", copy.as_uri()], timeout)
+    finally:
+        copy.unlink(missing_ok=True)
+    m = re.search(rf'<pre id="{PROBE_ID}">(.*?)</pre>', proc.stdout.decode("utf-8", errors="replace"), re.S)
+    if m is None:
+        raise RuntimeError(f"probe of {page} returned nothing (exit {proc.returncode}): "
+                           f"{proc.stderr.decode(errors='replace')[-2000:]}")
+    return json.loads(_html.unescape(m.group(1)))
+
+
 @dataclass
 class Dom:
     """A DOM as Chromium left it: ``title`` (of the first <title>, as the browser's
@@ -138,4 +169,4 @@ def open_page(path: str | os.PathLike, budget_ms: int = 2000) -> Dom:
     return parse_dom(dump_dom(path, budget_ms))
 
 
-__all__ = ["Dom", "chromium", "dump_dom", "open_page", "parse_dom", "screenshot"]
+__all__ = ["Dom", "chromium", "dump_dom", "open_page", "parse_dom", "probe", "screenshot"]

@@ -133,7 +133,7 @@ def test_tables_on_real_data_shows_the_notebook_se_too_small(tmp_path):
 
 
 def test_plot_writes_every_figure_at_100_dpi(run_set, tmp_path, capsys):
-    assert main(["plot", "--results", str(run_set), "--run", "run_01", "--eta", str(ETA), "--eta", "9",
+    assert main(["plot", "--results", str(run_set), "--run", "run_01", "--eta", str(ETA),
                  "--out", str(tmp_path), "--clip", "1e-4", "--truncation-grid", "1,0.99,0.9"]) == 1  # run_03 invalid
     pngs = sorted(p.name for p in tmp_path.glob("*.png"))
     stem = "E_64_run_01"
@@ -143,7 +143,6 @@ def test_plot_writes_every_figure_at_100_dpi(run_set, tmp_path, capsys):
     assert set(pngs) == expected
     assert all(png_width(tmp_path / p) >= 750 for p in pngs)  # ≥ 7.5 in at 100 dpi
     err = capsys.readouterr().err
-    assert "dhstats plot: E_64/run_01: no entry with η = 9.0" in err
     assert "dhstats plot: run sets: fewer than two run sets of different E with σ values: σ vs E not drawn" in err
     assert "pooled ratio vs E not drawn" in err
 
@@ -217,10 +216,22 @@ def test_out_that_is_a_file_is_a_usage_error(run_set, tmp_path, capsys):
         assert f"dhstats {cmd}: error: --out: cannot create directory" in capsys.readouterr().err
 
 
-def test_plot_names_an_unknown_run(run_set, tmp_path, capsys):
-    assert main(["plot", "--results", str(run_set), "--run", "run_09", "--out", str(tmp_path), "--dpi", "20"]) == 1
-    assert "dhstats plot: no run named 'run_09' in --results" in capsys.readouterr().err
-    assert list(tmp_path.glob("*.png")) == []
+def test_plot_unknown_run_is_a_usage_error_naming_the_runs(run_set, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["plot", "--results", str(run_set), "--run", "run_09", "--out", str(out), "--dpi", "20"]) == 2
+    assert capsys.readouterr().err == ("dhstats plot: error: --run: no run named 'run_09' in --results; "
+                                       "the runs are run_01, run_02, run_03\n")
+    assert not out.exists()  # nothing drawn, nothing written
+
+
+def test_plot_eta_not_in_the_files_is_a_usage_error_naming_the_etas(run_set, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["plot", "--results", str(run_set), "--run", "run_01", "--eta", "1e-3", "--eta", str(ETA),
+                 "--out", str(out)]) == 2
+    etas = ", ".join(f"{e:g}" for e in simulate.DEFAULT_ETAS)
+    assert capsys.readouterr().err == ("dhstats plot: error: --eta: 0.001 not in the selected runs' true.entries; "
+                                       f"their η are {etas}\n")
+    assert not out.exists()
 
 
 def test_tables_writes_per_sequence_csv_whose_sums_are_the_totals(run_set, tmp_path):

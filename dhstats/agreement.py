@@ -24,6 +24,7 @@ from . import equivalence, stats
 from .results import Entry
 from .sigmas import Sigmas, cov_from, sigma_c
 from .verdicts import Outcome, Reason, RunContext, Verdict, fmt, make_verdict, unbounded
+from .wording import failure, num, of_runs, percent, pm, signed
 
 Z_CHECKS = ("linear_agreement", "linquad_agreement")
 POOLED = {"pooled_linear_agreement": "linear_agreement", "pooled_linquad_agreement": "linquad_agreement"}
@@ -36,10 +37,18 @@ MEANING = {
     "a biased gdotv/vHvv, or higher-order terms matter at this η",
 }
 CONSTANT_RATIO = ("constant ratio across η ({ratios}): a biased G, not curvature — the "
-                  "prediction is off by the same factor at every η")
+                  "prediction is off by the same factor at every η; check the gdotv estimator")
+# σ of the difference prediction − ΔH_true, by check and source (dhstats.sigmas.sigmas_at)
 SIGMA_TEXT = {
-    "paired": "paired: se_sum(η·g̃ − ψ), ηG and ΔH_true share their sequences",
-    "independent": "independent: √((ησ_G)² + σ_true²), no per-sequence gdotv or h_base to pair",
+    ("linear_agreement", "paired"): "σ_lin = se_sum(η·g̃ − ψ), paired: ηG and ΔH_true share their sequences",
+    ("linear_agreement", "independent"): "σ_lin = √((ησ_G)² + σ_true²), independent: no per-sequence gdotv "
+                                         "or h_base to pair",
+    ("linquad_agreement", "paired"): "σ_lq = se_sum(η·g̃ + ½η²·q̃ − ψ), paired: the prediction and ΔH_true "
+                                     "share their sequences",
+    ("linquad_agreement", "paired-no-q"): "σ_lq = √(se_sum(η·g̃ − ψ)² + (½η²σ_Q)²), paired but for the "
+                                          "curvature term (no per-sequence vhvv)",
+    ("linquad_agreement", "independent"): "σ_lq = √((ησ_G)² + (½η²σ_Q)² + σ_true²), independent: no "
+                                          "per-sequence data to pair",
 }
 APPROXIMATE = ("σ_true ≈ η·σ_G is approximate (no h_base; on the real files η·σ_G/σ_true ranges "
                "0.81–2.71)")
@@ -59,11 +68,22 @@ def reach(resolution: float | None, passed: bool = True) -> str:
 
 def agreement_message(check: str, failed: bool, detail: str, rule: str, meaning: str | None = None,
                       resolution: float | None = None) -> str:
-    """One wording for the z-checks, whichever rule (|z| ≤ k or Holm) decided; a pass says
-    what it was worth ("— would detect a bias of ±33 % or more")."""
+    """One wording for the z-checks, whichever rule (|z| ≤ k or Holm) decided: a failure's
+    first line is the rule and the meaning, the numbers, σ formula and resolution below it
+    (:func:`dhstats.wording.failure`); a pass says what it was worth ("— would detect a bias of
+    ±33 % or more")."""
     if failed:
-        return f"{rule}: {detail}; {reach(resolution, False)}. Meaning: {meaning or MEANING[check]}."
+        return failure(f"{rule}: {meaning or MEANING[check]}", f"{detail}; {reach(resolution, False)}")
     return f"{detail}; {rule} — {reach(resolution)}."
+
+
+def sigma_text(check: str, sig: Sigmas) -> str:
+    """The formula and provenance of the σ that judged ``check`` (σ_lin or σ_lq)."""
+    s = sig.linear if check == "linear_agreement" else sig.linquad
+    source = s.source
+    if check == "linquad_agreement" and source == "paired" and (sig.q is None or sig.q.source != "per_sequence"):
+        source = "paired-no-q"
+    return SIGMA_TEXT.get((check, source), source)
 
 
 def _ratios(ctx: RunContext, check: str) -> dict[float, float]:
@@ -83,18 +103,18 @@ def _prediction(ctx: RunContext, e: Entry, check: str) -> float | None:
     return None if q is None else stats.linquad_prediction(e.eta, q.gdotv, q.vhvv)
 
 
-def _diagnosis(ctx: RunContext, check: str, sig: Sigmas, z: float) -> str | None:
-    """A more specific meaning than :data:`MEANING` when the numbers point to one cause."""
+def _diagnosis(ctx: RunContext, check: str, sig: Sigmas, z: float) -> tuple[str | None, str | None]:
+    """``(finding, meaning)``: a more specific meaning than :data:`MEANING` when the numbers point
+    to one cause (``finding`` a key of :data:`dhstats.wording.FINDINGS`, or None)."""
     ratios = _ratios(ctx, check)
     values = list(ratios.values())
     if len(values) >= 2 and all(r > 0 for r in values) and max(values) / min(values) <= 1.25 \
             and not 0.8 <= min(values) <= 1.25:
-        return CONSTANT_RATIO.format(ratios=", ".join(f"{r:.3g}" for r in values))
-    if check == "linear_agreement":
-        curvature = _linquad_holds(ctx, sig)
-        if curvature is not None:
-            return (f"η is beyond the linear regime: the lin+quad prediction holds at this η "
-                    f"(z = {curvature:.2f}), the curvature term ½η²Q is what ηG misses")
+        return "biased_g", CONSTANT_RATIO.format(ratios=", ".join(num(r) for r in values))
+    lq = _linquad_z(ctx, sig) if check == "linear_agreement" else None
+    if lq is not None and abs(lq) <= ctx.settings.sigma:
+        return "beyond_linear", (f"η is beyond the linear regime: the lin+quad prediction holds at this η "
+                                 f"(z = {num(lq, 2)}), the curvature term ½η²Q is what ηG misses")
     g, shards = sig.g, ctx.run.num_shards
     if g is not None and g.source == "reported" and shards and shards > 1 and sig.true is not None:
         # what z would be with the producer's shard-mean convention declared (σ_G × num_shards)
@@ -102,20 +122,22 @@ def _diagnosis(ctx: RunContext, check: str, sig: Sigmas, z: float) -> str | None
         lin = sig.prediction_linear if check == "linear_agreement" else sig.prediction_linquad
         scaled = math.hypot((lin or 0.0) * shards, true)
         if scaled > 0 and abs(z * sig_value(sig, check) / scaled) <= ctx.settings.sigma:
-            return (f"σ_G comes from the reported se_shard, unverified (no per-sequence data); with "
-                    f"σ_G × num_shards = {shards} the case passes: the producer's shard-mean convention is "
-                    "the likely cause — declare it with --reported-se shard-mean")
-    return None
+            return "shard_mean_se", (f"σ_G comes from the reported se_shard, unverified; with σ_G × num_shards = "
+                                     f"{shards} the case passes: the shard-mean convention is the likely cause "
+                                     "— declare it with --reported-se shard-mean")
+    if lq is not None:  # lin+quad judged and failing at this η too: not curvature alone
+        return None, "the lin+quad prediction fails at this η too: not curvature alone — a biased gdotv (or vHvv)"
+    return None, None
 
 
-def _linquad_holds(ctx: RunContext, sig: Sigmas) -> float | None:
-    """z of the lin+quad prediction at this η when it is judged and within k, else None."""
+def _linquad_z(ctx: RunContext, sig: Sigmas) -> float | None:
+    """z of the lin+quad prediction at this η when it is judged (finite), else None."""
     e = next(e for e in ctx.run.entries if e.eta == sig.eta)
     pred = _prediction(ctx, e, "linquad_agreement")
     if pred is None or sig.linquad is None:
         return None
     z = stats.agreement_z(pred, e.delta_h_true, sig.linquad.value)
-    return z if abs(z) <= ctx.settings.sigma else None
+    return z if math.isfinite(z) else None
 
 
 def sig_value(sig: Sigmas, check: str) -> float:
@@ -140,13 +162,13 @@ def _agreement(ctx: RunContext, e: Entry, check: str) -> Verdict:
     ratio, ratio_se = stats.pooled_ratio([pred], [truth], [pred_sigma], [sig.true.value], [cov])
     resolution = equivalence.resolution(k, [truth], [diff_sigma.value])
     label = "ηG" if check == "linear_agreement" else "ηG_q + ½η²Q"
-    notes = [f"σ = {fmt(diff_sigma.value)} ({SIGMA_TEXT.get(diff_sigma.source, diff_sigma.source)})"]
+    notes = [f"σ = {num(diff_sigma.value)} ({sigma_text(check, sig)})"]
     if sig.true.source == "approximate":
         notes.append(APPROXIMATE)
     if sig.g is not None and sig.g.source.startswith("reported"):
         notes.append(f"σ_G from the producer's reported SE ({sig.g.source}): reported, unverified")
-    detail = (f"{label} = {pred:.4g} vs ΔH_true = {truth:.4g} (diff {pred - truth:.3g}, ratio "
-              f"{fmt(ratio)} ± {fmt(ratio_se)}); " + "; ".join(notes) + f"; z = {fmt(z)}")
+    detail = (f"{label} = {num(pred)} vs ΔH_true = {num(truth)} (diff {num(pred - truth)}, ratio "
+              f"{pm(ratio, ratio_se)}); " + "; ".join(notes) + f"; z = {num(z)}")
     nums = {"z": z, "k": k, "n": ctx.run.n, "prediction": pred, "delta_h_true": truth, "sigma": diff_sigma.value,
             "sigma_source": diff_sigma.source, "sigma_prediction": pred_sigma,
             "sigma_true": sig.true.value, "sigma_true_source": sig.true.source,
@@ -165,8 +187,10 @@ def _agreement(ctx: RunContext, e: Entry, check: str) -> Verdict:
         return ctx.verdict(check, "failed", f"not finite: z = {fmt(z)} ({detail}).", e,
                            reason=Reason.NOT_FINITE, **nums)
     failed = not abs(z) <= k
-    rule = f"|z| > k = {k:g}" if failed else f"|z| ≤ k = {k:g}"
-    meaning = _diagnosis(ctx, check, sig, z) if failed else None
+    rule = f"|z| = {num(abs(z))} > k = {k:g}" if failed else f"|z| ≤ k = {k:g}"
+    finding, meaning = _diagnosis(ctx, check, sig, z) if failed else (None, None)
+    if finding:
+        nums["finding"] = finding
     return ctx.verdict(check, "failed" if failed else "passed",
                        agreement_message(check, failed, detail, rule, meaning, resolution), e, **nums)
 
@@ -184,17 +208,20 @@ def check_linquad_agreement(ctx: RunContext, e: Entry) -> Verdict:
 # --------------------------------------------------------------------------- pooled over runs
 
 
-def pooled_agreement(check: str, results: str, eta: float, cases: Sequence[Mapping], k: float, *,
-                     tolerance: float | None = None, alpha: float = 0.05) -> Verdict:
+def pooled_agreement(check: str, results: str, eta: float, cases: Sequence[Mapping], k: float,
+                     companion: Sequence[Mapping] = (), *, tolerance: float | None = None,
+                     alpha: float = 0.05) -> Verdict:
     """Stouffer's Z = Σ z_r/√R of the per-run cases of ``POOLED[check]`` at ``eta`` (health.json
     case dicts with z, prediction, delta_h_true, sigma, sigma_prediction, sigma_true), |Z| ≤ k.
     Runs without a judged finite z are left out and named; fewer than 2 judged runs: skipped.
     The pooled ratio Σ pred / Σ ΔH_true, its SE (:func:`stats.pooled_ratio`) and its 1 − 2α
     Fieller interval say how large a shared bias is; ``resolution`` what the test could see
     (:func:`dhstats.equivalence.resolution`). With ``tolerance`` δ the case is judged by TOST
-    alone (:func:`equivalence_verdict`), from one judged run on."""
+    alone (:func:`equivalence_verdict`), from one judged run on. ``companion``: the lin+quad
+    cases at this η, for the linear check's meaning (whether pooled lin+quad holds where ηG
+    fails: curvature, or a biased gdotv)."""
     base = POOLED[check]
-    judged = [c for c in cases if c.get("outcome") != "skipped" and _finite(c.get("z"))]
+    judged = _judged(cases)
     left = sorted(str(c["run"]) for c in cases if c not in judged)
     nums: dict = {"R": len(judged), "k": k, "z_runs": {str(c["run"]): c["z"] for c in judged}}
     out_note = f" Left out (no judged finite z): {', '.join(left)}." if left else ""
@@ -215,20 +242,30 @@ def pooled_agreement(check: str, results: str, eta: float, cases: Sequence[Mappi
         preds, truths, lambda c: sum(case_sigma_c(x, c) ** 2 for x in judged), equivalence.normal_quantile(1 - alpha))
     nums.update(Z=Z, ratio=ratio, ratio_se=ratio_se, ratio_lo=unbounded(lo), ratio_hi=unbounded(hi),
                 interval_alpha=alpha, resolution=unbounded(resolution))
-    runs = ", ".join(f"{c['run']} z = {float(c['z']):.2f}" for c in judged)
-    finding = _finding(base, ratio, ratio_se, len(judged))
-    rule = f"|Z| > k = {k:g}" if not abs(Z) <= k else f"|Z| ≤ k = {k:g}"
-    detail = f"{finding}; Stouffer Z = Σz/√R = {fmt(Z)} over R = {len(judged)} runs ({runs}).{out_note}"
+    runs = ", ".join(f"{c['run']} z = {num(float(c['z']))}" for c in judged)
+    shift = _finding(base, ratio, ratio_se, len(judged))
+    failed = not abs(Z) <= k
+    rule = f"|Z| = {num(abs(Z))} > k = {k:g}" if failed else f"|Z| ≤ k = {k:g}"
+    detail = (f"pooled ratio Σ prediction / Σ ΔH_true = {pm(ratio, ratio_se)}; Stouffer Z = Σz/√R = {num(Z)} "
+              f"over R = {len(judged)} runs ({runs}).{out_note}")
     nums["detail"] = detail
     if not math.isfinite(Z):
         return make_verdict(check, "failed", f"not finite: Z = {fmt(Z)}; {detail}", results, None, eta, nums,
                             Reason.NOT_FINITE)
     if tolerance is not None:
         return equivalence_verdict(check, results, eta, judged, nums, tolerance, alpha)
-    failed = not abs(Z) <= k
-    meaning = _pooled_meaning(base, judged) if failed else None
-    return make_verdict(check, "failed" if failed else "passed",
-                        pooled_message(failed, detail, rule, meaning, resolution), results, None, eta, nums)
+    if not failed:
+        return make_verdict(check, "passed", pooled_message(False, f"{shift}; {detail}", rule, None, resolution),
+                            results, None, eta, nums)
+    finding, meaning = _pooled_meaning(base, judged, Z, k, _judged(companion))
+    if finding:
+        nums["finding"] = finding
+    return make_verdict(check, "failed", pooled_message(True, detail, rule, f"{shift}; {meaning}", resolution),
+                        results, None, eta, nums)
+
+
+def _judged(cases: Sequence[Mapping]) -> list[Mapping]:
+    return [c for c in cases if c.get("outcome") != "skipped" and _finite(c.get("z"))]
 
 
 def case_sigma_c(case: Mapping, c: float) -> float:
@@ -260,9 +297,9 @@ def equivalence_verdict(check: str, results: str, eta: float, judged: Sequence[M
         return make_verdict(check, "passed", f"agreement within {band} demonstrated {where}: {interval} "
                             f"({tests}){extra}.", results, None, eta, nums)
     if t.verdict == equivalence.Equivalence.OUT_OF_TOLERANCE:
-        return make_verdict(check, "failed", f"outside {band} {where}: {interval} ({tests}). Meaning: the "
-                            f"prediction is demonstrably off by more than {band}.", results, None, eta, nums,
-                            Reason.OUT_OF_TOLERANCE)
+        return make_verdict(check, "failed", failure(f"outside {band} {where}: the prediction is demonstrably "
+                                                     f"off by more than {band}", f"{interval} ({tests})"),
+                            results, None, eta, nums, Reason.OUT_OF_TOLERANCE)
     if t.verdict == equivalence.Equivalence.NOT_FINITE:
         return make_verdict(check, "failed", f"not finite: {tests}; {interval}", results, None, eta, nums,
                             Reason.NOT_FINITE)
@@ -274,10 +311,10 @@ def equivalence_verdict(check: str, results: str, eta: float, judged: Sequence[M
         e_needed = e[len(e) // 2] * needed / R
         nums.update(e_needed=e_needed)
         more += f" (or E ≈ {equivalence.about(e_needed)} at {R} run{'s' * (R != 1)})"
-    return make_verdict(check, "failed", f"{band} not demonstrated {where}: {interval} ({tests}); {more} would "
-                        f"demonstrate {band} with 80 % power at ratio 1. Meaning: the runs are too few or too "
-                        f"noisy to show agreement within {band}.", results, None, eta, nums,
-                        Reason.NOT_DEMONSTRATED)
+    return make_verdict(check, "failed", failure(f"{band} not demonstrated {where}: the runs are too few or too "
+                                                 f"noisy to show agreement within {band}; {more} would demonstrate "
+                                                 f"it (80 % power at ratio 1)", f"{interval} ({tests})"),
+                        results, None, eta, nums, Reason.NOT_DEMONSTRATED)
 
 
 def pool_cases(cases: Sequence[Mapping], k: float, *, tolerance: float | None = None,
@@ -286,28 +323,49 @@ def pool_cases(cases: Sequence[Mapping], k: float, *, tolerance: float | None = 
     check), in run-set, η, check order (what the tables and the CLI's figures need)."""
     out = []
     for results, eta in sorted({(c["results"], c["eta"]) for c in cases if c["check"] in Z_CHECKS}):
+        at = {base: [c for c in cases if c["results"] == results and c["eta"] == eta and c["check"] == base]
+              for base in Z_CHECKS}
         for check, base in POOLED.items():
-            mine = [c for c in cases if c["results"] == results and c["eta"] == eta and c["check"] == base]
-            out.append(pooled_agreement(check, results, eta, mine, k, tolerance=tolerance, alpha=alpha))
+            companion = at["linquad_agreement"] if base == "linear_agreement" else ()
+            out.append(pooled_agreement(check, results, eta, at[base], k, companion, tolerance=tolerance,
+                                        alpha=alpha))
     return out
 
 
-def _pooled_meaning(check: str, judged: Sequence[Mapping]) -> str:
-    """Why a pooled case fails: a shift too small for any one run, or one the runs show alone."""
+def _pooled_meaning(check: str, judged: Sequence[Mapping], Z: float, k: float,
+                    companion: Sequence[Mapping]) -> tuple[str | None, str]:
+    """``(finding, meaning)`` of a failing pooled case, from what is known: how many runs fail
+    alone, whether one run drives Z (without it |Z| ≤ k), and for the linear check whether
+    pooled lin+quad holds at this η (``companion``: its judged per-run cases)."""
     alone = sum(c.get("outcome") == "failed" for c in judged)
+    top = max(judged, key=lambda c: float(c["z"]) * math.copysign(1.0, Z))
+    rest = [float(c["z"]) for c in judged if c is not top]
+    without = stats.stouffer(rest) if rest else math.nan
+    where = f"{top['run']} (z = {signed(float(top['z']))})"
     if not alone:
-        return ("a bias shared by the runs of this run set, too small for any one run to show: "
-                "the estimator is biased at this batch size")
-    text = (f"{alone} of {len(judged)} runs fail on their own and the shift is shared by the run set: "
-            "not a fluke of one batch")
-    if check == "linear_agreement":
-        text += "; if pooled_linquad_agreement holds at this η, it is curvature (η beyond the linear regime)"
-    return text
+        parts = ["no run fails on its own: a bias shared by the runs, too small for any one run to show "
+                 "(the estimator is biased at this batch size)"]
+    else:
+        parts = [f"{of_runs(alone, len(judged))} on {'its' if alone == 1 else 'their'} own"]
+    if math.isfinite(without) and abs(without) <= k and len(judged) > 2:
+        parts.append(f"{where} drives it (without it Z = {signed(without)}): look at that run first")
+    else:
+        parts.append(f"shared by the run set, not one batch (largest: {where})")
+    finding = None
+    if check == "linear_agreement" and len(companion) >= 2:
+        Zq = stats.stouffer([float(c["z"]) for c in companion])
+        if abs(Zq) <= k:
+            finding = "beyond_linear"
+            parts.append(f"pooled lin+quad holds at this η (Z = {signed(Zq)}): curvature, η beyond the linear regime")
+        else:
+            parts.append(f"pooled lin+quad fails at this η too (Z = {signed(Zq)}): not curvature — a biased gdotv")
+    return finding, "; ".join(parts)
 
 
 def pooled_message(failed: bool, detail: str, rule: str, meaning: str | None, resolution: float | None = None) -> str:
+    """A failure: rule and meaning first, numbers and resolution below; a pass: what it was worth."""
     if failed:
-        return f"{rule}: {detail} {_upper_first(reach(resolution, False))}. Meaning: {meaning}."
+        return failure(f"{rule}: {meaning}", f"{detail} {_upper_first(reach(resolution, False))}")
     return f"{detail} {rule} — {reach(resolution)}."
 
 
@@ -317,13 +375,7 @@ def _finding(check: str, ratio: float, se: float, runs: int) -> str:
         return f"pooled ratio {LABEL[check].split()[1]}/ΔH_true = {fmt(ratio)} ± {fmt(se)} over {runs} runs"
     off = (ratio - 1.0) * 100
     verb = "overshoots" if off >= 0 else "undershoots"
-    return (f"{LABEL[check]} {verb} ΔH by {_percent(abs(off))} ± {_percent(se * 100)} over {runs} runs "
-            f"(pooled ratio Σ prediction / Σ ΔH_true = {ratio:.4g} ± {se:.2g})")
-
-
-def _percent(x: float) -> str:
-    """41 %, 4.1 %, 0.41 %: two significant digits below 10 %."""
-    return f"{x:.0f} %" if x >= 10 else f"{x:.2g} %"
+    return f"{LABEL[check]} {verb} ΔH by {percent(abs(off))} ± {percent(se * 100)} over {runs} runs"
 
 
 def case_covariance(case: Mapping) -> float:
@@ -342,11 +394,13 @@ def _finite(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def check_pooled_linear_agreement(results: str, eta: float, cases: Sequence[Mapping], k: float, **equivalence_options) -> Verdict:
-    return pooled_agreement("pooled_linear_agreement", results, eta, cases, k, **equivalence_options)
+def check_pooled_linear_agreement(results: str, eta: float, cases: Sequence[Mapping], k: float,
+                                  companion: Sequence[Mapping] = (), **equivalence_options) -> Verdict:
+    return pooled_agreement("pooled_linear_agreement", results, eta, cases, k, companion, **equivalence_options)
 
 
-def check_pooled_linquad_agreement(results: str, eta: float, cases: Sequence[Mapping], k: float, **equivalence_options) -> Verdict:
+def check_pooled_linquad_agreement(results: str, eta: float, cases: Sequence[Mapping], k: float,
+                                   companion: Sequence[Mapping] = (), **equivalence_options) -> Verdict:
     return pooled_agreement("pooled_linquad_agreement", results, eta, cases, k, **equivalence_options)
 
 

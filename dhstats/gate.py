@@ -318,8 +318,10 @@ class Gate:
             return check_se_scaling(results, medians, self.settings.scaling_bounds)
         rs = next(r for r in self.run_sets if r.name == results)
         cases = [c for c in self._set_cases(rs, POOLED[check]) if c["eta"] == eta]
-        return registry.check(check).judge(results, eta, cases, self.settings.sigma, tolerance=self.settings.tolerance,
-                                           alpha=self.settings.equivalence_alpha)
+        companion = ([c for c in self._set_cases(rs, "linquad_agreement") if c["eta"] == eta]
+                     if POOLED[check] == "linear_agreement" else [])  # says whether lin+quad holds there
+        return registry.check(check).judge(results, eta, cases, self.settings.sigma, companion,
+                                           tolerance=self.settings.tolerance, alpha=self.settings.equivalence_alpha)
 
     def _pooled_verdicts_all(self) -> list[Verdict]:
         return [self._judge_set(case.check, case.results, case.eta)

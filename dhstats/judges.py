@@ -15,6 +15,7 @@ from . import truncation as trunc
 from .psis import khat_threshold, pareto_khat
 from .results import Entry, Run
 from .verdicts import Reason, RunContext, Verdict, close, fmt
+from .wording import failure, num
 
 
 def check_consistency(ctx: RunContext, e: Entry) -> Verdict:
@@ -165,29 +166,36 @@ def check_se_consistency(ctx: RunContext) -> Verdict:
         why = "no per-sequence data" if run.gdotv is None else "no reported SEs"
         return ctx.verdict("se_consistency", "skipped", f"nothing to compare: {why}.")
     lo, hi = st.se_ratio_bounds
-    bad, good, nums = [], [], {"reported_se": conv}
+    bad, good, nums, scaled, short = [], [], {"reported_se": conv}, [], []
     for name, what, reported, measured, shards in pairs:
         total = stats.reported_total_se(reported, shards, conv)
         if total is None:
             bad.append(f"{name}: --reported-se shard-mean needs num_shards, which is missing")
+            short.append(bad[-1])
             continue
         rho = total / measured.value if measured.value > 0 else math.inf
         nums[f"rho_{name}"] = rho
         nums[f"measured_{name}"] = measured.value
         nums[f"reported_{name}"] = total
         nums["num_shards"] = shards
-        text = f"{name} = {total:.4g} vs se_sum({what}) = {measured.value:.4g}: ρ = {rho:.3g}"
+        text = f"{name} = {num(total)} vs se_sum({what}) = {num(measured.value)}: ρ = {num(rho)}"
         if lo <= rho <= hi:
             good.append(text)
         elif shards and shards > 1 and lo <= rho * shards <= hi:
-            bad.append(f"{text}, but ρ·num_shards = {rho * shards:.3g} ≈ 1: the producer reports the "
-                       f"SE of the mean shard contribution (shard-mean convention, num_shards = {shards}); "
-                       f"the SE of the total is num_shards·{name} = {total * shards:.4g} "
-                       f"(use --reported-se shard-mean to declare it)")
+            scaled.append(f"{text}, ρ·num_shards = {num(rho * shards)}; the SE of the total is "
+                          f"num_shards·{name} = {num(total * shards)}")
         else:
             bad.append(f"{text} outside [{lo:.3g}, {hi:.3g}]")
+            short.append(f"{name}: ρ = {num(rho)} outside [{lo:.3g}, {hi:.3g}]")
+    if scaled and not bad:
+        shards = nums["num_shards"]
+        head = (f"the producer reports SEs in the shard-mean convention (ρ·num_shards ≈ 1, num_shards = "
+                f"{shards}): use --reported-se shard-mean")
+        return ctx.verdict("se_consistency", "failed", failure(head, "; ".join(scaled + good)),
+                           finding="shard_mean_se", **nums)
     if bad:
-        return ctx.verdict("se_consistency", "failed", "; ".join(bad) + ".", **nums)
+        head = "the reported SEs do not measure the per-sequence spread: " + "; ".join(short)
+        return ctx.verdict("se_consistency", "failed", failure(head, "; ".join(bad + scaled + good)), **nums)
     return ctx.verdict("se_consistency", "passed", "; ".join(good) + f" within [{lo:.3g}, {hi:.3g}].", **nums)
 
 
@@ -231,9 +239,10 @@ def check_truncation_ratio(ctx: RunContext, e: Entry) -> Verdict:
     if out:
         return ctx.verdict(
             "truncation_ratio", "failed",
-            f"ratio outside [{lo:g}, {hi:g}] beyond {st.sigma:g}σ at q = {', '.join(f'{c.keep_quantile:g}' for c in out)}: "
-            f"{desc}. Meaning: on the bulk of the sequences (largest |η·gdotv| removed) the linear "
-            "prediction and the measurement disagree: a bias of the per-sequence gdotv, not a few outliers.",
+            failure(f"ratio outside [{lo:g}, {hi:g}] beyond {st.sigma:g}σ at q = "
+                    f"{', '.join(f'{c.keep_quantile:g}' for c in out)}: on the bulk of the sequences (largest "
+                    "|η·gdotv| removed) the linear prediction and the measurement disagree — a bias of the "
+                    "per-sequence gdotv, not a few outliers", desc),
             e, **nums)
     if not within:
         return ctx.verdict("truncation_ratio", "skipped",

@@ -24,14 +24,14 @@ from pathlib import Path
 import jinja2
 
 from . import registry
+from . import wording
 from .health import OUTCOMES, RunIndex, count, exit_block
 from .names import safe_name
 
 TEMPLATES = Path(__file__).with_name("templates")
 MAX_SUMMARY_FAILURES = 100
-WHY_MAX = 240  # characters of a failure's message in the summary table (the run page has it all)
 _B64 = re.compile(r"[A-Za-z0-9+/=\s]+")
-_BASE_KEYS = {"results", "run", "eta", "check", "outcome", "reason", "message",
+_BASE_KEYS = {"results", "run", "eta", "check", "outcome", "reason", "message", "finding",
               "detail"}  # detail: the message's numbers part (kept for Holm's re-wording), not shown twice
 
 
@@ -63,16 +63,14 @@ def page_links(health: Mapping, index: RunIndex | None = None) -> dict[str, str]
 
 
 def num(x) -> str:
-    """4 significant digits; ``n/a`` for null; dicts and lists element-wise."""
-    if x is None:
-        return "n/a"
+    """3 significant digits (:func:`dhstats.wording.num`); ``n/a`` for null; dicts and lists element-wise."""
     if isinstance(x, Mapping):
         return ", ".join(f"{k}: {num(v)}" for k, v in x.items())
     if isinstance(x, (list, tuple)):
         return "[" + ", ".join(num(v) for v in x) + "]"
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        return str(x)
-    return str(int(x)) if isinstance(x, numbers.Integral) else f"{float(x):.4g}"
+    if isinstance(x, numbers.Real) and not isinstance(x, bool):
+        return wording.num(int(x) if isinstance(x, numbers.Integral) else float(x))
+    return wording.num(x)
 
 
 def eta_label(eta) -> str:
@@ -82,7 +80,7 @@ def eta_label(eta) -> str:
 def _pm(c: Mapping, key: str, se: str) -> str | None:
     if c.get(key) is None:
         return None
-    return f"{key} = {num(c[key])}" + (f" ± {num(c[se])}" if c.get(se) is not None else "")
+    return f"{key} = " + (wording.pm(c[key], c[se]) if c.get(se) is not None else num(c[key]))
 
 
 def headline(c: Mapping) -> list[str]:
@@ -170,12 +168,46 @@ def _first_line(text, limit: int = 0) -> str:
     return line if not limit or len(line) <= limit else line[:limit - 1].rstrip() + "…"
 
 
-def _why(message) -> dict:
-    """A failure's first line for the summary, split at "Meaning:": the numbers cut to
-    :data:`WHY_MAX` characters, the meaning whole (it is what a reader needs first)."""
-    line = _first_line(message)
-    head, sep, meaning = line.partition(" Meaning: ")
-    return {"first_line": _first_line(head, WHY_MAX), "meaning": f"Meaning: {meaning}" if sep else ""}
+def _group_key(c: Mapping) -> tuple[str, str]:
+    """Failures share a finding when a check named the same cause (``finding``), or when they
+    are of one check and their first lines say the same after the rule (``|z| = 5.1 > k = 3: …``)."""
+    if c.get("finding") in wording.FINDINGS:
+        return ("finding", c["finding"])
+    head = wording.headline_of(c.get("message"))
+    rule, sep, meaning = head.partition(": ")
+    return (c["check"], meaning if sep and any(ch.isdigit() for ch in rule) else head)
+
+
+def findings(failed: Sequence[Mapping], links: Mapping[str, str]) -> list[dict]:
+    """Failures grouped by shared cause (:func:`_group_key`), each said once: the finding's
+    headline, then its cases (where, η, the key numbers, the detail on demand). Findings named
+    by a check first, then larger groups, then in the order given."""
+    groups: dict[tuple, list[Mapping]] = {}
+    for c in failed:
+        groups.setdefault(_group_key(c), []).append(c)
+    out = []
+    for (kind, text), cases in groups.items():
+        if kind == "finding":
+            head, strip = wording.finding_headline(text, cases), True
+        elif len(cases) > 1 and text != wording.headline_of(cases[0].get("message")):
+            head, strip = f"{_who(cases)} ({registry.BY_NAME[kind].title}): {text}", True
+        else:
+            head, strip = None, False  # a case of its own: its first line is the finding
+        rows = []
+        for c in cases:
+            first = "" if strip else wording.headline_of(c.get("message"))  # else the numbers say it
+            rows.append({"label": _label(c), "href": links.get(_label(c)), "check": c["check"],
+                         "title": registry.BY_NAME[c["check"]].title, "eta": wording.eta(c["eta"]) if c["eta"] is not None
+                         else "per run", "first_line": first, "numbers": headline(c) if strip else [],
+                         "detail": wording.detail_of(c.get("message"))})
+        out.append({"headline": head, "cases": rows, "named": kind == "finding"})
+    out.sort(key=lambda g: (not g["named"], -len(g["cases"]) if g["headline"] else 0))  # stable: run sets first
+    return out
+
+
+def _who(cases: Sequence[Mapping]) -> str:
+    runs = {(c["results"], c["run"]) for c in cases if c["run"] is not None}
+    return wording.plural(len(cases), "case") + (f" in {wording.plural(len(runs), 'run')}" if runs else "")
 
 
 def _check_order() -> dict[str, int]:
@@ -257,29 +289,20 @@ def summary_html(health: Mapping, links: Mapping[str, str] | None = None, cross_
     order = _check_order()
     failed = sorted((c for c in health["cases"] if c["outcome"] == "failed"),
                     key=lambda c: (c["run"] is not None, order[c["check"]]))
-    failures = [{"label": _label(c), "href": links.get(_label(c)), "check": c["check"],
-                 "title": registry.BY_NAME[c["check"]].title, "eta": "per run" if c["eta"] is None else f"{c['eta']:g}",
-                 **_why(c["message"])} for c in failed[:MAX_SUMMARY_FAILURES]]
+    failures = findings(failed[:MAX_SUMMARY_FAILURES], links)
     invalid = [{"label": f"{r['results']}/{r['run']}", "href": links.get(f"{r['results']}/{r['run']}"),
                 "first_line": _first_line(r.get("message")), "problem": (r.get("problems") or [None])[0]}
                for r in health["runs"] if r["outcome"] == "error"]
-    failing_runs = []
-    for r in health["runs"]:
-        bad = [c for c in index.cases_of(r["results"], r["run"]) if c["outcome"] == "failed"]
-        if bad:
-            label = f"{r['results']}/{r['run']}"
-            failing_runs.append({"label": label, "href": links.get(label), "failed": len(bad),
-                                 "checks": sorted({c["check"] for c in bad}, key=order.get)})
     checks = [{"name": n, "title": registry.BY_NAME[n].title, **counts["checks"][n]} for n in registry.NAMES]
     run_sets, pooled_checks = _run_sets_view(health, index)
     return environment().get_template("summary.html").render(
         exit=health.get("exit") or exit_block(counts), counts=counts, failures=failures,
-        more_failures=max(0, len(failed) - MAX_SUMMARY_FAILURES), invalid=invalid, failing_runs=failing_runs,
+        more_failures=max(0, len(failed) - MAX_SUMMARY_FAILURES), invalid=invalid,
         checks=checks, run_sets=run_sets, pooled_checks=pooled_checks, cross_set=normalise_figures(cross_set),
         trend=normalise_figures(trend), omitted=health.get("figures_omitted", []),
         results=health.get("results", []), settings=_settings(health),
     )
 
 
-__all__ = ["environment", "headline", "needs_page", "normalise_figures", "num", "page_links",
+__all__ = ["environment", "findings", "headline", "needs_page", "normalise_figures", "num", "page_links",
            "page_path", "render_run_page", "summary_html"]

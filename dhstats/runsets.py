@@ -18,6 +18,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 
 from .verdicts import Reason, Verdict, fmt, make_verdict
+from .wording import failure
 
 
 def scaling_medians(cases: Sequence[Mapping]) -> dict:
@@ -78,9 +79,9 @@ def check_se_scaling(results: str, medians: Mapping[str, dict], bounds: tuple[fl
     desc = f"medians over runs, {where}: " + "; ".join(parts)
     if bad:
         return make_verdict("se_scaling", "failed",
-                            f"outside [{lo:g}, {hi:g}]: {', '.join(bad)}; {desc}. Meaning: sampling noise shrinks "
-                            "as 1/√E; a σ that does not is a mis-scaled SE (or runs of different batch sizes "
-                            "mixed in one set).", results, None, None, nums)
+                            failure(f"σ does not shrink as 1/√E ({', '.join(bad)} outside [{lo:g}, {hi:g}]): a "
+                                    "mis-scaled SE, or runs of different batch sizes mixed in one set", desc),
+                            results, None, None, nums)
     if ref_name == results:
         desc = f"reference set (largest E = {mine['E']}); " + desc
     return make_verdict("se_scaling", "passed", f"{desc}; within [{lo:g}, {hi:g}].", results, None, None, nums)

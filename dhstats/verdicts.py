@@ -19,6 +19,7 @@ from enum import StrEnum
 from .results import Entry, InvalidRun, Run, RunKey
 from .settings import Settings
 from .sigmas import run_sigmas
+from .wording import num
 
 
 class Outcome(StrEnum):
@@ -110,10 +111,8 @@ def _json_number(value):
 
 
 def fmt(x) -> str:
-    """4 significant digits; ``n/a`` for None, ``nan``/``inf`` spelled out."""
-    if x is None:
-        return "n/a"
-    return f"{x:.4g}"
+    """3 significant digits (:func:`dhstats.wording.num`); ``n/a`` for None, ``nan``/``inf`` spelled out."""
+    return num(x)
 
 
 def not_finite(numbers: dict) -> list[str]:

@@ -158,7 +158,7 @@ def test_summary_structure_and_links():
     page = Page(pages.summary_html(h, links, cross_set=[("σ vs E", PNG_B64)],
                                    trend=[("trend", None, "no gate session in the history")]))
     _safe(page)
-    assert page.headings == ["Failures (3)", "Invalid runs (1): input unusable, no checks run", "Runs with failures",
+    assert page.headings == ["Failures (3)", "Invalid runs (1): input unusable, no checks run",
                              "Checks", "Run sets (pooled over runs)", "Across run sets", "Trend over gate sessions"]
     text = page.all_text()
     assert text.strip().startswith("3 failed, 1 invalid run")
@@ -166,7 +166,8 @@ def test_summary_structure_and_links():
     hrefs = [a["href"] for a in page.names("a") if not a["href"].startswith("#")]
     assert hrefs.count("runs/E_256/run_03.html") == 1 and pages.page_path(("E_256", EVIL_RUN)) in hrefs
     tables = [a["class"] for a in page.names("table")]
-    assert tables[:2] == ["dhs-grid dhs-failures", "dhs-grid dhs-checks"]
+    # three failures, no cause in common: three findings of one case each, then the checks
+    assert tables[:4] == ["dhs-grid dhs-failures"] * 3 + ["dhs-grid dhs-checks"]
     # failures first: the run-set failure (se_scaling of E_256), then runs in check order
     first_rows = text.split("why", 1)[1]
     assert first_rows.index("E_256 (pooled)") < first_rows.index("E_256/run_01") < first_rows.index(EVIL_RUN)
@@ -180,7 +181,7 @@ def test_summary_caps_failures(monkeypatch):
     assert "… and 2 more" in text
 
 
-@pytest.mark.parametrize("x, text", [(None, "n/a"), (3, "3"), (0.000123456, "0.0001235"), (True, "True"),
+@pytest.mark.parametrize("x, text", [(None, "n/a"), (3, "3"), (0.000123456, "0.000123"), (True, "True"),
                                      ([0.5, 2.0], "[0.5, 2]"), ({"run_01": 1.25}, "run_01: 1.25")])
 def test_num(x, text):
     assert pages.num(x) == text
@@ -198,3 +199,26 @@ def test_autoescape_everywhere_and_no_hand_escaping():
         assert env.autoescape is True or env.autoescape(name)
     sources = Path(dhstats.__file__).parent.rglob("*.py")
     assert not [p.name for p in sources if "html.escape" in p.read_text(encoding="utf-8")]
+
+
+def test_failures_sharing_a_cause_are_one_finding():
+    """The shard-mean convention of 3 runs is said once, with the runs under it; two linear cases
+    with the same meaning after their rule are one finding; a case of its own keeps its first line."""
+    def failed(run, check, message, eta=None, **kw):
+        return {"results": "E_8", "run": run, "eta": eta, "check": check, "outcome": "failed", "message": message, **kw}
+
+    shard = [failed(f"run_0{i}", "se_consistency", "the producer reports SEs in the shard-mean convention: use "
+                    "--reported-se shard-mean.\nse_shard = 1 vs se_sum(g̃) = 8", finding="shard_mean_se",
+                    rho_se_shard=0.125) for i in (1, 2, 3)]
+    lin = [failed("run_01", "linear_agreement", f"|z| = {z} > k = 3: a biased gdotv.\nηG = 1", 1e-6 * z, z=z)
+           for z in (4, 5)]
+    alone = failed("run_02", "truncation_ratio", "ratio outside [0.5, 2] beyond 3σ at q = 0.9: bulk.\nq=0.9: r=3", 1e-6)
+    groups = pages.findings(shard + lin + [alone], {})
+    assert [g["headline"] for g in groups] == [
+        "3 runs: the producer reports shard-mean SEs (ρ·num_shards ≈ 1); use --reported-se shard-mean "
+        "(or dhstats_reported_se = shard-mean in the ini)",
+        "2 cases in 1 run (linear prediction ηG vs ΔH_true): a biased gdotv.", None]
+    assert [len(g["cases"]) for g in groups] == [3, 2, 1]
+    assert groups[0]["cases"][0]["numbers"] == ["ρ(se_shard) = 0.125"] and groups[0]["cases"][0]["first_line"] == ""
+    assert groups[1]["cases"][1]["numbers"] == ["z = 5"] and groups[1]["cases"][1]["detail"] == "ηG = 1"
+    assert groups[2]["cases"][0]["first_line"] == "ratio outside [0.5, 2] beyond 3σ at q = 0.9: bulk."

@@ -76,3 +76,32 @@ def test_figures_in_the_viewer_are_whole(reports):
         assert abs(w / h - m["nw"] / m["nh"]) < 0.02 * m["nw"] / m["nh"], f"picture distorted: {m}"
         assert min(m["top"], m["bottom"], m["left"], m["right"]) >= -0.5, f"<img> outside the viewport: {m}"
         assert w >= 0.8 * min(m["nw"], 600), f"figure shrunk to {w:.0f} px: {m}"
+
+
+# Every cell of the failure tables and every finding line, as laid out: its text, and whether
+# the browser cuts it (an ellipsis by text-overflow, or content wider/taller than its box).
+CELLS = """
+const out = [];
+for (const el of document.querySelectorAll('.dhs-failures td, .dhs-finding p.finding')) {
+  const cs = getComputedStyle(el), range = document.createRange();
+  range.selectNodeContents(el);
+  const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+  out.push({text: el.innerText, ellipsis: cs.textOverflow === 'ellipsis',
+            clipped: (cs.overflow === 'hidden' || cs.overflowX === 'hidden') && el.scrollWidth > el.clientWidth + 1,
+            eta: el.classList.contains('eta'), lines: lines});
+}
+return out;
+"""
+
+
+def test_failure_cells_carry_cause_and_remedy_whole(reports):
+    cells = probe(reports / "report.html", CELLS, size=(1000, 2000))
+    assert cells, "no failure table in report.html"
+    for c in cells:
+        assert not c["text"].rstrip().endswith(("…", "...")), f"a failure cell ends in an ellipsis: {c['text']!r}"
+        assert not c["ellipsis"] and not c["clipped"], f"a failure cell is cut by the browser: {c}"
+    findings = [c["text"] for c in cells if "use --reported-se shard-mean" in c["text"]]
+    assert len(findings) == 1, findings  # the shard-mean convention, said once for all runs
+    assert findings[0].startswith("3 runs: the producer reports shard-mean SEs")
+    etas = [c for c in cells if c["eta"] and c["text"].strip() != "per run"]
+    assert etas and all(c["lines"] == 1 for c in etas), f"η wraps in its cell: {etas}"

@@ -82,6 +82,7 @@ def test_example_without_results_fails_linear_at_largest_eta(pytester, checkout)
     assert all(c["sigma_source"] == "paired" for c in cases(h, "linear_agreement"))
     pooled = cases(h, "pooled_linear_agreement", "failed")[0]
     assert "3 of 3 runs fail on their own" in pooled["message"]
+    assert "pooled lin+quad holds at this η" in pooled["message"] and pooled["finding"] == "beyond_linear"
     # lin+quad holds where the linear term breaks down
     assert all(c["outcome"] == "passed" for c in cases(h, "linquad_agreement") if c["eta"] == top)
     reports = checkout / "reports"

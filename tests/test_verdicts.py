@@ -18,7 +18,7 @@ import pytest
 
 from dhstats import stats
 from dhstats.results import Entry, InvalidRun, Problem, Quadratic, Run, RunFile
-from dhstats.agreement import apply_holm
+from dhstats.agreement import apply_holm, pooled_agreement
 from dhstats.gate import case_id
 from dhstats.registry import BY_NAME, Scope, evaluate, evaluate_run
 from dhstats.settings import Settings
@@ -361,7 +361,7 @@ class TestSeConsistency:
         assert v.numbers["rho_se_shard"] == pytest.approx(1 / 8, rel=1e-12)
         assert v.numbers["num_shards"] == 8
         # the corrected value num_shards·se_shard = se_sum(g̃) is printed
-        assert f"{stats.se_sum(stats.centred(healthy.gdotv, healthy.entries[0].token_counts)):.4g}" in v.message
+        assert f"{stats.se_sum(stats.centred(healthy.gdotv, healthy.entries[0].token_counts)):.3g}" in v.message
 
     def test_shard_mean_setting_passes(self, healthy):
         v = judge("se_consistency", self.shard_mean_run(healthy), settings=Settings(reported_se="shard-mean"))
@@ -449,7 +449,10 @@ class TestLinearAgreement:
         assert abs(v.numbers["z"]) > v.numbers["k"] == 3.0
         assert v.numbers["z"] == pytest.approx(z, rel=1e-9)
         assert v.numbers["sigma"] == pytest.approx(combined, rel=1e-12)
-        assert v.message.startswith("|z| > k = 3: ηG = ") and f"z = {z:.4g}" in v.message
+        head, detail = v.message.split("\n")
+        assert head.startswith(f"|z| = {abs(z):.3g} > k = 3: ") and f"z = {z:.3g}" in detail
+        assert detail.startswith("ηG = ") and "σ_lin = se_sum(η·g̃ − ψ)" in detail
+        assert "se_sum" not in head and "√" not in head  # the formula is in the detail, not the headline
 
     def test_sigma_option(self, healthy):
         # --sigma k: the same healthy case fails once k < |z|
@@ -769,3 +772,41 @@ def test_shard_mean_convention_is_suggested_without_per_sequence_data():
     v = judge("linear_agreement", run)
     assert v.outcome == Outcome.FAILED and v.numbers["sigma_source"] == "independent"
     assert "shard-mean convention is the likely cause" in v.message and "--reported-se shard-mean" in v.message
+
+
+def test_linquad_message_gives_the_formula_of_sigma_lq(healthy):
+    e = healthy.entries[0]
+    run = with_entry(healthy, 0, replace(e, delta_h_true=e.delta_h_true * 1.5))
+    v = judge("linquad_agreement", run)
+    assert v.outcome == Outcome.FAILED and v.numbers["sigma_source"] == "paired"
+    assert "σ_lq = se_sum(η·g̃ + ½η²·q̃ − ψ)" in v.message and "σ_lin" not in v.message
+    assert judge("linear_agreement", run).message.count("σ_lin = se_sum(η·g̃ − ψ)") == 1
+
+
+def _pooled_cases(check: str, zs) -> list[dict]:
+    """Per-run agreement case dicts with the given z's (prediction 1 ± 0.1 against truth 1)."""
+    return [{"results": "E_8", "run": f"run_{i + 1:02d}", "eta": 1e-6, "check": check, "z": z,
+             "outcome": "failed" if abs(z) > 2 else "passed", "prediction": 1.0 + 0.1 * z, "delta_h_true": 1.0,
+             "sigma": 0.1, "sigma_prediction": 0.05, "sigma_true": 0.05, "sigma_source": "independent"}
+            for i, z in enumerate(zs)]
+
+
+def test_pooled_message_names_the_run_that_drives_it_and_what_lin_quad_says():
+    lin = _pooled_cases("linear_agreement", [-5.0, 0.5, 0.2, 0.1])  # Z = −4.2/2 = −2.1
+    holds = _pooled_cases("linquad_agreement", [0.1, 0.2, -0.3, 0.1])
+    v = pooled_agreement("pooled_linear_agreement", "E_8", 1e-6, lin, 2.0, holds)
+    head = v.message.splitlines()[0]
+    assert v.outcome == Outcome.FAILED and v.numbers["Z"] == pytest.approx(-2.1)
+    assert head.startswith("|Z| = 2.1 > k = 2: the linear prediction undershoots ΔH by ")
+    assert "1 of 4 runs fails on its own" in head
+    assert "run_01 (z = −5) drives it (without it Z = 0.462)" in head
+    assert "pooled lin+quad holds at this η (Z = 0.05): curvature" in head and "if " not in head
+    assert v.numbers["finding"] == "beyond_linear"
+    assert "run_02 z = 0.5" in v.message.splitlines()[1]  # the per-run z's in the detail
+    fails = _pooled_cases("linquad_agreement", [-5.0, -4.0, -3.0, -3.0])
+    v = pooled_agreement("pooled_linear_agreement", "E_8", 1e-6, _pooled_cases("linear_agreement", [-5, -4, -3, -3]),
+                         2.0, fails)
+    head = v.message.splitlines()[0]
+    assert "4 of 4 runs fail on their own" in head and "shared by the run set, not one batch (largest: run_01" in head
+    assert "pooled lin+quad fails at this η too (Z = −7.5): not curvature — a biased gdotv" in head
+    assert "finding" not in v.numbers

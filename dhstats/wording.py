@@ -1,0 +1,113 @@
+"""How the gate words its findings: one place for numbers, for the shape of a failure message
+and for the causes several failures can share.
+
+* Numbers: :func:`num` (3 significant figures), :func:`pm` (value ± SE, the SE to 2).
+* A failed case's message is a *headline* — its first line: the cause and what to do, whole,
+  with at most a few numbers and never a formula — then the *detail* on the next line: every
+  number, the σ and its formula (:func:`failure`, :func:`headline_of`, :func:`detail_of`).
+  Tables show the headline whole and the detail on demand; pytest and the run pages show both.
+* A case that names a known cause carries ``finding`` = a key of :data:`FINDINGS`; the report
+  groups the failures that share one into a single finding ("8 runs: the producer reports
+  shard-mean SEs; use --reported-se shard-mean"), said once, with its cases under it.
+
+No imports from the rest of the package: every layer may use this one.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+SIGNIFICANT = 3
+
+
+def num(x, digits: int = SIGNIFICANT) -> str:
+    """``digits`` significant figures (0.0322, 380, 1.09e+07); ``n/a`` for None; ``nan``/``inf``."""
+    if x is None:
+        return "n/a"
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return str(x)
+    if isinstance(x, int):
+        return str(x) if abs(x) < 10 ** 6 else f"{x:.{digits}g}"
+    return f"{x:.{digits}g}"
+
+
+def pm(x, se) -> str:
+    """``1.41 ± 0.15``: the value to 3 significant figures, its SE to 2."""
+    return f"{num(x)} ± {num(se, 2)}"
+
+
+def eta(x) -> str:
+    """η as everywhere in the reports (``1.6e-06``)."""
+    return "n/a" if x is None else f"{x:g}"
+
+
+def failure(headline: str, detail: str) -> str:
+    """A failed case's message: the headline (cause and remedy) on the first line, the detail
+    (numbers, formulas) on the second."""
+    return f"{_sentence(headline)}\n{_sentence(detail)}"
+
+
+def headline_of(message) -> str:
+    """The first line of a message (a failure's cause and remedy)."""
+    return (str(message or "").splitlines() or [""])[0]
+
+
+def detail_of(message) -> str:
+    """Everything after the first line of a message."""
+    return "\n".join(str(message or "").splitlines()[1:])
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if not text or text[-1] in ".!?" else text + "."
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 run``, ``3 runs``."""
+    return f"{n} {word if n == 1 else many or word + 's'}"
+
+
+def of_runs(k: int, n: int, verb: str = "fail") -> str:
+    """``1 of 4 runs fails``, ``3 of 4 runs fail`` (the verb agrees with k)."""
+    return f"{k} of {plural(n, 'run')} {verb + 's' if k == 1 else verb}"
+
+
+def signed(x: float) -> str:
+    """A z with its sign and 3 significant figures (``−95.7``)."""
+    return num(x).replace("-", "−")
+
+
+def percent(x: float) -> str:
+    """41 %, 4.1 %, 0.41 %: two significant digits below 10 %."""
+    if not math.isfinite(x):
+        return f"{x} %"
+    return f"{x:.0f} %" if x >= 10 else f"{x:.2g} %"
+
+
+# --------------------------------------------------------------------------- shared causes
+
+# key → (what it is, what to do): the finding's words, said once for all its cases.
+FINDINGS: dict[str, tuple[str, str]] = {
+    "shard_mean_se": ("the producer reports shard-mean SEs (ρ·num_shards ≈ 1)",
+                      "use --reported-se shard-mean (or dhstats_reported_se = shard-mean in the ini)"),
+    "biased_g": ("the prediction is off by the same factor at every η: a biased G (gdotv), not curvature",
+                 "check the gdotv estimator"),
+    "beyond_linear": ("η is beyond the linear regime: lin+quad holds where ηG fails",
+                      "judge these η by lin+quad, or use smaller η"),
+    "shared_bias": ("a bias shared by the runs of a run set",
+                    "see the pooled ratio and the run that drives it"),
+}
+
+
+def finding_headline(key: str, cases: Sequence[dict]) -> str:
+    """``8 runs: the producer reports shard-mean SEs (…); use --reported-se shard-mean``."""
+    what, todo = FINDINGS[key]
+    runs = {(c.get("results"), c.get("run")) for c in cases if c.get("run") is not None}
+    sets = {c.get("results") for c in cases if c.get("run") is None}
+    who = [plural(len(runs), "run")] if runs else []
+    who += [plural(len(sets), "run set")] if sets else []
+    return f"{' and '.join(who)}: {what}; {todo}"
+
+
+__all__ = ["FINDINGS", "detail_of", "eta", "failure", "finding_headline", "headline_of", "num", "of_runs",
+           "percent", "plural", "pm", "signed"]

@@ -24,35 +24,11 @@ from . import equivalence, stats
 from .results import Entry
 from .sigmas import Sigmas, cov_from, sigma_c
 from .verdicts import Outcome, Reason, RunContext, Verdict, fmt, make_verdict, unbounded
-from .wording import failure, num, of_runs, percent, pm, signed
+from .wording import APPROXIMATE, CONSTANT_RATIO, MEANING, SIGMA_TEXT, failure, num, percent, pm, pooled_meaning
 
 Z_CHECKS = ("linear_agreement", "linquad_agreement")
 POOLED = {"pooled_linear_agreement": "linear_agreement", "pooled_linquad_agreement": "linquad_agreement"}
 LABEL = {"linear_agreement": "the linear prediction", "linquad_agreement": "the lin+quad prediction"}
-
-MEANING = {
-    "linear_agreement": "the first-order prediction misses the SNIS measurement by more than "
-    "the sampling error: a biased gdotv, or η beyond the linear regime (see linquad_agreement)",
-    "linquad_agreement": "even with the curvature term the prediction misses the measurement: "
-    "a biased gdotv/vHvv, or higher-order terms matter at this η",
-}
-CONSTANT_RATIO = ("constant ratio across η ({ratios}): a biased G, not curvature — the "
-                  "prediction is off by the same factor at every η; check the gdotv estimator")
-# σ of the difference prediction − ΔH_true, by check and source (dhstats.sigmas.sigmas_at)
-SIGMA_TEXT = {
-    ("linear_agreement", "paired"): "σ_lin = se_sum(η·g̃ − ψ), paired: ηG and ΔH_true share their sequences",
-    ("linear_agreement", "independent"): "σ_lin = √((ησ_G)² + σ_true²), independent: no per-sequence gdotv "
-                                         "or h_base to pair",
-    ("linquad_agreement", "paired"): "σ_lq = se_sum(η·g̃ + ½η²·q̃ − ψ), paired: the prediction and ΔH_true "
-                                     "share their sequences",
-    ("linquad_agreement", "paired-no-q"): "σ_lq = √(se_sum(η·g̃ − ψ)² + (½η²σ_Q)²), paired but for the "
-                                          "curvature term (no per-sequence vhvv)",
-    ("linquad_agreement", "independent"): "σ_lq = √((ησ_G)² + (½η²σ_Q)² + σ_true²), independent: no "
-                                          "per-sequence data to pair",
-}
-APPROXIMATE = ("σ_true ≈ η·σ_G is approximate (no h_base; on the real files η·σ_G/σ_true ranges "
-               "0.81–2.71)")
-
 
 def reach(resolution: float | None, passed: bool = True) -> str:
     """What the difference test could see (80 % power): "would detect a bias of ±33 % or more"
@@ -257,7 +233,7 @@ def pooled_agreement(check: str, results: str, eta: float, cases: Sequence[Mappi
     if not failed:
         return make_verdict(check, "passed", pooled_message(False, f"{shift}; {detail}", rule, None, resolution),
                             results, None, eta, nums)
-    finding, meaning = _pooled_meaning(base, judged, Z, k, _judged(companion))
+    finding, meaning = pooled_meaning(base, judged, Z, k, _judged(companion))
     if finding:
         nums["finding"] = finding
     return make_verdict(check, "failed", pooled_message(True, detail, rule, f"{shift}; {meaning}", resolution),
@@ -330,36 +306,6 @@ def pool_cases(cases: Sequence[Mapping], k: float, *, tolerance: float | None = 
             out.append(pooled_agreement(check, results, eta, at[base], k, companion, tolerance=tolerance,
                                         alpha=alpha))
     return out
-
-
-def _pooled_meaning(check: str, judged: Sequence[Mapping], Z: float, k: float,
-                    companion: Sequence[Mapping]) -> tuple[str | None, str]:
-    """``(finding, meaning)`` of a failing pooled case, from what is known: how many runs fail
-    alone, whether one run drives Z (without it |Z| ≤ k), and for the linear check whether
-    pooled lin+quad holds at this η (``companion``: its judged per-run cases)."""
-    alone = sum(c.get("outcome") == "failed" for c in judged)
-    top = max(judged, key=lambda c: float(c["z"]) * math.copysign(1.0, Z))
-    rest = [float(c["z"]) for c in judged if c is not top]
-    without = stats.stouffer(rest) if rest else math.nan
-    where = f"{top['run']} (z = {signed(float(top['z']))})"
-    if not alone:
-        parts = ["no run fails on its own: a bias shared by the runs, too small for any one run to show "
-                 "(the estimator is biased at this batch size)"]
-    else:
-        parts = [f"{of_runs(alone, len(judged))} on {'its' if alone == 1 else 'their'} own"]
-    if math.isfinite(without) and abs(without) <= k and len(judged) > 2:
-        parts.append(f"{where} drives it (without it Z = {signed(without)}): look at that run first")
-    else:
-        parts.append(f"shared by the run set, not one batch (largest: {where})")
-    finding = None
-    if check == "linear_agreement" and len(companion) >= 2:
-        Zq = stats.stouffer([float(c["z"]) for c in companion])
-        if abs(Zq) <= k:
-            finding = "beyond_linear"
-            parts.append(f"pooled lin+quad holds at this η (Z = {signed(Zq)}): curvature, η beyond the linear regime")
-        else:
-            parts.append(f"pooled lin+quad fails at this η too (Z = {signed(Zq)}): not curvature — a biased gdotv")
-    return finding, "; ".join(parts)
 
 
 def pooled_message(failed: bool, detail: str, rule: str, meaning: str | None, resolution: float | None = None) -> str:

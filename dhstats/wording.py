@@ -10,12 +10,12 @@ and for the causes several failures can share.
   groups the failures that share one into a single finding ("8 runs: the producer reports
   shard-mean SEs; use --reported-se shard-mean"), said once, with its cases under it.
 
-No imports from the rest of the package: every layer may use this one.
+No imports from the rest of the package (pure text and arithmetic): every layer may use this one.
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 SIGNIFICANT = 3
 
@@ -84,6 +84,67 @@ def percent(x: float) -> str:
     return f"{x:.0f} %" if x >= 10 else f"{x:.2g} %"
 
 
+# --------------------------------------------------------------------------- agreement checks
+
+MEANING = {
+    "linear_agreement": "the first-order prediction misses the SNIS measurement by more than "
+    "the sampling error: a biased gdotv, or η beyond the linear regime (see linquad_agreement)",
+    "linquad_agreement": "even with the curvature term the prediction misses the measurement: "
+    "a biased gdotv/vHvv, or higher-order terms matter at this η",
+}
+CONSTANT_RATIO = ("constant ratio across η ({ratios}): a biased G, not curvature — the "
+                  "prediction is off by the same factor at every η; check the gdotv estimator")
+# σ of the difference prediction − ΔH_true, by check and source (dhstats.sigmas.sigmas_at)
+SIGMA_TEXT = {
+    ("linear_agreement", "paired"): "σ_lin = se_sum(η·g̃ − ψ), paired: ηG and ΔH_true share their sequences",
+    ("linear_agreement", "independent"): "σ_lin = √((ησ_G)² + σ_true²), independent: no per-sequence gdotv "
+                                         "or h_base to pair",
+    ("linquad_agreement", "paired"): "σ_lq = se_sum(η·g̃ + ½η²·q̃ − ψ), paired: the prediction and ΔH_true "
+                                     "share their sequences",
+    ("linquad_agreement", "paired-no-q"): "σ_lq = √(se_sum(η·g̃ − ψ)² + (½η²σ_Q)²), paired but for the "
+                                          "curvature term (no per-sequence vhvv)",
+    ("linquad_agreement", "independent"): "σ_lq = √((ησ_G)² + (½η²σ_Q)² + σ_true²), independent: no "
+                                          "per-sequence data to pair",
+}
+APPROXIMATE = ("σ_true ≈ η·σ_G is approximate (no h_base; on the real files η·σ_G/σ_true ranges "
+               "0.81–2.71)")
+
+
+def _stouffer(z: Sequence[float]) -> float:
+    """Σz/√R (:func:`dhstats.stats.stouffer`, without numpy)."""
+    return sum(z) / math.sqrt(len(z))
+
+
+def pooled_meaning(check: str, judged: Sequence[Mapping], Z: float, k: float,
+                    companion: Sequence[Mapping]) -> tuple[str | None, str]:
+    """``(finding, meaning)`` of a failing pooled case, from what is known: how many runs fail
+    alone, whether one run drives Z (without it |Z| ≤ k), and for the linear check whether
+    pooled lin+quad holds at this η (``companion``: its judged per-run cases)."""
+    alone = sum(c.get("outcome") == "failed" for c in judged)
+    top = max(judged, key=lambda c: float(c["z"]) * math.copysign(1.0, Z))
+    rest = [float(c["z"]) for c in judged if c is not top]
+    without = _stouffer(rest) if rest else math.nan
+    where = f"{top['run']} (z = {signed(float(top['z']))})"
+    if not alone:
+        parts = ["no run fails on its own: a bias shared by the runs, too small for any one run to show "
+                 "(the estimator is biased at this batch size)"]
+    else:
+        parts = [f"{of_runs(alone, len(judged))} on {'its' if alone == 1 else 'their'} own"]
+    if math.isfinite(without) and abs(without) <= k and len(judged) > 2:
+        parts.append(f"{where} drives it (without it Z = {signed(without)}): look at that run first")
+    else:
+        parts.append(f"shared by the run set, not one batch (largest: {where})")
+    finding = None
+    if check == "linear_agreement" and len(companion) >= 2:
+        Zq = _stouffer([float(c["z"]) for c in companion])
+        if abs(Zq) <= k:
+            finding = "beyond_linear"
+            parts.append(f"pooled lin+quad holds at this η (Z = {signed(Zq)}): curvature, η beyond the linear regime")
+        else:
+            parts.append(f"pooled lin+quad fails at this η too (Z = {signed(Zq)}): not curvature — a biased gdotv")
+    return finding, "; ".join(parts)
+
+
 # --------------------------------------------------------------------------- shared causes
 
 # key → (what it is, what to do): the finding's words, said once for all its cases.
@@ -109,5 +170,5 @@ def finding_headline(key: str, cases: Sequence[dict]) -> str:
     return f"{' and '.join(who)}: {what}; {todo}"
 
 
-__all__ = ["FINDINGS", "detail_of", "eta", "failure", "finding_headline", "headline_of", "num", "of_runs",
+__all__ = ["pooled_meaning", "APPROXIMATE", "CONSTANT_RATIO", "FINDINGS", "MEANING", "SIGMA_TEXT", "detail_of", "eta", "failure", "finding_headline", "headline_of", "num", "of_runs",
            "percent", "plural", "pm", "signed"]

@@ -2,6 +2,10 @@
 
     python bench/gate_speed.py [--runs 100] [--sequences 2048] [--repeat 3] [--profile]
                                [--out bench/out/speed]
+    python bench/gate_speed.py --scale [--repeat 2] [--real DIR] [--out bench/out/scale]
+
+``--scale``: the gate as the work grows, on copies of the real files (100 and 1 000 runs, a
+failing set with and without figures, serial and ``-n 2``, invalid runs): :mod:`gate_scale`.
 
 Writes, once (kept in ``--out`` and reused while the parameters match), run sets of simulated
 E=2048 runs (``--sequences``) in the real producer's full layout (``simulate_run(shape="real")``: every field
@@ -140,12 +144,18 @@ def profile(root: Path, out: Path, top: int = 20) -> str:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--scale" in argv:
+        from gate_scale import main as scale
+
+        return scale([a for a in argv if a != "--scale"])
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=100, help="runs per run set (default 100)")
     p.add_argument("--sequences", type=int, default=2048, help="E, sequences per run (default 2048)")
     p.add_argument("--repeat", type=int, default=3, help="repetitions of each command (median; default 3)")
     p.add_argument("--out", default=str(REPO / "bench" / "out" / "speed"))
     p.add_argument("--profile", action="store_true", help="also profile the serial gate (cProfile, top 20)")
+    p.add_argument("--scale", action="store_true", help="the scale bench instead (bench/gate_scale.py)")
     args = p.parse_args(argv)
     out = Path(args.out)
     n, name = args.sequences, f"E_{args.sequences}"

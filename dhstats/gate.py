@@ -22,7 +22,8 @@ How it stays fast and correct:
   a directory the controller creates (``exchange``), and a worker judging a pooled case waits
   for the runs other workers judge. Runs no process judges (``-k pooled``) are judged where
   needed.
-* **Plots only for failures**, within ``--max-plots`` per process.
+* **Plots only for failures**, within ``--max-plots`` per session (under ``-n`` the judging
+  processes draw them from the same budget; per worker under xdist's own ``--dist``).
 """
 from __future__ import annotations
 
@@ -117,7 +118,7 @@ class Gate:
         self.files = discover(self.roots)
         self.run_sets = _run_sets(self.files)
         self.exchange = None if exchange is None else Path(exchange)
-        self.plot_budget = options.max_plots
+        self.plot_budget = [options.max_plots]  # figures left (−1: no limit); shared under -n (judge_ahead)
         self.selected: set[RunKey] = {f.key for f in self.files}  # runs some process judges
         self._order = {f.key: i for i, f in enumerate(self.files)}
         self._scanned: dict[RunKey, tuple[float, ...]] = {}
@@ -216,9 +217,10 @@ class Gate:
         import multiprocessing
 
         wanted = None if keys is None else set(keys)
+        context = multiprocessing.get_context("spawn")
+        self.plot_budget = context.Array("i", [self.plot_budget[0]])  # one --max-plots for the session
         self._pool = concurrent.futures.ProcessPoolExecutor(
-            processes, mp_context=multiprocessing.get_context("spawn"),
-            initializer=start_judging, initargs=(self.options.max_plots,))
+            processes, mp_context=context, initializer=start_judging, initargs=(self.plot_budget,))
         for f in self.files:
             if wanted is None or f.key in wanted:
                 self._ahead[f.key] = self._pool.submit(judge_file, f, self.settings, self.options.max_file_bytes)
@@ -360,25 +362,26 @@ class Gate:
     def images(self, case: Case) -> list:
         """Figures of a failing case as (caption, base64 PNG) or (caption, None, note), most
         telling first (the check's ``figures`` in the registry), rendered once each
-        (:func:`render_failure`) while the ``--max-plots`` budget of this process lasts; a
-        judging process (:meth:`judge_ahead`) renders its runs' failures itself. Run-set
-        figures, one per run-set case and drawn from records, are outside the budget."""
+        (:func:`render_failure`) while the session's ``--max-plots`` budget lasts; a judging
+        process (:meth:`judge_ahead`) renders its runs' failures itself, from the same budget (a
+        run it judged is not reloaded here once the budget is spent). Run-set figures, one per
+        run-set case and drawn from records, are outside the budget."""
         if case.file is None:
             return self._set_images(case, registry.check(case.check).figures)
         ev = self.evaluation(case.file)
         keys = figure_keys(case.check, case.eta)
         missing = [k for k in keys if k not in ev.images]
         if missing:
-            run = self.run_of(case.file, ev)
-            if run is None:
+            spent = 0 <= self.plot_budget[0] < len(missing)
+            run = None if spent else self.run_of(case.file, ev)
+            if run is None and not spent:
                 return []
-            budget = [self.plot_budget]
-            if not render_failure(run, ev.verdicts.values(), keys, ev.images, self.settings, budget):
+            if spent or not render_failure(run, ev.verdicts.values(), keys, ev.images, self.settings,
+                                           self.plot_budget):
                 where = f"--results {self._path_of(case.results)} --run {case.file.run}"
                 where += "" if case.eta is None else f" --eta {case.eta!r}"
-                return [("plots omitted", None, "the --max-plots budget of this process is spent; render them "
+                return [("plots omitted", None, "the --max-plots budget of this session is spent; render them "
                          f"with: dhstats plot {where}")]
-            self.plot_budget = budget[0]
         return [ev.images[k] for k in keys]
 
     def _path_of(self, results: str) -> Path:

@@ -71,6 +71,8 @@ def _make_gate(config: pytest.Config) -> Gate:
         if not roots:
             roots = [options.reports / "example" / "E_example"] if worker else example_roots(options.reports)
         exchange = config.workerinput.get(_EXCHANGE) if worker else None
+        if exchange and not os.path.isdir(exchange):  # a worker on another host (--tx ssh=…):
+            exchange = None  # no shared directory, it judges the runs its pooled cases need
         return Gate(options, [Path(r) for r in dict.fromkeys(map(str, roots))], exchange=exchange)
     except (SettingsError, DiscoveryError) as exc:
         raise pytest.UsageError(f"dhstats: {exc}") from None
@@ -88,10 +90,11 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.htmlpath = str(temp_path(g.options.reports / "report.html"))
         config.option.self_contained_html = True
     tx = getattr(config.option, "tx", None) if controller else None
-    if tx and getattr(config.option, "dist", "no") == "load":
+    if tx and getattr(config.option, "dist", "no") == "load" and getattr(config.option, "numprocesses", None):
         # -n N (xdist's default --dist load): N − 1 processes judge the runs ahead while this
         # one runs the tests (N in all): xdist's per-test overhead exceeds a gate test's own
-        # work (docs/speed.md); an explicit --dist loadscope keeps xdist's distribution
+        # work (docs/speed.md); an explicit --dist loadscope, or --tx (hosts), keeps xdist's
+        # distribution
         config.option.dist, config.option.tx, config.option.numprocesses = "no", [], 0
         if len(g.files) < 2 * len(tx):
             g.notices.append(f"-n {len(tx)} ignored: {len(g.files)} runs (fewer than 2 per process) are judged here")
@@ -222,6 +225,7 @@ class GateHooks:
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_terminal_summary(self, terminalreporter):
+        index_teardowns(terminalreporter)
         result = yield  # pytest's failures and short summary first: the gate's table comes last
         if self.g.health is not None:
             from .terminal import summary_lines
@@ -293,6 +297,27 @@ class HtmlHooks:
             prefix.append(self.g.summary_html())
         if self.rows is not None and (note := self.rows.note()):
             summary.append(note)
+
+
+def index_teardowns(terminalreporter) -> None:
+    """pytest's failure summary looks up each failure's teardown reports by scanning every
+    report of the session (``TerminalReporter._get_teardown_reports``): O(failures × tests),
+    minutes for 5 000 invalid runs. Same look-up, same output, from an index built once (the
+    reports are complete when the summary starts); left alone if pytest has no such method."""
+    if not callable(getattr(terminalreporter, "_get_teardown_reports", None)):
+        return
+    index: dict[str, list] | None = None
+
+    def teardown_reports(nodeid: str) -> list:
+        nonlocal index
+        if index is None:
+            index = {}
+            for rep in terminalreporter.getreports(""):
+                if getattr(rep, "when", None) == "teardown":
+                    index.setdefault(rep.nodeid, []).append(rep)
+        return list(index.get(nodeid, ()))
+
+    terminalreporter._get_teardown_reports = teardown_reports
 
 
 def _html_rows(config: pytest.Config) -> int:

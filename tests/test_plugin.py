@@ -266,6 +266,22 @@ def test_xdist_matches_serial(pytester, checkout, planted):
     assert pages == sorted(p.name for p in (checkout / "serial" / "runs" / "E_128").iterdir())
 
 
+@pytest.mark.slow
+def test_tx_gateways_write_the_serial_health_json(pytester, checkout, planted):
+    """``-d --tx 2*popen``: xdist's multi-host engine, two local gateways standing in for two
+    hosts, distributes the runs (not the gate's judging processes of -n) and writes the serial
+    health.json, every field but the time it was generated."""
+    pytest.importorskip("xdist")
+    serial = gate(pytester, checkout, "--results", "../E_128", "--reports", "serial")
+    hosts = gate(pytester, checkout, "--results", "../E_128", "--reports", "hosts", "-d", "--tx", "2*popen", "-v")
+    assert {"[gw0]", "[gw1]"} <= set(re.findall(r"\[gw\d\]", hosts.stdout.str()))
+    assert "judge the runs ahead" not in hosts.stdout.str()
+    assert serial.ret == hosts.ret == 1
+    a, b = health(checkout, "serial"), health(checkout, "hosts")
+    assert a.pop("generated") and b.pop("generated")
+    assert a == b
+
+
 def test_gate_runs_without_pytest_html_and_xdist(pytester, checkout):
     """The gate's outputs do not depend on pytest-html or xdist being active."""
     result = gate(pytester, checkout, "-p", "no:html", "-p", "no:xdist")
@@ -390,6 +406,40 @@ def test_n2_judges_runs_in_two_processes_with_the_same_verdicts(pytester, checko
         pages = sorted((checkout / name / "runs" / "E_128").iterdir())
         assert pages and all("data:image/png;base64" in p.read_text() for p in pages
                              if "run_08" not in p.name and "run_09" not in p.name and "run_10" not in p.name)
+
+
+def test_n2_draws_no_more_figures_than_serial(pytester, checkout, planted):
+    """--max-plots is the session's budget: under -n 2 the judging process and this one draw
+    from one shared budget (not one each), the same figures as a serial session."""
+    pytest.importorskip("xdist")
+    figures = {}
+    for name, extra in (("serial", ()), ("ahead", ("-n", "2"))):
+        result = gate(pytester, checkout, "--results", "../E_128", "--reports", name, "--max-plots", "3", *extra)
+        assert result.ret == 1
+        html = (checkout / name / "report.html").read_text()
+        figures[name] = html.count("data:image/png;base64")
+    assert figures["serial"] == figures["ahead"] >= 3
+
+
+def test_index_teardowns_looks_up_what_pytest_does_from_one_scan():
+    """The failure summary's teardown look-up: pytest's answers, one scan of the reports for
+    any number of failures (pytest scans them all per failure)."""
+    from types import SimpleNamespace
+
+    from _pytest.terminal import TerminalReporter
+
+    from dhstats.plugin import index_teardowns
+
+    reports = [SimpleNamespace(when=w, nodeid=n, sections=[]) for n in ("a", "b", "a") for w in ("setup", "teardown")]
+    tr = SimpleNamespace(stats={"": reports + [SimpleNamespace(when="collect", nodeid="c")]}, scans=[])
+    tr.getreports = lambda name: tr.scans.append(name) or TerminalReporter.getreports(tr, name)
+    tr._get_teardown_reports = lambda nodeid: TerminalReporter._get_teardown_reports(tr, nodeid)
+    expected = {n: tr._get_teardown_reports(n) for n in "abcz"}
+    assert [len(v) for v in expected.values()] == [2, 1, 0, 0]
+    tr.scans.clear()
+    index_teardowns(tr)
+    assert {n: tr._get_teardown_reports(n) for n in "abcz"} == expected
+    assert tr.scans == [""]
 
 
 def test_a_session_without_pytest_writes_the_plugins_health_json(pytester, checkout, planted):

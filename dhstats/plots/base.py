@@ -13,7 +13,7 @@ import math
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullLocator
+from matplotlib.ticker import LogFormatter, LogFormatterSciNotation, NullLocator
 
 NOTE_GID = "note"  # gid of the Text artists that explain left-out data
 
@@ -117,8 +117,46 @@ def log_eta_axis(ax, eta: np.ndarray, label: str = "η (learning rate)") -> None
     ax.set_xlabel(label)
 
 
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def power_label(x: float) -> str:
+    """``10⁵``, ``2×10⁻³`` (3 significant digits) in plain Unicode; "" for x ≤ 0 or not finite."""
+    if not (math.isfinite(x) and x > 0):
+        return ""
+    e = math.floor(math.log10(x) + 1e-9)
+    m = x / 10.0**e
+    power = "10" + str(e).translate(_SUPERSCRIPT)
+    return power if abs(m - 1) < 1e-6 else f"{m:.3g}×{power}"
+
+
+class PowerLabels(LogFormatter):
+    """Matplotlib's log-axis labels (which ticks get one is unchanged) written by
+    :func:`power_label` instead of mathtext (``$\\mathdefault{10^{5}}$``): Agg keeps its
+    mathtext parser cache with one renderer, so every figure parsed its labels anew, ≈ 40 %
+    of the rendering time of a figure with a log axis."""
+
+    def _num_to_string(self, x, vmin, vmax):
+        return power_label(x)
+
+
+def plain_log_labels(fig: Figure) -> None:
+    """Every log axis of ``fig`` that has matplotlib's default (mathtext) labels gets
+    :class:`PowerLabels` with the same settings."""
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            for get, put in ((axis.get_major_formatter, axis.set_major_formatter),
+                             (axis.get_minor_formatter, axis.set_minor_formatter)):
+                old = get()
+                if isinstance(old, LogFormatterSciNotation):
+                    put(PowerLabels(base=old._base, labelOnlyBase=old.labelOnlyBase,
+                                    minor_thresholds=old.minor_thresholds, linthresh=old._linthresh))
+
+
 def to_png(fig: Figure, dpi: int = DPI) -> bytes:
-    """Render ``fig`` with Agg to PNG bytes, then release its axes and their artists."""
+    """Render ``fig`` with Agg to PNG bytes (log axes labelled without mathtext:
+    :func:`plain_log_labels`), then release its axes and their artists."""
+    plain_log_labels(fig)
     canvas = FigureCanvasAgg(fig)
     buf = io.BytesIO()
     canvas.print_figure(buf, format="png", dpi=dpi)

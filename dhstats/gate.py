@@ -139,6 +139,7 @@ class Gate:
         self.written: list[Path] = []
         self.output_errors: list[str] = []
         self.notices: list[str] = []  # said at the end of the session
+        self.interrupted = False  # set by the driver (Ctrl-C): outputs then say so, never a pass
 
     # ------------------------------------------------------------------ collection
     def etas(self, f: RunFile) -> tuple[float, ...]:

@@ -181,6 +181,20 @@ def exit_block(counts: Mapping) -> dict:
     return {"status": 0, "summary": f"no failures, {c['skipped']} skipped" if c["skipped"] else "all passed"}
 
 
+def interrupted_exit(counts: Mapping, not_judged: int) -> dict:
+    """``exit`` of an interrupted session: status 2 (pytest's own for an interrupted
+    session), never 0, whatever was judged before the interruption::
+
+        {"status": 2, "summary": "interrupted: 5 of 6 runs not judged (1 failed so far)"}
+    """
+    total = counts["runs"]["total"] + not_judged
+    summary = f"interrupted: {not_judged} of {_plural(total, 'run')} not judged"
+    partial = exit_block(counts)
+    if partial["status"]:
+        summary += f" ({partial['summary']} so far)"
+    return {"status": 2, "summary": summary}
+
+
 def now_utc() -> str:
     return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -193,6 +207,8 @@ def build_health(
     run_sets: Sequence | None = None,
     figures_omitted: Sequence[str] = (),
     generated: str | None = None,
+    interrupted: bool = False,
+    not_judged: Sequence[Mapping] = (),
 ) -> dict:
     """The health.json document, schema 2 (checks.md, "Outputs"; its fields: README, "Outputs").
 
@@ -200,6 +216,9 @@ def build_health(
     or dicts; ``run_sets`` entries ``{"name", "path", "E", "runs"}`` (derived from the paths
     and runs when omitted: name = directory name, E from ``E_<n>``). Order is kept. Raises
     ``ValueError`` (:func:`validate`) so that an inconsistent document is never written.
+    ``interrupted``: the session stopped before every case ran (Ctrl-C); ``not_judged`` lists
+    the runs found but never judged (``{"results", "run", "path", "message"}``); the exit is
+    then :func:`interrupted_exit`, never a pass.
     """
     paths = [os.path.abspath(os.fspath(p)) for p in results_paths]
     runs = [clean(_record(r)) for r in run_verdicts]
@@ -219,7 +238,9 @@ def build_health(
         "runs": runs,
         "cases": cases,
         "counts": counts,
-        "exit": exit_block(counts),
+        "exit": interrupted_exit(counts, len(not_judged)) if interrupted else exit_block(counts),
+        "interrupted": bool(interrupted),
+        "not_judged": [clean(dict(r)) for r in not_judged],
     }
     doc["confidence"] = confidence(doc, registry.NAMES)
     if figures_omitted:
@@ -284,6 +305,7 @@ def history_line(health: Mapping, commit: str | None = None) -> dict:
         "time": health.get("generated") or now_utc(),
         "commit": commit,
         "exit": health.get("exit", exit_block(counts)),
+        "interrupted": bool(health.get("interrupted", False)),
         "run_sets": [{k: s.get(k) for k in ("name", "E", "runs")} for s in health.get("run_sets", [])],
         "cases": counts["cases"],
         "runs": counts["runs"],
@@ -331,4 +353,4 @@ def read_history(path: str | os.PathLike, last: int = 50) -> list[dict]:
 
 
 __all__ = ["SCHEMA", "OUTCOMES", "REASONS", "RunIndex", "append_history", "build_health", "cases_of", "clean", "count",
-           "dumps_json", "exit_block", "git_commit", "history_line", "read_history", "validate"]
+           "dumps_json", "exit_block", "git_commit", "interrupted_exit", "history_line", "read_history", "validate"]

@@ -7,6 +7,7 @@ the controller (xdist or not) and :meth:`Gate.finish` writes health.json, badges
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import shutil
@@ -208,19 +209,28 @@ class GateHooks:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_sessionfinish(self, session):
-        if self.controller and not session.config.option.collectonly:
+        if not self.controller or session.config.option.collectonly:
+            return (yield)
+        with _deferred_interrupt(self.g) as late:
+            # an unfinished session (Ctrl-C, internal error) is never a pass: its outputs say so
+            self.g.interrupted = self.g.interrupted or session.exitstatus in _UNFINISHED
             self.g.finish(html=bool(getattr(session.config.option, "htmlpath", None)))
-            if self.g.health and self.g.health["exit"]["status"] and session.exitstatus == 0:
+            if self.g.interrupted:
+                session.exitstatus = pytest.ExitCode.INTERRUPTED  # also when Ctrl-C came during finish
+            elif self.g.health and self.g.health["exit"]["status"] and session.exitstatus == 0:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED  # an invalid run no test reported
-        result = yield  # pytest-html writes its report (trylast) in here
-        html = getattr(session.config.option, "htmlpath", None)
-        if self.controller and html and Path(html).exists():
-            final = self.g.options.reports / "report.html"
-            publish(html, final)
-            self.g.written.insert(0, final)
-            for plugin in session.config.pluginmanager.get_plugins():  # pytest-html's closing line
-                if Path(getattr(plugin, "_report_path", "")) == Path(html):
-                    plugin._report_path = final
+            result = yield  # pytest-html writes its report (trylast) in here
+            html = getattr(session.config.option, "htmlpath", None)
+            if html and Path(html).exists():
+                final = self.g.options.reports / "report.html"
+                publish(html, final)
+                self.g.written.insert(0, final)
+                for plugin in session.config.pluginmanager.get_plugins():  # pytest-html's closing line
+                    if Path(getattr(plugin, "_report_path", "")) == Path(html):
+                        plugin._report_path = final
+        if late and not self.g.interrupted:
+            self.g.notices.append("dhstats: Ctrl-C while the outputs were written: every case had run, "
+                                  "the outputs were completed first")
         return result
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -326,6 +336,35 @@ def _html_rows(config: pytest.Config) -> int:
         return int(text)
     except ValueError:
         raise pytest.UsageError(f"dhstats: ini dhstats_html_rows: a number of tests, got {text!r}") from None
+
+
+_UNFINISHED = (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR)
+
+
+@contextlib.contextmanager
+def _deferred_interrupt(g: Gate):
+    """While the outputs are written, Ctrl-C (SIGINT) does not raise: it sets
+    ``g.interrupted`` (runs not yet judged are then left unjudged) and is reported after the
+    outputs are complete — never a traceback, a half-published report or a pass for a session
+    that did not finish. Yields a list that is non-empty when SIGINT arrived."""
+    import signal
+    import threading
+
+    late: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield late
+        return
+
+    def note(signum, frame):
+        late.append(signum)
+        if g.health is None:  # still judging: stop, and say interrupted
+            g.interrupted = True
+
+    previous = signal.signal(signal.SIGINT, note)
+    try:
+        yield late
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _escaped(value):

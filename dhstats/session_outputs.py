@@ -19,18 +19,27 @@ def finish(gate, html: bool = False) -> dict:
     """health.json, badges, run pages and the history line, written from the collected
     records (:mod:`dhstats.publish`). Every run found is in health.json: a run none of
     whose cases reported (deselected, or a worker died) is judged here for its run
-    verdict. Reporting never ends the session: a failing output is named in
-    ``output_errors`` and the others are still written."""
+    verdict — unless the session was interrupted (``gate.interrupted``, checked before each
+    such run: Ctrl-C also stops this judging); then it is listed in ``not_judged`` and
+    health.json's exit says "interrupted" (status 2), never a pass. Reporting never ends the
+    session: a failing output is named in ``output_errors`` and the others are still written."""
     from .health import build_health
     from .publish import write_reports
 
+    not_judged = []
     for f in gate.files:
-        if f.key not in gate.run_records:
-            rv = gate.run_verdict(f)
-            gate.run_records[f.key] = {**rv.to_dict(), "message": rv.message or
-                                       "no case of this run was reported in this session (deselected or interrupted)"}
+        if f.key in gate.run_records:
+            continue
+        if gate.interrupted:
+            not_judged.append({"results": f.results, "run": f.run, "path": str(f.path),
+                               "message": "not judged: the session was interrupted before any case of this run"})
+            continue
+        rv = gate.run_verdict(f)
+        gate.run_records[f.key] = {**rv.to_dict(), "message": rv.message or
+                                   "no case of this run was reported in this session (deselected, or its "
+                                   "process died)"}
     order = {name: i for i, name in enumerate(registry.NAMES)}
-    runs = [gate.run_records[f.key] for f in gate.files]
+    runs = [gate.run_records[f.key] for f in gate.files if f.key in gate.run_records]
     bad = {(r["results"], r["run"]) for r in runs if r["outcome"] == RunOutcome.ERROR}
     sets = {rs.name: i for i, rs in enumerate(gate.run_sets)}
 
@@ -41,7 +50,8 @@ def finish(gate, html: bool = False) -> dict:
 
     cases = sorted((c for c in gate.case_records if (c["results"], c["run"]) not in bad), key=key)
     gate.health = build_health(gate.settings, gate.roots, runs, cases, run_sets=_run_set_records(gate, cases),
-                               figures_omitted=gate.output_errors)
+                               figures_omitted=gate.output_errors, interrupted=gate.interrupted,
+                               not_judged=not_judged)
     try:
         gate.written = write_reports(gate.options.reports, gate.health, lambda key: _figures_for(gate, key),
                                      gate.options.history, html_report=html)

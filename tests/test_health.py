@@ -20,7 +20,7 @@ from dhstats.settings import Settings
 def test_schema_2_document():
     h = health()
     assert list(h) == ["schema", "generated", "sigma", "settings", "results", "run_sets", "runs", "cases",
-                       "counts", "exit", "confidence"]
+                       "counts", "exit", "interrupted", "not_judged", "confidence"]
     assert h["schema"] == 2 and h["sigma"] == 3.0 and h["generated"] == "2026-11-25T21:30:00Z"
     assert h["settings"] == Settings().to_dict()
     none = {"linear": None, "linquad": None}  # no case carries a resolution

@@ -96,6 +96,13 @@ def options(args) -> Options:
         path = getattr(args, flag, None)
         if path and not Path(path).is_file():
             raise SettingsError(f"--{flag}: {path} is not a file")
+    if getattr(args, "history", None):
+        from .history import HistoryError, check_path
+
+        try:  # a link to a file is refused like the gate's --history (reads are never through one)
+            check_path(args.history)
+        except HistoryError as exc:
+            raise SettingsError(f"--history: {exc}") from None
     return Options(settings, clip, args.clip is not None, base, steps, grid, dpi)
 
 

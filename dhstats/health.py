@@ -20,9 +20,8 @@ import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from . import registry
+from . import history, registry
 from .confidence import confidence, set_resolution
-from .outputs import write_bytes_atomic
 
 try:
     import orjson
@@ -316,41 +315,30 @@ def history_line(health: Mapping, commit: str | None = None) -> dict:
 
 def append_history(path: str | os.PathLike, health: Mapping, commit: str | None = "auto",
                    max_lines: int = HISTORY_MAX_LINES) -> dict:
-    """Append :func:`history_line` to the JSONL file ``path`` atomically (the whole new file is
-    written to a temporary name and renamed), keeping the last ``max_lines`` lines. ``commit``
-    ``"auto"`` looks up the git commit of the first results directory in a repository (None: no
-    commit). Returns the line."""
+    """Append :func:`history_line` to the JSONL file ``path`` (:func:`dhstats.history.append`:
+    under a lock, the whole new file written to a temporary name and renamed, keeping the last
+    ``max_lines`` lines; a path that is not a regular file raises ``HistoryError``).
+    ``commit`` ``"auto"`` looks up the git commit of the first results directory in a
+    repository (None: no commit). Returns the line."""
     if commit == "auto":
         commit = next((c for c in map(git_commit, health.get("results", [])) if c), None)
     line = history_line(health, commit)
-    path = Path(path)
-    try:
-        old = path.read_bytes().splitlines()
-    except FileNotFoundError:
-        old = []
-    keep = [ln for ln in old if ln.strip()][-(max_lines - 1):] if max_lines > 1 else []
-    data = b"".join(ln + b"\n" for ln in keep) + dumps_json(line, indent=False) + b"\n"
-    write_bytes_atomic(path, data)
+    history.append(path, dumps_json(line, indent=False), max_lines)
     return line
 
 
+def load_history(path: str | os.PathLike, last: int = 50) -> tuple[list[dict], list[str]]:
+    """The last ``last`` usable records of a history file, oldest first, and notes naming
+    the lines skipped (:func:`dhstats.history.load`: bounded read, regular files only)."""
+    return history.load(path, last)
+
+
 def read_history(path: str | os.PathLike, last: int = 50) -> list[dict]:
-    """The last ``last`` readable records of a history file, oldest first; lines that are not
-    JSON objects with ``checks`` are skipped; a missing file gives []."""
-    try:
-        raw = Path(path).read_bytes().splitlines()
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        return []
-    out = []
-    for ln in raw:
-        try:
-            rec = json.loads(ln)
-        except (ValueError, UnicodeDecodeError):
-            continue
-        if isinstance(rec, dict) and isinstance(rec.get("checks"), dict):
-            out.append(rec)
-    return out[-last:] if last > 0 else []
+    """The last ``last`` usable records of a history file, oldest first (lines that are not
+    JSON objects of a history line's shape are skipped); a missing file gives []."""
+    return load_history(path, last)[0]
 
 
 __all__ = ["SCHEMA", "OUTCOMES", "REASONS", "RunIndex", "append_history", "build_health", "cases_of", "clean", "count",
-           "dumps_json", "exit_block", "git_commit", "interrupted_exit", "history_line", "read_history", "validate"]
+           "dumps_json", "exit_block", "git_commit", "interrupted_exit", "history_line", "load_history",
+           "read_history", "validate"]

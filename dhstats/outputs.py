@@ -19,6 +19,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Iterable
@@ -70,6 +72,18 @@ def publish(tmp: str | os.PathLike, final: str | os.PathLike) -> Path:
     os.replace(tmp, final)
     _fsync_dir(final.parent)
     return final
+
+
+def copy_into(source: str | os.PathLike, final: str | os.PathLike) -> Path:
+    """Copy ``source`` (any filesystem; left as it is) to ``final`` atomically: a temporary
+    name next to ``final``, then :func:`publish`."""
+    tmp = temp_path(final)
+    try:
+        shutil.copyfile(source, tmp)
+        return publish(tmp, final)
+    except BaseException:
+        _unlink(tmp)
+        raise
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
@@ -153,11 +167,72 @@ def _relative(rel: str | os.PathLike) -> str:
     return str(p)
 
 
-def read_manifest(root: str | os.PathLike) -> set[str]:
-    """Relative paths the previous session listed (empty when there is no readable manifest;
-    entries that are not plain relative paths are ignored)."""
+class OutputError(OSError):
+    """An output that cannot be written where it belongs (``str(exc)`` says why)."""
+
+
+MANIFEST_MAX_BYTES = 64 * 2**20
+
+
+def read_own(path: str | os.PathLike, max_bytes: int = MANIFEST_MAX_BYTES) -> bytes:
+    """The bytes of one of the gate's own files: a regular file, never through a symbolic
+    link (``O_NOFOLLOW``), never blocking (``O_NONBLOCK``), at most ``max_bytes``."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
     try:
-        doc = json.loads((Path(root) / MANIFEST).read_text(encoding="utf-8"))
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > max_bytes:
+            raise OutputError(f"{path}: not a regular file of at most {max_bytes} bytes")
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            return fh.read(max_bytes + 1)[:max_bytes]
+    finally:
+        os.close(fd)
+
+
+def real_directories(root: Path, rel: str) -> list[str]:
+    """Make every directory between ``root`` and the file ``rel`` a real directory inside
+    ``root``: a missing one is created; a symbolic link there is replaced by a directory
+    (the link itself is removed, never its target: nothing outside ``root`` is written or
+    deleted); a file there raises :class:`OutputError`. Returns notes on links replaced."""
+    notes = []
+    current = root
+    for part in PurePosixPath(rel).parts[:-1]:
+        current = current / part
+        try:
+            st = current.lstat()
+        except FileNotFoundError:
+            current.mkdir(exist_ok=True)
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            target = os.readlink(current)
+            current.unlink()
+            current.mkdir()
+            notes.append(f"{current}: a symbolic link (to {target}) was replaced by a directory; "
+                         "its target was not touched")
+        elif not stat.S_ISDIR(st.st_mode):
+            raise OutputError(f"{current} is not a directory: {rel} not written")
+    return notes
+
+
+def _within(root: Path, rel: str) -> bool:
+    """Every directory between ``root`` and ``rel`` is a real directory (no link, no file):
+    the file ``rel`` names is inside ``root``, not behind a link."""
+    current = root
+    for part in PurePosixPath(rel).parts[:-1]:
+        current = current / part
+        try:
+            if not stat.S_ISDIR(current.lstat().st_mode):
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def read_manifest(root: str | os.PathLike) -> set[str]:
+    """Relative paths the previous session listed (empty when there is no readable manifest:
+    a link or anything but a regular file is not read; entries that are not plain relative
+    paths are ignored)."""
+    try:
+        doc = json.loads(read_own(Path(root) / MANIFEST))
         entries = doc.get("files", []) if isinstance(doc, dict) else []
     except (OSError, ValueError):
         return set()
@@ -188,6 +263,7 @@ class OutputSession:
         self.planned: set[str] = set()
         self.written: list[Path] = []
         self.removed: list[Path] = []
+        self.notes: list[str] = []  # symbolic links replaced
 
     def begin(self, planned: Iterable[str | os.PathLike] = ()) -> list[Path]:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -197,14 +273,18 @@ class OutputSession:
         self.removed = remove_stale_temps(self.root)
         for rel in sorted(previous - self.planned):
             path = self.root / rel
-            if (path.is_file() or path.is_symlink()) and _unlink(path):
+            if not _within(self.root, rel):  # behind a link: outside the reports directory
+                continue
+            if (path.is_symlink() or path.is_file()) and _unlink(path):  # a link itself, not its target
                 self.removed.append(path)
                 self._prune(path.parent)
         return self.removed
 
     def path(self, rel: str | os.PathLike) -> Path:
+        """``root/rel``, its directories made real directories (:func:`real_directories`)."""
         rel = _relative(rel)
         self.planned.add(rel)
+        self.notes += real_directories(self.root, rel)
         return self.root / rel
 
     def write_bytes(self, rel: str | os.PathLike, data: bytes) -> Path:
@@ -224,10 +304,9 @@ class OutputSession:
         return write_bytes_atomic(self.root / MANIFEST, (json.dumps(doc, indent=1) + "\n").encode("utf-8"))
 
     def _prune(self, directory: Path) -> None:
-        """Remove directories emptied by the clean-up, up to (not including) the root."""
-        root = self.root.resolve()
-        directory = directory.resolve()
-        while directory != root and root in directory.parents:
+        """Remove directories emptied by the clean-up, up to (not including) the root (never
+        resolved: a link is not a directory, ``rmdir`` refuses it)."""
+        while directory != self.root and self.root in directory.parents:
             try:
                 directory.rmdir()
             except OSError:
@@ -235,5 +314,5 @@ class OutputSession:
             directory = directory.parent
 
 
-__all__ = ["MANIFEST", "OutputSession", "file_mode", "publish", "read_manifest", "remove_stale_temps",
+__all__ = ["MANIFEST", "OutputError", "OutputSession", "copy_into", "read_own", "real_directories", "file_mode", "publish", "read_manifest", "remove_stale_temps",
            "temp_path", "write_bytes_atomic", "write_text_atomic"]

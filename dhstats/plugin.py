@@ -20,9 +20,9 @@ from . import registry
 from .gate import Case, Gate, Skip
 from .html_rows import LIST_LIMIT, Rows
 from .session_outputs import example_roots
-from .outputs import publish, temp_path
+from .outputs import copy_into, publish, temp_path
 from .results import DiscoveryError
-from .settings import OPTIONS, SettingsError, parse, writable_reports
+from .settings import OPTIONS, SettingsError, parse, usable_history, writable_reports
 from .verdicts import Outcome, RunOutcome, Verdict
 
 PROPERTY = "dhstats"
@@ -69,6 +69,7 @@ def _make_gate(config: pytest.Config) -> Gate:
         worker = hasattr(config, "workerinput")
         if not worker:
             writable_reports(options.reports)
+            usable_history(options.history)
         if not roots:
             roots = [options.reports / "example" / "E_example"] if worker else example_roots(options.reports)
         exchange = config.workerinput.get(_EXCHANGE) if worker else None
@@ -86,9 +87,10 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     g = config.stash[_GATE] = _make_gate(config)
     controller = not hasattr(config, "workerinput")
+    own_html = None
     if controller and not config.option.collectonly and getattr(config.option, "htmlpath", "missing") is None:
         # pytest-html writes in place; it writes a temporary name that the gate publishes
-        config.option.htmlpath = str(temp_path(g.options.reports / "report.html"))
+        config.option.htmlpath = own_html = str(temp_path(g.options.reports / "report.html"))
         config.option.self_contained_html = True
     tx = getattr(config.option, "tx", None) if controller else None
     if tx and getattr(config.option, "dist", "no") == "load" and getattr(config.option, "numprocesses", None):
@@ -109,7 +111,7 @@ def pytest_configure(config: pytest.Config) -> None:
             else:
                 judges = "1 process judges" if helpers == 1 else f"{helpers} processes judge"
                 g.notices.append(f"-n {len(tx)}: {judges} the runs ahead, this one runs the tests")
-    config.pluginmanager.register(GateHooks(g, controller), "dhstats-gate")
+    config.pluginmanager.register(GateHooks(g, controller, own_html), "dhstats-gate")
     if config.pluginmanager.hasplugin("html"):
         config.pluginmanager.register(HtmlHooks(g, _html_rows(config)), "dhstats-gate-html")
     if config.pluginmanager.hasplugin("xdist"):
@@ -167,8 +169,9 @@ def _case(item) -> Case | None:
 class GateHooks:
     """Hooks active only in gate mode."""
 
-    def __init__(self, g: Gate, controller: bool):
+    def __init__(self, g: Gate, controller: bool, own_html: str | None = None):
         self.g, self.controller = g, controller
+        self.own_html = own_html  # the temporary name pytest-html writes to (None: the user's --html)
 
     def pytest_collection_modifyitems(self, items):
         # a check with no case here (se_scaling with one run set) is not a test: drop the
@@ -222,16 +225,31 @@ class GateHooks:
             result = yield  # pytest-html writes its report (trylast) in here
             html = getattr(session.config.option, "htmlpath", None)
             if html and Path(html).exists():
-                final = self.g.options.reports / "report.html"
-                publish(html, final)
-                self.g.written.insert(0, final)
-                for plugin in session.config.pluginmanager.get_plugins():  # pytest-html's closing line
-                    if Path(getattr(plugin, "_report_path", "")) == Path(html):
-                        plugin._report_path = final
+                self._publish_html(session, Path(html))
         if late and not self.g.interrupted:
             self.g.notices.append("dhstats: Ctrl-C while the outputs were written: every case had run, "
                                   "the outputs were completed first")
         return result
+
+    def _publish_html(self, session, html: Path) -> None:
+        """``reports/report.html``: the temporary file pytest-html wrote, renamed; or, when the
+        user gave ``--html PATH``, a copy of it (their file stays where they asked, on any
+        filesystem). An occupied ``reports/report.html`` (a directory) is named in the
+        outputs' problems; the exit status stays the gate's."""
+        final = self.g.options.reports / "report.html"
+        try:
+            if self.own_html is not None and html == Path(self.own_html):
+                publish(html, final)
+                for plugin in session.config.pluginmanager.get_plugins():  # pytest-html's closing line
+                    if Path(getattr(plugin, "_report_path", "")) == html:
+                        plugin._report_path = final
+            else:
+                copy_into(html, final)
+        except OSError as exc:
+            where = f"; the report is at {html}" if html.exists() else ""
+            self.g.output_errors.append(f"dhstats: {final} not written: {exc.strerror or exc}{where}")
+        else:
+            self.g.written.insert(0, final)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_terminal_summary(self, terminalreporter):

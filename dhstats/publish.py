@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from .badges import badges
-from .health import RunIndex, append_history, dumps_json, read_history
+from .health import RunIndex, append_history, dumps_json, load_history
 from .outputs import OutputSession
 from .pages import needs_page, page_path, render_run_page
 
@@ -60,6 +60,7 @@ def write_reports(
     history: str | os.PathLike | None = None,
     html_report: bool = True,
     commit: str | None = "auto",
+    problems: list[str] | None = None,
 ) -> list[Path]:
     """Write health.json, badges, run pages and (when ``history`` is a path) append the
     history line (and ``badges/trend.svg``: this session against the history's last line);
@@ -67,23 +68,45 @@ def write_reports(
     writes it: redirect it to :func:`dhstats.outputs.temp_path` and :func:`~dhstats.outputs.publish`
     it). ``figures_for(RunKey)`` gives a run's figures. ``commit`` as for
     :func:`dhstats.health.append_history` (``"auto"``: look it up). Returns the paths written,
-    health.json first."""
+    health.json first.
+
+    Each output is written or fails on its own: a failure (an occupied path, a full disk) is
+    one line in ``problems`` (with notes on history lines skipped and links replaced), and
+    the other outputs are still written. Without ``problems`` the first failure raises."""
+    def attempt(what: str, write: Callable[[], object], output: bool = True) -> None:
+        try:
+            result = write()
+        except Exception as exc:  # noqa: BLE001 - one output never costs the others
+            if problems is None:
+                raise
+            problems.append(f"dhstats: {what} not written: {type(exc).__name__}: {exc}")
+        else:
+            if output:
+                written.append(result)
+
+    written: list[Path] = []
+    notes: list[str] = []
     session = OutputSession(reports_dir)
     index = RunIndex(health)  # one pass: the pages look their runs up here
-    session.begin(planned_outputs(health, html_report, trend=bool(history), index=index))
-    previous = read_history(history, last=1) if history else []
-    written = [session.write_bytes(HEALTH_JSON, dumps_json(health))]
+    attempt("the manifest (.dhstats-manifest.json)",
+            lambda: session.begin(planned_outputs(health, html_report, trend=bool(history), index=index)), output=False)
+    previous: list[dict] = []
+    if history:
+        previous, skipped = load_history(history, last=1)
+        notes += skipped
+    attempt(HEALTH_JSON, lambda: session.write_bytes(HEALTH_JSON, dumps_json(health)))
     for badge in badges(health, previous[-1] if previous else None, with_trend=bool(history)):
-        written.append(session.write_text(f"{BADGES_DIR}/{badge.filename}", badge.svg()))
+        attempt(f"{BADGES_DIR}/{badge.filename}", lambda b=badge: session.write_text(f"{BADGES_DIR}/{b.filename}", b.svg()))
     for r in health["runs"]:
         if needs_page(r, index.cases_of(r["results"], r["run"])):
             key = _key(r["results"], r["run"])
-            page = render_run_page(health, key, _figures(figures_for, key), index)
-            written.append(session.write_text(page_path(key), page))
+            attempt(f"the run page of {r['results']}/{r['run']}", lambda k=key: session.write_text(
+                page_path(k), render_run_page(health, k, _figures(figures_for, k), index)))
     if history:
-        append_history(history, health, commit)
-        written.append(Path(history))
-    session.finish()
+        attempt(f"the history line ({history})", lambda: (append_history(history, health, commit), Path(history))[1])
+    attempt("the manifest (.dhstats-manifest.json)", session.finish, output=False)
+    if problems is not None:
+        problems += notes + session.notes
     return written
 
 

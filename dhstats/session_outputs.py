@@ -52,9 +52,9 @@ def finish(gate, html: bool = False) -> dict:
     gate.health = build_health(gate.settings, gate.roots, runs, cases, run_sets=_run_set_records(gate, cases),
                                figures_omitted=gate.output_errors, interrupted=gate.interrupted,
                                not_judged=not_judged)
-    try:
+    try:  # each output is written or fails on its own (named in output_errors)
         gate.written = write_reports(gate.options.reports, gate.health, lambda key: _figures_for(gate, key),
-                                     gate.options.history, html_report=html)
+                                     gate.options.history, html_report=html, problems=gate.output_errors)
     except Exception as exc:  # noqa: BLE001 - an output must never end the session
         gate.output_errors.append(f"dhstats: writing the reports failed: {type(exc).__name__}: {exc}")
     return gate.health

@@ -11,6 +11,7 @@ turns it into ``pytest.UsageError`` (exit 4), the CLI into exit status 2.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
@@ -190,8 +191,24 @@ def parse(raw: Mapping[str, object], start: Path | None = None) -> SessionOption
     if reports.exists() and not reports.is_dir():
         raise SettingsError(f"--reports: {reports} exists and is not a directory")
     hist = text("history")
-    history = None if hist.lower() == "none" else (start / hist).resolve() if hist else reports / "history.jsonl"
+    # absolute but not resolved: a symbolic link given as --history is refused, not followed
+    history = None if hist.lower() == "none" else Path(os.path.abspath(start / hist)) if hist else reports / "history.jsonl"
     return SessionOptions(settings, max_plots, int(max_mb * 2**20), reports, history)
+
+
+def usable_history(history: Path | None) -> None:
+    """``--history`` must be a regular file, or absent in an existing directory (SettingsError
+    otherwise: a FIFO would hang the session, a device or a link be replaced or read without
+    end). Checked at the start, after :func:`writable_reports` created the reports directory."""
+    from .history import HistoryError, check_path
+
+    if history is None:
+        return
+    try:
+        check_path(history)
+    except HistoryError as exc:
+        raise SettingsError(f"--history: {exc}; give a regular file, a new file in an existing directory, "
+                            "or 'none'") from None
 
 
 def writable_reports(reports: Path) -> None:

@@ -160,6 +160,7 @@ def test_plot_cross_set_figures_and_trend(run_set, tmp_path):
     other = simulate.write_run_set(tmp_path / "sim", name="E_256", runs=2, n=256, seed=4)
     history = tmp_path / "history.jsonl"
     lines = [{"time": f"t{i}", "checks": {"linear_agreement": {"passed": 4, "failed": i, "skipped": 0}},
+              "cases": {"failed": i}, "runs": {"error": 0},
               "pooled_z": {"pooled_linear_agreement": {"E_64": {"8e-07": 0.3 * i}}}} for i in range(3)]
     history.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
     out = tmp_path / "out"

@@ -78,3 +78,71 @@ def test_ctrl_c_is_never_a_pass(pytester, checkout, healthy):  # noqa: F811
     (line,) = [json.loads(ln) for ln in (checkout / "reports" / "history.jsonl").read_text().splitlines()]
     assert line["exit"]["status"] == 2 and line["interrupted"] is True
     assert "interrupted" in out.splitlines()[-1] or "exit status 2" in out
+
+
+# --------------------------------------------------------------------------- --history
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "symlink"])
+def test_a_history_that_is_not_a_regular_file_is_a_usage_error(pytester, checkout, healthy, kind):  # noqa: F811
+    path = checkout.parent / "odd-history"
+    target = checkout.parent / "other.jsonl"
+    target.write_text("a line of someone else's\n")
+    {"fifo": lambda: os.mkfifo(path), "directory": path.mkdir, "symlink": lambda: path.symlink_to(target)}[kind]()
+    result = gate(pytester, checkout, "--results", "../E_64", "--history", str(path))  # a FIFO must not hang
+    assert result.ret == 4
+    assert f"--history: {path} is a" in result.stderr.str() and "Traceback" not in result.stderr.str()
+    assert not (checkout / "reports" / "health.json").exists()  # refused before any work
+    assert target.read_text() == "a line of someone else's\n"
+
+
+def test_a_linked_history_inside_reports_is_refused(pytester, checkout, healthy):  # noqa: F811
+    other = checkout.parent / "other.jsonl"
+    other.write_text("not the gate's\n")
+    (checkout / "reports").mkdir()
+    (checkout / "reports" / "history.jsonl").symlink_to(other)
+    result = gate(pytester, checkout, "--results", "../E_64")
+    assert result.ret == 4 and "is a symbolic link" in result.stderr.str()
+    assert other.read_text() == "not the gate's\n"
+
+
+# --------------------------------------------------------------------------- links in reports/
+
+
+def test_links_inside_reports_are_never_followed(pytester, checkout):  # noqa: F811
+    runs = checkout.parent / "E_64"
+    write_run(runs, "run_01", n=64, seed=3, defects=["biased_gdotv"])  # fails: a run page is written
+    outside = checkout.parent / "outside"
+    for d in ("pages", "badges"):
+        (outside / d).mkdir(parents=True)
+        (outside / d / "keep.txt").write_text("keep")
+    (outside / "health.json").write_text("{}")
+    (outside / "manifest.json").write_text(json.dumps({"files": ["mine.txt"]}))
+    reports = checkout / "reports"
+    reports.mkdir()
+    (reports / "mine.txt").write_text("the user's file inside reports/")
+    (reports / "runs").symlink_to(outside / "pages")
+    (reports / "badges").symlink_to(outside / "badges")
+    (reports / "health.json").symlink_to(outside / "health.json")
+    (reports / ".dhstats-manifest.json").symlink_to(outside / "manifest.json")
+    before = _tree(outside)
+    # a previous session's manifest would list runs/keep.txt: written through the link it is outside
+    result = gate(pytester, checkout, "--results", "../E_64")
+    assert result.ret == 1, result.stdout.str()[-3000:]
+    assert _tree(outside) == before  # nothing outside reports/ written, read into reports/ or deleted
+    assert (reports / "mine.txt").read_text() == "the user's file inside reports/"
+    for name in ("runs", "badges", "health.json", ".dhstats-manifest.json"):
+        assert not (reports / name).is_symlink()  # the link itself was replaced
+    assert (reports / "runs" / "E_64" / "run_01.html").is_file()
+    assert health(checkout)["runs"][0]["run"] == "run_01"
+    out = result.stdout.str()
+    assert "a symbolic link (to " in out and "was replaced by a directory" in out
+    # the next session cleans only inside reports/: a manifest entry behind a new link is kept
+    (reports / "runs").rename(checkout.parent / "old-runs")
+    (reports / "runs").symlink_to(outside / "pages")
+    manifest = json.loads((reports / ".dhstats-manifest.json").read_text())
+    manifest["files"].append("runs/keep.txt")
+    (reports / ".dhstats-manifest.json").write_text(json.dumps(manifest))
+    write_run(runs, "run_01", n=64, seed=3, **NOISE)  # passes now: no page to write
+    gate(pytester, checkout, "--results", "../E_64")
+    assert _tree(outside) == before

@@ -17,6 +17,7 @@ import math
 import sys
 from pathlib import Path
 
+from .names import safe_name
 from .results import DiscoveryError, Run, discover, load_run
 from .settings import OPTION, Settings, SettingsError, parse_settings
 
@@ -164,6 +165,8 @@ def build_tables(runs, opts: Options) -> dict:
 def cmd_tables(args, opts: Options) -> int:
     import pandas as pd
 
+    from .tables import csv_safe
+
     runs = _load(args)
     valid = [r for r in runs if isinstance(r, Run)]
     out = _out_dir(args.out)
@@ -171,7 +174,7 @@ def cmd_tables(args, opts: Options) -> int:
                            "display.float_format", "{:.4g}".format):
         for name, df in build_tables(runs, opts).items():
             path = out / f"{name}.csv"
-            df.to_csv(path, index=False)
+            csv_safe(df).to_csv(path, index=False)
             print(f"\n== {name} ({len(df)} rows) -> {path}")
             if df.empty:
                 print(f"dhstats tables: {name}.csv has no rows: {_why_empty(name, valid)}", file=sys.stderr)
@@ -230,7 +233,7 @@ def cmd_plot(args, opts: Options) -> int:
     written = 0
     valid = [r for r in runs if isinstance(r, Run) and (not args.run or r.file.run in args.run)]
     for run in valid:
-        stem = f"{run.file.results}_{run.file.run}"
+        stem = f"{safe_name(run.file.results)}_{safe_name(run.file.run)}"  # bounded, [A-Za-z0-9._-]
         for name in (n for n in names if n in plots.RUN_FIGURES):
             res = plots.render(name, run, None, opts.settings, dpi=opts.dpi)
             written += _write(out, f"{stem}_{name}", res, str(run.file.key))
@@ -289,7 +292,7 @@ def _set_figures(args, opts: Options, names, valid: list[Run], out: Path) -> int
     if "pooled_ratio" in names:
         for rs in sorted({c.get("results") for c in health.get("cases", []) if c.get("results")}):
             mine = [c for c in health["cases"] if c.get("results") == rs]
-            written += _write(out, f"{rs}_pooled_ratio", plots.render("pooled_ratio", mine, where=rs, dpi=opts.dpi), rs)
+            written += _write(out, f"{safe_name(rs)}_pooled_ratio", plots.render("pooled_ratio", mine, where=rs, dpi=opts.dpi), rs)
     for name in ("sigma_vs_e", "ratio_vs_e"):
         if name in names:
             written += _write(out, name, plots.render(name, health, dpi=opts.dpi), "run sets")

@@ -38,7 +38,7 @@ from pathlib import Path
 from . import registry
 from .agreement import POOLED, Z_CHECKS, apply_holm
 from .registry import INPUT, Scope, evaluate
-from .results import InvalidRun, Run, RunFile, RunKey, discover, load_run, scan_etas
+from .results import MAX_ETAS, InvalidRun, Run, RunFile, RunKey, discover, load_run, scan_etas
 from .judging import start_judging, figure_keys, judge_file, render_failure, render_set
 from .runsets import check_se_scaling, scaling_medians
 from .names import safe_name
@@ -199,9 +199,10 @@ class Gate:
             rv, verdicts, etas, images = result
         missed = tuple(e for e in etas if e not in self.etas(f))
         if rv.outcome == RunOutcome.OK and missed:
-            rv = RunVerdict(rv.results, rv.run, rv.path, RunOutcome.ERROR,
-                            f"{f.display}: true.entries η {', '.join(map(repr, missed))} not found by the "
-                            "collection scan; these cases were not checked")
+            why = (f"{len(etas)} true.entries η values: at most {MAX_ETAS} per run are checked"
+                   if len(etas) > MAX_ETAS else f"true.entries η {', '.join(map(repr, missed))} not found by the "
+                   "collection scan; these cases were not checked")
+            rv = RunVerdict(rv.results, rv.run, rv.path, RunOutcome.ERROR, f"{f.display}: {why}")
             verdicts = []
         ev = Evaluation(loaded if keep_arrays else None, rv, verdicts)
         self._run_verdicts[f.key] = rv

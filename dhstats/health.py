@@ -57,12 +57,12 @@ def clean(obj):
     if isinstance(obj, numbers.Real):
         x = float(obj)
         return x if math.isfinite(x) else None
-    if isinstance(obj, Mapping):
-        return {str(k): clean(v) for k, v in obj.items()}
+    if isinstance(obj, Mapping):  # keys too: a run name may key a dict (pooled cases' per-run parts)
+        return {clean(str(k)): clean(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple, set, frozenset)):
         return [clean(v) for v in obj]
     if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
+        return clean(os.fspath(obj))
     if hasattr(obj, "tolist"):  # a numpy scalar or array slipped through
         return clean(obj.tolist())
     return str(obj)

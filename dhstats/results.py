@@ -15,14 +15,19 @@ Decisions (see docs/design.md, "Validity vs consistency"):
   with ``O_NONBLOCK``, re-checked with ``fstat`` (it may have been swapped since the stat)
   and at most ``max_bytes + 1`` bytes are read. :func:`scan_etas` obeys the same rule.
 * **Discovery**: run directories are the ``run_*`` sub-directories of each root, sorted by
-  name; their names are kept exactly as on disk (any character; reports sanitise them). A
-  directory given twice (same resolved path), or a run given both alone and through its run
-  set, is checked once, in the position of its first mention.
+  name; their names are kept as on disk (any character; reports sanitise them), bytes that
+  are not UTF-8 escaped (``run_\\udcff``: :func:`dhstats.names.text_name`) so that every
+  output can hold them. A ``run_*`` symbolic link that leads nowhere is a run, invalid with
+  the reason. A directory given twice (same resolved path), or a run given both alone and
+  through its run set, is checked once, in the position of its first mention; two runs whose
+  names would share a page or test id are a :class:`DiscoveryError`.
 """
 from __future__ import annotations
 
+import errno
 import gc
 import json
+import math
 import mmap
 import os
 import re
@@ -40,6 +45,7 @@ from .records import (
     RunFile,
     RunKey,
 )
+from .names import clashes, text_name
 from .validation import MAGNITUDE_BOUND, validate
 
 try:  # orjson is ~3x faster than json and rejects NaN/Infinity tokens by itself
@@ -55,7 +61,7 @@ MAX_FILE_BYTES = 1024 * 2**20
 __all__ = [
     "RESULTS_FILE", "MAX_FILE_BYTES", "MAGNITUDE_BOUND", "DiscoveryError", "Entry", "InvalidRun",
     "Problem", "Quadratic", "ReadError", "Run", "RunFile", "RunKey", "discover", "load_run",
-    "load_runs", "parse_document", "read_regular", "scan_etas", "validate",
+    "load_runs", "parse_document", "read_regular", "scan_etas", "entry_etas", "validate",
 ]
 
 
@@ -72,7 +78,9 @@ def _run_dirs(root: Path) -> list[Path]:
         children = list(root.iterdir())
     except OSError as exc:
         raise DiscoveryError(f"{root}: cannot list: {exc}") from None
-    return sorted((d for d in children if d.name.startswith("run_") and d.is_dir()), key=lambda d: d.name)
+    # a run_* link that leads nowhere (dangling, a loop) is a run too: invalid, with the reason
+    return sorted((d for d in children if d.name.startswith("run_") and (d.is_dir() or d.is_symlink())),
+                  key=lambda d: d.name)
 
 
 def discover(roots) -> list[RunFile]:
@@ -94,11 +102,11 @@ def discover(roots) -> list[RunFile]:
             continue
         seen_roots.add(root)
         if os.path.lexists(root / RESULTS_FILE) and not root.name.startswith("E_"):
-            runs = [RunFile(root.parent.name, root.name, root / RESULTS_FILE)]
-            set_name, set_dir = root.parent.name, root.parent
+            runs = [RunFile(text_name(root.parent.name), text_name(root.name), root / RESULTS_FILE)]
+            set_name, set_dir = text_name(root.parent.name), root.parent
         elif root.is_dir():
-            set_name, set_dir = root.name, root
-            runs = [RunFile(set_name, d.name, d / RESULTS_FILE) for d in _run_dirs(root)]
+            set_name, set_dir = text_name(root.name), root
+            runs = [RunFile(set_name, text_name(d.name), d / RESULTS_FILE) for d in _run_dirs(root)]
             if not runs:
                 raise DiscoveryError(f"{root}: no run_*/{RESULTS_FILE} found")
         else:
@@ -113,7 +121,32 @@ def discover(roots) -> list[RunFile]:
             if run.path not in seen_runs:
                 seen_runs.add(run.path)
                 found.append(run)
+    keys: dict[RunKey, Path] = {}
+    for f in found:  # two directories whose names read the same once escaped
+        other = keys.setdefault(f.key, f.path)
+        if other != f.path:
+            raise DiscoveryError(f"{other.parent} and {f.path.parent} are both named {str(f.key)!r}; rename one")
+    clash = clashes((f.results, f.run) for f in found)
+    if clash:
+        a, b = clash[0]
+        raise DiscoveryError(f"runs {a!r} and {b!r} would share one page and test id; rename one")
     return found
+
+
+def _link_problem(run_dir: Path) -> str | None:
+    """Why a run directory that is a symbolic link leads nowhere (None when it does not)."""
+    if not run_dir.is_symlink():
+        return None
+    target = os.readlink(run_dir)
+    try:
+        run_dir.stat()
+    except FileNotFoundError:
+        return f"the run directory is a dangling symbolic link (to {target}, which does not exist)"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return f"the run directory is a symbolic link loop (to {target})"
+        return f"the run directory is a symbolic link (to {target}) that cannot be followed: {exc.strerror}"
+    return None if run_dir.is_dir() else f"the run directory is a symbolic link to {target}, not a directory"
 
 
 # --------------------------------------------------------------------------- reading
@@ -227,7 +260,7 @@ def load_run(run_file: RunFile, raw: bytes | None = None, *,
         try:
             raw = read_regular(run_file.path, max_bytes)
         except ReadError as exc:
-            return invalid(str(exc))
+            return invalid(_link_problem(run_file.path.parent) or str(exc))
     elif len(raw) > max_bytes:
         return invalid(_too_big(len(raw), max_bytes))
     if not raw.strip():
@@ -266,6 +299,31 @@ def _scan(path, max_bytes: int) -> list[bytes]:
         os.close(fd)
 
 
+#: more ``"eta"`` tokens than this in one file is not a producer's file (the real ones hold 5):
+#: the η values are then taken from a parse, exactly ``true.entries[*].eta``
+SCAN_MAX_TOKENS = 64
+#: at most this many η values of one run become test cases; a run with more is invalid input
+MAX_ETAS = 256
+
+
+def entry_etas(path: Path, max_bytes: int = MAX_FILE_BYTES) -> tuple[float, ...]:
+    """Exactly the finite numbers at ``true.entries[*].eta``, by a parse (the slow path of
+    :func:`scan_etas`); ``()`` when the file cannot be read or parsed or lacks the field."""
+    try:
+        doc, error = parse_document(read_regular(path, max_bytes))
+    except ReadError:
+        return ()
+    entries = doc.get("true", {}).get("entries") if isinstance(doc, dict) and isinstance(doc.get("true"), dict) else None
+    if error or not isinstance(entries, list):
+        return ()
+    out = set()
+    for e in entries:
+        eta = e.get("eta") if isinstance(e, dict) else None
+        if isinstance(eta, (int, float)) and not isinstance(eta, bool) and math.isfinite(eta):
+            out.add(float(eta))
+    return tuple(sorted(out))
+
+
 def scan_etas(path: Path, max_bytes: int = MAX_FILE_BYTES) -> tuple[float, ...]:
     """The η values of a results file *without parsing it*: every ``"eta": <number>`` key,
     sorted, each once (~1 ms for a 3 MB file instead of ~5–25 ms for a parse).
@@ -276,15 +334,22 @@ def scan_etas(path: Path, max_bytes: int = MAX_FILE_BYTES) -> tuple[float, ...]:
     ``input`` case (an η the scan missed) or skips the case (an ``"eta"`` key elsewhere).
     Reads like :func:`read_regular` (never blocks, never beyond the cap): a file that is
     missing, not regular, unreadable or too big gives ``()``.
+
+    More than :data:`SCAN_MAX_TOKENS` ``"eta"`` keys (``"eta"`` keys planted in an unknown
+    field to multiply the test items): the η values come from a parse instead, exactly
+    ``true.entries[*].eta``. Either way at most :data:`MAX_ETAS` values are returned (the
+    smallest); the run's parse then finds the rest missing and the run is invalid input.
     """
     try:
         tokens = _scan(path, max_bytes)
     except (ReadError, OSError, ValueError):
         return ()
+    if len(tokens) > SCAN_MAX_TOKENS:
+        return entry_etas(path, max_bytes)[:MAX_ETAS]
     out: set[float] = set()
     for token in tokens:
         try:
             out.add(float(token))
         except ValueError:
             continue
-    return tuple(sorted(x for x in out if x == x))
+    return tuple(sorted(x for x in out if x == x))[:MAX_ETAS]

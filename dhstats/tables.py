@@ -29,6 +29,21 @@ TABLES = ("summary", "standard_errors", "agreement", "pooled", "scaling", "trunc
           "per_sequence")
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` for CSV files: every text cell starting with ``=``, ``+``, ``-``, ``@``,
+    a tab or a carriage return gets a leading ``'`` so that a spreadsheet shows it as text
+    instead of running it as a formula (OWASP, "CSV Injection"); numbers stay numbers. Names
+    come from directory names (a run set named ``=HYPERLINK(…)``)."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = [f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v for v in out[col]]
+    return out
+
+
 def _valid(runs) -> list[Run]:
     """The valid runs of ``runs``: a list of runs, a run set, or a list of run sets."""
     return [r for r in runs_of(runs) if isinstance(r, Run)]

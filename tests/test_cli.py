@@ -245,3 +245,37 @@ def test_tables_writes_per_sequence_csv_whose_sums_are_the_totals(run_set, tmp_p
     assert len(summary) == len(sums) > 0
     assert (abs(summary["c"] - summary["delta_true"]) <= 1e-9 * abs(summary["delta_true"])).all()
     assert (abs(summary["eta_gdotv"] - summary["delta_linear"]) <= 1e-9 * abs(summary["delta_linear"])).all()
+
+
+def test_plot_file_names_are_sanitised_and_bounded(tmp_path, capsys):
+    root = tmp_path / "E_32"
+    hostile = "run_" + "<img src=x>\n\u202egnp." + "x" * 219  # markup, a newline, RTL override, 240 chars
+    assert len(hostile) == 240
+    doc = simulate.simulate_run(32, (8e-7,), seed=1)
+    for name in (hostile, "run_ok"):
+        (root / name).mkdir(parents=True)
+        (root / name / "results.json").write_bytes(simulate._dump(doc))
+    out = tmp_path / "out"
+    assert main(["plot", "--results", str(root), "--out", str(out), "--dpi", "20", "--figure", "weights",
+                 "--figure", "delta_h_vs_eta"]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert len(names) == 4 and all(len(n.encode()) <= 255 for n in names)
+    assert all(set(n) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-=+") for n in names)
+    assert sum(n.startswith("E_32_run_ok_") for n in names) == 2
+
+
+def test_csv_text_cells_cannot_be_formulas(tmp_path):
+    from dhstats.tables import csv_safe
+
+    df = pd.DataFrame({"results": ["=HYPERLINK(\"http://x\")", "+1", "-cmd", "@SUM(A1)", "\tx", "\rx", "E_64"],
+                       "z": [-1.5, 2.0, -3.0, 0.5, 1.0, -0.0, 4.0], "n": [1, -2, 3, 4, 5, 6, 7]})
+    safe = csv_safe(df)
+    assert list(safe["results"]) == ["'=HYPERLINK(\"http://x\")", "'+1", "'-cmd", "'@SUM(A1)", "'\tx", "'\rx", "E_64"]
+    assert safe["z"].tolist() == df["z"].tolist() and safe["n"].tolist() == df["n"].tolist()  # numbers stay numbers
+    assert df["results"][0].startswith("=")  # the caller's frame is not changed
+    root = simulate.write_run_set(tmp_path / "sim", name="=HYPERLINK(\"x\")", runs=2, n=32, seed=3)
+    out = tmp_path / "out"
+    main(["tables", "--results", str(root), "--out", str(out)])
+    agreement = pd.read_csv(out / "agreement.csv", keep_default_na=False)
+    assert set(agreement["results"]) == {"'=HYPERLINK(\"x\")"}
+    assert pd.api.types.is_float_dtype(agreement["z"])

@@ -15,6 +15,7 @@ examples: about 15 s on 2 cores. ``DHSTATS_FUZZ_EXAMPLES=1000`` for a long campa
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -150,3 +151,45 @@ def test_contract_checks_detect_breaches():
         f"problem names file 'other', expected {rf.display!r}",
     ]
     assert mutations.loaded_failures(None, rf.display) == ["load_run returned NoneType"]
+
+
+# --------------------------------------------------------------------------- outputs mode
+
+OUTPUT_SESSIONS = int(os.environ.get("DHSTATS_FUZZ_OUTPUTS", "10"))  # scenes (two sessions each)
+SIGNAL_SESSIONS = int(os.environ.get("DHSTATS_FUZZ_SIGNALS", "2"))  # pytest sessions hit by Ctrl-C
+
+
+@pytest.mark.slow
+def test_outputs_mode(tmp_path):
+    """Hazards where the outputs go (links, occupied paths, FIFOs, malformed history and
+    manifest) and Ctrl-C at random moments: every session keeps the invariants
+    (tests/output_hazards.py). ``DHSTATS_FUZZ_OUTPUTS=500 DHSTATS_FUZZ_SIGNALS=40`` for a
+    long campaign; the count of clean sessions is printed (``-s``)."""
+    import output_hazards
+
+    seed = int(os.environ.get("DHSTATS_FUZZ_SEED", "0"))
+    result = output_hazards.campaign(OUTPUT_SESSIONS, tmp_path, seed=seed, signals=SIGNAL_SESSIONS,
+                                     repo=Path(__file__).resolve().parents[1])
+    print(f"outputs mode: {result['clean']} of {result['sessions']} sessions with 0 invariant failures; "
+          f"Ctrl-C sessions: {result['signals']}")
+    assert result["sessions"] == 2 * OUTPUT_SESSIONS + SIGNAL_SESSIONS
+    assert result["clean"] == result["sessions"], result["failures"][:5]
+
+
+def test_output_invariants_detect_breaches(tmp_path, monkeypatch):
+    # the checker can fail: a session that writes outside, loses a run or raises is flagged
+    import output_hazards
+    from dhstats.gate import Gate
+
+    scene = output_hazards.build(tmp_path / "s", [output_hazards.Hazard("runs", "link_dir")],
+                                 output_hazards.run_files())
+    assert (scene.reports / "runs").is_symlink() and output_hazards.session_failures(scene) == []
+
+    def careless(gate):
+        (scene.outside / "dir" / "page.html").write_text("x")
+        return {"runs": [{"run": "run_01"}], "not_judged": [{"run": "run_02"}]}
+
+    monkeypatch.setattr(Gate, "run", careless)
+    assert output_hazards.session_failures(scene) == ["health.json runs ['run_01', 'run_02']", "outside/ changed"]
+    monkeypatch.setattr(Gate, "run", lambda gate: 1 / 0)
+    assert output_hazards.session_failures(scene)[0] == "traceback: ZeroDivisionError: division by zero"

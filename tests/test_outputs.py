@@ -164,3 +164,24 @@ def test_hostile_names_get_distinct_bounded_pages(tmp_path):
     for name, path in zip(names, pages_written):
         assert len(path.name) <= 255 and path.parent == tmp_path / "runs" / "E_1"
         assert f"broken in {name}".replace("<", "&lt;").replace(">", "&gt;") in path.read_text()
+
+
+def test_copy_into_never_renames_across_directories(tmp_path, monkeypatch):
+    # --html on another filesystem: a rename from there would fail with EXDEV
+    import errno
+
+    real_replace = os.replace
+
+    def same_directory_only(src, dst):
+        if Path(src).parent != Path(dst).parent:
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", same_directory_only)
+    monkeypatch.setattr(os, "rename", same_directory_only)
+    source = tmp_path / "elsewhere" / "my.html"
+    source.parent.mkdir()
+    source.write_text("<html>mine</html>")
+    final = outputs.copy_into(source, tmp_path / "reports" / "report.html")
+    assert final.read_text() == source.read_text() == "<html>mine</html>"
+    assert sorted(p.name for p in final.parent.iterdir()) == ["report.html"]

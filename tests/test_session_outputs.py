@@ -146,3 +146,105 @@ def test_links_inside_reports_are_never_followed(pytester, checkout):  # noqa: F
     write_run(runs, "run_01", n=64, seed=3, **NOISE)  # passes now: no page to write
     gate(pytester, checkout, "--results", "../E_64")
     assert _tree(outside) == before
+
+
+# --------------------------------------------------------------------------- --html
+
+
+def test_a_users_html_path_is_honoured(pytester, checkout, healthy):  # noqa: F811
+    mine = checkout.parent / "elsewhere" / "my.html"
+    result = gate(pytester, checkout, "--results", "../E_64", f"--html={mine}", "--self-contained-html")
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    assert mine.is_file()  # stays where the user asked
+    copy = checkout / "reports" / "report.html"
+    assert copy.read_bytes() == mine.read_bytes() and not copy.is_symlink()
+    assert f"Generated html report: {mine.as_uri()}" in result.stdout.str()
+
+
+def test_an_occupied_report_path_is_a_message_not_a_traceback(pytester, checkout, healthy):  # noqa: F811
+    (checkout / "reports" / "report.html").mkdir(parents=True)
+    result = gate(pytester, checkout, "--results", "../E_64")
+    out = result.stdout.str() + result.stderr.str()
+    assert result.ret == 0 and "Traceback" not in out  # the exit status stays the gate's
+    assert f"dhstats: {checkout / 'reports' / 'report.html'} not written: Is a directory" in out
+    assert health(checkout)["exit"]["status"] == 0
+
+
+# --------------------------------------------------------------------------- each output on its own
+
+
+def test_each_output_is_written_or_fails_on_its_own(pytester, checkout):  # noqa: F811
+    runs = checkout.parent / "E_64"
+    write_run(runs, "run_01", n=64, seed=3, defects=["biased_gdotv"])
+    reports = checkout / "reports"
+    reports.mkdir()
+    (reports / "badges").write_text("a file where the badges directory belongs")
+    (reports / "history.jsonl").write_text('{"time": "t", "checks": {}, "cases": "?"}\n')  # another shape
+    result = gate(pytester, checkout, "--results", "../E_64")
+    out = result.stdout.str()
+    assert result.ret == 1 and "Traceback" not in out + result.stderr.str()
+    assert f"dhstats: badges/estimator-health.svg not written: OutputError: {reports / 'badges'} is not a directory" in out
+    assert "line(s) the gate cannot read were skipped: line 1 (no integer 'cases.failed')" in out
+    assert (reports / "runs" / "E_64" / "run_01.html").is_file() and health(checkout)["exit"]["status"] == 1
+    lines = (reports / "history.jsonl").read_text().splitlines()
+    assert len(lines) == 2 and json.loads(lines[1])["exit"]["status"] == 1  # the odd line is kept
+    (reports / "badges").unlink()
+    (reports / "health.json").unlink()
+    (reports / "health.json").mkdir()
+    result = gate(pytester, checkout, "--results", "../E_64")
+    assert "dhstats: health.json not written: IsADirectoryError" in result.stdout.str()
+    assert (reports / "badges" / "trend.svg").is_file() and len((reports / "history.jsonl").read_text().splitlines()) == 3
+
+
+# --------------------------------------------------------------------------- odd run names
+
+
+def _mkrun(root: Path, name: bytes, **kw) -> None:
+    """A run directory whose name is raw bytes (not UTF-8 when so)."""
+    write_run(root, os.fsdecode(name), n=64, **kw)
+
+
+def test_non_utf8_run_names_reach_every_output(pytester, checkout):  # noqa: F811
+    root = checkout.parent / "E_64"
+    _mkrun(root, b"run_\xff\xfe", seed=3, defects=["biased_gdotv"])
+    _mkrun(root, b"run_ok", seed=4, **NOISE)
+    result = gate(pytester, checkout, "--results", "../E_64")
+    out = result.stdout.str() + result.stderr.str()
+    assert result.ret == 1 and "Traceback" not in out and "not written" not in out
+    h = health(checkout)
+    assert sorted(r["run"] for r in h["runs"]) == ["run_\\udcff\\udcfe", "run_ok"]  # escaped, every run
+    reports = checkout / "reports"
+    (page,) = (reports / "runs" / "E_64").iterdir()
+    assert page.name.startswith("run__udcff_udcfe-") and "run_\\udcff\\udcfe" in page.read_text()
+    html = (reports / "report.html").read_text(encoding="utf-8")
+    assert "run_\\udcff\\udcfe" in html
+    assert len((reports / "history.jsonl").read_text(encoding="utf-8").splitlines()) == 1
+
+
+def test_a_plain_name_that_looks_sanitised_gets_its_own_page(pytester, checkout):  # noqa: F811
+    import hashlib
+
+    root = checkout.parent / "E_64"
+    twin = "run_a_b-" + hashlib.sha1(b"run_a b").hexdigest()[:8]  # what "run_a b" was sanitised to
+    for name, seed in (("run_a b", 3), (twin, 5)):
+        write_run(root, name, n=64, seed=seed, defects=["biased_gdotv"])
+    result = gate(pytester, checkout, "--results", "../E_64")
+    assert result.ret == 1
+    pages = sorted((checkout / "reports" / "runs" / "E_64").iterdir())
+    assert len(pages) == 2
+    assert sorted(p.read_text().count(f"E_64/{twin}") > 0 for p in pages) == [False, True]
+    assert len({c["run"] for c in health(checkout)["cases"]} - {None}) == 2
+
+
+def test_dangling_and_looping_run_links_are_invalid_runs(pytester, checkout):  # noqa: F811
+    root = checkout.parent / "E_64"
+    write_run(root, "run_01", n=64, seed=3, **NOISE)
+    (root / "run_02").symlink_to(checkout.parent / "gone")
+    (root / "run_03").symlink_to(root / "run_03")  # a loop
+    result = gate(pytester, checkout, "--results", "../E_64")
+    assert result.ret == 1 and "Traceback" not in result.stdout.str()
+    runs = {r["run"]: r for r in health(checkout)["runs"]}
+    assert sorted(runs) == ["run_01", "run_02", "run_03"]
+    assert runs["run_01"]["outcome"] == "ok"
+    assert runs["run_02"]["outcome"] == "error" and "dangling symbolic link" in runs["run_02"]["message"]
+    assert runs["run_03"]["outcome"] == "error" and "symbolic link loop" in runs["run_03"]["message"]

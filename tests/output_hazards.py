@@ -1,0 +1,285 @@
+"""Hazards where a gate session's outputs go, for the fuzz campaign's *outputs* mode
+(tests/test_fuzz.py): symbolic links (to files and directories outside the reports directory,
+dangling, looping), occupied paths (a directory where a file goes, a file where a directory
+goes), FIFOs, malformed history and manifest files; and Ctrl-C at a random moment.
+
+Everything is made under one scratch directory: ``outside/`` (what must never change),
+``E_fuzz/`` (the run set) and ``reports/``. The invariants of every session
+(:func:`session_failures`, :func:`signal_failures`):
+
+* no traceback (no exception escapes; nothing on stderr names one);
+* nothing outside the reports directory changed (``outside/`` and the run set, byte for byte,
+  links included);
+* no passing verdict for an unfinished session (interrupted → health.json and the history's
+  line say so, never exit status 0);
+* every run found is in health.json (``runs`` or ``not_judged``), whenever one is written.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: where outputs go, relative to reports/: (path, is a directory)
+SPOTS = (
+    ("health.json", False), ("report.html", False), ("history.jsonl", False), (".dhstats-manifest.json", False),
+    ("badges", True), ("badges/estimator-health.svg", False), ("badges/trend.svg", False),
+    ("runs", True), ("runs/E_fuzz", True), ("runs/E_fuzz/run_02.html", False),
+)
+KINDS = ("link_file", "link_dir", "dangling", "loop", "directory", "file", "fifo", "garbage_history",
+         "other_shape_history", "hostile_manifest")
+RUNS = ("run_01", "run_02", "run_03")
+
+
+@dataclass
+class Hazard:
+    spot: str
+    kind: str
+
+    def describe(self) -> str:
+        return f"{self.kind} at reports/{self.spot}"
+
+
+@dataclass
+class Scene:
+    """One session's scratch directory."""
+
+    root: Path
+    hazards: list[Hazard] = field(default_factory=list)
+
+    @property
+    def outside(self) -> Path:
+        return self.root / "outside"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def run_set(self) -> Path:
+        return self.root / "E_fuzz"
+
+
+def tree(root: Path) -> dict[str, tuple]:
+    """Every entry under ``root`` (links not followed): kind and content or target."""
+    out = {}
+    for dirpath, dirs, files in os.walk(root):
+        for name in dirs + files:
+            p = Path(dirpath) / name
+            st = p.lstat()
+            key = str(p.relative_to(root))
+            if stat.S_ISLNK(st.st_mode):
+                out[key] = ("link", os.readlink(p))
+            elif stat.S_ISREG(st.st_mode):
+                out[key] = ("file", p.read_bytes())
+            else:
+                out[key] = ("other", stat.S_IFMT(st.st_mode))
+    return out
+
+
+def build(root: Path, hazards: list[Hazard], runs: dict[str, bytes]) -> Scene:
+    """Lay out ``outside/`` (files and a directory with a file), the run set and reports/
+    with the hazards in place (a later hazard at a spot already taken is dropped)."""
+    scene = Scene(root)
+    shutil.rmtree(root, ignore_errors=True)
+    (scene.outside / "dir").mkdir(parents=True)
+    (scene.outside / "dir" / "keep.txt").write_text("keep")
+    (scene.outside / "file.txt").write_text("outside file\n")
+    (scene.outside / "history.jsonl").write_text(json.dumps({"checks": {}, "cases": {"failed": 0},
+                                                             "runs": {"error": 0}, "run_sets": []}) + "\n")
+    for name, raw in runs.items():
+        (scene.run_set / name).mkdir(parents=True)
+        (scene.run_set / name / "results.json").write_bytes(raw)
+    scene.reports.mkdir()
+    taken: set[str] = set()
+    for h in hazards:
+        path = scene.reports / h.spot
+        if any(h.spot == t or h.spot.startswith(t + "/") or t.startswith(h.spot + "/") for t in taken):
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not _place(scene, path, h.kind):
+            continue
+        taken.add(h.spot)
+        scene.hazards.append(h)
+    return scene
+
+
+def _place(scene: Scene, path: Path, kind: str) -> bool:
+    if kind == "link_file":
+        path.symlink_to(scene.outside / ("history.jsonl" if path.name == "history.jsonl" else "file.txt"))
+    elif kind == "link_dir":
+        path.symlink_to(scene.outside / "dir")
+    elif kind == "dangling":
+        path.symlink_to(scene.outside / "nowhere")
+    elif kind == "loop":
+        path.symlink_to(path.name)
+    elif kind == "directory":
+        path.mkdir()
+        (path / "keep.txt").write_text("the user's")
+    elif kind == "file":
+        path.write_text("the user's file\n")
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "garbage_history" and path.name == "history.jsonl":
+        path.write_bytes(b'not json\n\xff\xfe\n{"checks": 3}\n[1]\n{"time": "t", "checks"')
+    elif kind == "other_shape_history" and path.name == "history.jsonl":
+        path.write_text('{"time": "t", "checks": {"x": 1}, "cases": "?", "runs": []}\n')
+    elif kind == "hostile_manifest" and path.name == ".dhstats-manifest.json":
+        listed = ["../outside/file.txt", "/etc/hostname", "runs/../../outside/file.txt", "badges/keep.txt",
+                  "runs/E_fuzz/keep.txt", "runs/keep.txt", "runs", "badges"]
+        path.write_text(json.dumps({"files": listed}))
+    else:
+        return False
+    return True
+
+
+def draw(rng: random.Random, k: int | None = None) -> list[Hazard]:
+    k = rng.randint(1, 4) if k is None else k
+    return [Hazard(rng.choice(SPOTS)[0], rng.choice(KINDS)) for _ in range(k)]
+
+
+def _found(health: dict) -> set[str]:
+    return {r["run"] for r in health.get("runs", [])} | {r["run"] for r in health.get("not_judged", [])}
+
+
+def _read_health(scene: Scene) -> dict | None:
+    p = scene.reports / "health.json"
+    if p.is_symlink() or not p.is_file():
+        return None
+    return json.loads(p.read_text())
+
+
+def session_failures(scene: Scene) -> list[str]:
+    """One whole session in this process, as the plugin drives it (the reports directory and
+    --history checked first: a refusal is a usage error, not a failure), then the invariants."""
+    from dhstats.gate import Gate
+    from dhstats.settings import SettingsError, parse, usable_history, writable_reports
+
+    before_outside, before_runs = tree(scene.outside), tree(scene.run_set)
+    out = []
+    try:
+        options = parse({"reports": str(scene.reports), "max_plots": "0"})
+        writable_reports(options.reports)
+        usable_history(options.history)
+    except SettingsError:
+        options = None
+    except Exception as exc:  # noqa: BLE001 - the invariant
+        out.append(f"traceback at start: {type(exc).__name__}: {exc}")
+        options = None
+    if options is not None:
+        try:
+            gate = Gate(options, [scene.run_set])
+            health = gate.run()
+        except Exception as exc:  # noqa: BLE001 - the invariant
+            out.append(f"traceback: {type(exc).__name__}: {exc}")
+        else:
+            if _found(health) != set(RUNS):
+                out.append(f"health.json runs {sorted(_found(health))}")
+            written = _read_health(scene)
+            if written is not None and _found(written) != set(RUNS):
+                out.append(f"health.json on disk lists {sorted(_found(written))}")
+    if tree(scene.outside) != before_outside:
+        out.append("outside/ changed")
+    if tree(scene.run_set) != before_runs:
+        out.append("the run set changed")
+    return out
+
+
+def signal_failures(scene: Scene, project: Path, delay: float, timeout: float = 300) -> tuple[list[str], str]:
+    """A ``pytest checks/`` session in a subprocess (fresh reports/), SIGINT after ``delay``
+    seconds; returns the invariants' failures and what happened ("finished" or "interrupted")."""
+    before_outside, before_runs = tree(scene.outside), tree(scene.run_set)
+    cmd = [sys.executable, "-m", "pytest", "checks/", "-q", "-p", "no:cacheprovider", "--results",
+           str(scene.run_set), "--reports", str(scene.reports), "--max-plots", "0"]
+    proc = subprocess.Popen(cmd, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": str(project)})
+    started = time.monotonic()  # from the gate's start (its report.html temporary exists): no
+    while proc.poll() is None and time.monotonic() - started < 120:  # Ctrl-C into Python's own start-up
+        if any(scene.reports.glob(".dhstats-*report.html*.tmp")):
+            break
+        time.sleep(0.02)
+    time.sleep(delay)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=timeout)
+    text = (stdout + stderr).decode("utf-8", "replace")
+    out = []
+    if "Traceback" in text:
+        out.append("a traceback: " + text[text.index("Traceback"):][:400])
+    health = _read_health(scene)
+    what = {0: "finished", 1: "finished", 2: "interrupted", 4: "refused"}.get(proc.returncode, "other")
+    if proc.returncode not in (0, 1, 2, 4):
+        out.append(f"exit status {proc.returncode}")
+    if health is not None:
+        if _found(health) != set(RUNS):
+            out.append(f"health.json lists {sorted(_found(health))}")
+        if proc.returncode == 2 and health["exit"]["status"] == 0:
+            out.append("an interrupted session's health.json says exit 0")
+        if health["exit"]["status"] != proc.returncode and proc.returncode in (0, 1):
+            out.append(f"health.json exit {health['exit']['status']} but pytest exited {proc.returncode}")
+        history = scene.reports / "history.jsonl"
+        lines = history.read_text().splitlines() if history.is_file() else []
+        if proc.returncode == 2 and lines and json.loads(lines[-1])["exit"]["status"] == 0:
+            out.append("an interrupted session's history line says exit 0")
+    elif proc.returncode in (0, 1):
+        out.append("a finished session wrote no health.json")
+    if tree(scene.outside) != before_outside or tree(scene.run_set) != before_runs:
+        out.append("something outside reports/ changed")
+    return out, what
+
+
+def run_files(seed: int = 1) -> dict[str, bytes]:
+    """run_01 healthy, run_02 failing (a run page), run_03 invalid (a run page)."""
+    from dhstats import simulate
+
+    ok = simulate._dump(simulate.simulate_run(32, (8e-7, 3.2e-6), seed=seed, entropy_noise=0.01, score_noise=0.3))
+    bad = simulate._dump(simulate.simulate_run(32, (8e-7, 3.2e-6), seed=seed + 1, defects=["biased_gdotv"]))
+    return {"run_01": ok, "run_02": bad, "run_03": ok[: len(ok) // 2]}
+
+
+def project(root: Path, repo: Path) -> Path:
+    """A checkout of the gate (conftest.py, pytest.ini, checks/, a link to dhstats/) in ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name in ("conftest.py", "pytest.ini"):
+        shutil.copy(repo / name, root / name)
+    shutil.copytree(repo / "checks", root / "checks", ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
+    if not (root / "dhstats").exists():
+        os.symlink(repo / "dhstats", root / "dhstats")
+    return root
+
+
+def campaign(sessions: int, root: Path, seed: int = 0, signals: int = 0, repo: Path | None = None) -> dict:
+    """``sessions`` in-process sessions, two in a row on each scene (the second meets the
+    first one's outputs and manifest), and ``signals`` subprocess sessions interrupted at a
+    random moment. Returns counts and every failure with its scene."""
+    rng = random.Random(seed)
+    runs = run_files()
+    result = {"sessions": 0, "clean": 0, "failures": [],
+              "signals": {"finished": 0, "interrupted": 0, "refused": 0, "other": 0}}
+    for i in range(sessions):
+        scene = build(root / "scene", draw(rng), runs)
+        for turn in (1, 2):
+            failures = session_failures(scene)
+            result["sessions"] += 1
+            result["clean"] += not failures
+            if failures:
+                result["failures"].append((i, turn, [h.describe() for h in scene.hazards], failures))
+    if signals:
+        proj = project(root / "project", repo)
+        for i in range(signals):
+            scene = build(root / "signal", draw(rng, 1) if rng.random() < 0.5 else [], runs)
+            failures, what = signal_failures(scene, proj, delay=rng.uniform(0.0, 4.0))
+            result["sessions"] += 1
+            result["clean"] += not failures
+            result["signals"][what] += 1
+            if failures:
+                result["failures"].append((f"signal {i}", what, [h.describe() for h in scene.hazards], failures))
+    return result

@@ -7,7 +7,6 @@ the controller (xdist or not) and :meth:`Gate.finish` writes health.json, badges
 """
 from __future__ import annotations
 
-import contextlib
 import gc
 import os
 import shutil
@@ -19,7 +18,7 @@ import pytest
 from . import registry
 from .gate import Case, Gate, Skip
 from .html_rows import LIST_LIMIT, Rows
-from .session_outputs import example_roots
+from .session_outputs import deferred_interrupt, example_roots
 from .outputs import copy_into, publish, temp_path
 from .results import DiscoveryError
 from .settings import OPTIONS, SettingsError, parse, usable_history, writable_reports
@@ -214,7 +213,7 @@ class GateHooks:
     def pytest_sessionfinish(self, session):
         if not self.controller or session.config.option.collectonly:
             return (yield)
-        with _deferred_interrupt(self.g) as late:
+        with deferred_interrupt(self.g) as late:
             # an unfinished session (Ctrl-C, internal error) is never a pass: its outputs say so
             self.g.interrupted = self.g.interrupted or session.exitstatus in _UNFINISHED
             self.g.finish(html=bool(getattr(session.config.option, "htmlpath", None)))
@@ -357,32 +356,6 @@ def _html_rows(config: pytest.Config) -> int:
 
 
 _UNFINISHED = (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR)
-
-
-@contextlib.contextmanager
-def _deferred_interrupt(g: Gate):
-    """While the outputs are written, Ctrl-C (SIGINT) does not raise: it sets
-    ``g.interrupted`` (runs not yet judged are then left unjudged) and is reported after the
-    outputs are complete — never a traceback, a half-published report or a pass for a session
-    that did not finish. Yields a list that is non-empty when SIGINT arrived."""
-    import signal
-    import threading
-
-    late: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield late
-        return
-
-    def note(signum, frame):
-        late.append(signum)
-        if g.health is None:  # still judging: stop, and say interrupted
-            g.interrupted = True
-
-    previous = signal.signal(signal.SIGINT, note)
-    try:
-        yield late
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _escaped(value):

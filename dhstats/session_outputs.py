@@ -7,6 +7,7 @@ cases reported is judged here for its run verdict), and an output that fails is 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -60,6 +61,32 @@ def finish(gate, html: bool = False) -> dict:
     return gate.health
 
 
+@contextlib.contextmanager
+def deferred_interrupt(g):
+    """While the outputs are written, Ctrl-C (SIGINT) does not raise: it sets
+    ``g.interrupted`` (runs not yet judged are then left unjudged) and is reported after the
+    outputs are complete — never a traceback, a half-published report or a pass for a session
+    that did not finish. Yields a list that is non-empty when SIGINT arrived."""
+    import signal
+    import threading
+
+    late: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield late
+        return
+
+    def note(signum, frame):
+        late.append(signum)
+        if g.health is None:  # still judging: stop, and say interrupted
+            g.interrupted = True
+
+    previous = signal.signal(signal.SIGINT, note)
+    try:
+        yield late
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _figures_for(gate, key) -> list:
     return list(gate.figures.get((key[0], key[1]), {}).values())
 
@@ -104,8 +131,11 @@ def example_roots(reports: Path) -> list[Path]:
     tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it 0700: publishable like every other output
     simulate.write_example(tmp)
     old = directory.with_name(f"{directory.name}.old-{os.getpid()}")
-    if directory.exists():
+    if os.path.lexists(directory):  # a link there is renamed itself (its target is never touched)
         directory.rename(old)
     tmp.rename(directory)
-    shutil.rmtree(old, ignore_errors=True)
+    if old.is_symlink() or old.is_file():
+        old.unlink()
+    else:
+        shutil.rmtree(old, ignore_errors=True)
     return [directory / "E_example"]

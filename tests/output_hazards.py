@@ -105,7 +105,7 @@ def build(root: Path, hazards: list[Hazard], runs: dict[str, bytes]) -> Scene:
         if any(h.spot == t or h.spot.startswith(t + "/") or t.startswith(h.spot + "/") for t in taken):
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
-        if not _place(scene, path, h.kind):
+        if os.path.lexists(path) or not _place(scene, path, h.kind):
             continue
         taken.add(h.spot)
         scene.hazards.append(h)

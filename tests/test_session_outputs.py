@@ -6,31 +6,15 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from pathlib import Path
 
 import pytest
 
+from output_hazards import tree as _tree
 from test_plugin import NOISE, checkout, gate, health, write_run  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.slow
 pytest_plugins = ["pytester"]
-
-
-def _tree(root: Path) -> dict[str, tuple]:
-    """Every entry under ``root`` (not following links): kind, content or link target."""
-    out = {}
-    for dirpath, dirs, files in os.walk(root):
-        for name in dirs + files:
-            p = Path(dirpath) / name
-            st = p.lstat()
-            if stat.S_ISLNK(st.st_mode):
-                out[str(p.relative_to(root))] = ("link", os.readlink(p))
-            elif stat.S_ISREG(st.st_mode):
-                out[str(p.relative_to(root))] = ("file", p.read_bytes())
-            else:
-                out[str(p.relative_to(root))] = ("other", stat.S_IFMT(st.st_mode))
-    return out
 
 
 @pytest.fixture
@@ -248,3 +232,18 @@ def test_dangling_and_looping_run_links_are_invalid_runs(pytester, checkout):  #
     assert runs["run_01"]["outcome"] == "ok"
     assert runs["run_02"]["outcome"] == "error" and "dangling symbolic link" in runs["run_02"]["message"]
     assert runs["run_03"]["outcome"] == "error" and "symbolic link loop" in runs["run_03"]["message"]
+
+
+@pytest.mark.parametrize("target", ["outside", "nowhere"])
+def test_a_link_where_the_example_goes_is_replaced(pytester, checkout, target):  # noqa: F811
+    outside = checkout.parent / "outside"
+    (outside / "E_example").mkdir(parents=True)
+    (outside / "E_example" / "keep.txt").write_text("keep")
+    (checkout / "reports").mkdir()
+    (checkout / "reports" / "example").symlink_to(checkout.parent / target)
+    before = _tree(outside)
+    result = gate(pytester, checkout)  # no --results: the embedded example under reports/example
+    assert result.ret == 1 and "Traceback" not in result.stdout.str() + result.stderr.str()
+    assert _tree(outside) == before
+    assert not (checkout / "reports" / "example").is_symlink()
+    assert sorted(p.name for p in (checkout / "reports").iterdir() if p.name.startswith("example")) == ["example"]

@@ -7,6 +7,7 @@ the controller (xdist or not) and :meth:`Gate.finish` writes health.json, badges
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import shutil
@@ -171,6 +172,7 @@ class GateHooks:
     def __init__(self, g: Gate, controller: bool, own_html: str | None = None):
         self.g, self.controller = g, controller
         self.own_html = own_html  # the temporary name pytest-html writes to (None: the user's --html)
+        self.deferred = contextlib.ExitStack()  # Ctrl-C deferred from the outputs to the last line printed
 
     def pytest_collection_modifyitems(self, items):
         # a check with no case here (se_scaling with one run set) is not a test: drop the
@@ -184,6 +186,7 @@ class GateHooks:
         gc.freeze()  # items live for the whole session: keep them out of the collector's scans
 
     def pytest_unconfigure(self, config):
+        self.deferred.close()  # Ctrl-C raises again
         self.g.close()
         gc.freeze()  # and the reports: pytest's 5 gc.collect() at exit then scan nothing old (−0.3 s)
 
@@ -213,18 +216,18 @@ class GateHooks:
     def pytest_sessionfinish(self, session):
         if not self.controller or session.config.option.collectonly:
             return (yield)
-        with deferred_interrupt(self.g) as late:
-            # an unfinished session (Ctrl-C, internal error) is never a pass: its outputs say so
-            self.g.interrupted = self.g.interrupted or session.exitstatus in _UNFINISHED
-            self.g.finish(html=bool(getattr(session.config.option, "htmlpath", None)))
-            if self.g.interrupted:
-                session.exitstatus = pytest.ExitCode.INTERRUPTED  # also when Ctrl-C came during finish
-            elif self.g.health and self.g.health["exit"]["status"] and session.exitstatus == 0:
-                session.exitstatus = pytest.ExitCode.TESTS_FAILED  # an invalid run no test reported
-            result = yield  # pytest-html writes its report (trylast) in here
-            html = getattr(session.config.option, "htmlpath", None)
-            if html and Path(html).exists():
-                self._publish_html(session, Path(html))
+        late = self.deferred.enter_context(deferred_interrupt(self.g))  # until pytest_unconfigure
+        # an unfinished session (Ctrl-C, internal error) is never a pass: its outputs say so
+        self.g.interrupted = self.g.interrupted or session.exitstatus in _UNFINISHED
+        self.g.finish(html=bool(getattr(session.config.option, "htmlpath", None)))
+        if self.g.interrupted:
+            session.exitstatus = pytest.ExitCode.INTERRUPTED  # also when Ctrl-C came during finish
+        elif self.g.health and self.g.health["exit"]["status"] and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # an invalid run no test reported
+        result = yield  # pytest-html writes its report (trylast) in here
+        html = getattr(session.config.option, "htmlpath", None)
+        if html and Path(html).exists():
+            self._publish_html(session, Path(html))
         if late and not self.g.interrupted:
             self.g.notices.append("dhstats: Ctrl-C while the outputs were written: every case had run, "
                                   "the outputs were completed first")
@@ -321,7 +324,10 @@ class HtmlHooks:
 
     def pytest_html_results_summary(self, prefix, summary, postfix, session=None):
         if self.g.health is not None:
-            prefix.append(self.g.summary_html())
+            try:
+                prefix.append(self.g.summary_html())
+            except Exception as exc:  # noqa: BLE001 - reporting never ends a session
+                self.g.output_errors.append(f"dhstats: the report.html summary not written: {type(exc).__name__}: {exc}")
         if self.rows is not None and (note := self.rows.note()):
             summary.append(note)
 

@@ -103,16 +103,26 @@ def _run_set_records(gate, cases: list[dict]) -> list[dict]:
 
 def summary_html(gate) -> str:
     """The pytest-html summary: verdict tables, the cross-set figures (σ vs E, pooled
-    ratio vs E) when several run sets were checked, the trend over past sessions."""
-    from . import plots
+    ratio vs E) when several run sets were checked, the trend over past sessions. An
+    interrupted session's summary has no figures (Ctrl-C may have cut an import short); a
+    figure that cannot be drawn is a one-line note."""
     from .health import read_history
     from .pages import summary_html
 
-    cross = []
-    if len(gate.run_sets) > 1:
-        cross = [plots.render(name, gate.health) for name in ("sigma_vs_e", "ratio_vs_e")]
-    lines = read_history(gate.options.history) if gate.options.history else []
-    trend = [plots.render("trend", lines, sigma=gate.settings.sigma)] if len(lines) > 1 else []
+    def figure(name, *args, **kw):
+        try:
+            from . import plots
+
+            return plots.render(name, *args, **kw)
+        except Exception as exc:  # noqa: BLE001 - a figure never costs the summary
+            return (name, None, f"not drawn: {type(exc).__name__}: {exc}")
+
+    cross, trend = [], []
+    if not gate.interrupted:
+        if len(gate.run_sets) > 1:
+            cross = [figure(name, gate.health) for name in ("sigma_vs_e", "ratio_vs_e")]
+        lines = read_history(gate.options.history) if gate.options.history else []
+        trend = [figure("trend", lines, sigma=gate.settings.sigma)] if len(lines) > 1 else []
     return summary_html(gate.health, None, cross, trend)
 
 

@@ -27,12 +27,20 @@ def healthy(checkout) -> Path:  # noqa: F811 - the fixture imported above
 
 
 INTERRUPT_PLUGIN = """
-import os, signal
+import os, signal, sys
 seen = []
 def pytest_runtest_call(item):
     seen.append(item.nodeid)
     if len(seen) == {after}:
+        sys.modules["matplotlib"] = None  # as when Ctrl-C cuts an import of it short
         os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C in the middle of the session
+"""
+LATE_INTERRUPT_PLUGIN = """
+import os, signal
+import pytest
+@pytest.hookimpl(tryfirst=True)
+def pytest_{hook}(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C once every case has run
 """
 
 
@@ -46,6 +54,9 @@ def _interrupting(pytester, checkout, after: int) -> str:  # noqa: F811
 
 def test_ctrl_c_is_never_a_pass(pytester, checkout, healthy):  # noqa: F811
     plugin = _interrupting(pytester, checkout, after=5)
+    (checkout / "reports").mkdir()
+    line = {"checks": {}, "cases": {"failed": 0}, "runs": {"error": 0}, "run_sets": [{"name": "E_64"}]}
+    (checkout / "reports" / "history.jsonl").write_text(2 * (json.dumps(line) + "\n"))  # a trend to draw
     result = gate(pytester, checkout, "--results", "../E_64", "-p", plugin)  # cwd is on sys.path
     out = result.stdout.str()
     assert result.ret == 2, out[-3000:]  # pytest's own status for an interrupted session
@@ -59,9 +70,21 @@ def test_ctrl_c_is_never_a_pass(pytester, checkout, healthy):  # noqa: F811
     assert h["not_judged"] and all(r["message"] for r in h["not_judged"])
     badge = (checkout / "reports" / "badges" / "estimator-health.svg").read_text()
     assert "interrupted" in badge and "#4C1" not in badge.upper()  # not green
-    (line,) = [json.loads(ln) for ln in (checkout / "reports" / "history.jsonl").read_text().splitlines()]
+    *_, line = [json.loads(ln) for ln in (checkout / "reports" / "history.jsonl").read_text().splitlines()]
     assert line["exit"]["status"] == 2 and line["interrupted"] is True
+    assert "summary not written" not in out
+    assert h["exit"]["summary"] in (checkout / "reports" / "report.html").read_text()  # its summary says so
     assert "interrupted" in out.splitlines()[-1] or "exit status 2" in out
+
+
+@pytest.mark.parametrize("hook", ["html_results_summary", "terminal_summary"])
+def test_ctrl_c_after_every_case_ran_completes_the_outputs(pytester, checkout, healthy, hook):  # noqa: F811
+    (checkout / "late_ctrl_c.py").write_text(LATE_INTERRUPT_PLUGIN.format(hook=hook))
+    result = gate(pytester, checkout, "--results", "../E_64", "-p", "late_ctrl_c")
+    out = result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in out and "KeyboardInterrupt" not in out
+    assert result.ret == 0 and health(checkout)["exit"]["status"] == 0  # the session had finished
+    assert (checkout / "reports" / "report.html").is_file()
 
 
 # --------------------------------------------------------------------------- --history

@@ -247,7 +247,7 @@ def cmd_plot(args, opts: Options) -> int:
                          if (name == "clip_sweep" and k != "keep_quantiles") or (name == "truncation_sweep" and k == "keep_quantiles")}
                 res = plots.render(name, run, eta, opts.settings, dpi=opts.dpi, **opts_)
                 written += _write(out, f"{stem}_eta={eta!r}_{name}", res, f"{run.file.key}, η={eta:.3g}")
-    if any(n in ("pooled_ratio", "sigma_vs_e", "ratio_vs_e") for n in names) and (valid or args.health):
+    if any(n in ("pooled_interval", "pooled_ratio", "sigma_vs_e", "ratio_vs_e") for n in names) and (valid or args.health):
         written += _set_figures(args, opts, names, valid, out)
     if "trend" in names and args.history:
         from .health import read_history
@@ -289,10 +289,12 @@ def _set_figures(args, opts: Options, names, valid: list[Run], out: Path) -> int
         print(f"dhstats plot: run-set figures not drawn: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 0
     written = 0
-    if "pooled_ratio" in names:
+    for name in ("pooled_interval", "pooled_ratio"):
+        if name not in names:
+            continue
         for rs in sorted({c.get("results") for c in health.get("cases", []) if c.get("results")}):
             mine = [c for c in health["cases"] if c.get("results") == rs]
-            written += _write(out, f"{safe_name(rs)}_pooled_ratio", plots.render("pooled_ratio", mine, where=rs, dpi=opts.dpi), rs)
+            written += _write(out, f"{safe_name(rs)}_{name}", plots.render(name, mine, where=rs, dpi=opts.dpi), rs)
     for name in ("sigma_vs_e", "ratio_vs_e"):
         if name in names:
             written += _write(out, name, plots.render(name, health, dpi=opts.dpi), "run sets")

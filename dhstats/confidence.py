@@ -51,13 +51,16 @@ def _set_check_resolution(cases: Sequence[Mapping], run_set: str, check: str) ->
     return _median([_median(rs) for rs in by_eta.values()])
 
 
-def set_resolution(cases: Sequence[Mapping], run_set: str) -> dict[str, float | None]:
+def set_resolution(cases: Sequence[Mapping], run_set: str) -> dict[str, float]:
     """{"linear": r, "linquad": r} of one run set: median over η of its pooled cases (its
-    per-run cases when it has no pooled case with a resolution)."""
+    per-run cases when it has no pooled case with a resolution); an estimator without any
+    case with a resolution is left out (in health.json null then means ∞)."""
     out = {}
     for name, (per_run, pooled) in ESTIMATORS.items():
         r = _set_check_resolution(cases, run_set, pooled)
-        out[name] = r if r is not None else _set_check_resolution(cases, run_set, per_run)
+        r = r if r is not None else _set_check_resolution(cases, run_set, per_run)
+        if r is not None:
+            out[name] = r
     return out
 
 
@@ -99,6 +102,21 @@ def confidence(health: Mapping, checks: Sequence[str]) -> str:
     return "low_resolution" if any(low_resolution(health, c) for c in checks) else "resolved"
 
 
+def _worst(run_set: Mapping) -> float | None:
+    """The worse estimator's resolution of a run_sets entry (null: ∞); None without any."""
+    values = [math.inf if r is None else r for r in (run_set.get("resolution") or {}).values()]
+    return max(values) if values else None
+
+
+def seen_kind(health: Mapping, run_set: Mapping) -> str:
+    """``failed`` (a case of the set failed) | ``low`` (its resolution is worse than
+    ``resolution_warn``, or unknown) | ``resolved``: how a run set's sentence is coloured."""
+    if any(c["outcome"] == "failed" for c in health["cases"] if c["results"] == run_set["name"]):
+        return "failed"
+    res, warn = _worst(run_set), (health.get("settings") or {}).get("resolution_warn", DEFAULT_WARN)
+    return "low" if res is None or res > warn else "resolved"
+
+
 def run_set_sentence(health: Mapping, run_set: Mapping) -> str:
     """One sentence on what the gate could and could not see in a run set: "E_256: no
     disagreement found, but a bias under ±190 % would go unseen; ≈ 58 runs, or E ≈ 3 700 at 4
@@ -107,8 +125,7 @@ def run_set_sentence(health: Mapping, run_set: Mapping) -> str:
     cases = [c for c in health["cases"] if c["results"] == name]
     failed = sum(c["outcome"] == "failed" for c in cases)
     warn = (health.get("settings") or {}).get("resolution_warn", DEFAULT_WARN)
-    values = [r for r in (run_set.get("resolution") or {}).values() if r is not None]
-    res = max(values) if values else None
+    res = _worst(run_set)
     tol = (health.get("settings") or {}).get("tolerance")
     head = f"{name}: {failed} case{'s' * (failed != 1)} failed" if failed else f"{name}: no disagreement found"
     if res is None:
@@ -119,9 +136,9 @@ def run_set_sentence(health: Mapping, run_set: Mapping) -> str:
         head += f"; agreement within ±{percent(tol)} demonstrated in {shown} of {len(pooled)} pooled cases"
     if res <= warn:
         return f"{head}; a bias of ±{percent(res)} or more would have been detected (80 % power)"
-    text = f"{head}, but a bias under ±{percent(res)} would go unseen"
     if math.isinf(res):
-        return text
+        return f"{head}, but no bias of any size could be seen (Σ ΔH_true/σ = 0)"
+    text = f"{head}, but a bias under ±{percent(res)} would go unseen"
     factor = scale_to_resolve(res, warn)
     runs, e = run_set.get("runs"), run_set.get("E")
     if isinstance(runs, int) and runs > 0:

@@ -25,6 +25,7 @@ import jinja2
 
 from . import registry
 from . import wording
+from .confidence import run_set_sentence, seen_kind
 from .health import OUTCOMES, RunIndex, count, exit_block
 from .names import safe_name
 
@@ -296,6 +297,8 @@ def summary_html(health: Mapping, links: Mapping[str, str] | None = None, cross_
     checks = [{"name": n, "title": registry.BY_NAME[n].title, **counts["checks"][n]} for n in registry.NAMES]
     run_sets, pooled_checks = _run_sets_view(health, index)
     return environment().get_template("summary.html").render(
+        seen=[{"text": run_set_sentence(health, s), "kind": seen_kind(health, s)} for s in health.get("run_sets", [])],
+        confidence=health.get("confidence"),
         exit=health.get("exit") or exit_block(counts), counts=counts, failures=failures,
         more_failures=max(0, len(failed) - MAX_SUMMARY_FAILURES), invalid=invalid,
         checks=checks, run_sets=run_sets, pooled_checks=pooled_checks, cross_set=normalise_figures(cross_set),

@@ -58,9 +58,9 @@ CHECKS: tuple[Check, ...] = (
     Check("truncation_ratio", Scope.CASE, "trunc", "truncation ratio on the bulk of sequences",
           judges.check_truncation_ratio, ("truncation_sweep", "clip_sweep", "contributions")),
     Check("pooled_linear_agreement", Scope.RUN_SET, "pool-lin", "linear prediction pooled over runs",
-          agreement.check_pooled_linear_agreement, ("pooled_ratio",)),
+          agreement.check_pooled_linear_agreement, ("pooled_interval", "pooled_ratio")),
     Check("pooled_linquad_agreement", Scope.RUN_SET, "pool-lq", "lin+quad prediction pooled over runs",
-          agreement.check_pooled_linquad_agreement, ("pooled_ratio",)),
+          agreement.check_pooled_linquad_agreement, ("pooled_interval", "pooled_ratio")),
     Check("se_scaling", Scope.RUN_SET, "scaling", "σ scales as 1/√E across run sets",
           runsets.check_se_scaling, ("sigma_vs_e",), per_eta=False),
 )

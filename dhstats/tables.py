@@ -147,10 +147,15 @@ def _agreement_cases(runs, settings: Settings) -> list[dict]:
 
 def pooled_table(runs, settings: Settings = Settings()) -> pd.DataFrame:
     """One row per (run set, η, estimator): the gate's pooled check — R runs, Stouffer Z, the
-    pooled ratio Σ prediction / Σ ΔH_true and its SE (:func:`dhstats.agreement.pooled_agreement`)."""
+    pooled ratio Σ prediction / Σ ΔH_true, its SE and 1 − 2α interval, the resolution (smallest
+    relative bias detected with 80 % power; empty: ∞ or none), under --tolerance δ the TOST
+    statistics, outcome and reason (:func:`dhstats.agreement.pooled_agreement`)."""
     rows = [{"results": v.results, "eta": v.eta, "estimator": POOLED[v.check].removesuffix("_agreement"),
              "R": v.numbers["R"], "Z": v.numbers.get("Z"), "ratio": v.numbers.get("ratio"),
-             "ratio_se": v.numbers.get("ratio_se"), "outcome": str(v.outcome)}
+             "ratio_se": v.numbers.get("ratio_se"), "ratio_lo": v.numbers.get("ratio_lo"),
+             "ratio_hi": v.numbers.get("ratio_hi"), "resolution": v.numbers.get("resolution"),
+             "tolerance": settings.tolerance, "tost_lo": v.numbers.get("tost_lo"),
+             "tost_hi": v.numbers.get("tost_hi"), "outcome": str(v.outcome), "reason": str(v.reason)}
             for v in pool_cases(_agreement_cases(runs, settings), settings.sigma, tolerance=settings.tolerance,
                                  alpha=settings.equivalence_alpha)]
     return pd.DataFrame(rows)

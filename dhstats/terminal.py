@@ -1,4 +1,5 @@
-"""The gate's terminal summary (printed last by the plugin, ≤ 120 columns), from health.json.
+"""The gate's terminal summary (printed last by the plugin, ≤ 120 columns but the one sentence
+per run set on what a pass is worth, :func:`dhstats.confidence.run_set_sentence`), from health.json.
 
 Runs × checks table for the per-run checks (column headers: :attr:`Check.short` of the
 registry), cells ``5P`` / ``3P1F1S`` / ``ERR``; one line per run set with the pooled verdicts
@@ -12,6 +13,7 @@ from pathlib import Path
 from collections.abc import Mapping, Sequence
 
 from . import registry
+from .confidence import run_set_sentence
 from .health import OUTCOMES, RunIndex, count, exit_block
 
 WIDTH = 120
@@ -138,6 +140,9 @@ def summary_lines(health: Mapping, written: Sequence[str | os.PathLike] = ()) ->
     pooled = run_set_lines(health)
     if pooled:
         out += ["run sets (pooled over runs):"] + [_fit("  " + ln) for ln in pooled]
+    seen = [printable(run_set_sentence(health, s)) for s in health.get("run_sets", [])]
+    if seen:  # one line each, not cut: the sentence is the point
+        out += ["what a pass is worth (bias detected with 80 % power):"] + seen
     if written:
         out.append("reports written:")
         out += [_fit("  " + line) for line in _written(written)]
@@ -146,7 +151,8 @@ def summary_lines(health: Mapping, written: Sequence[str | os.PathLike] = ()) ->
                f"{r['total']} runs: {r['ok']} valid, {r['error']} invalid "
                f"(pytest: {c['total'] + r['total']} tests, + 1 input test per run)")
     ex = health.get("exit") or exit_block(counts)
-    out.append(f"dhstats gate: {ex['summary']} (exit status {ex['status']})")
+    low = " · low resolution" if ex["status"] == 0 and health.get("confidence") == "low_resolution" else ""
+    out.append(f"dhstats gate: {ex['summary']}{low} (exit status {ex['status']})")
     return out
 
 

@@ -69,6 +69,23 @@ def test_tables_writes_the_csvs_and_z_is_the_gates(run_set, tmp_path, capsys):
     assert set(pooled.estimator) == {"linear", "linquad"} and (pooled.R == 2).all()
 
 
+def test_tables_take_tolerance_and_equivalence_alpha(run_set, tmp_path):
+    from dhstats import equivalence
+
+    main(["tables", "--results", str(run_set), "--out", str(tmp_path), "--tolerance", "0.5",
+          "--equivalence-alpha", "0.1"])
+    pooled = pd.read_csv(tmp_path / "pooled.csv")
+    assert (pooled.tolerance == 0.5).all() and pooled.tost_lo.notna().all() and pooled.tost_hi.notna().all()
+    agreement = pd.read_csv(tmp_path / "agreement.csv")
+    for _, row in pooled[pooled.estimator == "linear"].iterrows():
+        runs = agreement[agreement.eta == row.eta]
+        expected = equivalence.resolution(3.0, list(runs.delta_true), list(runs.combined_se))
+        assert row.resolution == pytest.approx(expected, rel=1e-9)
+        z = equivalence.normal_quantile(0.9)  # α = 0.1
+        assert row.outcome == ("passed" if row.tost_lo > z and row.tost_hi < -z else "failed")
+    assert main(["tables", "--results", str(run_set), "--out", str(tmp_path), "--tolerance", "-1"]) == 2
+
+
 def test_tables_take_the_notebooks_parameters(run_set, tmp_path):
     assert main(["tables", "--results", str(run_set), "--out", str(tmp_path), "--keep-quantiles", "0.9",
                  "--truncation-grid", "0.99,0.8", "--clip", "1e-3,2e-5", "--sigma", "2"]) == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from health_records import case, run
 
-from dhstats import badges, confidence
+from dhstats import badges, confidence, terminal
 from dhstats.health import build_health
 from dhstats.registry import NAMES
 from dhstats.settings import Settings
@@ -29,11 +29,13 @@ def _health(pooled_res=(1.9, 1.8, 2.1), run_res=3.0, trunc_skipped=3, settings=S
 
 def test_run_set_resolution_is_the_median_over_eta_of_pooled_cases():
     h = _health()
-    assert h["run_sets"][0]["resolution"] == {"linear": 1.9, "linquad": None}
+    assert h["run_sets"][0]["resolution"] == {"linear": 1.9}  # no lin+quad case: left out
     # no pooled case with a resolution: the per-run cases' (median over runs, then over η)
     h = _health(pooled_res=(None,) * 3)  # null = ∞ (Σ ΔH_true/σ = 0)
-    assert h["run_sets"][0]["resolution"]["linear"] is None
+    assert h["run_sets"][0]["resolution"] == {"linear": None}
     assert confidence.set_resolution(h["cases"], "E_256")["linear"] == float("inf")
+    assert confidence.run_set_sentence(h, h["run_sets"][0]) == (
+        "E_256: no disagreement found, but no bias of any size could be seen (Σ ΔH_true/σ = 0)")
 
 
 def test_low_resolution_checks_confidence_and_badges():
@@ -69,3 +71,11 @@ def test_run_set_sentence():
     h = _health(pooled_res=(0.3, 0.4, 0.45))
     assert confidence.run_set_sentence(h, h["run_sets"][0]) == (
         "E_256: no disagreement found; a bias of ±40 % or more would have been detected (80 % power)")
+
+
+def test_terminal_says_it_in_one_line_per_run_set():
+    h = _health()
+    lines = terminal.summary_lines(h)
+    assert lines[lines.index("what a pass is worth (bias detected with 80 % power):") + 1] == \
+        confidence.run_set_sentence(h, h["run_sets"][0])
+    assert lines[-1] == "dhstats gate: no failures, 3 skipped · low resolution (exit status 0)"

@@ -23,7 +23,7 @@ def test_schema_2_document():
                        "counts", "exit", "interrupted", "not_judged", "confidence"]
     assert h["schema"] == 2 and h["sigma"] == 3.0 and h["generated"] == "2026-11-25T21:30:00Z"
     assert h["settings"] == Settings().to_dict()
-    none = {"linear": None, "linquad": None}  # no case carries a resolution
+    none = {}  # no case carries a resolution
     assert h["run_sets"] == [{"name": "E_256", "path": "/data/E_256", "E": 256, "runs": 3, "resolution": none},
                              {"name": "E_512", "path": "/data/E_512", "E": 512, "runs": 1, "resolution": none}]
     assert h["confidence"] == "failed"

@@ -492,6 +492,27 @@ def test_pooled_ratio_points(health):
     assert_png(fig)
 
 
+def test_pooled_interval_shows_the_tolerance_band():
+    def pooled(eta, ratio, lo, hi, reason="ok"):
+        return {"results": "E_256", "run": None, "eta": eta, "check": "pooled_linear_agreement", "ratio": ratio,
+                "ratio_lo": lo, "ratio_hi": hi, "interval_alpha": 0.05, "tolerance": 0.2, "reason": reason}
+
+    cases = [pooled(1e-6, 1.0, 0.9, 1.1), pooled(2e-6, 1.1, 0.7, None, "not_demonstrated"),
+             pooled(4e-6, 1.6, 1.4, 1.8, "out_of_tolerance")]
+    fig = plots.pooled_interval(cases)
+    (ax,) = fig.axes
+    band = one(ax, "tolerance")
+    assert band.get_y() == pytest.approx(0.8) and band.get_height() == pytest.approx(0.4)
+    bars = by_gid(ax, "interval_linear")
+    segments = [seg for b in bars for seg in b.get_segments()]
+    assert [tuple(np.round(s[:, 1], 6)) for s in segments][0] == (0.9, 1.1)
+    assert segments[1][1, 1] == pytest.approx(ax.get_ylim()[1])  # an unbounded limit reaches the edge
+    colours = [tuple(b.get_colors()[0][:3]) for b in bars]
+    assert colours[0] == (0.0, 0.0, 0.0) and colours[2][0] > 0.8 and colours[1][0] == colours[1][1]  # black, red, grey
+    assert "90 % interval" in titles(fig) and "1 ± 0.2" in titles(fig)
+    assert_png(fig)
+
+
 def test_sigma_vs_e_follows_one_over_root_e(health):
     fig = plots.sigma_vs_e(health)
     ax = fig.axes[0]

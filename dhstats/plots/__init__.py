@@ -29,6 +29,7 @@ from ..results import Run
 from .base import DPI, NOTE_GID, MissingData, to_png
 from .case import clip_sweep, contribution_histograms, error_histogram, truncation_sweep, weights
 from .run import delta_h_vs_eta, eta_rows, ratio_vs_eta, sigma_comparison
+from .equivalence import pooled_interval
 from .sets import pooled_ratio, ratio_vs_e, sigma_vs_e, trend
 
 __all__ = [
@@ -36,12 +37,12 @@ __all__ = [
     "figure", "render", "render_run", "caption", "to_png", "case_figures",
     "error_histogram", "contribution_histograms", "clip_sweep", "truncation_sweep", "weights",
     "delta_h_vs_eta", "ratio_vs_eta", "sigma_comparison", "eta_rows",
-    "pooled_ratio", "sigma_vs_e", "ratio_vs_e", "trend",
+    "pooled_ratio", "pooled_interval", "sigma_vs_e", "ratio_vs_e", "trend",
 ]
 
 CASE_FIGURES = ("contributions", "errors", "clip_sweep", "truncation_sweep", "weights")
 RUN_FIGURES = ("delta_h_vs_eta", "ratio_vs_eta", "sigma_comparison")
-SET_FIGURES = ("pooled_ratio", "sigma_vs_e", "ratio_vs_e", "trend")
+SET_FIGURES = ("pooled_interval", "pooled_ratio", "sigma_vs_e", "ratio_vs_e", "trend")
 
 # Captions in words (what the figure shows), and the short name used in notes.
 CAPTIONS: dict[str, tuple[str, str]] = {
@@ -54,6 +55,8 @@ CAPTIONS: dict[str, tuple[str, str]] = {
     "weights": ("SNIS weights: distribution, ESS and Pareto k̂", "weights"),
     "sigma_comparison": ("Reported vs measured σ of G and Q", "σ comparison"),
     "pooled_ratio": ("Prediction / ΔH_true per run and pooled", "pooled ratio"),
+    "pooled_interval": ("Pooled prediction / ΔH_true with its 1 − 2α interval (and the tolerance band)",
+                        "pooled interval"),
     "sigma_vs_e": ("σ vs batch size E, with the 1/√E line", "σ vs E"),
     "ratio_vs_e": ("Pooled prediction / ΔH_true vs batch size E", "pooled ratio vs E"),
     "trend": ("Estimator health over recent gate sessions", "trend"),
@@ -136,7 +139,8 @@ def render(name: str, *args, dpi: int = DPI, where: str | None = None, **kwargs)
     return cap, base64.b64encode(png).decode("ascii")
 
 
-_SET_BUILDERS = {"pooled_ratio": pooled_ratio, "sigma_vs_e": sigma_vs_e, "ratio_vs_e": ratio_vs_e,
+_SET_BUILDERS = {"pooled_interval": pooled_interval, "pooled_ratio": pooled_ratio, "sigma_vs_e": sigma_vs_e,
+                 "ratio_vs_e": ratio_vs_e,
                  "trend": trend}
 
 

@@ -2,6 +2,7 @@
 
     python bench/calibration.py [--runs 12800] [--runs-large 2000] [--seed 0] [--processes 2]
                                 [--out bench/out/calibration.md]
+    python bench/calibration.py --resolution [...]   (resolution and TOST: calibration_resolution.py)
 
 Healthy runs come from the reference simulator (``dhstats.simulate.simulate_run``: default
 policy, the producer's η grid, entropy noise 0.01 nats per sequence as the real producer) at
@@ -373,6 +374,11 @@ def measure(n: int, score_noise: float, runs: int, seed: int, processes: int, ta
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--resolution"]:  # resolution and TOST: bench/calibration_resolution.py
+        import calibration_resolution
+
+        return calibration_resolution.main(argv[1:])
     p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     p.add_argument("--runs", type=int, default=12800, help="healthy runs at n = --n per score noise")
     p.add_argument("--n", type=int, default=256)

@@ -282,7 +282,7 @@ def equivalence_verdict(check: str, results: str, eta: float, judged: Sequence[M
     needed = equivalence.runs_to_demonstrate(R, nums["ratio_se"], delta, alpha)
     e = sorted(c["n"] for c in judged if isinstance(c.get("n"), int))
     nums.update(runs_needed=unbounded(needed))
-    more = f"≈ {equivalence.about(needed)} runs of this precision"
+    more = f"≈ {needed:.0f} runs of this precision"
     if e and math.isfinite(needed):
         e_needed = e[len(e) // 2] * needed / R
         nums.update(e_needed=e_needed)

@@ -1,0 +1,63 @@
+"""What a pass is worth on the eight real producer files (``shared/data/real``, E_256 and
+E_512, ``--reported-se shard-mean``): the gate passes but cannot resolve a bias of ±50 %, and
+says so; with --tolerance 0.2 it demonstrates nothing. Skipped without ../shared."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from dhstats.equivalence import Z_POWER
+from dhstats.gate import Gate
+from dhstats.pages import summary_html
+from dhstats.settings import parse
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+pytestmark = [pytest.mark.skipif(not REAL.is_dir(), reason="../shared/data/real not present"), pytest.mark.slow]
+AGREEMENT = ("linear_agreement", "linquad_agreement")
+POOLED = {"pooled_linear_agreement": "linear_agreement", "pooled_linquad_agreement": "linquad_agreement"}
+
+
+def session(tmp_path: Path, **options) -> tuple[dict, Path]:
+    reports = tmp_path / "reports"
+    raw = {"reported_se": "shard-mean", "reports": str(reports), "history": "none", **options}
+    health = Gate(parse(raw, tmp_path), [REAL / "E_256", REAL / "E_512"]).run()
+    return health, reports
+
+
+def test_real_files_pass_with_low_resolution_and_say_so(tmp_path):
+    health, reports = session(tmp_path)
+    assert health["exit"]["status"] == 0 and health["confidence"] == "low_resolution"
+    overall = (reports / "badges" / "estimator-health.svg").read_text()
+    assert "low resolution" in overall and "#ffbf00" in overall
+    linear = (reports / "badges" / "linear_agreement.svg").read_text()
+    assert "40/40 · resolves ±190 %" in linear and "#ffbf00" in linear
+    assert "32 of 40 inconclusive" in (reports / "badges" / "truncation_ratio.svg").read_text()
+    sets = {s["name"]: s["resolution"] for s in health["run_sets"]}
+    assert sets["E_256"]["linear"] == pytest.approx(1.86, abs=0.01)  # median over η of the pooled cases
+    assert sets["E_512"]["linear"] == pytest.approx(0.90, abs=0.01)
+    k = health["settings"]["sigma"]
+    for c in health["cases"]:
+        if c["check"] in AGREEMENT and c["outcome"] != "skipped":
+            assert c["resolution"] == pytest.approx((k + Z_POWER) * c["sigma"] / abs(c["delta_h_true"]), rel=1e-12)
+            assert "would detect a bias of ±" in c["message"]
+        if c["check"] in POOLED:
+            runs = [r for r in health["cases"] if r["check"] == POOLED[c["check"]] and r["results"] == c["results"]
+                    and r["eta"] == c["eta"]]
+            signal = abs(sum(r["delta_h_true"] / r["sigma"] for r in runs))
+            assert c["R"] == len(runs) == 4
+            assert c["resolution"] == pytest.approx((k + Z_POWER) * math.sqrt(4) / signal, rel=1e-12)
+    page = summary_html(health)  # report.html's summary (pytest-html writes it around this)
+    assert "E_256: no disagreement found, but a bias under ±190 % would go unseen" in page
+
+
+def test_real_files_demonstrate_nothing_at_20_percent(tmp_path):
+    health, _ = session(tmp_path, tolerance="0.2")
+    assert health["exit"]["status"] == 1 and health["confidence"] == "failed"
+    pooled = [c for c in health["cases"] if c["check"] in POOLED]
+    assert len(pooled) == 20
+    for c in pooled:
+        assert (c["outcome"], c["reason"], c["tolerance"]) == ("failed", "not_demonstrated", 0.2)
+        assert c["runs_needed"] > 4 and f"≈ {c['runs_needed']:.0f} runs of this precision" in c["message"]
+    assert health["counts"]["cases"]["failed"] == 20  # per-run cases keep the difference test

@@ -7,14 +7,14 @@ import math
 from pathlib import Path
 
 import pytest
+from paths import REAL, needs_real
 
 from dhstats.equivalence import Z_POWER
 from dhstats.gate import Gate
 from dhstats.pages import summary_html
 from dhstats.settings import parse
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
-pytestmark = [pytest.mark.skipif(not REAL.is_dir(), reason="../shared/data/real not present"), pytest.mark.slow]
+pytestmark = [needs_real, pytest.mark.slow]
 AGREEMENT = ("linear_agreement", "linquad_agreement")
 POOLED = {"pooled_linear_agreement": "linear_agreement", "pooled_linquad_agreement": "linquad_agreement"}
 

@@ -284,7 +284,7 @@ def equivalence_verdict(check: str, results: str, eta: float, judged: Sequence[M
     nums.update(runs_needed=unbounded(needed))
     more = f"≈ {needed:.0f} runs of this precision"
     if e and math.isfinite(needed):
-        e_needed = e[len(e) // 2] * needed / R
+        e_needed = e[len(e) // 2] * equivalence.demonstration_factor(nums["ratio_se"], delta, alpha)
         nums.update(e_needed=e_needed)
         more += f" (or E ≈ {equivalence.about(e_needed)} at {R} run{'s' * (R != 1)})"
     return make_verdict(check, "failed", failure(f"{band} not demonstrated {where}: the runs are too few or too "

@@ -118,12 +118,19 @@ def fieller_interval(predictions: Sequence[float], truths: Sequence[float], sigm
     return (b - root) / a, (b + root) / a
 
 
+def demonstration_factor(ratio_se: float, delta: float, alpha: float) -> float:
+    """((z_{1−α} + z_0.90)·SE_ratio/δ)²: the factor on R (or, by σ ∝ 1/√E, on E at this R)
+    that demonstrates ±δ with 80 % power at ratio 1 (nan when SE_ratio is not finite)."""
+    if not math.isfinite(ratio_se):
+        return math.nan
+    return ((normal_quantile(1.0 - alpha) + Z_SIDE_POWER) * ratio_se / delta) ** 2
+
+
 def runs_to_demonstrate(runs: int, ratio_se: float, delta: float, alpha: float) -> float:
     """⌈R·((z_{1−α} + z_0.90)·SE_ratio/δ)²⌉: runs of this precision that demonstrate ±δ with
     80 % power at ratio 1 (nan when SE_ratio is not finite)."""
-    if not math.isfinite(ratio_se):
-        return math.nan
-    return float(math.ceil(runs * ((normal_quantile(1.0 - alpha) + Z_SIDE_POWER) * ratio_se / delta) ** 2))
+    factor = demonstration_factor(ratio_se, delta, alpha)
+    return float(math.ceil(runs * factor)) if math.isfinite(factor) else math.nan
 
 
 def scale_to_resolve(resolution_now: float, target: float) -> float:

@@ -7,7 +7,6 @@ demonstrated (TOST, checks.md "Resolution and equivalence"); a null limit is unb
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -15,15 +14,10 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .base import C_BAND, C_HIGHLIGHT, C_TRUE, FONT, MissingData, figure, log_eta_axis
+from .sets import _name, _num, _pos, _records
 
 KINDS = (("linear", "ηG / ΔH_true"), ("linquad", "(ηG_q + ½η²Q) / ΔH_true"))
 C_UNSHOWN = "0.45"  # an interval that does not demonstrate the tolerance
-
-
-def _num(x) -> float | None:
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        return None
-    return float(x) if math.isfinite(x) else None
 
 
 def _limits(pooled: Sequence[Mapping], delta: float | None) -> tuple[float, float]:
@@ -42,18 +36,19 @@ def pooled_interval(cases: Sequence[Mapping]) -> Figure:
     """Pooled ratio vs η (log x) with its 1 − 2α interval, one panel per estimator; under
     --tolerance the band [1 − δ, 1 + δ] shaded and each interval coloured by whether it lies
     inside (demonstrated, black) or not (grey; red when the case failed out of tolerance)."""
+    cases = _records(cases)  # any JSON: a hand-edited health.json draws what it can
     panels = []
     for kind, label in KINDS:
         pooled = sorted((c for c in cases if c.get("check") == f"pooled_{kind}_agreement" and c.get("run") is None
-                         and _num(c.get("eta")) and _num(c.get("ratio")) is not None), key=lambda c: c["eta"])
+                         and _pos(c.get("eta")) and _num(c.get("ratio")) is not None), key=lambda c: c["eta"])
         if pooled:
             panels.append((kind, label, pooled))
     if not panels:
         raise MissingData("no pooled ratio in this run set (pooling needs ≥ 2 judged runs, or --tolerance)")
-    name = next((c.get("results") for c in cases if c.get("results")), "run set")
+    name = next((_name(c.get("results")) for c in cases if _name(c.get("results"))), "run set")
     every = [c for _, _, p in panels for c in p]
-    delta = next((_num(c.get("tolerance")) for c in every if _num(c.get("tolerance")) is not None), None)
-    alpha = next((_num(c.get("interval_alpha")) for c in every if _num(c.get("interval_alpha"))), 0.05)
+    delta = next((_pos(c.get("tolerance")) for c in every if _pos(c.get("tolerance")) is not None), None)
+    alpha = next((a for c in every if (a := _pos(c.get("interval_alpha"))) is not None and a < 0.5), 0.05)
     fig, axes = figure(ncols=len(panels), width=9.0 if len(panels) == 2 else 7.5, height=4.0,
                        left=0.08, wspace=0.2, top=0.84, bottom=0.2)
     band = f"; band 1 ± {delta:.3g}: interval inside = agreement demonstrated" if delta is not None else ""

@@ -261,8 +261,8 @@ def equivalence_verdict(check: str, results: str, eta: float, judged: Sequence[M
                          delta, alpha)
     R, band = len(judged), f"±{equivalence.percent(delta)}"
     nums = {**nums, "tolerance": delta, "equivalence_alpha": alpha, "tost_lo": t.t_lo, "tost_hi": t.t_hi}
-    interval = (f"pooled ratio {fmt(nums['ratio'])}, {100 * (1 - 2 * alpha):g} % interval "
-                f"[{fmt(nums['ratio_lo'])}, {fmt(nums['ratio_hi'])}] vs [{1 - delta:.3g}, {1 + delta:.3g}]")
+    interval = (f"pooled ratio {_g3(nums['ratio'])}, {100 * (1 - 2 * alpha):g} % interval "
+                f"[{_g3(nums['ratio_lo'], '−∞')}, {_g3(nums['ratio_hi'], '∞')}] vs [{1 - delta:.3g}, {1 + delta:.3g}]")
     tests = f"TOST at α = {alpha:g}: t_lo = {t.t_lo:.2f}, t_hi = {t.t_hi:.2f}, critical ±{t.z:.3g}"
     where = f"over R = {R} run{'s' * (R != 1)} at η = {eta:.3g}"
     if t.verdict == equivalence.Equivalence.DEMONSTRATED:
@@ -330,6 +330,11 @@ def case_covariance(case: Mapping) -> float:
     if case.get("sigma_source") != "paired":
         return 0.0
     return cov_from(case["sigma_prediction"], case["sigma_true"], case["sigma"])
+
+
+def _g3(x: float | None, unbounded: str = "n/a") -> str:
+    """3 significant figures; ``unbounded`` for None (an unbounded interval limit)."""
+    return unbounded if x is None else f"{x:.3g}"
 
 
 def _upper_first(text: str) -> str:

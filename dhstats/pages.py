@@ -26,6 +26,7 @@ import jinja2
 from . import registry
 from . import wording
 from .confidence import run_set_sentence, seen_kind
+from .equivalence import percent
 from .health import OUTCOMES, RunIndex, count, exit_block
 from .names import safe_name
 
@@ -101,7 +102,10 @@ def headline(c: Mapping) -> list[str]:
     if c.get("R") is not None:
         out.append(f"R = {num(c['R'])}")
     ratio = _pm(c, "ratio", "ratio_se")
-    return out + ([ratio] if ratio else [])
+    out += [ratio] if ratio else []
+    if "resolution" in c:  # what the test could see (null: no bias of any size)
+        out.append("resolves nothing" if c["resolution"] is None else f"resolves ±{percent(c['resolution'])}")
+    return out
 
 
 def case_numbers(c: Mapping) -> list[tuple[str, str]]:

@@ -161,8 +161,8 @@ explore.delta_h_vs_eta(agreement, runs=[f"{run_sets[0].name}/{r.file.run}" for r
 # A passing difference test only says that no disagreement was detected. Each agreement case of
 # the gate carries its `resolution`: the smallest relative bias b of the prediction
 # (P = (1+b)·ΔH_true) that the test at k would detect with 80 % power, (k + z_0.80)·σ_lin/|ΔH_true|.
-# A resolution of 2.4 means: this case passes, but it would have passed a prediction off by
-# ±240 % as well. `frames.judge` runs the gate's session (no pytest) and returns its health document.
+# A resolution of 2.4 means: a prediction off by ±240 % would be caught 80 % of the time, and
+# smaller biases less often — a pass here says little. `frames.judge` runs the gate's session (no pytest) and returns its health document.
 
 # %%
 health = frames.judge(run_sets, settings, reports=WORK / "reports")

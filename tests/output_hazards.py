@@ -226,8 +226,8 @@ def signal_failures(scene: Scene, project: Path, delay: float, timeout: float = 
         if health["exit"]["status"] != proc.returncode and proc.returncode in (0, 1):
             out.append(f"health.json exit {health['exit']['status']} but pytest exited {proc.returncode}")
         history = scene.reports / "history.jsonl"
-        lines = history.read_text().splitlines() if history.is_file() else []
-        if proc.returncode == 2 and lines and json.loads(lines[-1])["exit"]["status"] == 0:
+        lines = history.read_bytes().splitlines() if history.is_file() and not history.is_symlink() else []
+        if proc.returncode == 2 and lines and json.loads(lines[-1])["exit"]["status"] == 0:  # this session's
             out.append("an interrupted session's history line says exit 0")
     elif proc.returncode in (0, 1):
         out.append("a finished session wrote no health.json")

@@ -22,7 +22,7 @@ R' = dR/dη, R'' = d²R/dη² and ΔH(η) = R(θ+ηv) − R(θ) (``Policy.deriva
    healthy sets of R = 4, 16, 64 disjoint runs; the rate implied by the measured mean μ and
    sd s of the runs' z (Z ~ N(√R·μ, s²)) is shown next to it.
 4. Power: every run's case is shifted by b·σ_lin (prediction += b·σ_lin, so z → z + b; the
-   same as adding b·σ_lin/η·T_i/ΣT to gdotv_i, checked in tests/test_calibration_smoke.py).
+   same as adding b·σ_lin/η·T_i/ΣT to gdotv_i, checked in tests/test_bench_calibration.py).
    Theory for calibrated z, k = 3: pooled P(|N(b√R, 1)| > 3), per run P(|N(b, 1)| > 3).
 5. Diagnostic: without entropy and gradient noise, rms σ_lin over the Monte-Carlo SD of
    ηG − ΔH_true, and the same with g̃ replaced by ψ/η at η → 0 (the exact influence of G).

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
 from paths import real_file
 
 REAL_FILE = real_file("E_256", "run_01")

@@ -18,13 +18,15 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from browser import Dom, chromium, open_page, parse_dom, screenshot
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dhstats import simulate
 from dhstats.gate import case_id
+
 from paths import PROJECT_ROOT
+from builders import write_run
 
 REPO = PROJECT_ROOT
 PWNED = "PWNED"
@@ -32,7 +34,6 @@ RUN_SET = "E_<b class=dhx-evil>x"  # a directory name cannot hold '/', so no clo
 INVALID_RUN = f"run_<img src=x onerror=document.title='{PWNED}'>"
 FAILING_RUN = f"run_<svg onload=document.title='{PWNED}'>"
 CONTENT = f"<img src=x onerror=document.title='{PWNED}'>"  # a string where results.json has a number
-ETAS = (8e-7, 3.2e-6, 1.28e-5)
 
 needs_chromium = pytest.mark.skipif(chromium() is None, reason="headless Chromium not installed (apt-get install chromium)")
 
@@ -40,17 +41,6 @@ needs_chromium = pytest.mark.skipif(chromium() is None, reason="headless Chromiu
 def _env() -> dict:
     """The environment for a child pytest: no PYTEST_ADDOPTS or xdist worker variables."""
     return {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PYTHONBREAKPOINT"))}
-
-
-def write_run(root: Path, run: str, eta0=None, **kw) -> Path:
-    """A simulated run (n = 128); ``eta0`` replaces the first entry's η (any JSON value)."""
-    doc = simulate.simulate_run(128, ETAS, seed=1, **kw)
-    if eta0 is not None:
-        doc["true"]["entries"][0]["eta"] = eta0
-    path = root / run / "results.json"
-    path.parent.mkdir(parents=True)
-    path.write_bytes(simulate._dump(doc))
-    return path
 
 
 # --------------------------------------------------------------------------- the DOM probe

@@ -16,6 +16,7 @@ from dhstats.cli import main
 from dhstats.registry import evaluate
 from dhstats.results import load_runs
 from dhstats.series import sequence_series
+
 from paths import PROJECT_ROOT, REAL, needs_real
 
 ETA = 8e-07
@@ -201,6 +202,7 @@ def test_plot_unknown_figure_is_a_usage_error(run_set, tmp_path, capsys):
 # --------------------------------------------------------------------------- python -m, simulate
 
 
+@pytest.mark.slow
 def test_python_dash_m_and_simulate_subcommand(tmp_path):
     out = subprocess.run([sys.executable, "-m", "dhstats", "simulate", "--out", str(tmp_path),
                           "--runs", "1", "--sequences", "32", "--defect", "shard_mean_se"],
@@ -210,6 +212,7 @@ def test_python_dash_m_and_simulate_subcommand(tmp_path):
     assert [v.outcome for v in evaluate(run)[1] if v.check == "se_consistency"] == ["failed"]
 
 
+@pytest.mark.slow
 def test_python_dash_m_tables_exit_status(tmp_path):
     out = subprocess.run([sys.executable, "-m", "dhstats", "tables", "--results", str(tmp_path / "none"),
                           "--out", str(tmp_path)], capture_output=True, text=True)

@@ -11,25 +11,11 @@ import numpy as np
 import orjson
 import pytest
 
-from dhstats import simulate
 from dhstats.gate import Gate, case_id
 from dhstats.names import safe_name
 from dhstats.settings import SettingsError, parse
 
-NOISE = dict(entropy_noise=0.01, score_noise=0.3)  # realistic: G/σ_G ≈ 3, as the real files
-
-
-def noise(n: int) -> dict:
-    """NOISE at batch size n: the simulator's score noise gives σ_G = score_noise·|G| whatever
-    n, so it is scaled by √(128/n) for σ_G to shrink as 1/√E like real sampling noise."""
-    return dict(entropy_noise=0.01, score_noise=0.3 * math.sqrt(128 / n))
-
-
-def write_run(root: Path, run: str, n: int = 128, seed: int = 1, etas=(8e-7, 3.2e-6, 1.28e-5), **kw) -> Path:
-    path = root / run / "results.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(orjson.dumps(simulate.simulate_run(n, etas, seed=seed, **kw)))
-    return path
+from builders import NOISE, noise, write_run
 
 
 def session(tmp_path: Path, roots, **options) -> Gate:

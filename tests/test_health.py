@@ -184,6 +184,7 @@ def _umask():
     return mask
 
 
+@pytest.mark.slow
 def test_git_commit(tmp_path):
     assert H.git_commit(tmp_path) is None  # not a repository
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)

@@ -108,7 +108,7 @@ def gate_report(tmp_path: Path, *extra: str) -> tuple[str, str]:
     for run, defects in (("run_01", ()), ("run_02", ("biased_gdotv",))):
         path = root / run / "results.json"
         path.parent.mkdir(parents=True)
-        path.write_bytes(simulate._dump(simulate.simulate_run(128, (8e-7, 3.2e-6), seed=1, defects=defects)))
+        path.write_bytes(simulate.dumps_run(simulate.simulate_run(128, (8e-7, 3.2e-6), seed=1, defects=defects)))
     (tmp_path / "userextra.py").write_text(USER_EXTRA)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env.get("PYTHONPATH", "")])

@@ -114,6 +114,7 @@ def test_publish_report_html(tmp_path, umask022):
     assert not tmp.exists()
 
 
+@pytest.mark.slow
 def test_stale_temporaries_of_dead_processes_are_removed(tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True).stdout.strip()

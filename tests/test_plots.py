@@ -562,7 +562,7 @@ json_values = st.recursive(
     max_leaves=20)
 
 
-@hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@hsettings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(name=st.sampled_from(plots.SET_FIGURES), arg=json_values)
 def test_set_figures_never_raise_on_any_json(name, arg):
     """The set figures' builders themselves (not render's catch-all) take any JSON value — a
@@ -585,6 +585,7 @@ def test_simulated_run_renders_every_figure_at_100_dpi():
         assert png_size(decoded(res))[0] >= 750
 
 
+@pytest.mark.slow
 def test_plots_package_does_not_import_pyplot():
     code = "import sys, dhstats.plots; assert 'matplotlib.pyplot' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=PROJECT_ROOT)
@@ -621,7 +622,7 @@ def test_weights_heavy_tail_summary_is_red(run):
 WEIRD = [0.0, -0.0, 1.0, -1.0, 1e-300, 1e300, 1e308, math.inf, -math.inf, math.nan]
 
 
-@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@hsettings(deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                    HealthCheck.function_scoped_fixture])
 @given(name=st.sampled_from(ALL_RUN_FIGURES), eta=st.sampled_from([1e-6, 1e-300, 1e154, 1e308]),
        weights=st.sampled_from(["zero", "one", "nan", "inf", "ok"]), value=st.sampled_from(WEIRD),

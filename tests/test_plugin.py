@@ -19,10 +19,13 @@ import pytest
 from dhstats import simulate
 from dhstats.pages import page_path
 from dhstats.registry import NAMES as CHECKS
+
 from paths import PROJECT_ROOT
+from builders import NOISE, write_run
 
 REPO = PROJECT_ROOT
 pytest_plugins = ["pytester"]
+pytestmark = pytest.mark.slow  # every test runs pytest in a subprocess
 
 
 @pytest.fixture
@@ -50,16 +53,6 @@ def health(checkout: Path, reports: str = "reports") -> dict:
 def cases(h: dict, check: str | None = None, outcome: str | None = None) -> list[dict]:
     return [c for c in h["cases"] if (check is None or c["check"] == check)
             and (outcome is None or c["outcome"] == outcome)]
-
-
-NOISE = dict(entropy_noise=0.01, score_noise=0.3)  # G/σ_G ≈ 3, like the real files
-
-
-def write_run(root: Path, run: str, n: int = 128, seed: int = 1, etas=(8e-7, 3.2e-6, 1.28e-5), **kw) -> Path:
-    path = root / run / "results.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(simulate._dump(simulate.simulate_run(n, etas, seed=seed, **kw)))
-    return path
 
 
 # --------------------------------------------------------------------------- the embedded example

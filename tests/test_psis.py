@@ -389,14 +389,14 @@ _arrays = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_arrays)
 def test_never_raises_never_nan(values):
     res = pareto_khat(np.array(values, dtype=float))
     _check_result(res, len(values))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(deadline=None)
 @given(
     st.integers(0, 2**32 - 1),
     st.integers(21, 3000),
@@ -416,14 +416,14 @@ _dyadic = st.lists(st.integers(-4000, 4000), min_size=1, max_size=600).map(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)
 @given(_dyadic, st.integers(-(2**30), 2**30))
 def test_shift_invariance_exact(lw, c_int):
     c = c_int / 64.0
     assert pareto_khat(lw + c) == pareto_khat(lw)
 
 
-@settings(max_examples=100, deadline=None, derandomize=True)
+@settings(deadline=None, derandomize=True)
 @given(st.integers(0, 2**32 - 1), st.integers(21, 4000), st.floats(-700.0, 700.0))
 def test_shift_invariance_float(seed, n, c):
     lw = np.random.default_rng(seed).normal(0.0, 1.0, n)
@@ -432,7 +432,7 @@ def test_shift_invariance_float(seed, n, c):
     assert b.khat == pytest.approx(a.khat, abs=1e-10)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)
 @given(
     st.one_of(
         st.lists(_finite, min_size=1, max_size=400),
@@ -447,14 +447,14 @@ def test_permutation_invariance(values, rnd):
     assert pareto_khat(lw[perm]) == pareto_khat(lw)
 
 
-@settings(max_examples=50, deadline=None, derandomize=True)
+@settings(deadline=None, derandomize=True)
 @given(st.integers(0, 2**32 - 1))
 def test_light_tail_property(seed):
     res = pareto_khat(np.random.default_rng(seed).normal(0.0, 0.1, 2048))
     assert res.khat is not None and res.khat < 0.5
 
 
-@settings(max_examples=50, deadline=None, derandomize=True)
+@settings(deadline=None, derandomize=True)
 @given(st.integers(0, 2**32 - 1))
 def test_heavy_tail_property(seed):
     # Pareto(alpha = 1): k = 1. Over 300 seeds at n = 8192 (M = 272): mean 0.98, sd 0.11,

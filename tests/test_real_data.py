@@ -37,6 +37,7 @@ from dhstats.results import Run, RunFile, discover, load_run, scan_etas
 from dhstats.registry import evaluate
 from dhstats.settings import Settings
 from dhstats.verdicts import Outcome
+
 from paths import REAL, needs_real
 
 pytestmark = needs_real

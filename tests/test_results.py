@@ -687,7 +687,7 @@ def check_outcome(result, run_file):
             assert (np.abs(a) <= 1e50).all()  # the magnitude bound (dhstats.validation)
 
 
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FAST = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @FAST

@@ -24,6 +24,7 @@ from dhstats.sigmas import case_sigmas_of, run_parts, run_sigmas
 from dhstats.simulate import simulate_run
 from dhstats.sigmas import case_sigmas, cov_from
 from dhstats.stats import Sigma, centred, pooled_ratio, se_sum, stouffer
+
 from paths import REAL, needs_real
 
 W3 = np.array([0.5, 0.25, 0.25])
@@ -182,7 +183,7 @@ class TestPooling:
 
 # =========================================================================== 2. properties
 
-PROPS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPS = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 POS = st.floats(1e-2, 1e2)
 SIGNED = st.floats(-1e2, 1e2).filter(lambda x: x == 0.0 or abs(x) > 1e-3)
 

@@ -205,7 +205,7 @@ def test_dp_matches_enumeration_default_eos_semantics():
     assert p.ratio() == pytest.approx(H[0, p.eos], rel=1e-14)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), vocab=st.integers(2, 5), max_len=st.integers(1, 5),
        eta=st.floats(-1.0, 1.0))
 def test_dp_matches_enumeration_random(seed, vocab, max_len, eta):
@@ -589,7 +589,7 @@ def test_determinism():
     assert a == b and a != c
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**63 - 1), n=st.integers(2, 300),
        etas=st.lists(st.sampled_from([1e-7, 8e-7, 1.6e-6, 3.2e-6, 6.4e-6, 1.28e-5, 5e-5]),
                      min_size=1, max_size=5, unique=True),
@@ -602,7 +602,7 @@ def test_any_seed_gives_valid_consistent_document(seed, n, etas, noise, shards):
     assert d["approx"]["variance"]["num_shards"] == (shards or max(2, n // 8))
 
 
-@settings(max_examples=15, deadline=None)
+@settings(deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), defects=st.sets(st.sampled_from(sorted(DEFECTS)), max_size=3))
 def test_any_defect_combination_is_finite_json(seed, defects):
     d = simulate_run(40, (1e-6, 1e-5), seed=seed, defects=sorted(defects))
@@ -652,6 +652,7 @@ def test_cli_main(tmp_path, capsys):
         main(["--out", str(tmp_path), "--defect", "bogus"])
 
 
+@pytest.mark.slow
 def test_python_dash_m(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     r = subprocess.run([sys.executable, "-m", "dhstats.simulate", "--out", str(tmp_path), "--runs", "1",

@@ -46,7 +46,7 @@ def test_simulate_run_bytes_are_pinned(name):
     n, etas, kw, sha, G = CASES[name]
     doc = simulate.simulate_run(n, etas, **kw)
     assert doc["approx"]["delta_h_per_lr"] == G
-    assert digest(simulate._dump(doc)) == sha
+    assert digest(simulate.dumps_run(doc)) == sha
 
 
 def test_clipped_case_really_clips():

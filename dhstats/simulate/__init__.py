@@ -17,7 +17,7 @@ from .command import main
 from .defects import (BIAS_SIGMAS, DEFECTS, SCALE_FACTOR, SPIKE_FRACTION, SPIKE_G_MULTIPLE,
                       SPIKE_MIN_SIGMAS, UNNORMALIZED_FACTOR)
 from .files import (EXAMPLE_ENTROPY_NOISE, EXAMPLE_ETAS, EXAMPLE_NAME, EXAMPLE_SEED,
-                    MALFORMED_KINDS, _dump, _run_seed, write_example, write_malformed,
+                    MALFORMED_KINDS, dumps_run, write_example, write_malformed,
                     write_run_set)
 from .policy import Policy
 from .run import DEFAULT_ETAS, LOGW_CLIP, SHAPES, simulate_run
@@ -27,6 +27,7 @@ __all__ = [
     "Policy",
     "simulate_run",
     "write_run_set",
+    "dumps_run",
     "write_example",
     "write_malformed",
     "main",

@@ -11,7 +11,7 @@ import orjson
 
 from .run import DEFAULT_ETAS, _check_etas, simulate_run
 
-__all__ = ["write_run_set", "write_example", "write_malformed", "MALFORMED_KINDS",
+__all__ = ["dumps_run", "write_run_set", "write_example", "write_malformed", "MALFORMED_KINDS",
            "EXAMPLE_ETAS", "EXAMPLE_NAME", "EXAMPLE_SEED", "EXAMPLE_ENTROPY_NOISE",
            "EXAMPLE_SCORE_NOISE"]
 
@@ -36,7 +36,8 @@ MALFORMED_KINDS: dict[str, str] = {
 }
 
 
-def _dump(doc) -> bytes:
+def dumps_run(doc) -> bytes:
+    """A run document as the producer's file bytes (orjson, indent 2)."""
     return orjson.dumps(doc, option=orjson.OPT_INDENT_2)
 
 
@@ -57,7 +58,7 @@ def write_run_set(out_dir, *, name: str = "E_256", runs: int = 4, n: int = 256,
         doc = simulate_run(n, etas, seed=_run_seed(seed, r), **kw)
         d = root / f"run_{r:02d}"
         d.mkdir(parents=True, exist_ok=True)
-        (d / "results.json").write_bytes(_dump(doc))
+        (d / "results.json").write_bytes(dumps_run(doc))
     return root
 
 
@@ -105,8 +106,8 @@ def write_malformed(path, kind: str) -> Path:
     elif kind == "empty":
         path.write_bytes(b"")
     elif kind == "truncated":
-        raw = _dump(doc)
+        raw = dumps_run(doc)
         path.write_bytes(raw[: len(raw) // 2])
     else:
-        path.write_bytes(_dump(_corrupt(doc, kind)))
+        path.write_bytes(dumps_run(_corrupt(doc, kind)))
     return path

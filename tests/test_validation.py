@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from dhstats.results import InvalidRun, Run, RunFile, load_run, validate
 from dhstats.validation import MAGNITUDE_BOUND, _Validator
+
 from test_results import doc
 from paths import REAL, needs_real
 
@@ -167,7 +168,7 @@ def reference(value: list):
     return None
 
 
-@settings(max_examples=400, deadline=None)
+@settings(deadline=None)
 @given(st.lists(json_items, min_size=1, max_size=12))
 def test_array_fast_path_agrees_with_the_per_element_rule(value):
     v = _Validator(FILE)
@@ -183,7 +184,7 @@ def test_array_fast_path_agrees_with_the_per_element_rule(value):
         assert p.json_path == f"x[{bad}]"
 
 
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)
 @given(st.lists(st.floats(min_value=-1e50, max_value=1e50), min_size=1, max_size=20), st.data())
 def test_one_bad_item_in_a_good_array_is_found(value, data):
     i = data.draw(st.integers(0, len(value) - 1))

@@ -26,6 +26,7 @@ from dhstats.results import RunFile, validate
 from dhstats.settings import Settings
 from dhstats.simulate import DEFAULT_ETAS, simulate_run, write_run_set
 from dhstats.verdicts import RunContext
+
 from paths import PROJECT_ROOT
 
 _PATH = PROJECT_ROOT / "bench" / "calibration.py"

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-GATE_DIR = "checks"
+GATE_DIR = "checks"  # the gate's test directory (also used by dhstats.plugin)
 
 
 def gate_project(args, invocation_dir: Path) -> Path | None:

@@ -34,11 +34,12 @@ STALE_AFTER_S = 24 * 3600  # a temporary file this old is stale even if its pid 
 
 def file_mode() -> int:
     """``0o666 & ~umask``: the mode ``open(path, "w")`` would give a new file."""
-    umask = _umask()
+    umask = current_umask()
     return 0o666 & ~umask
 
 
-def _umask() -> int:
+def current_umask() -> int:
+    """The process umask (files are created 0666 & ~umask, directories 0777 & ~umask)."""
     try:  # Linux: read it without changing it (os.umask is process-wide, not thread-safe)
         with open("/proc/self/status", encoding="ascii") as fh:
             for line in fh:

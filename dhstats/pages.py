@@ -122,7 +122,7 @@ def source_notes(c: Mapping) -> list[str]:
         src = c.get(key)
         if isinstance(src, str) and src.startswith("reported") and f"{what} from the producer" not in message:
             notes.append(f"{what} from the producer's reported SE ({src}): reported, unverified.")
-    if c.get("sigma_true_source") in ("approximate", "first-order") and "approximate" not in message:
+    if c.get("sigma_true_source") == "approximate" and "approximate" not in message:
         notes.append("σ_true approximate: no paired per-sequence h_base, so σ_true = η·σ_G to first order.")
     if c.get("sigma_source") == "independent" and "independent" not in message:
         notes.append("σ combines the prediction's and the truth's errors as independent (no paired data).")

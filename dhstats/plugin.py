@@ -19,6 +19,7 @@ import pytest
 from . import registry
 from .gate import Case, Gate, Skip
 from .html_rows import LIST_LIMIT, Rows
+from .layout import GATE_DIR
 from .session_outputs import deferred_interrupt, example_roots
 from .outputs import copy_into, publish, temp_path
 from .results import DiscoveryError
@@ -26,7 +27,6 @@ from .settings import OPTIONS, SettingsError, parse, usable_history, writable_re
 from .verdicts import Outcome, RunOutcome, Verdict
 
 PROPERTY = "dhstats"
-GATE_DIR = "checks"
 _GATE = pytest.StashKey[Gate]()
 _VERDICT = pytest.StashKey[object]()
 _EXCHANGE = "dhstats_exchange"

@@ -16,20 +16,13 @@ from .badges import badges
 from .health import RunIndex, append_history, dumps_json, load_history
 from .outputs import OutputSession
 from .pages import needs_page, page_path, render_run_page
+from .records import RunKey
 
 HEALTH_JSON = "health.json"
 REPORT_HTML = "report.html"
 BADGES_DIR = "badges"
 
 FiguresFor = Callable[[object], Sequence]
-
-
-def _key(results: str, run: str):
-    try:
-        from .results import RunKey
-    except ImportError:  # pragma: no cover - older results module
-        return (results, run)
-    return RunKey(results, run)
 
 
 def planned_outputs(health: Mapping, html_report: bool = True, trend: bool = True,
@@ -99,7 +92,7 @@ def write_reports(
         attempt(f"{BADGES_DIR}/{badge.filename}", lambda b=badge: session.write_text(f"{BADGES_DIR}/{b.filename}", b.svg()))
     for r in health["runs"]:
         if needs_page(r, index.cases_of(r["results"], r["run"])):
-            key = _key(r["results"], r["run"])
+            key = RunKey(r["results"], r["run"])
             attempt(f"the run page of {r['results']}/{r['run']}", lambda k=key: session.write_text(
                 page_path(k), render_run_page(health, k, _figures(figures_for, k), index)))
     if history:

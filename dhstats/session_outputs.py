@@ -133,12 +133,12 @@ def example_roots(reports: Path) -> list[Path]:
     import tempfile
 
     from . import simulate
-    from .outputs import _umask
+    from .outputs import current_umask
 
     directory = reports / "example"
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".example-", dir=directory.parent))
-    tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it 0700: publishable like every other output
+    tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes it 0700: publishable like every other output
     simulate.write_example(tmp)
     old = directory.with_name(f"{directory.name}.old-{os.getpid()}")
     if os.path.lexists(directory):  # a link there is renamed itself (its target is never touched)

@@ -53,15 +53,15 @@ def sequence_parts(*, T, gdotv=None, G=None, vhvv=None, Q=None,
 
     def pick(x, reported):
         if x is not None:
-            return stats.Sigma(stats._finite(stats.se_sum(x)), "per_sequence")
-        return None if reported is None else stats.Sigma(stats._finite(reported.value), reported.source)
+            return stats.Sigma(stats.finite_or_nan(stats.se_sum(x)), "per_sequence")
+        return None if reported is None else stats.Sigma(stats.finite_or_nan(reported.value), reported.source)
 
     g, q = pick(g_t, sigma_g_reported), pick(q_t, sigma_q_reported)
     return SequenceParts(T, g_t, q_t, g, q)
 
 
 def _sig(value: float, source: str) -> stats.Sigma:
-    return stats.Sigma(stats._finite(value), source)
+    return stats.Sigma(stats.finite_or_nan(value), source)
 
 
 def sigma_c(c: float, *, p=None, psi=None, sigma_prediction: float | None = None,
@@ -81,7 +81,7 @@ def sigma_c(c: float, *, p=None, psi=None, sigma_prediction: float | None = None
     if sigma_prediction is None or sigma_true is None:
         return math.nan
     var = sigma_prediction**2 - 2.0 * c * cov + (c * sigma_true) ** 2
-    return stats._finite(math.sqrt(max(var, 0.0))) if math.isfinite(var) else math.nan
+    return stats.finite_or_nan(math.sqrt(max(var, 0.0))) if math.isfinite(var) else math.nan
 
 
 def cov_from(sigma_prediction: float, sigma_true: float, sigma_difference: float) -> float:
@@ -117,7 +117,7 @@ class Sigmas:
             return None
         if diff.source != "paired":
             return 0.0
-        return stats._finite(cov_from(pred, self.true.value, diff.value))
+        return stats.finite_or_nan(cov_from(pred, self.true.value, diff.value))
 
 
 def sigmas_at(eta: float, parts: SequenceParts, *, w, h_new, h_base=None) -> Sigmas:
@@ -150,7 +150,7 @@ def sigmas_at(eta: float, parts: SequenceParts, *, w, h_new, h_base=None) -> Sig
         true = stats.Sigma(math.nan, "paired")
     else:
         true = None if g is None else _sig(eta * g.value, "approximate")
-    pred_lin = None if g is None else stats._finite(eta * g.value)
+    pred_lin = None if g is None else stats.finite_or_nan(eta * g.value)
     half = 0.5 * eta * eta
     linear = None
     if g_t is not None and psi is not None:
@@ -160,9 +160,9 @@ def sigmas_at(eta: float, parts: SequenceParts, *, w, h_new, h_base=None) -> Sig
     pred_lq = linquad = None
     if g is not None and q is not None:
         if g_t is not None and q_t is not None:
-            pred_lq = stats._finite(stats.se_sum(eta * g_t + half * q_t))
+            pred_lq = stats.finite_or_nan(stats.se_sum(eta * g_t + half * q_t))
         else:
-            pred_lq = stats._finite(math.hypot(eta * g.value, half * q.value))
+            pred_lq = stats.finite_or_nan(math.hypot(eta * g.value, half * q.value))
         if g_t is not None and q_t is not None and psi is not None:
             linquad = _sig(sigma_c(1.0, p=eta * g_t + half * q_t, psi=psi), "paired")
         elif g_t is not None and psi is not None:
@@ -210,11 +210,6 @@ def _sigmas(run: Run, entry: Entry, reported_se: str, parts: SequenceParts) -> S
         parts = run_parts(run, reported_se, entry.token_counts)  # (consistency fails them)
     return sigmas_at(entry.eta, parts, w=entry.normalized_weights, h_new=entry.h_new,
                            h_base=entry.h_base)
-
-
-def case_sigmas_of(run: Run, entry: Entry, reported_se: str) -> Sigmas:
-    """All σ's of one (run, η) (:class:`Sigmas`)."""
-    return _sigmas(run, entry, reported_se, run_parts(run, reported_se, entry.token_counts))
 
 
 def run_sigmas(run: Run, reported_se: str) -> dict[float, Sigmas]:

@@ -26,7 +26,7 @@ def se_sum(x: np.ndarray) -> float:
     if x.size < 2:
         return math.nan
     with np.errstate(invalid="ignore", over="ignore"):
-        return _finite(math.sqrt(x.size) * x.std(ddof=1))
+        return finite_or_nan(math.sqrt(x.size) * x.std(ddof=1))
 
 
 def centred(x: np.ndarray, T: np.ndarray, total: float | None = None) -> np.ndarray:
@@ -54,13 +54,8 @@ class Sigma:
     value: float
     source: str
 
-    @property
-    def verified(self) -> bool:
-        """Computed from the file's per-sequence data, not taken from a producer's SE."""
-        return not self.source.startswith("reported")
 
-
-def _finite(value: float) -> float:
+def finite_or_nan(value: float) -> float:
     """``value`` as a float, NaN when it is not finite (±inf σ is never a usable SE)."""
     value = float(value)
     return value if math.isfinite(value) else math.nan
@@ -90,7 +85,7 @@ def reported_sigma(se: float | None, num_shards: int | None, convention: str) ->
     total = reported_total_se(se, num_shards, convention)
     if total is None:
         return None
-    return Sigma(_finite(total), "reported ×num_shards" if convention == "shard-mean" else "reported")
+    return Sigma(finite_or_nan(total), "reported ×num_shards" if convention == "shard-mean" else "reported")
 
 
 def sigma_from(per_sequence: np.ndarray | None, reported: float | None,
@@ -105,7 +100,7 @@ def sigma_from(per_sequence: np.ndarray | None, reported: float | None,
     """
     if per_sequence is not None and per_sequence.size >= 2:
         x = per_sequence if T is None else centred(per_sequence, T, total)
-        return Sigma(_finite(se_sum(x)), "per_sequence")
+        return Sigma(finite_or_nan(se_sum(x)), "per_sequence")
     return reported_sigma(reported, num_shards, convention)
 
 
@@ -179,18 +174,6 @@ def sigma_true_paired(w, T, h_new, h_base) -> float:
         return math.nan
     psi = paired_influence(w, T, h_new, h_base)
     return float(math.sqrt(n / (n - 1) * np.dot(psi, psi)))
-
-
-def sigma_true(eta: float, w, T, h_new, h_base, sigma_g: Sigma | None) -> Sigma | None:
-    """σ_true: paired delta method when h_base is present ("paired"); otherwise η·σ_G
-    ("approximate": to first order in η the SNIS estimate's error is that of the linear term,
-    but on the real files η·σ_G/σ_true spans 0.82–2.36; checks.md). None if neither exists.
-    NaN value for non-finite inputs."""
-    if h_base is not None:
-        return Sigma(_finite(sigma_true_paired(w, T, h_new, h_base)), "paired")
-    if sigma_g is None:
-        return None
-    return Sigma(_finite(eta * sigma_g.value), "approximate")
 
 
 def kish_ess(w: np.ndarray) -> float:
@@ -315,7 +298,8 @@ class SERatio:
 
 
 def se_ratio(reported: float, per_sequence: np.ndarray, num_shards: int | None) -> SERatio:
-    """ρ = reported / (√n·std(x, ddof=1)) (checks.md, se_consistency).
+    """ρ = reported / (√n·std(x, ddof=1)) (checks.md, se_consistency), ``per_sequence`` being the
+    centred per-sequence influence (g̃ or q̃, :func:`centred`) as in the check.
 
     +inf when nothing is measured (se_sum = 0) but a positive SE is reported; NaN when either
     side is not finite (n < 2, non-finite input) or both are 0.

@@ -74,7 +74,7 @@ def run_table(health: Mapping) -> list[str]:
     return [line("run", headers)] + [line(lbl, cells) for lbl, cells in rows] + [line("total", totals)]
 
 
-def _pooled_line(cases: Sequence[Mapping]) -> str:
+def pooled_line(cases: Sequence[Mapping]) -> str:
     """``4/5 passed · 1 skipped · max |Z| 0.98 at η=6.4e-06`` or, with failures, the failing η
     and their Z first: ``failed at η=1.6e-06 (Z=4.1), … · 3/5 passed``."""
     n = {o: sum(c["outcome"] == o for c in cases) for o in OUTCOMES}
@@ -104,7 +104,7 @@ def run_set_lines(health: Mapping) -> list[str]:
             if not cases:
                 continue
             if chk.per_eta:
-                text = _pooled_line(cases)
+                text = pooled_line(cases)
             else:
                 text = " · ".join(c["outcome"] + (f" (σ ratio {_num(c.get('ratio_sigma_g'))})"
                                                   if c.get("ratio_sigma_g") is not None else "") for c in cases)
@@ -156,4 +156,4 @@ def summary_lines(health: Mapping, written: Sequence[str | os.PathLike] = ()) ->
     return out
 
 
-__all__ = ["WIDTH", "cell", "printable", "run_set_lines", "run_table", "summary_lines"]
+__all__ = ["WIDTH", "cell", "pooled_line", "printable", "run_set_lines", "run_table", "summary_lines"]

@@ -42,7 +42,7 @@ _BOUND_TEXT = "1e50"
 _NUMBER_TYPES = {float, int}
 
 
-class _Validator:
+class Validator:
     """Walks one document, collecting problems; helpers return None when a value is bad."""
 
     def __init__(self, file: str):
@@ -167,7 +167,7 @@ def _kind(value) -> str:
 
 def validate(doc: Any, run_file: RunFile) -> Run | InvalidRun:
     """Validate a parsed document against results-format.md; collect all problems."""
-    v = _Validator(run_file.display)
+    v = Validator(run_file.display)
     if not isinstance(doc, dict):
         v.problem("", f"top level is {_kind(doc)}, expected an object")
         return InvalidRun(run_file, tuple(v.problems))
@@ -235,7 +235,7 @@ def _sequence_count(entries_raw) -> int | None:
     return len(counts) if isinstance(counts, list) else None
 
 
-def _entry(v: _Validator, raw, path: str, n: int | None) -> Entry | None:
+def _entry(v: Validator, raw, path: str, n: int | None) -> Entry | None:
     if not isinstance(raw, dict):
         v.problem(path, f"{_kind(raw)}, expected an object")
         return None
@@ -271,7 +271,7 @@ def _entry(v: _Validator, raw, path: str, n: int | None) -> Entry | None:
 _PER_SEQUENCE_FIELDS = (("gdotv", True), ("length", True), ("vhvv", False))
 
 
-def _per_sequence(v: _Validator, records, n: int | None):
+def _per_sequence(v: Validator, records, n: int | None):
     """``approx.per_sequence[i].{gdotv, length, vhvv}`` as three arrays (vhvv optional: None
     when no record has it). One ``itemgetter`` pass over the records per field; a record
     lacking the field (or holding null) is named by index."""
@@ -308,7 +308,7 @@ def _per_sequence(v: _Validator, records, n: int | None):
     return tuple(out)
 
 
-def _shards(v: _Validator, block: dict, path: str) -> int | None:
+def _shards(v: Validator, block: dict, path: str) -> int | None:
     m = v.number(block, "num_shards", path, False)
     if m is None:
         return None
@@ -318,7 +318,7 @@ def _shards(v: _Validator, block: dict, path: str) -> int | None:
     return int(m)
 
 
-def _quadratic(v: _Validator, approx: dict, G: float | None, n: int | None) -> Quadratic | None:
+def _quadratic(v: Validator, approx: dict, G: float | None, n: int | None) -> Quadratic | None:
     q = v.obj(approx, "quadratic", "approx.quadratic", required=False)
     if q is None:
         return None

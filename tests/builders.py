@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,13 @@ from dhstats.results import Entry
 
 ETAS = (8e-7, 3.2e-6, 1.28e-5)
 NOISE = dict(entropy_noise=0.01, score_noise=0.3)  # realistic: G/σ_G ≈ 3, as the real files
+
+
+def umask() -> int:
+    """The process umask, read the portable way (the tests' oracle for file modes)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def noise(n: int) -> dict:

@@ -227,13 +227,17 @@ def _failing_run_set(tmp_path: Path) -> Path:
     return root
 
 
+def raising(exc: Exception):
+    """A stand-in for a function that fails with ``exc``."""
+    def broken(*a, **k):
+        raise exc
+    return broken
+
+
 def test_a_figure_that_fails_is_a_note_and_loses_no_run(tmp_path, monkeypatch):
     from dhstats import plots
 
-    def broken(*a, **k):
-        raise RuntimeError("no canvas")
-
-    monkeypatch.setattr(plots, "figure", broken)
+    monkeypatch.setattr(plots, "figure", raising(RuntimeError("no canvas")))
     root = _failing_run_set(tmp_path)
     g = session(tmp_path, [root])
     health = g.run()
@@ -249,10 +253,7 @@ def test_a_figure_that_fails_is_a_note_and_loses_no_run(tmp_path, monkeypatch):
 def test_an_output_that_fails_loses_no_run(tmp_path, monkeypatch):
     from dhstats import publish
 
-    def broken(*a, **k):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(publish, "write_reports", broken)
+    monkeypatch.setattr(publish, "write_reports", raising(OSError("disk full")))
     root = _failing_run_set(tmp_path)
     g = session(tmp_path, [root])
     health = g.run()

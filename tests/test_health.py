@@ -10,6 +10,7 @@ import subprocess
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from builders import umask
 from health_records import EVIL_RUN, case, health, records, run
 
 from dhstats import health as H
@@ -169,19 +170,13 @@ def test_append_history_atomic_bounded_and_tolerant(tmp_path):
         H.append_history(path, health(), commit=None, max_lines=3)
     lines = path.read_text().splitlines()
     assert len(lines) == 3 and all(json.loads(ln)["commit"] is None for ln in lines)
-    assert oct(path.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+    assert oct(path.stat().st_mode & 0o777) == oct(0o666 & ~umask())
     with open(path, "a") as fh:  # a torn line, garbage and a JSON non-record
         fh.write('{"time": "x", "checks"\nnot json\n[1, 2]\n')
     assert len(H.read_history(path)) == 3
     assert H.read_history(path, last=2) == [json.loads(ln) for ln in lines[-2:]]
     assert H.read_history(tmp_path / "missing.jsonl") == []
     assert not list(path.parent.glob(".*.tmp"))
-
-
-def _umask():
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ from dhstats.pages import page_path
 from dhstats.registry import NAMES as CHECKS
 
 from paths import PROJECT_ROOT
-from builders import NOISE, write_run
+from builders import NOISE, umask, write_run
 
 REPO = PROJECT_ROOT
 pytest_plugins = ["pytester"]
@@ -365,13 +365,7 @@ def test_fifo_and_device_are_input_errors_and_report_html_is_published_whole(pyt
     reports = checkout / "reports"
     assert (reports / "report.html").stat().st_size > 0
     assert not list(reports.glob(".*.tmp")) and not list(reports.rglob("*.tmp"))
-    assert oct((reports / "health.json").stat().st_mode & 0o777) == oct(0o666 & ~_umask())
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    assert oct((reports / "health.json").stat().st_mode & 0o777) == oct(0o666 & ~umask())
 
 
 def test_n2_on_a_few_runs_runs_in_one_process(pytester, checkout):

@@ -48,7 +48,7 @@ def test_holm_rule_in_title():
 def test_pooled_line_failures_first():
     cases = [case("E_1", None, eta, "pooled_linear_agreement", o, Z=z)
              for eta, o, z in ((1e-6, "passed", 0.5), (2e-6, "failed", 4.1), (4e-6, "skipped", None))]
-    assert terminal._pooled_line(cases) == "failed at η=2e-06 (Z=4.1) · 1/2 passed · 1 skipped"
+    assert terminal.pooled_line(cases) == "failed at η=2e-06 (Z=4.1) · 1/2 passed · 1 skipped"
 
 
 def test_cell():

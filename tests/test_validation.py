@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dhstats.results import InvalidRun, Run, RunFile, load_run, validate
-from dhstats.validation import MAGNITUDE_BOUND, _Validator
+from dhstats.validation import MAGNITUDE_BOUND, Validator
 
 from test_results import doc
 from paths import REAL, needs_real
@@ -171,7 +171,7 @@ def reference(value: list):
 @settings(deadline=None)
 @given(st.lists(json_items, min_size=1, max_size=12))
 def test_array_fast_path_agrees_with_the_per_element_rule(value):
-    v = _Validator(FILE)
+    v = Validator(FILE)
     arr = v.values(value, "x", None)
     bad = reference(value)
     if bad is None:
@@ -191,7 +191,7 @@ def test_one_bad_item_in_a_good_array_is_found(value, data):
     bad = data.draw(st.sampled_from([True, False, None, "1", math.nan, math.inf, 1e51, [1.0], 10**400]))
     value = list(value)
     value[i] = bad
-    v = _Validator(FILE)
+    v = Validator(FILE)
     assert v.values(value, "x", None) is None
     (p,) = v.problems
     assert p.json_path == f"x[{i}]"

@@ -9,7 +9,7 @@ from typing import Iterable
 import numpy as np
 import orjson
 
-from .run import DEFAULT_ETAS, _check_etas, simulate_run
+from .run import DEFAULT_ETAS, check_etas, simulate_run
 
 __all__ = ["dumps_run", "write_run_set", "write_example", "write_malformed", "MALFORMED_KINDS",
            "EXAMPLE_ETAS", "EXAMPLE_NAME", "EXAMPLE_SEED", "EXAMPLE_ENTROPY_NOISE",
@@ -53,7 +53,7 @@ def write_run_set(out_dir, *, name: str = "E_256", runs: int = 4, n: int = 256,
     Run r uses ``simulate_run(n, etas, seed=SeedSequence([seed, r]).generate_state(1)[0],
     **kw)`` (``shape="real"`` for the real producer's layout). Returns ``<out_dir>/<name>``."""
     root = Path(out_dir) / name
-    etas = _check_etas(etas)
+    etas = check_etas(etas)
     for r in range(1, int(runs) + 1):
         doc = simulate_run(n, etas, seed=_run_seed(seed, r), **kw)
         d = root / f"run_{r:02d}"

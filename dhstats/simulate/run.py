@@ -78,7 +78,8 @@ def _fl(a) -> list:
     return np.asarray(a, dtype=float).tolist()
 
 
-def _check_etas(etas) -> list[float]:
+def check_etas(etas) -> list[float]:
+    """η values as floats: at least one, each finite and > 0, all distinct (else ValueError)."""
     out = [float(e) for e in etas]
     if not out:
         raise ValueError("need at least one η")
@@ -127,7 +128,7 @@ def _config(n, etas, seed, num_shards, se_convention, defects, entropy_noise, sc
     M = int(num_shards) if num_shards is not None else max(2, n // 8)
     if not 2 <= M <= n:
         raise ValueError(f"num_shards must be in [2, n], got {M}")
-    return Config(n, _check_etas(etas), int(seed), M,
+    return Config(n, check_etas(etas), int(seed), M,
                   "shard-mean" if "shard_mean_se" in defects else se_convention, defects,
                   _nonnegative(entropy_noise, "entropy_noise"),
                   _nonnegative(score_noise, "score_noise"),

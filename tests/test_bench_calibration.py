@@ -44,7 +44,7 @@ def test_tail_prob_matches_normal_tables():
     assert math.isclose(cal.tail_prob(0.0), 0.0026997961, rel_tol=1e-7)
     assert math.isclose(cal.tail_prob(4.0), 0.8413447461 + 1.28e-12, rel_tol=1e-9)
     assert math.isclose(cal.tail_prob(1.0), 0.0227501319 + 0.0000316712, rel_tol=1e-7)
-    # the theory: b = 0.5, R = 64 gives Φ(1) as well
+    # the power target: b = 0.5, R = 64 gives Φ(1) as well
     assert cal.tail_prob(0.5 * math.sqrt(64)) == cal.tail_prob(4.0)
     # sd 2: P(|N(0, 4)| > 3) = 2Φ(−1.5) = 0.1336144
     assert math.isclose(cal.tail_prob(0.0, 3.0, 2.0), 0.1336144, rel_tol=1e-6)

@@ -18,8 +18,7 @@ from dhstats.sigmas import case_sigmas
 from dhstats.verdicts import Outcome, RunOutcome, RunVerdict, Verdict
 
 from builders import consistent_entry
-
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+from paths import REAL, needs_real
 
 
 def make_run(n: int, seed: int, etas=(1e-6, 4e-6), *, name: str = "run_01", h_base: bool = True) -> Run:
@@ -119,7 +118,7 @@ def test_load_run_set_and_judge_the_example(tmp_path):
     assert "failed cases" in html and "pooled_linear_agreement" in html
 
 
-@pytest.mark.skipif(not REAL.is_dir(), reason="../shared/data/real not present")
+@needs_real
 def test_real_files_per_sequence_sums():
     sets = frames.load_run_sets(sorted(REAL.glob("E_*")))
     df = frames.per_sequence_frame(sets)

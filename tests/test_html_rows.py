@@ -17,7 +17,9 @@ from browser import chromium, dump_dom
 from dhstats import simulate
 from dhstats.html_rows import Rows, folds_as, skip_reason
 
-REPO = Path(__file__).resolve().parents[1]
+from paths import PROJECT_ROOT
+
+REPO = PROJECT_ROOT
 
 
 def report(when="call", outcome="passed", nodeid="t::a", **kw):

@@ -10,6 +10,9 @@ SPAWNING_FIXTURES = {"pytester"}
 
 
 def _is_slow(node: ast.expr) -> bool:
+    """``pytest.mark.slow`` (or a list of marks holding it, as ``pytestmark`` may be)."""
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return any(_is_slow(n) for n in node.elts)
     target = node.func if isinstance(node, ast.Call) else node
     return isinstance(target, ast.Attribute) and target.attr == "slow"
 
@@ -54,3 +57,5 @@ def test_marked(): subprocess.run(["x"])
 '''
     assert unmarked_spawning_tests(src) == ["test_direct", "test_helper", "test_fixture"]
     assert unmarked_spawning_tests("import pytest\npytestmark = pytest.mark.slow\n" + src.split("\n", 2)[2]) == []
+    assert unmarked_spawning_tests("import pytest\npytestmark = [pytest.mark.slow, pytest.mark.skipif(False, reason='')]\n"
+                                   + src.split("\n", 2)[2]) == []

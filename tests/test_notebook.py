@@ -4,14 +4,15 @@ cells, figures and tables in its outputs, no error, and no statistic computed in
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
+
+from paths import PROJECT_ROOT
 
 jupytext = pytest.importorskip("jupytext", reason="the dev extras (jupytext, nbformat) are not installed")
 nbformat = pytest.importorskip("nbformat")
 
-HERE = Path(__file__).resolve().parents[1] / "docs" / "notebooks"
+HERE = PROJECT_ROOT / "docs" / "notebooks"
 SOURCE, EXECUTED = HERE / "analysis.py", HERE / "analysis.ipynb"
 # What would be a statistic computed by hand (or data read by hand) in a cell.
 HAND_MADE = re.compile(r"\b(std|sqrt|var|mean|median|sum|json|numpy|np|open|quantile|hypot)\b")

@@ -17,7 +17,9 @@ from browser import chromium, probe
 
 from dhstats import simulate
 
-REPO = Path(__file__).resolve().parents[1]
+from paths import PROJECT_ROOT
+
+REPO = PROJECT_ROOT
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(chromium() is None, reason="headless Chromium not installed (apt-get install chromium)")]
 

@@ -240,8 +240,8 @@ def run_files(seed: int = 1) -> dict[str, bytes]:
     """run_01 healthy, run_02 failing (a run page), run_03 invalid (a run page)."""
     from dhstats import simulate
 
-    ok = simulate._dump(simulate.simulate_run(32, (8e-7, 3.2e-6), seed=seed, entropy_noise=0.01, score_noise=0.3))
-    bad = simulate._dump(simulate.simulate_run(32, (8e-7, 3.2e-6), seed=seed + 1, defects=["biased_gdotv"]))
+    ok = simulate.dumps_run(simulate.simulate_run(32, (8e-7, 3.2e-6), seed=seed, entropy_noise=0.01, score_noise=0.3))
+    bad = simulate.dumps_run(simulate.simulate_run(32, (8e-7, 3.2e-6), seed=seed + 1, defects=["biased_gdotv"]))
     return {"run_01": ok, "run_02": bad, "run_03": ok[: len(ok) // 2]}
 
 

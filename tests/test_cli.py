@@ -274,7 +274,7 @@ def test_plot_file_names_are_sanitised_and_bounded(tmp_path, capsys):
     doc = simulate.simulate_run(32, (8e-7,), seed=1)
     for name in (hostile, "run_ok"):
         (root / name).mkdir(parents=True)
-        (root / name / "results.json").write_bytes(simulate._dump(doc))
+        (root / name / "results.json").write_bytes(simulate.dumps_run(doc))
     out = tmp_path / "out"
     assert main(["plot", "--results", str(root), "--out", str(out), "--dpi", "20", "--figure", "weights",
                  "--figure", "delta_h_vs_eta"]) == 0

@@ -56,7 +56,7 @@ def test_per_sequence_rows_and_exact_values_on_a_small_run():
                                np.abs(df["c"] - df["eta_gdotv"]) / abs(e.delta_h_true))
 
 
-@settings(max_examples=60, deadline=None)  # no deadline: the shared machine is slow under load
+@settings(deadline=None)  # no deadline: the shared machine is slow under load
 @given(n=st.integers(2, 60), seed=st.integers(0, 2**31 - 1), eta=st.floats(1e-8, 1e-4))
 def test_per_sequence_columns_sum_to_the_runs_totals(n, seed, eta):
     run = make_run(n, seed, etas=(eta,))

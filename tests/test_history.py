@@ -106,6 +106,7 @@ APPENDER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_concurrent_appends_lose_no_line(tmp_path):
     path = tmp_path / "reports" / "history.jsonl"
     path.parent.mkdir()

@@ -301,6 +301,27 @@ def _set_figures(args, opts: Options, names, valid: list[Run], out: Path) -> int
     return written
 
 
+def cmd_gate(argv) -> int:
+    """``dhstats gate [pytest options]``: the gate's pytest session on the installed test module,
+    ``pytest --pyargs dhstats.checks.test_gate [options]`` in this process (rootdir and
+    configuration: the current directory's, as for any pytest run; the module is collected
+    whatever the repository's ``python_files``), with the options, ini keys, outputs and exit
+    status of ``pytest checks/`` in a checkout."""
+    import pytest
+
+    from .layout import PACKAGE_MODULE
+
+    if any(a in ("-h", "--help") for a in argv):
+        print("usage: dhstats gate [--results DIR ...] [pytest and gate options]\n\n"
+              "Runs the ΔH gate (pytest) from this directory with the installed dhstats; every option of\n"
+              "`pytest checks/` applies (--results, --reported-se, --sigma, --reports, -n, ...); the\n"
+              "repository's own pytest configuration (e.g. dhstats_reported_se in pyproject.toml) is read.\n"
+              "Exit status: pytest's (0 passed, 1 a check failed or a run is invalid, 2 interrupted,\n"
+              "3 internal error, 4 usage error, 5 nothing collected).")
+        return 0
+    return int(pytest.main(["--pyargs", f"{PACKAGE_MODULE}.test_gate", *argv]))
+
+
 def cmd_simulate(argv) -> int:
     from . import simulate
 
@@ -350,6 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl.set_defaults(func=cmd_plot)
 
     sub.add_parser("simulate", help="write simulated run sets (see dhstats simulate --help)", add_help=False)
+    sub.add_parser("gate", help="run the gate (pytest) with the installed dhstats: dhstats gate --results DIR "
+                   "[pytest options]", add_help=False)
     return p
 
 
@@ -363,6 +386,8 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "simulate":
         return cmd_simulate(argv[1:])
+    if argv and argv[0] == "gate":
+        return cmd_gate(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

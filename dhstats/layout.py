@@ -28,6 +28,20 @@ from pathlib import Path
 import pytest
 
 GATE_DIR = "checks"  # the gate's test directory (also used by dhstats.plugin)
+PACKAGE_GATE = Path(__file__).resolve().with_name(GATE_DIR)  # dhstats/checks: the installed gate
+PACKAGE_MODULE = "dhstats.checks"
+
+
+def packaged_gate(args, invocation_dir: Path, pyargs: bool = False) -> bool:
+    """A path argument in the installed gate (``dhstats/checks``), or ``--pyargs dhstats.checks``."""
+    for arg in args:
+        a = str(arg).split("::")[0]
+        if pyargs and (a == PACKAGE_MODULE or a.startswith(PACKAGE_MODULE + ".")):
+            return True
+        path = (invocation_dir / a).resolve()
+        if path == PACKAGE_GATE or PACKAGE_GATE in path.parents:
+            return True
+    return False
 
 
 def gate_project(args, invocation_dir: Path) -> Path | None:
@@ -57,9 +71,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
     ns = early_config.known_args_namespace
+    start = Path(early_config.invocation_params.dir)
+    if packaged_gate(ns.file_or_dir or [], start, getattr(ns, "pyargs", False)):
+        # the installed gate run from the researcher's repository: their configuration stays in
+        # force (dhstats_* ini keys included); the gate plugin has no conftest to load it
+        if early_config.pluginmanager.get_plugin("dhstats.plugin") is None:
+            early_config.pluginmanager.import_plugin("dhstats.plugin")
+        return
     if ns.inifilename or ns.rootdir:
         return
-    start = Path(early_config.invocation_params.dir)
     project = gate_project(ns.file_or_dir or [], start)
     ini = None if project is None else project / "pytest.ini"
     if ini is None or early_config.inipath == ini:

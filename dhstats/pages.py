@@ -167,6 +167,27 @@ def _settings(health: Mapping) -> list[tuple[str, str]]:
     return [(k, "null" if v is None else num(v)) for k, v in (health.get("settings") or {}).items()]
 
 
+def assumed(settings: Mapping) -> list[str]:
+    """What a verdict assumed, in words, for the summary's first lines: k (or Holm), the
+    reported-SE convention, the tolerance when there is one."""
+    k = settings.get("k", settings.get("sigma"))
+    out = []
+    if settings.get("holm") is not None:
+        out.append(f"Holm–Bonferroni at family-wise α = {num(settings['holm'])} (k not used)")
+    else:
+        out.append(f"k = {num(k)}: a z-check fails when |z| > {num(k)}; Holm–Bonferroni off")
+    conv = settings.get("reported_se")
+    if conv is not None:
+        out.append("reported SEs: shard-mean, ×num_shards (declared)" if conv == "shard-mean"
+                   else "reported SEs: SEs of the total (--reported-se total)")
+    tol = settings.get("tolerance")
+    if "tolerance" in settings:
+        out.append("tolerance: none (difference test only)" if tol is None else
+                   f"tolerance ±{wording.percent(100 * tol)}: pooled agreement by TOST at α = "
+                   f"{num(settings.get('equivalence_alpha'))}")
+    return out
+
+
 def _first_line(text, limit: int = 0) -> str:
     """The first line of a message, cut to ``limit`` characters (0: whole) with "…"."""
     line = (str(text or "").splitlines() or [""])[0]
@@ -271,6 +292,8 @@ def _label(c: Mapping) -> str:
 def _run_sets_view(health: Mapping, index: RunIndex) -> tuple[list[dict], list[dict]]:
     per_eta = [c for c in registry.CHECKS if c.scope == registry.Scope.RUN_SET and c.per_eta]
     views = []
+    reference = next((c["reference"] for s in health.get("run_sets", []) for c in index.cases_of(s["name"], None)
+                      if c["check"] == "se_scaling" and isinstance(c.get("reference"), str)), None)
     for s in health.get("run_sets", []):
         set_cases = index.cases_of(s["name"], None)
         if not set_cases:
@@ -280,7 +303,7 @@ def _run_sets_view(health: Mapping, index: RunIndex) -> tuple[list[dict], list[d
         rows = [{"eta": f"{e:g}", "cells": [cell.get((chk.name, e)) for chk in per_eta]} for e in etas]
         whole = [c for c in set_cases if c["eta"] is None]
         views.append({"name": s["name"], "E": num(s.get("E")), "runs": num(s.get("runs")), "rows": rows,
-                      "whole": whole})
+                      "whole": whole, "reference": s["name"] == reference})
     return views, [{"name": c.name, "title": c.title} for c in per_eta]
 
 
@@ -308,8 +331,9 @@ def summary_html(health: Mapping, links: Mapping[str, str] | None = None, cross_
         checks=checks, run_sets=run_sets, pooled_checks=pooled_checks, cross_set=normalise_figures(cross_set),
         trend=normalise_figures(trend), omitted=health.get("figures_omitted", []),
         results=health.get("results", []), settings=_settings(health),
+        assumed=assumed(health.get("settings") or {}),
     )
 
 
-__all__ = ["environment", "findings", "headline", "needs_page", "normalise_figures", "num", "page_links",
+__all__ = ["assumed", "environment", "findings", "headline", "needs_page", "normalise_figures", "num", "page_links",
            "page_path", "render_run_page", "summary_html"]

@@ -52,8 +52,12 @@ def _option(config: pytest.Config, name: str) -> str:
 def _gate_mode(config: pytest.Config) -> bool:
     """Active when pytest is asked to run (part of) ``<rootdir>/checks``; the library's own
     tests (``pytest tests/``) load the plugin but leave it idle."""
+    from .layout import packaged_gate
+
     root = (config.rootpath / GATE_DIR).resolve()
     start = Path(config.invocation_params.dir)
+    if packaged_gate(config.args, start, bool(getattr(config.option, "pyargs", False))):
+        return True
     for arg in config.args:
         p = (start / arg.split("::")[0]).resolve()
         if p == root or root in p.parents:

@@ -101,6 +101,9 @@ def run_set_lines(health: Mapping) -> list[str]:
                 continue
             cases = sorted((c for c in index.cases_of(name, None) if c["check"] == chk.name),
                            key=lambda c: c["eta"] or 0.0)
+            if not cases and not chk.per_eta and _reference(index, health) == name:
+                out.append(printable(f"{name} {chk.short}: ") + "reference set (largest E), not a case")
+                continue
             if not cases:
                 continue
             if chk.per_eta:
@@ -110,6 +113,15 @@ def run_set_lines(health: Mapping) -> list[str]:
                                                   if c.get("ratio_sigma_g") is not None else "") for c in cases)
             out.append(printable(f"{name} {chk.short}: ") + text)
     return out
+
+
+def _reference(index, health: Mapping) -> str | None:
+    """The run set se_scaling judged the others against (named by their cases)."""
+    for s in health.get("run_sets", []):
+        for c in index.cases_of(s["name"], None):
+            if c["check"] == "se_scaling" and isinstance(c.get("reference"), str):
+                return c["reference"]
+    return None
 
 
 def _written(paths: Sequence[str | os.PathLike]) -> list[str]:
@@ -147,9 +159,13 @@ def summary_lines(health: Mapping, written: Sequence[str | os.PathLike] = ()) ->
         out.append("reports written:")
         out += [_fit("  " + line) for line in _written(written)]
     c, r = counts["cases"], counts["runs"]
+    index = RunIndex(health)
+    reference = _reference(index, health)  # a test pytest skips, not a case
+    ref = reference is not None and not any(c["check"] == "se_scaling" for c in index.cases_of(reference, None))
+    extra = " and the se_scaling reference" if ref else ""
     out.append(f"{c['total']} cases: {c['passed']} passed, {c['failed']} failed, {c['skipped']} skipped; "
                f"{r['total']} runs: {r['ok']} valid, {r['error']} invalid "
-               f"(pytest: {c['total'] + r['total']} tests, + 1 input test per run)")
+               f"(pytest: {c['total'] + r['total'] + ref} tests, + 1 input test per run{extra})")
     ex = health.get("exit") or exit_block(counts)
     low = " · low resolution" if ex["status"] == 0 and health.get("confidence") == "low_resolution" else ""
     out.append(f"dhstats gate: {ex['summary']}{low} (exit status {ex['status']})")

@@ -48,7 +48,9 @@ def test_session_without_pytest_judges_every_case_and_writes_reports(tmp_path, t
              and x["eta"] == c["eta"]]
         assert c["Z"] == pytest.approx(sum(z) / math.sqrt(3), rel=1e-12)
     scaling = {c["results"]: c for c in health["cases"] if c["check"] == "se_scaling"}
-    assert set(scaling) == {"E_128", "E_512"} and scaling["E_128"]["reference"] == "E_512"
+    # the reference set (largest E) is not a case: no "passed (σ ratio 1)" padding the counts
+    assert set(scaling) == {"E_128"} and scaling["E_128"]["reference"] == "E_512"
+    assert health["counts"]["checks"]["se_scaling"]["total"] == 1
     assert all(c["outcome"] == "passed" for c in scaling.values())
     assert all(c["sigma_source"] == "paired" for c in health["cases"] if c["check"].endswith("agreement")
                and c["run"] is not None)

@@ -225,3 +225,26 @@ def test_failures_sharing_a_cause_are_one_finding():
     assert groups[0]["cases"][0]["numbers"] == ["ρ(se_shard) = 0.125"] and groups[0]["cases"][0]["first_line"] == ""
     assert groups[1]["cases"][1]["numbers"] == ["z = 5"] and groups[1]["cases"][1]["detail"] == "ηG = 1"
     assert groups[2]["cases"][0]["first_line"] == "ratio outside [0.5, 2] beyond 3σ at q = 0.9: bulk."
+
+
+def test_summary_shows_the_settings_in_force_and_the_scaling_reference():
+    """A green report says what it assumed, in the summary's first lines (not in a collapsed
+    section): k and Holm, the reported-SE convention, the tolerance when the option exists."""
+    from dhstats.health import build_health
+    from dhstats.settings import Settings
+    from health_records import case, run
+
+    runs = [run("E_256", "run_01"), run("E_512", "run_01")]
+    cases = [case("E_256", None, 1e-6, "pooled_linear_agreement", "passed", "ok.", Z=0.1, R=2, ratio=1.0, ratio_se=0.1),
+             case("E_512", None, 1e-6, "pooled_linear_agreement", "passed", "ok.", Z=0.1, R=2, ratio=1.0, ratio_se=0.1),
+             case("E_256", None, None, "se_scaling", "passed", "ratio 1.1.", E=256, reference="E_512")]
+    h = build_health(Settings(reported_se="shard-mean"), ["/d/E_256", "/d/E_512"], runs, cases)
+    page = Page(pages.summary_html(h))
+    text = " ".join(page.all_text().split())
+    assumed = text.split("Assumed:", 1)[1].split(".", 1)[0]
+    assert "k = 3: a z-check fails when |z| > 3; Holm–Bonferroni off" in assumed
+    assert "reported SEs: shard-mean, ×num_shards (declared)" in assumed
+    assert text.index("Assumed:") < text.index("Checks")  # before the tables, outside <details>
+    assert "E_512 is the reference of se_scaling (the largest E)" in text
+    h = build_health(Settings(holm=0.05), ["/d/E_256"], runs[:1], [])
+    assert "Holm–Bonferroni at family-wise α = 0.05 (k not used)" in Page(pages.summary_html(h)).all_text()

@@ -54,3 +54,14 @@ def test_pooled_line_failures_first():
 def test_cell():
     assert terminal.cell({"passed": 3, "failed": 1, "skipped": 1}) == "3P1F1S"
     assert terminal.cell({}) == "-"
+
+
+def test_the_reference_set_of_se_scaling_is_named_not_counted():
+    runs, cases = [run("E_256", "run_01"), run("E_512", "run_01")], [
+        case("E_256", None, None, "se_scaling", "passed", "ratio 1.1.", E=256, reference="E_512", ratio_sigma_g=1.1)]
+    h = build_health(Settings(), ["/d/E_256", "/d/E_512"], runs, cases)
+    lines = terminal.summary_lines(h)
+    assert "  E_256 scaling: passed (σ ratio 1.1)" in lines
+    assert "  E_512 scaling: reference set (largest E), not a case" in lines
+    assert h["counts"]["checks"]["se_scaling"]["total"] == 1
+    assert lines[-2].endswith("(pytest: 4 tests, + 1 input test per run and the se_scaling reference)")

@@ -9,17 +9,19 @@
 * Amber (``#ffbf00``) when every case passed but the pass is worth little
   (:mod:`dhstats.confidence`): a check "40/40 · resolves ±190 %" or "8/8 · 32 of 40
   inconclusive"; the overall badge "238 passed · low resolution". Exit status unchanged.
-* ``trend.svg`` — this session against the previous line of the history: improved /
-  worsened / unchanged with the change in failures (failed cases + invalid runs).
+* ``trend.svg`` — this session against the last session of the history on the same run sets
+  and settings (:func:`dhstats.health.selection`): improved / worsened / unchanged with the
+  change in failures (failed cases + invalid runs); "run sets changed" or "settings changed"
+  when no earlier session is comparable, never improved or worsened across a change.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from . import registry
 from .confidence import low_resolution
-from .health import exit_block
+from .health import exit_block, selection
 
 HEALTH_BADGE = "estimator-health.svg"
 TREND_BADGE = "trend.svg"
@@ -78,30 +80,32 @@ def failures(line: Mapping) -> int:
     return int(counts["cases"]["failed"]) + int(counts["runs"]["error"])
 
 
-def _set_names(line: Mapping) -> list:
-    return sorted(str(s.get("name")) for s in line.get("run_sets", []))
-
-
-def trend(current: Mapping, previous: Mapping | None) -> tuple[str, int | None]:
-    """``(word, Δ failures)``: "improved" (fewer failures), "worsened" (more), "unchanged";
-    "first session" with no previous line; "run sets changed" when the two sessions checked
-    different run sets (not comparable)."""
-    if previous is None:
+def trend(current: Mapping, history: Sequence[Mapping] | Mapping | None) -> tuple[str, int | None]:
+    """``(word, Δ failures)`` against the last session of ``history`` (lines, oldest first; or
+    one previous line) with the same run sets and settings: "improved" (fewer failures),
+    "worsened" (more), "unchanged"; "first session" with no history; "run sets changed" /
+    "settings changed" when no earlier session is comparable (what changed is said against the
+    previous session)."""
+    lines = [history] if isinstance(history, Mapping) else list(history or ())
+    if not lines:
         return "first session", None
-    if _set_names(current) != _set_names(previous):
-        return "run sets changed", None
-    delta = failures(current) - failures(previous)
+    mine = selection(current)
+    same = [ln for ln in lines if selection(ln) == mine]
+    if not same:
+        return ("run sets changed" if selection(lines[-1])[0] != mine[0] else "settings changed"), None
+    delta = failures(current) - failures(same[-1])
     return ("worsened" if delta > 0 else "improved" if delta < 0 else "unchanged"), delta
 
 
-def trend_badge(current: Mapping, previous: Mapping | None) -> Badge:
+def trend_badge(current: Mapping, previous: Sequence[Mapping] | Mapping | None) -> Badge:
     word, delta = trend(current, previous)
     colour = {"improved": GREEN, "worsened": RED, "unchanged": GREEN if failures(current) == 0 else ORANGE}
     value = word if not delta else f"{word} ({delta:+d} failed)".replace("-", "−")
     return Badge(TREND_BADGE, "health trend", value, colour.get(word, GREY))
 
 
-def badges(health: Mapping, previous: Mapping | None = None, with_trend: bool = True) -> list[Badge]:
+def badges(health: Mapping, previous: Sequence[Mapping] | Mapping | None = None,
+           with_trend: bool = True) -> list[Badge]:
     """Every badge of a session: overall, one per check (registry order), trend."""
     out = [health_badge(health)]
     out += [check_badge(name, health["counts"]["checks"].get(name, {"passed": 0, "failed": 0, "skipped": 0}),

@@ -129,7 +129,7 @@ class Gate:
         self._set_verdicts: dict[tuple[str, str, float | None], Verdict] = {}
         self._plot_run: tuple[RunKey, Run | InvalidRun] | None = None
         self._pool = None  # judging processes (judge_ahead)
-        self._set_images_cache: dict[tuple, list] = {}
+        self._set_images_cache: dict[tuple, tuple[str, list]] = {}
         self._ahead: dict[RunKey, object] = {}  # run → future of judge_file
         # controller side: what travelled on the reports
         self.run_records: dict[RunKey, dict] = {}
@@ -395,11 +395,15 @@ class Gate:
 
     def _set_images(self, case: Case, names) -> list:
         """Figures of a failing run-set case, drawn from the runs' agreement case dicts (by a
-        judging process when there is one: it has matplotlib loaded and is idle by then)."""
+        judging process when there is one: it has matplotlib loaded and is idle by then). A
+        set's figure (every η, both estimators) is attached to its first failing case only; the
+        others name that case."""
         key = (case.results, tuple(names))
         if key in self._set_images_cache:  # a set's figure shows every η and both estimators: once
-            return self._set_images_cache[key]
-        self._set_images_cache[key] = images = self._draw_set(case, names)
+            first, images = self._set_images_cache[key]
+            return [(img[0], None, f"shown once per run set, under {first}") for img in images]
+        images = self._draw_set(case, names)
+        self._set_images_cache[key] = (f"{case.check}[{case.id}]", images)
         return images
 
     def _draw_set(self, case: Case, names) -> list:

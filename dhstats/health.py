@@ -291,7 +291,7 @@ def git_commit(directory: str | os.PathLike, timeout: float = 2.0) -> str | None
 def history_line(health: Mapping, commit: str | None = None) -> dict:
     """One history record::
 
-        {"time", "commit", "exit", "run_sets": [{"name", "E", "runs"}],
+        {"time", "commit", "exit", "run_sets": [{"name", "E", "runs"}], "settings",
          "cases": {...}, "runs": {...}, "checks": {check: {total, passed, failed, skipped}},
          "pooled_z": {check: {set: {repr(eta): Z}}}}
     """
@@ -306,11 +306,22 @@ def history_line(health: Mapping, commit: str | None = None) -> dict:
         "exit": health.get("exit", exit_block(counts)),
         "interrupted": bool(health.get("interrupted", False)),
         "run_sets": [{k: s.get(k) for k in ("name", "E", "runs")} for s in health.get("run_sets", [])],
+        "settings": health.get("settings"),
         "cases": counts["cases"],
         "runs": counts["runs"],
         "checks": counts["checks"],
         "pooled_z": pooled,
     })
+
+
+def selection(line: Mapping) -> tuple[tuple, str]:
+    """What a session checked and how, as a comparable key: its run sets (name, E, runs; sorted)
+    and its settings (canonical JSON). Two sessions are comparable (the trend) only when their
+    selections are equal; a health document and its history line give the same key."""
+    sets = line.get("run_sets") if isinstance(line.get("run_sets"), list) else []
+    names = tuple(sorted((str(s.get("name")), str(s.get("E")), str(s.get("runs"))) for s in sets
+                         if isinstance(s, Mapping)))
+    return names, json.dumps(clean(line.get("settings")), sort_keys=True)
 
 
 def append_history(path: str | os.PathLike, health: Mapping, commit: str | None = "auto",

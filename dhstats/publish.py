@@ -56,7 +56,7 @@ def write_reports(
     problems: list[str] | None = None,
 ) -> list[Path]:
     """Write health.json, badges, run pages and (when ``history`` is a path) append the
-    history line (and ``badges/trend.svg``: this session against the history's last line);
+    history line (and ``badges/trend.svg``: this session against the last comparable session);
     ``report.html`` is listed in the manifest when ``html_report`` (pytest-html
     writes it: redirect it to :func:`dhstats.outputs.temp_path` and :func:`~dhstats.outputs.publish`
     it). ``figures_for(RunKey)`` gives a run's figures. ``commit`` as for
@@ -85,10 +85,10 @@ def write_reports(
             lambda: session.begin(planned_outputs(health, html_report, trend=bool(history), index=index)), output=False)
     previous: list[dict] = []
     if history:
-        previous, skipped = load_history(history, last=1)
+        previous, skipped = load_history(history)  # the trend looks back for a comparable session
         notes += skipped
     attempt(HEALTH_JSON, lambda: session.write_bytes(HEALTH_JSON, dumps_json(health)))
-    for badge in badges(health, previous[-1] if previous else None, with_trend=bool(history)):
+    for badge in badges(health, previous, with_trend=bool(history)):
         attempt(f"{BADGES_DIR}/{badge.filename}", lambda b=badge: session.write_text(f"{BADGES_DIR}/{b.filename}", b.svg()))
     for r in health["runs"]:
         if needs_page(r, index.cases_of(r["results"], r["run"])):

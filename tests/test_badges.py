@@ -99,5 +99,19 @@ def test_trend_first_session_and_changed_sets():
     assert badges.trend_badge(h, None).value == "first session"
     b = badges.trend_badge(h, _with(h, sets=["E_2048"]))
     assert (b.value, b.colour) == ("run sets changed", "lightgrey")
+
+
+def test_trend_compares_like_with_like():
+    """A session is compared with the last one on the same run sets and settings: a change of
+    --reported-se is "settings changed", never "improved (−8 failed)"; an earlier comparable
+    session is found behind sessions on other run sets."""
+    h = health()
+    other_settings = {**_with(h, 8), "settings": {**h["settings"], "reported_se": "shard-mean"}}
+    b = badges.trend_badge(h, [other_settings])
+    assert (b.value, b.colour) == ("settings changed", "lightgrey")
+    same = _with(h, 2)  # 2 more failures, same run sets and settings
+    b = badges.trend_badge(h, [same, _with(h, 0, sets=["E_2048"]), other_settings])
+    assert b.value == "improved (−2 failed)"
+    assert badges.trend(h, [_with(h, -1), same])[0] == "improved"  # the last comparable one wins
     assert badges.failures(h) == badges.failures(history_line(h)) == 4
     assert count(h["runs"], h["cases"]) == h["counts"]

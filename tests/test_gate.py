@@ -296,3 +296,16 @@ def test_each_file_parsed_once_when_only_pooled_cases_run(tmp_path, two_sets, mo
     health = g.finish()
     assert sorted(parsed) == sorted(f.key for f in g.files)  # once each
     assert len(health["runs"]) == 6 and all(r["outcome"] == "ok" for r in health["runs"])
+
+
+def test_a_run_sets_figure_is_attached_once(tmp_path):
+    """The pooled figure of a run set shows every η: under its first failing pooled case only;
+    the later ones name that case instead of repeating the picture."""
+    for r in (1, 2):
+        write_run(tmp_path / "E_64", f"run_{r:02d}", n=64, seed=r, defects=["biased_gdotv"])
+    g = session(tmp_path, [tmp_path / "E_64"])
+    failing = [c for c in g.cases("pooled_linear_agreement") if g.judge(c).outcome == "failed"]
+    assert len(failing) >= 2
+    first, second = g.images(failing[0]), g.images(failing[1])
+    assert first[0][1] is not None  # the picture
+    assert second == [(first[0][0], None, f"shown once per run set, under pooled_linear_agreement[{failing[0].id}]")]

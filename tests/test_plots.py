@@ -536,14 +536,32 @@ def test_ratio_vs_e_one_line_per_eta(health):
     assert_png(fig)
 
 
-def test_trend_pass_rate_and_pooled_z():
-    lines = [{"time": f"t{i}", "checks": {"linear_agreement": {"passed": 3, "failed": i, "skipped": 9},
-                                           "truncation_ratio": {"passed": 0, "failed": 0, "skipped": 5}},
-              "pooled_z": {"pooled_linear_agreement": {"E_256": {"1e-06": 0.5 * i}}}} for i in range(4)]
+def test_trend_one_series_per_run_set_selection():
+    """Sessions on different run sets or settings are separate series, never joined; the legend
+    names each selection (run sets, and the settings that differ) and lies inside the figure."""
+    def line(i, sets, se):
+        return {"time": f"t{i}", "run_sets": [{"name": n, "E": int(n[2:]), "runs": 4} for n in sets],
+                "settings": {"sigma": 3.0, "reported_se": se},
+                "checks": {"linear_agreement": {"passed": 3, "failed": i, "skipped": 9},
+                           "truncation_ratio": {"passed": 0, "failed": 0, "skipped": 5}},
+                "pooled_z": {"pooled_linear_agreement": {"E_256": {"1e-06": -0.5 * i, "2e-06": 0.1}}}}
+    lines = [line(0, ["E_256"], "total"), line(1, ["E_256", "E_512"], "total"), line(2, ["E_256"], "total"),
+             line(3, ["E_256"], "shard-mean")]
     fig = plots.trend(lines + ["not a record"])
     top, bottom = fig.axes
-    np.testing.assert_allclose(one(top, "pass_rate").get_ydata(), [1, 3 / 4, 3 / 5, 3 / 6])  # skipped not counted
-    np.testing.assert_allclose(one(bottom, "pooled_z").get_ydata(), [0, 0.5, 1.0, 1.5])
+    rates = by_gid(top, "pass_rate")
+    assert [list(r.get_xdata()) for r in rates] == [[1, 3], [2], [4]]
+    np.testing.assert_allclose(rates[0].get_ydata(), [1, 3 / 5])  # skipped not counted
+    assert [r.get_label() for r in rates] == ["E_256 · reported_se=total", "E_256, E_512 · reported_se=total",
+                                              "E_256 · reported_se=shard-mean"]
+    np.testing.assert_allclose(by_gid(bottom, "pooled_z")[0].get_ydata(), [0.1, 1.0])  # largest |Z| per session
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    box = fig.legends[0].get_window_extent(canvas.get_renderer())
+    assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= fig.bbox.x1 and box.y1 <= fig.bbox.y1
+    assert box.y1 < min(ax.get_tightbbox(canvas.get_renderer()).y0 for ax in (bottom,)) + 1  # below the axes
     assert_png(fig)
 
 
@@ -742,3 +760,47 @@ def test_log_axes_are_labelled_without_mathtext(monkeypatch):
     FigureCanvasAgg(fig).draw()
     labels = {t.get_text() for t in ax.get_yticklabels()}
     assert {"10¹", "10²", "10³", "10⁴"} <= labels and not any("$" in t for t in labels)
+
+
+# --------------------------------------------------------------------------- what a reader can tell apart
+
+
+def _boxes(fig):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return canvas.get_renderer()
+
+
+def test_legends_never_cover_the_ratio_one_line(run, health):
+    """ratio = 1 is the line a reader looks for: the legends of the ratio figures sit outside
+    the axes (their boxes do not overlap), and the line has a legend entry."""
+    cases = [c for c in health["cases"] if c["results"] == "E_256"]
+    for fig in (plots.ratio_vs_eta(run), plots.pooled_ratio(cases), plots.ratio_vs_e(health)):
+        r = _boxes(fig)
+        legend = next(ax.get_legend() for ax in fig.axes if ax.get_legend() is not None)
+        box = legend.get_window_extent(r)
+        for ax in fig.axes:
+            assert not box.overlaps(ax.get_window_extent(r)), f"legend over the axes: {titles(fig)}"
+        assert any(t.get_text().startswith("ratio = 1") for t in legend.get_texts())
+
+
+def test_panels_of_one_quantity_share_the_y_range(health):
+    fig = plots.pooled_ratio([c for c in health["cases"] if c["results"] == "E_256"])
+    assert len(fig.axes) == 2 and fig.axes[0].get_ylim() == fig.axes[1].get_ylim()
+
+
+def test_sigma_comparison_band_is_labelled_and_scales_said(run):
+    fig = plots.sigma_comparison(run)
+    assert "each panel its own y scale" in titles(fig)
+    for ax in fig.axes:
+        assert ax.get_title().endswith("(own scale)")
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == ["accepted: 0.333–3 × measured"]
+
+
+def test_eta_legends_sorted_numerically(health):
+    fig = plots.sigma_vs_e(health)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    etas = [float(lab.split("η=")[1]) for lab in labels[1:]]
+    assert labels[0] == "σ_G" and etas == sorted(etas) and len(etas) == len(ETAS)

@@ -210,7 +210,7 @@ def ratio_vs_eta(run: Run, settings=None, highlight: float | Iterable[float] | N
     notebook's linear_over_true, with its error). A dashed line marks 1; η with ΔH_true = 0
     are left out."""
     rows, dropped = eta_rows(run, settings)
-    fig, axes = figure(left=0.1, top=0.9)
+    fig, axes = figure(left=0.1, right=0.7, top=0.9)
     ax = axes[0, 0]
     title(ax, "Prediction / ΔH_true vs η", run.file.key)
     drawn, far = 0, []
@@ -239,13 +239,13 @@ def ratio_vs_eta(run: Run, settings=None, highlight: float | Iterable[float] | N
     if far:
         note(ax, f"left out (ratio not finite or beyond ±{RATIO_MAX:g}): η = "
              + ", ".join(f"{v:.3g}" for v in sorted(set(far))), y=0.97, va="top")
-    ax.axhline(1.0, color=C_BAND, linestyle="--", linewidth=1, gid="one")
+    ax.axhline(1.0, color=C_BAND, linestyle="--", linewidth=1, gid="one", label="ratio = 1 (agreement)")
     _highlight(ax, highlight)
     log_eta_axis(ax, np.array([r.eta for r in rows]))
     ax.yaxis.set_major_locator(MaxNLocator(6))
     ax.set_ylabel("prediction / ΔH_true")
     src = rows[0].source if rows else "independent"
-    ax.legend(loc="best", fontsize=FONT - 1, frameon=False, handlelength=1.5,
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=FONT - 1, frameon=False, handlelength=1.5,
               title=f"bands: ±1 SE ({src} σ)", title_fontsize=FONT - 1)
     _dropped_note(ax, dropped)
     return fig
@@ -273,7 +273,8 @@ def sigma_comparison(run: Run, settings=None) -> Figure:
         raise MissingData("no reported SE and no per-sequence data in this run")
     fig, axes = figure(ncols=len(groups), width=8.0 if len(groups) == 2 else 7.5, height=3.8,
                        wspace=0.3, left=0.1, top=0.84, bottom=0.2)
-    fig.suptitle(f"Reported vs measured σ, {run.file.key} (convention used: {settings.reported_se})", fontsize=FONT)
+    fig.suptitle(f"Reported vs measured σ, {run.file.key} (convention used: {settings.reported_se}); "
+                 "each panel its own y scale", fontsize=FONT)
     lo, hi = settings.se_ratio_bounds
     for ax, (name, reported, shards, measured) in zip(axes[0], groups):
         labels, values, colors = [], [], []
@@ -290,7 +291,8 @@ def sigma_comparison(run: Run, settings=None) -> Figure:
             labels.append("measured")
             values.append(m)
             colors.append(C_LINEAR)
-            ax.axhspan(m * lo, m * hi, color=C_BAND, alpha=0.15, linewidth=0, gid="se_bounds")
+            ax.axhspan(m * lo, m * hi, color=C_BAND, alpha=0.15, linewidth=0, gid="se_bounds",
+                       label=f"accepted: {lo:.3g}–{hi:.3g} × measured")
         v = np.array(values, dtype=float)
         pos = (v > 1e-300) & (v < 1e300)  # a bar needs a drawable height on a log axis (not 0, inf, NaN)
         ax.bar(np.arange(v.size)[pos], v[pos], color=np.array(colors)[pos], width=0.6, gid=f"bars_{name}")
@@ -300,8 +302,9 @@ def sigma_comparison(run: Run, settings=None) -> Figure:
             ax.yaxis.set_minor_locator(NullLocator())  # minor log ticks cost most of the drawing time
             lo_v, hi_v = float(v[pos].min()), float(v[pos].max())
             ax.set_ylim(lo_v / 3, hi_v * 4)  # room for the labels
-        ax.set_title(name, fontsize=FONT, pad=3)
+        ax.set_title(f"{name} (own scale)", fontsize=FONT, pad=3)
         if m is not None:
+            ax.legend(loc="lower right", fontsize=FONT - 2, frameon=False, handlelength=1)
             for i, x in enumerate(v):
                 if labels[i] != "measured" and pos[i]:
                     ax.text(i, x, f"{x / m:.3g}×", ha="center", va="bottom", fontsize=FONT - 1)

@@ -84,9 +84,9 @@ def pooled_ratio(cases: Sequence[Mapping]) -> Figure:
     if not panels:
         raise MissingData("no finite prediction/ΔH_true ratio in this run set")
     name = next((c["results"] for c in cases if _name(c.get("results"))), "run set")
-    fig, axes = figure(ncols=len(panels), width=9.0 if len(panels) == 2 else 7.5, height=4.0,
-                       left=0.08, wspace=0.2, top=0.84, bottom=0.2)
-    fig.suptitle(f"Prediction / ΔH_true per run and pooled, {name}", fontsize=FONT)
+    fig, axes = figure(ncols=len(panels), width=9.5 if len(panels) == 2 else 8.0, height=4.0,
+                       left=0.08, right=0.84, wspace=0.2, top=0.84, bottom=0.2)
+    fig.suptitle(f"Prediction / ΔH_true per run and pooled, {name} (panels share the y scale)", fontsize=FONT)
     etas = sorted({c["eta"] for _, _, runs, pooled in panels for c in [*runs, *pooled]})
     run_names = sorted({c["run"] for _, _, runs, _ in panels for c in runs})
     spread = {r: 1.04 ** (i - (len(run_names) - 1) / 2) for i, r in enumerate(run_names)}  # x offsets
@@ -105,14 +105,24 @@ def pooled_ratio(cases: Sequence[Mapping]) -> Figure:
             _errorbar(ax, [c["eta"] for c in pooled], [c["ratio"] for c in pooled],
                       [_num(c.get("ratio_se")) for c in pooled], marker="D", markersize=6, color=C_TRUE,
                       linewidth=1.6, elinewidth=1.6, gid=f"pooled_{kind}", label="pooled")
-        ax.axhline(1.0, color=C_BAND, linestyle="--", linewidth=1, gid="one")
+        ax.axhline(1.0, color=C_BAND, linestyle="--", linewidth=1, gid="one", label="ratio = 1")
         log_eta_axis(ax, np.array(etas))
         ax.set_title(label, fontsize=FONT, pad=3)
         ax.yaxis.set_major_locator(MaxNLocator(5))
         ax.tick_params(axis="x", labelrotation=30)
+    _same_y(axes[0])
     axes[0, 0].set_ylabel("prediction / ΔH_true (±1 SE)")
-    axes[0, -1].legend(loc="best", fontsize=FONT - 2, frameon=False, handlelength=1)
+    axes[0, -1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=FONT - 2, frameon=False,
+                       handlelength=1)
     return fig
+
+
+def _same_y(axes) -> None:
+    """One y range for panels of the same quantity (set after drawing: no shared axes)."""
+    lims = [ax.get_ylim() for ax in axes]
+    lo, hi = min(a for a, _ in lims), max(b for _, b in lims)
+    for ax in axes:
+        ax.set_ylim(lo, hi)
 
 
 def _set_e(health: Mapping) -> dict[str, float]:
@@ -144,10 +154,10 @@ def sigma_vs_e(health: Mapping) -> Figure:
         e = E[c["results"]]
         g = _pos(c.get("sigma_g"))
         if g is not None:
-            series.setdefault("σ_G", {}).setdefault(e, []).append(g)
+            series.setdefault((0.0, "σ_G"), {}).setdefault(e, []).append(g)
         st, eta = _pos(c.get("sigma_true")), _pos(c.get("eta"))
         if st is not None and eta is not None:
-            series.setdefault(f"σ_true/η, η={eta:.3g}", {}).setdefault(e, []).append(st / eta)
+            series.setdefault((eta, f"σ_true/η, η={eta:.3g}"), {}).setdefault(e, []).append(st / eta)
     series = {k: v for k, v in series.items() if len(v) >= 1}
     if len({e for v in series.values() for e in v}) < 2:
         raise MissingData("fewer than two run sets of different E with σ values")
@@ -155,7 +165,7 @@ def sigma_vs_e(health: Mapping) -> Figure:
     ax = axes[0, 0]
     ax.set_title("σ vs batch size E (dashed: ∝ 1/√E)", fontsize=FONT, pad=4)
     all_e = sorted({e for v in series.values() for e in v})
-    for i, (name, by_e) in enumerate(sorted(series.items(), key=lambda kv: (kv[0] != "σ_G", kv[0]))):
+    for i, ((_, name), by_e) in enumerate(sorted(series.items())):  # σ_G, then η ascending (not as text)
         es = np.array(sorted(by_e))
         med = np.array([_median(by_e[e]) for e in es])
         color = C_TRUE if name == "σ_G" else PALETTE[i % len(PALETTE)]
@@ -205,7 +215,7 @@ def ratio_vs_e(health: Mapping) -> Figure:
                 _errorbar(ax, [E[c["results"]] * off for c in mine], [c["ratio"] for c in mine],
                           [_num(c.get("ratio_se")) for c in mine], marker="o", markersize=5,
                           color=PALETTE[i % len(PALETTE)], linewidth=1.2, gid=f"pooled_{kind}", label=f"η={eta:.3g}")
-        ax.axhline(1.0, color=C_BAND, linestyle="--", linewidth=1, gid="one")
+        ax.axhline(1.0, color=C_BAND, linestyle="--", linewidth=1, gid="one", label="ratio = 1")
         ax.set_xscale("log")
         ax.xaxis.set_minor_locator(NullLocator())
         ax.set_xticks(all_e, [f"{e:g}" for e in all_e])
@@ -214,57 +224,85 @@ def ratio_vs_e(health: Mapping) -> Figure:
         ax.set_title(label, fontsize=FONT, pad=3)
         ax.yaxis.set_major_locator(MaxNLocator(5))
     axes[0, 0].set_ylabel("pooled ratio (±1 SE)")
+    _same_y(axes[0])
     axes[0, -1].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=FONT - 2, frameon=False)
     return fig
 
 
+def _selection_labels(lines: Sequence[Mapping]) -> dict:
+    """One label per run-set selection (:func:`dhstats.health.selection`): its run sets, and the
+    settings in which the selections of these lines differ (``k=3, reported_se=shard-mean``)."""
+    from ..health import selection
+
+    keys = list(dict.fromkeys(selection(ln) for ln in lines))
+    settings = {key: _map(ln.get("settings")) for ln in lines for key in [selection(ln)]}
+    differ = sorted({k for a in settings.values() for b in settings.values() for k in set(a) | set(b)
+                     if a.get(k) != b.get(k)})
+    out = {}
+    for key in keys:
+        names = ", ".join(n for n, _, _ in key[0]) or "no run set"
+        diff = ", ".join(f"{'k' if k == 'sigma' else k}={_short(settings[key].get(k))}" for k in differ)
+        out[key] = names + (f" · {diff}" if diff else "")
+    return out
+
+
+def _short(v) -> str:
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, (list, tuple)):
+        return ",".join(_short(x) for x in v)
+    return str(v)
+
+
 def trend(lines: Sequence[Mapping], sigma: float = 3.0, last: int = 50) -> Figure:
-    """Estimator health over the last ``last`` gate sessions (history lines, oldest first):
-    top, the pass rate passed/(passed + failed) of each check with judged cases; bottom, the
-    pooled linear Z of each (run set, η) with ±``sigma`` dashed. x: session (oldest → newest)."""
+    """Estimator health over the last ``last`` gate sessions (history lines, oldest first), one
+    series per run-set selection (the same run sets and settings, :func:`dhstats.health.selection`):
+    top, the pass rate passed/(passed + failed) of all judged cases; bottom, the largest pooled
+    linear |Z| over (run set, η) with ``sigma`` dashed. x: session (oldest → newest). Sessions of
+    different selections are never joined by a line. The legend is below the axes, whole."""
+    from ..health import selection
+
     lines = _records(lines)[-last:]
     if not lines:
         raise MissingData("no gate session in the history")
-    x = np.arange(1, len(lines) + 1)
-    rates: dict[str, list] = {}
+    rate, zmax = [math.nan] * len(lines), [math.nan] * len(lines)
     for i, ln in enumerate(lines):
-        for check, c in _map(ln.get("checks")).items():
-            if not isinstance(c, Mapping):
-                continue
-            p, f = _num(c.get("passed")) or 0, _num(c.get("failed")) or 0
-            rates.setdefault(check, [math.nan] * len(lines))[i] = p / (p + f) if p + f else math.nan
-    rates = {k: v for k, v in rates.items() if np.isfinite(v).any()}
-    zs: dict[tuple[str, str], list] = {}
-    for i, ln in enumerate(lines):
-        for rset, by_eta in _map(_map(ln.get("pooled_z")).get("pooled_linear_agreement")).items():
-            for eta, z in _map(by_eta).items():
-                zs.setdefault((rset, eta), [math.nan] * len(lines))[i] = _num(z) if _num(z) is not None else math.nan
-    if not rates and not zs:
+        checks = [c for c in _map(ln.get("checks")).values() if isinstance(c, Mapping)]
+        p = sum(_num(c.get("passed")) or 0 for c in checks)
+        f = sum(_num(c.get("failed")) or 0 for c in checks)
+        rate[i] = p / (p + f) if p + f else math.nan
+        zs = [abs(z) for by_eta in _map(_map(ln.get("pooled_z")).get("pooled_linear_agreement")).values()
+              for z in map(_num, _map(by_eta).values()) if z is not None]
+        zmax[i] = max(zs) if zs else math.nan
+    if not np.isfinite(rate).any() and not np.isfinite(zmax).any():
         raise MissingData("the history holds no judged case")
-    fig, axes = figure(nrows=2, width=8.0, height=5.6, left=0.1, right=0.75, top=0.93, bottom=0.1, hspace=0.15)
+    labels = _selection_labels(lines)
+    height = 5.2 + 0.22 * len(labels)
+    legend_h = (0.3 + 0.22 * len(labels)) / height
+    fig, axes = figure(nrows=2, width=8.0, height=height, left=0.1, right=0.97, top=1 - 0.35 / height,
+                       bottom=legend_h + 0.55 / height, hspace=0.15)
     top, bottom = axes[:, 0]
-    top.set_title(f"Estimator health over the last {len(lines)} gate session(s)", fontsize=FONT, pad=4)
-    for i, (check, v) in enumerate(sorted(rates.items())):
-        top.plot(x, v, marker="o", markersize=3, linewidth=1.2, color=PALETTE[i % len(PALETTE)], label=check,
-                 gid="pass_rate")
+    top.set_title(f"Estimator health over the last {len(lines)} gate session(s), one series per run-set selection",
+                  fontsize=FONT, pad=4)
+    x = np.arange(1, len(lines) + 1)
+    for i, (key, label) in enumerate(labels.items()):
+        mask = np.array([selection(ln) == key for ln in lines])
+        colour = PALETTE[i % len(PALETTE)]
+        top.plot(x[mask], np.asarray(rate)[mask], marker="o", markersize=3, linewidth=1.2, color=colour,
+                 label=label, gid="pass_rate")
+        bottom.plot(x[mask], np.asarray(zmax)[mask], marker="o", markersize=3, linewidth=1.2, color=colour,
+                    gid="pooled_z")
     top.set_ylim(-0.05, 1.05)
     top.set_ylabel("pass rate\npassed / judged")
-    top.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=FONT - 2, frameon=False)
-    sets = sorted({s for s, _ in zs})
-    for (rset, eta), v in sorted(zs.items()):
-        bottom.plot(x, v, marker=".", markersize=4, linewidth=0.9, color=PALETTE[sets.index(rset) % len(PALETTE)],
-                    alpha=0.8, gid="pooled_z", label=rset if eta == min(e for s, e in zs if s == rset) else None)
-    for s in (-sigma, sigma):
-        bottom.axhline(s, color=C_HIGHLIGHT, linestyle="--", linewidth=0.8)
-    bottom.axhline(0.0, color="0.6", linewidth=0.6)
-    bottom.set_ylabel("pooled linear Z\n(each line: set, η)")
-    if not zs:
+    bottom.axhline(sigma, color=C_HIGHLIGHT, linestyle="--", linewidth=0.8)
+    bottom.set_ylabel("largest pooled\nlinear |Z|")
+    if not np.isfinite(zmax).any():
         note(bottom, "no pooled Z in the history")
-    else:
-        bottom.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=FONT - 2, frameon=False)
     for ax in (top, bottom):
         ax.set_xlim(0.5, len(lines) + 0.5)
         ax.xaxis.set_major_locator(MaxNLocator(8, integer=True))
     top.tick_params(labelbottom=False)
     bottom.set_xlabel("gate session (oldest → newest; last: " + str(lines[-1].get("time", "?")) + ")")
+    fig.legend(*top.get_legend_handles_labels(), loc="lower left", bbox_to_anchor=(0.01, 0.01), ncols=1,
+               fontsize=FONT - 2, frameon=False, title="run-set selection", title_fontsize=FONT - 2)
     return fig

@@ -58,7 +58,7 @@ ETAS = simulate.DEFAULT_ETAS
 ENTROPY_NOISE = 0.01
 Z95 = 1.959963984540054
 K = 3.0
-SETTINGS = Settings(sigma=K)
+SETTINGS = Settings(k=K)
 SET_SIZES = (4, 16, 64)
 POWER = ((1.0, 16), (0.5, 64))  # (b, R): Φ(b√R − 3) = Φ(1) ≈ 84 % for both
 FIELDS = ("z", "prediction", "delta_h_true", "sigma", "sigma_prediction", "sigma_true")
@@ -295,7 +295,7 @@ def real_files(root: Path = REAL, draws: int = 2000, seed: int = 0) -> list[dict
             w_b = e.normalized_weights[idx]
             dh_b = ((w_b * e.h_new[idx]).sum(axis=1) / (w_b * T_b).sum(axis=1)
                     - e.h_base[idx].sum(axis=1) / T_b.sum(axis=1))
-            rows.append({"results": run.file.results, "run": run.file.run, "eta": e.eta,
+            rows.append({"run_set": run.file.run_set, "run": run.file.run, "eta": e.eta,
                          "corr": float(np.corrcoef(lin, psi)[0, 1]), "ratio": indep / paired,
                          "corr_boot": float(np.corrcoef(e.eta * G_b, dh_b)[0, 1]),
                          "boot_over_paired": float(np.std(e.eta * G_b - dh_b, ddof=1)) / paired})
@@ -356,8 +356,8 @@ def markdown(res: dict) -> str:
         out += ["", "### 6. Real files: corr(η·g̃, ψ) and σ_independent / σ_paired per (run, η)", "",
                 "| run set | cases | corr range | corr median | σ_ind/σ_paired range | median "
                 "| bootstrap corr range | bootstrap SD / σ_paired range |", "|---|---|---|---|---|---|---|---|"]
-        for name in sorted({r["results"] for r in real}) + ["all"]:
-            rs = [r for r in real if name in ("all", r["results"])]
+        for name in sorted({r["run_set"] for r in real}) + ["all"]:
+            rs = [r for r in real if name in ("all", r["run_set"])]
             c, q = np.array([r["corr"] for r in rs]), np.array([r["ratio"] for r in rs])
             cb, qb = np.array([r["corr_boot"] for r in rs]), np.array([r["boot_over_paired"] for r in rs])
             out.append(f"| {name} | {len(rs)} | {c.min():+.3f} … {c.max():+.3f} | {np.median(c):+.3f} "

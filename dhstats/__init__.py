@@ -1,7 +1,7 @@
 """dhstats: a statistical acceptance gate for ΔH (entropy-change) estimators.
 
 Layers (one way): ``results`` (find, parse, validate) → ``stats``/``sigmas``/``psis`` (numpy
-kernels, every σ and its source) → ``verdicts``/``judges``/``agreement``/``runsets`` (thresholds
+kernels, every σ and its source) → ``verdicts``/``run_checks``/``agreement``/``runsets`` (thresholds
 → outcomes; their list: ``registry``) → ``gate`` (a pytest-free session) → ``health``/``badges``/
 ``pages``/``plots``/``tables`` → ``plugin`` (pytest hooks only) and ``cli``. Importing ``dhstats``
 loads neither matplotlib nor pytest.

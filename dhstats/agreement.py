@@ -88,7 +88,7 @@ def _diagnosis(ctx: RunContext, check: str, sig: Sigmas, z: float) -> tuple[str 
             and not 0.8 <= min(values) <= 1.25:
         return "biased_g", CONSTANT_RATIO.format(ratios=", ".join(num(r) for r in values))
     lq = _linquad_z(ctx, sig) if check == "linear_agreement" else None
-    if lq is not None and abs(lq) <= ctx.settings.sigma:
+    if lq is not None and abs(lq) <= ctx.settings.k:
         return "beyond_linear", (f"η is beyond the linear regime: the lin+quad prediction holds at this η "
                                  f"(z = {num(lq, 2)}), the curvature term ½η²Q is what ηG misses")
     g, shards = sig.g, ctx.run.num_shards
@@ -97,7 +97,7 @@ def _diagnosis(ctx: RunContext, check: str, sig: Sigmas, z: float) -> tuple[str 
         true = sig.true.value * shards if sig.true.source == "approximate" else sig.true.value
         lin = sig.prediction_linear if check == "linear_agreement" else sig.prediction_linquad
         scaled = math.hypot((lin or 0.0) * shards, true)
-        if scaled > 0 and abs(z * sig_value(sig, check) / scaled) <= ctx.settings.sigma:
+        if scaled > 0 and abs(z * sig_value(sig, check) / scaled) <= ctx.settings.k:
             return "shard_mean_se", (f"σ_G comes from the reported se_shard, unverified; with σ_G × num_shards = "
                                      f"{shards} the case passes: the shard-mean convention is the likely cause "
                                      "— declare it with --reported-se shard-mean")
@@ -132,7 +132,7 @@ def _agreement(ctx: RunContext, e: Entry, check: str) -> Verdict:
         missing = ("σ_G: neither approx.per_sequence nor approx.variance.se_shard" if sig.g is None
                    else "σ_Q: no per_sequence_vhvv and no se_vHvv")
         return ctx.verdict(check, "skipped", f"no {missing}.", e)
-    k, truth = ctx.settings.sigma, e.delta_h_true
+    k, truth = ctx.settings.k, e.delta_h_true
     z = stats.agreement_z(pred, truth, diff_sigma.value)
     cov = sig.cov("linear" if check == "linear_agreement" else "linquad")
     ratio, ratio_se = stats.pooled_ratio([pred], [truth], [pred_sigma], [sig.true.value], [cov])
@@ -184,7 +184,7 @@ def check_linquad_agreement(ctx: RunContext, e: Entry) -> Verdict:
 # --------------------------------------------------------------------------- pooled over runs
 
 
-def pooled_agreement(check: str, results: str, eta: float, cases: Sequence[Mapping], k: float,
+def pooled_agreement(check: str, run_set: str, eta: float, cases: Sequence[Mapping], k: float,
                      companion: Sequence[Mapping] = (), *, tolerance: float | None = None,
                      alpha: float = 0.05) -> Verdict:
     """Stouffer's Z = Σ z_r/√R of the per-run cases of ``POOLED[check]`` at ``eta`` (health.json
@@ -206,7 +206,7 @@ def pooled_agreement(check: str, results: str, eta: float, cases: Sequence[Mappi
         if judged:  # one run: what pooling would see is that run's resolution
             nums["resolution"] = unbounded(equivalence.resolution(k, [judged[0]["delta_h_true"]], [judged[0]["sigma"]]))
         return make_verdict(check, "skipped", f"{len(judged)} run(s) with a judged z at η = {eta!r}: pooling "
-                            f"needs at least {need}.{out_note}", results, None, eta, nums, Reason.INCONCLUSIVE)
+                            f"needs at least {need}.{out_note}", run_set, None, eta, nums, Reason.INCONCLUSIVE)
     z = [float(c["z"]) for c in judged]
     Z = stats.stouffer(z)
     cov = [case_covariance(c) for c in judged]
@@ -226,18 +226,18 @@ def pooled_agreement(check: str, results: str, eta: float, cases: Sequence[Mappi
               f"over R = {len(judged)} runs ({runs}).{out_note}")
     nums["detail"] = detail
     if not math.isfinite(Z):
-        return make_verdict(check, "failed", f"not finite: Z = {fmt(Z)}; {detail}", results, None, eta, nums,
+        return make_verdict(check, "failed", f"not finite: Z = {fmt(Z)}; {detail}", run_set, None, eta, nums,
                             Reason.NOT_FINITE)
     if tolerance is not None:
-        return equivalence_verdict(check, results, eta, judged, nums, tolerance, alpha)
+        return equivalence_verdict(check, run_set, eta, judged, nums, tolerance, alpha)
     if not failed:
         return make_verdict(check, "passed", pooled_message(False, f"{shift}; {detail}", rule, None, resolution),
-                            results, None, eta, nums)
+                            run_set, None, eta, nums)
     finding, meaning = pooled_meaning(base, judged, Z, k, _judged(companion))
     if finding:
         nums["finding"] = finding
     return make_verdict(check, "failed", pooled_message(True, detail, rule, f"{shift}; {meaning}", resolution),
-                        results, None, eta, nums)
+                        run_set, None, eta, nums)
 
 
 def _judged(cases: Sequence[Mapping]) -> list[Mapping]:
@@ -250,7 +250,7 @@ def case_sigma_c(case: Mapping, c: float) -> float:
                    cov=case_covariance(case))
 
 
-def equivalence_verdict(check: str, results: str, eta: float, judged: Sequence[Mapping], nums: dict,
+def equivalence_verdict(check: str, run_set: str, eta: float, judged: Sequence[Mapping], nums: dict,
                         delta: float, alpha: float) -> Verdict:
     """A pooled case judged by TOST against [1 − δ, 1 + δ] (:func:`dhstats.equivalence.tost`):
     passed when demonstrated (a significant Z inside the tolerance is said), failed
@@ -271,13 +271,13 @@ def equivalence_verdict(check: str, results: str, eta: float, judged: Sequence[M
             extra = (f"; a significant bias (Z = {nums['Z']:.2f}, |Z| > k = {nums['k']:g}), but inside the "
                      "tolerance")
         return make_verdict(check, "passed", f"agreement within {band} demonstrated {where}: {interval} "
-                            f"({tests}){extra}.", results, None, eta, nums)
+                            f"({tests}){extra}.", run_set, None, eta, nums)
     if t.verdict == equivalence.Equivalence.OUT_OF_TOLERANCE:
         return make_verdict(check, "failed", failure(f"outside {band} {where}: the prediction is demonstrably "
                                                      f"off by more than {band}", f"{interval} ({tests})"),
-                            results, None, eta, nums, Reason.OUT_OF_TOLERANCE)
+                            run_set, None, eta, nums, Reason.OUT_OF_TOLERANCE)
     if t.verdict == equivalence.Equivalence.NOT_FINITE:
-        return make_verdict(check, "failed", f"not finite: {tests}; {interval}", results, None, eta, nums,
+        return make_verdict(check, "failed", f"not finite: {tests}; {interval}", run_set, None, eta, nums,
                             Reason.NOT_FINITE)
     needed = equivalence.runs_to_demonstrate(R, nums["ratio_se"], delta, alpha)
     e = sorted(c["n"] for c in judged if isinstance(c.get("n"), int))
@@ -290,7 +290,7 @@ def equivalence_verdict(check: str, results: str, eta: float, judged: Sequence[M
     return make_verdict(check, "failed", failure(f"{band} not demonstrated {where}: the runs are too few or too "
                                                  f"noisy to show agreement within {band}; {more} would demonstrate "
                                                  f"it (80 % power at ratio 1)", f"{interval} ({tests})"),
-                        results, None, eta, nums, Reason.NOT_DEMONSTRATED)
+                        run_set, None, eta, nums, Reason.NOT_DEMONSTRATED)
 
 
 def pool_cases(cases: Sequence[Mapping], k: float, *, tolerance: float | None = None,
@@ -298,12 +298,12 @@ def pool_cases(cases: Sequence[Mapping], k: float, *, tolerance: float | None = 
     """Every pooled verdict of some per-run agreement case dicts: one per (run set, η, pooled
     check), in run-set, η, check order (what the tables and the CLI's figures need)."""
     out = []
-    for results, eta in sorted({(c["results"], c["eta"]) for c in cases if c["check"] in Z_CHECKS}):
-        at = {base: [c for c in cases if c["results"] == results and c["eta"] == eta and c["check"] == base]
+    for run_set, eta in sorted({(c["run_set"], c["eta"]) for c in cases if c["check"] in Z_CHECKS}):
+        at = {base: [c for c in cases if c["run_set"] == run_set and c["eta"] == eta and c["check"] == base]
               for base in Z_CHECKS}
         for check, base in POOLED.items():
             companion = at["linquad_agreement"] if base == "linear_agreement" else ()
-            out.append(pooled_agreement(check, results, eta, at[base], k, companion, tolerance=tolerance,
+            out.append(pooled_agreement(check, run_set, eta, at[base], k, companion, tolerance=tolerance,
                                         alpha=alpha))
     return out
 
@@ -345,14 +345,14 @@ def _finite(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def check_pooled_linear_agreement(results: str, eta: float, cases: Sequence[Mapping], k: float,
+def check_pooled_linear_agreement(run_set: str, eta: float, cases: Sequence[Mapping], k: float,
                                   companion: Sequence[Mapping] = (), **equivalence_options) -> Verdict:
-    return pooled_agreement("pooled_linear_agreement", results, eta, cases, k, companion, **equivalence_options)
+    return pooled_agreement("pooled_linear_agreement", run_set, eta, cases, k, companion, **equivalence_options)
 
 
-def check_pooled_linquad_agreement(results: str, eta: float, cases: Sequence[Mapping], k: float,
+def check_pooled_linquad_agreement(run_set: str, eta: float, cases: Sequence[Mapping], k: float,
                                    companion: Sequence[Mapping] = (), **equivalence_options) -> Verdict:
-    return pooled_agreement("pooled_linquad_agreement", results, eta, cases, k, **equivalence_options)
+    return pooled_agreement("pooled_linquad_agreement", run_set, eta, cases, k, **equivalence_options)
 
 
 # --------------------------------------------------------------------------- multiplicity

@@ -179,7 +179,7 @@ def cmd_tables(args, opts: Options) -> int:
             if df.empty:
                 print(f"dhstats tables: {name}.csv has no rows: {_why_empty(name, valid)}", file=sys.stderr)
             elif name == "agreement":
-                cols = [c for c in ("results", "run", "eta", "delta_true", "delta_linear", "combined_se",
+                cols = [c for c in ("run_set", "run", "eta", "delta_true", "delta_linear", "combined_se",
                                     "sigma_source", "z", "within_ksigma", "notebook_combined_se",
                                     "notebook_within_1sigma") if c in df.columns]
                 print(df[cols].to_string(index=False))
@@ -193,13 +193,14 @@ def cmd_tables(args, opts: Options) -> int:
 
 
 def _write(out: Path, stem: str, result, where: str) -> bool:
-    """Write one :func:`dhstats.plots.render` result; a note goes to stderr."""
+    """Write one :func:`dhstats.plots.render` result (a :class:`dhstats.rendered.Figure`); a
+    note goes to stderr."""
     import base64
 
-    if len(result) == 3:
-        print(f"dhstats plot: {where}: {result[2]}", file=sys.stderr)
+    if result.png is None:
+        print(f"dhstats plot: {where}: {result.note}", file=sys.stderr)
         return False
-    (out / f"{stem}.png").write_bytes(base64.b64decode(result[1]))
+    (out / f"{stem}.png").write_bytes(base64.b64decode(result.png))
     return True
 
 
@@ -209,12 +210,16 @@ def _health_of(runs: list[Run], settings: Settings) -> dict:
     from .agreement import Z_CHECKS, pool_cases
     from .registry import evaluate
 
-    cases, sets = [], {}
+    from .runsets import run_set_size
+
+    cases = []
     for run in runs:
-        sets.setdefault(run.file.results, run.n)
         cases += [v.to_dict() for v in evaluate(run, settings)[1]
                   if v.check in Z_CHECKS]
-    cases += [{**v.to_dict(), "E": sets[v.results]} for v in pool_cases(cases, settings.sigma, tolerance=settings.tolerance,
+    sizes = [{"run_set": run.file.run_set, "run": run.file.run, "n": run.n} for run in runs]
+    names = list(dict.fromkeys(s["run_set"] for s in sizes))
+    sets = {name: run_set_size(s for s in sizes if s["run_set"] == name) for name in names}
+    cases += [{**v.to_dict(), "E": sets[v.run_set]} for v in pool_cases(cases, settings.k, tolerance=settings.tolerance,
                                                                               alpha=settings.equivalence_alpha)]
     return {"run_sets": [{"name": k, "E": v} for k, v in sets.items()], "cases": cases}
 
@@ -233,7 +238,7 @@ def cmd_plot(args, opts: Options) -> int:
     written = 0
     valid = [r for r in runs if isinstance(r, Run) and (not args.run or r.file.run in args.run)]
     for run in valid:
-        stem = f"{safe_name(run.file.results)}_{safe_name(run.file.run)}"  # bounded, [A-Za-z0-9._-]
+        stem = f"{safe_name(run.file.run_set)}_{safe_name(run.file.run)}"  # bounded, [A-Za-z0-9._-]
         for name in (n for n in names if n in plots.RUN_FIGURES):
             res = plots.render(name, run, None, opts.settings, dpi=opts.dpi)
             written += _write(out, f"{stem}_{name}", res, str(run.file.key))
@@ -252,7 +257,7 @@ def cmd_plot(args, opts: Options) -> int:
     if "trend" in names and args.history:
         from .health import read_history
 
-        res = plots.render("trend", read_history(args.history), sigma=opts.settings.sigma, dpi=opts.dpi)
+        res = plots.render("trend", read_history(args.history), k=opts.settings.k, dpi=opts.dpi)
         written += _write(out, "trend", res, str(args.history))
     print(f"{written} plot(s) written to {out}")
     return _report_invalid(runs)
@@ -292,8 +297,8 @@ def _set_figures(args, opts: Options, names, valid: list[Run], out: Path) -> int
     for name in ("pooled_interval", "pooled_ratio"):
         if name not in names:
             continue
-        for rs in sorted({c.get("results") for c in health.get("cases", []) if c.get("results")}):
-            mine = [c for c in health["cases"] if c.get("results") == rs]
+        for rs in sorted({c.get("run_set") for c in health.get("cases", []) if c.get("run_set")}):
+            mine = [c for c in health["cases"] if c.get("run_set") == rs]
             written += _write(out, f"{safe_name(rs)}_{name}", plots.render(name, mine, where=rs, dpi=opts.dpi), rs)
     for name in ("sigma_vs_e", "ratio_vs_e"):
         if name in names:

@@ -44,7 +44,7 @@ def _set_check_resolution(cases: Sequence[Mapping], run_set: str, check: str) ->
     at each η first)."""
     by_eta: dict = {}
     for c in cases:
-        if c["results"] == run_set and c["check"] == check and c.get("eta") is not None:
+        if c["run_set"] == run_set and c["check"] == check and c.get("eta") is not None:
             r = _resolution(c)
             if r is not None:
                 by_eta.setdefault(c["eta"], []).append(r)
@@ -68,7 +68,7 @@ def check_resolution(cases: Sequence[Mapping], check: str) -> float | None:
     """The best resolution of an agreement check (module docstring): worst run set."""
     if check not in POOLED_OF:
         return None
-    sets = sorted({c["results"] for c in cases if c["check"] == check})
+    sets = sorted({c["run_set"] for c in cases if c["check"] == check})
     values = []
     for s in sets:
         r = _set_check_resolution(cases, s, POOLED_OF[check])
@@ -111,7 +111,7 @@ def _worst(run_set: Mapping) -> float | None:
 def seen_kind(health: Mapping, run_set: Mapping) -> str:
     """``failed`` (a case of the set failed) | ``low`` (its resolution is worse than
     ``resolution_warn``, or unknown) | ``resolved``: how a run set's sentence is coloured."""
-    if any(c["outcome"] == "failed" for c in health["cases"] if c["results"] == run_set["name"]):
+    if any(c["outcome"] == "failed" for c in health["cases"] if c["run_set"] == run_set["name"]):
         return "failed"
     res, warn = _worst(run_set), (health.get("settings") or {}).get("resolution_warn", DEFAULT_WARN)
     return "low" if res is None or res > warn else "resolved"
@@ -122,7 +122,7 @@ def run_set_sentence(health: Mapping, run_set: Mapping) -> str:
     disagreement found, but a bias under ±190 % would go unseen; ≈ 58 runs, or E ≈ 3 700 at 4
     runs, would resolve ±50 %" (resolution: the worse estimator's)."""
     name = run_set["name"]
-    cases = [c for c in health["cases"] if c["results"] == name]
+    cases = [c for c in health["cases"] if c["run_set"] == name]
     failed = sum(c["outcome"] == "failed" for c in cases)
     warn = (health.get("settings") or {}).get("resolution_warn", DEFAULT_WARN)
     res = _worst(run_set)

@@ -7,7 +7,7 @@
 
 The pytest plugin (:mod:`dhstats.plugin`) drives the same object case by case: it asks
 :meth:`Gate.cases` for the items, :meth:`Gate.judge` for each verdict, moves the records to
-the controller (:meth:`Gate.payload` → :meth:`Gate.collect`) and calls :meth:`Gate.finish`.
+the controller (:meth:`Gate.payload` → :meth:`Gate.collect`) and calls :meth:`Gate.report`.
 
 How it stays fast and correct:
 
@@ -39,19 +39,20 @@ from . import registry
 from .agreement import POOLED, Z_CHECKS, apply_holm
 from .registry import INPUT, Scope, evaluate
 from .results import MAX_ETAS, InvalidRun, Run, RunFile, RunKey, discover, load_run, scan_etas
-from .judging import start_judging, figure_keys, judge_file, render_failure, render_set
+from .executor import start_judging, figure_keys, judge_file, render_failure, render_set
 from .runsets import check_se_scaling, scaling_medians
 from .names import safe_name
+from .rendered import Figure
 from .settings import SessionOptions
 from .verdicts import Outcome, RunOutcome, RunVerdict, Verdict
 
 POOL_WAIT = 600.0  # seconds a pooled case waits for another worker's runs before judging them itself
 
 
-def case_id(results: str, run: str | None, eta: float | None) -> str:
+def case_id(run_set: str, run: str | None, eta: float | None) -> str:
     """``E_2048/run_01/eta=1.6e-06``; per run ``E_2048/run_01``; run set ``E_2048/eta=…`` or
     ``E_2048`` (η by repr: the shortest exact form; names by :func:`dhstats.names.safe_name`)."""
-    parts = [safe_name(results)] + ([] if run is None else [safe_name(run)])
+    parts = [safe_name(run_set)] + ([] if run is None else [safe_name(run)])
     return "/".join(parts) + ("" if eta is None else f"/eta={eta!r}")
 
 
@@ -67,7 +68,7 @@ class Case:
     """One gate test: a check of a run (at one η, or per run / input) or of a run set."""
 
     check: str  # a registry name or "input"
-    results: str
+    run_set: str
     file: RunFile | None  # None for run-set checks
     eta: float | None
     order: int  # groups items run by run; run-set cases after every run
@@ -78,7 +79,7 @@ class Case:
 
     @property
     def id(self) -> str:
-        return case_id(self.results, None if self.file is None else self.file.run, self.eta)
+        return case_id(self.run_set, None if self.file is None else self.file.run, self.eta)
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ class Evaluation:
         self.loaded = loaded
         self.run_verdict = rv
         self.verdicts = {(v.check, v.eta): v for v in verdicts}
-        self.images: dict[tuple[str, float | None], tuple] = {}  # (figure, η or None) → rendered
+        self.images: dict[tuple[str, float | None], Figure] = {}  # (figure, η or None) → rendered
         self.reported = False  # the run verdict travels once, on the first case of the run
 
     def summary(self) -> dict:
@@ -153,13 +154,13 @@ class Gate:
     def cases(self, check: str) -> list[Case]:
         """The cases of ``check`` (a registry name or ``"input"``), in session order."""
         if check == INPUT:
-            return [Case(INPUT, f.results, f, None, self._order[f.key]) for f in self.files]
+            return [Case(INPUT, f.run_set, f, None, self._order[f.key]) for f in self.files]
         c = registry.check(check)
         base = len(self.files)
         if c.scope == Scope.RUN:
-            return [Case(check, f.results, f, None, self._order[f.key]) for f in self.files]
+            return [Case(check, f.run_set, f, None, self._order[f.key]) for f in self.files]
         if c.scope == Scope.CASE:
-            return [Case(check, f.results, f, eta, self._order[f.key]) for f in self.files for eta in self.etas(f)]
+            return [Case(check, f.run_set, f, eta, self._order[f.key]) for f in self.files for eta in self.etas(f)]
         if not c.per_eta:  # se_scaling: only when several run sets are checked together
             if len(self.run_sets) < 2:
                 return []
@@ -202,7 +203,7 @@ class Gate:
             why = (f"{len(etas)} true.entries η values: at most {MAX_ETAS} per run are checked"
                    if len(etas) > MAX_ETAS else f"true.entries η {', '.join(map(repr, missed))} not found by the "
                    "collection scan; these cases were not checked")
-            rv = RunVerdict(rv.results, rv.run, rv.path, RunOutcome.ERROR, f"{f.display}: {why}")
+            rv = RunVerdict(rv.run_set, rv.run, rv.path, RunOutcome.ERROR, f"{f.display}: {why}")
             verdicts = []
         ev = Evaluation(loaded if keep_arrays else None, rv, verdicts)
         self._run_verdicts[f.key] = rv
@@ -258,9 +259,9 @@ class Gate:
             every = [v for ev in evs.values() for v in ev.verdicts.values()] + pooled
             for v in apply_holm(every, self.settings.holm):
                 if v.run is None:
-                    self._set_verdicts[(v.check, v.results, v.eta)] = v
+                    self._set_verdicts[(v.check, v.run_set, v.eta)] = v
                 else:
-                    evs[RunKey(v.results, v.run)].verdicts[(v.check, v.eta)] = v
+                    evs[RunKey(v.run_set, v.run)].verdicts[(v.check, v.eta)] = v
             self._holm = evs
         return self._holm
 
@@ -306,38 +307,38 @@ class Gate:
     def _set_cases(self, rs: RunSet, check: str) -> list[dict]:
         return [c for f in rs.files for c in self.summary(f)["cases"] if c["check"] == check]
 
-    def set_verdict(self, check: str, results: str, eta: float | None) -> Verdict:
+    def set_verdict(self, check: str, run_set: str, eta: float | None) -> Verdict:
         """A run-set case's verdict (cached; under --holm with Holm applied)."""
-        key = (check, results, eta)
+        key = (check, run_set, eta)
         if key not in self._set_verdicts:
             if self.settings.holm is not None:
                 self._holm_evaluations()  # fills the pooled verdicts, Holm applied
             if key not in self._set_verdicts:
-                self._set_verdicts[key] = self._judge_set(check, results, eta)
+                self._set_verdicts[key] = self._judge_set(check, run_set, eta)
         return self._set_verdicts[key]
 
-    def _judge_set(self, check: str, results: str, eta: float | None) -> Verdict:
+    def _judge_set(self, check: str, run_set: str, eta: float | None) -> Verdict:
         if check == "se_scaling":
             medians = {rs.name: scaling_medians(self._set_cases(rs, "linear_agreement")) for rs in self.run_sets}
-            return check_se_scaling(results, medians, self.settings.scaling_bounds)
-        rs = next(r for r in self.run_sets if r.name == results)
+            return check_se_scaling(run_set, medians, self.settings.scaling_bounds)
+        rs = next(r for r in self.run_sets if r.name == run_set)
         cases = [c for c in self._set_cases(rs, POOLED[check]) if c["eta"] == eta]
         companion = ([c for c in self._set_cases(rs, "linquad_agreement") if c["eta"] == eta]
                      if POOLED[check] == "linear_agreement" else [])  # says whether lin+quad holds there
-        return registry.check(check).judge(results, eta, cases, self.settings.sigma, companion,
+        return registry.check(check).judge(run_set, eta, cases, self.settings.k, companion,
                                            tolerance=self.settings.tolerance, alpha=self.settings.equivalence_alpha)
 
     def _pooled_verdicts_all(self) -> list[Verdict]:
-        return [self._judge_set(case.check, case.results, case.eta)
+        return [self._judge_set(case.check, case.run_set, case.eta)
                 for name in POOLED for case in self.cases(name)]
 
     # ------------------------------------------------------------------ one case
     def judge(self, case: Case) -> Verdict | RunVerdict | Skip:
         """The case's verdict (its RunVerdict for ``input``), or why it has none."""
         if case.file is None:
-            v = self.set_verdict(case.check, case.results, case.eta)
-            if case.check == "se_scaling" and v.numbers.get("reference") == case.results and v.outcome != "failed":
-                return Skip(f"{case.results} is the reference of se_scaling (the largest E): the other run sets are "
+            v = self.set_verdict(case.check, case.run_set, case.eta)
+            if case.check == "se_scaling" and v.numbers.get("reference") == case.run_set and v.outcome != "failed":
+                return Skip(f"{case.run_set} is the reference of se_scaling (the largest E): the other run sets are "
                             "judged against it; it is not a case")
             return v
         ev = self.evaluation(case.file)
@@ -366,8 +367,8 @@ class Gate:
 
     # ------------------------------------------------------------------ figures (failing cases only)
     def images(self, case: Case) -> list:
-        """Figures of a failing case as (caption, base64 PNG) or (caption, None, note), most
-        telling first (the check's ``figures`` in the registry), rendered once each
+        """Figures of a failing case (:class:`dhstats.rendered.Figure`), most telling first
+        (the check's ``figures`` in the registry), rendered once each
         (:func:`render_failure`) while the session's ``--max-plots`` budget lasts; a judging
         process (:meth:`judge_ahead`) renders its runs' failures itself, from the same budget (a
         run it judged is not reloaded here once the budget is spent). Run-set figures, one per
@@ -384,21 +385,21 @@ class Gate:
                 return []
             if spent or not render_failure(run, ev.verdicts.values(), keys, ev.images, self.settings,
                                            self.plot_budget):
-                where = f"--results {self._path_of(case.results)} --run {case.file.run}"
+                where = f"--results {self._path_of(case.run_set)} --run {case.file.run}"
                 where += "" if case.eta is None else f" --eta {case.eta!r}"
-                return [("plots omitted", None, "the --max-plots budget of this session is spent; render them "
-                         f"with: dhstats plot {where}")]
+                return [Figure("plots omitted", None, "the --max-plots budget of this session is spent; render "
+                               f"them with: dhstats plot {where}")]
         return [ev.images[k] for k in keys]
 
-    def _path_of(self, results: str) -> Path:
-        return next(rs.path for rs in self.run_sets if rs.name == results)
+    def _path_of(self, run_set: str) -> Path:
+        return next(rs.path for rs in self.run_sets if rs.name == run_set)
 
     def _set_images(self, case: Case, names) -> list:
         """Figures of a failing run-set case, drawn from the runs' agreement case dicts (by a
         judging process when there is one: it has matplotlib loaded and is idle by then). A
         set's figure (every η, both estimators) is attached to its first failing case only; the
         others name that case."""
-        key = (case.results, tuple(names))
+        key = (case.run_set, tuple(names))
         if key in self._set_images_cache:  # a set's figure shows every η and both estimators: once
             first, images = self._set_images_cache[key]
             return [(img[0], None, f"shown once per run set, under {first}") for img in images]
@@ -413,15 +414,15 @@ class Gate:
                     for name, cs in every.items()]
             data = {"run_sets": sets, "cases": [c for cs in every.values() for c in cs]}
         else:
-            data = every[case.results] + [self.set_verdict(c.check, c.results, c.eta).to_dict()
+            data = every[case.run_set] + [self.set_verdict(c.check, c.run_set, c.eta).to_dict()
                                           for check in POOLED
-                                          for c in self.cases(check) if c.results == case.results]
+                                          for c in self.cases(check) if c.run_set == case.run_set]
         if self._pool is not None:
             try:
-                return [self._pool.submit(render_set, name, data, case.results).result() for name in names]
+                return [self._pool.submit(render_set, name, data, case.run_set).result() for name in names]
             except Exception:  # noqa: BLE001 - a judging process died: draw it here
                 pass
-        return [render_set(name, data, case.results) for name in names]
+        return [render_set(name, data, case.run_set) for name in names]
 
     # ------------------------------------------------------------------ controller side
     def collect(self, records: Iterable[dict], figures: Sequence = (), failed: bool = False) -> None:
@@ -430,30 +431,24 @@ class Gate:
             rec = dict(rec)
             kind = rec.pop("kind")
             if kind == "run":
-                self.run_records[RunKey(rec["results"], rec["run"])] = rec
+                self.run_records[RunKey(rec["run_set"], rec["run"])] = rec
             else:
                 self.case_records.append(rec)
                 if failed and figures:  # captions name run and η: a run's page gets each figure once
-                    bucket = self.figures.setdefault((rec["results"], rec["run"]), {})
-                    for fig in figures:
-                        bucket.setdefault(fig[0], fig)
+                    bucket = self.figures.setdefault((rec["run_set"], rec["run"]), {})
+                    for fig in map(Figure.of, figures):
+                        bucket.setdefault(fig.caption, fig)
 
-    def finish(self, html: bool = False) -> dict:
+    def report(self, html: bool = False) -> dict:
         """Write health.json, badges, run pages and the history line from the collected
-        records (:func:`dhstats.session_outputs.finish`); returns health.json's dict."""
-        from .session_outputs import finish
+        records (:func:`dhstats.session_outputs.write_outputs`); returns health.json's dict."""
+        from .session_outputs import write_outputs
 
         try:
-            self.health = finish(self, html)
+            self.health = write_outputs(self, html)
         finally:
             self.close()
         return self.health
-
-    def summary_html(self) -> str:
-        """The pytest-html summary (:func:`dhstats.session_outputs.summary_html`)."""
-        from .session_outputs import summary_html
-
-        return summary_html(self)
 
     def run(self) -> dict:
         """The whole session without pytest: judge every case, collect, write the outputs."""
@@ -461,7 +456,7 @@ class Gate:
             verdict = self.judge(case)
             failed = isinstance(verdict, Verdict) and verdict.outcome == Outcome.FAILED
             self.collect(self.payload(case, verdict), self.images(case) if failed else (), failed)
-        return self.finish()
+        return self.report()
 
 
 def _exchange_name(key: RunKey) -> str:
@@ -472,7 +467,7 @@ def _run_sets(files: Sequence[RunFile]) -> list[RunSet]:
     """Run sets in discovery order; a run set's directory is its runs' grandparent."""
     sets: dict[str, list[RunFile]] = {}
     for f in files:
-        sets.setdefault(f.results, []).append(f)
+        sets.setdefault(f.run_set, []).append(f)
     return [RunSet(name, fs[0].path.parent.parent, tuple(fs)) for name, fs in sets.items()]
 
 

@@ -1,4 +1,4 @@
-"""``health.json`` schema 2 (the gate's source of truth) and the history of gate sessions.
+"""``health.json`` schema 3 (the gate's source of truth) and the history of gate sessions.
 
 Badges (:mod:`dhstats.badges`), pages (:mod:`dhstats.pages`) and the terminal table
 (:mod:`dhstats.terminal`) render from the dict :func:`build_health` returns, never from
@@ -21,20 +21,23 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from . import history, registry
+from .agreement import POOLED
 from .confidence import confidence, set_resolution
+from .records import ProblemReason
+from .runsets import run_set_size
+from .verdicts import Outcome, Reason, RunOutcome
 
 try:
     import orjson
 except ImportError:  # pragma: no cover - orjson is a declared dependency
     orjson = None
 
-SCHEMA = 2
-OUTCOMES = ("passed", "failed", "skipped")
-REASONS = ("ok", "out_of_bounds", "missing_field", "inconclusive", "not_finite", "out_of_tolerance",
-           "not_demonstrated")
-RUN_OUTCOMES = ("ok", "error")
+SCHEMA = 3  # README, "health.json schema": what changed from 2
+OUTCOMES = tuple(map(str, Outcome))
+REASONS = tuple(map(str, Reason))
+RUN_OUTCOMES = tuple(map(str, RunOutcome))
+PROBLEM_REASONS = tuple(map(str, ProblemReason))
 HISTORY_MAX_LINES = 1000
-POOLED = ("pooled_linear_agreement", "pooled_linquad_agreement")
 
 
 def _record(obj) -> dict:
@@ -81,40 +84,39 @@ def dumps_json(obj, indent: bool = True) -> bytes:
     return (text + ("\n" if indent else "")).encode("utf-8")
 
 
-def _e_of(name: str):
-    m = re.fullmatch(r"E_(\d+)", name)
-    return int(m.group(1)) if m else None
-
-
-def _run_sets(results_paths: Sequence[str], runs: Sequence[Mapping], run_sets) -> list[dict]:
+def _run_sets(paths: Sequence[str], runs: Sequence[Mapping], cases: Sequence[Mapping], run_sets) -> list[dict]:
     if run_sets is not None:
         return [clean(_record(s)) for s in run_sets]
     out = []
-    for p in results_paths:
+    for p in paths:
         name = os.path.basename(os.path.normpath(p))
-        out.append({"name": name, "path": p, "E": _e_of(name),
-                    "runs": sum(r["results"] == name for r in runs)})
+        out.append({"name": name, "path": p, "E": run_set_size(c for c in cases if c["run_set"] == name),
+                    "runs": sum(r["run_set"] == name for r in runs)})
     return out
 
 
 def _where(c: Mapping) -> str:
-    parts = [str(c.get("results")), *([str(c["run"])] if c.get("run") is not None else [])]
+    parts = [str(c.get("run_set")), *([str(c["run"])] if c.get("run") is not None else [])]
     if c.get("eta") is not None:
         parts.append(f"eta={c['eta']!r}")
     return "/".join(parts)
 
 
 def validate(runs: Sequence[Mapping], cases: Sequence[Mapping], set_names: Iterable[str]) -> None:
-    """Raise ``ValueError`` when records contradict the contract: unknown run outcome, check,
-    outcome or reason; a case of an unlisted or invalid run; a run-set case with a run, or a
-    run/case-scope case without one; ``eta`` present where the scope has none."""
+    """Raise ``ValueError`` when records contradict the contract: unknown run outcome, problem
+    reason, check, outcome or reason; a case of an unlisted or invalid run; a run-set case with
+    a run, or a run/case-scope case without one; ``eta`` present where the scope has none."""
     outcome_of = {}
     for r in runs:
         if r.get("outcome") not in RUN_OUTCOMES:
-            raise ValueError(f"run {r.get('results')}/{r.get('run')}: outcome {r.get('outcome')!r} "
+            raise ValueError(f"run {r.get('run_set')}/{r.get('run')}: outcome {r.get('outcome')!r} "
                              f"not in {RUN_OUTCOMES}")
-        outcome_of[(r["results"], r["run"])] = r["outcome"]
-    sets = set(set_names) | {r["results"] for r in runs}
+        for p in r.get("problems") or ():
+            if not isinstance(p, Mapping) or p.get("reason") not in PROBLEM_REASONS:
+                raise ValueError(f"run {r.get('run_set')}/{r.get('run')}: problem {p!r} has no reason in "
+                                 f"{PROBLEM_REASONS}")
+        outcome_of[(r["run_set"], r["run"])] = r["outcome"]
+    sets = set(set_names) | {r["run_set"] for r in runs}
     for c in cases:
         where = _where(c)
         if c.get("check") not in registry.BY_NAME:
@@ -131,10 +133,10 @@ def validate(runs: Sequence[Mapping], cases: Sequence[Mapping], set_names: Itera
         if chk.scope == registry.Scope.RUN_SET:
             if c.get("run") is not None:
                 raise ValueError(f"case {where} ({chk.name}): run-set cases have run null")
-            if c.get("results") not in sets:
-                raise ValueError(f"case {where} ({chk.name}): run set {c.get('results')!r} not checked")
+            if c.get("run_set") not in sets:
+                raise ValueError(f"case {where} ({chk.name}): run set {c.get('run_set')!r} not checked")
             continue
-        run_outcome = outcome_of.get((c.get("results"), c.get("run")))
+        run_outcome = outcome_of.get((c.get("run_set"), c.get("run")))
         if run_outcome is None:
             raise ValueError(f"case {where} ({chk.name}): its run is not in runs")
         if run_outcome == "error":
@@ -209,20 +211,21 @@ def build_health(
     interrupted: bool = False,
     not_judged: Sequence[Mapping] = (),
 ) -> dict:
-    """The health.json document, schema 2 (checks.md, "Outputs"; its fields: README, "Outputs").
+    """The health.json document, schema :data:`SCHEMA` (checks.md, "Outputs"; its fields: README, "Outputs", "health.json schema").
 
-    ``settings`` has ``to_dict()`` and ``sigma``; records are verdict objects (``to_dict()``)
-    or dicts; ``run_sets`` entries ``{"name", "path", "E", "runs"}`` (derived from the paths
-    and runs when omitted: name = directory name, E from ``E_<n>``). Order is kept. Raises
-    ``ValueError`` (:func:`validate`) so that an inconsistent document is never written.
+    ``settings`` has ``to_dict()`` and ``k``; records are verdict objects (``to_dict()``)
+    or dicts; ``run_sets`` entries ``{"name", "path", "E", "runs"}`` (derived from the paths,
+    runs and cases when omitted: name = directory name, E by :func:`dhstats.runsets.run_set_size`).
+    Order is kept. Raises ``ValueError`` (:func:`validate`) so that an inconsistent document is
+    never written.
     ``interrupted``: the session stopped before every case ran (Ctrl-C); ``not_judged`` lists
-    the runs found but never judged (``{"results", "run", "path", "message"}``); the exit is
+    the runs found but never judged (``{"run_set", "run", "path", "message"}``); the exit is
     then :func:`interrupted_exit`, never a pass.
     """
     paths = [os.path.abspath(os.fspath(p)) for p in results_paths]
     runs = [clean(_record(r)) for r in run_verdicts]
     cases = [clean(_record(v)) for v in verdicts]
-    sets = _run_sets(paths, runs, run_sets)
+    sets = _run_sets(paths, runs, cases, run_sets)
     validate(runs, cases, (s["name"] for s in sets))
     for s in sets:
         s["resolution"] = clean(set_resolution(cases, s["name"]))
@@ -230,9 +233,8 @@ def build_health(
     doc = {
         "schema": SCHEMA,
         "generated": generated or now_utc(),
-        "sigma": clean(settings.sigma),
+        "k": clean(settings.k),
         "settings": clean(settings.to_dict()),
-        "results": paths,
         "run_sets": sets,
         "runs": runs,
         "cases": cases,
@@ -247,29 +249,29 @@ def build_health(
     return doc
 
 
-def cases_of(health: Mapping, results: str, run: str | None) -> list[dict]:
-    """The cases of one run (``run`` None: the run-set cases of ``results``): one scan of
+def cases_of(health: Mapping, run_set: str, run: str | None) -> list[dict]:
+    """The cases of one run (``run`` None: the run-set cases of ``run_set``): one scan of
     every case — for one look-up; a loop over runs uses :class:`RunIndex`."""
-    return [c for c in health["cases"] if c["results"] == results and c["run"] == run]
+    return [c for c in health["cases"] if c["run_set"] == run_set and c["run"] == run]
 
 
 class RunIndex:
-    """health.json's runs and cases by ``(results, run)`` (run None: a run set's cases), built
+    """health.json's runs and cases by ``(run_set, run)`` (run None: a run set's cases), built
     in one pass: whatever renders per run (pages, links, the manifest) looks a run up here
     instead of scanning every case for every run (O(runs × cases): 9 of 23 s at 1 000 runs)."""
 
     def __init__(self, health: Mapping):
-        self.runs = {(r["results"], r["run"]): r for r in health["runs"]}
+        self.runs = {(r["run_set"], r["run"]): r for r in health["runs"]}
         self.cases: dict[tuple, list[dict]] = {}
         for c in health["cases"]:
-            self.cases.setdefault((c["results"], c["run"]), []).append(c)
+            self.cases.setdefault((c["run_set"], c["run"]), []).append(c)
 
-    def cases_of(self, results: str, run: str | None) -> list[dict]:
+    def cases_of(self, run_set: str, run: str | None) -> list[dict]:
         """The cases of one run, in document order (as :func:`cases_of`)."""
-        return self.cases.get((results, run), [])
+        return self.cases.get((run_set, run), [])
 
-    def run(self, results: str, run: str) -> Mapping | None:
-        return self.runs.get((results, run))
+    def run(self, run_set: str, run: str) -> Mapping | None:
+        return self.runs.get((run_set, run))
 
 
 # --------------------------------------------------------------------------- history
@@ -298,7 +300,7 @@ def history_line(health: Mapping, commit: str | None = None) -> dict:
     pooled: dict = {}
     for c in health["cases"]:
         if c["check"] in POOLED and c.get("eta") is not None:
-            pooled.setdefault(c["check"], {}).setdefault(c["results"], {})[repr(c["eta"])] = c.get("Z")
+            pooled.setdefault(c["check"], {}).setdefault(c["run_set"], {})[repr(c["eta"])] = c.get("Z")
     counts = health["counts"]
     return clean({
         "time": health.get("generated") or now_utc(),
@@ -332,7 +334,8 @@ def append_history(path: str | os.PathLike, health: Mapping, commit: str | None 
     ``commit`` ``"auto"`` looks up the git commit of the first results directory in a
     repository (None: no commit). Returns the line."""
     if commit == "auto":
-        commit = next((c for c in map(git_commit, health.get("results", [])) if c), None)
+        paths = [s["path"] for s in health.get("run_sets", []) if s.get("path")]
+        commit = next((c for c in map(git_commit, paths) if c), None)
     line = history_line(health, commit)
     history.append(path, dumps_json(line, indent=False), max_lines)
     return line
@@ -350,6 +353,6 @@ def read_history(path: str | os.PathLike, last: int = 50) -> list[dict]:
     return load_history(path, last)[0]
 
 
-__all__ = ["SCHEMA", "OUTCOMES", "REASONS", "RunIndex", "append_history", "build_health", "cases_of", "clean", "count",
+__all__ = ["SCHEMA", "OUTCOMES", "PROBLEM_REASONS", "REASONS", "RUN_OUTCOMES", "RunIndex", "append_history", "build_health", "cases_of", "clean", "count",
            "dumps_json", "exit_block", "git_commit", "interrupted_exit", "history_line", "load_history",
            "read_history", "validate"]

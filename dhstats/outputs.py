@@ -252,7 +252,7 @@ class OutputSession:
         out = OutputSession("reports")
         out.begin(planned)            # removes last session's files not in `planned`
         out.write_bytes("health.json", data); ...
-        out.finish()                  # the manifest lists what this session wrote / planned
+        out.commit()                  # the manifest lists what this session wrote / planned
 
     ``planned`` holds every relative path this session may write, including files written by
     others (``report.html``, published later); the manifest written by :meth:`begin` is the
@@ -296,7 +296,7 @@ class OutputSession:
     def write_text(self, rel: str | os.PathLike, text: str) -> Path:
         return self.write_bytes(rel, text.encode("utf-8"))
 
-    def finish(self) -> Path:
+    def commit(self) -> Path:
         """Write the manifest: every file this session planned or wrote."""
         return self._save(self.planned)
 

@@ -6,7 +6,7 @@
   ``(caption, None, note)``; identical notes collapse into one line (a run without
   per-sequence data shows one line, not 15 empty panels). Images are 640 px wide; a click
   enlarges one (CSS ``:target``, no script).
-* :func:`summary_html`: the fragment for pytest-html's summary (failures first, invalid runs,
+* :func:`render_summary`: the fragment for pytest-html's summary (failures first, invalid runs,
   runs with failures linked, per-check table, pooled run-set verdicts, cross-set figures,
   trend figure).
 
@@ -29,11 +29,12 @@ from .confidence import run_set_sentence, seen_kind
 from .equivalence import percent
 from .health import OUTCOMES, RunIndex, count, exit_block
 from .names import safe_name
+from .rendered import Figure
 
 TEMPLATES = Path(__file__).with_name("templates")
 MAX_SUMMARY_FAILURES = 100
 _B64 = re.compile(r"[A-Za-z0-9+/=\s]+")
-_BASE_KEYS = {"results", "run", "eta", "check", "outcome", "reason", "message", "finding",
+_BASE_KEYS = {"run_set", "run", "eta", "check", "outcome", "reason", "message", "finding",
               "detail"}  # detail: the message's numbers part (kept for Holm's re-wording), not shown twice
 
 
@@ -41,11 +42,11 @@ _BASE_KEYS = {"results", "run", "eta", "check", "outcome", "reason", "message", 
 
 
 def page_path(key) -> str:
-    """``runs/<set>/<run>.html`` for a run key (``RunKey`` or ``(results, run)``), relative to
+    """``runs/<set>/<run>.html`` for a run key (``RunKey`` or ``(run_set, run)``), relative to
     the reports directory; each component by :func:`dhstats.names.safe_name` (unique, bounded,
     ``[A-Za-z0-9._-]`` only)."""
-    results, run = key
-    return f"runs/{safe_name(results)}/{safe_name(run)}.html"
+    run_set, run = key
+    return f"runs/{safe_name(run_set)}/{safe_name(run)}.html"
 
 
 def needs_page(run: Mapping, cases: Sequence[Mapping]) -> bool:
@@ -57,8 +58,8 @@ def page_links(health: Mapping, index: RunIndex | None = None) -> dict[str, str]
     """``{"E_2048/run_01": "runs/E_2048/run_01.html"}`` for every run that gets a page
     (``index``: :class:`dhstats.health.RunIndex` of ``health``, built when not given)."""
     index = RunIndex(health) if index is None else index
-    return {f"{r['results']}/{r['run']}": page_path((r["results"], r["run"])) for r in health["runs"]
-            if needs_page(r, index.cases_of(r["results"], r["run"]))}
+    return {f"{r['run_set']}/{r['run']}": page_path((r["run_set"], r["run"])) for r in health["runs"]
+            if needs_page(r, index.cases_of(r["run_set"], r["run"]))}
 
 
 # --------------------------------------------------------------------------- formatting
@@ -137,15 +138,12 @@ def collapse_notes(items: Iterable[Mapping]) -> list[dict]:
     return [{"note": note, "captions": caps} for note, caps in out.items()]
 
 
-def normalise_figures(figures) -> list[dict]:
-    """``(caption, b64)`` / ``(caption, None, note)`` / ``str`` note → ``{caption, src, note}``;
-    data that is not base64 becomes a note."""
+def normalise_figures(figures: Iterable[Figure]) -> list[dict]:
+    """:class:`dhstats.rendered.Figure` → ``{caption, src, note}``; data that is not base64
+    becomes a note."""
     out = []
     for f in figures or ():
-        if isinstance(f, str):
-            out.append({"caption": "", "src": None, "note": f})
-            continue
-        caption, data, note = (tuple(f) + (None, None))[:3]
+        caption, data, note = f.caption, f.png, f.note
         if isinstance(data, (bytes, bytearray)):
             data = data.decode("ascii", "replace")
         if data is not None and not _B64.fullmatch(str(data)):
@@ -232,7 +230,7 @@ def findings(failed: Sequence[Mapping], links: Mapping[str, str]) -> list[dict]:
 
 
 def _who(cases: Sequence[Mapping]) -> str:
-    runs = {(c["results"], c["run"]) for c in cases if c["run"] is not None}
+    runs = {(c["run_set"], c["run"]) for c in cases if c["run"] is not None}
     return wording.plural(len(cases), "case") + (f" in {wording.plural(len(runs), 'run')}" if runs else "")
 
 
@@ -243,16 +241,22 @@ def _check_order() -> dict[str, int]:
 # --------------------------------------------------------------------------- run page
 
 
+def problem_text(p: Mapping) -> str:
+    """An input problem of health.json (``runs[].problems[]``) as one line: file, JSON path, message."""
+    where = f"{p.get('file')}: {p['json_path']}" if p.get("json_path") else str(p.get("file"))
+    return f"{where}: {p.get('message')}"
+
+
 def render_run_page(health: Mapping, key, figures=(), index: RunIndex | None = None) -> str:
     """One self-contained page (inline CSS, data-URI images, no script) for the run ``key``
     (``index``: :class:`dhstats.health.RunIndex` of ``health``, built when not given: a
     caller rendering many pages builds it once)."""
-    results, name = key
+    run_set, name = key
     index = RunIndex(health) if index is None else index
-    run = index.run(results, name)
+    run = index.run(run_set, name)
     if run is None:
-        raise KeyError(f"run {results}/{name} is not in health.json")
-    cases = index.cases_of(results, name)
+        raise KeyError(f"run {run_set}/{name} is not in health.json")
+    cases = index.cases_of(run_set, name)
     order = _check_order()
     ordered = sorted(cases, key=lambda c: (order[c["check"]], c["eta"] is None, c["eta"] or 0.0))
     views = []
@@ -272,9 +276,9 @@ def render_run_page(health: Mapping, key, figures=(), index: RunIndex | None = N
     rank = {"failed": 0, "skipped": 1, "passed": 2}
     others = sorted((v for v in views if v["outcome"] != "failed"), key=lambda v: rank[v["outcome"]])
     message = str(run.get("message") or "")
-    problems = [str(p) for p in run.get("problems") or []]
+    problems = [problem_text(p) for p in run.get("problems") or []]
     return environment().get_template("run_page.html").render(
-        label=f"{results}/{name}", run=run, invalid=run.get("outcome") == "error",
+        label=f"{run_set}/{name}", run=run, invalid=run.get("outcome") == "error",
         first_line=_first_line(message), rest="\n".join(message.splitlines()[1:]), problems=problems,
         n={o: sum(c["outcome"] == o for c in cases) for o in OUTCOMES}, cases=cases,
         failed=[v for v in views if v["outcome"] == "failed"], others=others, columns=columns, rows=rows,
@@ -286,7 +290,7 @@ def render_run_page(health: Mapping, key, figures=(), index: RunIndex | None = N
 
 
 def _label(c: Mapping) -> str:
-    return f"{c['results']}/{c['run']}" if c["run"] is not None else f"{c['results']} (pooled)"
+    return f"{c['run_set']}/{c['run']}" if c["run"] is not None else f"{c['run_set']} (pooled)"
 
 
 def _run_sets_view(health: Mapping, index: RunIndex) -> tuple[list[dict], list[dict]]:
@@ -307,10 +311,10 @@ def _run_sets_view(health: Mapping, index: RunIndex) -> tuple[list[dict], list[d
     return views, [{"name": c.name, "title": c.title} for c in per_eta]
 
 
-def summary_html(health: Mapping, links: Mapping[str, str] | None = None, cross_set=(), trend=()) -> str:
+def render_summary(health: Mapping, links: Mapping[str, str] | None = None, cross_set=(), trend=()) -> str:
     """HTML fragment for the pytest-html summary. ``links`` maps ``"E_2048/run_01"`` to a
     relative href (default :func:`page_links`); ``cross_set`` and ``trend`` are figures
-    (``(caption, b64)`` or ``(caption, None, note)``) drawn by :mod:`dhstats.plots`."""
+    (:class:`dhstats.rendered.Figure`) drawn by :mod:`dhstats.plots`."""
     index = RunIndex(health)
     links = page_links(health, index) if links is None else dict(links)
     counts = health.get("counts") or count(health["runs"], health["cases"])
@@ -318,8 +322,8 @@ def summary_html(health: Mapping, links: Mapping[str, str] | None = None, cross_
     failed = sorted((c for c in health["cases"] if c["outcome"] == "failed"),
                     key=lambda c: (c["run"] is not None, order[c["check"]]))
     failures = findings(failed[:MAX_SUMMARY_FAILURES], links)
-    invalid = [{"label": f"{r['results']}/{r['run']}", "href": links.get(f"{r['results']}/{r['run']}"),
-                "first_line": _first_line(r.get("message")), "problem": (r.get("problems") or [None])[0]}
+    invalid = [{"label": f"{r['run_set']}/{r['run']}", "href": links.get(f"{r['run_set']}/{r['run']}"),
+                "first_line": _first_line(r.get("message")), "problem": next(map(problem_text, r.get("problems") or []), None)}
                for r in health["runs"] if r["outcome"] == "error"]
     checks = [{"name": n, "title": registry.BY_NAME[n].title, **counts["checks"][n]} for n in registry.NAMES]
     run_sets, pooled_checks = _run_sets_view(health, index)
@@ -330,10 +334,10 @@ def summary_html(health: Mapping, links: Mapping[str, str] | None = None, cross_
         more_failures=max(0, len(failed) - MAX_SUMMARY_FAILURES), invalid=invalid,
         checks=checks, run_sets=run_sets, pooled_checks=pooled_checks, cross_set=normalise_figures(cross_set),
         trend=normalise_figures(trend), omitted=health.get("figures_omitted", []),
-        results=health.get("results", []), settings=_settings(health),
+        paths=[s.get("path") for s in health.get("run_sets", [])], settings=_settings(health),
         assumed=assumed(health.get("settings") or {}),
     )
 
 
 __all__ = ["assumed", "environment", "findings", "headline", "needs_page", "normalise_figures", "num", "page_links",
-           "page_path", "render_run_page", "summary_html"]
+           "page_path", "problem_text", "render_run_page", "render_summary"]

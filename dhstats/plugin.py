@@ -3,7 +3,7 @@
 Everything else is :class:`dhstats.gate.Gate` (pytest-free), found in ``config.stash``:
 cases come from :meth:`Gate.cases`, each test judges its case once (:func:`judge`, the
 verdict is kept on the item for the report hook), the records travel on the test reports to
-the controller (xdist or not) and :meth:`Gate.finish` writes health.json, badges, pages.
+the controller (xdist or not) and :meth:`Gate.report` writes health.json, badges, pages.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from .html_rows import LIST_LIMIT, Rows
 from .layout import GATE_DIR
 from .session_outputs import deferred_interrupt, example_roots
 from .outputs import copy_into, publish, temp_path
+from .rendered import Figure
 from .results import DiscoveryError
 from .settings import OPTIONS, SettingsError, parse, usable_history, writable_reports
 from .verdicts import Outcome, RunOutcome, Verdict
@@ -203,8 +204,9 @@ class GateHooks:
         verdict = item.stash[_VERDICT]
         rep.user_properties.append((PROPERTY, self.g.payload(case, verdict)))
         if rep.failed and isinstance(verdict, Verdict):
-            figures = rep.dhstats_figures = self.g.images(case)  # travels to the xdist controller
-            notes = [f"{fig[0]}: {fig[2]}" for fig in figures if fig[1] is None]
+            figures = self.g.images(case)
+            rep.dhstats_figures = [f.wire() for f in figures]  # travels to the xdist controller
+            notes = [f"{fig.caption}: {fig.note}" for fig in figures if fig.png is None]
             if notes:
                 rep.sections.append(("dhstats plots", "\n".join(notes)))
         return rep
@@ -223,7 +225,7 @@ class GateHooks:
         late = self.deferred.enter_context(deferred_interrupt(self.g))  # until pytest_unconfigure
         # an unfinished session (Ctrl-C, internal error) is never a pass: its outputs say so
         self.g.interrupted = self.g.interrupted or session.exitstatus in _UNFINISHED
-        self.g.finish(html=bool(getattr(session.config.option, "htmlpath", None)))
+        self.g.report(html=bool(getattr(session.config.option, "htmlpath", None)))
         if self.g.interrupted:
             session.exitstatus = pytest.ExitCode.INTERRUPTED  # also when Ctrl-C came during finish
         elif self.g.health and self.g.health["exit"]["status"] and session.exitstatus == 0:
@@ -313,13 +315,14 @@ class HtmlHooks:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item, call):
         rep = yield
-        figures = getattr(rep, "dhstats_figures", None)
+        figures = [Figure.of(f) for f in getattr(rep, "dhstats_figures", None) or ()]
         if figures:
             from markupsafe import Markup
             from pytest_html import extras
 
             rep.extras = list(getattr(rep, "extras", [])) + [
-                extras.png(fig[1], name=fig[0]) if fig[1] else extras.html(str(Markup("<p>{}: {}</p>").format(*fig[::2])))
+                extras.png(fig.png, name=fig.caption) if fig.png
+                else extras.html(str(Markup("<p>{}: {}</p>").format(fig.caption, fig.note)))
                 for fig in figures]
         return rep
 
@@ -329,7 +332,9 @@ class HtmlHooks:
     def pytest_html_results_summary(self, prefix, summary, postfix, session=None):
         if self.g.health is not None:
             try:
-                prefix.append(self.g.summary_html())
+                from .session_outputs import summary_section
+
+                prefix.append(summary_section(self.g))
             except Exception as exc:  # noqa: BLE001 - reporting never ends a session
                 self.g.output_errors.append(f"dhstats: the report.html summary not written: {type(exc).__name__}: {exc}")
         if self.rows is not None and (note := self.rows.note()):

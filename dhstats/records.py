@@ -7,6 +7,7 @@ meanings and units are those of ``shared/spec/results-format.md``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import NamedTuple
 
@@ -19,36 +20,50 @@ class RunKey(NamedTuple):
     """The one name of a run everywhere (cases, caches, health.json, pages): run set + run.
     ``str(key)`` is ``E_2048/run_01``."""
 
-    results: str  # run-set name, e.g. "E_2048" (the --results directory's name)
+    run_set: str  # run-set name, e.g. "E_2048" (the --results directory's name)
     run: str  # run directory name, e.g. "run_01"
 
     def __str__(self) -> str:
-        return f"{self.results}/{self.run}"
+        return f"{self.run_set}/{self.run}"
 
 
 @dataclass(frozen=True)
 class RunFile:
     """Where one run lives: ``<run set>/<run>/results.json``."""
 
-    results: str  # run-set name, e.g. "E_2048" (the --results directory's name)
+    run_set: str  # run-set name, e.g. "E_2048" (the --results directory's name)
     run: str  # run directory name, e.g. "run_01"
     path: Path
 
     @property
     def key(self) -> RunKey:
-        return RunKey(self.results, self.run)
+        return RunKey(self.run_set, self.run)
 
     @property
     def display(self) -> str:
-        return f"{self.results}/{self.run}/{RESULTS_FILE}"
+        return f"{self.run_set}/{self.run}/{RESULTS_FILE}"
+
+
+class ProblemReason(StrEnum):
+    """What kind of input problem (health.json ``runs[].problems[].reason``)."""
+
+    UNREADABLE = "unreadable"  # not found, not a regular file, an OS error while reading
+    TOO_LARGE = "too_large"  # beyond --max-file-mb
+    NOT_JSON = "not_json"  # empty, not UTF-8 JSON
+    MISSING = "missing"  # a required field absent or null
+    WRONG_TYPE = "wrong_type"  # e.g. a string or a boolean where a number belongs
+    WRONG_LENGTH = "wrong_length"  # an array of another length than the run's n, or empty
+    OUT_OF_RANGE = "out_of_range"  # not finite, |x| > 1e50, η ≤ 0, a count < 1
+    DUPLICATE = "duplicate"  # the same η twice in true.entries
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One input problem: file, JSON path, what is wrong."""
+    """One input problem: file, JSON path, its kind, what is wrong."""
 
     file: str
     json_path: str
+    reason: ProblemReason
     message: str
 
     def __str__(self) -> str:
@@ -56,7 +71,8 @@ class Problem:
         return f"{where}: {self.message}"
 
     def to_dict(self) -> dict:
-        return {"file": self.file, "json_path": self.json_path, "message": self.message}
+        """health.json's ``runs[].problems[]`` entry."""
+        return {"file": self.file, "json_path": self.json_path, "reason": str(self.reason), "message": self.message}
 
 
 @dataclass(frozen=True, eq=False)

@@ -19,7 +19,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from . import agreement, judges, runsets
+from . import agreement, run_checks, runsets
 from .results import InvalidRun, Run
 from .settings import Settings
 from .verdicts import RunContext, RunOutcome, RunVerdict, Verdict, run_verdict
@@ -44,19 +44,19 @@ class Check:
 
 CHECKS: tuple[Check, ...] = (
     Check("consistency", Scope.CASE, "consist", "internal consistency of the file",
-          judges.check_consistency, ("contributions",)),
+          run_checks.check_consistency, ("contributions",)),
     Check("snis_weights", Scope.CASE, "weights", "SNIS weights normalised",
-          judges.check_snis_weights, ("weights",)),
+          run_checks.check_snis_weights, ("weights",)),
     Check("snis_reliability", Scope.CASE, "reliab", "SNIS reliability (ESS, Pareto k̂)",
-          judges.check_snis_reliability, ("weights",)),
+          run_checks.check_snis_reliability, ("weights",)),
     Check("se_consistency", Scope.RUN, "se", "reported SEs vs measured SEs",
-          judges.check_se_consistency, ("sigma_comparison",), per_eta=False),
+          run_checks.check_se_consistency, ("sigma_comparison",), per_eta=False),
     Check("linear_agreement", Scope.CASE, "linear", "linear prediction ηG vs ΔH_true",
           agreement.check_linear_agreement, ("delta_h_vs_eta", "ratio_vs_eta", "contributions", "errors")),
     Check("linquad_agreement", Scope.CASE, "linquad", "lin+quad prediction vs ΔH_true",
           agreement.check_linquad_agreement, ("delta_h_vs_eta", "ratio_vs_eta", "contributions", "errors")),
     Check("truncation_ratio", Scope.CASE, "trunc", "truncation ratio on the bulk of sequences",
-          judges.check_truncation_ratio, ("truncation_sweep", "clip_sweep", "contributions")),
+          run_checks.check_truncation_ratio, ("truncation_sweep", "clip_sweep", "contributions")),
     Check("pooled_linear_agreement", Scope.RUN_SET, "pool-lin", "linear prediction pooled over runs",
           agreement.check_pooled_linear_agreement, ("pooled_interval", "pooled_ratio")),
     Check("pooled_linquad_agreement", Scope.RUN_SET, "pool-lq", "lin+quad prediction pooled over runs",
@@ -101,5 +101,5 @@ def evaluate(loaded: Run | InvalidRun, settings: Settings = Settings()) -> tuple
             return rv, evaluate_run(loaded, settings)
     except Exception as exc:  # a bug in a check must not hide the other runs
         f = loaded.file
-        return RunVerdict(f.results, f.run, str(f.path), RunOutcome.ERROR,
+        return RunVerdict(f.run_set, f.run, str(f.path), RunOutcome.ERROR,
                           f"{f.display}: internal error while checking: {exc!r}"), []

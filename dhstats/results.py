@@ -40,6 +40,7 @@ from .records import (
     Entry,
     InvalidRun,
     Problem,
+    ProblemReason,
     Quadratic,
     Run,
     RunFile,
@@ -60,8 +61,8 @@ MAX_FILE_BYTES = 1024 * 2**20
 
 __all__ = [
     "RESULTS_FILE", "MAX_FILE_BYTES", "MAGNITUDE_BOUND", "DiscoveryError", "Entry", "InvalidRun",
-    "Problem", "Quadratic", "ReadError", "Run", "RunFile", "RunKey", "discover", "load_run",
-    "load_runs", "parse_document", "read_regular", "scan_etas", "entry_etas", "validate",
+    "Problem", "ProblemReason", "Quadratic", "ReadError", "Run", "RunFile", "RunKey", "discover", "load_run",
+    "load_runs", "parse_document", "read_regular", "scan_etas", "entry_etas", "TooLarge", "validate",
 ]
 
 
@@ -126,7 +127,7 @@ def discover(roots) -> list[RunFile]:
         other = keys.setdefault(f.key, f.path)
         if other != f.path:
             raise DiscoveryError(f"{other.parent} and {f.path.parent} are both named {str(f.key)!r}; rename one")
-    clash = clashes((f.results, f.run) for f in found)
+    clash = clashes((f.run_set, f.run) for f in found)
     if clash:
         a, b = clash[0]
         raise DiscoveryError(f"runs {a!r} and {b!r} would share one page and test id; rename one")
@@ -155,6 +156,14 @@ def _link_problem(run_dir: Path) -> str | None:
 class ReadError(OSError):
     """A results file that is not read: missing, not a regular file, too big, unreadable.
     ``str(exc)`` is the user-facing message (no path: the caller names the file)."""
+
+    reason = ProblemReason.UNREADABLE
+
+
+class TooLarge(ReadError):
+    """A results file beyond the size cap (``--max-file-mb``)."""
+
+    reason = ProblemReason.TOO_LARGE
 
 
 _KINDS = (
@@ -193,7 +202,7 @@ def read_regular(path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
     if not stat.S_ISREG(st.st_mode):
         raise ReadError(_not_regular(st.st_mode))
     if st.st_size > max_bytes:
-        raise ReadError(_too_big(st.st_size, max_bytes))
+        raise TooLarge(_too_big(st.st_size, max_bytes))
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
@@ -212,7 +221,7 @@ def read_regular(path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
             total += len(chunk)
             want = 1 << 20
         if total > max_bytes:
-            raise ReadError(_too_big(total, max_bytes, at_least=True))
+            raise TooLarge(_too_big(total, max_bytes, at_least=True))
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
     except ReadError:
         raise
@@ -253,21 +262,21 @@ def load_run(run_file: RunFile, raw: bytes | None = None, *,
              max_bytes: int = MAX_FILE_BYTES) -> Run | InvalidRun:
     """Read (:func:`read_regular`), parse and validate one run. Never raises for bad input.
     ``raw``: the file's bytes when the caller already has them (the cap applies too)."""
-    def invalid(message: str) -> InvalidRun:
-        return InvalidRun(run_file, (Problem(run_file.display, "", message),))
+    def invalid(reason: ProblemReason, message: str) -> InvalidRun:
+        return InvalidRun(run_file, (Problem(run_file.display, "", reason, message),))
 
     if raw is None:
         try:
             raw = read_regular(run_file.path, max_bytes)
         except ReadError as exc:
-            return invalid(_link_problem(run_file.path.parent) or str(exc))
+            return invalid(exc.reason, _link_problem(run_file.path.parent) or str(exc))
     elif len(raw) > max_bytes:
-        return invalid(_too_big(len(raw), max_bytes))
+        return invalid(ProblemReason.TOO_LARGE, _too_big(len(raw), max_bytes))
     if not raw.strip():
-        return invalid("empty file")
+        return invalid(ProblemReason.NOT_JSON, "empty file")
     doc, error = parse_document(raw)
     if error:
-        return invalid(error)
+        return invalid(ProblemReason.NOT_JSON, error)
     return validate(doc, run_file)
 
 

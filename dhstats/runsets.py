@@ -15,19 +15,33 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from .verdicts import Reason, Verdict, fmt, make_verdict
 from .wording import failure
 
 
+def run_set_size(cases: Iterable[Mapping]) -> int | None:
+    """E of one run set — its runs' num_sequences n — from case dicts carrying ``n`` (the
+    agreement cases), each run counted once. The one place E is computed (health.json's
+    ``run_sets[].E``, se_scaling, the CLI's and the figures' E). Runs of a set normally agree;
+    when they do not, E is the lower median of the runs' n (a size one of its runs has; the
+    se_scaling medians then mix the sizes, which its message names as a possible cause).
+    None when no run has a judged n."""
+    per_run: dict = {}
+    for c in cases:
+        n = c.get("n")
+        if isinstance(n, int) and not isinstance(n, bool) and n > 0:
+            per_run.setdefault((c.get("run_set"), c.get("run")), n)
+    return statistics.median_low(sorted(per_run.values())) if per_run else None
+
+
 def scaling_medians(cases: Sequence[Mapping]) -> dict:
     """E, m_G and m_true(η) of one run set from its ``linear_agreement`` case dicts (each with
     ``n``, ``sigma_g``, ``sigma_true``, ``eta``). Non-finite or missing σ's are left out."""
-    ns = [c["n"] for c in cases if isinstance(c.get("n"), int)]
-    if not ns:
+    E = run_set_size(cases)
+    if E is None:
         return {"E": None, "m_g": None, "m_true": {}}
-    E = int(statistics.median(ns))
     per_run_g = {c["run"]: c["sigma_g"] for c in cases if _ok(c.get("sigma_g"))}
     by_eta: dict[float, list[float]] = {}
     for c in cases:
@@ -38,16 +52,16 @@ def scaling_medians(cases: Sequence[Mapping]) -> dict:
             "m_true": {eta: statistics.median(v) for eta, v in sorted(by_eta.items())}}
 
 
-def check_se_scaling(results: str, medians: Mapping[str, dict], bounds: tuple[float, float]) -> Verdict:
-    """``se_scaling`` of run set ``results`` given :func:`scaling_medians` of every run set
+def check_se_scaling(run_set: str, medians: Mapping[str, dict], bounds: tuple[float, float]) -> Verdict:
+    """``se_scaling`` of run set ``run_set`` given :func:`scaling_medians` of every run set
     checked together (including this one)."""
     lo, hi = bounds
-    mine = medians[results]
+    mine = medians[run_set]
     known = {name: m for name, m in medians.items() if m["E"]}
     if mine["E"] is None or len({m["E"] for m in known.values()}) < 2:
         es = ", ".join(f"{name}: E = {m['E']}" for name, m in medians.items())
         return make_verdict("se_scaling", "skipped", f"needs ≥ 2 run sets of different E with a judged σ ({es}).",
-                            results, None, None, {"E": mine["E"]}, Reason.INCONCLUSIVE)
+                            run_set, None, None, {"E": mine["E"]}, Reason.INCONCLUSIVE)
     ref_name = max(known, key=lambda name: (known[name]["E"], name))
     ref = known[ref_name]
     nums: dict = {"E": mine["E"], "reference": ref_name, "reference_E": ref["E"], "bounds": list(bounds),
@@ -74,17 +88,17 @@ def check_se_scaling(results: str, medians: Mapping[str, dict], bounds: tuple[fl
     nums["ratio_sigma_true"] = worst
     where = f"E = {mine['E']} against {ref_name} (E = {ref['E']}, the largest)"
     if not parts:
-        return make_verdict("se_scaling", "skipped", f"no judged σ to compare ({where}).", results, None, None,
+        return make_verdict("se_scaling", "skipped", f"no judged σ to compare ({where}).", run_set, None, None,
                             nums, Reason.MISSING_FIELD)
     desc = f"medians over runs, {where}: " + "; ".join(parts)
     if bad:
         return make_verdict("se_scaling", "failed",
                             failure(f"σ does not shrink as 1/√E ({', '.join(bad)} outside [{lo:g}, {hi:g}]): a "
                                     "mis-scaled SE, or runs of different batch sizes mixed in one set", desc),
-                            results, None, None, nums)
-    if ref_name == results:
+                            run_set, None, None, nums)
+    if ref_name == run_set:
         desc = f"reference set (largest E = {mine['E']}); " + desc
-    return make_verdict("se_scaling", "passed", f"{desc}; within [{lo:g}, {hi:g}].", results, None, None, nums)
+    return make_verdict("se_scaling", "passed", f"{desc}; within [{lo:g}, {hi:g}].", run_set, None, None, nums)
 
 
 def _ok(x) -> bool:

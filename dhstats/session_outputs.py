@@ -16,23 +16,23 @@ from .results import RunKey
 from .verdicts import RunOutcome
 
 
-def finish(gate, html: bool = False) -> dict:
+def write_outputs(gate, html: bool = False) -> dict:
     """health.json, badges, run pages and the history line, written from the collected
-    records (:mod:`dhstats.publish`). Every run found is in health.json: a run none of
+    records (:mod:`dhstats.report_files`). Every run found is in health.json: a run none of
     whose cases reported (deselected, or a worker died) is judged here for its run
     verdict — unless the session was interrupted (``gate.interrupted``, checked before each
     such run: Ctrl-C also stops this judging); then it is listed in ``not_judged`` and
     health.json's exit says "interrupted" (status 2), never a pass. Reporting never ends the
     session: a failing output is named in ``output_errors`` and the others are still written."""
     from .health import build_health
-    from .publish import write_reports
+    from .report_files import write_reports
 
     not_judged = []
     for f in gate.files:
         if f.key in gate.run_records:
             continue
         if gate.interrupted:
-            not_judged.append({"results": f.results, "run": f.run, "path": str(f.path),
+            not_judged.append({"run_set": f.run_set, "run": f.run, "path": str(f.path),
                                "message": "not judged: the session was interrupted before any case of this run"})
             continue
         rv = gate.run_verdict(f)
@@ -41,15 +41,15 @@ def finish(gate, html: bool = False) -> dict:
                                    "process died)"}
     order = {name: i for i, name in enumerate(registry.NAMES)}
     runs = [gate.run_records[f.key] for f in gate.files if f.key in gate.run_records]
-    bad = {(r["results"], r["run"]) for r in runs if r["outcome"] == RunOutcome.ERROR}
+    bad = {(r["run_set"], r["run"]) for r in runs if r["outcome"] == RunOutcome.ERROR}
     sets = {rs.name: i for i, rs in enumerate(gate.run_sets)}
 
     def key(c):
-        run_pos = gate._order.get(RunKey(c["results"], c["run"]), -1) if c["run"] is not None else None
-        where = (0, run_pos) if run_pos is not None else (1, sets.get(c["results"], 0))
+        run_pos = gate._order.get(RunKey(c["run_set"], c["run"]), -1) if c["run"] is not None else None
+        where = (0, run_pos) if run_pos is not None else (1, sets.get(c["run_set"], 0))
         return (*where, order.get(c["check"], 99), -1.0 if c["eta"] is None else c["eta"])
 
-    cases = sorted((c for c in gate.case_records if (c["results"], c["run"]) not in bad), key=key)
+    cases = sorted((c for c in gate.case_records if (c["run_set"], c["run"]) not in bad), key=key)
     gate.health = build_health(gate.settings, gate.roots, runs, cases, run_sets=_run_set_records(gate, cases),
                                figures_omitted=gate.output_errors, interrupted=gate.interrupted,
                                not_judged=not_judged)
@@ -92,22 +92,19 @@ def _figures_for(gate, key) -> list:
 
 
 def _run_set_records(gate, cases: list[dict]) -> list[dict]:
-    out = []
-    for rs in gate.run_sets:
-        n = sorted(c["n"] for c in cases if c["results"] == rs.name and c["check"] == "linear_agreement"
-                   and isinstance(c.get("n"), int))
-        out.append({"name": rs.name, "path": str(rs.path), "E": n[len(n) // 2] if n else None,
-                    "runs": len(rs.files)})
-    return out
+    from .runsets import run_set_size
+
+    return [{"name": rs.name, "path": str(rs.path), "E": run_set_size(c for c in cases if c["run_set"] == rs.name),
+             "runs": len(rs.files)} for rs in gate.run_sets]
 
 
-def summary_html(gate) -> str:
+def summary_section(gate) -> str:
     """The pytest-html summary: verdict tables, the cross-set figures (σ vs E, pooled
     ratio vs E) when several run sets were checked, the trend over past sessions. An
     interrupted session's summary has no figures (Ctrl-C may have cut an import short); a
     figure that cannot be drawn is a one-line note."""
     from .health import read_history
-    from .pages import summary_html
+    from .pages import render_summary
 
     def figure(name, *args, **kw):
         try:
@@ -115,15 +112,15 @@ def summary_html(gate) -> str:
 
             return plots.render(name, *args, **kw)
         except Exception as exc:  # noqa: BLE001 - a figure never costs the summary
-            return (name, None, f"not drawn: {type(exc).__name__}: {exc}")
+            return Figure(name, None, f"not drawn: {type(exc).__name__}: {exc}")
 
     cross, trend = [], []
     if not gate.interrupted:
         if len(gate.run_sets) > 1:
             cross = [figure(name, gate.health) for name in ("sigma_vs_e", "ratio_vs_e")]
         lines = read_history(gate.options.history) if gate.options.history else []
-        trend = [figure("trend", lines, sigma=gate.settings.sigma)] if len(lines) > 1 else []
-    return summary_html(gate.health, None, cross, trend)
+        trend = [figure("trend", lines, k=gate.settings.k)] if len(lines) > 1 else []
+    return render_summary(gate.health, None, cross, trend)
 
 
 def example_roots(reports: Path) -> list[Path]:

@@ -24,7 +24,7 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Option:
-    name: str  # python name; flag --name-with-dashes, ini key dhstats_name
+    name: str  # python name; flag --name-with-dashes, ini key dhstats_name ("sigma" sets Settings.k)
     default: str  # as written on the command line
     help: str
     choices: tuple[str, ...] = ()
@@ -66,7 +66,7 @@ OPTION = {o.name: o for o in OPTIONS}
 class Settings:
     """Thresholds of the checks (defaults: checks.md). ``khat_max=None``: min(1 − 1/log10 n, 0.7)."""
 
-    sigma: float = 3.0
+    k: float = 3.0  # a case fails when |z| > k (flag --sigma, ini dhstats_sigma)
     holm: float | None = None
     ratio_bounds: tuple[float, float] = (0.5, 2.0)
     keep_quantiles: tuple[float, ...] = (0.99, 0.95, 0.90)
@@ -139,8 +139,8 @@ def parse_settings(raw: Mapping[str, object]) -> Settings:
     """The thresholds (:class:`Settings`) from their winning texts; missing names take the
     default. What the CLI's tables and plots need, without a reports directory."""
     text = _texts(raw)
-    sigma = _number(text("sigma"), "sigma")
-    if not sigma > 0:
+    k = _number(text("sigma"), "sigma")  # the threshold k keeps its flag --sigma
+    if not k > 0:
         raise SettingsError(f"--sigma: must be > 0, got {text('sigma')!r}")
     holm = _number(text("holm"), "holm") if text("holm") else None
     if holm is not None and not 0 < holm < 1:
@@ -166,7 +166,7 @@ def parse_settings(raw: Mapping[str, object]) -> Settings:
     if reported not in OPTION["reported_se"].choices:
         raise SettingsError(f"--reported-se: total or shard-mean, got {reported!r}")
     return Settings(
-        sigma=sigma, holm=holm,
+        k=k, holm=holm,
         ratio_bounds=_bounds(text("ratio_bounds"), "ratio_bounds"),
         keep_quantiles=quantiles, min_ess_fraction=min_ess, khat_max=khat_max,
         se_ratio_bounds=_bounds(text("se_ratio_bounds"), "se_ratio_bounds"),

@@ -59,7 +59,7 @@ def summary_table(runs) -> pd.DataFrame:
     for run in _valid(runs):
         for p in eta_curve(run):
             rows.append({
-                "results": run.file.results, "run": run.file.run, "eta": p.eta,
+                "run_set": run.file.run_set, "run": run.file.run, "eta": p.eta,
                 "delta_true": p.delta_true, "delta_linear": p.delta_linear,
                 "delta_linquad": p.delta_linquad,
                 "linear_over_true": _ratio(p.delta_linear, p.delta_true),
@@ -84,7 +84,7 @@ def standard_errors_table(runs, settings: Settings = Settings()) -> pd.DataFrame
         for e, p in zip(run.entries, eta_curve(run, settings)):
             s = p.sigmas
             rows.append({
-                "results": run.file.results, "run": run.file.run, "eta": e.eta,
+                "run_set": run.file.run_set, "run": run.file.run, "eta": e.eta,
                 "delta_true": e.delta_h_true, "delta_linear": p.delta_linear,
                 "se_linear_raw": run.se_shard,
                 "se_linear_notebook": None if run.se_shard is None else run.se_shard * e.eta,
@@ -108,7 +108,7 @@ def agreement_table(runs, settings: Settings = Settings()) -> pd.DataFrame:
     """``agreement_df`` with the gate's z (σ of the difference, paired when the run allows:
     ``sigma_source``) beside the notebook's 1σ verdict."""
     rows = []
-    k = settings.sigma
+    k = settings.k
     for run in _valid(runs):
         for e, p in zip(run.entries, eta_curve(run, settings)):
             s, seq = p.sigmas, sequence_series(run, e)
@@ -118,7 +118,7 @@ def agreement_table(runs, settings: Settings = Settings()) -> pd.DataFrame:
             nb_comb = math.hypot(nb_true, nb_lin)
             z = stats.agreement_z(p.delta_linear, p.delta_true, s.linear.value) if s.linear else math.nan
             row = {
-                "results": run.file.results, "run": run.file.run, "eta": e.eta,
+                "run_set": run.file.run_set, "run": run.file.run, "eta": e.eta,
                 "delta_true": p.delta_true, "delta_linear": p.delta_linear, "diff": diff,
                 "se_true": _value(s.true), "se_true_source": _source(s.true), "se_linear": s.prediction_linear,
                 "combined_se": _value(s.linear), "sigma_source": _source(s.linear), "z": z,
@@ -150,13 +150,13 @@ def pooled_table(runs, settings: Settings = Settings()) -> pd.DataFrame:
     pooled ratio Σ prediction / Σ ΔH_true, its SE and 1 − 2α interval, the resolution (smallest
     relative bias detected with 80 % power; empty: ∞ or none), under --tolerance δ the TOST
     statistics, outcome and reason (:func:`dhstats.agreement.pooled_agreement`)."""
-    rows = [{"results": v.results, "eta": v.eta, "estimator": POOLED[v.check].removesuffix("_agreement"),
+    rows = [{"run_set": v.run_set, "eta": v.eta, "estimator": POOLED[v.check].removesuffix("_agreement"),
              "R": v.numbers["R"], "Z": v.numbers.get("Z"), "ratio": v.numbers.get("ratio"),
              "ratio_se": v.numbers.get("ratio_se"), "ratio_lo": v.numbers.get("ratio_lo"),
              "ratio_hi": v.numbers.get("ratio_hi"), "resolution": v.numbers.get("resolution"),
              "tolerance": settings.tolerance, "tost_lo": v.numbers.get("tost_lo"),
              "tost_hi": v.numbers.get("tost_hi"), "outcome": str(v.outcome), "reason": str(v.reason)}
-            for v in pool_cases(_agreement_cases(runs, settings), settings.sigma, tolerance=settings.tolerance,
+            for v in pool_cases(_agreement_cases(runs, settings), settings.k, tolerance=settings.tolerance,
                                  alpha=settings.equivalence_alpha)]
     return pd.DataFrame(rows)
 
@@ -165,13 +165,13 @@ def scaling_table(runs, settings: Settings = Settings()) -> pd.DataFrame:
     """One row per run set: E, the medians σ_G·√E and σ_true·√E/η (:func:`scaling_medians`)
     and their ratios to the largest-E set's (the se_scaling check)."""
     cases = [c for c in _agreement_cases(runs, settings) if c["check"] == "linear_agreement"]
-    sets = sorted({c["results"] for c in cases})
-    medians = {name: scaling_medians([c for c in cases if c["results"] == name]) for name in sets}
+    sets = sorted({c["run_set"] for c in cases})
+    medians = {name: scaling_medians([c for c in cases if c["run_set"] == name]) for name in sets}
     rows = []
     for name in sets:
         v = check_se_scaling(name, medians, settings.scaling_bounds)
         m = medians[name]
-        rows.append({"results": name, "E": m["E"], "sigma_g_sqrt_e": m["m_g"],
+        rows.append({"run_set": name, "E": m["E"], "sigma_g_sqrt_e": m["m_g"],
                      "sigma_true_sqrt_e_over_eta": statistics.median(m["m_true"].values()) if m["m_true"] else None,
                      "reference": v.numbers.get("reference"), "ratio_sigma_g": v.numbers.get("ratio_sigma_g"),
                      "ratio_sigma_true": v.numbers.get("ratio_sigma_true"), "outcome": str(v.outcome)})
@@ -188,11 +188,11 @@ def truncation_table(runs, settings: Settings = Settings()) -> pd.DataFrame:
         for e in run.entries:
             s = sequence_series(run, e)
             for q in settings.keep_quantiles:
-                row = {"results": run.file.results, "run": run.file.run, "eta": e.eta}
+                row = {"run_set": run.file.run_set, "run": run.file.run, "eta": e.eta}
                 row.update(trunc.truncation_summary(q, s.linear, s.true, s.linquad))
                 if e.h_base is not None:
                     t = trunc.truncation(e.eta, run.gdotv, e.normalized_weights, e.token_counts,
-                                         e.h_new, e.h_base, e.base_entropy, q, settings.sigma)
+                                         e.h_new, e.h_base, e.base_entropy, q, settings.k)
                     row.update(linear_S=t.linear, true_S=t.true, sigma_S=t.sigma, ratio=t.ratio,
                                conclusive=t.conclusive, notebook_ratio=t.notebook_ratio)
                 rows.append(row)
@@ -208,7 +208,7 @@ def filtered_estimates_table(runs, keep_quantiles=(0.99, 0.95), clip_thresholds=
             continue
         for e, p in zip(run.entries, eta_curve(run)):
             s = sequence_series(run, e)
-            base = {"results": run.file.results, "run": run.file.run, "eta": e.eta}
+            base = {"run_set": run.file.run_set, "run": run.file.run, "eta": e.eta}
             rows.append({**base, "strategy": "raw", "delta_true": p.delta_true,
                          "delta_linear": p.delta_linear, "delta_linquad": p.delta_linquad})
             for q in keep_quantiles:

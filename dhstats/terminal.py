@@ -52,14 +52,14 @@ def run_table(health: Mapping) -> list[str]:
     per_run: dict = {}
     for c in health["cases"]:
         if c["run"] is not None:
-            t = per_run.setdefault((c["results"], c["run"], c["check"]), {})
+            t = per_run.setdefault((c["run_set"], c["run"], c["check"]), {})
             t[c["outcome"]] = t.get(c["outcome"], 0) + 1
     rows = []
     for r in health["runs"]:
-        key = (r["results"], r["run"])
+        key = (r["run_set"], r["run"])
         cells = (["ERR"] * len(checks) if r["outcome"] == "error"
                  else [cell(per_run.get((*key, c.name), {})) for c in checks])
-        rows.append((printable(f"{r['results']}/{r['run']}"), cells))
+        rows.append((printable(f"{r['run_set']}/{r['run']}"), cells))
     counts = health.get("counts") or count(health["runs"], health["cases"])
     totals = [cell(counts["checks"][c.name]) for c in checks]
     headers = [c.short for c in checks]
@@ -146,7 +146,7 @@ def summary_lines(health: Mapping, written: Sequence[str | os.PathLike] = ()) ->
     counts = health.get("counts") or count(health["runs"], health["cases"])
     settings = health.get("settings") or {}
     rule = (f"Holm–Bonferroni α = {settings['holm']:g}" if settings.get("holm") is not None
-            else f"|z| ≤ {_num(health.get('sigma'))}")
+            else f"|z| ≤ {_num(health.get('k'))}")
     out = [f"dhstats estimator health ({rule})"] + run_table(health)
     out.append("P passed · F failed · S skipped · ERR invalid run (input unusable, no cases)")
     pooled = run_set_lines(health)

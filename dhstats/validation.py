@@ -1,7 +1,7 @@
 """Validate a parsed ``results.json`` document into a :class:`Run` (or an :class:`InvalidRun`).
 
 Format: ``shared/spec/results-format.md``. Validation collects *every* problem of a file,
-each as ``Problem(file, json_path, message)``, e.g.
+each as ``Problem(file, json_path, reason, message)``, e.g.
 ``E_256/run_03/results.json: true.entries[1].diagnostics.h_new: 255 values, expected 256``,
 and never raises.
 
@@ -34,12 +34,14 @@ from typing import Any
 
 import numpy as np
 
-from .records import Entry, InvalidRun, Problem, Quadratic, Run, RunFile
+from .records import Entry, InvalidRun, Problem, ProblemReason, Quadratic, Run, RunFile
 
 #: |x| ≤ MAGNITUDE_BOUND for every number the gate reads (module docstring: why 1e50).
 MAGNITUDE_BOUND = 1e50
 _BOUND_TEXT = "1e50"
 _NUMBER_TYPES = {float, int}
+_MISSING, _TYPE = ProblemReason.MISSING, ProblemReason.WRONG_TYPE
+_LENGTH, _RANGE = ProblemReason.WRONG_LENGTH, ProblemReason.OUT_OF_RANGE
 
 
 class Validator:
@@ -49,42 +51,42 @@ class Validator:
         self.file = file
         self.problems: list[Problem] = []
 
-    def problem(self, path: str, message: str) -> None:
-        self.problems.append(Problem(self.file, path, message))
+    def problem(self, path: str, reason: ProblemReason, message: str) -> None:
+        self.problems.append(Problem(self.file, path, reason, message))
 
     def obj(self, parent: dict, key: str, path: str, required: bool) -> dict | None:
         value = parent.get(key)
         if value is None:
             if required:
-                self.problem(path, "missing" if key not in parent else "null, expected an object")
+                self.problem(path, _MISSING, "missing" if key not in parent else "null, expected an object")
             return None
         if not isinstance(value, dict):
-            self.problem(path, f"{_kind(value)}, expected an object")
+            self.problem(path, _TYPE, f"{_kind(value)}, expected an object")
             return None
         return value
 
     def number(self, parent: dict, key: str, path: str, required: bool) -> float | None:
         if key not in parent or parent[key] is None:
             if required:
-                self.problem(path, "missing" if key not in parent else "null, expected a number")
+                self.problem(path, _MISSING, "missing" if key not in parent else "null, expected a number")
             return None
         return self.scalar(parent[key], path)
 
     def scalar(self, value, path: str) -> float | None:
         """A JSON number within the bound, as a float; else a problem and None."""
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.problem(path, f"{_kind(value)}, expected a number")
+            self.problem(path, _TYPE, f"{_kind(value)}, expected a number")
             return None
         bad = _out_of_bounds(value)
         if bad:
-            self.problem(path, bad)
+            self.problem(path, _RANGE, bad)
             return None
         return float(value)
 
     def array(self, parent: dict, key: str, path: str, required: bool, n: int | None):
         if key not in parent or parent[key] is None:
             if required:
-                self.problem(path, "missing" if key not in parent else "null, expected an array")
+                self.problem(path, _MISSING, "missing" if key not in parent else "null, expected an array")
             return None
         return self.values(parent[key], path, n)
 
@@ -95,13 +97,13 @@ class Validator:
         per-element loop runs only to name the first bad item."""
         element = element or (lambda i: f"{path}[{i}]")
         if not isinstance(value, list):
-            self.problem(path, f"{_kind(value)}, expected an array of numbers")
+            self.problem(path, _TYPE, f"{_kind(value)}, expected an array of numbers")
             return None
         if n is not None and len(value) != n:
-            self.problem(path, f"{len(value)} values, expected {n}")
+            self.problem(path, _LENGTH, f"{len(value)} values, expected {n}")
             return None
         if not value:
-            self.problem(path, "empty array")
+            self.problem(path, _LENGTH, "empty array")
             return None
         arr = _numeric(value)
         if arr is not None:
@@ -109,7 +111,7 @@ class Validator:
             if inside.all():
                 return arr
             i = int(np.argmin(inside))
-            self.problem(element(i), _out_of_bounds(value[i]) or "out of bounds")
+            self.problem(element(i), _RANGE, _out_of_bounds(value[i]) or "out of bounds")
             return None
         for i, item in enumerate(value):  # slow path: name the first bad element
             if self.scalar(item, element(i)) is None:
@@ -169,7 +171,7 @@ def validate(doc: Any, run_file: RunFile) -> Run | InvalidRun:
     """Validate a parsed document against results-format.md; collect all problems."""
     v = Validator(run_file.display)
     if not isinstance(doc, dict):
-        v.problem("", f"top level is {_kind(doc)}, expected an object")
+        v.problem("", _TYPE, f"top level is {_kind(doc)}, expected an object")
         return InvalidRun(run_file, tuple(v.problems))
 
     approx = v.obj(doc, "approx", "approx", required=True)
@@ -179,12 +181,12 @@ def validate(doc: Any, run_file: RunFile) -> Run | InvalidRun:
 
     entries_raw = true.get("entries") if true is not None else None
     if true is not None and entries_raw is None:
-        v.problem("true.entries", "missing" if "entries" not in true else "null, expected an array")
+        v.problem("true.entries", _MISSING, "missing" if "entries" not in true else "null, expected an array")
     elif entries_raw is not None and not isinstance(entries_raw, list):
-        v.problem("true.entries", f"{_kind(entries_raw)}, expected an array")
+        v.problem("true.entries", _TYPE, f"{_kind(entries_raw)}, expected an array")
         entries_raw = None
     elif entries_raw is not None and not entries_raw:
-        v.problem("true.entries", "empty, expected at least one entry")
+        v.problem("true.entries", _LENGTH, "empty, expected at least one entry")
 
     n = _sequence_count(entries_raw)
     entries = [_entry(v, e, f"true.entries[{j}]", n) for j, e in enumerate(entries_raw or [])]
@@ -192,7 +194,7 @@ def validate(doc: Any, run_file: RunFile) -> Run | InvalidRun:
     first_index: dict[float, int] = {}
     for j, e in enumerate(entries):
         if e is not None and first_index.setdefault(e.eta, j) != j:
-            v.problem(f"true.entries[{j}].eta", f"duplicate η {e.eta!r}")
+            v.problem(f"true.entries[{j}].eta", ProblemReason.DUPLICATE, f"duplicate η {e.eta!r}")
 
     gdotv = length = vhvv_seq = None
     per_seq = approx.get("per_sequence")
@@ -237,12 +239,12 @@ def _sequence_count(entries_raw) -> int | None:
 
 def _entry(v: Validator, raw, path: str, n: int | None) -> Entry | None:
     if not isinstance(raw, dict):
-        v.problem(path, f"{_kind(raw)}, expected an object")
+        v.problem(path, _TYPE, f"{_kind(raw)}, expected an object")
         return None
     before = len(v.problems)
     eta = v.number(raw, "eta", f"{path}.eta", required=True)
     if eta is not None and eta <= 0:
-        v.problem(f"{path}.eta", f"{eta!r}, expected η > 0")
+        v.problem(f"{path}.eta", _RANGE, f"{eta!r}, expected η > 0")
     delta = v.number(raw, "delta_h_true", f"{path}.delta_h_true", required=True)
     d = v.obj(raw, "diagnostics", f"{path}.diagnostics", required=True)
     if d is None:
@@ -253,7 +255,7 @@ def _entry(v: Validator, raw, path: str, n: int | None) -> Entry | None:
         bad = np.flatnonzero((counts < 1) | (counts != np.floor(counts)))
         if bad.size:
             i = int(bad[0])
-            v.problem(f"{p}.token_counts[{i}]", f"{float(counts[i])!r}, expected an integer ≥ 1")
+            v.problem(f"{p}.token_counts[{i}]", _RANGE, f"{float(counts[i])!r}, expected an integer ≥ 1")
     fields = dict(
         normalized_weights=v.array(d, "normalized_weights", f"{p}.normalized_weights", True, n),
         h_new=v.array(d, "h_new", f"{p}.h_new", True, n),
@@ -277,17 +279,17 @@ def _per_sequence(v: Validator, records, n: int | None):
     lacking the field (or holding null) is named by index."""
     path = "approx.per_sequence"
     if not isinstance(records, list):
-        v.problem(path, f"{_kind(records)}, expected an array of records")
+        v.problem(path, _TYPE, f"{_kind(records)}, expected an array of records")
         return None, None, None
     if n is not None and len(records) != n:
-        v.problem(path, f"{len(records)} records, expected {n}")
+        v.problem(path, _LENGTH, f"{len(records)} records, expected {n}")
         return None, None, None
     if not records:
-        v.problem(path, "empty array")
+        v.problem(path, _LENGTH, "empty array")
         return None, None, None
     if set(map(type, records)) != {dict}:
         i = next(i for i, r in enumerate(records) if not isinstance(r, dict))
-        v.problem(f"{path}[{i}]", f"{_kind(records[i])}, expected an object")
+        v.problem(f"{path}[{i}]", _TYPE, f"{_kind(records[i])}, expected an object")
         return None, None, None
     out = []
     for key, required in _PER_SEQUENCE_FIELDS:
@@ -301,7 +303,7 @@ def _per_sequence(v: Validator, records, n: int | None):
         missing = next((i for i, c in enumerate(column) if c is None), None) if None in column else None
         if missing is not None:
             what = "missing" if key not in records[missing] else "null, expected a number"
-            v.problem(f"{path}[{missing}].{key}", what)
+            v.problem(f"{path}[{missing}].{key}", _MISSING, what)
             out.append(None)
             continue
         out.append(v.values(column, path, None, element=lambda i, k=key: f"{path}[{i}].{k}"))
@@ -313,7 +315,7 @@ def _shards(v: Validator, block: dict, path: str) -> int | None:
     if m is None:
         return None
     if m < 1 or m != int(m):
-        v.problem(path, f"{m!r}, expected an integer ≥ 1")
+        v.problem(path, _RANGE, f"{m!r}, expected an integer ≥ 1")
         return None
     return int(m)
 

@@ -6,7 +6,7 @@ an explicit *skipped* outcome with the reason, never a pass. A statistic that is
 never passes: :meth:`RunContext.verdict` turns such a pass into a failure with reason
 ``not_finite`` (issue 8: ``h_base = [1e308]*n`` once passed every check).
 
-The checks themselves: :mod:`dhstats.judges` (file and SNIS checks, truncation),
+The checks themselves: :mod:`dhstats.run_checks` (file and SNIS checks, truncation),
 :mod:`dhstats.agreement` (linear, lin+quad, pooled), :mod:`dhstats.runsets` (se_scaling); their
 list: :mod:`dhstats.registry`.
 """
@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from .results import Entry, InvalidRun, Run, RunKey
+from .results import Entry, InvalidRun, Problem, Run, RunKey
 from .settings import Settings
 from .sigmas import run_sigmas
 from .wording import num
@@ -57,14 +57,14 @@ class Verdict:
     check: str
     outcome: Outcome
     message: str
-    results: str
+    run_set: str
     run: str | None
     eta: float | None = None
     numbers: dict = field(default_factory=dict)  # JSON-serialisable numbers/strings only
     reason: Reason = Reason.OK
 
     def to_dict(self) -> dict:
-        out = {"results": self.results, "run": self.run, "eta": self.eta, "check": self.check,
+        out = {"run_set": self.run_set, "run": self.run, "eta": self.eta, "check": self.check,
                "outcome": str(self.outcome), "reason": str(self.reason), "message": self.message}
         out.update({k: _json_number(v) for k, v in self.numbers.items()})
         return out
@@ -80,20 +80,20 @@ class Verdict:
 class RunVerdict:
     """Whether a run's file could be used at all (``health.json`` ``runs``)."""
 
-    results: str
+    run_set: str
     run: str
     path: str
     outcome: RunOutcome
     message: str = ""
-    problems: tuple[str, ...] = ()
+    problems: tuple[Problem, ...] = ()
 
     @property
     def key(self) -> RunKey:
-        return RunKey(self.results, self.run)
+        return RunKey(self.run_set, self.run)
 
     def to_dict(self) -> dict:
-        return {"results": self.results, "run": self.run, "path": self.path, "outcome": str(self.outcome),
-                "message": self.message, "problems": list(self.problems)}
+        return {"run_set": self.run_set, "run": self.run, "path": self.path, "outcome": str(self.outcome),
+                "message": self.message, "problems": [p.to_dict() for p in self.problems]}
 
     def _repr_html_(self) -> str:
         """Jupyter: the run verdict as an escaped table (:func:`dhstats.display.run_verdict_html`)."""
@@ -140,9 +140,9 @@ def run_verdict(loaded: Run | InvalidRun) -> RunVerdict:
     if isinstance(loaded, InvalidRun):
         n = len(loaded.problems)
         head = f"{f.display}: invalid input ({n} problem{'s' * (n != 1)})"
-        return RunVerdict(f.results, f.run, str(f.path), RunOutcome.ERROR, head + "\n" + loaded.message,
-                          tuple(str(p) for p in loaded.problems))
-    return RunVerdict(f.results, f.run, str(f.path), RunOutcome.OK)
+        return RunVerdict(f.run_set, f.run, str(f.path), RunOutcome.ERROR, head + "\n" + loaded.message,
+                          loaded.problems)
+    return RunVerdict(f.run_set, f.run, str(f.path), RunOutcome.OK)
 
 
 class RunContext:
@@ -158,11 +158,11 @@ class RunContext:
                 reason: Reason | None = None, **numbers) -> Verdict:
         """A verdict of this run (see :func:`make_verdict`)."""
         f = self.run.file
-        return make_verdict(check, outcome, message, f.results, f.run, None if entry is None else entry.eta,
+        return make_verdict(check, outcome, message, f.run_set, f.run, None if entry is None else entry.eta,
                             numbers, reason)
 
 
-def make_verdict(check, outcome, message, results, run, eta, numbers: dict, reason: Reason | None = None) -> Verdict:
+def make_verdict(check, outcome, message, run_set, run, eta, numbers: dict, reason: Reason | None = None) -> Verdict:
     """A Verdict; ``reason`` defaults to ok / out_of_bounds / missing_field. A pass whose
     numbers include a NaN or ±inf becomes a failure with reason ``not_finite``."""
     outcome = Outcome(outcome)
@@ -170,4 +170,4 @@ def make_verdict(check, outcome, message, results, run, eta, numbers: dict, reas
     if bad:
         outcome, reason = Outcome.FAILED, Reason.NOT_FINITE
         message = f"not finite: {', '.join(bad)} — a statistic that is NaN or infinite never passes ({message})"
-    return Verdict(check, outcome, message, results, run, eta, numbers, reason or _DEFAULT_REASON[outcome])
+    return Verdict(check, outcome, message, run_set, run, eta, numbers, reason or _DEFAULT_REASON[outcome])

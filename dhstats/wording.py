@@ -163,8 +163,8 @@ FINDINGS: dict[str, tuple[str, str]] = {
 def finding_headline(key: str, cases: Sequence[dict]) -> str:
     """``8 runs: the producer reports shard-mean SEs (…); use --reported-se shard-mean``."""
     what, todo = FINDINGS[key]
-    runs = {(c.get("results"), c.get("run")) for c in cases if c.get("run") is not None}
-    sets = {c.get("results") for c in cases if c.get("run") is None}
+    runs = {(c.get("run_set"), c.get("run")) for c in cases if c.get("run") is not None}
+    sets = {c.get("run_set") for c in cases if c.get("run") is None}
     who = [plural(len(runs), "run")] if runs else []
     who += [plural(len(sets), "run set")] if sets else []
     return f"{' and '.join(who)}: {what}; {todo}"

@@ -13,13 +13,17 @@ PNG_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwACh
 
 def case(results, run, eta, check, outcome, message="", reason=None, **numbers):
     reason = reason or {"failed": "out_of_bounds", "skipped": "missing_field"}.get(outcome, "ok")
-    return {"results": results, "run": run, "eta": eta, "check": check, "outcome": outcome, "reason": reason,
+    return {"run_set": results, "run": run, "eta": eta, "check": check, "outcome": outcome, "reason": reason,
             "message": message, **numbers}
 
 
 def run(results, name, outcome="ok", message="", problems=()):
-    return {"results": results, "run": name, "path": f"/data/{results}/{name}/results.json", "outcome": outcome,
+    return {"run_set": results, "run": name, "path": f"/data/{results}/{name}/results.json", "outcome": outcome,
             "message": message, "problems": list(problems)}
+
+
+def problem(file, json_path, reason, message):
+    return {"file": file, "json_path": json_path, "reason": reason, "message": message}
 
 
 def records():
@@ -41,14 +45,15 @@ def records():
         run("E_256", EVIL_RUN),
         run("E_256", "run_03", "error", "E_256/run_03/results.json: invalid input (2 problems)\n"
             "entries[0].eta: must be > 0\nentries[1]: <b>missing</b> h_new",
-            ("entries[0].eta: must be > 0", "entries[1]: <b>missing</b> h_new")),
+            (problem("E_256/run_03/results.json", "entries[0].eta", "out_of_range", "must be > 0"),
+             problem("E_256/run_03/results.json", "entries[1]", "missing", "<b>missing</b> h_new"))),
         run("E_512", "run_01"),
     ]
     a = ("E_256", "run_01")
     cases = [case(*a, eta, "consistency", "passed", "sums hold.") for eta in ETAS]
-    cases.append(case(*a, ETAS[0], "linear_agreement", "passed", "|z| ≤ 3.", z=0.5, sigma=1e-3))
+    cases.append(case(*a, ETAS[0], "linear_agreement", "passed", "|z| ≤ 3.", z=0.5, sigma=1e-3, n=256))
     cases.append(case(*a, ETAS[1], "linear_agreement", "failed", "|z| = 4.2 > 3: ηG misses ΔH_true.",
-                      z=4.2, sigma=1e-3, ratio=1.5, ratio_se=0.1, sigma_g_source="reported",
+                      z=4.2, sigma=1e-3, n=256, ratio=1.5, ratio_se=0.1, sigma_g_source="reported",
                       sigma_true_source="approximate"))
     cases.append(case(*a, None, "se_consistency", "skipped", "no per-sequence data."))
     cases.append(case("E_256", EVIL_RUN, ETAS[0], "truncation_ratio", "failed", EVIL_MSG,

@@ -58,7 +58,7 @@ def test_tables_writes_the_csvs_and_z_is_the_gates(run_set, tmp_path, capsys):
     assert "E_64/run_03/results.json: true.entries[1].diagnostics.h_new: 15 values, expected 16" in err
     for name in ("summary", "standard_errors", "agreement", "truncation", "filtered_estimates"):
         df = pd.read_csv(tmp_path / f"{name}.csv")
-        assert {"results", "run", "eta"} <= set(df.columns) and set(df["run"]) == {"run_01", "run_02"}
+        assert {"run_set", "run", "eta"} <= set(df.columns) and set(df["run"]) == {"run_01", "run_02"}
     agreement = pd.read_csv(tmp_path / "agreement.csv")
     for run in load_runs([run_set])[:2]:
         for v in (v for v in evaluate(run)[1] if v.check == "linear_agreement"):
@@ -287,15 +287,15 @@ def test_plot_file_names_are_sanitised_and_bounded(tmp_path, capsys):
 def test_csv_text_cells_cannot_be_formulas(tmp_path):
     from dhstats.tables import csv_safe
 
-    df = pd.DataFrame({"results": ["=HYPERLINK(\"http://x\")", "+1", "-cmd", "@SUM(A1)", "\tx", "\rx", "E_64"],
+    df = pd.DataFrame({"run_set": ["=HYPERLINK(\"http://x\")", "+1", "-cmd", "@SUM(A1)", "\tx", "\rx", "E_64"],
                        "z": [-1.5, 2.0, -3.0, 0.5, 1.0, -0.0, 4.0], "n": [1, -2, 3, 4, 5, 6, 7]})
     safe = csv_safe(df)
-    assert list(safe["results"]) == ["'=HYPERLINK(\"http://x\")", "'+1", "'-cmd", "'@SUM(A1)", "'\tx", "'\rx", "E_64"]
+    assert list(safe["run_set"]) == ["'=HYPERLINK(\"http://x\")", "'+1", "'-cmd", "'@SUM(A1)", "'\tx", "'\rx", "E_64"]
     assert safe["z"].tolist() == df["z"].tolist() and safe["n"].tolist() == df["n"].tolist()  # numbers stay numbers
-    assert df["results"][0].startswith("=")  # the caller's frame is not changed
+    assert df["run_set"][0].startswith("=")  # the caller's frame is not changed
     root = simulate.write_run_set(tmp_path / "sim", name="=HYPERLINK(\"x\")", runs=2, n=32, seed=3)
     out = tmp_path / "out"
     main(["tables", "--results", str(root), "--out", str(out)])
     agreement = pd.read_csv(out / "agreement.csv", keep_default_na=False)
-    assert set(agreement["results"]) == {"'=HYPERLINK(\"x\")"}
+    assert set(agreement["run_set"]) == {"'=HYPERLINK(\"x\")"}
     assert pd.api.types.is_float_dtype(agreement["z"])

@@ -43,7 +43,7 @@ def test_real_files_pass_with_low_resolution_and_say_so(tmp_path):
             assert c["resolution"] == pytest.approx((k + Z_POWER) * c["sigma"] / abs(c["delta_h_true"]), rel=1e-12)
             assert "would detect a bias of ±" in c["message"]
         if c["check"] in POOLED:
-            runs = [r for r in health["cases"] if r["check"] == POOLED[c["check"]] and r["results"] == c["results"]
+            runs = [r for r in health["cases"] if r["check"] == POOLED[c["check"]] and r["run_set"] == c["run_set"]
                     and r["eta"] == c["eta"]]
             signal = abs(sum(r["delta_h_true"] / r["sigma"] for r in runs))
             assert c["R"] == len(runs) == 4

@@ -21,7 +21,7 @@ from dhstats.stats import centred, paired_influence
 def case(run, prediction, truth, sigma_prediction, sigma_true, cov=0.0, n=256):
     """A per-run linear agreement case dict as the gate records it (paired when cov ≠ 0)."""
     sigma = math.sqrt(sigma_prediction**2 + sigma_true**2 - 2 * cov)
-    return {"results": "E_x", "run": run, "eta": 1e-6, "check": "linear_agreement", "outcome": "passed",
+    return {"run_set": "E_x", "run": run, "eta": 1e-6, "check": "linear_agreement", "outcome": "passed",
             "z": (prediction - truth) / sigma, "prediction": prediction, "delta_h_true": truth, "sigma": sigma,
             "sigma_source": "paired" if cov else "independent", "sigma_prediction": sigma_prediction,
             "sigma_true": sigma_true, "n": n}

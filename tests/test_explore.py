@@ -47,7 +47,7 @@ def test_eta_figures_draw_the_agreement_tables_numbers(run_sets):
     fig = explore.z_vs_eta(agreement, runs=["E_256/run_01"], k=2.5, ylim=(-4, 4))
     ax = fig.axes[0]
     (line,) = _by_gid(ax, "E_256/run_01")
-    mine = agreement[(agreement.results == "E_256") & (agreement.run == "run_01")].sort_values("eta")
+    mine = agreement[(agreement.run_set == "E_256") & (agreement.run == "run_01")].sort_values("eta")
     np.testing.assert_array_equal(line.get_ydata(), mine["z"].to_numpy(float))
     (band,) = _by_gid(ax, "band")
     assert band.get_label() == "|z| ≤ 2.5"
@@ -78,7 +78,7 @@ def test_sigma_vs_e_reference_line_is_the_scaling_tables(run_sets):
     fig = explore.sigma_vs_e(run_sets)
     ax = fig.axes[0]
     (ref,) = _by_gid(ax, "reference")
-    m = tables.scaling_table(run_sets).set_index("results").loc["E_256", "sigma_g_sqrt_e"]
+    m = tables.scaling_table(run_sets).set_index("run_set").loc["E_256", "sigma_g_sqrt_e"]
     x, y = ref.get_xdata(), ref.get_ydata()
     np.testing.assert_allclose(y * np.sqrt(x), m)
     (pts,) = _by_gid(ax, "E_64")

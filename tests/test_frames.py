@@ -123,7 +123,7 @@ def test_real_files_per_sequence_sums():
     sets = frames.load_run_sets(sorted(REAL.glob("E_*")))
     df = frames.per_sequence_frame(sets)
     totals = df.groupby(["run_set", "run", "eta"])[["c", "eta_gdotv"]].sum().reset_index()
-    summary = tables.summary_table(sets).rename(columns={"results": "run_set"})
+    summary = tables.summary_table(sets).rename(columns={"run_set": "run_set"})
     m = totals.merge(summary, on=["run_set", "run", "eta"])
     assert len(m) == len(totals) == 40
     np.testing.assert_allclose(m["c"], m["delta_true"], rtol=1e-6)

@@ -122,8 +122,10 @@ def test_every_kind_is_drawn_and_applies():
 
 def test_contract_checks_detect_breaches():
     # the checkers the campaign relies on do flag what they must (else the fuzz cannot fail)
-    from dhstats.results import InvalidRun, Problem, Run
+    from dhstats.results import InvalidRun, Problem, ProblemReason, Run
     from dhstats.verdicts import Outcome, RunOutcome, RunVerdict, Verdict
+
+    NOT_JSON, MISSING = ProblemReason.NOT_JSON, ProblemReason.MISSING
 
     assert mutations.nonfinite({"z": float("nan"), "n": 3, "parts": {"a": [1.0, float("-inf")]},
                                 "note": "inf"}) == ["z", "parts.a[1]"]
@@ -143,9 +145,10 @@ def test_contract_checks_detect_breaches():
         "valid run judged error: internal error while checking"
     ]
     rf = RunFile("E", "run_02", mutations.REAL_FILE)
-    good = InvalidRun(rf, (Problem(rf.display, "", "not valid JSON: x"), Problem(rf.display, "approx", "missing")))
+    good = InvalidRun(rf, (Problem(rf.display, "", NOT_JSON, "not valid JSON: x"),
+                         Problem(rf.display, "approx", MISSING, "missing")))
     assert mutations.loaded_failures(good, rf.display) == []
-    bad = InvalidRun(rf, (Problem(rf.display, "", "h_new is wrong"), Problem("other", "approx", "missing")))
+    bad = InvalidRun(rf, (Problem(rf.display, "", MISSING, "h_new is wrong"), Problem("other", "approx", MISSING, "missing")))
     assert mutations.loaded_failures(bad, rf.display) == [
         "problem without a JSON path: 'h_new is wrong'",
         f"problem names file 'other', expected {rf.display!r}",

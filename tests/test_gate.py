@@ -37,17 +37,17 @@ def two_sets(tmp_path) -> list[Path]:
 def test_session_without_pytest_judges_every_case_and_writes_reports(tmp_path, two_sets):
     g = session(tmp_path, two_sets)
     health = g.run()
-    runs = [(r["results"], r["run"]) for r in health["runs"]]
+    runs = [(r["run_set"], r["run"]) for r in health["runs"]]
     assert runs == [(s, f"run_{i:02d}") for s in ("E_128", "E_512") for i in range(1, 4)]
     checks = {c["check"] for c in health["cases"]}
     assert {"pooled_linear_agreement", "pooled_linquad_agreement", "se_scaling"} <= checks
     pooled = [c for c in health["cases"] if c["check"] == "pooled_linear_agreement"]
     assert len(pooled) == 6 and all(c["run"] is None and c["R"] == 3 for c in pooled)
     for c in pooled:  # Z is Stouffer's over the runs' z
-        z = [x["z"] for x in health["cases"] if x["check"] == "linear_agreement" and x["results"] == c["results"]
+        z = [x["z"] for x in health["cases"] if x["check"] == "linear_agreement" and x["run_set"] == c["run_set"]
              and x["eta"] == c["eta"]]
         assert c["Z"] == pytest.approx(sum(z) / math.sqrt(3), rel=1e-12)
-    scaling = {c["results"]: c for c in health["cases"] if c["check"] == "se_scaling"}
+    scaling = {c["run_set"]: c for c in health["cases"] if c["check"] == "se_scaling"}
     # the reference set (largest E) is not a case: no "passed (σ ratio 1)" padding the counts
     assert set(scaling) == {"E_128"} and scaling["E_128"]["reference"] == "E_512"
     assert health["counts"]["checks"]["se_scaling"]["total"] == 1
@@ -88,7 +88,7 @@ def test_mis_scaled_sigma_fails_se_scaling(tmp_path):
             r["gdotv"] = float(G * t / T.sum() + 4 * (r["gdotv"] - G * t / T.sum()))
         path.write_bytes(orjson.dumps(doc))
     health = session(tmp_path, [a, b]).run()
-    scaling = {c["results"]: c for c in health["cases"] if c["check"] == "se_scaling"}
+    scaling = {c["run_set"]: c for c in health["cases"] if c["check"] == "se_scaling"}
     assert scaling["E_128"]["outcome"] == "failed" and "σ_G·√E ratio" in scaling["E_128"]["message"]
     assert scaling["E_128"]["ratio_sigma_g"] == pytest.approx(0.25, rel=0.5)
 
@@ -155,10 +155,10 @@ def test_workers_share_run_summaries_through_the_exchange(tmp_path, two_sets):
         w1.evaluation(f)
     worker = threading.Thread(target=judge_other_half)
     worker.start()  # w1's pooled cases wait for these
-    pooled = {(c.results, c.eta): w1.judge(c) for c in w1.cases("pooled_linear_agreement")}
+    pooled = {(c.run_set, c.eta): w1.judge(c) for c in w1.cases("pooled_linear_agreement")}
     worker.join()
     assert sorted(parsed) == sorted(f.key for f in mine)  # no file parsed twice for pooling
-    expected = {(c["results"], c["eta"]): c["Z"] for c in serial["cases"] if c["check"] == "pooled_linear_agreement"}
+    expected = {(c["run_set"], c["eta"]): c["Z"] for c in serial["cases"] if c["check"] == "pooled_linear_agreement"}
     assert {k: v.numbers["Z"] for k, v in pooled.items()} == expected
 
 
@@ -253,9 +253,9 @@ def test_a_figure_that_fails_is_a_note_and_loses_no_run(tmp_path, monkeypatch):
 
 
 def test_an_output_that_fails_loses_no_run(tmp_path, monkeypatch):
-    from dhstats import publish
+    from dhstats import report_files
 
-    monkeypatch.setattr(publish, "write_reports", raising(OSError("disk full")))
+    monkeypatch.setattr(report_files, "write_reports", raising(OSError("disk full")))
     root = _failing_run_set(tmp_path)
     g = session(tmp_path, [root])
     health = g.run()
@@ -293,7 +293,7 @@ def test_each_file_parsed_once_when_only_pooled_cases_run(tmp_path, two_sets, mo
     for case in g.cases("pooled_linear_agreement"):
         v = g.judge(case)
         g.collect(g.payload(case, v))
-    health = g.finish()
+    health = g.report()
     assert sorted(parsed) == sorted(f.key for f in g.files)  # once each
     assert len(health["runs"]) == 6 and all(r["outcome"] == "ok" for r in health["runs"])
 

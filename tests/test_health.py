@@ -1,4 +1,4 @@
-"""health.json schema 2 and the history file (dhstats.health). Expected numbers by hand from
+"""health.json schema 3 and the history file (dhstats.health). Expected numbers by hand from
 tests/health_records.records()."""
 from __future__ import annotations
 
@@ -18,16 +18,19 @@ from dhstats.registry import NAMES
 from dhstats.settings import Settings
 
 
-def test_schema_2_document():
+def test_schema_3_document():
     h = health()
-    assert list(h) == ["schema", "generated", "sigma", "settings", "results", "run_sets", "runs", "cases",
-                       "counts", "exit", "interrupted", "not_judged", "confidence"]
-    assert h["schema"] == 2 and h["sigma"] == 3.0 and h["generated"] == "2026-11-25T21:30:00Z"
-    assert h["settings"] == Settings().to_dict()
+    assert list(h) == ["schema", "generated", "k", "settings", "run_sets", "runs", "cases", "counts", "exit",
+                       "interrupted", "not_judged", "confidence"]
+    assert h["schema"] == 3 and h["k"] == 3.0 and h["generated"] == "2026-11-25T21:30:00Z"
+    assert h["settings"] == Settings().to_dict() and h["settings"]["k"] == 3.0 and "sigma" not in h["settings"]
     none = {}  # no case carries a resolution
+    # E: the runs' n (their agreement cases carry it); E_512's one run has no agreement case
     assert h["run_sets"] == [{"name": "E_256", "path": "/data/E_256", "E": 256, "runs": 3, "resolution": none},
-                             {"name": "E_512", "path": "/data/E_512", "E": 512, "runs": 1, "resolution": none}]
+                             {"name": "E_512", "path": "/data/E_512", "E": None, "runs": 1, "resolution": none}]
     assert h["confidence"] == "failed"
+    assert h["runs"][2]["problems"][0] == {"file": "E_256/run_03/results.json", "json_path": "entries[0].eta",
+                                           "reason": "out_of_range", "message": "must be > 0"}
     assert [r["run"] for r in h["runs"]] == ["run_01", EVIL_RUN, "run_03", "run_01"]
     trunc = next(c for c in h["cases"] if c["check"] == "truncation_ratio")
     assert trunc["ratio_q0.95"] is None and trunc["ratio_q0.99"] == 5.1  # NaN → null
@@ -44,9 +47,16 @@ def test_schema_2_document():
         "E_256/run_01: figure 'x' could not be drawn"]
 
 
-def test_results_paths_are_absolute():
+def test_run_set_paths_are_absolute():
     h = health(paths=("E_256", "/data/E_512"))
-    assert h["results"] == [os.path.abspath("E_256"), "/data/E_512"]
+    assert [s["path"] for s in h["run_sets"]] == [os.path.abspath("E_256"), "/data/E_512"]
+
+
+def test_a_problem_without_a_known_reason_is_refused():
+    runs, cases = records()
+    runs[2]["problems"][0] = dict(runs[2]["problems"][0], reason="weird")
+    with pytest.raises(ValueError, match="has no reason"):
+        H.build_health(Settings(), ["/data/E_256", "/data/E_512"], runs, cases)
 
 
 @pytest.mark.parametrize("bad, match", [
@@ -118,7 +128,7 @@ def test_run_index_groups_runs_and_cases_by_key():
         ("pooled_linear_agreement", 1e-06), ("pooled_linear_agreement", 2e-06), ("se_scaling", None)]
     assert index.cases_of("E_256", "run_03") == [] and index.cases_of("E_9", "run_01") == []
     assert index.run("E_256", "run_03")["outcome"] == "error" and index.run("E_256", "run_04") is None
-    keys = {(c["results"], c["run"]) for c in h["cases"]} | {(r["results"], r["run"]) for r in h["runs"]}
+    keys = {(c["run_set"], c["run"]) for c in h["cases"]} | {(r["run_set"], r["run"]) for r in h["runs"]}
     assert sum(len(index.cases_of(*k)) for k in keys) == len(h["cases"])
     for k in keys:
         assert index.cases_of(*k) == H.cases_of(h, *k)
@@ -159,7 +169,7 @@ def test_history_line():
     line = H.history_line(health(), "a" * 40)
     assert line["time"] == "2026-11-25T21:30:00Z" and line["commit"] == "a" * 40
     assert line["exit"] == {"status": 1, "summary": "3 failed, 1 invalid run"}
-    assert line["run_sets"] == [{"name": "E_256", "E": 256, "runs": 3}, {"name": "E_512", "E": 512, "runs": 1}]
+    assert line["run_sets"] == [{"name": "E_256", "E": 256, "runs": 3}, {"name": "E_512", "E": None, "runs": 1}]
     assert line["checks"]["linear_agreement"] == {"total": 2, "passed": 1, "failed": 1, "skipped": 0}
     assert line["pooled_z"] == {"pooled_linear_agreement": {"E_256": {"1e-06": 1.2, "2e-06": 0.4}}}
 

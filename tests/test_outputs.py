@@ -1,4 +1,4 @@
-"""Atomic writes, file modes and the manifest (dhstats.outputs, dhstats.publish): each gate
+"""Atomic writes, file modes and the manifest (dhstats.outputs, dhstats.report_files): each gate
 session leaves exactly its own outputs; a user's files survive."""
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from health_records import EVIL_RUN, PNG_B64, case, health, records, run
 
-from dhstats import outputs, publish
+from dhstats import outputs, report_files
 from dhstats.health import build_health
 from dhstats.pages import page_path
+from dhstats.rendered import Figure
 from dhstats.settings import Settings
 
 
@@ -38,20 +39,20 @@ def _second_health():
 
 def test_two_sessions_leave_only_the_second_ones_files(tmp_path, umask022):
     reports = tmp_path / "reports"
-    first = publish.write_reports(reports, health(), lambda key: [("ratio vs η", PNG_B64)], history=None)
+    first = report_files.write_reports(reports, health(), lambda key: [Figure("ratio vs η", PNG_B64)], history=None)
     pages = {page_path(("E_256", "run_01")), page_path(("E_256", EVIL_RUN)), page_path(("E_256", "run_03"))}
     assert pages <= _files(reports)
     (reports / "notes.txt").write_text("mine")  # a user's files, also inside dhstats' folders
     (reports / "runs" / "E_256" / "keep.html").write_text("mine")
     (reports / "report.html").write_text("pytest-html's, from session 1")
 
-    publish.write_reports(reports, _second_health(), history=reports / "history.jsonl", html_report=False)
+    report_files.write_reports(reports, _second_health(), history=reports / "history.jsonl", html_report=False)
     left = _files(reports)
     assert not pages & left  # stale pages of session 1 are gone
     assert "report.html" not in left  # listed by session 1, not planned by session 2
     assert {"notes.txt", "runs/E_256/keep.html", "health.json", "badges/estimator-health.svg",
             "badges/trend.svg", "history.jsonl", outputs.MANIFEST} <= left
-    assert json.loads((reports / "health.json").read_text())["results"] == ["/data/E_512"]
+    assert json.loads((reports / "health.json").read_text())["run_sets"][0]["path"] == "/data/E_512"
     manifest = json.loads((reports / outputs.MANIFEST).read_text())["files"]
     assert "history.jsonl" not in manifest and "notes.txt" not in manifest
     for rel in left - {"notes.txt", "runs/E_256/keep.html"}:
@@ -61,8 +62,8 @@ def test_two_sessions_leave_only_the_second_ones_files(tmp_path, umask022):
 
 def test_emptied_page_directories_are_removed(tmp_path):
     reports = tmp_path / "r"
-    publish.write_reports(reports, health())
-    publish.write_reports(reports, _second_health())
+    report_files.write_reports(reports, health())
+    report_files.write_reports(reports, _second_health())
     assert not (reports / "runs").exists()
 
 
@@ -136,7 +137,7 @@ def test_figure_callback_that_raises_becomes_a_note(tmp_path):
     def broken(key):
         raise RuntimeError("np.histogram range [nan, nan]")
 
-    written = publish.write_reports(tmp_path, health(), broken)
+    written = report_files.write_reports(tmp_path, health(), broken)
     page = (tmp_path / page_path(("E_256", "run_01"))).read_text()
     assert "figures could not be drawn: RuntimeError: np.histogram range [nan, nan]" in page
     assert len(written) == 15
@@ -144,8 +145,8 @@ def test_figure_callback_that_raises_becomes_a_note(tmp_path):
 
 def test_planned_outputs_cover_what_is_written(tmp_path):
     h = health()
-    planned = set(publish.planned_outputs(h, html_report=False))
-    written = publish.write_reports(tmp_path, h, history=tmp_path / "history.jsonl", html_report=False)
+    planned = set(report_files.planned_outputs(h, html_report=False))
+    written = report_files.write_reports(tmp_path, h, history=tmp_path / "history.jsonl", html_report=False)
     rel = {str(Path(p).relative_to(tmp_path)) for p in written} - {"history.jsonl"}
     assert rel == planned
     runs, _ = records()
@@ -159,7 +160,7 @@ def test_hostile_names_get_distinct_bounded_pages(tmp_path):
     runs = [run("E_1", n) for n in names]
     cases = [case("E_1", n, 1e-6, "consistency", "failed", f"broken in {n}") for n in names]
     h = build_health(Settings(), ["/d/E_1"], runs, cases)
-    written = publish.write_reports(tmp_path, h, html_report=False)
+    written = report_files.write_reports(tmp_path, h, html_report=False)
     pages_written = [p for p in written if p.suffix == ".html"]
     assert len(set(pages_written)) == 4
     for name, path in zip(names, pages_written):

@@ -12,6 +12,7 @@ from health_records import EVIL_MSG, EVIL_RUN, PNG_B64, health
 
 from dhstats import pages
 from dhstats.names import NAME_MAX, safe_name
+from dhstats.rendered import Figure
 
 
 class Page(HTMLParser):
@@ -98,7 +99,7 @@ def _run_page(name="run_01", figures=()):
 
 
 def test_run_page_escapes_names_and_messages():
-    html = _run_page(EVIL_RUN, [("ratio <b>vs</b> η", PNG_B64)])
+    html = _run_page(EVIL_RUN, [Figure("ratio <b>vs</b> η", PNG_B64)])
     page = Page(html)
     _safe(page)
     assert not page.names("img")[1:] and page.names("img")[0]["alt"] == "ratio <b>vs</b> η"
@@ -108,8 +109,8 @@ def test_run_page_escapes_names_and_messages():
 
 
 def test_run_page_order_failures_then_figures_then_table():
-    page = Page(_run_page("run_01", [("ΔH vs η", PNG_B64), ("contributions", None, "no per-sequence data"),
-                                     ("errors", None, "no per-sequence data")]))
+    page = Page(_run_page("run_01", [Figure("ΔH vs η", PNG_B64), Figure("contributions", None, "no per-sequence data"),
+                                     Figure("errors", None, "no per-sequence data")]))
     assert page.headings == ["Failures (1)", "Figures", "Checks × η", "Other cases", "Settings"]
     text = page.all_text()
     assert text.count("|z| = 4.2 > 3: ηG misses ΔH_true.") == 1  # each message once
@@ -141,7 +142,7 @@ def test_invalid_run_page_lists_problems_once():
 
 
 def test_not_base64_figure_becomes_note():
-    page = Page(_run_page("run_01", [("bad", '" onerror="alert(1)')]))
+    page = Page(_run_page("run_01", [Figure("bad", '" onerror="alert(1)')]))
     _safe(page)
     assert not page.names("img")
     assert "figure 'bad' is not base64 PNG data; omitted" in page.all_text()
@@ -155,8 +156,8 @@ def test_summary_structure_and_links():
     links = pages.page_links(h)
     assert links == {"E_256/run_01": "runs/E_256/run_01.html", f"E_256/{EVIL_RUN}": pages.page_path(("E_256", EVIL_RUN)),
                      "E_256/run_03": "runs/E_256/run_03.html"}
-    page = Page(pages.summary_html(h, links, cross_set=[("σ vs E", PNG_B64)],
-                                   trend=[("trend", None, "no gate session in the history")]))
+    page = Page(pages.render_summary(h, links, cross_set=[Figure("σ vs E", PNG_B64)],
+                                   trend=[Figure("trend", None, "no gate session in the history")]))
     _safe(page)
     assert page.headings == ["Failures (3)", "Invalid runs (1): input unusable, no checks run",
                              "Checks", "Run sets (pooled over runs)", "Across run sets", "Trend over gate sessions"]
@@ -180,7 +181,7 @@ def test_summary_structure_and_links():
 
 def test_summary_caps_failures(monkeypatch):
     monkeypatch.setattr(pages, "MAX_SUMMARY_FAILURES", 1)
-    text = Page(pages.summary_html(health())).all_text()
+    text = Page(pages.render_summary(health())).all_text()
     assert "… and 2 more" in text
 
 
@@ -208,7 +209,7 @@ def test_failures_sharing_a_cause_are_one_finding():
     """The shard-mean convention of 3 runs is said once, with the runs under it; two linear cases
     with the same meaning after their rule are one finding; a case of its own keeps its first line."""
     def failed(run, check, message, eta=None, **kw):
-        return {"results": "E_8", "run": run, "eta": eta, "check": check, "outcome": "failed", "message": message, **kw}
+        return {"run_set": "E_8", "run": run, "eta": eta, "check": check, "outcome": "failed", "message": message, **kw}
 
     shard = [failed(f"run_0{i}", "se_consistency", "the producer reports SEs in the shard-mean convention: use "
                     "--reported-se shard-mean.\nse_shard = 1 vs se_sum(g̃) = 8", finding="shard_mean_se",

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from dhstats import plots, simulate, stats
 from dhstats import truncation as trunc
 from dhstats.plots.base import MissingData
+from dhstats.rendered import Figure as Rendered
 from dhstats.results import Quadratic, Run, RunFile, validate
 from dhstats.series import sequence_series
 from dhstats.settings import Settings
@@ -152,8 +153,8 @@ def assert_png(fig: Figure) -> None:
 
 
 def decoded(result) -> bytes:
-    assert len(result) == 2, result
-    return base64.b64decode(result[1])
+    assert result.png is not None, result
+    return base64.b64decode(result.png)
 
 
 # --------------------------------------------------------------------------- per (run, η)
@@ -235,7 +236,7 @@ def test_truncation_sweep_points_are_stats_truncation(run):
     top, bottom = fig.axes
     qs = sorted(set(trunc.DEFAULT_SWEEP_QUANTILES) | set(settings.keep_quantiles), reverse=True)
     cuts = [trunc.truncation(e.eta, run.gdotv, e.normalized_weights, e.token_counts, e.h_new,
-                             e.h_base, e.base_entropy, q, settings.sigma) for q in qs]
+                             e.h_base, e.base_entropy, q, settings.k) for q in qs]
     ratio = one(top, "ratio")
     np.testing.assert_allclose(ratio.get_xdata(), [1 - q for q in qs])
     np.testing.assert_allclose(ratio.get_ydata(), [c.ratio for c in cuts])
@@ -252,7 +253,7 @@ def test_truncation_sweep_points_are_stats_truncation(run):
 
 
 def test_truncation_sweep_grid_and_inconclusive_hollow(run):
-    fig = plots.truncation_sweep(run, ETAS[0], Settings(sigma=1e9), keep_quantiles=[1.0, 0.95, 0.9])
+    fig = plots.truncation_sweep(run, ETAS[0], Settings(k=1e9), keep_quantiles=[1.0, 0.95, 0.9])
     top = fig.axes[0]
     assert len(one(top, "ratio_conclusive").get_xdata()) == 0
     np.testing.assert_allclose(one(top, "ratio_inconclusive").get_xdata(), [0.0, 0.05, 0.1])
@@ -385,20 +386,20 @@ def test_render_every_run_figure_or_a_note(run, variant):
     dpi = plots.DPI if variant == "full" else 20  # the size is checked once; small renders are fast
     results = {name: plots.render(name, r, ETAS[1], dpi=dpi) for name in ALL_RUN_FIGURES}
     for name, res in results.items():
-        assert res[0].startswith(plots.CAPTIONS[name][0]) and "E_test/run_01" in res[0]
-        if len(res) == 2:
+        assert res.caption.startswith(plots.CAPTIONS[name][0]) and "E_test/run_01" in res.caption
+        if res.png is not None:
             assert png_size(decoded(res))[0] >= (600 if dpi == plots.DPI else 150)
         else:
-            assert res[1] is None and "\n" not in res[2] and res[2].endswith("not drawn"), res
-    drawn = {name for name, res in results.items() if len(res) == 2}
+            assert "\n" not in res.note and res.note.endswith("not drawn"), res
+    drawn = {name for name, res in results.items() if res.png is not None}
     if variant == "full":
         assert drawn == set(ALL_RUN_FIGURES)
     if r.gdotv is None:
         for name in ("contributions", "errors", "clip_sweep", "truncation_sweep"):
-            assert results[name][2] == f"{plots.base.NO_GDOTV}: {plots.CAPTIONS[name][1]} not drawn"
+            assert results[name].note == f"{plots.base.NO_GDOTV}: {plots.CAPTIONS[name][1]} not drawn"
     if variant == "bare":
         assert drawn == {"weights", "delta_h_vs_eta", "ratio_vs_eta"}
-        assert results["sigma_comparison"][2].startswith("no reported SE and no per-sequence data")
+        assert results["sigma_comparison"].note.startswith("no reported SE and no per-sequence data")
 
 
 def test_render_all_zero_weights_does_not_raise(run):
@@ -406,7 +407,7 @@ def test_render_all_zero_weights_does_not_raise(run):
     zero = dataclasses.replace(run, entries=(run.entries[0], dataclasses.replace(
         e, normalized_weights=np.zeros(run.n)), run.entries[2]))
     results = plots.render_run(zero, ALL_RUN_FIGURES, e.eta, dpi=20)
-    notes_ = {r[0].split(" — ")[0]: r[2] for r in results if len(r) == 3}
+    notes_ = {r.caption.split(" — ")[0]: r.note for r in results if r.png is None}
     assert notes_ == {
         plots.CAPTIONS["errors"][0]: f"the normalized weights at η={e.eta:.3g} are all 0, so the true c_i are "
                                      "undefined: per-sequence error not drawn",
@@ -421,26 +422,26 @@ def test_render_huge_eta_leaves_it_out(run):
     for name in plots.CASE_FIGURES:
         res = plots.render(name, big, 1e308, dpi=20)
         if name != "weights":
-            assert res[2] == f"η = 1e+308 is too large for finite per-sequence terms: {plots.CAPTIONS[name][1]} not drawn"
+            assert res.note == f"η = 1e+308 is too large for finite per-sequence terms: {plots.CAPTIONS[name][1]} not drawn"
     fig = plots.delta_h_vs_eta(big)
     np.testing.assert_allclose(one(fig.axes[0], "linear").get_xdata(), ETAS[:2])
     assert "left out (ΔH not finite): η = 1e+308" in notes(fig)
-    assert len(plots.render("ratio_vs_eta", big, 1e308, dpi=20)) == 2
+    assert plots.render("ratio_vs_eta", big, 1e308, dpi=20).png is not None
 
 
 def test_render_turns_any_exception_into_a_note(run):
-    assert plots.render("no_such_figure", run) == (
+    assert plots.render("no_such_figure", run) == Rendered(
         "no_such_figure — E_test/run_01", None, "no_such_figure could not be drawn: KeyError: \"'no_such_figure' is not a run "
         "figure (one of contributions, errors, clip_sweep, truncation_sweep, weights, delta_h_vs_eta, "
         "ratio_vs_eta, sigma_comparison)\"")
-    cap, png, why = plots.render("contributions", run, 123.0)  # no entry at that η
-    assert png is None and why.startswith("contributions could not be drawn: KeyError")
-    assert plots.render("errors", run)[2] == "per-sequence error could not be drawn: ValueError: figure 'errors' is per (run, η): give eta"
+    res = plots.render("contributions", run, 123.0)  # no entry at that η
+    assert res.png is None and res.note.startswith("contributions could not be drawn: KeyError")
+    assert plots.render("errors", run).note == "per-sequence error could not be drawn: ValueError: figure 'errors' is per (run, η): give eta"
 
 
 def test_render_run_deduplicates_in_order(run):
     names = ["delta_h_vs_eta", "ratio_vs_eta", "contributions", "delta_h_vs_eta"]
-    caps = [r[0].split(" — ")[0] for r in plots.render_run(run, names, ETAS[0])]
+    caps = [r.caption.split(" — ")[0] for r in plots.render_run(run, names, ETAS[0])]
     assert caps == [plots.CAPTIONS[n][0] for n in names[:3]]
 
 
@@ -458,7 +459,7 @@ def test_to_png_dpi_sets_the_size(run):
 
 
 def agreement_case(results, run, eta, check="linear_agreement", **numbers):
-    return {"results": results, "run": run, "eta": eta, "check": check, "outcome": "passed",
+    return {"run_set": results, "run": run, "eta": eta, "check": check, "outcome": "passed",
             "reason": "ok", "message": "", **numbers}
 
 
@@ -477,7 +478,7 @@ def health() -> dict:
 
 
 def test_pooled_ratio_points(health):
-    cases = [c for c in health["cases"] if c["results"] == "E_256"]
+    cases = [c for c in health["cases"] if c["run_set"] == "E_256"]
     fig = plots.pooled_ratio(cases)
     lin, lq = fig.axes
     runs = by_gid(lin, "run_linear")
@@ -494,7 +495,7 @@ def test_pooled_ratio_points(health):
 
 def test_pooled_interval_shows_the_tolerance_band():
     def pooled(eta, ratio, lo, hi, reason="ok"):
-        return {"results": "E_256", "run": None, "eta": eta, "check": "pooled_linear_agreement", "ratio": ratio,
+        return {"run_set": "E_256", "run": None, "eta": eta, "check": "pooled_linear_agreement", "ratio": ratio,
                 "ratio_lo": lo, "ratio_hi": hi, "interval_alpha": 0.05, "tolerance": 0.2, "reason": reason}
 
     cases = [pooled(1e-6, 1.0, 0.9, 1.1), pooled(2e-6, 1.1, 0.7, None, "not_demonstrated"),
@@ -568,14 +569,15 @@ def test_trend_one_series_per_run_set_selection():
 @pytest.mark.parametrize("name,arg", [("pooled_ratio", []), ("sigma_vs_e", {}), ("ratio_vs_e", {"cases": []}),
                                       ("trend", []), ("trend", [{"checks": "x", "pooled_z": 3}])])
 def test_set_figures_without_data_are_notes(name, arg):
-    cap, png, why = plots.render(name, arg, where="E_256")
-    assert png is None and why.endswith(f"{plots.CAPTIONS[name][1]} not drawn") and cap.endswith("— E_256")
+    res = plots.render(name, arg, where="E_256")
+    assert res.png is None and res.note.endswith(f"{plots.CAPTIONS[name][1]} not drawn")
+    assert res.caption.endswith("— E_256")
 
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.floats(allow_nan=True) | st.integers() | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
-        st.sampled_from(["results", "run", "eta", "check", "ratio", "ratio_se", "E", "sigma_g", "sigma_true",
+        st.sampled_from(["run_set", "run", "eta", "check", "ratio", "ratio_se", "E", "sigma_g", "sigma_true",
                          "cases", "run_sets", "name", "checks", "pooled_z", "passed", "failed"]), inner, max_size=6),
     max_leaves=20)
 
@@ -620,10 +622,10 @@ def test_real_runs_render():
     e = r.entries[-1]
     fig = plots.truncation_sweep(r, e.eta)
     q1 = trunc.truncation(e.eta, r.gdotv, e.normalized_weights, e.token_counts, e.h_new,
-                          e.h_base, e.base_entropy, 1.0, Settings().sigma)
+                          e.h_base, e.base_entropy, 1.0, Settings().k)
     assert one(fig.axes[0], "ratio").get_ydata()[0] == pytest.approx(q1.ratio)  # q = 1.0 comes first
     for res in plots.render_run(r, ALL_RUN_FIGURES, e.eta, dpi=20):
-        assert len(res) == 2, res
+        assert res.png is not None, res
 
 
 def test_weights_heavy_tail_summary_is_red(run):
@@ -672,9 +674,9 @@ def test_run_figures_never_raise_on_degenerate_runs(run, name, eta, weights, val
     if field == "se_shard":
         r = dataclasses.replace(r, se_shard=value)
     res = plots.render(name, r, eta, dpi=10)
-    assert isinstance(res, tuple) and len(res) in (2, 3)
-    if len(res) == 3:
-        assert res[1] is None and res[2] and "\n" not in res[2]
+    assert isinstance(res, Rendered) and (res.png is None) == (res.note is not None)
+    if res.png is None:
+        assert res.note and "\n" not in res.note
 
 
 def test_ratio_vs_eta_names_ratios_it_cannot_draw(run):
@@ -687,16 +689,16 @@ def test_ratio_vs_eta_names_ratios_it_cannot_draw(run):
 
 @pytest.mark.parametrize("se", [-1.0, 1e308, math.nan, None])
 def test_pooled_ratio_draws_unusable_ses_as_plain_markers(health, se):
-    cases = [dict(c, ratio_se=se) if c["run"] == "run_01" else c for c in health["cases"] if c["results"] == "E_256"]
+    cases = [dict(c, ratio_se=se) if c["run"] == "run_01" else c for c in health["cases"] if c["run_set"] == "E_256"]
     res = plots.render("pooled_ratio", cases, dpi=20)
-    assert len(res) == 2, res
+    assert res.png is not None, res
 
 
 def test_render_highlights_several_eta_in_run_figures(run):
     for name in ("delta_h_vs_eta", "ratio_vs_eta"):
         fig = plots.figure(name, run, None, highlight=[ETAS[0], ETAS[2]])
         assert sorted(line.get_xdata()[0] for line in by_gid(fig.axes[0], "highlight")) == [ETAS[0], ETAS[2]]
-    assert len(plots.render("delta_h_vs_eta", run, None, highlight=list(ETAS), dpi=20)) == 2
+    assert plots.render("delta_h_vs_eta", run, None, highlight=list(ETAS), dpi=20).png is not None
 
 
 def test_every_figure_named_by_the_registry_exists_and_has_a_caption():
@@ -719,7 +721,7 @@ def test_truncation_sweep_marks_the_failing_judged_quantiles(run):
     fig = plots.truncation_sweep(run, e.eta, settings)
     top = fig.axes[0]
     cuts = {q: trunc.truncation(e.eta, run.gdotv, e.normalized_weights, e.token_counts, e.h_new, e.h_base,
-                                e.base_entropy, q, settings.sigma) for q in settings.keep_quantiles}
+                                e.base_entropy, q, settings.k) for q in settings.keep_quantiles}
     failing = sorted(1 - q for q, c in cuts.items() if c.conclusive and c.outside(settings.ratio_bounds, 3.0))
     assert failing, "the fixture should fail these bounds"
     np.testing.assert_allclose(sorted(one(top, "ratio_outside").get_xdata()), failing)
@@ -776,7 +778,7 @@ def _boxes(fig):
 def test_legends_never_cover_the_ratio_one_line(run, health):
     """ratio = 1 is the line a reader looks for: the legends of the ratio figures sit outside
     the axes (their boxes do not overlap), and the line has a legend entry."""
-    cases = [c for c in health["cases"] if c["results"] == "E_256"]
+    cases = [c for c in health["cases"] if c["run_set"] == "E_256"]
     for fig in (plots.ratio_vs_eta(run), plots.pooled_ratio(cases), plots.ratio_vs_e(health)):
         r = _boxes(fig)
         legend = next(ax.get_legend() for ax in fig.axes if ax.get_legend() is not None)
@@ -787,7 +789,7 @@ def test_legends_never_cover_the_ratio_one_line(run, health):
 
 
 def test_panels_of_one_quantity_share_the_y_range(health):
-    fig = plots.pooled_ratio([c for c in health["cases"] if c["results"] == "E_256"])
+    fig = plots.pooled_ratio([c for c in health["cases"] if c["run_set"] == "E_256"])
     assert len(fig.axes) == 2 and fig.axes[0].get_ylim() == fig.axes[1].get_ylim()
 
 

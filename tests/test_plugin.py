@@ -65,7 +65,7 @@ def test_example_without_results_fails_linear_at_largest_eta(pytester, checkout)
                                  "*test_pooled_linear_agreement[[]E_example/eta=0.000256[]]*"])
     result.stdout.fnmatch_lines(["*dhstats gate*"])  # the gate's table comes after the failures
     h = health(checkout)
-    assert h["schema"] == 2 and h["sigma"] == 3.0 and h["exit"]["status"] == 1
+    assert h["schema"] == 3 and h["k"] == 3.0 and h["exit"]["status"] == 1
     failed = cases(h, outcome="failed")
     assert {c["check"] for c in failed} == {"linear_agreement", "pooled_linear_agreement"}
     assert len(failed) == 4
@@ -86,7 +86,7 @@ def test_example_without_results_fails_linear_at_largest_eta(pytester, checkout)
         assert (reports / "badges" / f"{check}.svg").is_file()
     for c in failed:
         if c["run"] is not None:
-            page = reports / page_path((c["results"], c["run"]))
+            page = reports / page_path((c["run_set"], c["run"]))
             assert "data:image/png;base64" in page.read_text()
 
 
@@ -191,7 +191,7 @@ def test_ini_settings_apply(pytester, checkout):
     ini = checkout / "pytest.ini"
     ini.write_text(ini.read_text() + "dhstats_sigma = 10\ndhstats_reports = ini-reports\n")
     assert gate(pytester, checkout).ret == 0
-    assert health(checkout, "ini-reports")["sigma"] == 10.0
+    assert health(checkout, "ini-reports")["k"] == 10.0
 
 
 def test_bad_results_directory_is_a_usage_error(pytester, checkout):
@@ -441,5 +441,5 @@ def test_a_session_without_pytest_writes_the_plugins_health_json(pytester, check
     options = parse({"reports": str(checkout / "library"), "history": "none", "max_plots": "0"}, checkout)
     mine = Gate(options, [planted]).run()
     theirs = health(checkout, "plugin")
-    for key in ("schema", "sigma", "settings", "results", "run_sets", "runs", "cases", "counts", "exit"):
+    for key in ("schema", "k", "settings", "run_sets", "runs", "cases", "counts", "exit"):
         assert mine[key] == theirs[key], key

@@ -165,7 +165,7 @@ def test_ess_is_kish(key):
 def test_reported_se_follows_the_shard_mean_convention(key):
     run = real_run(key)
     M = run.num_shards
-    assert M == {"E_256": 32, "E_512": 64}[run.file.results]
+    assert M == {"E_256": 32, "E_512": 64}[run.file.run_set]
     assert rel(run.se_jackknife, run.se_shard) <= 1e-12  # observed ≤ 3.2e-16
     assert 0.8 <= M * run.se_shard / stats.se_sum(run.gdotv) <= 1.1  # observed 0.808 … 1.079
     q = run.quadratic

@@ -208,7 +208,7 @@ def test_discover_sorted_run_dirs(tmp_path):
     (root / "other").mkdir()
     found = discover([root])
     assert [f.run for f in found] == ["run_01", "run_02", "run_03", "run_10"]
-    assert {f.results for f in found} == {"E_4"}
+    assert {f.run_set for f in found} == {"E_4"}
     assert found[0].path == root.resolve() / "run_01" / "results.json"
     assert str(found[0].key) == "E_4/run_01" and found[0].display == FILE
 
@@ -513,7 +513,7 @@ def test_example_from_the_brief(run_file):
     assert (result.file, result.json_path) == (FILE, "true.entries[1].diagnostics.h_new")
     assert str(result) == "E_4/run_01/results.json: true.entries[1].diagnostics.h_new: 3 values, expected 4"
     assert result.to_dict() == {"file": FILE, "json_path": "true.entries[1].diagnostics.h_new",
-                                "message": "3 values, expected 4"}
+                                "reason": "wrong_length", "message": "3 values, expected 4"}
 
 
 def test_empty_approx_and_true_objects_are_invalid(run_file):

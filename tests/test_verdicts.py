@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from dhstats import stats
-from dhstats.results import Entry, InvalidRun, Problem, Quadratic, Run, RunFile
+from dhstats.results import Entry, InvalidRun, Problem, ProblemReason, Quadratic, Run, RunFile
 from dhstats.agreement import apply_holm, pooled_agreement
 from dhstats.gate import case_id
 from dhstats.registry import BY_NAME, Scope, evaluate, evaluate_run
@@ -34,7 +34,7 @@ N = 40
 ETAS = (1e-6, 2e-6)
 M_SHARDS = 8
 RUN_FILE = RunFile("E_test", "run_01", Path("/data/E_test/run_01/results.json"))
-HEALTH_KEYS = {"results", "run", "eta", "check", "outcome", "message", "reason"}  # checks.md + reason code  # checks.md, "cases"
+HEALTH_KEYS = {"run_set", "run", "eta", "check", "outcome", "message", "reason"}  # checks.md + reason code  # checks.md, "cases"
 
 
 # --------------------------------------------------------------------------- builders
@@ -147,7 +147,7 @@ def test_healthy_run_passes_every_check(healthy):
     assert list(dict.fromkeys(v.check for v in verdicts)) == list(CHECKS)
     for v in verdicts:
         assert v.outcome == Outcome.PASSED, f"{v.check} η={v.eta}: {v.message}"
-        assert (v.results, v.run) == ("E_test", "run_01")
+        assert (v.run_set, v.run) == ("E_test", "run_01")
         assert (v.eta is None) if v.check in RUN_CHECKS else (v.eta in ETAS)
     assert [v.eta for v in verdicts if v.check == "linear_agreement"] == list(ETAS)
     assert [v.eta for v in verdicts if v.check == "se_consistency"] == [None]
@@ -458,7 +458,7 @@ class TestLinearAgreement:
         # --sigma k: the same healthy case fails once k < |z|
         z = judge("linear_agreement", healthy).numbers["z"]
         assert 0 < abs(z) <= 3
-        v = judge("linear_agreement", healthy, settings=Settings(sigma=abs(z) / 2))
+        v = judge("linear_agreement", healthy, settings=Settings(k=abs(z) / 2))
         assert v.outcome == Outcome.FAILED and v.numbers["k"] == abs(z) / 2
 
     def test_without_h_base_approximate_sigma_true_and_independent_sigma(self):
@@ -564,13 +564,15 @@ class TestTruncationRatio:
 
 
 def test_evaluate_invalid_run_is_an_error_without_cases():
-    bad = InvalidRun(RUN_FILE, (Problem(RUN_FILE.display, "true.entries", "missing"),))
+    bad = InvalidRun(RUN_FILE, (Problem(RUN_FILE.display, "true.entries", ProblemReason.MISSING, "missing"),))
     rv, cases = evaluate(bad)
     assert cases == []
     assert rv.outcome == "error"
-    assert (rv.results, rv.run, rv.path) == ("E_test", "run_01", str(RUN_FILE.path))
+    assert (rv.run_set, rv.run, rv.path) == ("E_test", "run_01", str(RUN_FILE.path))
     assert "invalid input (1 problem)" in rv.message and "true.entries: missing" in rv.message
     assert rv.to_dict()["outcome"] == "error"
+    assert rv.to_dict()["problems"] == [{"file": RUN_FILE.display, "json_path": "true.entries", "reason": "missing",
+                                         "message": "missing"}]
 
 
 def test_evaluate_valid_run(healthy):
@@ -585,7 +587,7 @@ def test_verdict_to_dict_keys_and_nan():
     d = v.to_dict()
     assert set(d) == HEALTH_KEYS | {"z", "sigma_true", "k", "sigma_g_source", "num_shards"}
     assert d["outcome"] == "failed" and isinstance(d["outcome"], str) and type(d["outcome"]) is str
-    assert (d["results"], d["run"], d["eta"], d["check"], d["message"]) == ("E_2048", "run_01", 1.6e-06, "linear_agreement", "msg")
+    assert (d["run_set"], d["run"], d["eta"], d["check"], d["message"]) == ("E_2048", "run_01", 1.6e-06, "linear_agreement", "msg")
     assert d["z"] is None and d["sigma_true"] is None  # JSON has no NaN/inf
     assert d["k"] == 3.0 and d["sigma_g_source"] == "reported" and d["num_shards"] == 8
     json.dumps(d, allow_nan=False)
@@ -785,7 +787,7 @@ def test_linquad_message_gives_the_formula_of_sigma_lq(healthy):
 
 def _pooled_cases(check: str, zs) -> list[dict]:
     """Per-run agreement case dicts with the given z's (prediction 1 ± 0.1 against truth 1)."""
-    return [{"results": "E_8", "run": f"run_{i + 1:02d}", "eta": 1e-6, "check": check, "z": z,
+    return [{"run_set": "E_8", "run": f"run_{i + 1:02d}", "eta": 1e-6, "check": check, "z": z,
              "outcome": "failed" if abs(z) > 2 else "passed", "prediction": 1.0 + 0.1 * z, "delta_h_true": 1.0,
              "sigma": 0.1, "sigma_prediction": 0.05, "sigma_true": 0.05, "sigma_source": "independent"}
             for i, z in enumerate(zs)]

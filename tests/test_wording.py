@@ -36,10 +36,10 @@ def test_failure_is_headline_then_detail():
 
 
 def test_finding_headline_counts_runs_and_run_sets():
-    cases = [{"results": "E_256", "run": f"run_0{i}"} for i in range(1, 5)] + \
-            [{"results": "E_512", "run": f"run_0{i}"} for i in range(1, 5)]
+    cases = [{"run_set": "E_256", "run": f"run_0{i}"} for i in range(1, 5)] + \
+            [{"run_set": "E_512", "run": f"run_0{i}"} for i in range(1, 5)]
     assert finding_headline("shard_mean_se", cases) == (
         "8 runs: the producer reports shard-mean SEs (ρ·num_shards ≈ 1); use --reported-se shard-mean "
         "(or dhstats_reported_se = shard-mean in the ini)")
-    assert finding_headline("beyond_linear", [{"results": "E_1", "run": None}, {"results": "E_1", "run": "run_01"}]
+    assert finding_headline("beyond_linear", [{"run_set": "E_1", "run": None}, {"run_set": "E_1", "run": "run_01"}]
                             ).startswith("1 run and 1 run set: η is beyond the linear regime")

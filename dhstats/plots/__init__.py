@@ -13,7 +13,7 @@ Names are those of ``registry.CHECKS[*].figures``:
   ``ratio_vs_e`` (the health dict), ``trend`` (history lines).
 
 :func:`figure` builds a run figure by name; :func:`render` builds and renders any figure and
-never raises: missing data or a failure becomes ``(caption, None, note)``, a one-line note
+never raises: missing data or a failure becomes a :class:`dhstats.rendered.Figure` with a one-line note
 ("no per-sequence gdotv in this run …: contributions not drawn"), never an empty figure.
 Artists that carry data have a ``gid`` (e.g. ``"linear"``, ``"ratio"``) for tests and callers.
 """
@@ -25,6 +25,7 @@ from collections.abc import Iterable
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..rendered import Figure as Rendered
 from ..results import Run
 from .base import DPI, NOTE_GID, MissingData, to_png
 from .case import clip_sweep, contribution_histograms, error_histogram, truncation_sweep, weights
@@ -111,12 +112,12 @@ def _one_line(text: str) -> str:
 
 
 def render(name: str, *args, dpi: int = DPI, where: str | None = None, **kwargs):
-    """Build figure ``name`` and render it: ``(caption, base64 PNG)``, or ``(caption, None,
-    note)`` when it cannot be drawn. Never raises (any exception becomes the note).
+    """Build figure ``name`` and render it: a :class:`dhstats.rendered.Figure` with its caption
+    and base64 PNG, or with a note instead when it cannot be drawn. Never raises (any exception becomes the note).
 
     Run figures: ``render(name, run, eta=None, settings=None, **options)`` (see :func:`figure`).
     Set figures: ``render("pooled_ratio", cases)``, ``render("sigma_vs_e", health)``,
-    ``render("ratio_vs_e", health)``, ``render("trend", lines, sigma=3.0)``. ``where`` names
+    ``render("ratio_vs_e", health)``, ``render("trend", lines, k=3.0)``. ``where`` names
     the run set for captions of set figures (run figures name their run and η)."""
     words = CAPTIONS.get(name, (name, name))[1]
     cap = caption(name, where)
@@ -133,10 +134,10 @@ def render(name: str, *args, dpi: int = DPI, where: str | None = None, **kwargs)
                 fig = figure(name, *args, **kwargs)
         png = to_png(fig, dpi=dpi)
     except MissingData as exc:
-        return cap, None, _one_line(f"{exc}: {words} not drawn")
+        return Rendered(cap, None, _one_line(f"{exc}: {words} not drawn"))
     except Exception as exc:  # noqa: BLE001 - a figure never ends a session
-        return cap, None, _one_line(f"{words} could not be drawn: {type(exc).__name__}: {exc}")
-    return cap, base64.b64encode(png).decode("ascii")
+        return Rendered(cap, None, _one_line(f"{words} could not be drawn: {type(exc).__name__}: {exc}"))
+    return Rendered(cap, base64.b64encode(png).decode("ascii"))
 
 
 _SET_BUILDERS = {"pooled_interval": pooled_interval, "pooled_ratio": pooled_ratio, "sigma_vs_e": sigma_vs_e,
@@ -145,7 +146,7 @@ _SET_BUILDERS = {"pooled_interval": pooled_interval, "pooled_ratio": pooled_rati
 
 
 def render_run(run: Run, names: Iterable[str], eta: float | None = None, settings=None,
-               dpi: int = DPI, **options) -> list[tuple]:
+               dpi: int = DPI, **options) -> list[Rendered]:
     """:func:`render` of each run figure in ``names`` (duplicates dropped, order kept), e.g.
     the union of the ``figures`` of a run's failing checks, most telling first."""
     out = []

@@ -221,12 +221,12 @@ def truncation_sweep(run: Run, eta: float, settings=None,
     lo, hi = settings.ratio_bounds
     top.axhspan(lo, hi, color=C_BAND, alpha=0.15, linewidth=0, gid="ratio_bounds")
     cuts = [trunc.truncation(e.eta, run.gdotv, e.normalized_weights, e.token_counts, e.h_new,
-                             e.h_base, e.base_entropy, q, settings.sigma) for q in qs]
+                             e.h_base, e.base_entropy, q, settings.k) for q in qs]
     r = np.array([c.ratio for c in cuts], dtype=float)
     sure = np.array([c.conclusive for c in cuts], dtype=bool)
     top.plot(x, r, color=C_LINEAR, linewidth=0.8, gid="ratio")
     top.plot(x[sure], r[sure], linestyle="none", marker="o", markersize=5, color=C_LINEAR,
-             gid="ratio_conclusive", label=f"|Δ_S| ≥ {settings.sigma:g}σ_S")
+             gid="ratio_conclusive", label=f"|Δ_S| ≥ {settings.k:g}σ_S")
     top.plot(x[~sure], r[~sure], linestyle="none", marker="o", markersize=5, color=C_LINEAR,
              markerfacecolor="white", gid="ratio_inconclusive", label="inconclusive")
     # ±k·SE of r where judged (delta method, cov ignored as in the check), and the quantiles
@@ -235,9 +235,9 @@ def truncation_sweep(run: Run, eta: float, settings=None,
     judged_q = np.array([any(abs(q - j) <= 1e-12 for j in settings.keep_quantiles) for q in qs], dtype=bool)
     bars = judged_q & sure & np.isfinite(r) & np.isfinite(se)
     if bars.any():
-        top.errorbar(x[bars], r[bars], yerr=settings.sigma * se[bars], fmt="none", ecolor=C_LINEAR,
+        top.errorbar(x[bars], r[bars], yerr=settings.k * se[bars], fmt="none", ecolor=C_LINEAR,
                      elinewidth=0.9, capsize=2, alpha=0.7)[2][0].set_gid("ratio_error")
-    out = judged_q & np.array([c.conclusive and c.outside(settings.ratio_bounds, settings.sigma) for c in cuts],
+    out = judged_q & np.array([c.conclusive and c.outside(settings.ratio_bounds, settings.k) for c in cuts],
                               dtype=bool)
     if out.any():
         top.plot(x[out], r[out], linestyle="none", marker="X", markersize=8, color=C_HIGHLIGHT,

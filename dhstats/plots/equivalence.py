@@ -45,7 +45,7 @@ def pooled_interval(cases: Sequence[Mapping]) -> Figure:
             panels.append((kind, label, pooled))
     if not panels:
         raise MissingData("no pooled ratio in this run set (pooling needs ≥ 2 judged runs, or --tolerance)")
-    name = next((_name(c.get("results")) for c in cases if _name(c.get("results"))), "run set")
+    name = next((_name(c.get("run_set")) for c in cases if _name(c.get("run_set"))), "run set")
     every = [c for _, _, p in panels for c in p]
     delta = next((_pos(c.get("tolerance")) for c in every if _pos(c.get("tolerance")) is not None), None)
     alpha = next((a for c in every if (a := _pos(c.get("interval_alpha"))) is not None and a < 0.5), 0.05)

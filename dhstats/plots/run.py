@@ -100,7 +100,7 @@ def _highlight(ax, highlight) -> None:
 def delta_h_vs_eta(run: Run, settings=None, highlight: float | Iterable[float] | None = None) -> Figure:
     """ΔH vs η (log x): ΔH_true ± σ_true (error bars), ηG and ηG_q + ½η²Q with bands ± the
     σ of each prediction alone (nats/token); below, on the same x, each prediction's z with
-    the ±k band (``settings.sigma``). ``highlight``: η to mark (the failing cases)."""
+    the ±k band (``settings.k``). ``highlight``: η to mark (the failing cases)."""
     from ..settings import Settings
 
     settings = Settings() if settings is None else settings
@@ -150,7 +150,7 @@ def delta_h_vs_eta(run: Run, settings=None, highlight: float | Iterable[float] |
     if missing:
         note(ax, "no " + ", no ".join(missing), y=0.97 if falling else 0.03, va="top" if falling else "bottom")
     _dropped_note(ax, dropped)
-    _z_panel(zax, rows, settings.sigma, highlight)
+    _z_panel(zax, rows, settings.k, highlight)
     return fig
 
 

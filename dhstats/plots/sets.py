@@ -83,7 +83,7 @@ def pooled_ratio(cases: Sequence[Mapping]) -> Figure:
             panels.append((kind, label, runs, pooled))
     if not panels:
         raise MissingData("no finite prediction/ΔH_true ratio in this run set")
-    name = next((c["results"] for c in cases if _name(c.get("results"))), "run set")
+    name = next((c["run_set"] for c in cases if _name(c.get("run_set"))), "run set")
     fig, axes = figure(ncols=len(panels), width=9.5 if len(panels) == 2 else 8.0, height=4.0,
                        left=0.08, right=0.84, wspace=0.2, top=0.84, bottom=0.2)
     fig.suptitle(f"Prediction / ΔH_true per run and pooled, {name} (panels share the y scale)", fontsize=FONT)
@@ -130,7 +130,7 @@ def _set_e(health: Mapping) -> dict[str, float]:
     health = _map(health)
     out = {_name(s.get("name")): _pos(s.get("E")) for s in _records(health.get("run_sets"))}
     for c in _records(health.get("cases")):  # else a case's E, else its run's n (= E)
-        name = _name(c.get("results"))
+        name = _name(c.get("run_set"))
         if out.get(name) is None and (_pos(c.get("E")) or _pos(c.get("n"))):
             out[name] = _pos(c.get("E")) or _pos(c.get("n"))
     return {k: v for k, v in out.items() if k is not None and v is not None}
@@ -148,10 +148,10 @@ def sigma_vs_e(health: Mapping) -> Figure:
     (the se_scaling check; checks.md)."""
     E = _set_e(health)
     cases = [c for c in _records(_map(health).get("cases")) if c.get("check") == "linear_agreement"
-             and _name(c.get("results")) in E]
+             and _name(c.get("run_set")) in E]
     series: dict[str, dict[float, list]] = {}
     for c in cases:
-        e = E[c["results"]]
+        e = E[c["run_set"]]
         g = _pos(c.get("sigma_g"))
         if g is not None:
             series.setdefault((0.0, "σ_G"), {}).setdefault(e, []).append(g)
@@ -197,22 +197,22 @@ def ratio_vs_e(health: Mapping) -> Figure:
     panels = []
     for kind, label in KINDS:
         pts = [c for c in _records(_map(health).get("cases")) if c.get("check") == f"pooled_{kind}_agreement"
-               and _name(c.get("results")) in E and _pos(c.get("eta")) and _num(c.get("ratio")) is not None]
+               and _name(c.get("run_set")) in E and _pos(c.get("eta")) and _num(c.get("ratio")) is not None]
         if pts:
             panels.append((kind, label, pts))
-    if len({E[c["results"]] for _, _, p in panels for c in p}) < 2:
+    if len({E[c["run_set"]] for _, _, p in panels for c in p}) < 2:
         raise MissingData("fewer than two run sets of different E with a pooled ratio (pooling needs ≥ 2 runs a set)")
-    all_e = sorted({E[c["results"]] for _, _, p in panels for c in p})
+    all_e = sorted({E[c["run_set"]] for _, _, p in panels for c in p})
     fig, axes = figure(ncols=len(panels), width=9.0 if len(panels) == 2 else 7.5, height=4.0,
                        left=0.08, right=0.86, wspace=0.2, top=0.84, bottom=0.15)
     fig.suptitle("Pooled prediction / ΔH_true vs batch size E", fontsize=FONT)
     etas = sorted({c["eta"] for _, _, p in panels for c in p})
     for ax, (kind, label, pts) in zip(axes[0], panels):
         for i, eta in enumerate(etas):
-            mine = sorted((c for c in pts if c["eta"] == eta), key=lambda c: E[c["results"]])
+            mine = sorted((c for c in pts if c["eta"] == eta), key=lambda c: E[c["run_set"]])
             if mine:
                 off = 1.03 ** (i - (len(etas) - 1) / 2)
-                _errorbar(ax, [E[c["results"]] * off for c in mine], [c["ratio"] for c in mine],
+                _errorbar(ax, [E[c["run_set"]] * off for c in mine], [c["ratio"] for c in mine],
                           [_num(c.get("ratio_se")) for c in mine], marker="o", markersize=5,
                           color=PALETTE[i % len(PALETTE)], linewidth=1.2, gid=f"pooled_{kind}", label=f"η={eta:.3g}")
         ax.axhline(1.0, color=C_BAND, linestyle="--", linewidth=1, gid="one", label="ratio = 1")
@@ -254,11 +254,11 @@ def _short(v) -> str:
     return str(v)
 
 
-def trend(lines: Sequence[Mapping], sigma: float = 3.0, last: int = 50) -> Figure:
+def trend(lines: Sequence[Mapping], k: float = 3.0, last: int = 50) -> Figure:
     """Estimator health over the last ``last`` gate sessions (history lines, oldest first), one
     series per run-set selection (the same run sets and settings, :func:`dhstats.health.selection`):
     top, the pass rate passed/(passed + failed) of all judged cases; bottom, the largest pooled
-    linear |Z| over (run set, η) with ``sigma`` dashed. x: session (oldest → newest). Sessions of
+    linear |Z| over (run set, η) with ``k`` dashed. x: session (oldest → newest). Sessions of
     different selections are never joined by a line. The legend is below the axes, whole."""
     from ..health import selection
 
@@ -294,7 +294,7 @@ def trend(lines: Sequence[Mapping], sigma: float = 3.0, last: int = 50) -> Figur
                     gid="pooled_z")
     top.set_ylim(-0.05, 1.05)
     top.set_ylabel("pass rate\npassed / judged")
-    bottom.axhline(sigma, color=C_HIGHLIGHT, linestyle="--", linewidth=0.8)
+    bottom.axhline(k, color=C_HIGHLIGHT, linestyle="--", linewidth=0.8)
     bottom.set_ylabel("largest pooled\nlinear |Z|")
     if not np.isfinite(zmax).any():
         note(bottom, "no pooled Z in the history")

@@ -99,7 +99,7 @@ frames.cases_frame(health_as_reported, checks=["se_consistency"])[
 settings = Settings(reported_se=frames.reported_se_convention(run_sets))
 print("reported SEs read as:", settings.reported_se)
 standard_errors = tables.standard_errors_table(run_sets, settings)
-standard_errors[["results", "run", "eta", "num_shards", "se_linear_notebook", "se_linear", "sigma_G_source",
+standard_errors[["run_set", "run", "eta", "num_shards", "se_linear_notebook", "se_linear", "sigma_G_source",
                  "se_true", "se_true_source", "sigma_lin", "sigma_lin_source"]]
 
 # %% [markdown]
@@ -127,14 +127,14 @@ standard_errors[["results", "run", "eta", "num_shards", "se_linear_notebook", "s
 
 # %%
 agreement = tables.agreement_table(run_sets, settings)
-agreement[["results", "run", "eta", "diff", "combined_se", "sigma_source", "z", "within_ksigma",
+agreement[["run_set", "run", "eta", "diff", "combined_se", "sigma_source", "z", "within_ksigma",
            "notebook_combined_se", "notebook_within_1sigma"]]
 
 # %% [markdown]
 # One case both ways: the seed's combined σ and 1σ verdict, then the gate's paired σ and z.
 
 # %%
-agreement.iloc[[0]][["results", "run", "eta", "diff", "notebook_se_true", "notebook_se_linear",
+agreement.iloc[[0]][["run_set", "run", "eta", "diff", "notebook_se_true", "notebook_se_linear",
                      "notebook_combined_se", "notebook_within_1sigma", "se_true", "combined_se", "z",
                      "within_ksigma"]].T
 
@@ -144,8 +144,8 @@ agreement.iloc[[0]][["results", "run", "eta", "diff", "notebook_se_true", "noteb
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True, layout="constrained")
-explore.z_vs_eta(agreement, estimator="linear", k=settings.sigma, ax=axes[0])
-explore.z_vs_eta(agreement, estimator="linquad", k=settings.sigma, ax=axes[1])
+explore.z_vs_eta(agreement, estimator="linear", k=settings.k, ax=axes[0])
+explore.z_vs_eta(agreement, estimator="linquad", k=settings.k, ax=axes[1])
 axes[0].set_title("linear ηG")
 axes[1].set_title("lin+quad ηG_q + ½η²Q");
 
@@ -231,7 +231,7 @@ explore.histogram(per_sequence, "normalised_error", runs=[f"{run_sets[0].name}/{
 
 # %%
 truncation = tables.truncation_table(run_sets, settings)
-truncation[["results", "run", "eta", "keep_quantile", "kept_percent", "notebook_ratio", "linear_S", "true_S",
+truncation[["run_set", "run", "eta", "keep_quantile", "kept_percent", "notebook_ratio", "linear_S", "true_S",
             "sigma_S", "ratio", "conclusive"]]
 
 # %%
@@ -247,7 +247,7 @@ axes[1].set_title(f"clip sweep, {first}, η = {eta:.3g}");
 
 # %%
 filtered = tables.filtered_estimates_table(run_sets)
-filtered[(filtered.results == run_sets[0].name) & (filtered.run == run_sets[0].valid[0].file.run)
+filtered[(filtered.run_set == run_sets[0].name) & (filtered.run == run_sets[0].valid[0].file.run)
          & (filtered.eta == eta)]
 
 # %% [markdown]

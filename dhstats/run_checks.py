@@ -211,8 +211,8 @@ def check_truncation_ratio(ctx: RunContext, e: Entry) -> Verdict:
         return ctx.verdict("truncation_ratio", "skipped", f"needs {missing}, which is missing.", e)
     lo, hi = st.ratio_bounds
     cuts = [trunc.truncation(e.eta, run.gdotv, e.normalized_weights, e.token_counts, e.h_new,
-                             e.h_base, e.base_entropy, q, st.sigma) for q in st.keep_quantiles]
-    out = [c for c in cuts if c.conclusive and c.outside(st.ratio_bounds, st.sigma)]
+                             e.h_base, e.base_entropy, q, st.k) for q in st.keep_quantiles]
+    out = [c for c in cuts if c.conclusive and c.outside(st.ratio_bounds, st.k)]
     within = [c for c in cuts if c.conclusive and lo <= c.ratio <= hi]
     # the judged statistics must be finite (else the case fails, reason not_finite); the
     # notebook's ratio is information only (None when not computable)
@@ -239,13 +239,13 @@ def check_truncation_ratio(ctx: RunContext, e: Entry) -> Verdict:
     if out:
         return ctx.verdict(
             "truncation_ratio", "failed",
-            failure(f"ratio outside [{lo:g}, {hi:g}] beyond {st.sigma:g}σ at q = "
+            failure(f"ratio outside [{lo:g}, {hi:g}] beyond {st.k:g}σ at q = "
                     f"{', '.join(f'{c.keep_quantile:g}' for c in out)}: on the bulk of the sequences (largest "
                     "|η·gdotv| removed) the linear prediction and the measurement disagree — a bias of the "
                     "per-sequence gdotv, not a few outliers", desc),
             e, **nums)
     if not within:
         return ctx.verdict("truncation_ratio", "skipped",
-                           f"no keep-quantile conclusive (|Δ_S| < {st.sigma:g}σ_S, or r within its error of the bounds): {desc}.",
+                           f"no keep-quantile conclusive (|Δ_S| < {st.k:g}σ_S, or r within its error of the bounds): {desc}.",
                            e, reason=Reason.INCONCLUSIVE, **nums)
     return ctx.verdict("truncation_ratio", "passed", desc + ".", e, **nums)

@@ -17,6 +17,7 @@ from .health import RunIndex, append_history, dumps_json, load_history
 from .outputs import OutputSession
 from .pages import needs_page, page_path, render_run_page
 from .records import RunKey
+from .rendered import Figure
 
 HEALTH_JSON = "health.json"
 REPORT_HTML = "report.html"
@@ -32,8 +33,8 @@ def planned_outputs(health: Mapping, html_report: bool = True, trend: bool = Tru
     ``index``: :class:`dhstats.health.RunIndex` of ``health`` (built when not given)."""
     index = RunIndex(health) if index is None else index
     out = [HEALTH_JSON] + [f"{BADGES_DIR}/{b.filename}" for b in badges(health, with_trend=trend)]
-    out += [page_path((r["results"], r["run"])) for r in health["runs"]
-            if needs_page(r, index.cases_of(r["results"], r["run"]))]
+    out += [page_path((r["run_set"], r["run"])) for r in health["runs"]
+            if needs_page(r, index.cases_of(r["run_set"], r["run"]))]
     return out + ([REPORT_HTML] if html_report else [])
 
 
@@ -43,7 +44,7 @@ def _figures(figures_for: FiguresFor | None, key) -> list:
     try:
         return list(figures_for(key) or ())
     except Exception as exc:  # a plotting bug must not cost the page
-        return [("figures", None, f"figures could not be drawn: {type(exc).__name__}: {exc}")]
+        return [Figure("figures", None, f"figures could not be drawn: {type(exc).__name__}: {exc}")]
 
 
 def write_reports(
@@ -91,13 +92,13 @@ def write_reports(
     for badge in badges(health, previous, with_trend=bool(history)):
         attempt(f"{BADGES_DIR}/{badge.filename}", lambda b=badge: session.write_text(f"{BADGES_DIR}/{b.filename}", b.svg()))
     for r in health["runs"]:
-        if needs_page(r, index.cases_of(r["results"], r["run"])):
-            key = RunKey(r["results"], r["run"])
-            attempt(f"the run page of {r['results']}/{r['run']}", lambda k=key: session.write_text(
+        if needs_page(r, index.cases_of(r["run_set"], r["run"])):
+            key = RunKey(r["run_set"], r["run"])
+            attempt(f"the run page of {r['run_set']}/{r['run']}", lambda k=key: session.write_text(
                 page_path(k), render_run_page(health, k, _figures(figures_for, k), index)))
     if history:
         attempt(f"the history line ({history})", lambda: (append_history(history, health, commit), Path(history))[1])
-    attempt("the manifest (.dhstats-manifest.json)", session.finish, output=False)
+    attempt("the manifest (.dhstats-manifest.json)", session.commit, output=False)
     if problems is not None:
         problems += notes + session.notes
     return written

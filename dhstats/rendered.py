@@ -1,0 +1,24 @@
+"""A rendered figure as the reports carry it: caption, base64 PNG, or the note saying why not.
+
+:func:`dhstats.plots.render` makes them; the gate's failing cases, the run pages and the
+pytest-html report carry them. Between pytest-xdist processes a figure travels as
+:meth:`Figure.wire` (execnet serialises only plain tuples) and comes back by :meth:`Figure.of`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Figure:
+    caption: str
+    png: str | None  # base64 PNG; None when the figure was not drawn
+    note: str | None = None  # why it was not drawn (None when it was)
+
+    def wire(self) -> tuple[str, str | None, str | None]:
+        return (self.caption, self.png, self.note)
+
+    @classmethod
+    def of(cls, value) -> Figure:
+        """A Figure from itself or from its :meth:`wire` form."""
+        return value if isinstance(value, cls) else cls(*value)

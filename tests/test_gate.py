@@ -185,8 +185,9 @@ def test_garbage_never_passes_and_every_run_is_reported(tmp_path):
     assert list(runs) == ["run_01", "run_02", "run_03"]
     assert health["exit"]["status"] == 1
     assert runs["run_02"]["outcome"] == "error"
-    assert [p.split(": ", 1)[1] for p in runs["run_02"]["problems"]] == [
-        "true.entries[1].diagnostics.h_base[0]: 1e+308, expected |x| ≤ 1e50 (bound on every number the gate reads)"]
+    assert [(p["json_path"], p["reason"], p["message"]) for p in runs["run_02"]["problems"]] == [
+        ("true.entries[1].diagnostics.h_base[0]", "out_of_range",
+         "1e+308, expected |x| ≤ 1e50 (bound on every number the gate reads)")]
     assert not [c for c in health["cases"] if c["run"] == "run_02"]
     assert runs["run_03"]["outcome"] == "ok"
     eta = sorted({c["eta"] for c in health["cases"] if c["eta"] is not None})[1]

@@ -128,9 +128,9 @@ def runs_frame(source) -> pd.DataFrame:
     for r in runs_of(source):
         f = r.file
         if isinstance(r, InvalidRun):
-            rows.append({"run_set": f.results, "run": f.run, "status": "error", "message": r.message})
+            rows.append({"run_set": f.run_set, "run": f.run, "status": "error", "message": r.message})
             continue
-        rows.append({"run_set": f.results, "run": f.run, "status": "ok", "E": r.n,
+        rows.append({"run_set": f.run_set, "run": f.run, "status": "ok", "E": r.n,
                      "etas": ", ".join(f"{e:.3g}" for e in r.etas),
                      "per_sequence": r.gdotv is not None,
                      "h_base": all(e.h_base is not None for e in r.entries),
@@ -166,7 +166,7 @@ def per_sequence(run: Run, etas: Iterable[float] | None = None) -> pd.DataFrame:
                 e.normalized_weights, e.token_counts, e.h_new, e.h_base)
             err = nan if s.linear is None else normalised_error(s.true, s.linear, e.delta_h_true)
         frames.append(pd.DataFrame({
-            "run_set": run.file.results, "run": run.file.run, "eta": e.eta,
+            "run_set": run.file.run_set, "run": run.file.run, "eta": e.eta,
             "sequence": np.arange(run.n), "T": e.token_counts,
             "w": e.normalized_weights / np.sum(e.normalized_weights), "c": s.true,
             "eta_gdotv": nan if s.linear is None else s.linear,

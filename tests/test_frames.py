@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from dhstats import frames, simulate, stats, tables
 from dhstats.display import HealthDocument
-from dhstats.results import InvalidRun, Problem, Quadratic, Run, RunFile
+from dhstats.results import InvalidRun, Problem, ProblemReason, Quadratic, Run, RunFile
 from dhstats.sigmas import case_sigmas
 from dhstats.verdicts import Outcome, RunOutcome, RunVerdict, Verdict
 
@@ -88,7 +88,7 @@ def test_missing_data_gives_nan_columns_not_wrong_numbers():
 
 def test_run_set_frames_select_runs_and_eta_and_skip_invalid(tmp_path):
     a, b = make_run(3, 1, name="run_01"), make_run(3, 2, name="run_02")
-    bad = InvalidRun(RunFile("E_t", "run_03", tmp_path / "x"), (Problem("E_t/run_03/results.json", "true", "missing"),))
+    bad = InvalidRun(RunFile("E_t", "run_03", tmp_path / "x"), (Problem("E_t/run_03/results.json", "true", ProblemReason.MISSING, "missing"),))
     rs = frames.RunSet("E_t", tmp_path, (a, b, bad))
     assert len(frames.per_sequence_frame(rs)) == 2 * 2 * 3
     one = frames.per_sequence_frame([rs], runs=["run_02"], etas=[4e-6])
@@ -123,7 +123,7 @@ def test_real_files_per_sequence_sums():
     sets = frames.load_run_sets(sorted(REAL.glob("E_*")))
     df = frames.per_sequence_frame(sets)
     totals = df.groupby(["run_set", "run", "eta"])[["c", "eta_gdotv"]].sum().reset_index()
-    summary = tables.summary_table(sets).rename(columns={"run_set": "run_set"})
+    summary = tables.summary_table(sets)
     m = totals.merge(summary, on=["run_set", "run", "eta"])
     assert len(m) == len(totals) == 40
     np.testing.assert_allclose(m["c"], m["delta_true"], rtol=1e-6)

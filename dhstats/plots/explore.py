@@ -137,9 +137,9 @@ def z_vs_eta(data, *, estimator: str = "linear", k: float | None = None, runs=No
              settings: Settings | None = None, ax=None) -> Figure:
     """Each run's agreement z (``linear``: ``z``; ``linquad``: ``z_linquad`` of
     :func:`dhstats.tables.agreement_table`, the gate's z) vs η, with the ±k band (k from
-    ``settings.sigma`` unless given)."""
+    ``settings.k`` unless given)."""
     settings = settings or Settings()
-    k = settings.sigma if k is None else k
+    k = settings.k if k is None else k
     df = _select(_table(data, tables.agreement_table, settings), runs, None)
     col = {"linear": "z", "linquad": "z_linquad"}[estimator]
     if col not in df.columns:

@@ -750,7 +750,7 @@ def test_log_axes_are_labelled_without_mathtext(monkeypatch):
                         lambda self, s, *a: parsed.append(s) or cached(self, s, *a))
     run = make_run()
     for name, eta in (("sigma_comparison", None), ("weights", ETAS[0])):
-        assert plots.render(name, run, eta)[1], name
+        assert plots.render(name, run, eta).png, name
     assert parsed == []
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 

@@ -11,7 +11,7 @@ from paths import REAL, needs_real
 
 from dhstats.equivalence import Z_POWER
 from dhstats.gate import Gate
-from dhstats.pages import summary_html
+from dhstats.pages import render_summary
 from dhstats.settings import parse
 
 pytestmark = [needs_real, pytest.mark.slow]
@@ -37,7 +37,7 @@ def test_real_files_pass_with_low_resolution_and_say_so(tmp_path):
     sets = {s["name"]: s["resolution"] for s in health["run_sets"]}
     assert sets["E_256"]["linear"] == pytest.approx(1.86, abs=0.01)  # median over η of the pooled cases
     assert sets["E_512"]["linear"] == pytest.approx(0.90, abs=0.01)
-    k = health["settings"]["sigma"]
+    k = health["settings"]["k"]
     for c in health["cases"]:
         if c["check"] in AGREEMENT and c["outcome"] != "skipped":
             assert c["resolution"] == pytest.approx((k + Z_POWER) * c["sigma"] / abs(c["delta_h_true"]), rel=1e-12)
@@ -48,7 +48,7 @@ def test_real_files_pass_with_low_resolution_and_say_so(tmp_path):
             signal = abs(sum(r["delta_h_true"] / r["sigma"] for r in runs))
             assert c["R"] == len(runs) == 4
             assert c["resolution"] == pytest.approx((k + Z_POWER) * math.sqrt(4) / signal, rel=1e-12)
-    page = summary_html(health)  # report.html's summary (pytest-html writes it around this)
+    page = render_summary(health)  # report.html's summary (pytest-html writes it around this)
     assert "E_256: no disagreement found, but a bias under ±190 % would go unseen" in page
 
 

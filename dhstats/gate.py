@@ -402,7 +402,7 @@ class Gate:
         key = (case.run_set, tuple(names))
         if key in self._set_images_cache:  # a set's figure shows every η and both estimators: once
             first, images = self._set_images_cache[key]
-            return [(img[0], None, f"shown once per run set, under {first}") for img in images]
+            return [Figure(img.caption, None, f"shown once per run set, under {first}") for img in images]
         images = self._draw_set(case, names)
         self._set_images_cache[key] = (f"{case.check}[{case.id}]", images)
         return images

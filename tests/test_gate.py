@@ -13,6 +13,7 @@ import pytest
 
 from dhstats.gate import Gate, case_id
 from dhstats.names import safe_name
+from dhstats.rendered import Figure
 from dhstats.settings import SettingsError, parse
 
 from builders import NOISE, noise, write_run
@@ -308,6 +309,6 @@ def test_a_run_sets_figure_is_attached_once(tmp_path):
     failing = [c for c in g.cases("pooled_linear_agreement") if g.judge(c).outcome == "failed"]
     assert len(failing) >= 2
     first, second = g.images(failing[0]), g.images(failing[1])
-    assert first and all(img[1] is not None for img in first)  # the pictures
+    assert first and all(img.png is not None for img in first)  # the pictures
     note = f"shown once per run set, under pooled_linear_agreement[{failing[0].id}]"
-    assert second == [(img[0], None, note) for img in first]
+    assert second == [Figure(img.caption, None, note) for img in first]

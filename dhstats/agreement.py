@@ -366,7 +366,7 @@ def apply_holm(verdicts: list[Verdict], alpha: float) -> list[Verdict]:
     out = list(verdicts)
     for check, key in [(c, "z") for c in Z_CHECKS] + [(c, "Z") for c in POOLED]:
         idx = [i for i, v in enumerate(out) if v.check == check and v.outcome != Outcome.SKIPPED
-               and v.reason != Reason.NOT_FINITE
+               and v.reason not in (Reason.NOT_FINITE, Reason.INTERNAL_ERROR)
                and not (check in POOLED and "tolerance" in v.numbers)]  # judged by TOST alone
         p = [stats.two_sided_p(out[i].numbers.get(key, math.nan)) for i in idx]
         for i, pi, rejected in zip(idx, p, stats.holm_reject(p, alpha)):

@@ -44,7 +44,7 @@ from .runsets import check_se_scaling, scaling_medians
 from .names import safe_name
 from .rendered import Figure
 from .settings import SessionOptions
-from .verdicts import Outcome, RunOutcome, RunVerdict, Verdict
+from .verdicts import Outcome, RunOutcome, RunVerdict, Verdict, crashed
 
 POOL_WAIT = 600.0  # seconds a pooled case waits for another worker's runs before judging them itself
 
@@ -318,6 +318,14 @@ class Gate:
         return self._set_verdicts[key]
 
     def _judge_set(self, check: str, run_set: str, eta: float | None) -> Verdict:
+        """A run-set case judged from its runs' records; a check that raises fails that case
+        (:func:`dhstats.verdicts.crashed`), the session goes on."""
+        try:
+            return self._judge_records(check, run_set, eta)
+        except Exception as exc:  # noqa: BLE001 - a bug in one check must not cost the others
+            return crashed(check, run_set, None, eta, exc)
+
+    def _judge_records(self, check: str, run_set: str, eta: float | None) -> Verdict:
         if check == "se_scaling":
             medians = {rs.name: scaling_medians(self._set_cases(rs, "linear_agreement")) for rs in self.run_sets}
             return check_se_scaling(run_set, medians, self.settings.scaling_bounds)

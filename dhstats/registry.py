@@ -22,7 +22,7 @@ import numpy as np
 from . import agreement, run_checks, runsets
 from .results import InvalidRun, Run
 from .settings import Settings
-from .verdicts import RunContext, RunOutcome, RunVerdict, Verdict, run_verdict
+from .verdicts import RunContext, RunOutcome, RunVerdict, Verdict, crashed, run_verdict
 
 
 class Scope(StrEnum):
@@ -84,15 +84,25 @@ def evaluate_run(run: Run, settings: Settings = Settings()) -> list[Verdict]:
     out: list[Verdict] = []
     for c in CHECKS:
         if c.scope == Scope.RUN:
-            out.append(c.judge(ctx))
+            out.append(_judged(c, ctx, None))
         elif c.scope == Scope.CASE:
-            out.extend(c.judge(ctx, e) for e in run.entries)
+            out.extend(_judged(c, ctx, e) for e in run.entries)
     return out
 
 
+def _judged(c: Check, ctx: RunContext, entry) -> Verdict:
+    """``c.judge`` of one case; a check that raises fails that case (:func:`crashed`)."""
+    try:
+        return c.judge(ctx) if entry is None else c.judge(ctx, entry)
+    except Exception as exc:  # noqa: BLE001 - a bug in one check must not cost the others
+        f = ctx.run.file
+        return crashed(c.name, f.run_set, f.run, None if entry is None else entry.eta, exc)
+
+
 def evaluate(loaded: Run | InvalidRun, settings: Settings = Settings()) -> tuple[RunVerdict, list[Verdict]]:
-    """Run verdict plus all its verdicts (none for an invalid run). A crash inside a check
-    makes the run an error carrying the exception, never a lost run or a pass."""
+    """Run verdict plus all its verdicts (none for an invalid run). A check that raises fails
+    its case with reason ``internal_error`` (:func:`evaluate_run`); a crash outside the checks
+    (the run's σ's) makes the run an error carrying the exception, never a lost run or a pass."""
     rv = run_verdict(loaded)
     if isinstance(loaded, InvalidRun):
         return rv, []

@@ -42,6 +42,7 @@ class Reason(StrEnum):
     MISSING_FIELD = "missing_field"  # skipped: an optional field the check needs is absent
     INCONCLUSIVE = "inconclusive"  # skipped: the evidence cannot decide
     OUT_OF_TOLERANCE = "out_of_tolerance"  # --tolerance: the pooled ratio is demonstrably outside 1 ± δ
+    INTERNAL_ERROR = "internal_error"  # the check itself raised: failed, with the exception named
     NOT_DEMONSTRATED = "not_demonstrated"  # --tolerance: agreement within 1 ± δ is not demonstrated
 
 
@@ -160,6 +161,15 @@ class RunContext:
         f = self.run.file
         return make_verdict(check, outcome, message, f.run_set, f.run, None if entry is None else entry.eta,
                             numbers, reason)
+
+
+def crashed(check: str, run_set: str, run: str | None, eta: float | None, exc: BaseException) -> Verdict:
+    """The verdict of a check that raised: failed with reason ``internal_error`` and the
+    exception named — that check fails, the run's other checks keep their verdicts (a crash is
+    never a pass, and never costs the run)."""
+    return Verdict(check, Outcome.FAILED, f"internal error in {check}: {type(exc).__name__}: {exc} — a bug in "
+                   "the check, not a verdict on the estimator; the other checks were judged",
+                   run_set, run, eta, {"exception": type(exc).__name__}, Reason.INTERNAL_ERROR)
 
 
 def make_verdict(check, outcome, message, run_set, run, eta, numbers: dict, reason: Reason | None = None) -> Verdict:

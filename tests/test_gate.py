@@ -312,3 +312,27 @@ def test_a_run_sets_figure_is_attached_once(tmp_path):
     assert first and all(img.png is not None for img in first)  # the pictures
     note = f"shown once per run set, under pooled_linear_agreement[{failing[0].id}]"
     assert second == [Figure(img.caption, None, note) for img in first]
+def test_a_run_set_check_that_raises_fails_that_case_and_the_session_goes_on(tmp_path, two_sets, monkeypatch):
+    import dataclasses
+
+    from dhstats import registry
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("pooling bug")
+
+    checks = tuple(dataclasses.replace(c, judge=boom) if c.name == "pooled_linquad_agreement" else c
+                   for c in registry.CHECKS)
+    monkeypatch.setattr(registry, "CHECKS", checks)
+    monkeypatch.setattr(registry, "BY_NAME", {c.name: c for c in checks})
+    g = session(tmp_path, two_sets)
+    health = g.run()
+    crashed = [c for c in health["cases"] if c["check"] == "pooled_linquad_agreement"]
+    assert len(crashed) == 6 and all(c["outcome"] == "failed" and c["reason"] == "internal_error"
+                                     and "RuntimeError: pooling bug" in c["message"] for c in crashed)
+    assert all(c["outcome"] != "failed" for c in health["cases"] if c["check"] == "pooled_linear_agreement")
+    assert len(health["runs"]) == 6 and all(r["outcome"] == "ok" for r in health["runs"])
+    assert health["exit"]["status"] == 1 and not g.output_errors
+    assert (tmp_path / "reports" / "health.json").exists()
+    from dhstats.pages import render_summary
+
+    assert "internal error in pooled_linquad_agreement" in render_summary(health)  # the summary names it

@@ -240,7 +240,7 @@ def test_summary_shows_the_settings_in_force_and_the_scaling_reference():
              case("E_512", None, 1e-6, "pooled_linear_agreement", "passed", "ok.", Z=0.1, R=2, ratio=1.0, ratio_se=0.1),
              case("E_256", None, None, "se_scaling", "passed", "ratio 1.1.", E=256, reference="E_512")]
     h = build_health(Settings(reported_se="shard-mean"), ["/d/E_256", "/d/E_512"], runs, cases)
-    page = Page(pages.summary_html(h))
+    page = Page(pages.render_summary(h))
     text = " ".join(page.all_text().split())
     assumed = text.split("Assumed:", 1)[1].split(".", 1)[0]
     assert "k = 3: a z-check fails when |z| > 3; Holm–Bonferroni off" in assumed
@@ -248,4 +248,4 @@ def test_summary_shows_the_settings_in_force_and_the_scaling_reference():
     assert text.index("Assumed:") < text.index("Checks")  # before the tables, outside <details>
     assert "E_512 is the reference of se_scaling (the largest E)" in text
     h = build_health(Settings(holm=0.05), ["/d/E_256"], runs[:1], [])
-    assert "Holm–Bonferroni at family-wise α = 0.05 (k not used)" in Page(pages.summary_html(h)).all_text()
+    assert "Holm–Bonferroni at family-wise α = 0.05 (k not used)" in Page(pages.render_summary(h)).all_text()

@@ -4,25 +4,21 @@ Everything else is :class:`dhstats.gate.Gate` (pytest-free), found in ``config.s
 cases come from :meth:`Gate.cases`, each test judges its case once (:func:`judge`, the
 verdict is kept on the item for the report hook), the records travel on the test reports to
 the controller (xdist or not) and :meth:`Gate.report` writes health.json, badges, pages.
+pytest-html and pytest-xdist are met in :mod:`dhstats.pytest_html_adapter` and
+:mod:`dhstats.xdist_adapter`.
 """
 from __future__ import annotations
 
 import contextlib
 import gc
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
 
-from . import registry
+from . import pytest_html_adapter, registry, xdist_adapter
 from .gate import Case, Gate, Skip
-from .html_rows import LIST_LIMIT, Rows
 from .layout import GATE_DIR
 from .session_outputs import deferred_interrupt, example_roots
-from .outputs import copy_into, publish, temp_path
-from .rendered import Figure
 from .results import DiscoveryError
 from .settings import OPTIONS, SettingsError, parse, usable_history, writable_reports
 from .verdicts import Outcome, RunOutcome, Verdict
@@ -30,14 +26,12 @@ from .verdicts import Outcome, RunOutcome, Verdict
 PROPERTY = "dhstats"
 _GATE = pytest.StashKey[Gate]()
 _VERDICT = pytest.StashKey[object]()
-_EXCHANGE = "dhstats_exchange"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("dhstats", "ΔH estimator gate (dhstats)")  # --results: dhstats.layout
     parser.addini("dhstats_results", "run-set directories (like --results)", type="paths", default=[])
-    parser.addini("dhstats_html_rows", "report.html lists passed and skipped tests one by one up to this many "
-                  f"tests (default {LIST_LIMIT}); beyond, it counts them", default=str(LIST_LIMIT))
+    pytest_html_adapter.add_ini(parser)
     for o in OPTIONS:
         kw = {"choices": list(o.choices)} if o.choices else {}
         group.addoption(o.flag, dest=f"dhstats_{o.name}", default=None, help=o.help, **kw)
@@ -77,9 +71,7 @@ def _make_gate(config: pytest.Config) -> Gate:
             usable_history(options.history)
         if not roots:
             roots = [options.reports / "example" / "E_example"] if worker else example_roots(options.reports)
-        exchange = config.workerinput.get(_EXCHANGE) if worker else None
-        if exchange and not os.path.isdir(exchange):  # a worker on another host (--tx ssh=…):
-            exchange = None  # no shared directory, it judges the runs its pooled cases need
+        exchange = xdist_adapter.worker_exchange(config)
         return Gate(options, [Path(r) for r in dict.fromkeys(map(str, roots))], exchange=exchange)
     except (SettingsError, DiscoveryError) as exc:
         raise pytest.UsageError(f"dhstats: {exc}") from None
@@ -93,34 +85,12 @@ def pytest_configure(config: pytest.Config) -> None:
     g = config.stash[_GATE] = _make_gate(config)
     controller = not hasattr(config, "workerinput")
     own_html = None
-    if controller and not config.option.collectonly and getattr(config.option, "htmlpath", "missing") is None:
-        # pytest-html writes in place; it writes a temporary name that the gate publishes
-        config.option.htmlpath = own_html = str(temp_path(g.options.reports / "report.html"))
-        config.option.self_contained_html = True
-    tx = getattr(config.option, "tx", None) if controller else None
-    if tx and getattr(config.option, "dist", "no") == "load" and getattr(config.option, "numprocesses", None):
-        # -n N (xdist's default --dist load): N − 1 processes judge the runs ahead while this
-        # one runs the tests (N in all): xdist's per-test overhead exceeds a gate test's own
-        # work (docs/speed.md); an explicit --dist loadscope, or --tx (hosts), keeps xdist's
-        # distribution
-        config.option.dist, config.option.tx, config.option.numprocesses = "no", [], 0
-        if len(g.files) < 2 * len(tx):
-            g.notices.append(f"-n {len(tx)} ignored: {len(g.files)} runs (fewer than 2 per process) are judged here")
-        elif not config.option.collectonly:
-            helpers = max(1, len(tx) - 1)  # this process is one of the N: it runs the tests
-            try:
-                g.judge_ahead(helpers)  # started now: the judging overlaps collection too
-            except (OSError, RuntimeError, ValueError) as exc:  # no processes here: judge in this one
-                g.close()
-                g.notices.append(f"-n {len(tx)}: no judging process could start ({exc}); runs judged here")
-            else:
-                judges = "1 process judges" if helpers == 1 else f"{helpers} processes judge"
-                g.notices.append(f"-n {len(tx)}: {judges} the runs ahead, this one runs the tests")
+    if controller:  # pytest-html's report under a temporary name; -n N as judging processes
+        own_html = pytest_html_adapter.claim_report(config, g)
+        xdist_adapter.judge_ahead_instead(config, g)
     config.pluginmanager.register(GateHooks(g, controller, own_html), "dhstats-gate")
-    if config.pluginmanager.hasplugin("html"):
-        config.pluginmanager.register(HtmlHooks(g, _html_rows(config)), "dhstats-gate-html")
-    if config.pluginmanager.hasplugin("xdist"):
-        config.pluginmanager.register(XdistHooks(g), "dhstats-gate-xdist")
+    pytest_html_adapter.register(config, g)
+    xdist_adapter.register(config, g)
     if config.pluginmanager.has_plugin("hypothesispytest"):  # imports all of hypothesis at exit (~0.4 s)
         config.pluginmanager.unregister(name="hypothesispytest")
 
@@ -231,33 +201,11 @@ class GateHooks:
         elif self.g.health and self.g.health["exit"]["status"] and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # an invalid run no test reported
         result = yield  # pytest-html writes its report (trylast) in here
-        html = getattr(session.config.option, "htmlpath", None)
-        if html and Path(html).exists():
-            self._publish_html(session, Path(html))
+        pytest_html_adapter.publish_report(session, self.g, self.own_html)
         if late and not self.g.interrupted:
             self.g.notices.append("dhstats: Ctrl-C while the outputs were written: every case had run, "
                                   "the outputs were completed first")
         return result
-
-    def _publish_html(self, session, html: Path) -> None:
-        """``reports/report.html``: the temporary file pytest-html wrote, renamed; or, when the
-        user gave ``--html PATH``, a copy of it (their file stays where they asked, on any
-        filesystem). An occupied ``reports/report.html`` (a directory) is named in the
-        outputs' problems; the exit status stays the gate's."""
-        final = self.g.options.reports / "report.html"
-        try:
-            if self.own_html is not None and html == Path(self.own_html):
-                publish(html, final)
-                for plugin in session.config.pluginmanager.get_plugins():  # pytest-html's closing line
-                    if Path(getattr(plugin, "_report_path", "")) == html:
-                        plugin._report_path = final
-            else:
-                copy_into(html, final)
-        except OSError as exc:
-            where = f"; the report is at {html}" if html.exists() else ""
-            self.g.output_errors.append(f"dhstats: {final} not written: {exc.strerror or exc}{where}")
-        else:
-            self.g.written.insert(0, final)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_terminal_summary(self, terminalreporter):
@@ -270,75 +218,6 @@ class GateHooks:
             for line in summary_lines(self.g.health, self.g.written) + self.g.notices + self.g.output_errors:
                 terminalreporter.write_line(line)
         return result
-
-
-class HtmlHooks:
-    """pytest-html integration (registered only when pytest-html is active)."""
-
-    def __init__(self, g: Gate, limit: int = LIST_LIMIT):
-        self.g, self.limit = g, limit
-        self.rows: Rows | None = None
-        self.session = None
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionstart(self, session):
-        """pytest-html 4.2 inserts the environment table (pytest-metadata: CI variables such
-        as a branch name, which may hold markup) with innerHTML: escape it before it is read."""
-        self.session = session
-        try:
-            from pytest_metadata.plugin import metadata_key
-        except ImportError:  # pragma: no cover - pytest-html requires pytest-metadata
-            return
-        if metadata_key in session.config.stash:
-            session.config.stash[metadata_key] = _escaped(session.config.stash[metadata_key])
-
-    def _rows(self) -> Rows:
-        """The row policy (:mod:`dhstats.html_rows`), fixed at the first row: by then the
-        tests are collected (here or, under xdist, by the first worker)."""
-        if self.rows is None:  # pytest-html's report data: its outcome counts (no public hook)
-            counts = next((d for p in self.session.config.pluginmanager.get_plugins()
-                           if hasattr(d := getattr(p, "_report", None), "outcomes") and hasattr(d, "add_test")), None)
-            self.rows = Rows(self.session.testscollected, counts, self.limit)
-        return self.rows
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_logreport(self, report):
-        if report.passed and report.when == "call":  # before pytest-html reads them (trylast)
-            report.extras = []
-
-    def pytest_html_results_table_row(self, report, cells):
-        self._rows().row(report, cells)
-
-    def pytest_html_results_table_html(self, report, data):
-        Rows.log(report, data)
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(self, item, call):
-        rep = yield
-        figures = [Figure.of(f) for f in getattr(rep, "dhstats_figures", None) or ()]
-        if figures:
-            from markupsafe import Markup
-            from pytest_html import extras
-
-            rep.extras = list(getattr(rep, "extras", [])) + [
-                extras.png(fig.png, name=fig.caption) if fig.png
-                else extras.html(str(Markup("<p>{}: {}</p>").format(fig.caption, fig.note)))
-                for fig in figures]
-        return rep
-
-    def pytest_html_report_title(self, report):
-        report.title = "dhstats gate: " + ", ".join(rs.name for rs in self.g.run_sets)
-
-    def pytest_html_results_summary(self, prefix, summary, postfix, session=None):
-        if self.g.health is not None:
-            try:
-                from .session_outputs import summary_section
-
-                prefix.append(summary_section(self.g))
-            except Exception as exc:  # noqa: BLE001 - reporting never ends a session
-                self.g.output_errors.append(f"dhstats: the report.html summary not written: {type(exc).__name__}: {exc}")
-        if self.rows is not None and (note := self.rows.note()):
-            summary.append(note)
 
 
 def index_teardowns(terminalreporter) -> None:
@@ -362,52 +241,4 @@ def index_teardowns(terminalreporter) -> None:
     terminalreporter._get_teardown_reports = teardown_reports
 
 
-def _html_rows(config: pytest.Config) -> int:
-    text = str(config.getini("dhstats_html_rows")).strip()
-    try:
-        return int(text)
-    except ValueError:
-        raise pytest.UsageError(f"dhstats: ini dhstats_html_rows: a number of tests, got {text!r}") from None
-
-
 _UNFINISHED = (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR)
-
-
-def _escaped(value):
-    """Every string in a nested dict/list, HTML-escaped (markupsafe)."""
-    from markupsafe import escape
-
-    if isinstance(value, dict):
-        return {str(escape(k)): _escaped(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_escaped(v) for v in value]
-    return str(escape(value)) if isinstance(value, str) else value
-
-
-class XdistHooks:
-    """pytest-xdist: each run's cases on one worker, in order; run summaries shared through
-    an exchange directory that the controller creates and removes."""
-
-    def __init__(self, g: Gate):
-        self.g = g
-        self.exchange: str | None = None
-
-    def pytest_xdist_make_scheduler(self, config, log):
-        from xdist.scheduler import LoadScopeScheduling
-
-        class RunScheduling(LoadScopeScheduling):
-            def _split_scope(self, nodeid: str) -> str:
-                if "[" in nodeid and f"{GATE_DIR}/" in nodeid.replace(os.sep, "/"):
-                    return nodeid[nodeid.index("[") + 1: nodeid.rindex("]")].split("/eta=")[0]
-                return super()._split_scope(nodeid)
-
-        return RunScheduling(config, log)
-
-    def pytest_configure_node(self, node):
-        if self.exchange is None:
-            self.exchange = tempfile.mkdtemp(prefix="dhstats-exchange-")
-        node.workerinput[_EXCHANGE] = self.exchange
-
-    def pytest_unconfigure(self, config):
-        if self.exchange:
-            shutil.rmtree(self.exchange, ignore_errors=True)

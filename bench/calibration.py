@@ -1,4 +1,4 @@
-"""Calibration of the paired σ's and of the pooled (Stouffer) checks — issue 7, "Calibration".
+"""Calibration of the paired σ's and of the pooled (Stouffer) checks.
 
     python bench/calibration.py [--runs 12800] [--runs-large 2000] [--seed 0] [--processes 2]
                                 [--out bench/out/calibration.md]
@@ -305,12 +305,13 @@ def real_files(root: Path = REAL, draws: int = 2000, seed: int = 0) -> list[dict
 # --------------------------------------------------------------------------- output
 
 
-def _pct(x: float, se: float | None = None) -> str:
-    return f"{100 * x:.2f} %" + ("" if se is None else f" ± {100 * se:.2f}")
+def pct(x: float, se: float | None = None, digits: int = 2) -> str:
+    """``12.34 % ± 0.56``: a rate (and its Monte-Carlo SE) in per cent."""
+    return f"{100 * x:.{digits}f} %" + ("" if se is None else f" ± {100 * se:.{digits}f}")
 
 
 def markdown(res: dict) -> str:
-    out = ["## Calibration (bench/calibration.py, issue 7)", "",
+    out = ["## Calibration (bench/calibration.py)", "",
            f"Simulator: default policy, η grid {', '.join(f'{e:g}' for e in ETAS)}, entropy noise "
            f"{ENTROPY_NOISE:g} nats/sequence; k = {K:g}; runtime {res['runtime_s']:.0f} s on "
            f"{res['processes']} process(es). ± = Monte-Carlo SE (clusters: runs or sets).", "",
@@ -320,21 +321,21 @@ def markdown(res: dict) -> str:
     for p in res["pools"]:
         for r in p["coverage"]:
             out.append(f"| {p['n']} | {p['score_noise']:g} | {r['interval']} | {r['runs']} "
-                       f"| {_pct(r['coverage'], r['coverage_se'])} "
+                       f"| {pct(r['coverage'], r['coverage_se'])} "
                        f"| {' / '.join(f'{100 * c:.1f}' for c in r['per_eta'])} "
                        f"| {r['mean_z']:+.3f} ± {r['mean_z_se']:.3f} | {r['sd_z']:.3f} "
-                       f"| {'—' if r['paired'] is None else _pct(r['paired'])} |")
+                       f"| {'—' if r['paired'] is None else pct(r['paired'])} |")
     out += ["", f"### 3. Pooled checks on healthy sets: false alarms |Z| > {K:g} (target ≤ 0.5 %; "
-            f"calibrated z: {_pct(tail_prob(0.0))})", "",
+            f"calibrated z: {pct(tail_prob(0.0))})", "",
             "| n | score noise | check (cases) | R | sets × η | false alarms | per η (ascending) | implied by μ, s of z "
             "| mean Z | sd Z | per-run |z| > 3 |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for p in res["pools"]:
         for r in p["false_alarms"]:
             out.append(f"| {p['n']} | {p['score_noise']:g} | {r['check']} ({r['variant']}) | {r['R']} "
-                       f"| {r['sets']} × {len(ETAS)} | {_pct(r['rate'], r['rate_se'])} "
-                       f"| {' / '.join(f'{100 * c:.1f}' for c in r['per_eta'])} | {_pct(r['model'])} | {r['mean_Z']:+.3f} "
-                       f"| {r['sd_Z']:.3f} | {_pct(r['per_run'], r['per_run_se'])} |")
+                       f"| {r['sets']} × {len(ETAS)} | {pct(r['rate'], r['rate_se'])} "
+                       f"| {' / '.join(f'{100 * c:.1f}' for c in r['per_eta'])} | {pct(r['model'])} | {r['mean_Z']:+.3f} "
+                       f"| {r['sd_Z']:.3f} | {pct(r['per_run'], r['per_run_se'])} |")
     out += ["", "### 4. Power against a shared bias of b·σ_lin per run (pooled_linear_agreement vs per run, k = 3; "
             "linear cases with the curvature removed, so that b = 0 is healthy)", "",
             "| n | score noise | b | R | sets × η | pooled measured | theory Φ(b√R−3)+Φ(−b√R−3) | dev (SEs) "
@@ -343,9 +344,9 @@ def markdown(res: dict) -> str:
     for p in res["pools"]:
         for r in p["power"]:
             out.append(f"| {p['n']} | {p['score_noise']:g} | {r['b']:g} | {r['R']} | {r['sets']} × {len(ETAS)} "
-                       f"| {_pct(r['pooled'], r['pooled_se'])} | {_pct(r['pooled_theory'])} | {r['pooled_dev']:+.2f} "
-                       f"| {_pct(r['pooled_model'])} | {_pct(r['per_run'], r['per_run_se'])} "
-                       f"| {_pct(r['per_run_theory'])} | {r['per_run_dev']:+.2f} |")
+                       f"| {pct(r['pooled'], r['pooled_se'])} | {pct(r['pooled_theory'])} | {r['pooled_dev']:+.2f} "
+                       f"| {pct(r['pooled_model'])} | {pct(r['per_run'], r['per_run_se'])} "
+                       f"| {pct(r['per_run_theory'])} | {r['per_run_dev']:+.2f} |")
     d = res["diagnostic"]
     out += ["", f"### 5. Diagnostic: no entropy noise, no gradient noise (n = {d['n']}, {d['runs']} runs)", "",
             "rms σ_lin / Monte-Carlo SD(ηG − ΔH_true), per η ascending:", "",

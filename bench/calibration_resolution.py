@@ -120,7 +120,7 @@ def tost_rows(pool: dict, dh: np.ndarray) -> list[dict]:
 
 
 def _pct(x: float, se: float | None = None) -> str:
-    return f"{100 * x:.1f} %" + ("" if se is None else f" ± {100 * se:.1f}")
+    return cal.pct(x, se, digits=1)
 
 
 def markdown(res: dict) -> str:

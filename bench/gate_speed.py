@@ -1,4 +1,4 @@
-"""Gate speed and memory at real file sizes (issue 11).
+"""Gate speed and memory at real file sizes.
 
     python bench/gate_speed.py [--runs 100] [--sequences 2048] [--repeat 3] [--profile]
                                [--out bench/out/speed]

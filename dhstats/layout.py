@@ -62,7 +62,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parse of the command line (before any conftest is loaded) already takes ``DIR`` as the
     option's value. Declared by the gate's conftest instead, ``--results DIR`` was first read
     as a *test path*: pytest then imported ``DIR/conftest.py`` — code from a results
-    directory (issue 8). Result files are data; the gate never imports from them."""
+    directory. Result files are data; the gate never imports from them."""
     parser.getgroup("dhstats", "ΔH estimator gate (dhstats)").addoption(
         "--results", action="append", default=None, metavar="DIR",
         help="run-set directory holding run_*/results.json (repeatable); default: the embedded example run set")

@@ -2,7 +2,7 @@
 
 Run names are directory names and may hold any character (``run_<img src=x onerror=…>``,
 ``run_x\\y``, 230 characters). Test ids reach pytest-html's page unescaped (pytest-dev/
-pytest-html issue 1024) and page names must be unique and bounded, so both use
+pytest-dev/pytest-html#1024) and page names must be unique and bounded, so both use
 :func:`safe_name`: readable, markup-free, bounded, and distinct for distinct names.
 """
 from __future__ import annotations

@@ -10,7 +10,7 @@
 * Manifest: ``<reports>/.dhstats-manifest.json`` lists (relative paths) what the last session
   wrote. :meth:`OutputSession.begin` removes the files of the previous manifest that this
   session does not plan to write again — only those, never a user's other files — so each
-  session leaves exactly its own outputs (issue 10, "Stale files").
+  session leaves exactly its own outputs.
 
 No other dhstats module is imported here.
 """

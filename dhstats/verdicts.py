@@ -4,7 +4,7 @@ A :class:`Verdict` is a small frozen record (outcome, reason, message, numbers; 
 that the gate asserts, the tables print and the reports render. Missing optional fields give
 an explicit *skipped* outcome with the reason, never a pass. A statistic that is not finite
 never passes: :meth:`RunContext.verdict` turns such a pass into a failure with reason
-``not_finite`` (issue 8: ``h_base = [1e308]*n`` once passed every check).
+``not_finite`` (``h_base = [1e308]*n`` once passed every check).
 
 The checks themselves: :mod:`dhstats.run_checks` (file and SNIS checks, truncation),
 :mod:`dhstats.agreement` (linear, lin+quad, pooled), :mod:`dhstats.runsets` (se_scaling); their

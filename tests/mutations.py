@@ -1,4 +1,4 @@
-"""Mutations of a ``results.json`` for the fuzz campaign (issue 8): usable by hypothesis tests
+"""Mutations of a ``results.json`` for the fuzz campaign: usable by hypothesis tests
 (``tests/test_fuzz.py``) and by a bench with a numpy random generator.
 
     base = base_document()                       # the real E_256/run_01 file, else a simulated run

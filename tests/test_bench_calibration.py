@@ -1,4 +1,4 @@
-"""Smoke test of bench/calibration.py (issue 7): the calibration machinery, in seconds.
+"""Smoke test of bench/calibration.py: the calibration machinery, in seconds.
 
 1. exact numbers of its helpers (normal tails from tables, a hand-computed cluster SE);
 2. hypothesis properties of the helpers (symmetry, monotonicity, bounds, invariances);

@@ -1,11 +1,11 @@
-"""Run names with markup cannot run script or render as markup in any report (issue 8 item 4),
+"""Run names with markup cannot run script or render as markup in any report,
 checked in a real browser: the gate runs in a subprocess, then report.html and the run pages
 are opened in headless Chromium (tests/browser.py) and the DOM its scripts left is inspected.
 
 Skipped when no Chromium is installed (``.ci/run`` installs it).
 
 The control test proves the probe can fail: pytest-html 4.2 inserts a raw test id with
-innerHTML (pytest-dev/pytest-html issue 1024, ``app.js`` ``getResultTBody`` → the
+innerHTML (pytest-dev/pytest-html#1024, ``app.js`` ``getResultTBody`` → the
 ``resultsTableRow`` cells), and a report made from such an id does set the title to PWNED.
 """
 from __future__ import annotations
@@ -170,7 +170,7 @@ def test_report_html_runs_no_script_from_ci_metadata(tmp_path):
 @needs_chromium
 def test_probe_detects_pytest_html_raw_id_injection(tmp_path):
     """Control: with a raw markup test id, pytest-html's own page runs the handler, and
-    :func:`assert_inert` fails. If this stops failing, pytest-html escapes ids now (issue 1024
+    :func:`assert_inert` fails. If this stops failing, pytest-html escapes ids now (pytest-dev/pytest-html#1024
     fixed) — keep the gate's safe names anyway, and update this note."""
     (tmp_path / "test_raw.py").write_text(
         "import pytest\n\n"

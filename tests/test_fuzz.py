@@ -1,4 +1,4 @@
-"""Fuzz campaign (issue 8, "Done when"): mutations of a real results.json (tests/mutations.py;
+"""Fuzz campaign: mutations of a real results.json (tests/mutations.py;
 a simulated run of the same shape when the real files are absent) through the library and
 through a whole gate session (:class:`dhstats.gate.Gate`), asserting for every mutation:
 
@@ -67,10 +67,10 @@ def test_gate_session_contract_on_mutations(session, data, variant):
     assert not failures, f"{m.describe()} ({variant}): " + "; ".join(failures)
 
 
-# --------------------------------------------------------------------------- the issue's reproducers
+# --------------------------------------------------------------------------- reproducers of reported defects
 
 N = len(BASE.doc["true"]["entries"][0]["diagnostics"]["token_counts"])
-FIGURES = [  # issue 8 item 2: figures raised (all-zero weights; η = 1e308 in eta_curve)
+FIGURES = [  # figures raised (all-zero weights; η = 1e308 in eta_curve)
     mutations.Mutation("fill", ("true", "entries", 0, "diagnostics", "normalized_weights"), 0.0),
     mutations.Mutation("extreme", ("true", "entries", 0, "eta"), 1e308),
 ]
@@ -90,7 +90,7 @@ REPRODUCERS = FIGURES + [
 
 @pytest.mark.parametrize("m", REPRODUCERS, ids=[m.describe() for m in REPRODUCERS])
 def test_issue_reproducers(session, m):
-    # the issue's setting (shard-mean); figures drawn where the issue found them raising
+    # the reported setting (shard-mean); figures drawn where they were found raising
     assert not session_failures(session, m, "shard-mean", figures=m in FIGURES)
     for variant in VARIANTS:
         _, failures = mutations.library_failures(BASE, m, parse(VARIANTS[variant]).settings)

@@ -1,5 +1,5 @@
-"""dhstats.gate: a whole gate session without pytest (issue 9), run-set checks (issue 7),
-robustness of the session (issue 8). Fast: simulated run sets, no subprocess."""
+"""dhstats.gate: a whole gate session without pytest, run-set checks,
+robustness of the session. Fast: simulated run sets, no subprocess."""
 from __future__ import annotations
 
 import json

@@ -309,7 +309,7 @@ def test_selecting_cases_with_k_still_reports_every_selected_run(pytester, check
     assert len(h["runs"]) == 11  # every run found is in health.json, selected or not
 
 
-# --------------------------------------------------------------------------- issue 8: nothing from the data runs, no crash
+# --------------------------------------------------------------------------- nothing from the data runs, no crash
 
 
 @pytest.mark.parametrize("form", ["--results DIR", "--results=DIR"])
@@ -433,7 +433,7 @@ def test_index_teardowns_looks_up_what_pytest_does_from_one_scan():
 
 def test_a_session_without_pytest_writes_the_plugins_health_json(pytester, checkout, planted):
     """dhstats.gate.Gate(...).run() — no pytest — judges the same run sets as
-    `pytest checks/ --results …` into the same health.json (issue 9)."""
+    `pytest checks/ --results …` into the same health.json."""
     from dhstats.gate import Gate
     from dhstats.settings import parse
 

@@ -337,7 +337,7 @@ def test_tail_beyond_float_range_gives_large_khat():
 
 @pytest.mark.parametrize("seed, arviz", [(11, 51.52074585033826), (68, 54.27682602553719)])
 def test_subnormal_smallest_exceedance(seed, arviz):
-    # Regression (issue 7 item 6): 30·t₃ log-weights at n = 1482 span ~740-750 nats over the
+    # Regression: 30·t₃ log-weights at n = 1482 span ~740-750 nats over the
     # M = 116 tail; the smallest exceedance is subnormal (seed 11: 9.9e-324) or 0 (seed 68), so
     # 1/x* overflowed and the old code returned "GPD fit did not produce a finite k" (seed 11)
     # or "exceedances underflow" (seed 68). Now k̂ is finite and large, as in ArviZ, whose

@@ -1,6 +1,6 @@
 """Tests for the file-system side of dhstats.results: only regular files are read, with a size
-cap, never blocking (issue 8 item 5); discovery checks each directory once and keeps run names
-verbatim (issue 8 items 6 and 7)."""
+cap, never blocking; discovery checks each directory once and keeps run names
+verbatim."""
 from __future__ import annotations
 
 import json
@@ -54,7 +54,7 @@ def problems_of(result) -> list[str]:
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
 def test_fifo_is_an_input_problem_not_a_hang(run_file):
-    # Regression (issue 8 item 5): a FIFO named results.json blocked collection forever.
+    # Regression: a FIFO named results.json blocked collection forever.
     os.mkfifo(run_file.path)
     assert problems_of(within(5, load_run, run_file)) == [
         f"{FILE}: not a regular file (a FIFO); only regular files are read"
@@ -64,7 +64,7 @@ def test_fifo_is_an_input_problem_not_a_hang(run_file):
 
 @pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero")
 def test_symlink_to_dev_zero_is_an_input_problem_not_a_memory_error(run_file):
-    # Regression (issue 8 item 5): MemoryError at collection (exit 2).
+    # Regression: MemoryError at collection (exit 2).
     run_file.path.symlink_to("/dev/zero")
     assert problems_of(within(5, load_run, run_file)) == [
         f"{FILE}: not a regular file (a character device); only regular files are read"
@@ -167,7 +167,7 @@ def make_run(root: Path, name: str) -> Path:
 
 
 def test_same_directory_given_twice_is_checked_once(tmp_path):
-    # Regression (issue 8 item 7): `--results E_4 --results E_4` doubled every case.
+    # Regression: `--results E_4 --results E_4` doubled every case.
     root = tmp_path / "E_4"
     make_run(root, "run_01")
     make_run(root, "run_02")

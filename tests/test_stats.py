@@ -105,7 +105,7 @@ class TestSnis:
         assert kish_ess(np.array([1.0, 0.0, 0.0])) == 1.0
 
     def test_kish_ess_huge_and_tiny_scales(self):
-        # regression (issue 7 item 6): (Σw)² overflowed for w ~ 1e160 and the old code gave
+        # regression: (Σw)² overflowed for w ~ 1e160 and the old code gave
         # inf/inf = NaN; divided by max first, [2,1,1]·c gives 8/3 at any scale.
         for c in (1e160, 1e300, 1e-300, 5e-324):  # 5e-324: the smallest subnormal
             assert kish_ess(c * np.array([2.0, 1.0, 1.0])) == pytest.approx(8 / 3, rel=1e-15)
@@ -190,7 +190,7 @@ class TestAgreement:
         assert agreement_z(3.0, 1.0, 1.0, 2.0, 2.0) == pytest.approx(2 / 3, rel=1e-15)
 
     def test_agreement_z_non_finite_is_nan(self):
-        # regression (issue 7 item 6): an infinite σ gave z = 0, a pass
+        # regression: an infinite σ gave z = 0, a pass
         assert math.isnan(agreement_z(1.0, 0.5, math.inf))
         assert math.isnan(agreement_z(1.0, 0.5, 0.3, math.inf))
         assert math.isnan(agreement_z(1.0, 0.5, math.nan))
@@ -242,7 +242,7 @@ class TestHolm:
     @pytest.mark.parametrize(
         "p, expected",
         [
-            # regression (issue 7 item 6): argsort put NaN last, the loop stopped before it and
+            # regression: argsort put NaN last, the loop stopped before it and
             # the NaN case was "not rejected", i.e. passed
             ([0.001, math.nan], [True, True]),
             ([0.5, math.nan], [False, True]),

@@ -1,5 +1,5 @@
 """Validation's magnitude rule (dhstats.validation): every number the gate reads is finite and
-|x| ≤ 1e50, so no sum or product the statistics form can overflow (issue 8 item 1: a finite
+|x| ≤ 1e50, so no sum or product the statistics form can overflow (a finite
 ``h_base = [1e308]*256`` made σ_true = inf and both agreements pass)."""
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def test_the_bound_is_1e50():
 
 
 def test_h_base_1e308_is_invalid_with_its_path():
-    # The issue's reproducer: finite, but Σ h_base overflows to inf.
+    # The reported reproducer: finite, but Σ h_base overflows to inf.
     d = doc()
     d["true"]["entries"][1]["diagnostics"]["h_base"] = [1e308] * 4
     with np.errstate(over="ignore"):

@@ -700,7 +700,7 @@ def test_reason_codes(healthy):
     assert {v.reason for v in evaluate_run(run) if v.check == "truncation_ratio"} == {Reason.INCONCLUSIVE}
 
 
-# --------------------------------------------------------------------------- issue 8: garbage never passes
+# --------------------------------------------------------------------------- garbage never passes
 
 
 def test_per_sequence_vhvv_must_match_the_quadratic_block(healthy):
@@ -723,7 +723,7 @@ def test_log_weights_must_give_the_normalized_weights(healthy):
 
 def test_infinite_h_base_fails_instead_of_passing(healthy):
     """h_base = [1e308]*n: Σ h_base overflows; once `_close(inf, x)` passed consistency and
-    σ_true = inf gave z = 0, a pass of both agreements (issue 8)."""
+    σ_true = inf gave z = 0, a pass of both agreements."""
     e = healthy.entries[0]
     run = with_entry(healthy, 0, replace(e, h_base=np.full_like(e.h_base, 1e308)))
     rv, verdicts = evaluate(run)
@@ -744,7 +744,7 @@ def test_a_pass_with_a_non_finite_number_becomes_a_failure():
     assert not close(math.inf, 1.0, 1e-6) and not close(math.nan, math.nan, 1e-6) and close(1.0, 1.0 + 1e-9, 1e-6)
 
 
-# --------------------------------------------------------------------------- messages that explain (issue 10)
+# --------------------------------------------------------------------------- messages that explain
 
 
 def test_constant_ratio_across_eta_names_a_biased_g(healthy):

@@ -310,6 +310,15 @@ def pct(x: float, se: float | None = None, digits: int = 2) -> str:
     return f"{100 * x:.{digits}f} %" + ("" if se is None else f" ± {100 * se:.{digits}f}")
 
 
+def write_results(res: dict, text: str, out: Path) -> int:
+    """Print the markdown table and write it to ``out`` beside ``out`` with ``.json`` (the raw numbers)."""
+    print(text)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    out.with_suffix(".json").write_text(json.dumps(res, indent=1, ensure_ascii=False), encoding="utf-8")
+    return 0
+
+
 def markdown(res: dict) -> str:
     out = ["## Calibration (bench/calibration.py)", "",
            f"Simulator: default policy, η grid {', '.join(f'{e:g}' for e in ETAS)}, entropy noise "
@@ -402,12 +411,7 @@ def main(argv=None) -> int:
            "config": {"etas": list(ETAS), "entropy_noise": ENTROPY_NOISE, "k": K, "seed": a.seed,
                       "sizes": sizes, "score_noise": a.score_noise}}
     res["runtime_s"] = time.perf_counter() - t0
-    text = markdown(res)
-    print(text)
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(text, encoding="utf-8")
-    a.out.with_suffix(".json").write_text(json.dumps(res, indent=1, ensure_ascii=False), encoding="utf-8")
-    return 0
+    return write_results(res, markdown(res), a.out)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ correlated).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -164,12 +163,7 @@ def main(argv=None) -> int:
         pools.append({"n": n, "score_noise": noise, "runs": runs, "resolution": resolution_rows(pool, dh),
                       "tost": tost_rows(pool, dh)})
     res = {"pools": pools, "processes": a.processes, "runtime_s": time.perf_counter() - t0}
-    text = markdown(res)
-    print(text)
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(text, encoding="utf-8")
-    a.out.with_suffix(".json").write_text(json.dumps(res, indent=1, ensure_ascii=False), encoding="utf-8")
-    return 0
+    return cal.write_results(res, markdown(res), a.out)
 
 
 if __name__ == "__main__":

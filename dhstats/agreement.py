@@ -23,7 +23,8 @@ from dataclasses import replace
 from . import equivalence, stats
 from .results import Entry
 from .sigmas import Sigmas, cov_from, sigma_c
-from .verdicts import Outcome, Reason, RunContext, Verdict, fmt, make_verdict, unbounded
+from .settings import Settings
+from .verdicts import Outcome, Reason, RunContext, RunSetRecords, Verdict, fmt, make_verdict, unbounded
 from .wording import APPROXIMATE, CONSTANT_RATIO, MEANING, SIGMA_TEXT, failure, num, percent, pm, pooled_meaning
 
 Z_CHECKS = ("linear_agreement", "linquad_agreement")
@@ -345,14 +346,18 @@ def _finite(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def check_pooled_linear_agreement(run_set: str, eta: float, cases: Sequence[Mapping], k: float,
-                                  companion: Sequence[Mapping] = (), **equivalence_options) -> Verdict:
-    return pooled_agreement("pooled_linear_agreement", run_set, eta, cases, k, companion, **equivalence_options)
+def check_pooled_linear_agreement(records: RunSetRecords, settings: Settings) -> Verdict:
+    """:func:`pooled_agreement` of the run set's linear cases at one η; its lin+quad cases say
+    whether a failure is curvature (pooled lin+quad holds there) or a biased gdotv."""
+    return pooled_agreement("pooled_linear_agreement", records.run_set, records.eta, records.of("linear_agreement"),
+                            settings.k, records.of("linquad_agreement"), tolerance=settings.tolerance,
+                            alpha=settings.equivalence_alpha)
 
 
-def check_pooled_linquad_agreement(run_set: str, eta: float, cases: Sequence[Mapping], k: float,
-                                   companion: Sequence[Mapping] = (), **equivalence_options) -> Verdict:
-    return pooled_agreement("pooled_linquad_agreement", run_set, eta, cases, k, **equivalence_options)
+def check_pooled_linquad_agreement(records: RunSetRecords, settings: Settings) -> Verdict:
+    """:func:`pooled_agreement` of the run set's lin+quad cases at one η."""
+    return pooled_agreement("pooled_linquad_agreement", records.run_set, records.eta, records.of("linquad_agreement"),
+                            settings.k, tolerance=settings.tolerance, alpha=settings.equivalence_alpha)
 
 
 # --------------------------------------------------------------------------- multiplicity

@@ -5,7 +5,7 @@ run names, messages and paths come from input files and may contain markup. No p
 matplotlib (verdicts import this module lazily). Numbers are shown to 4
 significant digits (:func:`cell`).
 
-:class:`HealthDocument` is health.json's dict (as :meth:`dhstats.gate.Gate.run` returns it, or
+:class:`HealthDocument` is health.json's dict (as :meth:`dhstats.session.Session.run` returns it, or
 read from a file) with a readable HTML view: the counts, the run sets, the invalid runs and
 the failed cases first.
 """

@@ -1,7 +1,7 @@
 """Judging one run, in whichever process does it: load, evaluate, and draw its failures.
 
 The gate session (:mod:`dhstats.gate`) judges runs itself, or — with ``-n N`` — hands
-:func:`judge_file` to N judging processes (:meth:`dhstats.gate.Gate.judge_ahead`). A figure
+:func:`judge_file` to judging processes (:class:`Executor`, :meth:`Executor.start`). A figure
 is rendered once per (figure, η) (run figures with η None, every failing η highlighted), within
 the session's ``--max-plots`` budget (under -n one array shared by every process: the judging
 processes draw their runs' failures, and -n N draws no more figures than a serial session).
@@ -9,10 +9,11 @@ processes draw their runs' failures, and -n N draws no more figures than a seria
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable, Sequence
 
 from . import registry
 from .registry import evaluate
-from .results import Run, RunFile, load_run
+from .results import Run, RunFile, RunKey, load_run
 from .verdicts import Outcome
 
 
@@ -80,3 +81,64 @@ def render_failure(run: Run, verdicts, keys, cache: dict, settings, budget) -> b
     for name, eta in missing:
         cache[(name, eta)] = plots.render(name, run, eta, settings, **({"highlight": failing} if eta is None else {}))
     return True
+
+
+class Executor:
+    """Where runs are judged and figures drawn: in this process, or — after :meth:`start` —
+    ahead, in judging processes, while this one runs the tests (what ``-n N`` does in the
+    gate, docs/speed.md). ``budget[0]`` is the session's ``--max-plots`` budget (figures left,
+    −1: no limit), one shared array once the processes start."""
+
+    def __init__(self, max_plots: int):
+        self.budget = [max_plots]
+        self._pool = None
+        self._ahead: dict[RunKey, object] = {}  # run → future of judge_file
+
+    def start(self, processes: int, files: Sequence[RunFile], settings, max_bytes: int) -> None:
+        """Judge ``files`` in ``processes`` other processes, in session order. Parsing and
+        judging are most of a run's cost and need nothing from pytest; xdist's per-test
+        overhead is larger than a gate test's own work."""
+        import concurrent.futures
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self.budget = context.Array("i", [self.budget[0]])  # one --max-plots for the session
+        self._pool = concurrent.futures.ProcessPoolExecutor(
+            processes, mp_context=context, initializer=start_judging, initargs=(self.budget,))
+        for f in files:
+            self._ahead[f.key] = self._pool.submit(judge_file, f, settings, max_bytes)
+
+    def result(self, key: RunKey) -> tuple | None:
+        """What a judging process made of the run (:func:`judge_file`), or None: not handed
+        out, or its process died (the caller then judges the run itself)."""
+        future = self._ahead.pop(key, None)
+        if future is None:
+            return None
+        try:
+            return future.result()
+        except Exception:  # noqa: BLE001 - a judging process died: judged by the caller
+            return None
+
+    def forget(self, keep: Iterable[RunKey]) -> None:
+        """Cancel the judging of runs not in ``keep`` (deselected) that has not started."""
+        keep = set(keep)
+        for key in [k for k in self._ahead if k not in keep]:
+            if self._ahead[key].cancel():
+                del self._ahead[key]
+
+    def draw_set(self, names: Sequence[str], data, where: str) -> list:
+        """Run-set figures (:func:`render_set`), by a judging process when there is one (it has
+        matplotlib loaded and is idle by then), else here."""
+        if self._pool is not None:
+            try:
+                return [self._pool.submit(render_set, name, data, where).result() for name in names]
+            except Exception:  # noqa: BLE001 - a judging process died: draw it here
+                pass
+        return [render_set(name, data, where) for name in names]
+
+    def close(self) -> None:
+        """Stop the judging processes (if any)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+            self._ahead.clear()

@@ -9,7 +9,7 @@
 * :func:`runs_frame`, :func:`cases_frame` — one row per run / per verdict.
 * :func:`example_run_sets` — the embedded example (simulated), when there is no data.
 * :func:`reported_se_convention` — which ``--reported-se`` the producer's files need.
-* :func:`judge` — the gate's verdicts on run sets (:class:`dhstats.gate.Gate`, no pytest) as a
+* :func:`judge` — the gate's verdicts on run sets (:class:`dhstats.session.Session`, no pytest) as a
   :class:`~dhstats.display.HealthDocument`.
 
 Nothing is estimated here: c_i is :func:`dhstats.stats.notebook_contributions` (through
@@ -236,12 +236,12 @@ def reported_se_convention(source, settings: Settings = Settings()) -> str:
 
 def judge(run_sets: Iterable[RunSet | str | os.PathLike], settings: Settings = Settings(), *,
           reports: str | os.PathLike) -> HealthDocument:
-    """The gate's verdict on these run sets, without pytest: :meth:`dhstats.gate.Gate.run`
+    """The gate's verdict on these run sets, without pytest: :meth:`dhstats.session.Session.run`
     (every check, pooled and se_scaling cases, no figures), which writes health.json and
     badges into ``reports`` (and nothing else); its health document, for display."""
-    from .gate import Gate
+    from .session import Session
     from .settings import SessionOptions
 
     roots = [rs.path if isinstance(rs, RunSet) else Path(rs) for rs in run_sets]
     options = SessionOptions(settings, max_plots=0, reports=Path(reports), history=None)
-    return HealthDocument(Gate(options, roots).run())
+    return HealthDocument(Session(options, roots).run())

@@ -315,5 +315,26 @@ class OutputSession:
             directory = directory.parent
 
 
-__all__ = ["MANIFEST", "OutputError", "OutputSession", "copy_into", "read_own", "real_directories", "file_mode", "publish", "read_manifest", "remove_stale_temps",
+def example_roots(reports: Path) -> list[Path]:
+    """The embedded example run set, (re)written atomically under ``reports/example`` (safe
+    when several processes race): what ``pytest checks/`` checks without ``--results``."""
+    from . import simulate
+
+    directory = reports / "example"
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".example-", dir=directory.parent))
+    tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes it 0700: publishable like every other output
+    simulate.write_example(tmp)
+    old = directory.with_name(f"{directory.name}.old-{os.getpid()}")
+    if os.path.lexists(directory):  # a link there is renamed itself (its target is never touched)
+        directory.rename(old)
+    tmp.rename(directory)
+    if old.is_symlink() or old.is_file():
+        old.unlink()
+    else:
+        shutil.rmtree(old, ignore_errors=True)
+    return [directory / "E_example"]
+
+
+__all__ = ["MANIFEST", "OutputError", "OutputSession", "copy_into", "example_roots", "read_own", "real_directories", "file_mode", "publish", "read_manifest", "remove_stale_temps",
            "temp_path", "write_bytes_atomic", "write_text_atomic"]

@@ -1,9 +1,11 @@
 """The pytest gate: ``pytest checks/ --results ../E_2048`` — hooks, options and items only.
 
-Everything else is :class:`dhstats.gate.Gate` (pytest-free), found in ``config.stash``:
-cases come from :meth:`Gate.cases`, each test judges its case once (:func:`judge`, the
-verdict is kept on the item for the report hook), the records travel on the test reports to
-the controller (xdist or not) and :meth:`Gate.report` writes health.json, badges, pages.
+Everything else is a pytest-free :class:`dhstats.session.Session`, found in ``config.stash``:
+cases come from its producer (:class:`dhstats.gate.Gate`), each test judges its case once
+(:func:`judge`, the verdict is kept on the item for the report hook), the records travel on
+the test reports to the controller (xdist or not), where the consumer
+(:class:`dhstats.session_outputs.SessionOutputs`) collects them and :meth:`Session.report`
+writes health.json, badges, pages.
 pytest-html and pytest-xdist are met in :mod:`dhstats.pytest_html_adapter` and
 :mod:`dhstats.xdist_adapter`.
 """
@@ -16,15 +18,17 @@ from pathlib import Path
 import pytest
 
 from . import pytest_html_adapter, registry, xdist_adapter
-from .gate import Case, Gate, Skip
+from .collection import Case, Skip
 from .layout import GATE_DIR
-from .session_outputs import deferred_interrupt, example_roots
+from .outputs import example_roots
+from .session import Session
+from .session_outputs import deferred_interrupt
 from .results import DiscoveryError
 from .settings import OPTIONS, SettingsError, parse, usable_history, writable_reports
 from .verdicts import Outcome, RunOutcome, Verdict
 
 PROPERTY = "dhstats"
-_GATE = pytest.StashKey[Gate]()
+_GATE = pytest.StashKey[Session]()
 _VERDICT = pytest.StashKey[object]()
 
 
@@ -60,7 +64,7 @@ def _gate_mode(config: pytest.Config) -> bool:
     return False
 
 
-def _make_gate(config: pytest.Config) -> Gate:
+def _make_gate(config: pytest.Config) -> Session:
     start = Path(config.invocation_params.dir)
     try:
         options = parse({o.name: _option(config, o.name) for o in OPTIONS}, start)
@@ -72,7 +76,7 @@ def _make_gate(config: pytest.Config) -> Gate:
         if not roots:
             roots = [options.reports / "example" / "E_example"] if worker else example_roots(options.reports)
         exchange = xdist_adapter.worker_exchange(config)
-        return Gate(options, [Path(r) for r in dict.fromkeys(map(str, roots))], exchange=exchange)
+        return Session(options, [Path(r) for r in dict.fromkeys(map(str, roots))], exchange=exchange)
     except (SettingsError, DiscoveryError) as exc:
         raise pytest.UsageError(f"dhstats: {exc}") from None
 
@@ -82,15 +86,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "dhstats_case: a ΔH gate case")
     if not _gate_mode(config):
         return
-    g = config.stash[_GATE] = _make_gate(config)
+    s = config.stash[_GATE] = _make_gate(config)
     controller = not hasattr(config, "workerinput")
     own_html = None
     if controller:  # pytest-html's report under a temporary name; -n N as judging processes
-        own_html = pytest_html_adapter.claim_report(config, g)
-        xdist_adapter.judge_ahead_instead(config, g)
-    config.pluginmanager.register(GateHooks(g, controller, own_html), "dhstats-gate")
-    pytest_html_adapter.register(config, g)
-    xdist_adapter.register(config, g)
+        own_html = pytest_html_adapter.claim_report(config, s.outputs)
+        xdist_adapter.judge_ahead_instead(config, s)
+    config.pluginmanager.register(GateHooks(s, controller, own_html), "dhstats-gate")
+    pytest_html_adapter.register(config, s.outputs)
+    xdist_adapter.register(config)
     if config.pluginmanager.has_plugin("hypothesispytest"):  # imports all of hypothesis at exit (~0.4 s)
         config.pluginmanager.unregister(name="hypothesispytest")
 
@@ -101,7 +105,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     check = metafunc.function.__name__.removeprefix("test_")
     if check != registry.INPUT and check not in registry.BY_NAME:
         raise pytest.UsageError(f"{metafunc.function.__name__}: not a dhstats check (one of {registry.NAMES})")
-    cases = metafunc.config.stash[_GATE].cases(check)
+    cases = metafunc.config.stash[_GATE].gate.collection.cases(check)
     metafunc.parametrize("case", cases, ids=[c.id for c in cases])
 
 
@@ -121,7 +125,7 @@ def gate_tests() -> dict:
 
 def judge(request: pytest.FixtureRequest, case: Case) -> None:
     """A gate test's body: judge the case once (kept for the report hook), then pass, fail or skip."""
-    verdict = request.config.stash[_GATE].judge(case)
+    verdict = request.config.stash[_GATE].gate.judge(case)
     request.node.stash[_VERDICT] = verdict
     if isinstance(verdict, Skip):
         pytest.skip(verdict.reason)
@@ -144,8 +148,9 @@ def _case(item) -> Case | None:
 class GateHooks:
     """Hooks active only in gate mode."""
 
-    def __init__(self, g: Gate, controller: bool, own_html: str | None = None):
-        self.g, self.controller = g, controller
+    def __init__(self, s: Session, controller: bool, own_html: str | None = None):
+        self.g, self.out, self.controller = s.gate, s.outputs, controller
+        self.session = s
         self.own_html = own_html  # the temporary name pytest-html writes to (None: the user's --html)
         self.deferred = contextlib.ExitStack()  # Ctrl-C deferred from the outputs to the last line printed
 
@@ -157,7 +162,7 @@ class GateHooks:
 
     def pytest_collection_finish(self, session):
         self.g.selected = {c.key for item in session.items if (c := _case(item)) and c.key}
-        self.g.forget_ahead(self.g.selected)  # runs deselected (-k) are not judged ahead
+        self.g.executor.forget(self.g.selected)  # runs deselected (-k) are not judged ahead
         gc.freeze()  # items live for the whole session: keep them out of the collector's scans
 
     def pytest_unconfigure(self, config):
@@ -186,24 +191,25 @@ class GateHooks:
             return
         for name, records in report.user_properties:
             if name == PROPERTY:
-                self.g.collect(records, getattr(report, "dhstats_figures", ()), report.failed)
+                self.out.collect(records, getattr(report, "dhstats_figures", ()), report.failed)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_sessionfinish(self, session):
         if not self.controller or session.config.option.collectonly:
             return (yield)
-        late = self.deferred.enter_context(deferred_interrupt(self.g))  # until pytest_unconfigure
+        out = self.out
+        late = self.deferred.enter_context(deferred_interrupt(out))  # until pytest_unconfigure
         # an unfinished session (Ctrl-C, internal error) is never a pass: its outputs say so
-        self.g.interrupted = self.g.interrupted or session.exitstatus in _UNFINISHED
-        self.g.report(html=bool(getattr(session.config.option, "htmlpath", None)))
-        if self.g.interrupted:
+        out.interrupted = out.interrupted or session.exitstatus in _UNFINISHED
+        self.session.report(html=bool(getattr(session.config.option, "htmlpath", None)))
+        if out.interrupted:
             session.exitstatus = pytest.ExitCode.INTERRUPTED  # also when Ctrl-C came during finish
-        elif self.g.health and self.g.health["exit"]["status"] and session.exitstatus == 0:
+        elif out.health and out.health["exit"]["status"] and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # an invalid run no test reported
         result = yield  # pytest-html writes its report (trylast) in here
-        pytest_html_adapter.publish_report(session, self.g, self.own_html)
-        if late and not self.g.interrupted:
-            self.g.notices.append("dhstats: Ctrl-C while the outputs were written: every case had run, "
+        pytest_html_adapter.publish_report(session, out, self.own_html)
+        if late and not out.interrupted:
+            out.notices.append("dhstats: Ctrl-C while the outputs were written: every case had run, "
                                   "the outputs were completed first")
         return result
 
@@ -211,11 +217,12 @@ class GateHooks:
     def pytest_terminal_summary(self, terminalreporter):
         index_teardowns(terminalreporter)
         result = yield  # pytest's failures and short summary first: the gate's table comes last
-        if self.g.health is not None:
+        out = self.out
+        if out.health is not None:
             from .terminal import summary_lines
 
             terminalreporter.section("dhstats gate")
-            for line in summary_lines(self.g.health, self.g.written) + self.g.notices + self.g.output_errors:
+            for line in summary_lines(out.health, out.written) + out.notices + out.output_errors:
                 terminalreporter.write_line(line)
         return result
 

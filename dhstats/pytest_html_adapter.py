@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .gate import Gate
+from .session_outputs import SessionOutputs
 from .html_rows import LIST_LIMIT, Rows
 from .outputs import copy_into, publish, temp_path
 from .rendered import Figure
@@ -19,22 +19,22 @@ def add_ini(parser: pytest.Parser) -> None:
                   f"tests (default {LIST_LIMIT}); beyond, it counts them", default=str(LIST_LIMIT))
 
 
-def claim_report(config: pytest.Config, g: Gate) -> str | None:
+def claim_report(config: pytest.Config, out: SessionOutputs) -> str | None:
     """Without ``--html``, pytest-html writes in place, to a temporary name that the gate
     publishes (:func:`publish_report`): that name, or None (``--html`` given, or no pytest-html)."""
     if config.option.collectonly or getattr(config.option, "htmlpath", "missing") is not None:
         return None
-    config.option.htmlpath = own_html = str(temp_path(g.options.reports / "report.html"))
+    config.option.htmlpath = own_html = str(temp_path(out.options.reports / "report.html"))
     config.option.self_contained_html = True
     return own_html
 
 
-def register(config: pytest.Config, g: Gate) -> None:
+def register(config: pytest.Config, out: SessionOutputs) -> None:
     if config.pluginmanager.hasplugin("html"):
-        config.pluginmanager.register(HtmlHooks(g, _html_rows(config)), "dhstats-gate-html")
+        config.pluginmanager.register(HtmlHooks(out, _html_rows(config)), "dhstats-gate-html")
 
 
-def publish_report(session, g: Gate, own_html: str | None) -> None:
+def publish_report(session, out: SessionOutputs, own_html: str | None) -> None:
     """``reports/report.html``: the temporary file pytest-html wrote, renamed; or, when the
     user gave ``--html PATH``, a copy of it (their file stays where they asked, on any
     filesystem). An occupied ``reports/report.html`` (a directory) is named in the
@@ -42,7 +42,7 @@ def publish_report(session, g: Gate, own_html: str | None) -> None:
     html = getattr(session.config.option, "htmlpath", None)
     if not html or not Path(html).exists():
         return
-    html, final = Path(html), g.options.reports / "report.html"
+    html, final = Path(html), out.options.reports / "report.html"
     try:
         if own_html is not None and html == Path(own_html):
             publish(html, final)
@@ -53,16 +53,16 @@ def publish_report(session, g: Gate, own_html: str | None) -> None:
             copy_into(html, final)
     except OSError as exc:
         where = f"; the report is at {html}" if html.exists() else ""
-        g.output_errors.append(f"dhstats: {final} not written: {exc.strerror or exc}{where}")
+        out.output_errors.append(f"dhstats: {final} not written: {exc.strerror or exc}{where}")
     else:
-        g.written.insert(0, final)
+        out.written.insert(0, final)
 
 
 class HtmlHooks:
     """pytest-html integration (registered only when pytest-html is active)."""
 
-    def __init__(self, g: Gate, limit: int = LIST_LIMIT):
-        self.g, self.limit = g, limit
+    def __init__(self, out: SessionOutputs, limit: int = LIST_LIMIT):
+        self.out, self.limit = out, limit
         self.rows: Rows | None = None
         self.session = None
 
@@ -113,16 +113,14 @@ class HtmlHooks:
         return rep
 
     def pytest_html_report_title(self, report):
-        report.title = "dhstats gate: " + ", ".join(rs.name for rs in self.g.run_sets)
+        report.title = "dhstats gate: " + ", ".join(rs.name for rs in self.out.collection.run_sets)
 
     def pytest_html_results_summary(self, prefix, summary, postfix, session=None):
-        if self.g.health is not None:
+        if self.out.health is not None:
             try:
-                from .session_outputs import summary_section
-
-                prefix.append(summary_section(self.g))
+                prefix.append(self.out.summary_section())
             except Exception as exc:  # noqa: BLE001 - reporting never ends a session
-                self.g.output_errors.append(f"dhstats: the report.html summary not written: {type(exc).__name__}: {exc}")
+                self.out.output_errors.append(f"dhstats: the report.html summary not written: {type(exc).__name__}: {exc}")
         if self.rows is not None and (note := self.rows.note()):
             summary.append(note)
 

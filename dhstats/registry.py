@@ -8,12 +8,16 @@ badges, the terminal table and the run pages. A check's ``scope`` says what one 
 * ``run`` — one (run set, run), ``eta`` null;
 * ``run_set`` — one (run set, η) (pooled checks) or one run set (``se_scaling``), ``run`` null.
 
+One judge signature per scope: ``judge(ctx, entry)`` for a case, ``judge(ctx)`` for a run
+(:class:`~dhstats.verdicts.RunContext`), ``judge(records, settings)`` for a run set
+(:class:`~dhstats.verdicts.RunSetRecords`: the per-run records of the checks it ``pools``).
 ``figures`` names the plots of a failing case, most telling first (see
-:func:`dhstats.plots.figure`).
+:func:`dhstats.plots.figure`); ``headline`` the numbers a report's table cell shows;
+``estimator`` ties the agreement checks of one prediction (per run and pooled) together.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -22,7 +26,7 @@ import numpy as np
 from . import agreement, run_checks, runsets
 from .results import InvalidRun, Run
 from .settings import Settings
-from .verdicts import RunContext, RunOutcome, RunVerdict, Verdict, crashed, run_verdict
+from .verdicts import RunContext, RunOutcome, RunSetRecords, RunVerdict, Verdict, crashed, run_verdict
 
 
 class Scope(StrEnum):
@@ -39,7 +43,10 @@ class Check:
     title: str  # words, for captions and summaries
     judge: Callable
     figures: tuple[str, ...] = ()
-    per_eta: bool = True  # run-set checks: one case per η (pooled) or one per set (se_scaling)
+    per_eta: bool = True  # run-set checks: one case per η (pooled) or one per set, judged across sets
+    pools: tuple[str, ...] = ()  # run-set checks: the per-run checks whose records it judges
+    headline: tuple[tuple[str, str], ...] = ()  # (number, label) for table cells; "prefix*": every such number
+    estimator: str | None = None  # agreement checks: "linear" or "linquad" (per run and pooled)
 
 
 CHECKS: tuple[Check, ...] = (
@@ -48,25 +55,64 @@ CHECKS: tuple[Check, ...] = (
     Check("snis_weights", Scope.CASE, "weights", "SNIS weights normalised",
           run_checks.check_snis_weights, ("weights",)),
     Check("snis_reliability", Scope.CASE, "reliab", "SNIS reliability (ESS, Pareto k̂)",
-          run_checks.check_snis_reliability, ("weights",)),
+          run_checks.check_snis_reliability, ("weights",), headline=(("ess_fraction", "ESS/n"), ("khat", "k̂"))),
     Check("se_consistency", Scope.RUN, "se", "reported SEs vs measured SEs",
-          run_checks.check_se_consistency, ("sigma_comparison",), per_eta=False),
+          run_checks.check_se_consistency, ("sigma_comparison",), per_eta=False, headline=(("rho_*", "ρ({})"),)),
     Check("linear_agreement", Scope.CASE, "linear", "linear prediction ηG vs ΔH_true",
-          agreement.check_linear_agreement, ("delta_h_vs_eta", "ratio_vs_eta", "contributions", "errors")),
+          agreement.check_linear_agreement, ("delta_h_vs_eta", "ratio_vs_eta", "contributions", "errors"),
+          estimator="linear"),
     Check("linquad_agreement", Scope.CASE, "linquad", "lin+quad prediction vs ΔH_true",
-          agreement.check_linquad_agreement, ("delta_h_vs_eta", "ratio_vs_eta", "contributions", "errors")),
+          agreement.check_linquad_agreement, ("delta_h_vs_eta", "ratio_vs_eta", "contributions", "errors"),
+          estimator="linquad"),
     Check("truncation_ratio", Scope.CASE, "trunc", "truncation ratio on the bulk of sequences",
-          run_checks.check_truncation_ratio, ("truncation_sweep", "clip_sweep", "contributions")),
+          run_checks.check_truncation_ratio, ("truncation_sweep", "clip_sweep", "contributions"),
+          headline=(("ratio_q*", "r@{}"),)),
     Check("pooled_linear_agreement", Scope.RUN_SET, "pool-lin", "linear prediction pooled over runs",
-          agreement.check_pooled_linear_agreement, ("pooled_interval", "pooled_ratio")),
+          agreement.check_pooled_linear_agreement, ("pooled_interval", "pooled_ratio"),
+          pools=("linear_agreement", "linquad_agreement"), estimator="linear"),
     Check("pooled_linquad_agreement", Scope.RUN_SET, "pool-lq", "lin+quad prediction pooled over runs",
-          agreement.check_pooled_linquad_agreement, ("pooled_interval", "pooled_ratio")),
+          agreement.check_pooled_linquad_agreement, ("pooled_interval", "pooled_ratio"),
+          pools=("linquad_agreement",), estimator="linquad"),
     Check("se_scaling", Scope.RUN_SET, "scaling", "σ scales as 1/√E across run sets",
-          runsets.check_se_scaling, ("sigma_vs_e",), per_eta=False),
+          runsets.check_se_scaling, ("sigma_vs_e",), per_eta=False, pools=("linear_agreement",),
+          headline=(("ratio_sigma_g", "ratio_sigma_g"), ("ratio_sigma_true", "ratio_sigma_true"))),
 )
 BY_NAME: dict[str, Check] = {c.name: c for c in CHECKS}
 NAMES: tuple[str, ...] = tuple(BY_NAME)
 INPUT = "input"  # the per-run validity case (not a check: invalid input makes a run an error)
+POOLED: tuple[Check, ...] = tuple(c for c in CHECKS if c.scope == Scope.RUN_SET and c.per_eta)
+ACROSS_SETS: tuple[Check, ...] = tuple(c for c in CHECKS if c.scope == Scope.RUN_SET and not c.per_eta)
+POOLED_INPUTS: tuple[str, ...] = tuple(dict.fromkeys(p for c in CHECKS for p in c.pools))  # in run summaries
+
+
+@dataclass(frozen=True)
+class Estimator:
+    """One prediction's agreement checks: per run (``case``) and pooled over runs (``pooled``)."""
+
+    name: str  # "linear" or "linquad"
+    case: str
+    pooled: str
+
+
+ESTIMATORS: tuple[Estimator, ...] = tuple(
+    Estimator(c.estimator, c.name, next(p.name for p in POOLED if p.estimator == c.estimator))
+    for c in CHECKS if c.estimator and c.scope == Scope.CASE)
+
+
+def figure_inputs(figure: str) -> tuple[str, ...]:
+    """The per-run checks whose records a run-set figure draws: what its check pools."""
+    return next(c.pools for c in CHECKS if figure in c.figures and c.scope == Scope.RUN_SET)
+
+
+def records_for(c: Check, run_set: str, eta: float | None, cases_of: Callable[[str], Iterable[Mapping]],
+                run_sets: Sequence[str]) -> RunSetRecords:
+    """What run-set check ``c`` judges for (``run_set``, ``eta``): the case dicts of the checks
+    it pools — of ``run_set`` at ``eta`` for a pooled check, of every run set (``cases_of(name)``)
+    for a check across sets."""
+    sets = [run_set] if c.per_eta else list(run_sets)
+    return RunSetRecords(run_set, eta, {name: {p: [x for x in cases_of(name) if x["check"] == p
+                                                   and (not c.per_eta or x["eta"] == eta)] for p in c.pools}
+                                        for name in sets})
 
 
 def check(name: str) -> Check:

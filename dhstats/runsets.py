@@ -17,7 +17,8 @@ import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 
-from .verdicts import Reason, Verdict, fmt, make_verdict
+from .settings import Settings
+from .verdicts import Reason, RunSetRecords, Verdict, fmt, make_verdict
 from .wording import failure
 
 
@@ -52,7 +53,14 @@ def scaling_medians(cases: Sequence[Mapping]) -> dict:
             "m_true": {eta: statistics.median(v) for eta, v in sorted(by_eta.items())}}
 
 
-def check_se_scaling(run_set: str, medians: Mapping[str, dict], bounds: tuple[float, float]) -> Verdict:
+def check_se_scaling(records: RunSetRecords, settings: Settings) -> Verdict:
+    """``se_scaling`` of ``records.run_set`` against every run set checked together (including
+    this one), from their linear cases (:func:`scaling_medians`)."""
+    medians = {name: scaling_medians(records.of("linear_agreement", name)) for name in records.by_set}
+    return scaling_verdict(records.run_set, medians, settings.scaling_bounds)
+
+
+def scaling_verdict(run_set: str, medians: Mapping[str, dict], bounds: tuple[float, float]) -> Verdict:
     """``se_scaling`` of run set ``run_set`` given :func:`scaling_medians` of every run set
     checked together (including this one)."""
     lo, hi = bounds

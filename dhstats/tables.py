@@ -19,8 +19,9 @@ from . import stats
 from . import truncation as trunc
 from .frames import per_sequence_frame, runs_of
 from .results import Run
-from .agreement import POOLED, check_linear_agreement, check_linquad_agreement, pool_cases
-from .runsets import check_se_scaling, scaling_medians
+from . import registry
+from .agreement import pool_cases
+from .runsets import scaling_medians
 from .series import eta_curve, sequence_series
 from .settings import Settings
 from .verdicts import RunContext
@@ -141,7 +142,7 @@ def _agreement_cases(runs, settings: Settings) -> list[dict]:
     for run in _valid(runs):
         ctx = RunContext(run, settings)
         for e in run.entries:
-            out += [check_linear_agreement(ctx, e).to_dict(), check_linquad_agreement(ctx, e).to_dict()]
+            out += [registry.check(est.case).judge(ctx, e).to_dict() for est in registry.ESTIMATORS]
     return out
 
 
@@ -150,7 +151,8 @@ def pooled_table(runs, settings: Settings = Settings()) -> pd.DataFrame:
     pooled ratio Σ prediction / Σ ΔH_true, its SE and 1 − 2α interval, the resolution (smallest
     relative bias detected with 80 % power; empty: ∞ or none), under --tolerance δ the TOST
     statistics, outcome and reason (:func:`dhstats.agreement.pooled_agreement`)."""
-    rows = [{"run_set": v.run_set, "eta": v.eta, "estimator": POOLED[v.check].removesuffix("_agreement"),
+    estimator = {est.pooled: est.name for est in registry.ESTIMATORS}
+    rows = [{"run_set": v.run_set, "eta": v.eta, "estimator": estimator[v.check],
              "R": v.numbers["R"], "Z": v.numbers.get("Z"), "ratio": v.numbers.get("ratio"),
              "ratio_se": v.numbers.get("ratio_se"), "ratio_lo": v.numbers.get("ratio_lo"),
              "ratio_hi": v.numbers.get("ratio_hi"), "resolution": v.numbers.get("resolution"),
@@ -163,14 +165,15 @@ def pooled_table(runs, settings: Settings = Settings()) -> pd.DataFrame:
 
 def scaling_table(runs, settings: Settings = Settings()) -> pd.DataFrame:
     """One row per run set: E, the medians σ_G·√E and σ_true·√E/η (:func:`scaling_medians`)
-    and their ratios to the largest-E set's (the se_scaling check)."""
-    cases = [c for c in _agreement_cases(runs, settings) if c["check"] == "linear_agreement"]
+    and their ratios to the largest-E set's (the se_scaling check, judged by the registry)."""
+    (check,) = registry.ACROSS_SETS
+    cases = _agreement_cases(runs, settings)
     sets = sorted({c["run_set"] for c in cases})
-    medians = {name: scaling_medians([c for c in cases if c["run_set"] == name]) for name in sets}
     rows = []
     for name in sets:
-        v = check_se_scaling(name, medians, settings.scaling_bounds)
-        m = medians[name]
+        records = registry.records_for(check, name, None, lambda s: [c for c in cases if c["run_set"] == s], sets)
+        v = check.judge(records, settings)
+        m = scaling_medians(records.of(check.pools[0]))
         rows.append({"run_set": name, "E": m["E"], "sigma_g_sqrt_e": m["m_g"],
                      "sigma_true_sqrt_e_over_eta": statistics.median(m["m_true"].values()) if m["m_true"] else None,
                      "reference": v.numbers.get("reference"), "ratio_sigma_g": v.numbers.get("ratio_sigma_g"),

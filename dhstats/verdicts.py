@@ -163,6 +163,21 @@ class RunContext:
                             numbers, reason)
 
 
+@dataclass(frozen=True)
+class RunSetRecords:
+    """What a run-set check judges (never arrays): the per-run case records (health.json
+    dicts) of the checks it pools (:attr:`dhstats.registry.Check.pools`), by run set and
+    check — at ``eta`` for a pooled check, every η for a check across run sets."""
+
+    run_set: str
+    eta: float | None
+    by_set: dict  # run set → {pooled check → [case dict]}
+
+    def of(self, check: str, run_set: str | None = None) -> list:
+        """The records of ``check`` in ``run_set`` (default: the one judged)."""
+        return list(self.by_set.get(self.run_set if run_set is None else run_set, {}).get(check, ()))
+
+
 def crashed(check: str, run_set: str, run: str | None, eta: float | None, exc: BaseException) -> Verdict:
     """The verdict of a check that raised: failed with reason ``internal_error`` and the
     exception named — that check fails, the run's other checks keep their verdicts (a crash is

@@ -10,7 +10,7 @@ import tempfile
 
 import pytest
 
-from .gate import Gate
+from .session import Session
 from .layout import GATE_DIR
 
 EXCHANGE = "dhstats_exchange"  # the workerinput key naming the exchange directory
@@ -24,7 +24,7 @@ def worker_exchange(config: pytest.Config) -> str | None:
     return exchange
 
 
-def judge_ahead_instead(config: pytest.Config, g: Gate) -> None:
+def judge_ahead_instead(config: pytest.Config, s: Session) -> None:
     """-n N (xdist's default --dist load): N − 1 processes judge the runs ahead while this
     one runs the tests (N in all): xdist's per-test overhead exceeds a gate test's own
     work (docs/speed.md); an explicit --dist loadscope, or --tx (hosts), keeps xdist's
@@ -33,31 +33,31 @@ def judge_ahead_instead(config: pytest.Config, g: Gate) -> None:
     if not (tx and getattr(config.option, "dist", "no") == "load" and getattr(config.option, "numprocesses", None)):
         return
     config.option.dist, config.option.tx, config.option.numprocesses = "no", [], 0
-    if len(g.files) < 2 * len(tx):
-        g.notices.append(f"-n {len(tx)} ignored: {len(g.files)} runs (fewer than 2 per process) are judged here")
+    g, notices, files = s.gate, s.outputs.notices, s.gate.collection.files
+    if len(files) < 2 * len(tx):
+        notices.append(f"-n {len(tx)} ignored: {len(files)} runs (fewer than 2 per process) are judged here")
     elif not config.option.collectonly:
         helpers = max(1, len(tx) - 1)  # this process is one of the N: it runs the tests
         try:
             g.judge_ahead(helpers)  # started now: the judging overlaps collection too
         except (OSError, RuntimeError, ValueError) as exc:  # no processes here: judge in this one
             g.close()
-            g.notices.append(f"-n {len(tx)}: no judging process could start ({exc}); runs judged here")
+            notices.append(f"-n {len(tx)}: no judging process could start ({exc}); runs judged here")
         else:
             judges = "1 process judges" if helpers == 1 else f"{helpers} processes judge"
-            g.notices.append(f"-n {len(tx)}: {judges} the runs ahead, this one runs the tests")
+            notices.append(f"-n {len(tx)}: {judges} the runs ahead, this one runs the tests")
 
 
-def register(config: pytest.Config, g: Gate) -> None:
+def register(config: pytest.Config) -> None:
     if config.pluginmanager.hasplugin("xdist"):
-        config.pluginmanager.register(XdistHooks(g), "dhstats-gate-xdist")
+        config.pluginmanager.register(XdistHooks(), "dhstats-gate-xdist")
 
 
 class XdistHooks:
     """pytest-xdist: each run's cases on one worker, in order; run summaries shared through
     an exchange directory that the controller creates and removes."""
 
-    def __init__(self, g: Gate):
-        self.g = g
+    def __init__(self):
         self.exchange: str | None = None
 
     def pytest_xdist_make_scheduler(self, config, log):

@@ -330,9 +330,9 @@ class Session:
         self.baseline = {name: self.sibling(self.run(name)[1]) for name in VARIANTS}
 
     def run(self, variant: str, raw: bytes | None = None, figures: bool = False):
-        """One whole session (Gate.run). Figures of failing cases are drawn only when asked
+        """One whole session (Session.run). Figures of failing cases are drawn only when asked
         (``--max-plots -1``; else ``0``: a figure takes up to ~1 s)."""
-        from dhstats.gate import Gate
+        from dhstats.session import Session
         from dhstats.settings import parse
 
         if raw is not None:
@@ -340,8 +340,8 @@ class Session:
         shutil.rmtree(self.reports, ignore_errors=True)
         options = parse({**VARIANTS[variant], "max_plots": "-1" if figures else "0",
                          "history": "none", "reports": str(self.reports)})
-        gate = Gate(options, [self.root])
-        return gate, gate.run()
+        session = Session(options, [self.root])
+        return session.gate, session.run()
 
     @staticmethod
     def sibling(health: dict) -> tuple:
@@ -363,12 +363,12 @@ def session_failures(session: Session, m: Mutation, variant: str, figures: bool 
         # (under --holm the family includes the mutated run's cases, so the sibling's
         # adjusted verdicts may legitimately change)
         out.append("the intact run_01 was judged differently")
-    f = next(f for f in gate.files if f.run == "run_02")
+    f = next(f for f in gate.collection.files if f.run == "run_02")
     ev = gate.evaluation(f)
     loaded = ev.loaded if ev.loaded is not None else load_run(f)  # --holm keeps no arrays
     out += loaded_failures(loaded, f.display)
     out += verdict_failures(ev.run_verdict, ev.verdicts.values(), loaded)
-    pooled = [gate.judge(c) for c in gate.all_cases() if c.file is None]
+    pooled = [gate.judge(c) for c in gate.collection.all_cases() if c.file is None]
     out += verdict_failures(ev.run_verdict, pooled, None)
     return out
 

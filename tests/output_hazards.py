@@ -160,7 +160,7 @@ def _read_health(scene: Scene) -> dict | None:
 def session_failures(scene: Scene) -> list[str]:
     """One whole session in this process, as the plugin drives it (the reports directory and
     --history checked first: a refusal is a usage error, not a failure), then the invariants."""
-    from dhstats.gate import Gate
+    from dhstats.session import Session
     from dhstats.settings import SettingsError, parse, usable_history, writable_reports
 
     before_outside, before_runs = tree(scene.outside), tree(scene.run_set)
@@ -176,8 +176,7 @@ def session_failures(scene: Scene) -> list[str]:
         options = None
     if options is not None:
         try:
-            gate = Gate(options, [scene.run_set])
-            health = gate.run()
+            health = Session(options, [scene.run_set]).run()
         except Exception as exc:  # noqa: BLE001 - the invariant
             out.append(f"traceback: {type(exc).__name__}: {exc}")
         else:

@@ -10,7 +10,7 @@ import pytest
 from paths import REAL, needs_real
 
 from dhstats.equivalence import Z_POWER
-from dhstats.gate import Gate
+from dhstats.session import Session
 from dhstats.pages import render_summary
 from dhstats.settings import parse
 
@@ -22,7 +22,7 @@ POOLED = {"pooled_linear_agreement": "linear_agreement", "pooled_linquad_agreeme
 def session(tmp_path: Path, **options) -> tuple[dict, Path]:
     reports = tmp_path / "reports"
     raw = {"reported_se": "shard-mean", "reports": str(reports), "history": "none", **options}
-    health = Gate(parse(raw, tmp_path), [REAL / "E_256", REAL / "E_512"]).run()
+    health = Session(parse(raw, tmp_path), [REAL / "E_256", REAL / "E_512"]).run()
     return health, reports
 
 

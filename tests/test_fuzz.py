@@ -1,6 +1,6 @@
 """Fuzz campaign: mutations of a real results.json (tests/mutations.py;
 a simulated run of the same shape when the real files are absent) through the library and
-through a whole gate session (:class:`dhstats.gate.Gate`), asserting for every mutation:
+through a whole gate session (:class:`dhstats.session.Session`), asserting for every mutation:
 
 * no exception escapes;
 * the mutated run is either invalid, every problem with a JSON path (or a file-level
@@ -182,17 +182,17 @@ def test_outputs_mode(tmp_path):
 def test_output_invariants_detect_breaches(tmp_path, monkeypatch):
     # the checker can fail: a session that writes outside, loses a run or raises is flagged
     import output_hazards
-    from dhstats.gate import Gate
+    from dhstats.session import Session
 
     scene = output_hazards.build(tmp_path / "s", [output_hazards.Hazard("runs", "link_dir")],
                                  output_hazards.run_files())
     assert (scene.reports / "runs").is_symlink() and output_hazards.session_failures(scene) == []
 
-    def careless(gate):
+    def careless(session):
         (scene.outside / "dir" / "page.html").write_text("x")
         return {"runs": [{"run": "run_01"}], "not_judged": [{"run": "run_02"}]}
 
-    monkeypatch.setattr(Gate, "run", careless)
+    monkeypatch.setattr(Session, "run", careless)
     assert output_hazards.session_failures(scene) == ["health.json runs ['run_01', 'run_02']", "outside/ changed"]
-    monkeypatch.setattr(Gate, "run", lambda gate: 1 / 0)
+    monkeypatch.setattr(Session, "run", lambda session: 1 / 0)
     assert output_hazards.session_failures(scene)[0] == "traceback: ZeroDivisionError: division by zero"

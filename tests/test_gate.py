@@ -11,7 +11,9 @@ import numpy as np
 import orjson
 import pytest
 
-from dhstats.gate import Gate, case_id
+from dhstats.collection import case_id
+from dhstats.gate import Gate
+from dhstats.session import Session
 from dhstats.names import safe_name
 from dhstats.rendered import Figure
 from dhstats.settings import SettingsError, parse
@@ -19,8 +21,8 @@ from dhstats.settings import SettingsError, parse
 from builders import NOISE, noise, write_run
 
 
-def session(tmp_path: Path, roots, **options) -> Gate:
-    return Gate(parse({"reports": str(tmp_path / "reports"), "history": "none", **options}), roots)
+def session(tmp_path: Path, roots, **options) -> Session:
+    return Session(parse({"reports": str(tmp_path / "reports"), "history": "none", **options}), roots)
 
 
 @pytest.fixture
@@ -72,8 +74,8 @@ def test_case_ids_are_readable_safe_and_unique():
 
 
 def test_se_scaling_needs_two_run_sets(tmp_path, two_sets):
-    assert session(tmp_path, two_sets[:1]).cases("se_scaling") == []
-    assert [c.id for c in session(tmp_path, two_sets).cases("se_scaling")] == ["E_128", "E_512"]
+    assert session(tmp_path, two_sets[:1]).gate.collection.cases("se_scaling") == []
+    assert [c.id for c in session(tmp_path, two_sets).gate.collection.cases("se_scaling")] == ["E_128", "E_512"]
 
 
 def test_mis_scaled_sigma_fails_se_scaling(tmp_path):
@@ -142,13 +144,13 @@ def test_workers_share_run_summaries_through_the_exchange(tmp_path, two_sets):
     exchange.mkdir()
     opts = parse({"reports": str(tmp_path / "w"), "history": "none"})
     w1, w2 = Gate(opts, two_sets, exchange=exchange), Gate(opts, two_sets, exchange=exchange)
-    mine = [f for i, f in enumerate(w1.files) if i % 2 == 0]
+    mine = [f for i, f in enumerate(w1.collection.files) if i % 2 == 0]
     parsed = []
     original = w1._evaluate
     w1._evaluate = lambda f, keep_arrays=True: parsed.append(f.key) or original(f, keep_arrays)
 
     def judge_other_half():
-        for f in w2.files:
+        for f in w2.collection.files:
             if f not in mine:
                 w2.evaluation(f)
 
@@ -156,7 +158,7 @@ def test_workers_share_run_summaries_through_the_exchange(tmp_path, two_sets):
         w1.evaluation(f)
     worker = threading.Thread(target=judge_other_half)
     worker.start()  # w1's pooled cases wait for these
-    pooled = {(c.run_set, c.eta): w1.judge(c) for c in w1.cases("pooled_linear_agreement")}
+    pooled = {(c.run_set, c.eta): w1.judge(c) for c in w1.collection.cases("pooled_linear_agreement")}
     worker.join()
     assert sorted(parsed) == sorted(f.key for f in mine)  # no file parsed twice for pooling
     expected = {(c["run_set"], c["eta"]): c["Z"] for c in serial["cases"] if c["check"] == "pooled_linear_agreement"}
@@ -248,7 +250,7 @@ def test_a_figure_that_fails_is_a_note_and_loses_no_run(tmp_path, monkeypatch):
     assert [(r["run"], r["outcome"]) for r in health["runs"]] == [("run_01", "ok"), ("run_02", "ok")]
     failed = {(c["run"], c["check"]) for c in health["cases"] if c["outcome"] == "failed"}
     assert ("run_02", "snis_weights") in failed and all(run == "run_02" for run, _ in failed)
-    assert not g.output_errors
+    assert not g.outputs.output_errors
     page = (tmp_path / "reports" / "runs" / "E_128" / "run_02.html").read_text()
     assert page.count("could not be drawn: RuntimeError: no canvas") >= 1
     assert "<img" not in page
@@ -264,7 +266,7 @@ def test_an_output_that_fails_loses_no_run(tmp_path, monkeypatch):
     assert [r["run"] for r in health["runs"]] == ["run_01", "run_02"]
     assert {c["run"] for c in health["cases"] if c["outcome"] == "failed"} == {"run_02"}
     assert health["exit"]["status"] == 1
-    assert g.output_errors == ["dhstats: writing the reports failed: OSError: disk full"]
+    assert g.outputs.output_errors == ["dhstats: writing the reports failed: OSError: disk full"]
 
 
 def test_bad_options_are_usage_errors(tmp_path):
@@ -280,7 +282,7 @@ def test_bad_options_are_usage_errors(tmp_path):
 
 def test_the_same_directory_twice_is_checked_once(tmp_path, two_sets):
     g = session(tmp_path, [two_sets[0], two_sets[0], Path(str(two_sets[0]) + "/")])
-    assert len(g.files) == 3 and len(g.run_sets) == 1
+    assert len(g.gate.collection.files) == 3 and len(g.gate.collection.run_sets) == 1
 
 
 def test_each_file_parsed_once_when_only_pooled_cases_run(tmp_path, two_sets, monkeypatch):
@@ -292,11 +294,11 @@ def test_each_file_parsed_once_when_only_pooled_cases_run(tmp_path, two_sets, mo
     real = gate_module.load_run
     monkeypatch.setattr(gate_module, "load_run", lambda f, **kw: parsed.append(f.key) or real(f, **kw))
     g = session(tmp_path, two_sets)
-    for case in g.cases("pooled_linear_agreement"):
-        v = g.judge(case)
-        g.collect(g.payload(case, v))
+    for case in g.gate.collection.cases("pooled_linear_agreement"):
+        v = g.gate.judge(case)
+        g.outputs.collect(g.gate.payload(case, v))
     health = g.report()
-    assert sorted(parsed) == sorted(f.key for f in g.files)  # once each
+    assert sorted(parsed) == sorted(f.key for f in g.gate.collection.files)  # once each
     assert len(health["runs"]) == 6 and all(r["outcome"] == "ok" for r in health["runs"])
 
 
@@ -306,9 +308,9 @@ def test_a_run_sets_figure_is_attached_once(tmp_path):
     for r in (1, 2):
         write_run(tmp_path / "E_64", f"run_{r:02d}", n=64, seed=r, defects=["biased_gdotv"])
     g = session(tmp_path, [tmp_path / "E_64"])
-    failing = [c for c in g.cases("pooled_linear_agreement") if g.judge(c).outcome == "failed"]
+    failing = [c for c in g.gate.collection.cases("pooled_linear_agreement") if g.gate.judge(c).outcome == "failed"]
     assert len(failing) >= 2
-    first, second = g.images(failing[0]), g.images(failing[1])
+    first, second = g.gate.images(failing[0]), g.gate.images(failing[1])
     assert first and all(img.png is not None for img in first)  # the pictures
     note = f"shown once per run set, under pooled_linear_agreement[{failing[0].id}]"
     assert second == [Figure(img.caption, None, note) for img in first]
@@ -331,7 +333,7 @@ def test_a_run_set_check_that_raises_fails_that_case_and_the_session_goes_on(tmp
                                      and "RuntimeError: pooling bug" in c["message"] for c in crashed)
     assert all(c["outcome"] != "failed" for c in health["cases"] if c["check"] == "pooled_linear_agreement")
     assert len(health["runs"]) == 6 and all(r["outcome"] == "ok" for r in health["runs"])
-    assert health["exit"]["status"] == 1 and not g.output_errors
+    assert health["exit"]["status"] == 1 and not g.outputs.output_errors
     assert (tmp_path / "reports" / "health.json").exists()
     from dhstats.pages import render_summary
 

@@ -432,14 +432,14 @@ def test_index_teardowns_looks_up_what_pytest_does_from_one_scan():
 
 
 def test_a_session_without_pytest_writes_the_plugins_health_json(pytester, checkout, planted):
-    """dhstats.gate.Gate(...).run() — no pytest — judges the same run sets as
+    """dhstats.session.Session(...).run() — no pytest — judges the same run sets as
     `pytest checks/ --results …` into the same health.json."""
-    from dhstats.gate import Gate
+    from dhstats.session import Session
     from dhstats.settings import parse
 
     assert gate(pytester, checkout, "--results", "../E_128", "--reports", "plugin", "--max-plots", "0").ret == 1
     options = parse({"reports": str(checkout / "library"), "history": "none", "max_plots": "0"}, checkout)
-    mine = Gate(options, [planted]).run()
+    mine = Session(options, [planted]).run()
     theirs = health(checkout, "plugin")
     for key in ("schema", "k", "settings", "run_sets", "runs", "cases", "counts", "exit"):
         assert mine[key] == theirs[key], key

@@ -744,31 +744,31 @@ def test_scan_etas_ignores_non_numbers(run_file):
 
 def test_planted_eta_keys_do_not_multiply_the_cases(run_file, tmp_path):
     # 5 000 "eta" keys in an unknown field: the cases come from true.entries[*].eta only
-    from dhstats.gate import Gate
+    from dhstats.session import Session
     from dhstats.settings import parse
 
     d = doc(etas=(1e-6, 2e-6, 4e-6))
     d["extra"] = [{"eta": 1e-3 + i * 1e-9} for i in range(5000)]
     write(run_file, d)
     assert scan_etas(run_file.path) == (1e-6, 2e-6, 4e-6)
-    g = Gate(parse({"reports": str(tmp_path / "reports"), "history": "none"}), [tmp_path / "E_4"])
-    assert [c.eta for c in g.cases("linear_agreement")] == [1e-6, 2e-6, 4e-6]
-    assert len(g.all_cases()) < 40
+    g = Session(parse({"reports": str(tmp_path / "reports"), "history": "none"}), [tmp_path / "E_4"])
+    assert [c.eta for c in g.gate.collection.cases("linear_agreement")] == [1e-6, 2e-6, 4e-6]
+    assert len(g.gate.collection.all_cases()) < 40
     health = g.run()
     assert [r["outcome"] for r in health["runs"]] == ["ok"]  # still judged
     assert {c["eta"] for c in health["cases"] if c["eta"] is not None} == {1e-6, 2e-6, 4e-6}
 
 
 def test_at_most_max_etas_per_run_then_invalid_input(run_file, tmp_path):
-    from dhstats.gate import Gate
+    from dhstats.session import Session
     from dhstats.results import MAX_ETAS
     from dhstats.settings import parse
 
     etas = tuple(1e-7 * (i + 1) for i in range(MAX_ETAS + 3))
     write(run_file, doc(n=2, etas=etas))
     assert scan_etas(run_file.path) == etas[:MAX_ETAS]
-    g = Gate(parse({"reports": str(tmp_path / "reports"), "history": "none"}), [tmp_path / "E_4"])
-    assert len(g.cases("linear_agreement")) == MAX_ETAS
+    g = Session(parse({"reports": str(tmp_path / "reports"), "history": "none"}), [tmp_path / "E_4"])
+    assert len(g.gate.collection.cases("linear_agreement")) == MAX_ETAS
     (run,) = g.run()["runs"]
     assert run["outcome"] == "error"
     assert f"{MAX_ETAS + 3} true.entries η values: at most {MAX_ETAS} per run are checked" in run["message"]

@@ -1,0 +1,48 @@
+"""A whole gate session without pytest: the producer and the consumer joined.
+
+    from dhstats.session import Session
+    from dhstats.settings import parse
+    session = Session(parse({"reported_se": "shard-mean"}), ["../E_256", "../E_512"])
+    health = session.run()       # judges every case, writes reports/, returns health.json's dict
+
+The pytest plugin (:mod:`dhstats.plugin`) drives the same two halves case by case: the
+producer (:class:`dhstats.gate.Gate`) names the cases and judges each one on the process
+that runs its test; the records travel on the test reports to the controller, where the
+consumer (:class:`dhstats.session_outputs.SessionOutputs`) collects them and writes the
+outputs (:meth:`Session.report`).
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from .gate import Gate
+from .session_outputs import SessionOutputs
+from .settings import SessionOptions
+from .verdicts import Outcome, Verdict
+
+
+class Session:
+    """``gate`` turns run sets into records, ``outputs`` turns records into reports."""
+
+    def __init__(self, options: SessionOptions, roots: Iterable[str | os.PathLike], *,
+                 exchange: str | os.PathLike | None = None):
+        self.gate = Gate(options, roots, exchange=exchange)
+        self.outputs = SessionOutputs(options, self.gate.collection)
+
+    def report(self, html: bool = False) -> dict:
+        """Write health.json, badges, run pages and the history line from the collected
+        records (a run none of whose cases reported is judged by the gate for its run
+        verdict), stop the judging processes; returns health.json's dict."""
+        try:
+            return self.outputs.write(self.gate.run_verdict, html)
+        finally:
+            self.gate.close()
+
+    def run(self) -> dict:
+        """Judge every case, collect its records (and a failing case's figures), write the outputs."""
+        for case in self.gate.collection.all_cases():
+            verdict = self.gate.judge(case)
+            failed = isinstance(verdict, Verdict) and verdict.outcome == Outcome.FAILED
+            self.outputs.collect(self.gate.payload(case, verdict), self.gate.images(case) if failed else (), failed)
+        return self.report()

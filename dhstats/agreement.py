@@ -25,11 +25,30 @@ from .results import Entry
 from .sigmas import Sigmas, cov_from, sigma_c
 from .settings import Settings
 from .verdicts import Outcome, Reason, RunContext, RunSetRecords, Verdict, fmt, make_verdict, unbounded
-from .wording import APPROXIMATE, CONSTANT_RATIO, MEANING, SIGMA_TEXT, failure, num, percent, pm, pooled_meaning
+from .wording import APPROXIMATE, CONSTANT_RATIO, failure, num, percent, pm, pooled_meaning
 
 Z_CHECKS = ("linear_agreement", "linquad_agreement")
 POOLED = {"pooled_linear_agreement": "linear_agreement", "pooled_linquad_agreement": "linquad_agreement"}
 LABEL = {"linear_agreement": "the linear prediction", "linquad_agreement": "the lin+quad prediction"}
+MEANING = {
+    "linear_agreement": "the first-order prediction misses the SNIS measurement by more than "
+    "the sampling error: a biased gdotv, or η beyond the linear regime (see linquad_agreement)",
+    "linquad_agreement": "even with the curvature term the prediction misses the measurement: "
+    "a biased gdotv/vHvv, or higher-order terms matter at this η",
+}
+# σ of the difference prediction − ΔH_true, by check and source (dhstats.sigmas.sigmas_at)
+SIGMA_TEXT = {
+    ("linear_agreement", "paired"): "σ_lin = se_sum(η·g̃ − ψ), paired: ηG and ΔH_true share their sequences",
+    ("linear_agreement", "independent"): "σ_lin = √((ησ_G)² + σ_true²), independent: no per-sequence gdotv "
+                                         "or h_base to pair",
+    ("linquad_agreement", "paired"): "σ_lq = se_sum(η·g̃ + ½η²·q̃ − ψ), paired: the prediction and ΔH_true "
+                                     "share their sequences",
+    ("linquad_agreement", "paired-no-q"): "σ_lq = √(se_sum(η·g̃ − ψ)² + (½η²σ_Q)²), paired but for the "
+                                          "curvature term (no per-sequence vhvv)",
+    ("linquad_agreement", "independent"): "σ_lq = √((ησ_G)² + (½η²σ_Q)² + σ_true²), independent: no "
+                                          "per-sequence data to pair",
+}
+
 
 def reach(resolution: float | None, passed: bool = True) -> str:
     """What the difference test could see (80 % power): "would detect a bias of ±33 % or more"
@@ -234,7 +253,7 @@ def pooled_agreement(check: str, run_set: str, eta: float, cases: Sequence[Mappi
     if not failed:
         return make_verdict(check, "passed", pooled_message(False, f"{shift}; {detail}", rule, None, resolution),
                             run_set, None, eta, nums)
-    finding, meaning = pooled_meaning(base, judged, Z, k, _judged(companion))
+    finding, meaning = pooled_meaning(judged, Z, k, _judged(companion))
     if finding:
         nums["finding"] = finding
     return make_verdict(check, "failed", pooled_message(True, detail, rule, f"{shift}; {meaning}", resolution),
@@ -358,33 +377,3 @@ def check_pooled_linquad_agreement(records: RunSetRecords, settings: Settings) -
     """:func:`pooled_agreement` of the run set's lin+quad cases at one η."""
     return pooled_agreement("pooled_linquad_agreement", records.run_set, records.eta, records.of("linquad_agreement"),
                             settings.k, tolerance=settings.tolerance, alpha=settings.equivalence_alpha)
-
-
-# --------------------------------------------------------------------------- multiplicity
-
-
-def apply_holm(verdicts: list[Verdict], alpha: float) -> list[Verdict]:
-    """Holm–Bonferroni over all judged cases of each z-check (per-case checks on z, pooled
-    checks on Z): a case fails iff its two-sided p-value is rejected at family-wise level
-    ``alpha`` (k is then not used). A NaN z fails (its NaN p is always rejected, see
-    :func:`stats.holm_reject`); cases that already failed as not finite stay failed."""
-    out = list(verdicts)
-    for check, key in [(c, "z") for c in Z_CHECKS] + [(c, "Z") for c in POOLED]:
-        idx = [i for i, v in enumerate(out) if v.check == check and v.outcome != Outcome.SKIPPED
-               and v.reason not in (Reason.NOT_FINITE, Reason.INTERNAL_ERROR)
-               and not (check in POOLED and "tolerance" in v.numbers)]  # judged by TOST alone
-        p = [stats.two_sided_p(out[i].numbers.get(key, math.nan)) for i in idx]
-        for i, pi, rejected in zip(idx, p, stats.holm_reject(p, alpha)):
-            v = out[i]
-            numbers = {name: x for name, x in v.numbers.items() if name != "k"}
-            numbers.update(p_value=pi, holm_alpha=alpha)
-            rule = (f"{'rejected' if rejected else 'not rejected'} by Holm–Bonferroni over "
-                    f"{len(idx)} cases at α = {alpha:g}, p = {pi:.3g}")
-            detail = v.numbers["detail"]
-            res = v.numbers.get("resolution")
-            message = (pooled_message(bool(rejected), detail, rule, "a bias shared by the runs of this run set", res)
-                       if check in POOLED else agreement_message(check, bool(rejected), detail, rule, None, res))
-            out[i] = replace(v, outcome=Outcome.FAILED if rejected else Outcome.PASSED,
-                             reason=Reason.OUT_OF_BOUNDS if rejected else Reason.OK,
-                             message=message, numbers=numbers)
-    return out

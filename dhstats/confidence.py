@@ -18,10 +18,10 @@ import math
 import statistics
 from collections.abc import Mapping, Sequence
 
+from . import registry
 from .equivalence import about, percent, scale_to_resolve
 
-ESTIMATORS = {"linear": ("linear_agreement", "pooled_linear_agreement"),
-              "linquad": ("linquad_agreement", "pooled_linquad_agreement")}
+ESTIMATORS = {e.name: (e.case, e.pooled) for e in registry.ESTIMATORS}  # "linear": (per-run, pooled check)
 POOLED_OF = {run: pooled for run, pooled in ESTIMATORS.values()} | {p: p for _, p in ESTIMATORS.values()}
 DEFAULT_WARN = 0.5
 

@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from . import registry
-from .agreement import apply_holm
+from .holm import apply_holm
 from .collection import Case, Collection, Skip
 from .executor import Executor, figure_keys, render_failure
 from .registry import INPUT, evaluate

@@ -21,7 +21,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from . import history, registry
-from .agreement import POOLED
 from .confidence import confidence, set_resolution
 from .records import ProblemReason
 from .runsets import run_set_size
@@ -38,6 +37,7 @@ REASONS = tuple(map(str, Reason))
 RUN_OUTCOMES = tuple(map(str, RunOutcome))
 PROBLEM_REASONS = tuple(map(str, ProblemReason))
 HISTORY_MAX_LINES = 1000
+POOLED_NAMES = frozenset(c.name for c in registry.POOLED)
 
 
 def _record(obj) -> dict:
@@ -290,6 +290,14 @@ def git_commit(directory: str | os.PathLike, timeout: float = 2.0) -> str | None
     return sha if out.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", sha) else None
 
 
+def reference_set(health: Mapping) -> str | None:
+    """The run set the checks across run sets (``registry.ACROSS_SETS``: the largest E) judged
+    the others against, as their cases name it; None when there is none."""
+    across = {c.name for c in registry.ACROSS_SETS}
+    return next((c["reference"] for c in health.get("cases", ())
+                 if c["check"] in across and isinstance(c.get("reference"), str)), None)
+
+
 def history_line(health: Mapping, commit: str | None = None) -> dict:
     """One history record::
 
@@ -299,7 +307,7 @@ def history_line(health: Mapping, commit: str | None = None) -> dict:
     """
     pooled: dict = {}
     for c in health["cases"]:
-        if c["check"] in POOLED and c.get("eta") is not None:
+        if c["check"] in POOLED_NAMES and c.get("eta") is not None:
             pooled.setdefault(c["check"], {}).setdefault(c["run_set"], {})[repr(c["eta"])] = c.get("Z")
     counts = health["counts"]
     return clean({

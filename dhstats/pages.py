@@ -27,7 +27,7 @@ from . import registry
 from . import wording
 from .confidence import run_set_sentence, seen_kind
 from .equivalence import percent
-from .health import OUTCOMES, RunIndex, count, exit_block
+from .health import OUTCOMES, RunIndex, count, exit_block, reference_set
 from .names import safe_name
 from .rendered import Figure
 
@@ -92,14 +92,12 @@ def headline(c: Mapping) -> list[str]:
     out = [f"{k} = {num(c[k])}" for k in ("z", "Z") if c.get(k) is not None]
     if c.get("sigma") is not None:
         out.append(f"σ = {num(c['sigma'])}")
-    if chk == "snis_reliability":
-        out += [f"{t} = {num(c[k])}" for k, t in (("ess_fraction", "ESS/n"), ("khat", "k̂")) if c.get(k) is not None]
-    elif chk == "se_consistency":
-        out += [f"ρ({k[4:]}) = {num(v)}" for k, v in c.items() if k.startswith("rho_") and v is not None]
-    elif chk == "truncation_ratio":
-        out += [f"r@{k[7:]} = {num(v)}" for k, v in c.items() if k.startswith("ratio_q") and v is not None]
-    elif chk == "se_scaling":
-        out += [f"{k} = {num(c[k])}" for k in ("ratio_sigma_g", "ratio_sigma_true") if c.get(k) is not None]
+    for key, label in registry.BY_NAME[chk].headline if chk in registry.BY_NAME else ():  # the check's own
+        if key.endswith("*"):
+            out += [f"{label.format(k[len(key) - 1:])} = {num(v)}" for k, v in c.items()
+                    if k.startswith(key[:-1]) and v is not None]
+        elif c.get(key) is not None:
+            out.append(f"{label} = {num(c[key])}")
     if c.get("R") is not None:
         out.append(f"R = {num(c['R'])}")
     ratio = _pm(c, "ratio", "ratio_se")
@@ -296,8 +294,7 @@ def _label(c: Mapping) -> str:
 def _run_sets_view(health: Mapping, index: RunIndex) -> tuple[list[dict], list[dict]]:
     per_eta = [c for c in registry.CHECKS if c.scope == registry.Scope.RUN_SET and c.per_eta]
     views = []
-    reference = next((c["reference"] for s in health.get("run_sets", []) for c in index.cases_of(s["name"], None)
-                      if c["check"] == "se_scaling" and isinstance(c.get("reference"), str)), None)
+    reference = reference_set(health)
     for s in health.get("run_sets", []):
         set_cases = index.cases_of(s["name"], None)
         if not set_cases:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from . import registry
 from .confidence import run_set_sentence
-from .health import OUTCOMES, RunIndex, count, exit_block
+from .health import OUTCOMES, RunIndex, count, exit_block, reference_set
 
 WIDTH = 120
 
@@ -101,7 +101,7 @@ def run_set_lines(health: Mapping) -> list[str]:
                 continue
             cases = sorted((c for c in index.cases_of(name, None) if c["check"] == chk.name),
                            key=lambda c: c["eta"] or 0.0)
-            if not cases and not chk.per_eta and _reference(index, health) == name:
+            if not cases and not chk.per_eta and reference_set(health) == name:
                 out.append(printable(f"{name} {chk.short}: ") + "reference set (largest E), not a case")
                 continue
             if not cases:
@@ -115,13 +115,6 @@ def run_set_lines(health: Mapping) -> list[str]:
     return out
 
 
-def _reference(index, health: Mapping) -> str | None:
-    """The run set se_scaling judged the others against (named by their cases)."""
-    for s in health.get("run_sets", []):
-        for c in index.cases_of(s["name"], None):
-            if c["check"] == "se_scaling" and isinstance(c.get("reference"), str):
-                return c["reference"]
-    return None
 
 
 def _written(paths: Sequence[str | os.PathLike]) -> list[str]:
@@ -160,9 +153,10 @@ def summary_lines(health: Mapping, written: Sequence[str | os.PathLike] = ()) ->
         out += [_fit("  " + line) for line in _written(written)]
     c, r = counts["cases"], counts["runs"]
     index = RunIndex(health)
-    reference = _reference(index, health)  # a test pytest skips, not a case
-    ref = reference is not None and not any(c["check"] == "se_scaling" for c in index.cases_of(reference, None))
-    extra = " and the se_scaling reference" if ref else ""
+    reference = reference_set(health)  # a test pytest skips, not a case
+    across = [c.name for c in registry.ACROSS_SETS]
+    ref = reference is not None and not any(c["check"] in across for c in index.cases_of(reference, None))
+    extra = f" and the {' / '.join(across)} reference" if ref else ""
     out.append(f"{c['total']} cases: {c['passed']} passed, {c['failed']} failed, {c['skipped']} skipped; "
                f"{r['total']} runs: {r['ok']} valid, {r['error']} invalid "
                f"(pytest: {c['total'] + r['total'] + ref} tests, + 1 input test per run{extra})")

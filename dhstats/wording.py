@@ -86,26 +86,8 @@ def percent(x: float) -> str:
 
 # --------------------------------------------------------------------------- agreement checks
 
-MEANING = {
-    "linear_agreement": "the first-order prediction misses the SNIS measurement by more than "
-    "the sampling error: a biased gdotv, or η beyond the linear regime (see linquad_agreement)",
-    "linquad_agreement": "even with the curvature term the prediction misses the measurement: "
-    "a biased gdotv/vHvv, or higher-order terms matter at this η",
-}
 CONSTANT_RATIO = ("constant ratio across η ({ratios}): a biased G, not curvature — the "
                   "prediction is off by the same factor at every η; check the gdotv estimator")
-# σ of the difference prediction − ΔH_true, by check and source (dhstats.sigmas.sigmas_at)
-SIGMA_TEXT = {
-    ("linear_agreement", "paired"): "σ_lin = se_sum(η·g̃ − ψ), paired: ηG and ΔH_true share their sequences",
-    ("linear_agreement", "independent"): "σ_lin = √((ησ_G)² + σ_true²), independent: no per-sequence gdotv "
-                                         "or h_base to pair",
-    ("linquad_agreement", "paired"): "σ_lq = se_sum(η·g̃ + ½η²·q̃ − ψ), paired: the prediction and ΔH_true "
-                                     "share their sequences",
-    ("linquad_agreement", "paired-no-q"): "σ_lq = √(se_sum(η·g̃ − ψ)² + (½η²σ_Q)²), paired but for the "
-                                          "curvature term (no per-sequence vhvv)",
-    ("linquad_agreement", "independent"): "σ_lq = √((ησ_G)² + (½η²σ_Q)² + σ_true²), independent: no "
-                                          "per-sequence data to pair",
-}
 APPROXIMATE = ("σ_true ≈ η·σ_G is approximate (no h_base; on the real files η·σ_G/σ_true ranges "
                "0.81–2.71)")
 
@@ -115,11 +97,11 @@ def _stouffer(z: Sequence[float]) -> float:
     return sum(z) / math.sqrt(len(z))
 
 
-def pooled_meaning(check: str, judged: Sequence[Mapping], Z: float, k: float,
-                    companion: Sequence[Mapping]) -> tuple[str | None, str]:
+def pooled_meaning(judged: Sequence[Mapping], Z: float, k: float,
+                   companion: Sequence[Mapping]) -> tuple[str | None, str]:
     """``(finding, meaning)`` of a failing pooled case, from what is known: how many runs fail
     alone, whether one run drives Z (without it |Z| ≤ k), and for the linear check whether
-    pooled lin+quad holds at this η (``companion``: its judged per-run cases)."""
+    pooled lin+quad holds at this η (``companion``: its judged per-run cases; none for lin+quad)."""
     alone = sum(c.get("outcome") == "failed" for c in judged)
     top = max(judged, key=lambda c: float(c["z"]) * math.copysign(1.0, Z))
     rest = [float(c["z"]) for c in judged if c is not top]
@@ -135,7 +117,7 @@ def pooled_meaning(check: str, judged: Sequence[Mapping], Z: float, k: float,
     else:
         parts.append(f"shared by the run set, not one batch (largest: {where})")
     finding = None
-    if check == "linear_agreement" and len(companion) >= 2:
+    if len(companion) >= 2:
         Zq = _stouffer([float(c["z"]) for c in companion])
         if abs(Zq) <= k:
             finding = "beyond_linear"
@@ -170,5 +152,5 @@ def finding_headline(key: str, cases: Sequence[dict]) -> str:
     return f"{' and '.join(who)}: {what}; {todo}"
 
 
-__all__ = ["pooled_meaning", "APPROXIMATE", "CONSTANT_RATIO", "FINDINGS", "MEANING", "SIGMA_TEXT", "detail_of", "eta", "failure", "finding_headline", "headline_of", "num", "of_runs",
+__all__ = ["pooled_meaning", "APPROXIMATE", "CONSTANT_RATIO", "FINDINGS", "detail_of", "eta", "failure", "finding_headline", "headline_of", "num", "of_runs",
            "percent", "plural", "pm", "signed"]

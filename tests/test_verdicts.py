@@ -18,7 +18,8 @@ import pytest
 
 from dhstats import stats
 from dhstats.results import Entry, InvalidRun, Problem, ProblemReason, Quadratic, Run, RunFile
-from dhstats.agreement import apply_holm, pooled_agreement
+from dhstats.agreement import pooled_agreement
+from dhstats.holm import apply_holm
 from dhstats.collection import case_id
 from dhstats.registry import BY_NAME, Scope, evaluate, evaluate_run
 from dhstats.settings import Settings

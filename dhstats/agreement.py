@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 
 from . import equivalence, stats
 from .results import Entry
 from .sigmas import Sigmas, cov_from, sigma_c
 from .settings import Settings
-from .verdicts import Outcome, Reason, RunContext, RunSetRecords, Verdict, fmt, make_verdict, unbounded
+from .verdicts import Reason, RunContext, RunSetRecords, Verdict, fmt, make_verdict, unbounded
 from .wording import APPROXIMATE, CONSTANT_RATIO, failure, num, percent, pm, pooled_meaning
 
 Z_CHECKS = ("linear_agreement", "linquad_agreement")

@@ -204,26 +204,6 @@ def _write(out: Path, stem: str, result, where: str) -> bool:
     return True
 
 
-def _health_of(runs: list[Run], settings: Settings) -> dict:
-    """A health.json-like dict (run sets with E, agreement and pooled cases) judged here, for
-    the run-set figures when no --health file is given."""
-    from .agreement import Z_CHECKS, pool_cases
-    from .registry import evaluate
-
-    from .runsets import run_set_size
-
-    cases = []
-    for run in runs:
-        cases += [v.to_dict() for v in evaluate(run, settings)[1]
-                  if v.check in Z_CHECKS]
-    sizes = [{"run_set": run.file.run_set, "run": run.file.run, "n": run.n} for run in runs]
-    names = list(dict.fromkeys(s["run_set"] for s in sizes))
-    sets = {name: run_set_size(s for s in sizes if s["run_set"] == name) for name in names}
-    cases += [{**v.to_dict(), "E": sets[v.run_set]} for v in pool_cases(cases, settings.k, tolerance=settings.tolerance,
-                                                                              alpha=settings.equivalence_alpha)]
-    return {"run_sets": [{"name": k, "E": v} for k, v in sets.items()], "cases": cases}
-
-
 def cmd_plot(args, opts: Options) -> int:
     from . import plots
 
@@ -286,10 +266,10 @@ def _check_selection(args, runs) -> None:
 def _set_figures(args, opts: Options, names, valid: list[Run], out: Path) -> int:
     import json
 
-    from . import plots
+    from . import plots, tables
 
     try:
-        health = json.loads(Path(args.health).read_text()) if args.health else _health_of(valid, opts.settings)
+        health = json.loads(Path(args.health).read_text()) if args.health else tables.set_document(valid, opts.settings)
     except Exception as exc:  # noqa: BLE001 - figures never end the command
         print(f"dhstats plot: run-set figures not drawn: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 0

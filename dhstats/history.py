@@ -27,6 +27,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from .outputs import write_bytes_atomic
+from .settings import SettingsError
 
 MAX_BYTES = 32 * 2**20  # ~1000 lines of 1–30 KB: the file is trimmed to max_lines on each append
 LOCK_TIMEOUT_S = 60.0
@@ -177,5 +178,18 @@ def append(path: str | os.PathLike, line: bytes, max_lines: int) -> None:
         write_bytes_atomic(path, b"".join(ln + b"\n" for ln in keep) + line + b"\n")
 
 
-__all__ = ["HistoryError", "MAX_BYTES", "append", "check_path", "load", "locked", "parse_lines", "read_bytes",
+def usable_history(history: Path | None) -> None:
+    """``--history`` must be a regular file, or absent in an existing directory (SettingsError
+    otherwise: a FIFO would hang the session, a device or a link be replaced or read without
+    end). Checked at the start, after :func:`writable_reports` created the reports directory."""
+    if history is None:
+        return
+    try:
+        check_path(history)
+    except HistoryError as exc:
+        raise SettingsError(f"--history: {exc}; give a regular file, a new file in an existing directory, "
+                            "or 'none'") from None
+
+
+__all__ = ["HistoryError", "usable_history", "MAX_BYTES", "append", "check_path", "load", "locked", "parse_lines", "read_bytes",
            "unusable"]

@@ -26,6 +26,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
+from .settings import SettingsError
+
 MANIFEST = ".dhstats-manifest.json"
 TEMP_PREFIX = ".dhstats-"
 _TEMP = re.compile(r"^\.dhstats-(\d+)-.*\.tmp$")
@@ -336,5 +338,15 @@ def example_roots(reports: Path) -> list[Path]:
     return [directory / "E_example"]
 
 
+def writable_reports(reports: Path) -> None:
+    """Create ``--reports`` and check that a file can be written there (SettingsError if not):
+    a gate session must fail at the start, not lose its outputs at the end."""
+    try:
+        reports.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=reports).close()
+    except OSError as exc:
+        raise SettingsError(f"--reports: {reports} is not a writable directory ({exc.strerror or exc})") from None
+
+
 __all__ = ["MANIFEST", "OutputError", "OutputSession", "copy_into", "example_roots", "read_own", "real_directories", "file_mode", "publish", "read_manifest", "remove_stale_temps",
-           "temp_path", "write_bytes_atomic", "write_text_atomic"]
+           "temp_path", "writable_reports", "write_bytes_atomic", "write_text_atomic"]

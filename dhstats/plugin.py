@@ -1,11 +1,9 @@
 """The pytest gate: ``pytest checks/ --results ../E_2048`` — hooks, options and items only.
 
-Everything else is a pytest-free :class:`dhstats.session.Session`, found in ``config.stash``:
-cases come from its producer (:class:`dhstats.gate.Gate`), each test judges its case once
-(:func:`judge`, the verdict is kept on the item for the report hook), the records travel on
-the test reports to the controller (xdist or not), where the consumer
-(:class:`dhstats.session_outputs.SessionOutputs`) collects them and :meth:`Session.report`
-writes health.json, badges, pages.
+Everything else is a pytest-free :class:`dhstats.session.Session` in ``config.stash``: its
+producer (:class:`dhstats.gate.Gate`) names and judges the cases (:func:`judge`: once per
+test, kept on the item for the report hook); the records travel on the test reports to the
+controller, where its consumer (:class:`dhstats.session_outputs.SessionOutputs`) writes them.
 pytest-html and pytest-xdist are met in :mod:`dhstats.pytest_html_adapter` and
 :mod:`dhstats.xdist_adapter`.
 """
@@ -19,12 +17,13 @@ import pytest
 
 from . import pytest_html_adapter, registry, xdist_adapter
 from .collection import Case, Skip
+from .history import usable_history
 from .layout import GATE_DIR
-from .outputs import example_roots
+from .outputs import example_roots, writable_reports
+from .results import DiscoveryError
 from .session import Session
 from .session_outputs import deferred_interrupt
-from .results import DiscoveryError
-from .settings import OPTIONS, SettingsError, parse, usable_history, writable_reports
+from .settings import OPTIONS, SettingsError, parse
 from .verdicts import Outcome, RunOutcome, Verdict
 
 PROPERTY = "dhstats"

@@ -206,6 +206,34 @@ class ParetoKhat:
     reason: str
 
 
+def _checked(log_weights) -> np.ndarray:
+    """``log_weights`` as a float64 1-D array; ValueError for empty, NaN, +inf or all -inf."""
+    lw = np.asarray(log_weights, dtype=np.float64)
+    if lw.ndim != 1 or lw.size == 0:
+        raise ValueError(f"log_weights must be a non-empty 1-D array, got shape {lw.shape}")
+    if np.isnan(lw).any() or np.isposinf(lw).any():
+        raise ValueError("log_weights contain NaN or +inf")
+    if lw.max() == -np.inf:
+        raise ValueError("log_weights are all -inf (all importance ratios are zero)")
+    return lw
+
+
+def _tail_khat(tail: np.ndarray, u: float) -> float:
+    """k of the GPD fitted to the exceedances exp(tail) − exp(u) (shifted log scale, sorted
+    tail > u): directly when no exceedance is subnormal (bitwise as loo/arviz), else in log space."""
+    with np.errstate(under="ignore"):
+        exc = np.exp(tail) * -np.expm1(u - tail)  # r - u, with r = exp(x), u = exp(u_log)
+    k = math.nan
+    if exc.min() >= _TINY:
+        exc.sort()
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            k, _ = _gpd_fit_sorted(exc)
+    if not math.isfinite(k):  # exceedances beyond the float64 range: fit in log space
+        log_exc = np.sort(tail + np.log(-np.expm1(u - tail)))
+        k, _ = _gpd_fit_log(log_exc)
+    return k
+
+
 def pareto_khat(log_weights: np.ndarray) -> ParetoKhat:
     """Pareto k-hat of the upper tail of r = exp(log_weights - max(log_weights)).
 
@@ -238,15 +266,8 @@ def pareto_khat(log_weights: np.ndarray) -> ParetoKhat:
     if they reach the tail they tie at u = 0 and are dropped). NaN, +inf, all -inf, empty
     or non-1-D input raise ValueError. r_eff = 1 (independent draws) is assumed.
     """
-    lw = np.asarray(log_weights, dtype=np.float64)
-    if lw.ndim != 1 or lw.size == 0:
-        raise ValueError(f"log_weights must be a non-empty 1-D array, got shape {lw.shape}")
-    if np.isnan(lw).any() or np.isposinf(lw).any():
-        raise ValueError("log_weights contain NaN or +inf")
+    lw = _checked(log_weights)
     top = lw.max()
-    if top == -np.inf:
-        raise ValueError("log_weights are all -inf (all importance ratios are zero)")
-
     n = lw.size
     M = tail_length(n)
     thr = khat_threshold(n)
@@ -277,16 +298,7 @@ def pareto_khat(log_weights: np.ndarray) -> ParetoKhat:
     if n_distinct < MIN_DISTINCT:
         return fail(f"tail has only {n_distinct} distinct values above the threshold")
 
-    with np.errstate(under="ignore"):
-        exc = np.exp(tail) * -np.expm1(u - tail)  # r - u, with r = exp(x), u = exp(u_log)
-    k = math.nan
-    if exc.min() >= _TINY:  # no subnormal exceedance: the direct fit (bitwise as loo/arviz)
-        exc.sort()
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            k, _ = _gpd_fit_sorted(exc)
-    if not math.isfinite(k):  # exceedances beyond the float64 range: fit in log space
-        log_exc = np.sort(tail + np.log(-np.expm1(u - tail)))
-        k, _ = _gpd_fit_log(log_exc)
+    k = _tail_khat(tail, u)
     if not math.isfinite(k):  # defensive; not expected to happen
         return fail("GPD fit did not produce a finite k")
     return ParetoKhat(float(k), M, n, thr, "")

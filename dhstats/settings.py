@@ -194,30 +194,3 @@ def parse(raw: Mapping[str, object], start: Path | None = None) -> SessionOption
     # absolute but not resolved: a symbolic link given as --history is refused, not followed
     history = None if hist.lower() == "none" else Path(os.path.abspath(start / hist)) if hist else reports / "history.jsonl"
     return SessionOptions(settings, max_plots, int(max_mb * 2**20), reports, history)
-
-
-def usable_history(history: Path | None) -> None:
-    """``--history`` must be a regular file, or absent in an existing directory (SettingsError
-    otherwise: a FIFO would hang the session, a device or a link be replaced or read without
-    end). Checked at the start, after :func:`writable_reports` created the reports directory."""
-    from .history import HistoryError, check_path
-
-    if history is None:
-        return
-    try:
-        check_path(history)
-    except HistoryError as exc:
-        raise SettingsError(f"--history: {exc}; give a regular file, a new file in an existing directory, "
-                            "or 'none'") from None
-
-
-def writable_reports(reports: Path) -> None:
-    """Create ``--reports`` and check that a file can be written there (SettingsError if not):
-    a gate session must fail at the start, not lose its outputs at the end."""
-    import tempfile
-
-    try:
-        reports.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=reports).close()
-    except OSError as exc:
-        raise SettingsError(f"--reports: {reports} is not a writable directory ({exc.strerror or exc})") from None

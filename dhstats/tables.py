@@ -21,7 +21,7 @@ from .frames import per_sequence_frame, runs_of
 from .results import Run
 from . import registry
 from .agreement import pool_cases
-from .runsets import scaling_medians
+from .runsets import run_set_size, scaling_medians
 from .series import eta_curve, sequence_series
 from .settings import Settings
 from .verdicts import RunContext
@@ -144,6 +144,18 @@ def _agreement_cases(runs, settings: Settings) -> list[dict]:
         for e in run.entries:
             out += [registry.check(est.case).judge(ctx, e).to_dict() for est in registry.ESTIMATORS]
     return out
+
+
+def set_document(runs, settings: Settings = Settings()) -> dict:
+    """A health.json-like dict judged here — run sets with E, their runs' agreement cases and
+    the pooled cases — for the run-set figures when no health.json is given."""
+    cases = _agreement_cases(runs, settings)
+    sizes = [{"run_set": run.file.run_set, "run": run.file.run, "n": run.n} for run in _valid(runs)]
+    names = list(dict.fromkeys(s["run_set"] for s in sizes))
+    sets = {name: run_set_size(s for s in sizes if s["run_set"] == name) for name in names}
+    cases += [{**v.to_dict(), "E": sets[v.run_set]} for v in pool_cases(cases, settings.k, tolerance=settings.tolerance,
+                                                                              alpha=settings.equivalence_alpha)]
+    return {"run_sets": [{"name": k, "E": v} for k, v in sets.items()], "cases": cases}
 
 
 def pooled_table(runs, settings: Settings = Settings()) -> pd.DataFrame:

@@ -161,7 +161,9 @@ def session_failures(scene: Scene) -> list[str]:
     """One whole session in this process, as the plugin drives it (the reports directory and
     --history checked first: a refusal is a usage error, not a failure), then the invariants."""
     from dhstats.session import Session
-    from dhstats.settings import SettingsError, parse, usable_history, writable_reports
+    from dhstats.history import usable_history
+    from dhstats.outputs import writable_reports
+    from dhstats.settings import SettingsError, parse
 
     before_outside, before_runs = tree(scene.outside), tree(scene.run_set)
     out = []

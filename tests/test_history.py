@@ -12,7 +12,8 @@ import textwrap
 import pytest
 
 from dhstats import history
-from dhstats.settings import SettingsError, usable_history
+from dhstats.history import usable_history
+from dhstats.settings import SettingsError
 
 LINE = {"time": "t", "checks": {}, "cases": {"failed": 0}, "runs": {"error": 0}, "run_sets": []}
 

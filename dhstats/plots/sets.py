@@ -234,7 +234,7 @@ def ratio_vs_e(health: Mapping) -> Figure:
 def _selection_labels(lines: Sequence[Mapping]) -> dict:
     """One label per run-set selection (:func:`dhstats.health.selection`): its run sets, and the
     settings in which the selections of these lines differ (``k=3, reported_se=shard-mean``)."""
-    from ..health import selection
+    from ..jsonvalues import selection
 
     keys = list(dict.fromkeys(selection(ln) for ln in lines))
     settings = {key: _map(ln.get("settings")) for ln in lines for key in [selection(ln)]}
@@ -262,7 +262,7 @@ def trend(lines: Sequence[Mapping], k: float = 3.0, last: int = 50) -> Figure:
     top, the pass rate passed/(passed + failed) of all judged cases; bottom, the largest pooled
     linear |Z| over (run set, η) with ``k`` dashed. x: session (oldest → newest). Sessions of
     different selections are never joined by a line. The legend is below the axes, whole."""
-    from ..health import selection
+    from ..jsonvalues import selection
 
     lines = _records(lines)[-last:]
     if not lines:

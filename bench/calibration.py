@@ -106,7 +106,7 @@ def judge_run(n: int, score_noise: float, seed: int, entropy_noise: float = ENTR
     out: dict = {"G": run.delta_h_per_lr, "sigma_g": ctx.sigmas[ETAS[0]].g.value,
                  "sigma_g_uncentred": stats.se_sum(run.gdotv)}
     for est in JUDGE:
-        cases = [JUDGE[est](ctx, e).numbers for e in run.entries]
+        cases = [JUDGE[est](ctx, e).to_dict() for e in run.entries]
         for f in FIELDS:
             out[f"{est}_{f}"] = np.array([c[f] for c in cases], dtype=float)
         out[f"{est}_paired"] = np.array([c["sigma_source"] == "paired" for c in cases])
@@ -211,7 +211,7 @@ def pooled_failures(pool: dict, variant: str, R: int, shift: float = 0.0, n: int
         for j, eta in enumerate(ETAS):
             v = agreement.pooled_agreement(check, f"E_{n}", eta, _cases(pool, prefix, runs, j, shift), K)
             failed[s, j] = v.outcome == "failed"
-            Z[s, j] = v.numbers["Z"]
+            Z[s, j] = v.to_dict()["Z"]
     return failed, Z
 
 

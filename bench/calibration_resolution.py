@@ -108,7 +108,7 @@ def tost_rows(pool: dict, dh: np.ndarray) -> list[dict]:
                         v = agreement.pooled_agreement(CHECK, "E", cal.ETAS[j], planted(pool, runs, j, shift * dh[j]),
                                                        cal.K, tolerance=delta, alpha=ALPHA)
                         shown[s, j] = str(v.outcome) == "passed"
-                        se = v.numbers["ratio_se"]
+                        se = v.to_dict()["ratio_se"]
                         theory[s, j] = max(0.0, 2 * norm(delta / se - z) - 1) if se > 0 else 1.0
                 rate, mc = cal.cluster_rate(shown)
                 out[label] = (rate, mc)

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from . import equivalence, stats
 from .results import Entry
 from .sigmas import Sigmas, cov_from, sigma_c
+from .case_numbers import AgreementNumbers, PooledNumbers, present
 from .settings import Settings
-from .verdicts import Reason, RunContext, RunSetRecords, Verdict, fmt, make_verdict, unbounded
+from .verdicts import Outcome, Reason, RunContext, RunSetRecords, Verdict, fmt, make_verdict, unbounded
 from .wording import APPROXIMATE, CONSTANT_RATIO, failure, num, percent, pm, pooled_meaning
 
 Z_CHECKS = ("linear_agreement", "linquad_agreement")
@@ -164,30 +166,31 @@ def _agreement(ctx: RunContext, e: Entry, check: str) -> Verdict:
         notes.append(f"σ_G from the producer's reported SE ({sig.g.source}): reported, unverified")
     detail = (f"{label} = {num(pred)} vs ΔH_true = {num(truth)} (diff {num(pred - truth)}, ratio "
               f"{pm(ratio, ratio_se)}); " + "; ".join(notes) + f"; z = {num(z)}")
-    nums = {"z": z, "k": k, "n": ctx.run.n, "prediction": pred, "delta_h_true": truth, "sigma": diff_sigma.value,
-            "sigma_source": diff_sigma.source, "sigma_prediction": pred_sigma,
-            "sigma_true": sig.true.value, "sigma_true_source": sig.true.source,
-            "sigma_g": None if sig.g is None else sig.g.value, "sigma_g_source": None if sig.g is None else sig.g.source,
-            "ratio": ratio, "ratio_se": ratio_se, "resolution": unbounded(resolution), "detail": detail}
+    nums = AgreementNumbers(
+        z=z, k=k, n=ctx.run.n, prediction=pred, delta_h_true=truth, sigma=diff_sigma.value,
+        sigma_source=diff_sigma.source, sigma_prediction=pred_sigma, sigma_true=sig.true.value,
+        sigma_true_source=sig.true.source, sigma_g=None if sig.g is None else sig.g.value,
+        sigma_g_source=None if sig.g is None else sig.g.source, ratio=ratio, ratio_se=ratio_se,
+        resolution=unbounded(resolution))
     tol = ctx.settings.tolerance
     if tol is not None:  # information only: a run's case keeps the difference test
         lo, hi = (sigma_c(c, sigma_prediction=pred_sigma, sigma_true=sig.true.value, cov=cov or 0.0)
                   for c in (1 - tol, 1 + tol))
         t = equivalence.tost([pred], [truth], [lo], [hi], tol, ctx.settings.equivalence_alpha)
-        nums.update(tolerance=tol, tost_lo=t.t_lo, tost_hi=t.t_hi)
+        nums = replace(nums, tolerance=tol, tost_lo=t.t_lo, tost_hi=t.t_hi)
     if check == "linquad_agreement":
-        nums.update(sigma_q=None if sig.q is None else sig.q.value,
-                    sigma_q_source=None if sig.q is None else sig.q.source)
+        nums = replace(nums, sigma_q=None if sig.q is None else sig.q.value,
+                       sigma_q_source=None if sig.q is None else sig.q.source)
     if not math.isfinite(z) or not all(math.isfinite(x) for x in (pred, truth, diff_sigma.value)):
         return ctx.verdict(check, "failed", f"not finite: z = {fmt(z)} ({detail}).", e,
-                           reason=Reason.NOT_FINITE, **nums)
+                           reason=Reason.NOT_FINITE, typed=nums, detail=detail)
     failed = not abs(z) <= k
     rule = f"|z| = {num(abs(z))} > k = {k:g}" if failed else f"|z| ≤ k = {k:g}"
     finding, meaning = _diagnosis(ctx, check, sig, z) if failed else (None, None)
     if finding:
-        nums["finding"] = finding
+        nums = replace(nums, finding=finding)
     return ctx.verdict(check, "failed" if failed else "passed",
-                       agreement_message(check, failed, detail, rule, meaning, resolution), e, **nums)
+                       agreement_message(check, failed, detail, rule, meaning, resolution), e, typed=nums, detail=detail)
 
 
 def check_linear_agreement(ctx: RunContext, e: Entry) -> Verdict:
@@ -207,7 +210,7 @@ def pooled_agreement(check: str, run_set: str, eta: float, cases: Sequence[Mappi
                      companion: Sequence[Mapping] = (), *, tolerance: float | None = None,
                      alpha: float = 0.05) -> Verdict:
     """Stouffer's Z = Σ z_r/√R of the per-run cases of ``POOLED[check]`` at ``eta`` (health.json
-    case dicts with z, prediction, delta_h_true, sigma, sigma_prediction, sigma_true), |Z| ≤ k.
+    case dicts, read as :class:`~dhstats.case_numbers.AgreementNumbers`), |Z| ≤ k.
     Runs without a judged finite z are left out and named; fewer than 2 judged runs: skipped.
     The pooled ratio Σ pred / Σ ΔH_true, its SE (:func:`stats.pooled_ratio`) and its 1 − 2α
     Fieller interval say how large a shared bias is; ``resolution`` what the test could see
@@ -216,100 +219,103 @@ def pooled_agreement(check: str, run_set: str, eta: float, cases: Sequence[Mappi
     cases at this η, for the linear check's meaning (whether pooled lin+quad holds where ηG
     fails: curvature, or a biased gdotv)."""
     base = POOLED[check]
-    judged = _judged(cases)
-    left = sorted(str(c["run"]) for c in cases if c not in judged)
-    nums: dict = {"R": len(judged), "k": k, "z_runs": {str(c["run"]): c["z"] for c in judged}}
+    every = [Verdict.of(c, AgreementNumbers) for c in cases]
+    judged = _judged(every)
+    left = sorted(str(v.run) for v in every if v not in judged)
+    nums = PooledNumbers(R=len(judged), k=k, z_runs={str(v.run): v.numbers.z for v in judged})
     out_note = f" Left out (no judged finite z): {', '.join(left)}." if left else ""
     need = 1 if tolerance is not None else 2
     if len(judged) < need:
         if judged:  # one run: what pooling would see is that run's resolution
-            nums["resolution"] = unbounded(equivalence.resolution(k, [judged[0]["delta_h_true"]], [judged[0]["sigma"]]))
+            one = judged[0].numbers
+            nums = replace(nums, resolution=unbounded(equivalence.resolution(k, [one.delta_h_true], [one.sigma])))
         return make_verdict(check, "skipped", f"{len(judged)} run(s) with a judged z at η = {eta!r}: pooling "
                             f"needs at least {need}.{out_note}", run_set, None, eta, nums, Reason.INCONCLUSIVE)
-    z = [float(c["z"]) for c in judged]
-    Z = stats.stouffer(z)
-    cov = [case_covariance(c) for c in judged]
-    preds, truths = [c["prediction"] for c in judged], [c["delta_h_true"] for c in judged]
-    ratio, ratio_se = stats.pooled_ratio(preds, truths, [c.get("sigma_prediction") for c in judged],
-                                         [c.get("sigma_true") for c in judged], cov)
-    resolution = equivalence.resolution(k, truths, [c["sigma"] for c in judged])
+    runs = [v.numbers for v in judged]
+    Z = stats.stouffer([float(n.z) for n in runs])
+    preds, truths = [n.prediction for n in runs], [n.delta_h_true for n in runs]
+    ratio, ratio_se = stats.pooled_ratio(preds, truths, [present(n.sigma_prediction) for n in runs],
+                                         [present(n.sigma_true) for n in runs], [case_covariance(n) for n in runs])
+    resolution = equivalence.resolution(k, truths, [n.sigma for n in runs])
     lo, hi = equivalence.fieller_interval(
-        preds, truths, lambda c: sum(case_sigma_c(x, c) ** 2 for x in judged), equivalence.normal_quantile(1 - alpha))
-    nums.update(Z=Z, ratio=ratio, ratio_se=ratio_se, ratio_lo=unbounded(lo), ratio_hi=unbounded(hi),
-                interval_alpha=alpha, resolution=unbounded(resolution))
-    runs = ", ".join(f"{c['run']} z = {num(float(c['z']))}" for c in judged)
+        preds, truths, lambda c: sum(case_sigma_c(n, c) ** 2 for n in runs), equivalence.normal_quantile(1 - alpha))
+    nums = replace(nums, Z=Z, ratio=ratio, ratio_se=ratio_se, ratio_lo=unbounded(lo), ratio_hi=unbounded(hi),
+                   interval_alpha=alpha, resolution=unbounded(resolution))
+    each = ", ".join(f"{v.run} z = {num(float(v.numbers.z))}" for v in judged)
     shift = _finding(base, ratio, ratio_se, len(judged))
     failed = not abs(Z) <= k
     rule = f"|Z| = {num(abs(Z))} > k = {k:g}" if failed else f"|Z| ≤ k = {k:g}"
     detail = (f"pooled ratio Σ prediction / Σ ΔH_true = {pm(ratio, ratio_se)}; Stouffer Z = Σz/√R = {num(Z)} "
-              f"over R = {len(judged)} runs ({runs}).{out_note}")
-    nums["detail"] = detail
+              f"over R = {len(judged)} runs ({each}).{out_note}")
     if not math.isfinite(Z):
         return make_verdict(check, "failed", f"not finite: Z = {fmt(Z)}; {detail}", run_set, None, eta, nums,
-                            Reason.NOT_FINITE)
+                            Reason.NOT_FINITE, detail)
     if tolerance is not None:
-        return equivalence_verdict(check, run_set, eta, judged, nums, tolerance, alpha)
+        return equivalence_verdict(check, run_set, eta, judged, nums, tolerance, alpha, detail)
     if not failed:
         return make_verdict(check, "passed", pooled_message(False, f"{shift}; {detail}", rule, None, resolution),
-                            run_set, None, eta, nums)
-    finding, meaning = pooled_meaning(judged, Z, k, _judged(companion))
+                            run_set, None, eta, nums, detail=detail)
+    finding, meaning = pooled_meaning({str(v.run): v.numbers.z for v in judged},
+                                      sum(v.outcome == Outcome.FAILED for v in judged), Z, k,
+                                      [v.numbers.z for v in _judged([Verdict.of(c, AgreementNumbers) for c in companion])])
     if finding:
-        nums["finding"] = finding
+        nums = replace(nums, finding=finding)
     return make_verdict(check, "failed", pooled_message(True, detail, rule, f"{shift}; {meaning}", resolution),
-                        run_set, None, eta, nums)
+                        run_set, None, eta, nums, detail=detail)
 
 
-def _judged(cases: Sequence[Mapping]) -> list[Mapping]:
-    return [c for c in cases if c.get("outcome") != "skipped" and _finite(c.get("z"))]
+def _judged(cases: Sequence[Verdict]) -> list[Verdict]:
+    return [v for v in cases if v.outcome != Outcome.SKIPPED and _finite(v.numbers.z)]
 
 
-def case_sigma_c(case: Mapping, c: float) -> float:
-    """σ_c of an agreement case dict (:func:`dhstats.sigmas.sigma_c` of its σ's and covariance)."""
-    return sigma_c(c, sigma_prediction=case.get("sigma_prediction"), sigma_true=case.get("sigma_true"),
+def case_sigma_c(case: AgreementNumbers, c: float) -> float:
+    """σ_c of an agreement case (:func:`dhstats.sigmas.sigma_c` of its σ's and covariance)."""
+    return sigma_c(c, sigma_prediction=present(case.sigma_prediction), sigma_true=present(case.sigma_true),
                    cov=case_covariance(case))
 
 
-def equivalence_verdict(check: str, run_set: str, eta: float, judged: Sequence[Mapping], nums: dict,
-                        delta: float, alpha: float) -> Verdict:
+def equivalence_verdict(check: str, run_set: str, eta: float, judged: Sequence[Verdict], nums: PooledNumbers,
+                        delta: float, alpha: float, detail: str | None = None) -> Verdict:
     """A pooled case judged by TOST against [1 − δ, 1 + δ] (:func:`dhstats.equivalence.tost`):
     passed when demonstrated (a significant Z inside the tolerance is said), failed
     ``out_of_tolerance`` or ``not_demonstrated`` (with the runs, or the E at this R, that would
     demonstrate ±δ with 80 % power at ratio 1)."""
-    t = equivalence.tost([c["prediction"] for c in judged], [c["delta_h_true"] for c in judged],
-                         [case_sigma_c(c, 1 - delta) for c in judged], [case_sigma_c(c, 1 + delta) for c in judged],
+    runs = [v.numbers for v in judged]
+    t = equivalence.tost([n.prediction for n in runs], [n.delta_h_true for n in runs],
+                         [case_sigma_c(n, 1 - delta) for n in runs], [case_sigma_c(n, 1 + delta) for n in runs],
                          delta, alpha)
     R, band = len(judged), f"±{equivalence.percent(delta)}"
-    nums = {**nums, "tolerance": delta, "equivalence_alpha": alpha, "tost_lo": t.t_lo, "tost_hi": t.t_hi}
-    interval = (f"pooled ratio {_g3(nums['ratio'])}, {100 * (1 - 2 * alpha):g} % interval "
-                f"[{_g3(nums['ratio_lo'], '−∞')}, {_g3(nums['ratio_hi'], '∞')}] vs [{1 - delta:.3g}, {1 + delta:.3g}]")
+    nums = replace(nums, tolerance=delta, equivalence_alpha=alpha, tost_lo=t.t_lo, tost_hi=t.t_hi)
+    interval = (f"pooled ratio {_g3(nums.ratio)}, {100 * (1 - 2 * alpha):g} % interval "
+                f"[{_g3(nums.ratio_lo, '−∞')}, {_g3(nums.ratio_hi, '∞')}] vs [{1 - delta:.3g}, {1 + delta:.3g}]")
     tests = f"TOST at α = {alpha:g}: t_lo = {t.t_lo:.2f}, t_hi = {t.t_hi:.2f}, critical ±{t.z:.3g}"
     where = f"over R = {R} run{'s' * (R != 1)} at η = {eta:.3g}"
     if t.verdict == equivalence.Equivalence.DEMONSTRATED:
         extra = ""
-        if not abs(nums["Z"]) <= nums["k"]:
-            extra = (f"; a significant bias (Z = {nums['Z']:.2f}, |Z| > k = {nums['k']:g}), but inside the "
+        if not abs(nums.Z) <= nums.k:
+            extra = (f"; a significant bias (Z = {nums.Z:.2f}, |Z| > k = {nums.k:g}), but inside the "
                      "tolerance")
         return make_verdict(check, "passed", f"agreement within {band} demonstrated {where}: {interval} "
-                            f"({tests}){extra}.", run_set, None, eta, nums)
+                            f"({tests}){extra}.", run_set, None, eta, nums, detail=detail)
     if t.verdict == equivalence.Equivalence.OUT_OF_TOLERANCE:
         return make_verdict(check, "failed", failure(f"outside {band} {where}: the prediction is demonstrably "
                                                      f"off by more than {band}", f"{interval} ({tests})"),
-                            run_set, None, eta, nums, Reason.OUT_OF_TOLERANCE)
+                            run_set, None, eta, nums, Reason.OUT_OF_TOLERANCE, detail)
     if t.verdict == equivalence.Equivalence.NOT_FINITE:
         return make_verdict(check, "failed", f"not finite: {tests}; {interval}", run_set, None, eta, nums,
-                            Reason.NOT_FINITE)
-    needed = equivalence.runs_to_demonstrate(R, nums["ratio_se"], delta, alpha)
-    e = sorted(c["n"] for c in judged if isinstance(c.get("n"), int))
-    nums.update(runs_needed=unbounded(needed))
+                            Reason.NOT_FINITE, detail)
+    needed = equivalence.runs_to_demonstrate(R, nums.ratio_se, delta, alpha)
+    e = sorted(n.n for n in runs if isinstance(n.n, int))
+    nums = replace(nums, runs_needed=unbounded(needed))
     more = f"≈ {needed:.0f} runs of this precision"
     if e and math.isfinite(needed):
-        e_needed = e[len(e) // 2] * equivalence.demonstration_factor(nums["ratio_se"], delta, alpha)
-        nums.update(e_needed=e_needed)
+        e_needed = e[len(e) // 2] * equivalence.demonstration_factor(nums.ratio_se, delta, alpha)
+        nums = replace(nums, e_needed=e_needed)
         more += f" (or E ≈ {equivalence.about(e_needed)} at {R} run{'s' * (R != 1)})"
     return make_verdict(check, "failed", failure(f"{band} not demonstrated {where}: the runs are too few or too "
                                                  f"noisy to show agreement within {band}; {more} would demonstrate "
                                                  f"it (80 % power at ratio 1)", f"{interval} ({tests})"),
-                        run_set, None, eta, nums, Reason.NOT_DEMONSTRATED)
+                        run_set, None, eta, nums, Reason.NOT_DEMONSTRATED, detail)
 
 
 def pool_cases(cases: Sequence[Mapping], k: float, *, tolerance: float | None = None,
@@ -343,12 +349,12 @@ def _finding(check: str, ratio: float, se: float, runs: int) -> str:
     return f"{LABEL[check]} {verb} ΔH by {percent(abs(off))} ± {percent(se * 100)} over {runs} runs"
 
 
-def case_covariance(case: Mapping) -> float:
-    """cov(prediction, ΔH_true) of an agreement case dict: :func:`dhstats.sigmas.cov_from` of its σ's
+def case_covariance(case: AgreementNumbers) -> float:
+    """cov(prediction, ΔH_true) of an agreement case: :func:`dhstats.sigmas.cov_from` of its σ's
     when they are paired, 0 when independent (σ² of the difference is then the sum)."""
-    if case.get("sigma_source") != "paired":
+    if case.sigma_source != "paired":
         return 0.0
-    return cov_from(case["sigma_prediction"], case["sigma_true"], case["sigma"])
+    return cov_from(case.sigma_prediction, case.sigma_true, case.sigma)
 
 
 def _g3(x: float | None, unbounded: str = "n/a") -> str:

@@ -195,7 +195,7 @@ class Gate:
         """The case's verdict (its RunVerdict for ``input``), or why it has none."""
         if case.file is None:
             v = self.set_verdict(case.check, case.run_set, case.eta)
-            if v.numbers.get("reference") == case.run_set and v.outcome != Outcome.FAILED:
+            if getattr(v.numbers, "reference", None) == case.run_set and v.outcome != Outcome.FAILED:
                 return Skip(f"{case.run_set} is the reference of {case.check} (the largest E): the other run sets "
                             "are judged against it; it is not a case")
             return v

@@ -10,6 +10,7 @@ from dataclasses import replace
 
 from . import stats
 from .agreement import POOLED, Z_CHECKS, agreement_message, pooled_message
+from .case_numbers import ABSENT, present
 from .verdicts import Outcome, Reason, Verdict
 
 
@@ -19,22 +20,23 @@ def apply_holm(verdicts: list[Verdict], alpha: float) -> list[Verdict]:
     ``alpha`` (k is then not used). A NaN z fails (its NaN p is always rejected, see
     :func:`stats.holm_reject`); cases that already failed as not finite stay failed."""
     out = list(verdicts)
-    for check, key in [(c, "z") for c in Z_CHECKS] + [(c, "Z") for c in POOLED]:
+    for check, pooled in [(c, False) for c in Z_CHECKS] + [(c, True) for c in POOLED]:
         idx = [i for i, v in enumerate(out) if v.check == check and v.outcome != Outcome.SKIPPED
                and v.reason not in (Reason.NOT_FINITE, Reason.INTERNAL_ERROR)
-               and not (check in POOLED and "tolerance" in v.numbers)]  # judged by TOST alone
-        p = [stats.two_sided_p(out[i].numbers.get(key, math.nan)) for i in idx]
+               and not (pooled and v.numbers.tolerance is not ABSENT)]  # judged by TOST alone
+        p = [stats.two_sided_p(_z(out[i].numbers.Z if pooled else out[i].numbers.z)) for i in idx]
         for i, pi, rejected in zip(idx, p, stats.holm_reject(p, alpha)):
             v = out[i]
-            numbers = {name: x for name, x in v.numbers.items() if name != "k"}
-            numbers.update(p_value=pi, holm_alpha=alpha)
             rule = (f"{'rejected' if rejected else 'not rejected'} by Holm–Bonferroni over "
                     f"{len(idx)} cases at α = {alpha:g}, p = {pi:.3g}")
-            detail = v.numbers["detail"]
-            res = v.numbers.get("resolution")
-            message = (pooled_message(bool(rejected), detail, rule, "a bias shared by the runs of this run set", res)
-                       if check in POOLED else agreement_message(check, bool(rejected), detail, rule, None, res))
+            res = present(v.numbers.resolution)
+            message = (pooled_message(bool(rejected), v.detail, rule, "a bias shared by the runs of this run set", res)
+                       if pooled else agreement_message(check, bool(rejected), v.detail, rule, None, res))
             out[i] = replace(v, outcome=Outcome.FAILED if rejected else Outcome.PASSED,
-                             reason=Reason.OUT_OF_BOUNDS if rejected else Reason.OK,
-                             message=message, numbers=numbers)
+                             reason=Reason.OUT_OF_BOUNDS if rejected else Reason.OK, message=message,
+                             numbers=replace(v.numbers, k=ABSENT, p_value=pi, holm_alpha=alpha))
     return out
+
+
+def _z(z) -> float:
+    return math.nan if z is ABSENT or z is None else z

@@ -16,7 +16,9 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 
+from .case_numbers import AgreementNumbers, ScalingNumbers
 from .settings import Settings
 from .verdicts import Reason, RunSetRecords, Verdict, fmt, make_verdict
 from .wording import failure
@@ -43,11 +45,12 @@ def scaling_medians(cases: Sequence[Mapping]) -> dict:
     E = run_set_size(cases)
     if E is None:
         return {"E": None, "m_g": None, "m_true": {}}
-    per_run_g = {c["run"]: c["sigma_g"] for c in cases if _ok(c.get("sigma_g"))}
+    typed = [(c.get("run"), c.get("eta"), AgreementNumbers.of(c)) for c in cases]
+    per_run_g = {run: n.sigma_g for run, _, n in typed if _ok(n.sigma_g)}
     by_eta: dict[float, list[float]] = {}
-    for c in cases:
-        if _ok(c.get("sigma_true")) and c.get("eta"):
-            by_eta.setdefault(c["eta"], []).append(c["sigma_true"] * math.sqrt(E) / c["eta"])
+    for _, eta, n in typed:
+        if _ok(n.sigma_true) and eta:
+            by_eta.setdefault(eta, []).append(n.sigma_true * math.sqrt(E) / eta)
     return {"E": E,
             "m_g": statistics.median(v * math.sqrt(E) for v in per_run_g.values()) if per_run_g else None,
             "m_true": {eta: statistics.median(v) for eta, v in sorted(by_eta.items())}}
@@ -69,15 +72,15 @@ def scaling_verdict(run_set: str, medians: Mapping[str, dict], bounds: tuple[flo
     if mine["E"] is None or len({m["E"] for m in known.values()}) < 2:
         es = ", ".join(f"{name}: E = {m['E']}" for name, m in medians.items())
         return make_verdict("se_scaling", "skipped", f"needs ≥ 2 run sets of different E with a judged σ ({es}).",
-                            run_set, None, None, {"E": mine["E"]}, Reason.INCONCLUSIVE)
+                            run_set, None, None, ScalingNumbers(E=mine["E"]), Reason.INCONCLUSIVE)
     ref_name = max(known, key=lambda name: (known[name]["E"], name))
     ref = known[ref_name]
-    nums: dict = {"E": mine["E"], "reference": ref_name, "reference_E": ref["E"], "bounds": list(bounds),
-                  "sigma_g_scaled": mine["m_g"]}
+    nums = ScalingNumbers(E=mine["E"], reference=ref_name, reference_E=ref["E"], bounds=list(bounds),
+                          sigma_g_scaled=mine["m_g"])
     parts, bad = [], []
     if mine["m_g"] is not None and ref["m_g"] is not None:
         r = mine["m_g"] / ref["m_g"] if ref["m_g"] > 0 else math.inf
-        nums["ratio_sigma_g"] = r
+        nums = replace(nums, ratio_sigma_g=r)
         parts.append(f"σ_G·√E = {fmt(mine['m_g'])} vs {fmt(ref['m_g'])}: ratio {fmt(r)}")
         if not lo <= r <= hi:
             bad.append(f"σ_G·√E ratio {fmt(r)}")
@@ -93,7 +96,7 @@ def scaling_verdict(run_set: str, medians: Mapping[str, dict], bounds: tuple[flo
         parts.append(f"σ_true·√E/η at η = {eta!r}: ratio {fmt(r)}")
         if not lo <= r <= hi:
             bad.append(f"σ_true·√E/η ratio {fmt(r)} at η = {eta!r}")
-    nums["ratio_sigma_true"] = worst
+    nums = replace(nums, ratio_sigma_true=worst)
     where = f"E = {mine['E']} against {ref_name} (E = {ref['E']}, the largest)"
     if not parts:
         return make_verdict("se_scaling", "skipped", f"no judged σ to compare ({where}).", run_set, None, None,

@@ -21,6 +21,7 @@ from .frames import per_sequence_frame, runs_of
 from .results import Run
 from . import registry
 from .agreement import pool_cases
+from .case_numbers import present
 from .runsets import run_set_size, scaling_medians
 from .series import eta_curve, sequence_series
 from .settings import Settings
@@ -165,11 +166,11 @@ def pooled_table(runs, settings: Settings = Settings()) -> pd.DataFrame:
     statistics, outcome and reason (:func:`dhstats.agreement.pooled_agreement`)."""
     estimator = {est.pooled: est.name for est in registry.ESTIMATORS}
     rows = [{"run_set": v.run_set, "eta": v.eta, "estimator": estimator[v.check],
-             "R": v.numbers["R"], "Z": v.numbers.get("Z"), "ratio": v.numbers.get("ratio"),
-             "ratio_se": v.numbers.get("ratio_se"), "ratio_lo": v.numbers.get("ratio_lo"),
-             "ratio_hi": v.numbers.get("ratio_hi"), "resolution": v.numbers.get("resolution"),
-             "tolerance": settings.tolerance, "tost_lo": v.numbers.get("tost_lo"),
-             "tost_hi": v.numbers.get("tost_hi"), "outcome": str(v.outcome), "reason": str(v.reason)}
+             "R": v.numbers.R, "Z": present(v.numbers.Z), "ratio": present(v.numbers.ratio),
+             "ratio_se": present(v.numbers.ratio_se), "ratio_lo": present(v.numbers.ratio_lo),
+             "ratio_hi": present(v.numbers.ratio_hi), "resolution": present(v.numbers.resolution),
+             "tolerance": settings.tolerance, "tost_lo": present(v.numbers.tost_lo),
+             "tost_hi": present(v.numbers.tost_hi), "outcome": str(v.outcome), "reason": str(v.reason)}
             for v in pool_cases(_agreement_cases(runs, settings), settings.k, tolerance=settings.tolerance,
                                  alpha=settings.equivalence_alpha)]
     return pd.DataFrame(rows)
@@ -188,8 +189,8 @@ def scaling_table(runs, settings: Settings = Settings()) -> pd.DataFrame:
         m = scaling_medians(records.of(check.pools[0]))
         rows.append({"run_set": name, "E": m["E"], "sigma_g_sqrt_e": m["m_g"],
                      "sigma_true_sqrt_e_over_eta": statistics.median(m["m_true"].values()) if m["m_true"] else None,
-                     "reference": v.numbers.get("reference"), "ratio_sigma_g": v.numbers.get("ratio_sigma_g"),
-                     "ratio_sigma_true": v.numbers.get("ratio_sigma_true"), "outcome": str(v.outcome)})
+                     "reference": present(v.numbers.reference), "ratio_sigma_g": present(v.numbers.ratio_sigma_g),
+                     "ratio_sigma_true": present(v.numbers.ratio_sigma_true), "outcome": str(v.outcome)})
     return pd.DataFrame(rows)
 
 

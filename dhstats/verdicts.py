@@ -13,9 +13,11 @@ list: :mod:`dhstats.registry`.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from .case_numbers import Numbers
 from .results import Entry, InvalidRun, Problem, Run, RunKey
 from .settings import Settings
 from .sigmas import run_sigmas
@@ -61,14 +63,26 @@ class Verdict:
     run_set: str
     run: str | None
     eta: float | None = None
-    numbers: dict = field(default_factory=dict)  # JSON-serialisable numbers/strings only
+    numbers: Numbers | dict = field(default_factory=dict)  # typed (case_numbers) where read back; else a dict
     reason: Reason = Reason.OK
+    detail: str | None = None  # the numbers in words, without the rule: what Holm rewords
 
     def to_dict(self) -> dict:
+        """health.json's case dict: location, outcome, reason, message, then the numbers."""
         out = {"run_set": self.run_set, "run": self.run, "eta": self.eta, "check": self.check,
                "outcome": str(self.outcome), "reason": str(self.reason), "message": self.message}
         out.update({k: _json_number(v) for k, v in self.numbers.items()})
+        if self.detail is not None:
+            out["detail"] = self.detail
         return out
+
+    @classmethod
+    def of(cls, record: Mapping, numbers: type[Numbers]) -> "Verdict":
+        """A health.json case dict read back, its numbers typed as ``numbers`` (a partial record,
+        e.g. a calibration's, reads as judged and passed)."""
+        return cls(record.get("check", ""), Outcome(record.get("outcome", "passed")), record.get("message", ""),
+                   record.get("run_set", ""), record.get("run"), record.get("eta"), numbers.of(record),
+                   Reason(record.get("reason", "ok")), record.get("detail"))
 
     def _repr_html_(self) -> str:
         """Jupyter: the case as an escaped two-column table (:func:`dhstats.display.verdict_html`)."""
@@ -116,7 +130,7 @@ def fmt(x) -> str:
     return num(x)
 
 
-def not_finite(numbers: dict) -> list[str]:
+def not_finite(numbers: Numbers | dict) -> list[str]:
     """Names of the float numbers that are NaN or ±inf (None means "not available" and is fine)."""
     return [k for k, v in numbers.items() if isinstance(v, float) and not math.isfinite(v)]
 
@@ -155,12 +169,12 @@ class RunContext:
         self.settings = settings
         self.sigmas = run_sigmas(run, settings.reported_se)
 
-    def verdict(self, check, outcome, message, entry: Entry | None = None, *,
-                reason: Reason | None = None, **numbers) -> Verdict:
-        """A verdict of this run (see :func:`make_verdict`)."""
+    def verdict(self, check, outcome, message, entry: Entry | None = None, *, reason: Reason | None = None,
+                typed: Numbers | None = None, detail: str | None = None, **numbers) -> Verdict:
+        """A verdict of this run (see :func:`make_verdict`): its numbers ``typed``, or as keywords."""
         f = self.run.file
         return make_verdict(check, outcome, message, f.run_set, f.run, None if entry is None else entry.eta,
-                            numbers, reason)
+                            numbers if typed is None else typed, reason, detail)
 
 
 @dataclass(frozen=True)
@@ -187,7 +201,8 @@ def crashed(check: str, run_set: str, run: str | None, eta: float | None, exc: B
                    run_set, run, eta, {"exception": type(exc).__name__}, Reason.INTERNAL_ERROR)
 
 
-def make_verdict(check, outcome, message, run_set, run, eta, numbers: dict, reason: Reason | None = None) -> Verdict:
+def make_verdict(check, outcome, message, run_set, run, eta, numbers: Numbers | dict, reason: Reason | None = None,
+                 detail: str | None = None) -> Verdict:
     """A Verdict; ``reason`` defaults to ok / out_of_bounds / missing_field. A pass whose
     numbers include a NaN or ±inf becomes a failure with reason ``not_finite``."""
     outcome = Outcome(outcome)
@@ -195,4 +210,4 @@ def make_verdict(check, outcome, message, run_set, run, eta, numbers: dict, reas
     if bad:
         outcome, reason = Outcome.FAILED, Reason.NOT_FINITE
         message = f"not finite: {', '.join(bad)} — a statistic that is NaN or infinite never passes ({message})"
-    return Verdict(check, outcome, message, run_set, run, eta, numbers, reason or _DEFAULT_REASON[outcome])
+    return Verdict(check, outcome, message, run_set, run, eta, numbers, reason or _DEFAULT_REASON[outcome], detail)

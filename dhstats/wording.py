@@ -97,28 +97,28 @@ def _stouffer(z: Sequence[float]) -> float:
     return sum(z) / math.sqrt(len(z))
 
 
-def pooled_meaning(judged: Sequence[Mapping], Z: float, k: float,
-                   companion: Sequence[Mapping]) -> tuple[str | None, str]:
+def pooled_meaning(z_runs: Mapping[str, float], alone: int, Z: float, k: float,
+                   companion: Sequence[float]) -> tuple[str | None, str]:
     """``(finding, meaning)`` of a failing pooled case, from what is known: how many runs fail
-    alone, whether one run drives Z (without it |Z| ≤ k), and for the linear check whether
-    pooled lin+quad holds at this η (``companion``: its judged per-run cases; none for lin+quad)."""
-    alone = sum(c.get("outcome") == "failed" for c in judged)
-    top = max(judged, key=lambda c: float(c["z"]) * math.copysign(1.0, Z))
-    rest = [float(c["z"]) for c in judged if c is not top]
+    ``alone``, whether one run drives Z (without it |Z| ≤ k; ``z_runs``: each judged run's z),
+    and for the linear check whether pooled lin+quad holds at this η (``companion``: the z's of
+    its judged per-run cases; none for lin+quad)."""
+    top = max(z_runs, key=lambda run: float(z_runs[run]) * math.copysign(1.0, Z))
+    rest = [float(z) for run, z in z_runs.items() if run != top]
     without = _stouffer(rest) if rest else math.nan
-    where = f"{top['run']} (z = {signed(float(top['z']))})"
+    where = f"{top} (z = {signed(float(z_runs[top]))})"
     if not alone:
         parts = ["no run fails on its own: a bias shared by the runs, too small for any one run to show "
                  "(the estimator is biased at this batch size)"]
     else:
-        parts = [f"{of_runs(alone, len(judged))} on {'its' if alone == 1 else 'their'} own"]
-    if math.isfinite(without) and abs(without) <= k and len(judged) > 2:
+        parts = [f"{of_runs(alone, len(z_runs))} on {'its' if alone == 1 else 'their'} own"]
+    if math.isfinite(without) and abs(without) <= k and len(z_runs) > 2:
         parts.append(f"{where} drives it (without it Z = {signed(without)}): look at that run first")
     else:
         parts.append(f"shared by the run set, not one batch (largest: {where})")
     finding = None
     if len(companion) >= 2:
-        Zq = _stouffer([float(c["z"]) for c in companion])
+        Zq = _stouffer([float(z) for z in companion])
         if abs(Zq) <= k:
             finding = "beyond_linear"
             parts.append(f"pooled lin+quad holds at this η (Z = {signed(Zq)}): curvature, η beyond the linear regime")

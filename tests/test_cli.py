@@ -63,7 +63,7 @@ def test_tables_writes_the_csvs_and_z_is_the_gates(run_set, tmp_path, capsys):
     for run in load_runs([run_set])[:2]:
         for v in (v for v in evaluate(run)[1] if v.check == "linear_agreement"):
             row = agreement[(agreement.run == v.run) & (agreement.eta == v.eta)].iloc[0]
-            assert row.z == pytest.approx(v.numbers["z"], rel=1e-12)
+            assert row.z == pytest.approx(v.to_dict()["z"], rel=1e-12)
             assert row.z == pytest.approx(row["diff"] / row.combined_se, rel=1e-12)
             assert row.sigma_source == "paired"
     pooled = pd.read_csv(tmp_path / "pooled.csv")

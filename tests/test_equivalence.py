@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from dhstats import equivalence
 from dhstats.agreement import case_sigma_c, pooled_agreement
+from dhstats.case_numbers import AgreementNumbers
 from dhstats.results import Run, RunFile, validate
 from dhstats.sigmas import run_sigmas, sigma_c
 from dhstats.simulate import simulate_run
@@ -44,13 +45,13 @@ def test_tost_by_hand_demonstrated_at_20_percent():
     # c = 1.2: 0.0036 + 1.44·0.0025 + 0.0064 + 1.44·0.0025 = 0.0172, √ = 0.131149;
     # ΣP − 1.2·ΣT = −0.4 → t_hi = −3.04997. Both beyond z_0.95 = 1.64485: demonstrated.
     v = pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, TWO_RUNS, 3.0, tolerance=0.2, alpha=0.05)
-    assert v.numbers["tost_lo"] == pytest.approx(3.481553, abs=1e-6)
-    assert v.numbers["tost_hi"] == pytest.approx(-3.049971, abs=1e-6)
-    assert str(v.outcome) == "passed" and str(v.reason) == "ok" and v.numbers["tolerance"] == 0.2
+    assert v.to_dict()["tost_lo"] == pytest.approx(3.481553, abs=1e-6)
+    assert v.to_dict()["tost_hi"] == pytest.approx(-3.049971, abs=1e-6)
+    assert str(v.outcome) == "passed" and str(v.reason) == "ok" and v.to_dict()["tolerance"] == 0.2
     assert "within ±20 % demonstrated" in v.message
-    assert v.numbers["ratio_lo"] > 0.8 and v.numbers["ratio_hi"] < 1.2  # the 90 % interval inside the band
+    assert v.to_dict()["ratio_lo"] > 0.8 and v.to_dict()["ratio_hi"] < 1.2  # the 90 % interval inside the band
     # resolution: (3 + 0.841621)·√2 / (1/√0.0061 + 1/√0.0089) = 0.232138 (σ_1² = σ_P² + σ_true²)
-    assert v.numbers["resolution"] == pytest.approx(0.232138, abs=1e-6)
+    assert v.to_dict()["resolution"] == pytest.approx(0.232138, abs=1e-6)
 
 
 def test_tost_by_hand_not_demonstrated_at_5_percent():
@@ -58,21 +59,21 @@ def test_tost_by_hand_not_demonstrated_at_5_percent():
     # −0.802896: neither beyond 1.64485. SE_ratio = √(0.015/4) = 0.0612372 (R̂ = 1), runs needed
     # ⌈2·((1.64485 + 1.28155)·0.0612372/0.05)²⌉ = ⌈25.6915⌉ = 26, E ≈ 256·12.8458 = 3288.5.
     v = pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, TWO_RUNS, 3.0, tolerance=0.05, alpha=0.05)
-    assert v.numbers["tost_lo"] == pytest.approx(0.830097, abs=1e-6)
-    assert v.numbers["tost_hi"] == pytest.approx(-0.802896, abs=1e-6)
+    assert v.to_dict()["tost_lo"] == pytest.approx(0.830097, abs=1e-6)
+    assert v.to_dict()["tost_hi"] == pytest.approx(-0.802896, abs=1e-6)
     assert str(v.outcome) == "failed" and str(v.reason) == "not_demonstrated"
-    assert v.numbers["runs_needed"] == 26 and v.numbers["e_needed"] == pytest.approx(3288.5, abs=0.1)
+    assert v.to_dict()["runs_needed"] == 26 and v.to_dict()["e_needed"] == pytest.approx(3288.5, abs=0.1)
     assert "≈ 26 runs of this precision (or E ≈ 3 300 at 2 runs)" in v.message
 
 
 def test_tost_out_of_tolerance_and_significant_bias_inside():
     far = [case(r, 1.6, 1.0, 0.06, 0.05) for r in ("run_01", "run_02")]
     v = pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, far, 3.0, tolerance=0.2, alpha=0.05)
-    assert str(v.reason) == "out_of_tolerance" and v.numbers["tost_hi"] > 1.645
+    assert str(v.reason) == "out_of_tolerance" and v.to_dict()["tost_hi"] > 1.645
     # 10 % high with tiny σ: |Z| > k, but inside ±20 % → passes and says so
     near = [case(f"run_0{i}", 1.1, 1.0, 0.005, 0.005) for i in range(1, 5)]
     v = pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, near, 3.0, tolerance=0.2, alpha=0.05)
-    assert str(v.outcome) == "passed" and abs(v.numbers["Z"]) > 3 and "significant bias" in v.message
+    assert str(v.outcome) == "passed" and abs(v.to_dict()["Z"]) > 3 and "significant bias" in v.message
     assert str(pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, near, 3.0).outcome) == "failed"
 
 
@@ -81,9 +82,9 @@ def test_one_run_is_pooled_only_under_tolerance():
     skipped = pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, one, 3.0)
     assert str(skipped.outcome) == "skipped"
     # its resolution is the run's: (3 + 0.841621)·σ_1/|ΔH_true| with σ_1 = √0.0061, ΔH_true = 1
-    assert skipped.numbers["resolution"] == pytest.approx(3.841621 * math.sqrt(0.0061), abs=1e-6)
+    assert skipped.to_dict()["resolution"] == pytest.approx(3.841621 * math.sqrt(0.0061), abs=1e-6)
     judged = pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, one, 3.0, tolerance=0.5, alpha=0.05)
-    assert judged.numbers["R"] == 1 and str(judged.outcome) == "passed"
+    assert judged.to_dict()["R"] == 1 and str(judged.outcome) == "passed"
 
 
 def test_pass_message_states_resolution():
@@ -113,7 +114,7 @@ def test_sigma_c_matches_bootstrap_of_the_pooled_difference():
     for c in (0.5, 1.5):
         boot = float(np.std(e.eta * G_b - c * dh_b, ddof=1))
         assert sigma_c(c, p=p, psi=psi) == pytest.approx(boot, rel=0.10)
-        assert case_sigma_c(rec, c) == pytest.approx(sigma_c(c, p=p, psi=psi), rel=1e-9)
+        assert case_sigma_c(AgreementNumbers.of(rec), c) == pytest.approx(sigma_c(c, p=p, psi=psi), rel=1e-9)
     assert sigma_c(1.0, p=p, psi=psi) == pytest.approx(s.linear.value, rel=1e-12)  # σ_1 = σ_lin
 
 
@@ -163,6 +164,6 @@ def test_swapping_every_sign_changes_no_verdict(cases, delta):
     a = pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, cases, 3.0, tolerance=delta)
     b = pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, flipped, 3.0, tolerance=delta)
     assert (a.outcome, a.reason) == (b.outcome, b.reason)
-    assert b.numbers.get("resolution") == pytest.approx(a.numbers.get("resolution"), rel=1e-9)
+    assert b.to_dict().get("resolution") == pytest.approx(a.to_dict().get("resolution"), rel=1e-9)
     if delta is not None:
-        assert b.numbers["tost_lo"] == pytest.approx(a.numbers["tost_lo"], rel=1e-9, abs=1e-12)
+        assert b.to_dict()["tost_lo"] == pytest.approx(a.to_dict()["tost_lo"], rel=1e-9, abs=1e-12)

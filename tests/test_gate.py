@@ -162,7 +162,7 @@ def test_workers_share_run_summaries_through_the_exchange(tmp_path, two_sets):
     worker.join()
     assert sorted(parsed) == sorted(f.key for f in mine)  # no file parsed twice for pooling
     expected = {(c["run_set"], c["eta"]): c["Z"] for c in serial["cases"] if c["check"] == "pooled_linear_agreement"}
-    assert {k: v.numbers["Z"] for k, v in pooled.items()} == expected
+    assert {k: v.to_dict()["Z"] for k, v in pooled.items()} == expected
 
 
 # --------------------------------------------------------------------------- robustness

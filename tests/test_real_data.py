@@ -231,7 +231,7 @@ def test_gate_se_consistency_fails_and_names_the_shard_mean_convention(key):
     head = v.message.splitlines()[0]
     assert v.message.count("shard-mean convention") == 1 and head.endswith("use --reported-se shard-mean.")
     assert "num_shards·se_shard = " in v.message and "num_shards·se_vHvv = " in v.message
-    assert v.numbers["finding"] == "shard_mean_se"
+    assert v.to_dict()["finding"] == "shard_mean_se"
 
 
 @by_run
@@ -239,8 +239,8 @@ def test_gate_se_consistency_passes_with_declared_shard_mean(key):
     _, cases = verdicts(key, "shard-mean")
     (v,) = [v for v in cases if v.check == "se_consistency"]
     assert v.outcome == Outcome.PASSED, v.message
-    assert 0.8 <= v.numbers["rho_se_shard"] <= 1.1
-    assert 0.8 <= v.numbers["rho_se_vHvv"] <= 1.1
+    assert 0.8 <= v.to_dict()["rho_se_shard"] <= 1.1
+    assert 0.8 <= v.to_dict()["rho_se_vHvv"] <= 1.1
 
 
 @by_run

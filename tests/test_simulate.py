@@ -566,7 +566,7 @@ def test_example_run_set(tmp_path):
         assert etas == list(EXAMPLE_ETAS)
         run = load_run(RunFile("E_example", f.parent.name, f))
         rv, verdicts = evaluate(run)
-        z = {(v.check, v.eta): v.numbers.get("z") for v in verdicts}
+        z = {(v.check, v.eta): v.to_dict().get("z") for v in verdicts}
         for eta in EXAMPLE_ETAS[:-1]:
             assert abs(z["linear_agreement", eta]) < 2 and abs(z["linquad_agreement", eta]) < 2, (f, eta)
         assert abs(z["linear_agreement", EXAMPLE_ETAS[-1]]) > 4, f

@@ -19,6 +19,7 @@ import pytest
 from dhstats import stats
 from dhstats.results import Entry, InvalidRun, Problem, ProblemReason, Quadratic, Run, RunFile
 from dhstats.agreement import pooled_agreement
+from dhstats.case_numbers import AgreementNumbers
 from dhstats.holm import apply_holm
 from dhstats.collection import case_id
 from dhstats.registry import BY_NAME, Scope, evaluate, evaluate_run
@@ -157,7 +158,7 @@ def test_healthy_run_passes_every_check(healthy):
 def test_healthy_verdicts_are_json_serialisable(healthy):
     for v in evaluate_run(healthy):
         d = v.to_dict()
-        assert set(d) == HEALTH_KEYS | set(v.numbers)
+        assert set(d) == HEALTH_KEYS | set(dict(v.numbers.items())) | ({"detail"} if v.detail else set())
         json.dumps(d, allow_nan=False)  # no NaN/inf, no arrays
 
 
@@ -170,7 +171,7 @@ class TestConsistency:
         for v in judge_all("consistency", run):
             assert v.outcome == Outcome.FAILED
             assert "Σ gdotv" in v.message and "rel. tol. 1e-5" in v.message
-            assert v.numbers["sum_gdotv"] == pytest.approx(1.01 * healthy.delta_h_per_lr, rel=1e-12)
+            assert v.to_dict()["sum_gdotv"] == pytest.approx(1.01 * healthy.delta_h_per_lr, rel=1e-12)
 
     def test_sum_gdotv_within_tolerance(self, healthy):
         run = replace(healthy, gdotv=healthy.gdotv * (1 + 2e-7))  # the producer's observed 2e-7
@@ -190,7 +191,7 @@ class TestConsistency:
         v = judge("consistency", with_entry(healthy, 0, replace(e, delta_h_true=old)))
         assert v.outcome == Outcome.FAILED
         assert "uncorrected SNIS denominator" in v.message
-        assert v.numbers["reconstructed_uncorrected"] == pytest.approx(old, rel=1e-12)
+        assert v.to_dict()["reconstructed_uncorrected"] == pytest.approx(old, rel=1e-12)
 
     def test_delta_h_true_off_otherwise(self, healthy):
         e = healthy.entries[0]
@@ -257,14 +258,14 @@ class TestSnisWeights:
         assert v.outcome == Outcome.FAILED
         assert "1 negative weight(s), first normalized_weights[0]" in v.message
         assert "not normalised" not in v.message
-        assert v.numbers["min_weight"] == pytest.approx(-a)
+        assert v.to_dict()["min_weight"] == pytest.approx(-a)
 
     def test_not_normalised(self, healthy):
         e = healthy.entries[0]
         v = judge("snis_weights", with_entry(healthy, 0, replace(e, normalized_weights=e.normalized_weights * 1.1)))
         assert v.outcome == Outcome.FAILED
         assert "Σ w̃ = 1.1" in v.message and "not normalised" in v.message
-        assert v.numbers["sum_weights"] == pytest.approx(1.1, rel=1e-12)
+        assert v.to_dict()["sum_weights"] == pytest.approx(1.1, rel=1e-12)
 
     def test_sum_within_abs_tolerance(self, healthy):
         e = healthy.entries[0]
@@ -289,9 +290,9 @@ class TestSnisReliability:
         run = with_entry(healthy, 0, rebuild(healthy.entries[0], normalized_weights=w))
         v = judge("snis_reliability", run)
         assert v.outcome == Outcome.FAILED
-        assert v.numbers["ess_fraction"] == pytest.approx(1 / (0.81 + 0.01 / 39) / 40, rel=1e-12)
+        assert v.to_dict()["ess_fraction"] == pytest.approx(1 / (0.81 + 0.01 / 39) / 40, rel=1e-12)
         assert "ESS/n = 0.0309 < 0.1" in v.message
-        assert v.numbers["khat"] is None  # one value above the tied rest: no tail to fit
+        assert v.to_dict()["khat"] is None  # one value above the tied rest: no tail to fit
 
     def test_heavy_tail(self, healthy):
         # Pareto quantiles r_i = ((i + ½)/n)^(−1/2): a tail of shape k = 0.5 by construction,
@@ -300,9 +301,9 @@ class TestSnisReliability:
         run = with_entry(healthy, 0, rebuild(healthy.entries[0], normalized_weights=r / r.sum()))
         v = judge("snis_reliability", run)
         assert v.outcome == Outcome.FAILED
-        assert v.numbers["khat_max"] == pytest.approx(1 - 1 / math.log10(40), rel=1e-12)
-        assert v.numbers["khat"] > v.numbers["khat_max"]
-        assert v.numbers["ess_fraction"] > 0.1
+        assert v.to_dict()["khat_max"] == pytest.approx(1 - 1 / math.log10(40), rel=1e-12)
+        assert v.to_dict()["khat"] > v.to_dict()["khat_max"]
+        assert v.to_dict()["ess_fraction"] > 0.1
         assert "Pareto k̂" in v.message and "ESS/n" not in v.message
         # a looser threshold (--khat-max 0.6) accepts the same weights
         assert judge("snis_reliability", run, settings=Settings(khat_max=0.6)).outcome == Outcome.PASSED
@@ -311,7 +312,7 @@ class TestSnisReliability:
         run = with_entry(healthy, 0, rebuild(healthy.entries[0], normalized_weights=np.full(N, 1 / N)))
         v = judge("snis_reliability", run)
         assert v.outcome == Outcome.PASSED
-        assert v.numbers["ess_fraction"] == pytest.approx(1.0, rel=1e-12)
+        assert v.to_dict()["ess_fraction"] == pytest.approx(1.0, rel=1e-12)
         assert "nearly uniform" in v.message
 
     def test_all_zero_weights_fail_without_crashing_the_run(self, healthy):
@@ -341,8 +342,8 @@ class TestSeConsistency:
     def test_healthy_numbers(self, healthy):
         v = judge("se_consistency", healthy)
         assert v.outcome == Outcome.PASSED and v.eta is None
-        assert v.numbers["rho_se_shard"] == pytest.approx(1.05, rel=1e-12)
-        assert v.numbers["rho_se_vHvv"] == pytest.approx(1.05, rel=1e-12)
+        assert v.to_dict()["rho_se_shard"] == pytest.approx(1.05, rel=1e-12)
+        assert v.to_dict()["rho_se_vHvv"] == pytest.approx(1.05, rel=1e-12)
 
     @staticmethod
     def shard_mean_run(healthy):
@@ -359,16 +360,16 @@ class TestSeConsistency:
         assert v.outcome == Outcome.FAILED
         assert "shard-mean" in v.message and "num_shards = 8" in v.message
         assert "--reported-se shard-mean" in v.message
-        assert v.numbers["rho_se_shard"] == pytest.approx(1 / 8, rel=1e-12)
-        assert v.numbers["num_shards"] == 8
+        assert v.to_dict()["rho_se_shard"] == pytest.approx(1 / 8, rel=1e-12)
+        assert v.to_dict()["num_shards"] == 8
         # the corrected value num_shards·se_shard = se_sum(g̃) is printed
         assert f"{stats.se_sum(stats.centred(healthy.gdotv, healthy.entries[0].token_counts)):.3g}" in v.message
 
     def test_shard_mean_setting_passes(self, healthy):
         v = judge("se_consistency", self.shard_mean_run(healthy), settings=Settings(reported_se="shard-mean"))
         assert v.outcome == Outcome.PASSED
-        assert v.numbers["rho_se_shard"] == pytest.approx(1.0, rel=1e-12)
-        assert v.numbers["reported_se"] == "shard-mean"
+        assert v.to_dict()["rho_se_shard"] == pytest.approx(1.0, rel=1e-12)
+        assert v.to_dict()["reported_se"] == "shard-mean"
 
     def test_shard_mean_setting_needs_num_shards(self, healthy):
         run = replace(self.shard_mean_run(healthy), num_shards=None,
@@ -432,12 +433,12 @@ class TestLinearAgreement:
         z = (e.eta * healthy.delta_h_per_lr - e.delta_h_true) / sigma
         v = judge("linear_agreement", healthy, j)
         assert v.outcome == Outcome.PASSED
-        assert v.numbers["z"] == pytest.approx(z, rel=1e-9)
-        assert v.numbers["sigma"] == pytest.approx(sigma, rel=1e-12)
-        assert v.numbers["sigma_prediction"] == pytest.approx(e.eta * sg, rel=1e-12)
-        assert v.numbers["sigma_true"] == pytest.approx(st_, rel=1e-12)
-        assert (v.numbers["sigma_g_source"], v.numbers["sigma_true_source"]) == ("per_sequence", "paired")
-        assert v.numbers["sigma_source"] == "paired" and "paired" in v.message
+        assert v.to_dict()["z"] == pytest.approx(z, rel=1e-9)
+        assert v.to_dict()["sigma"] == pytest.approx(sigma, rel=1e-12)
+        assert v.to_dict()["sigma_prediction"] == pytest.approx(e.eta * sg, rel=1e-12)
+        assert v.to_dict()["sigma_true"] == pytest.approx(st_, rel=1e-12)
+        assert (v.to_dict()["sigma_g_source"], v.to_dict()["sigma_true_source"]) == ("per_sequence", "paired")
+        assert v.to_dict()["sigma_source"] == "paired" and "paired" in v.message
 
     def test_far_from_eta_g_fails(self, healthy):
         e = healthy.entries[0]
@@ -447,9 +448,9 @@ class TestLinearAgreement:
         z = (e.eta * healthy.delta_h_per_lr - truth) / combined
         v = judge("linear_agreement", with_entry(healthy, 0, replace(e, delta_h_true=truth)))
         assert v.outcome == Outcome.FAILED
-        assert abs(v.numbers["z"]) > v.numbers["k"] == 3.0
-        assert v.numbers["z"] == pytest.approx(z, rel=1e-9)
-        assert v.numbers["sigma"] == pytest.approx(combined, rel=1e-12)
+        assert abs(v.to_dict()["z"]) > v.to_dict()["k"] == 3.0
+        assert v.to_dict()["z"] == pytest.approx(z, rel=1e-9)
+        assert v.to_dict()["sigma"] == pytest.approx(combined, rel=1e-12)
         head, detail = v.message.split("\n")
         assert head.startswith(f"|z| = {abs(z):.3g} > k = 3: ") and f"z = {z:.3g}" in detail
         assert detail.startswith("ηG = ") and "σ_lin = se_sum(η·g̃ − ψ)" in detail
@@ -457,28 +458,28 @@ class TestLinearAgreement:
 
     def test_sigma_option(self, healthy):
         # --sigma k: the same healthy case fails once k < |z|
-        z = judge("linear_agreement", healthy).numbers["z"]
+        z = judge("linear_agreement", healthy).to_dict()["z"]
         assert 0 < abs(z) <= 3
         v = judge("linear_agreement", healthy, settings=Settings(k=abs(z) / 2))
-        assert v.outcome == Outcome.FAILED and v.numbers["k"] == abs(z) / 2
+        assert v.outcome == Outcome.FAILED and v.to_dict()["k"] == abs(z) / 2
 
     def test_without_h_base_approximate_sigma_true_and_independent_sigma(self):
         run = make_run(h_base=False)
         v = judge("linear_agreement", run)
         sg = _se_sum(_centred(run.gdotv, run.entries[0].token_counts, run.delta_h_per_lr))
-        assert v.numbers["sigma_true"] == pytest.approx(ETAS[0] * sg, rel=1e-12)  # η·σ_G
-        assert v.numbers["sigma_true_source"] == "approximate" and "approximate" in v.message
-        assert v.numbers["sigma_source"] == "independent"
-        assert v.numbers["sigma"] == pytest.approx(math.sqrt(2) * ETAS[0] * sg, rel=1e-12)
+        assert v.to_dict()["sigma_true"] == pytest.approx(ETAS[0] * sg, rel=1e-12)  # η·σ_G
+        assert v.to_dict()["sigma_true_source"] == "approximate" and "approximate" in v.message
+        assert v.to_dict()["sigma_source"] == "independent"
+        assert v.to_dict()["sigma"] == pytest.approx(math.sqrt(2) * ETAS[0] * sg, rel=1e-12)
 
     def test_reported_sigma_g_without_per_sequence(self):
         run = make_run(per_sequence=False)
         v = judge("linear_agreement", run)
-        assert v.numbers["sigma_g_source"] == "reported" and v.numbers["sigma_source"] == "independent"
-        assert v.numbers["sigma_prediction"] == pytest.approx(ETAS[0] * run.se_shard, rel=1e-12)
+        assert v.to_dict()["sigma_g_source"] == "reported" and v.to_dict()["sigma_source"] == "independent"
+        assert v.to_dict()["sigma_prediction"] == pytest.approx(ETAS[0] * run.se_shard, rel=1e-12)
         v8 = judge("linear_agreement", run, settings=Settings(reported_se="shard-mean"))
-        assert v8.numbers["sigma_g_source"] == "reported ×num_shards"
-        assert v8.numbers["sigma_prediction"] == pytest.approx(ETAS[0] * M_SHARDS * run.se_shard, rel=1e-12)
+        assert v8.to_dict()["sigma_g_source"] == "reported ×num_shards"
+        assert v8.to_dict()["sigma_prediction"] == pytest.approx(ETAS[0] * M_SHARDS * run.se_shard, rel=1e-12)
 
     def test_no_sigma_g_skipped(self):
         v = judge("linear_agreement", make_run(per_sequence=False, reported_se=False))
@@ -498,10 +499,10 @@ class TestLinquadAgreement:
         z = (pred - e.delta_h_true) / sigma
         v = judge("linquad_agreement", healthy, j)
         assert v.outcome == Outcome.PASSED
-        assert v.numbers["z"] == pytest.approx(z, rel=1e-9)
-        assert v.numbers["prediction"] == pytest.approx(pred, rel=1e-12)
-        assert v.numbers["sigma"] == pytest.approx(sigma, rel=1e-12) and v.numbers["sigma_source"] == "paired"
-        assert v.numbers["sigma_q"] == pytest.approx(_se_sum(q_t), rel=1e-12)
+        assert v.to_dict()["z"] == pytest.approx(z, rel=1e-9)
+        assert v.to_dict()["prediction"] == pytest.approx(pred, rel=1e-12)
+        assert v.to_dict()["sigma"] == pytest.approx(sigma, rel=1e-12) and v.to_dict()["sigma_source"] == "paired"
+        assert v.to_dict()["sigma_q"] == pytest.approx(_se_sum(q_t), rel=1e-12)
 
     def test_no_quadratic_skipped(self):
         v = judge("linquad_agreement", make_run(quadratic=False))
@@ -523,7 +524,7 @@ class TestTruncationRatio:
             assert v.outcome == Outcome.PASSED
             for q in (0.99, 0.95, 0.9):
                 assert 0.9 < v.numbers[f"ratio_q{q:g}"] < 1.1
-            assert "notebook_ratio_q0.99" in v.numbers
+            assert "notebook_ratio_q0.99" in v.to_dict()
 
     def test_no_h_base_skipped(self):
         v = judge("truncation_ratio", make_run(h_base=False))
@@ -625,13 +626,14 @@ def test_apply_holm_fails_exactly_the_rejected():
     signs = [1, -1, 1, -1]
     lin = [
         Verdict("linear_agreement", Outcome.PASSED, f"ηG = … ; z = {s * _z_for_p(p):.3g}, k = 3.",
-                "E_2048", "run_01", eta, {"z": s * _z_for_p(p), "k": 3.0, "detail": f"ηG = … ; z = {s * _z_for_p(p):.3g}"})
+                "E_2048", "run_01", eta, AgreementNumbers(z=s * _z_for_p(p), k=3.0),
+                detail=f"ηG = … ; z = {s * _z_for_p(p):.3g}")
         for p, s, eta in zip(ps, signs, (1e-6, 2e-6, 4e-6, 8e-6))
     ]
     # a separate family: one linquad case with p = .03 ≤ α/1 is rejected on its own
     lq = Verdict("linquad_agreement", Outcome.PASSED, "z = 2.17, k = 3.", "E_2048", "run_01", 1e-6,
-                 {"z": _z_for_p(0.03), "k": 3.0, "detail": "z = 2.17"})
-    skipped = Verdict("linear_agreement", Outcome.SKIPPED, "no σ_G.", "E_2048", "run_02", 1e-6)
+                 AgreementNumbers(z=_z_for_p(0.03), k=3.0), detail="z = 2.17")
+    skipped = Verdict("linear_agreement", Outcome.SKIPPED, "no σ_G.", "E_2048", "run_02", 1e-6, AgreementNumbers())
     other = Verdict("consistency", Outcome.FAILED, "Σ gdotv off.", "E_2048", "run_01", 1e-6, {"z": 10.0})
     out = apply_holm(lin + [lq, skipped, other], alpha=0.05)
 
@@ -639,8 +641,8 @@ def test_apply_holm_fails_exactly_the_rejected():
     assert out[4].outcome == Outcome.FAILED
     assert out[5] is skipped and out[6] is other  # untouched
     for v, p in zip(out[:4], ps):
-        assert v.numbers["p_value"] == pytest.approx(p, rel=1e-9)
-        assert v.numbers["holm_alpha"] == 0.05 and "k" not in v.numbers
+        assert v.numbers.p_value == pytest.approx(p, rel=1e-9)
+        assert v.numbers.holm_alpha == 0.05 and "k" not in v.to_dict()
         assert "Holm–Bonferroni over 4 cases at α = 0.05" in v.message
         assert ", k = 3" not in v.message
     assert out[0].message.startswith("rejected by Holm–Bonferroni over 4 cases")
@@ -718,8 +720,8 @@ def test_log_weights_must_give_the_normalized_weights(healthy):
     lw[[3, 7]] = lw[[7, 3]]  # two log-weights swapped: the weights no longer follow them
     v = judge("consistency", with_entry(healthy, 1, replace(e, log_weights=lw)), j=1)
     assert v.outcome == Outcome.FAILED and "softmax(clip(log_weights, ±10))" in v.message
-    assert v.numbers["max_weight_gap"] > 1e-6
-    assert judge("consistency", healthy, j=1).numbers["max_weight_gap"] <= 1e-9
+    assert v.to_dict()["max_weight_gap"] > 1e-6
+    assert judge("consistency", healthy, j=1).to_dict()["max_weight_gap"] <= 1e-9
 
 
 def test_infinite_h_base_fails_instead_of_passing(healthy):
@@ -770,10 +772,10 @@ def test_shard_mean_convention_is_suggested_without_per_sequence_data():
     run = make_run(per_sequence=False, h_base=False)  # every σ from the reported se_shard
     run = replace(run, se_shard=run.se_shard / M_SHARDS, se_jackknife=run.se_shard / M_SHARDS)
     e = run.entries[0]
-    small = judge("linear_agreement", run).numbers["sigma"]
+    small = judge("linear_agreement", run).to_dict()["sigma"]
     run = with_entry(run, 0, replace(e, delta_h_true=e.eta * run.delta_h_per_lr - 5 * small))
     v = judge("linear_agreement", run)
-    assert v.outcome == Outcome.FAILED and v.numbers["sigma_source"] == "independent"
+    assert v.outcome == Outcome.FAILED and v.to_dict()["sigma_source"] == "independent"
     assert "shard-mean convention is the likely cause" in v.message and "--reported-se shard-mean" in v.message
 
 
@@ -781,7 +783,7 @@ def test_linquad_message_gives_the_formula_of_sigma_lq(healthy):
     e = healthy.entries[0]
     run = with_entry(healthy, 0, replace(e, delta_h_true=e.delta_h_true * 1.5))
     v = judge("linquad_agreement", run)
-    assert v.outcome == Outcome.FAILED and v.numbers["sigma_source"] == "paired"
+    assert v.outcome == Outcome.FAILED and v.to_dict()["sigma_source"] == "paired"
     assert "σ_lq = se_sum(η·g̃ + ½η²·q̃ − ψ)" in v.message and "σ_lin" not in v.message
     assert judge("linear_agreement", run).message.count("σ_lin = se_sum(η·g̃ − ψ)") == 1
 
@@ -799,12 +801,12 @@ def test_pooled_message_names_the_run_that_drives_it_and_what_lin_quad_says():
     holds = _pooled_cases("linquad_agreement", [0.1, 0.2, -0.3, 0.1])
     v = pooled_agreement("pooled_linear_agreement", "E_8", 1e-6, lin, 2.0, holds)
     head = v.message.splitlines()[0]
-    assert v.outcome == Outcome.FAILED and v.numbers["Z"] == pytest.approx(-2.1)
+    assert v.outcome == Outcome.FAILED and v.to_dict()["Z"] == pytest.approx(-2.1)
     assert head.startswith("|Z| = 2.1 > k = 2: the linear prediction undershoots ΔH by ")
     assert "1 of 4 runs fails on its own" in head
     assert "run_01 (z = −5) drives it (without it Z = 0.462)" in head
     assert "pooled lin+quad holds at this η (Z = 0.05): curvature" in head and "if " not in head
-    assert v.numbers["finding"] == "beyond_linear"
+    assert v.to_dict()["finding"] == "beyond_linear"
     assert "run_02 z = 0.5" in v.message.splitlines()[1]  # the per-run z's in the detail
     fails = _pooled_cases("linquad_agreement", [-5.0, -4.0, -3.0, -3.0])
     v = pooled_agreement("pooled_linear_agreement", "E_8", 1e-6, _pooled_cases("linear_agreement", [-5, -4, -3, -3]),
@@ -812,4 +814,4 @@ def test_pooled_message_names_the_run_that_drives_it_and_what_lin_quad_says():
     head = v.message.splitlines()[0]
     assert "4 of 4 runs fail on their own" in head and "shared by the run set, not one batch (largest: run_01" in head
     assert "pooled lin+quad fails at this η too (Z = −7.5): not curvature — a biased gdotv" in head
-    assert "finding" not in v.numbers
+    assert "finding" not in v.to_dict()

@@ -15,7 +15,7 @@ from pathlib import Path
 from . import registry
 from .names import safe_name
 from .registry import INPUT, Scope
-from .results import RunFile, RunKey, discover, scan_etas
+from .results import RunFile, RunKey, discover, scan_run
 from .settings import SessionOptions
 
 
@@ -79,13 +79,21 @@ class Collection:
         self.run_sets = run_sets_of(self.files)
         self.order = {f.key: i for i, f in enumerate(self.files)}  # a run's position in the session
         self._max_bytes = options.max_file_bytes
-        self._scanned: dict[RunKey, tuple[float, ...]] = {}
+        self._scanned: dict[RunKey, tuple[tuple[float, ...], bool]] = {}
+
+    def _scan(self, f: RunFile) -> tuple[tuple[float, ...], bool]:
+        if f.key not in self._scanned:
+            self._scanned[f.key] = scan_run(f.path, self._max_bytes)
+        return self._scanned[f.key]
 
     def etas(self, f: RunFile) -> tuple[float, ...]:
         """The η's the collection scan finds in ``f`` (scanned once)."""
-        if f.key not in self._scanned:
-            self._scanned[f.key] = scan_etas(f.path, self._max_bytes)
-        return self._scanned[f.key]
+        return self._scan(f)[0]
+
+    def judgeable(self, f: RunFile) -> bool:
+        """False when the scan proves ``f`` invalid input (:func:`dhstats.results.scan_run`): the
+        run has its ``input`` case only, as every other case of it would be skipped."""
+        return self._scan(f)[1]
 
     def set_etas(self, rs: RunSet) -> tuple[float, ...]:
         return tuple(sorted({eta for f in rs.files for eta in self.etas(f)}))
@@ -100,7 +108,7 @@ class Collection:
         c = registry.check(check)
         base = len(self.files)
         if c.scope == Scope.RUN:
-            return [Case(check, f.run_set, f, None, self.order[f.key]) for f in self.files]
+            return [Case(check, f.run_set, f, None, self.order[f.key]) for f in self.files if self.judgeable(f)]
         if c.scope == Scope.CASE:
             return [Case(check, f.run_set, f, eta, self.order[f.key]) for f in self.files for eta in self.etas(f)]
         if not c.per_eta:  # one case per run set, judged against the others: needs two at least

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 
 from . import registry
 from .registry import evaluate
+from .rendered import RUN_FIGURES
 from .results import Run, RunFile, RunKey, load_run
 from .verdicts import Outcome
 
@@ -42,6 +43,12 @@ def judge_file(f: RunFile, settings, max_bytes: int) -> tuple:
     return rv, verdicts, (loaded.etas if isinstance(loaded, Run) else ()), images
 
 
+def warm_figures() -> None:
+    """Import the plotting modules (matplotlib, ≈ 0.5 s) in an idle judging process, before the
+    run-set figures are asked for."""
+    from . import plots  # noqa: F401
+
+
 def render_set(name: str, data, where: str) -> tuple:
     """A run-set figure from health.json-like records (:func:`dhstats.plots.render`)."""
     from . import plots
@@ -51,8 +58,6 @@ def render_set(name: str, data, where: str) -> tuple:
 
 def figure_keys(check: str, eta: float | None) -> list[tuple[str, float | None]]:
     """(figure, η) of a failing case's figures (registry order); run figures have η None."""
-    from .plots import RUN_FIGURES
-
     return [(name, None if name in RUN_FIGURES else eta) for name in registry.check(check).figures]
 
 
@@ -107,6 +112,7 @@ class Executor:
             processes, mp_context=context, initializer=start_judging, initargs=(self.budget,))
         for f in files:
             self._ahead[f.key] = self._pool.submit(judge_file, f, settings, max_bytes)
+        self._pool.submit(warm_figures)  # once the runs are judged: run-set figures come last
 
     def result(self, key: RunKey) -> tuple | None:
         """What a judging process made of the run (:func:`judge_file`), or None: not handed

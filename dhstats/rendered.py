@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The figures by what one shows (names of dhstats.plots; here so that the gate can plan figures
+# without importing matplotlib): one case (run, η), one run (every η), one run set or several.
+CASE_FIGURES = ("contributions", "errors", "clip_sweep", "truncation_sweep", "weights")
+RUN_FIGURES = ("delta_h_vs_eta", "ratio_vs_eta", "sigma_comparison")
+SET_FIGURES = ("pooled_interval", "pooled_ratio", "sigma_vs_e", "ratio_vs_e", "trend")
+
 
 @dataclass(frozen=True)
 class Figure:

@@ -62,7 +62,7 @@ MAX_FILE_BYTES = 1024 * 2**20
 __all__ = [
     "RESULTS_FILE", "MAX_FILE_BYTES", "MAGNITUDE_BOUND", "DiscoveryError", "Entry", "InvalidRun",
     "Problem", "ProblemReason", "Quadratic", "ReadError", "Run", "RunFile", "RunKey", "discover", "load_run",
-    "load_runs", "parse_document", "read_regular", "scan_etas", "entry_etas", "TooLarge", "validate",
+    "load_runs", "parse_document", "read_regular", "scan_etas", "scan_run", "entry_etas", "TooLarge", "validate",
 ]
 
 
@@ -290,20 +290,23 @@ def load_runs(roots, *, max_bytes: int = MAX_FILE_BYTES) -> list[Run | InvalidRu
 _ETA = re.compile(rb'"eta"\s*:\s*(-?[0-9][0-9.eE+-]*)')
 
 
-def _scan(path, max_bytes: int) -> list[bytes]:
+def _scan(path, max_bytes: int) -> tuple[list[bytes], bool]:
     """``"eta": <number>`` tokens of a regular file, through a read-only memory map (half the
-    time of reading the bytes first); the same checks as :func:`read_regular`."""
+    time of reading the bytes first), the same checks as :func:`read_regular`; and whether the
+    bytes can be a JSON object at all (first and last non-blank bytes ``{`` and ``}``: a
+    truncated file cannot)."""
     st = os.stat(path)
     if not stat.S_ISREG(st.st_mode) or st.st_size > max_bytes:
         raise ReadError("not a regular file of at most max_bytes")
     if st.st_size == 0:
-        return []
+        return [], False
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise ReadError("not a regular file")
         with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as view:
-            return _ETA.findall(view)
+            head, tail = view[:64].lstrip(), view[-64:].rstrip()  # (blank beyond 64 bytes: not judged here)
+            return _ETA.findall(view), (not head or head[:1] == b"{") and (not tail or tail[-1:] == b"}")
     finally:
         os.close(fd)
 
@@ -349,16 +352,27 @@ def scan_etas(path: Path, max_bytes: int = MAX_FILE_BYTES) -> tuple[float, ...]:
     ``true.entries[*].eta``. Either way at most :data:`MAX_ETAS` values are returned (the
     smallest); the run's parse then finds the rest missing and the run is invalid input.
     """
+    return scan_run(path, max_bytes)[0]
+
+
+def scan_run(path: Path, max_bytes: int = MAX_FILE_BYTES) -> tuple[tuple[float, ...], bool]:
+    """:func:`scan_etas`, and False when the scan proves the run invalid input (not a regular
+    file, beyond the cap, empty, or bytes that cannot be a JSON object): the gate then gives it
+    only its ``input`` test, which fails — the other cases would all be skipped."""
     try:
-        tokens = _scan(path, max_bytes)
-    except (ReadError, OSError, ValueError):
-        return ()
+        tokens, whole = _scan(path, max_bytes)
+    except ReadError:
+        return (), False
+    except (OSError, ValueError):  # perhaps passing (e.g. a file being replaced): judged later
+        return (), True
+    if not whole:
+        return (), False
     if len(tokens) > SCAN_MAX_TOKENS:
-        return entry_etas(path, max_bytes)[:MAX_ETAS]
+        return entry_etas(path, max_bytes)[:MAX_ETAS], True
     out: set[float] = set()
     for token in tokens:
         try:
             out.add(float(token))
         except ValueError:
             continue
-    return tuple(sorted(x for x in out if x == x))[:MAX_ETAS]
+    return tuple(sorted(x for x in out if x == x))[:MAX_ETAS], True

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..rendered import CASE_FIGURES, RUN_FIGURES, SET_FIGURES
 from ..rendered import Figure as Rendered
 from ..results import Run
 from .base import DPI, NOTE_GID, MissingData, to_png
@@ -41,9 +42,6 @@ __all__ = [
     "pooled_ratio", "pooled_interval", "sigma_vs_e", "ratio_vs_e", "trend",
 ]
 
-CASE_FIGURES = ("contributions", "errors", "clip_sweep", "truncation_sweep", "weights")
-RUN_FIGURES = ("delta_h_vs_eta", "ratio_vs_eta", "sigma_comparison")
-SET_FIGURES = ("pooled_interval", "pooled_ratio", "sigma_vs_e", "ratio_vs_e", "trend")
 
 # Captions in words (what the figure shows), and the short name used in notes.
 CAPTIONS: dict[str, tuple[str, str]] = {

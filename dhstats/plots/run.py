@@ -302,7 +302,7 @@ def sigma_comparison(run: Run, settings=None) -> Figure:
             ax.yaxis.set_minor_locator(NullLocator())  # minor log ticks cost most of the drawing time
             lo_v, hi_v = float(v[pos].min()), float(v[pos].max())
             ax.set_ylim(lo_v / 3, hi_v * 4)  # room for the labels
-        ax.set_title(f"{name} (own scale)", fontsize=FONT, pad=3)
+        ax.set_title(f"{name} (own scale)", fontsize=FONT, y=1.0, pad=3)  # y given: no re-measuring of the ticks
         if m is not None:
             ax.legend(loc="lower right", fontsize=FONT - 2, frameon=False, handlelength=1)
             for i, x in enumerate(v):

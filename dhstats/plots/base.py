@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import math
 import pickle
+import threading
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
@@ -221,7 +222,7 @@ def _text_bitmap(renderer: RendererAgg, s: str, prop, antialiased: bool) -> tupl
 # Only where RendererAgg draws glyph by glyph in Python (matplotlib ≥ 3.11); before, its own
 # draw_text is this one.
 _FAST_TEXT = hasattr(RendererAgg, "_draw_text_glyphs_and_boxes")
-_RENDERERS: dict[tuple, RendererAgg] = {}  # (width px, height px, dpi) → renderer, reused across figures
+_RENDERERS = threading.local()  # .by_size: (width px, height px, dpi) → renderer, reused across figures
 
 
 class _Canvas(FigureCanvasAgg):
@@ -231,11 +232,12 @@ class _Canvas(FigureCanvasAgg):
 
     def get_renderer(self):
         key = (*self.get_width_height(physical=True), self.figure.dpi)
-        renderer = _RENDERERS.get(key)
+        mine = _RENDERERS.__dict__.setdefault("by_size", {})  # one set per thread: a renderer draws one figure at a time
+        renderer = mine.get(key)
         if renderer is None:
-            if len(_RENDERERS) >= 8:  # a handful of sizes in a session; bound the buffers kept
-                _RENDERERS.clear()
-            renderer = _RENDERERS[key] = (_Renderer if _FAST_TEXT else RendererAgg)(key[0], key[1], key[2])
+            if len(mine) >= 8:  # a handful of sizes in a session; bound the buffers kept
+                mine.clear()
+            renderer = mine[key] = (_Renderer if _FAST_TEXT else RendererAgg)(key[0], key[1], key[2])
         self.renderer, self._lastKey = renderer, key
         return renderer
 

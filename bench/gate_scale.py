@@ -1,7 +1,7 @@
 """Gate speed as the work grows: ``python bench/gate_speed.py --scale`` (or this file).
 
     python bench/gate_scale.py [--repeat 2] [--real ../shared/data/real] [--out bench/out/scale]
-                               [--no-browser]
+                               [--no-browser] [--figures]
 
 Copies of the real producer files (``<real>/E_256``, ``<real>/E_512``; default ``../shared``
 beside the project root), written once under ``--out`` and reused:
@@ -15,6 +15,9 @@ beside the project root), written once under ``--out`` and reused:
 * ``invalid/E_256``: 5 000 runs of which 4 998 are truncated files (invalid input), beside
   ``floor``: a plain pytest module with as many tests failing with the same message
   (``pytest.fail(pytrace=False)``) — what a failed input test costs in pytest itself.
+
+``--figures`` measures only the serial failing set with and without figures (the cost of the
+24 failure figures, ≈ 1 minute instead of 6), alternating the two commands.
 
 Every gate command runs with ``--history none`` as a whole fresh process, ``--repeat`` times;
 the table has the best (smallest) wall time, the largest peak RSS of one process of the tree
@@ -173,6 +176,35 @@ def table(m: dict, r: dict, opened: float | None) -> str:
     return "\n".join(lines)
 
 
+def figures_only(real: Path, out: Path, repeat: int) -> int:
+    """The serial failing set with and without figures, the two commands alternating
+    (``repeat`` times each: a load change hits both), their best walls and the ratio."""
+    failing = copies(real / "E_512", out / "failing" / "E_512", 100)
+    rep = out / "reports"
+    rows = {"failing, 100 runs E_512": (gate(failing, rep / "f"), rep / "f"),
+            "failing, --max-plots 0": (gate(failing, rep / "f0", "--max-plots", "0"), rep / "f0")}
+    runs: dict[str, list[dict]] = {row: [] for row in rows}
+    for _ in range(repeat):
+        for row, (cmd, reports) in rows.items():
+            runs[row].append(measure(cmd, 1, reports))
+    m = {row: {**min(ms, key=lambda v: v["wall"]), "walls": [v["wall"] for v in ms],
+               "rss": max(v["rss"] for v in ms), "load": max(v["load"] for v in ms)} for row, ms in runs.items()}
+    w = {row: v["wall"] for row, v in m.items()}
+    ratio = w["failing, 100 runs E_512"] / w["failing, --max-plots 0"]
+    lines = [f"best of {repeat}, alternating; {os.cpu_count()} CPUs; 1-min load average ≤ "
+             f"{max(v['load'] for v in m.values()):.1f}", "",
+             "| situation | wall s (best) | walls | report.html MB |", "|---|---|---|---|"]
+    lines += [f"| {row} | {v['wall']:.2f} | {' '.join(f'{x:.2f}' for x in v['walls'])} | "
+              f"{'—' if v['html_mb'] is None else format(v['html_mb'], '.2f')} |" for row, v in m.items()]
+    lines += ["", f"failing / failing --max-plots 0 (serial): {ratio:.2f}"]
+    text = "\n".join(lines)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "gate_figures.md").write_text(text + "\n")
+    (out / "gate_figures.json").write_text(json.dumps({"measures": m, "ratio": ratio}, indent=2))
+    print(text)
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeat", type=int, default=2, help="runs of each command (best wall; default 2)")
@@ -180,8 +212,12 @@ def main(argv=None) -> int:
                    help="directory holding the real E_256 and E_512 run sets (default ../shared/data/real)")
     p.add_argument("--out", default=str(REPO / "bench" / "out" / "scale"))
     p.add_argument("--no-browser", action="store_true", help="skip the Chromium rendering time")
+    p.add_argument("--figures", action="store_true",
+                   help="only the serial failing set with and without figures (--max-plots 0)")
     args = p.parse_args(argv)
     out, real = Path(args.out), Path(args.real)
+    if args.figures:
+        return figures_only(real, out, args.repeat)
     rows = plan(real, out)
     started = time.perf_counter()
     m = {row: measure(cmd, args.repeat, rep) for row, (cmd, rep) in rows.items()}

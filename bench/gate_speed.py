@@ -5,7 +5,8 @@
     python bench/gate_speed.py --scale [--repeat 2] [--real DIR] [--out bench/out/scale]
 
 ``--scale``: the gate as the work grows, on copies of the real files (100 and 1 000 runs, a
-failing set with and without figures, serial and ``-n 2``, invalid runs): :mod:`gate_scale`.
+failing set with and without figures, serial and ``-n 2``, invalid runs): :mod:`gate_scale`;
+``--scale --figures``: only the serial failing set with and without figures.
 
 Writes, once (kept in ``--out`` and reused while the parameters match), run sets of simulated
 E=2048 runs (``--sequences``) in the real producer's full layout (``simulate_run(shape="real")``: every field

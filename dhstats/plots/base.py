@@ -1,6 +1,9 @@
 """Drawing helpers shared by every figure (no statistic here; no pyplot: no global state).
 
-Figures are ``matplotlib.figure.Figure`` objects rendered by :func:`to_png` with Agg. A
+Figures are ``matplotlib.figure.Figure`` objects rendered by :func:`to_png` with Agg. No
+rcParams are changed; what is kept between figures is for speed only and never changes a
+PNG: empty-figure templates per layout (:func:`figure`), text bitmaps and Agg renderers
+(:class:`_Renderer`); :func:`without_gc` pauses the garbage collector during a render. A
 figure whose data is missing raises :class:`MissingData` with one line saying what is missing
 (``render`` turns it into a note instead of an empty figure); a figure that can be drawn
 only in part keeps a short ``Text`` with gid ``"note"`` saying what was left out.

@@ -806,3 +806,36 @@ def test_eta_legends_sorted_numerically(health):
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     etas = [float(lab.split("η=")[1]) for lab in labels[1:]]
     assert labels[0] == "σ_G" and etas == sorted(etas) and len(etas) == len(ETAS)
+
+
+def test_the_cached_text_bitmaps_draw_what_matplotlib_draws():
+    """plots.base draws each string as one cached FreeType bitmap where matplotlib ≥ 3.11 draws
+    glyph by glyph: the same text in the same place (titles, rotated labels, tick labels)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from dhstats.plots import base
+
+    if not base._FAST_TEXT:
+        pytest.skip("this matplotlib draws a string as one bitmap itself")
+
+    def drawn(canvas_class) -> np.ndarray:
+        fig, axes = base.figure(ncols=2)
+        for ax in axes.flat:
+            ax.plot([1e-6, 4e-6], [0.1, -0.2])
+            ax.set_xscale("log")
+            ax.set_title("ΔH vs η (run_01)")
+            ax.set_ylabel("ΔH_true − ηG", rotation=90)
+        fig.text(0.5, 0.02, "σ = 2.7e-4 · z = 1.5", ha="center")
+        fig.set_dpi(base.DPI)
+        canvas = canvas_class(fig)
+        canvas.draw()
+        return np.asarray(canvas.buffer_rgba())[..., :3].astype(int)
+
+    fast, own = drawn(base._Canvas), drawn(FigureCanvasAgg)
+    assert fast.shape == own.shape
+    fast_ink, own_ink = fast.min(axis=2) < 128, own.min(axis=2) < 128  # dark pixels: lines and text
+    off = {(dy, dx): (np.roll(fast_ink, (dy, dx), axis=(0, 1)) != own_ink).mean()
+           for dy in (-1, 0, 1) for dx in (-1, 0, 1)}
+    assert min(off, key=off.get) == (0, 0) and off[(0, 0)] < 0.01  # same place (1 px off: ≈ 3 %)
+    assert off[(0, 0)] < min(v for k, v in off.items() if k != (0, 0)) / 3
+    assert np.abs(fast - own).mean() < 3.0  # only anti-aliasing differs (≈ 1.6 of 255 here)

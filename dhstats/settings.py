@@ -51,7 +51,7 @@ OPTIONS: tuple[Option, ...] = (
                                      "low resolution, its badge amber (default 0.5)"),
     Option("reported_se", "total", "convention of the producer's reported SEs: total or shard-mean (×num_shards)",
            ("total", "shard-mean")),
-    Option("max_plots", "24", "figures rendered for failing cases per session, -n included (default 24, ≈ 0.1 s each; -1: no limit; "
+    Option("max_plots", "24", "figures rendered for failing cases per session, -n included (default 24, ≈ 0.05 s each; -1: no limit; "
                               "0: none); later failures name the `dhstats plot` command"),
     Option("max_file_mb", "1024", "largest results.json read, in MB (default 1024); larger files are invalid input"),
     Option("reports", "reports", "directory for report.html, health.json, runs/, badges/ (default reports/, "

@@ -227,22 +227,22 @@ class GateHooks:
 
 
 def index_teardowns(terminalreporter) -> None:
-    """pytest's failure summary looks up each failure's teardown reports by scanning every
-    report of the session (``TerminalReporter._get_teardown_reports``): O(failures × tests),
-    minutes for 5 000 invalid runs. Same look-up, same output, from an index built once (the
-    reports are complete when the summary starts); left alone if pytest has no such method."""
+    """pytest's failure summary scans every report per failure for its teardown reports
+    (``TerminalReporter._get_teardown_reports``, O(failures × tests): minutes for 5 000 invalid
+    runs). Same look-up, same output, from one index (keyed by the id's string: pytest 9.2 passes
+    a ``NodeId``, earlier ones ``rep.nodeid``); left alone if pytest has no such method."""
     if not callable(getattr(terminalreporter, "_get_teardown_reports", None)):
         return
     index: dict[str, list] | None = None
 
-    def teardown_reports(nodeid: str) -> list:
+    def teardown_reports(nodeid) -> list:
         nonlocal index
         if index is None:
             index = {}
             for rep in terminalreporter.getreports(""):
                 if getattr(rep, "when", None) == "teardown":
-                    index.setdefault(rep.nodeid, []).append(rep)
-        return list(index.get(nodeid, ()))
+                    index.setdefault(str(rep.nodeid), []).append(rep)
+        return list(index.get(str(nodeid), ()))
 
     terminalreporter._get_teardown_reports = teardown_reports
 

@@ -413,13 +413,16 @@ def test_n2_draws_no_more_figures_than_serial(pytester, checkout, planted):
 def test_index_teardowns_looks_up_what_pytest_does_from_one_scan():
     """The failure summary's teardown look-up: pytest's answers, one scan of the reports for
     any number of failures (pytest scans them all per failure)."""
+    import importlib
+    import importlib.util
     from types import SimpleNamespace
 
     from _pytest.terminal import TerminalReporter
 
     from dhstats.plugin import index_teardowns
 
-    reports = [SimpleNamespace(when=w, nodeid=n, sections=[]) for n in ("a", "b", "a") for w in ("setup", "teardown")]
+    # (id: what pytest ≥ 9.2 compares, a NodeId there; its string form here)
+    reports = [SimpleNamespace(when=w, nodeid=n, id=n, sections=[]) for n in ("a", "b", "a") for w in ("setup", "teardown")]
     tr = SimpleNamespace(stats={"": reports + [SimpleNamespace(when="collect", nodeid="c")]}, scans=[])
     tr.getreports = lambda name: tr.scans.append(name) or TerminalReporter.getreports(tr, name)
     tr._get_teardown_reports = lambda nodeid: TerminalReporter._get_teardown_reports(tr, nodeid)
@@ -429,6 +432,10 @@ def test_index_teardowns_looks_up_what_pytest_does_from_one_scan():
     index_teardowns(tr)
     assert {n: tr._get_teardown_reports(n) for n in "abcz"} == expected
     assert tr.scans == [""]
+    NodeId = getattr(importlib.util.find_spec("_pytest.nodeid") and importlib.import_module("_pytest.nodeid"),
+                     "NodeId", None)
+    if NodeId is not None:  # pytest ≥ 9.2 passes a NodeId, not a str
+        assert tr._get_teardown_reports(NodeId.parse("a")) == expected["a"]
 
 
 def test_a_session_without_pytest_writes_the_plugins_health_json(pytester, checkout, planted):

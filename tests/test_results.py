@@ -25,6 +25,7 @@ from dhstats.results import (
     discover,
     load_run,
     scan_etas,
+    scan_run,
     validate,
 )
 
@@ -735,6 +736,35 @@ def test_scan_etas_unreadable_files(run_file):
     assert scan_etas(run_file.path) == ()  # missing
     run_file.path.mkdir()
     assert scan_etas(run_file.path) == ()  # a directory
+
+
+def test_scan_run_proves_only_what_cannot_be_a_json_object(run_file):
+    text = json.dumps(doc(etas=(1e-6, 2e-6)))
+    assert scan_run(write(run_file, text=text).path) == ((1e-6, 2e-6), True)
+    assert scan_run(write(run_file, text=" \n" + text + "\n" * 100).path) == ((1e-6, 2e-6), True)  # blanks
+    assert scan_run(write(run_file, text=text[: len(text) // 2]).path) == ((), False)  # truncated
+    assert scan_run(write(run_file, text="").path) == ((), False)
+    assert scan_run(write(run_file, text="[" + text + "]").path) == ((), False)  # not an object
+    run_file.path.unlink()
+    assert scan_run(run_file.path) == ((), True)  # missing: not proven here, judged (and named) later
+
+
+def test_a_run_the_scan_proves_invalid_has_its_input_test_only(run_file, tmp_path):
+    from dhstats.session import Session
+    from dhstats.settings import parse
+
+    text = json.dumps(doc())
+    write(run_file, text=text[:-10])
+    other = RunFile("E_4", "run_02", tmp_path / "E_4" / "run_02" / "results.json")
+    other.path.parent.mkdir()
+    write(other, text=text)
+    s = Session(parse({"reports": str(tmp_path / "reports"), "history": "none"}), [tmp_path / "E_4"])
+    cases = s.gate.collection.all_cases()
+    assert {c.check for c in cases if c.file and c.file.run == "run_01"} == {"input"}
+    assert {c.check for c in cases if c.file and c.file.run == "run_02"} > {"input", "se_consistency"}
+    health = s.run()
+    assert [(r["run"], r["outcome"]) for r in health["runs"]] == [("run_01", "error"), ("run_02", "ok")]
+    assert "not valid JSON" in health["runs"][0]["message"]
 
 
 def test_scan_etas_ignores_non_numbers(run_file):

@@ -84,7 +84,7 @@ def run_verdict_html(run_verdict) -> str:
 class HealthDocument(dict):
     """health.json's document (a dict) that displays as HTML tables in Jupyter.
 
-    ``HealthDocument(gate.run())`` or :meth:`read` a health.json file. The view: the counts
+    ``HealthDocument(session.run())`` or :meth:`read` a health.json file. The view: the counts
     and exit status, the run sets, invalid runs, then the failed cases (all of them), and
     how many cases passed or skipped per check. Paths are not shown (they name the machine);
     the dict has them."""

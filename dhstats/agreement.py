@@ -28,7 +28,6 @@ from .settings import Settings
 from .verdicts import Outcome, Reason, RunContext, RunSetRecords, Verdict, fmt, make_verdict, unbounded
 from .wording import APPROXIMATE, CONSTANT_RATIO, failure, num, percent, pm, pooled_meaning
 
-Z_CHECKS = ("linear_agreement", "linquad_agreement")
 POOLED = {"pooled_linear_agreement": "linear_agreement", "pooled_linquad_agreement": "linquad_agreement"}
 LABEL = {"linear_agreement": "the linear prediction", "linquad_agreement": "the lin+quad prediction"}
 MEANING = {
@@ -316,21 +315,6 @@ def equivalence_verdict(check: str, run_set: str, eta: float, judged: Sequence[V
                                                  f"noisy to show agreement within {band}; {more} would demonstrate "
                                                  f"it (80 % power at ratio 1)", f"{interval} ({tests})"),
                         run_set, None, eta, nums, Reason.NOT_DEMONSTRATED, detail)
-
-
-def pool_cases(cases: Sequence[Mapping], k: float, *, tolerance: float | None = None,
-               alpha: float = 0.05) -> list[Verdict]:
-    """Every pooled verdict of some per-run agreement case dicts: one per (run set, η, pooled
-    check), in run-set, η, check order (what the tables and the CLI's figures need)."""
-    out = []
-    for run_set, eta in sorted({(c["run_set"], c["eta"]) for c in cases if c["check"] in Z_CHECKS}):
-        at = {base: [c for c in cases if c["run_set"] == run_set and c["eta"] == eta and c["check"] == base]
-              for base in Z_CHECKS}
-        for check, base in POOLED.items():
-            companion = at["linquad_agreement"] if base == "linear_agreement" else ()
-            out.append(pooled_agreement(check, run_set, eta, at[base], k, companion, tolerance=tolerance,
-                                        alpha=alpha))
-    return out
 
 
 def pooled_message(failed: bool, detail: str, rule: str, meaning: str | None, resolution: float | None = None) -> str:

@@ -9,7 +9,8 @@ import math
 from dataclasses import replace
 
 from . import stats
-from .agreement import POOLED, Z_CHECKS, agreement_message, pooled_message
+from . import registry
+from .agreement import agreement_message, pooled_message
 from .case_numbers import ABSENT, present
 from .verdicts import Outcome, Reason, Verdict
 
@@ -20,7 +21,8 @@ def apply_holm(verdicts: list[Verdict], alpha: float) -> list[Verdict]:
     ``alpha`` (k is then not used). A NaN z fails (its NaN p is always rejected, see
     :func:`stats.holm_reject`); cases that already failed as not finite stay failed."""
     out = list(verdicts)
-    for check, pooled in [(c, False) for c in Z_CHECKS] + [(c, True) for c in POOLED]:
+    families = [(e.case, False) for e in registry.ESTIMATORS] + [(e.pooled, True) for e in registry.ESTIMATORS]
+    for check, pooled in families:
         idx = [i for i, v in enumerate(out) if v.check == check and v.outcome != Outcome.SKIPPED
                and v.reason not in (Reason.NOT_FINITE, Reason.INTERNAL_ERROR)
                and not (pooled and v.numbers.tolerance is not ABSENT)]  # judged by TOST alone

@@ -109,10 +109,11 @@ def records_for(c: Check, run_set: str, eta: float | None, cases_of: Callable[[s
     """What run-set check ``c`` judges for (``run_set``, ``eta``): the case dicts of the checks
     it pools — of ``run_set`` at ``eta`` for a pooled check, of every run set (``cases_of(name)``)
     for a check across sets."""
-    sets = [run_set] if c.per_eta else list(run_sets)
-    return RunSetRecords(run_set, eta, {name: {p: [x for x in cases_of(name) if x["check"] == p
-                                                   and (not c.per_eta or x["eta"] == eta)] for p in c.pools}
-                                        for name in sets})
+    by_set = {}
+    for name in [run_set] if c.per_eta else run_sets:
+        cases = [x for x in cases_of(name) if not c.per_eta or x["eta"] == eta]
+        by_set[name] = {p: [x for x in cases if x["check"] == p] for p in c.pools}
+    return RunSetRecords(run_set, eta, by_set)
 
 
 def check(name: str) -> Check:

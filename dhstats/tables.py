@@ -20,7 +20,6 @@ from . import truncation as trunc
 from .frames import per_sequence_frame, runs_of
 from .results import Run
 from . import registry
-from .agreement import pool_cases
 from .case_numbers import present
 from .runsets import run_set_size, scaling_medians
 from .series import eta_curve, sequence_series
@@ -147,6 +146,21 @@ def _agreement_cases(runs, settings: Settings) -> list[dict]:
     return out
 
 
+def _pooled(cases: list[dict], settings: Settings) -> list:
+    """The pooled verdicts of the runs' agreement case dicts, judged by the registry's pooled
+    checks exactly as in the gate (:func:`dhstats.registry.records_for`): one per (run set, η,
+    pooled check), in run-set, η, check order."""
+    inputs = set(registry.POOLED_INPUTS)
+    at = sorted({(c["run_set"], c["eta"]) for c in cases if c["check"] in inputs})
+    sets = sorted({run_set for run_set, _ in at})
+
+    def of(name: str) -> list[dict]:
+        return [c for c in cases if c["run_set"] == name]
+
+    return [check.judge(registry.records_for(check, run_set, eta, of, sets), settings)
+            for run_set, eta in at for check in registry.POOLED]
+
+
 def set_document(runs, settings: Settings = Settings()) -> dict:
     """A health.json-like dict judged here — run sets with E, their runs' agreement cases and
     the pooled cases — for the run-set figures when no health.json is given."""
@@ -154,8 +168,7 @@ def set_document(runs, settings: Settings = Settings()) -> dict:
     sizes = [{"run_set": run.file.run_set, "run": run.file.run, "n": run.n} for run in _valid(runs)]
     names = list(dict.fromkeys(s["run_set"] for s in sizes))
     sets = {name: run_set_size(s for s in sizes if s["run_set"] == name) for name in names}
-    cases += [{**v.to_dict(), "E": sets[v.run_set]} for v in pool_cases(cases, settings.k, tolerance=settings.tolerance,
-                                                                              alpha=settings.equivalence_alpha)]
+    cases += [{**v.to_dict(), "E": sets[v.run_set]} for v in _pooled(cases, settings)]
     return {"run_sets": [{"name": k, "E": v} for k, v in sets.items()], "cases": cases}
 
 
@@ -171,8 +184,7 @@ def pooled_table(runs, settings: Settings = Settings()) -> pd.DataFrame:
              "ratio_hi": present(v.numbers.ratio_hi), "resolution": present(v.numbers.resolution),
              "tolerance": settings.tolerance, "tost_lo": present(v.numbers.tost_lo),
              "tost_hi": present(v.numbers.tost_hi), "outcome": str(v.outcome), "reason": str(v.reason)}
-            for v in pool_cases(_agreement_cases(runs, settings), settings.k, tolerance=settings.tolerance,
-                                 alpha=settings.equivalence_alpha)]
+            for v in _pooled(_agreement_cases(runs, settings), settings)]
     return pd.DataFrame(rows)
 
 

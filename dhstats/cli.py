@@ -321,7 +321,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="run-set directory holding run_*/results.json (repeatable)")
     for name in ("sigma", "keep_quantiles", "reported_se", "tolerance", "equivalence_alpha"):
         o = OPTION[name]
-        p.add_argument(o.flag, default=o.default, help=o.help, **({"choices": o.choices} if o.choices else {}))
+        p.add_argument(o.flag, default=o.default, help=o.argparse_help, **({"choices": o.choices} if o.choices else {}))
     p.add_argument("--clip", default=None, metavar="C[,C...]",
                    help=f"clip values (nats/token): filtered_estimates' clip@C rows (default {DEFAULT_CLIP}, the "
                         "notebook's); plot: marked on the clip sweep when given")

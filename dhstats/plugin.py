@@ -37,8 +37,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     pytest_html_adapter.add_ini(parser)
     for o in OPTIONS:
         kw = {"choices": list(o.choices)} if o.choices else {}
-        group.addoption(o.flag, dest=f"dhstats_{o.name}", default=None, help=o.help, **kw)
-        parser.addini(f"dhstats_{o.name}", o.help, default=o.default)
+        group.addoption(o.flag, dest=f"dhstats_{o.name}", default=None, help=o.argparse_help, **kw)
+        parser.addini(f"dhstats_{o.name}", o.described, default=o.default)
 
 
 def _option(config: pytest.Config, name: str) -> str:

@@ -6,7 +6,9 @@ them as ``--name`` command-line options and ``dhstats_name`` ini keys; the CLI r
 resolved by the caller, which passes the winning *text* of each option to :func:`parse`.
 
 A bad value raises :class:`SettingsError` with the option's flag in the message; the plugin
-turns it into ``pytest.UsageError`` (exit 4), the CLI into exit status 2.
+turns it into ``pytest.UsageError`` (exit 4), the CLI into exit status 2. Every number is read
+as a binary float (``A`` or ``A/B``, at most 64 characters: no arbitrary-precision arithmetic on
+user input) and must lie within its option's :attr:`Option.limits`, printed in the help.
 """
 from __future__ import annotations
 
@@ -14,12 +16,16 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from fractions import Fraction
 from pathlib import Path
 
 
 class SettingsError(ValueError):
     """An option value that cannot be used (the message names the option)."""
+
+
+def limit_text(x: float) -> str:
+    """A limit as written in the help: 1048576, 0.5, 1e-12."""
+    return str(int(x)) if x == int(x) else f"{x:g}"
 
 
 @dataclass(frozen=True)
@@ -28,32 +34,54 @@ class Option:
     default: str  # as written on the command line
     help: str
     choices: tuple[str, ...] = ()
+    limits: tuple[float, float] | None = None  # every number of the value within [lo, hi]
 
     @property
     def flag(self) -> str:
         return "--" + self.name.replace("_", "-")
 
+    @property
+    def described(self) -> str:
+        """The help with the option's limits, as printed by ``--help`` and for the ini key."""
+        if self.limits is None:
+            return self.help
+        return f"{self.help} [allowed: {limit_text(self.limits[0])} to {limit_text(self.limits[1])}]"
+
+    @property
+    def argparse_help(self) -> str:
+        """:attr:`described` as argparse wants it: a literal % doubled (argparse %-formats help)."""
+        return self.described.replace("%", "%%")
+
 
 OPTIONS: tuple[Option, ...] = (
-    Option("sigma", "3", "k: a case fails when |z| > k (default 3)"),
+    Option("sigma", "3", "k: a case fails when |z| > k (default 3)", limits=(0.1, 20)),
     Option("holm", "", "judge z-checks (per case and pooled) by Holm–Bonferroni at family-wise level ALPHA "
-                       "instead of |z| ≤ k"),
-    Option("ratio_bounds", "0.5,2", "LO,HI for the truncation ratio (default 0.5,2)"),
-    Option("keep_quantiles", "0.99,0.95,0.90", "keep-quantiles of the truncation check (default 0.99,0.95,0.90)"),
-    Option("min_ess_fraction", "0.1", "minimum ESS/n (default 0.1)"),
-    Option("khat_max", "auto", "maximum Pareto k̂ (default auto: min(1 − 1/log10 n, 0.7))"),
-    Option("se_ratio_bounds", "1/3,3", "LO,HI for reported/measured SE (default 1/3,3)"),
-    Option("scaling_bounds", "1/2,2", "LO,HI for se_scaling: a run set's σ·√E over the largest-E set's (default 1/2,2)"),
+                       "instead of |z| ≤ k", limits=(1e-12, 0.5)),
+    Option("ratio_bounds", "0.5,2", "LO,HI for the truncation ratio (default 0.5,2)",
+           limits=(1e-3, 1e3)),
+    Option("keep_quantiles", "0.99,0.95,0.90", "keep-quantiles of the truncation check (default 0.99,0.95,0.90; at most 20)", limits=(0.01, 1)),
+    Option("min_ess_fraction", "0.1", "minimum ESS/n (default 0.1)", limits=(0, 1)),
+    Option("khat_max", "auto", "maximum Pareto k̂ (default auto: min(1 − 1/log10 n, 0.7))",
+           limits=(0.01, 2)),
+    Option("se_ratio_bounds", "1/3,3", "LO,HI for reported/measured SE (default 1/3,3)",
+           limits=(1e-3, 1e3)),
+    Option("scaling_bounds", "1/2,2", "LO,HI for se_scaling: a run set's σ·√E over the largest-E set's "
+                                      "(default 1/2,2)", limits=(1e-3, 1e3)),
     Option("tolerance", "", "judge the pooled agreement cases by equivalence: the pooled ratio within 1 ± δ "
-                            "demonstrated by two one-sided tests (off by default; e.g. 0.2)"),
-    Option("equivalence_alpha", "0.05", "α of each one-sided test under --tolerance (default 0.05: a 90 % interval)"),
+                            "demonstrated by two one-sided tests (off by default; e.g. 0.2)",
+           limits=(1e-3, 10)),
+    Option("equivalence_alpha", "0.05", "α of each one-sided test under --tolerance (default 0.05: a 90 % "
+                                        "interval)", limits=(1e-6, 0.49)),
     Option("resolution_warn", "0.5", "a check that passes but cannot see a relative bias under this is "
-                                     "low resolution, its badge amber (default 0.5)"),
+                                     "low resolution, its badge amber (default 0.5)",
+           limits=(1e-3, 100)),
     Option("reported_se", "total", "convention of the producer's reported SEs: total or shard-mean (×num_shards)",
            ("total", "shard-mean")),
     Option("max_plots", "24", "figures rendered for failing cases per session, -n included (default 24, ≈ 0.05 s each; -1: no limit; "
-                              "0: none); later failures name the `dhstats plot` command"),
-    Option("max_file_mb", "1024", "largest results.json read, in MB (default 1024); larger files are invalid input"),
+                              "0: none); later failures name the `dhstats plot` command",
+           limits=(-1, 100_000)),
+    Option("max_file_mb", "1024", "largest results.json read, in MB (default 1024); larger "
+                                  "files are invalid input", limits=(1e-3, 2**20)),
     Option("reports", "reports", "directory for report.html, health.json, runs/, badges/ (default reports/, "
                                  "relative to where pytest was started)"),
     Option("history", "", "append one line per gate session to this JSONL file (default REPORTS/history.jsonl; "
@@ -97,13 +125,31 @@ class SessionOptions:
 # --------------------------------------------------------------------------- parsing
 
 
+MAX_NUMBER_TEXT = 64  # characters of one number as written
+
+
+def _float(text: str) -> float:
+    """``A`` or ``A/B`` as binary floats (never a :class:`fractions.Fraction`: ``1e100000000``
+    is inf here, not a hundred-million-digit integer)."""
+    if len(text) > MAX_NUMBER_TEXT:
+        raise ValueError(text)
+    top, slash, bottom = text.partition("/")
+    value = float(top)
+    return value / float(bottom) if slash else value
+
+
 def _number(text: str, name: str) -> float:
+    """One number of option ``name``: finite and within the option's limits."""
+    option = OPTION[name]
     try:
-        value = float(Fraction(text.strip()))
+        value = _float(text.strip())
     except (ValueError, ZeroDivisionError, OverflowError):
-        raise SettingsError(f"{OPTION[name].flag}: {text!r} is not a number") from None
+        raise SettingsError(f"{option.flag}: {text.strip()[:MAX_NUMBER_TEXT]!r} is not a number") from None
     if not math.isfinite(value):
-        raise SettingsError(f"{OPTION[name].flag}: {text!r} is not a finite number")
+        raise SettingsError(f"{option.flag}: {text.strip()!r} is not a finite number")
+    if option.limits is not None and not option.limits[0] <= value <= option.limits[1]:
+        lo, hi = map(limit_text, option.limits)
+        raise SettingsError(f"{option.flag}: {text.strip()!r} is outside [{lo}, {hi}]")
     return value
 
 
@@ -115,7 +161,10 @@ def _integer(text: str, name: str) -> int:
 
 
 def _numbers(text: str, name: str, count: int | None = None) -> tuple[float, ...]:
-    values = tuple(_number(t, name) for t in text.replace(";", ",").split(",") if t.strip())
+    parts = [t for t in text.replace(";", ",").split(",") if t.strip()]
+    if len(parts) > 20:
+        raise SettingsError(f"{OPTION[name].flag}: at most 20 numbers, got {len(parts)}")
+    values = tuple(_number(t, name) for t in parts)
     if count is not None and len(values) != count:
         raise SettingsError(f"{OPTION[name].flag}: expected {count} numbers, got {text!r}")
     return values
@@ -157,7 +206,7 @@ def parse_settings(raw: Mapping[str, object]) -> Settings:
     if tolerance is not None and not tolerance > 0:
         raise SettingsError(f"--tolerance: δ must be > 0, got {text('tolerance')!r}")
     alpha = _number(text("equivalence_alpha"), "equivalence_alpha")
-    if not 0 < alpha < 0.5:
+    if not 0 < alpha < 0.5:  # 0.5 itself: a 0 % interval
         raise SettingsError(f"--equivalence-alpha: must be in (0, 0.5), got {text('equivalence_alpha')!r}")
     warn = _number(text("resolution_warn"), "resolution_warn")
     if not warn > 0:

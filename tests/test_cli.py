@@ -114,7 +114,7 @@ def test_tables_say_why_a_csv_is_empty(no_per_sequence, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--sigma", "1e400"], "--sigma: '1e400' is not a number"),
+    (["--sigma", "1e400"], "--sigma: '1e400' is not a finite number"),
     (["--sigma", "-1"], "--sigma: must be > 0"),
     (["--keep-quantiles", "0.9,1.5"], "--keep-quantiles: each must be in (0, 1]"),
     (["--clip", "1e-4,0"], "--clip: each value must be > 0"),

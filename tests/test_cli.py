@@ -115,8 +115,8 @@ def test_tables_say_why_a_csv_is_empty(no_per_sequence, tmp_path, capsys):
 
 @pytest.mark.parametrize("args,message", [
     (["--sigma", "1e400"], "--sigma: '1e400' is not a finite number"),
-    (["--sigma", "-1"], "--sigma: must be > 0"),
-    (["--keep-quantiles", "0.9,1.5"], "--keep-quantiles: each must be in (0, 1]"),
+    (["--sigma", "-1"], "--sigma: '-1' is outside [0.1, 20]"),
+    (["--keep-quantiles", "0.9,1.5"], "--keep-quantiles: '1.5' is outside [0.01, 1]"),
     (["--clip", "1e-4,0"], "--clip: each value must be > 0"),
     (["--clip", "x"], "--clip: 'x' is not a number"),
     (["--clip-base-quantile", "1"], "--clip-base-quantile: must be in (0, 1)"),

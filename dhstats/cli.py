@@ -286,25 +286,71 @@ def _set_figures(args, opts: Options, names, valid: list[Run], out: Path) -> int
     return written
 
 
+def gate_arguments(argv, invocation_dir: Path) -> list[str]:
+    """The pytest command line of ``dhstats gate ARGV``: the installed test module, ``--results``
+    values in the ``=`` form, and the configuration pytest finds from the invocation directory
+    alone (``-c FILE --rootdir DIR``; an empty file when there is none) unless ARGV gives ``-c``
+    or ``--rootdir``. pytest would otherwise search for its configuration from the first
+    path-like argument, a results directory, and run what an ini file there names."""
+    from .layout import NO_CONFIGURATION, PACKAGE_MODULE
+    from .pytest_internals import pytest_choice
+
+    out, i = [], 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--results" and i + 1 < len(argv):
+            out.append(f"--results={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(a)
+        i += 1
+    given = any(a in ("-c", "--config-file", "--rootdir") or a.startswith(("--config-file=", "--rootdir="))
+                or (a.startswith("-c") and not a.startswith("--")) for a in out)
+    if not given:
+        rootpath, inipath, _ = pytest_choice([], invocation_dir)
+        out = ["-c", str(inipath or NO_CONFIGURATION), f"--rootdir={rootpath}", *out]
+    return ["--pyargs", f"{PACKAGE_MODULE}.test_gate", *out]
+
+
+class _GateCommand:
+    """A plugin of ``dhstats gate``'s own session: usage errors name ``dhstats gate``."""
+
+    @staticmethod
+    def pytest_addoption(parser) -> None:
+        parser.prog = "dhstats gate"
+
+
+def gate_parser() -> argparse.ArgumentParser:
+    """The help of ``dhstats gate``: the gate's own options (every pytest option applies too)."""
+    from .settings import OPTIONS
+
+    p = argparse.ArgumentParser(
+        prog="dhstats gate", usage="dhstats gate [--results DIR ...] [gate options] [pytest options]",
+        description="Run the ΔH gate (a pytest session on the installed test module) from this directory. "
+                    "The configuration is the one pytest finds from this directory (pytest.ini, pyproject.toml "
+                    "[tool.pytest.ini_options], tox.ini, setup.cfg; dhstats_* keys), never one inside or above a "
+                    "results directory; pytest's own options apply too (pytest --help).",
+        epilog="Exit status: pytest's (0 passed, 1 a check failed or a run is invalid, 2 interrupted, "
+               "3 internal error, 4 usage error, 5 nothing collected).")
+    p.add_argument("--results", action="append", metavar="DIR",
+                   help="run-set directory holding run_*/results.json (repeatable)")
+    for o in OPTIONS:
+        p.add_argument(o.flag, help=o.argparse_help, **({"choices": o.choices} if o.choices else {}))
+    p.add_argument("-n", metavar="N", help="judge the runs in N processes (pytest-xdist; the tests themselves "
+                   "run in this one)")
+    return p
+
+
 def cmd_gate(argv) -> int:
-    """``dhstats gate [pytest options]``: the gate's pytest session on the installed test module,
-    ``pytest --pyargs dhstats.checks.test_gate [options]`` in this process (rootdir and
-    configuration: the current directory's, as for any pytest run; the module is collected
-    whatever the repository's ``python_files``), with the options, ini keys, outputs and exit
-    status of ``pytest checks/`` in a checkout."""
+    """``dhstats gate [options]``: the gate's pytest session on the installed test module in
+    this process (:func:`gate_arguments`), with the options, ini keys, outputs and exit status of
+    ``pytest checks/`` in a checkout."""
     import pytest
 
-    from .layout import PACKAGE_MODULE
-
     if any(a in ("-h", "--help") for a in argv):
-        print("usage: dhstats gate [--results DIR ...] [pytest and gate options]\n\n"
-              "Runs the ΔH gate (pytest) from this directory with the installed dhstats; every option of\n"
-              "`pytest checks/` applies (--results, --reported-se, --sigma, --reports, -n, ...); the\n"
-              "repository's own pytest configuration (e.g. dhstats_reported_se in pyproject.toml) is read.\n"
-              "Exit status: pytest's (0 passed, 1 a check failed or a run is invalid, 2 interrupted,\n"
-              "3 internal error, 4 usage error, 5 nothing collected).")
+        gate_parser().print_help()
         return 0
-    return int(pytest.main(["--pyargs", f"{PACKAGE_MODULE}.test_gate", *argv]))
+    return int(pytest.main(gate_arguments(argv, Path.cwd()), plugins=[_GateCommand()]))
 
 
 def cmd_simulate(argv) -> int:

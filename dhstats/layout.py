@@ -15,9 +15,10 @@ conftests and the final parse of the command line. When a path argument lies in
 and replaces the foreign ``addopts`` with the project's. It does nothing when ``-c``,
 ``--rootdir`` or the project's own configuration is already in effect.
 
-It touches pytest internals (``Config._rootpath``, ``_inipath``, ``_inicfg``,
-``_inicache``); ``tests/test_plugin.py::test_sibling_layout_under_foreign_pytest_config``
-fails if a pytest release changes them.
+Before that, it refuses to judge (exit 4) a bare ``pytest`` command line whose configuration
+came from a results directory, or that lost the user's own because pytest searched from one
+(:func:`dhstats.settings.configuration_refusal`). The pytest internals it needs are in
+:mod:`dhstats.pytest_internals`.
 """
 from __future__ import annotations
 
@@ -27,9 +28,12 @@ from pathlib import Path
 
 import pytest
 
+from .settings import configuration_from_data, configuration_refusal
+
 GATE_DIR = "checks"  # the gate's test directory (also used by dhstats.plugin)
 PACKAGE_GATE = Path(__file__).resolve().with_name(GATE_DIR)  # dhstats/checks: the installed gate
 PACKAGE_MODULE = "dhstats.checks"
+NO_CONFIGURATION = PACKAGE_GATE / "no-configuration.ini"  # dhstats gate's -c where the user has no configuration
 
 
 def packaged_gate(args, invocation_dir: Path, pyargs: bool = False) -> bool:
@@ -68,30 +72,53 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run-set directory holding run_*/results.json (repeatable); default: the embedded example run set")
 
 
+def results_of(config: pytest.Config) -> list[Path]:
+    """The ``--results`` directories of the command line (``dhstats_results`` of the ini file
+    cannot move pytest's choice of configuration), absolute."""
+    start = Path(config.invocation_params.dir)
+    return [start / r for r in getattr(config.known_args_namespace, "results", None) or []]
+
+
+def refuse_configuration_from_data(config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    """Exit 4 (``pytest.UsageError``) when pytest took its configuration from a results
+    directory or dropped the user's own because of one (:func:`dhstats.settings.configuration_refusal`).
+    Only with ``--results`` on the command line and no ``-c``."""
+    from .pytest_internals import pytest_choice
+
+    results = results_of(config)
+    ns = config.known_args_namespace
+    if not results or ns.inifilename:
+        return
+    start = Path(config.invocation_params.dir)
+    known, unknown = parser.parse_known_and_unknown_args(args)  # --results and its value consumed
+    _, user_ini, _ = pytest_choice([*known.file_or_dir, *unknown], start, rootdir=ns.rootdir or None)
+    reason = configuration_refusal(config.inipath, user_ini, start, results)
+    if reason:
+        raise pytest.UsageError(reason)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
     ns = early_config.known_args_namespace
     start = Path(early_config.invocation_params.dir)
+    project = None if ns.inifilename or ns.rootdir else gate_project(ns.file_or_dir or [], start)
+    ini = None if project is None else project / "pytest.ini"
+    override = ini is not None and early_config.inipath != ini  # the gate project's pytest.ini, below
+    if not override or configuration_from_data(early_config.inipath, start, results_of(early_config)):
+        refuse_configuration_from_data(early_config, parser, args)
     if packaged_gate(ns.file_or_dir or [], start, getattr(ns, "pyargs", False)):
         # the installed gate run from the researcher's repository: their configuration stays in
         # force (dhstats_* ini keys included); the gate plugin has no conftest to load it
         if early_config.pluginmanager.get_plugin("dhstats.plugin") is None:
             early_config.pluginmanager.import_plugin("dhstats.plugin")
         return
-    if ns.inifilename or ns.rootdir:
+    if not override:
         return
-    project = gate_project(ns.file_or_dir or [], start)
-    ini = None if project is None else project / "pytest.ini"
-    if ini is None or early_config.inipath == ini:
-        return
-    from _pytest.config.findpaths import determine_setup
+    from .pytest_internals import pytest_choice, put_in_force
 
     foreign = [str(a) for a in early_config.getini("addopts")]
-    rootpath, inipath, inicfg, _ = determine_setup(
-        inifile=str(ini), override_ini=ns.override_ini, args=ns.file_or_dir,
-        rootdir_cmd_arg=None, invocation_dir=start)
-    early_config._rootpath, early_config._inipath, early_config._inicfg = rootpath, inipath, inicfg
-    early_config._inicache.clear()
+    rootpath, inipath, inicfg = pytest_choice(ns.file_or_dir, start, inifile=str(ini), override_ini=ns.override_ini)
+    put_in_force(early_config, rootpath, inipath, inicfg)
     parser.extra_info["rootdir"] = str(rootpath)
     parser.extra_info["inifile"] = str(inipath)
     if foreign and args[: len(foreign)] == foreign:

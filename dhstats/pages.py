@@ -181,6 +181,8 @@ def assumed(settings: Mapping) -> list[str]:
         out.append("tolerance: none (difference test only)" if tol is None else
                    f"tolerance ±{wording.percent(100 * tol)}: pooled agreement by TOST at α = "
                    f"{num(settings.get('equivalence_alpha'))}")
+    if "inifile" in settings:
+        out.append("configuration: " + (settings["inifile"] or "none (defaults and the command line)"))
     return out
 
 

@@ -63,10 +63,17 @@ def _gate_mode(config: pytest.Config) -> bool:
     return False
 
 
+def inifile(config: pytest.Config) -> Path | None:
+    """The configuration file in force (None: none; ``dhstats gate``'s empty placeholder is none)."""
+    from .layout import NO_CONFIGURATION
+
+    return None if config.inipath in (None, NO_CONFIGURATION) else config.inipath
+
+
 def _make_gate(config: pytest.Config) -> Session:
     start = Path(config.invocation_params.dir)
     try:
-        options = parse({o.name: _option(config, o.name) for o in OPTIONS}, start)
+        options = parse({o.name: _option(config, o.name) for o in OPTIONS}, start, inifile(config))
         roots = [start / r for r in config.getoption("results") or []] or config.getini("dhstats_results")
         worker = hasattr(config, "workerinput")
         if not worker:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 
@@ -106,6 +106,7 @@ class Settings:
     tolerance: float | None = None  # δ: pooled agreement judged by TOST against [1 − δ, 1 + δ]
     equivalence_alpha: float = 0.05
     resolution_warn: float = 0.5
+    inifile: str | None = None  # the pytest configuration file these settings were read from (None: none)
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -224,11 +225,14 @@ def parse_settings(raw: Mapping[str, object]) -> Settings:
     )
 
 
-def parse(raw: Mapping[str, object], start: Path | None = None) -> SessionOptions:
+def parse(raw: Mapping[str, object], start: Path | None = None, inifile: str | os.PathLike | None = None) -> SessionOptions:
     """Options of a gate session from their winning texts (missing names take the default).
-    ``start`` is the directory relative paths are taken from (pytest's invocation directory)."""
+    ``start`` is the directory relative paths are taken from (pytest's invocation directory);
+    ``inifile`` the configuration file in force (recorded in the settings)."""
     text = _texts(raw)
     settings = parse_settings(raw)
+    if inifile is not None:
+        settings = replace(settings, inifile=os.fspath(inifile))
     max_plots = _integer(text("max_plots"), "max_plots")
     if max_plots < -1:
         raise SettingsError(f"--max-plots: -1 (no limit) or ≥ 0, got {text('max_plots')!r}")
@@ -243,3 +247,50 @@ def parse(raw: Mapping[str, object], start: Path | None = None) -> SessionOption
     # absolute but not resolved: a symbolic link given as --history is refused, not followed
     history = None if hist.lower() == "none" else Path(os.path.abspath(start / hist)) if hist else reports / "history.jsonl"
     return SessionOptions(settings, max_plots, int(max_mb * 2**20), reports, history)
+
+
+# --------------------------------------------------------------------------- where the configuration came from
+
+SAFE_FORMS = ("pytest checks/ --results DIR (the test path first)", "--results=DIR", "dhstats gate --results DIR")
+
+
+def _within(path: Path, directory: Path) -> bool:
+    return path == directory or directory in path.parents
+
+
+def configuration_from_data(inifile: Path | None, invocation_dir: Path, results: list[Path]) -> bool:
+    """Whether pytest's configuration file ``inifile`` comes from the data: its directory is a
+    results directory, lies inside one or above one, and is not the invocation directory or
+    above it (a file at or above where pytest was started is the user's own, even when the
+    results directory lies below it)."""
+    if inifile is None:
+        return False
+    home = Path(inifile).resolve().parent
+    start = Path(invocation_dir).resolve()
+    if _within(start, home):
+        return False
+    return any(_within(home, r) or _within(r, home) for r in (Path(x).resolve() for x in results))
+
+
+def configuration_refusal(inifile: Path | None, user_inifile: Path | None, invocation_dir: Path,
+                          results: list[Path]) -> str | None:
+    """Why a bare ``pytest`` command line may not judge, or None.
+
+    ``inifile``: the configuration file pytest took (before the gate could see the command line);
+    ``user_inifile``: the one pytest takes from the same command line without the ``--results``
+    directories (pytest picks its ini file from the path-like arguments, before any plugin has
+    declared ``--results``: ``pytest --results D checks/`` searches from ``D`` and its parents).
+    Refused: a file from the data (:func:`configuration_from_data`; pytest has already applied
+    it, including any ``pythonpath`` and ``-p`` plugin it names), or the user's file dropped
+    because a results directory was searched instead. Not called when ``-c`` is given."""
+    flag = "dhstats: refusing to judge: "
+    safe = "; safe forms: " + ", ".join(SAFE_FORMS)
+    if configuration_from_data(inifile, invocation_dir, results):
+        return (f"{flag}pytest took its configuration from {inifile}, inside or above a results directory "
+                f"(configuration and code come from the user, never from the data){safe}")
+    if inifile != user_inifile:
+        took = f"{inifile}" if inifile is not None else "no configuration file"
+        mine = f"{user_inifile}" if user_inifile is not None else "none"
+        return (f"{flag}pytest searched for its configuration from a --results directory and took {took} "
+                f"instead of the one it takes without it ({mine}){safe}")
+    return None

@@ -445,7 +445,8 @@ def test_a_session_without_pytest_writes_the_plugins_health_json(pytester, check
     from dhstats.settings import parse
 
     assert gate(pytester, checkout, "--results", "../E_128", "--reports", "plugin", "--max-plots", "0").ret == 1
-    options = parse({"reports": str(checkout / "library"), "history": "none", "max_plots": "0"}, checkout)
+    options = parse({"reports": str(checkout / "library"), "history": "none", "max_plots": "0"}, checkout,
+                    inifile=checkout / "pytest.ini")  # the file the plugin read its settings from
     mine = Session(options, [planted]).run()
     theirs = health(checkout, "plugin")
     for key in ("schema", "k", "settings", "run_sets", "runs", "cases", "counts", "exit"):

@@ -5,6 +5,10 @@ kernels, every σ and its source) → ``verdicts``/``run_checks``/``agreement``/
 → outcomes; their list: ``registry``) → ``gate`` (a pytest-free session) → ``health``/``badges``/
 ``pages``/``plots``/``tables`` → ``plugin`` (pytest hooks only) and ``cli``. Importing ``dhstats``
 loads neither matplotlib nor pytest.
+
+PYTEST_DONT_REWRITE: pytest marks the package of a ``pytest11`` entry point for assertion
+rewriting; ``dhstats gate`` has imported it before pytest starts, and this marker (pytest's
+documented opt-out) keeps pytest from warning that it cannot rewrite it.
 """
 from .results import Entry, InvalidRun, Problem, Quadratic, Run, RunFile, RunKey, discover, load_run, load_runs
 from .settings import Settings

@@ -1,7 +1,8 @@
-"""``dhstats`` command line: ``tables``, ``plot``, ``simulate``.
+"""``dhstats`` command line: ``gate``, ``tables``, ``plot``, ``simulate``.
 
-The gate itself is ``pytest checks/ --results DIR`` (see README); this CLI serves the
-notebook's tables and plots, with the notebook's parameters, and the reference simulator.
+``gate`` runs the gate's pytest session on the installed test module (in a checkout,
+``pytest checks/ --results DIR`` is the same session); the others serve the notebook's tables
+and plots, with the notebook's parameters, and the reference simulator.
 
 Exit status: 0 done; 1 done, but some run was invalid input (reported on stderr, skipped);
 2 usage error (a bad option value, a --results directory that does not exist or holds no run,
@@ -185,8 +186,15 @@ def cmd_tables(args, opts: Options) -> int:
                 print(df[cols].to_string(index=False))
             elif name in ("summary", "pooled", "scaling", "truncation"):
                 print(df.to_string(index=False))
-    print("\ncolumns: docs/tables.md")
+    print("\ncolumns: dhstats tables --columns")
     return _report_invalid(runs)
+
+
+def columns_text() -> str:
+    """The tables' data dictionary (``dhstats/columns.md``, installed with the package)."""
+    from importlib.resources import files
+
+    return files("dhstats").joinpath("columns.md").read_text(encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- plot
@@ -287,7 +295,7 @@ def _set_figures(args, opts: Options, names, valid: list[Run], out: Path) -> int
 
 
 def gate_arguments(argv, invocation_dir: Path) -> list[str]:
-    """The pytest command line of ``dhstats gate ARGV``: the installed test module, ``--results``
+    """The pytest command line of ``dhstats gate ARGV``: the installed test package, ``--results``
     values in the ``=`` form, and the configuration pytest finds from the invocation directory
     alone (``-c FILE --rootdir DIR``; an empty file when there is none) unless ARGV gives ``-c``
     or ``--rootdir``. pytest would otherwise search for its configuration from the first
@@ -309,7 +317,11 @@ def gate_arguments(argv, invocation_dir: Path) -> list[str]:
     if not given:
         rootpath, inipath, _ = pytest_choice([], invocation_dir)
         out = ["-c", str(inipath or NO_CONFIGURATION), f"--rootdir={rootpath}", *out]
-    return ["--pyargs", f"{PACKAGE_MODULE}.test_gate", *out]
+    # the package, not its module, as the argument: test ids then name the module
+    # (test_gate.py::test_linear_agreement[…]) even when it lies outside the rootdir; the gate
+    # module and its functions are collected whatever the repository's python_files/_functions
+    gate = ["--pyargs", PACKAGE_MODULE, "-o", "python_files=test_gate.py", "-o", "python_functions=test_*"]
+    return [*gate, *out]
 
 
 class _GateCommand:
@@ -362,8 +374,8 @@ def cmd_simulate(argv) -> int:
 # --------------------------------------------------------------------------- parser
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--results", action="append", required=True, metavar="DIR",
+def _common(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument("--results", action="append", required=required, metavar="DIR",
                    help="run-set directory holding run_*/results.json (repeatable)")
     for name in ("sigma", "keep_quantiles", "reported_se", "tolerance", "equivalence_alpha"):
         o = OPTION[name]
@@ -380,14 +392,17 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="dhstats", description="dhstats: the notebook's tables and plots, and the "
-                                "reference simulator. The gate is `pytest checks/ --results DIR`.")
+    p = argparse.ArgumentParser(prog="dhstats", description="dhstats: the ΔH acceptance gate (dhstats gate --results "
+                                "DIR, from your repository), the notebook's tables and plots, and the reference "
+                                "simulator.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("tables", help="write the notebook's tables (CSV; columns: docs/tables.md) and print them")
-    _common(t)
+    t = sub.add_parser("tables", help="write the notebook's tables (CSV) and print them; --columns: what each "
+                       "column means")
+    _common(t, required=False)
+    t.add_argument("--columns", action="store_true", help="print the column definitions of every table and exit")
     t.add_argument("--out", default="tables-out", help="output directory (default: tables-out)")
-    t.set_defaults(func=cmd_tables)
+    t.set_defaults(func=cmd_tables, subparser=t)
 
     pl = sub.add_parser("plot", help="render the report's figures to PNG files")
     _common(pl)
@@ -421,6 +436,11 @@ def main(argv=None) -> int:
         return cmd_gate(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "columns", False):
+        print(columns_text(), end="")
+        return 0
+    if not args.results:  # tables without --columns
+        args.subparser.error("the following arguments are required: --results")
     try:
         if getattr(args, "figure", None):
             unknown = [f for f in args.figure if f not in _figure_names()]

@@ -44,8 +44,8 @@ def judge_ahead_instead(config: pytest.Config, s: Session) -> None:
             g.close()
             notices.append(f"-n {len(tx)}: no judging process could start ({exc}); runs judged here")
         else:
-            judges = "1 process judges" if helpers == 1 else f"{helpers} processes judge"
-            notices.append(f"-n {len(tx)}: {judges} the runs ahead, this one runs the tests")
+            notices.append(f"-n {len(tx)}: the runs were read and judged in {helpers} separate "
+                           f"process{'es' if helpers > 1 else ''} while this one ran the tests")
 
 
 def register(config: pytest.Config) -> None:

@@ -222,11 +222,11 @@ def test_python_dash_m_tables_exit_status(tmp_path):
 def test_every_csv_column_is_in_the_data_dictionary(run_set, tmp_path):
     other = simulate.write_run_set(tmp_path / "sim", name="E_128", runs=2, n=128, seed=5)
     main(["tables", "--results", str(run_set), "--results", str(other), "--out", str(tmp_path / "t")])
-    doc = (PROJECT_ROOT / "docs" / "tables.md").read_text()
+    doc = (PROJECT_ROOT / "dhstats" / "columns.md").read_text()
     for csv in sorted((tmp_path / "t").glob("*.csv")):
         assert f"## {csv.name}" in doc
         undocumented = [c for c in pd.read_csv(csv).columns if f"`{c}`" not in doc]
-        assert undocumented == [], f"{csv.name}: {undocumented} not in docs/tables.md"
+        assert undocumented == [], f"{csv.name}: {undocumented} not in dhstats/columns.md"
 
 
 def test_out_that_is_a_file_is_a_usage_error(run_set, tmp_path, capsys):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -72,3 +73,54 @@ def test_dhstats_gate_is_the_same_session_and_fails_as_documented(research_repo)
     usage = subprocess.run(cmd + ["--sigma", "x"], cwd=research_repo, env=_env(), capture_output=True, text=True,
                            timeout=300)
     assert usage.returncode == 4 and "--sigma" in usage.stderr
+
+
+# --------------------------------------------------------------------------- built as a wheel, in a fresh venv
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """The ``dhstats`` console script of a wheel built from this checkout and installed in a
+    fresh venv (``--system-site-packages``: the dependencies come from here, no network)."""
+    pytest.importorskip("wheel")  # pip wheel --no-build-isolation needs setuptools' bdist_wheel
+    from paths import PROJECT_ROOT
+
+    tmp = tmp_path_factory.mktemp("wheel")
+    src = tmp / "src"
+    shutil.copytree(PROJECT_ROOT, src, ignore=shutil.ignore_patterns(
+        ".git", "reports", "build", "*.egg-info", "__pycache__", ".pytest_cache", "tests", "docs", "bench"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(tmp / "dist"), str(src)], check=True, capture_output=True, timeout=600, env=_env())
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(tmp / "venv")], check=True,
+                   timeout=300)
+    wheel, = (tmp / "dist").glob("dhstats-*.whl")
+    subprocess.run([str(tmp / "venv" / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", str(wheel)],
+                   check=True, capture_output=True, timeout=600, env=_env())
+    return tmp / "venv" / "bin"
+
+
+def _bare_env() -> dict:
+    return {k: v for k, v in _env().items() if k != "PYTHONPATH"}
+
+
+def test_the_installed_gate_speaks_for_itself(installed, research_repo):
+    """No assertion-rewrite warning, failures named with their module, usage errors naming
+    `dhstats gate`, help that does not assume a checkout, the column definitions installed."""
+    def dhstats(*args):
+        return subprocess.run([str(installed / "dhstats"), *args], cwd=research_repo, env=_bare_env(),
+                              capture_output=True, text=True, timeout=300)
+
+    simulate.write_run_set(research_repo / "data", name="E_B", runs=2, n=64, seed=3, etas=(8e-7, 3.2e-6),
+                           defects=["biased_gdotv"])
+    res = dhstats("gate", "--results", "data/E_B", "--max-plots", "0")
+    out = res.stdout + res.stderr
+    assert res.returncode == 1, out[-3000:]
+    assert "PytestAssertRewriteWarning" not in out and "already imported" not in out
+    assert "FAILED test_gate.py::test_linear_agreement[E_B/run_0" in out and "FAILED ::" not in out
+    bad = dhstats("gate", "--no-such-option")
+    assert bad.returncode == 4 and "dhstats gate: error" in bad.stderr + bad.stdout and "pytest.main()" not in bad.stderr
+    assert "dhstats gate" in dhstats("--help").stdout and "pytest checks/" not in dhstats("--help").stdout
+    columns = dhstats("tables", "--columns")
+    assert columns.returncode == 0 and "delta_true" in columns.stdout
+    tables = dhstats("tables", "--results", "data/E_64", "--out", "t")
+    assert tables.stdout.rstrip().endswith("columns: dhstats tables --columns") and "docs/" not in tables.stdout

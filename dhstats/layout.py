@@ -30,6 +30,7 @@ import pytest
 
 from .settings import configuration_from_data, configuration_refusal
 
+ENTRY_POINT = "dhstats-layout"  # this module's pytest11 name (pyproject.toml)
 GATE_DIR = "checks"  # the gate's test directory (also used by dhstats.plugin)
 PACKAGE_GATE = Path(__file__).resolve().with_name(GATE_DIR)  # dhstats/checks: the installed gate
 PACKAGE_MODULE = "dhstats.checks"
@@ -61,6 +62,21 @@ def gate_project(args, invocation_dir: Path) -> Path | None:
     return None
 
 
+def declare_ini(parser: pytest.Parser) -> None:
+    """The ``dhstats_*`` ini keys, declared by this entry point whenever dhstats is installed:
+    a repository that sets them in its own configuration keeps a quiet ``pytest --strict-config``
+    for its own tests. :mod:`dhstats.plugin` declares them only when this entry point is not
+    loaded (a checkout run without installing dhstats)."""
+    from .html_rows import LIST_LIMIT
+    from .settings import OPTIONS
+
+    parser.addini("dhstats_results", "run-set directories (like --results)", type="paths", default=[])
+    for o in OPTIONS:
+        parser.addini(f"dhstats_{o.name}", o.described, default=o.default)
+    parser.addini("dhstats_html_rows", "report.html lists passed and skipped tests one by one up to this many "
+                  f"tests (default {LIST_LIMIT}); beyond, it counts them", default=str(LIST_LIMIT))
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     """``--results DIR`` is declared here, in the entry-point plugin, so that pytest's first
     parse of the command line (before any conftest is loaded) already takes ``DIR`` as the
@@ -70,6 +86,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.getgroup("dhstats", "ΔH estimator gate (dhstats)").addoption(
         "--results", action="append", default=None, metavar="DIR",
         help="run-set directory holding run_*/results.json (repeatable); default: the embedded example run set")
+    declare_ini(parser)
 
 
 def results_of(config: pytest.Config) -> list[Path]:

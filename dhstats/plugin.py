@@ -18,7 +18,7 @@ import pytest
 from . import pytest_html_adapter, registry, xdist_adapter
 from .collection import Case, Skip
 from .history import usable_history
-from .layout import GATE_DIR
+from .layout import ENTRY_POINT, GATE_DIR, declare_ini
 from .outputs import example_roots, writable_reports
 from .results import DiscoveryError
 from .session import Session
@@ -31,14 +31,13 @@ _GATE = pytest.StashKey[Session]()
 _VERDICT = pytest.StashKey[object]()
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     group = parser.getgroup("dhstats", "ΔH estimator gate (dhstats)")  # --results: dhstats.layout
-    parser.addini("dhstats_results", "run-set directories (like --results)", type="paths", default=[])
-    pytest_html_adapter.add_ini(parser)
+    if not pluginmanager.has_plugin(ENTRY_POINT):  # else the entry point declared the ini keys
+        declare_ini(parser)
     for o in OPTIONS:
         kw = {"choices": list(o.choices)} if o.choices else {}
         group.addoption(o.flag, dest=f"dhstats_{o.name}", default=None, help=o.argparse_help, **kw)
-        parser.addini(f"dhstats_{o.name}", o.described, default=o.default)
 
 
 def _option(config: pytest.Config, name: str) -> str:

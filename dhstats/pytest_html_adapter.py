@@ -14,11 +14,6 @@ from .outputs import copy_into, publish, temp_path
 from .rendered import Figure
 
 
-def add_ini(parser: pytest.Parser) -> None:
-    parser.addini("dhstats_html_rows", "report.html lists passed and skipped tests one by one up to this many "
-                  f"tests (default {LIST_LIMIT}); beyond, it counts them", default=str(LIST_LIMIT))
-
-
 def claim_report(config: pytest.Config, out: SessionOutputs) -> str | None:
     """Without ``--html``, pytest-html writes in place, to a temporary name that the gate
     publishes (:func:`publish_report`): that name, or None (``--html`` given, or no pytest-html)."""

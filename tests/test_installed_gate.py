@@ -124,3 +124,32 @@ def test_the_installed_gate_speaks_for_itself(installed, research_repo):
     assert columns.returncode == 0 and "delta_true" in columns.stdout
     tables = dhstats("tables", "--results", "data/E_64", "--out", "t")
     assert tables.stdout.rstrip().endswith("columns: dhstats tables --columns") and "docs/" not in tables.stdout
+
+
+def test_the_users_own_pytest_strict_config_accepts_the_dhstats_keys(pytester, research_repo):
+    """The pytest11 entry point declares every dhstats_* ini key, so a repository that sets them
+    (here dhstats_reported_se, its own tests only) passes its own `pytest --strict-config`."""
+    from importlib.metadata import entry_points
+
+    if not any(ep.value == "dhstats.layout" for ep in entry_points(group="pytest11")):
+        pytest.skip("dhstats is not installed: no pytest11 entry point")
+    (research_repo / "tests" / "test_model.py").write_text("def test_own():\n    pass\n")
+    res = pytester.runpytest_subprocess("--strict-config", "-W", "error::pytest.PytestConfigWarning")
+    assert res.ret == 0, res.stdout.str()[-2000:] + res.stderr.str()[-2000:]
+    assert "Unknown config option" not in res.stdout.str() + res.stderr.str()
+
+
+def test_the_ini_keys_are_declared_once_whoever_loads_the_plugin(pytester, monkeypatch):
+    """Loaded by the entry point and by a conftest (a checkout), or by the conftest alone
+    (entry points disabled), each dhstats_* key is declared and pytest --help lists it once."""
+    from dhstats.settings import OPTIONS
+
+    pytester.makeconftest("pytest_plugins = ['dhstats.plugin']\n")
+    for env in ({}, {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}):
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)
+        res = pytester.runpytest_subprocess("--help")
+        assert res.ret == 0, res.stderr.str()[-2000:]
+        text = res.stdout.str()
+        for key in ["dhstats_results", "dhstats_html_rows", *(f"dhstats_{o.name}" for o in OPTIONS)]:
+            assert text.count(f"  {key} (") == 1, (env, key)

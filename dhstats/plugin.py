@@ -20,6 +20,7 @@ from .collection import Case, Skip
 from .history import usable_history
 from .layout import ENTRY_POINT, GATE_DIR, declare_ini
 from .outputs import example_roots, writable_reports
+from .pytest_internals import index_teardowns
 from .results import DiscoveryError
 from .session import Session
 from .session_outputs import deferred_interrupt
@@ -230,27 +231,6 @@ class GateHooks:
             for line in summary_lines(out.health, out.written) + out.notices + out.output_errors:
                 terminalreporter.write_line(line)
         return result
-
-
-def index_teardowns(terminalreporter) -> None:
-    """pytest's failure summary scans every report per failure for its teardown reports
-    (``TerminalReporter._get_teardown_reports``, O(failures × tests): minutes for 5 000 invalid
-    runs). Same look-up, same output, from one index (keyed by the id's string: pytest 9.2 passes
-    a ``NodeId``, earlier ones ``rep.nodeid``); left alone if pytest has no such method."""
-    if not callable(getattr(terminalreporter, "_get_teardown_reports", None)):
-        return
-    index: dict[str, list] | None = None
-
-    def teardown_reports(nodeid) -> list:
-        nonlocal index
-        if index is None:
-            index = {}
-            for rep in terminalreporter.getreports(""):
-                if getattr(rep, "when", None) == "teardown":
-                    index.setdefault(str(rep.nodeid), []).append(rep)
-        return list(index.get(str(nodeid), ()))
-
-    terminalreporter._get_teardown_reports = teardown_reports
 
 
 _UNFINISHED = (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR)

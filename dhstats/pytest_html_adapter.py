@@ -11,6 +11,7 @@ import pytest
 from .session_outputs import SessionOutputs
 from .html_rows import LIST_LIMIT, Rows
 from .outputs import copy_into, publish, temp_path
+from .pytest_internals import html_outcome_counts, html_report_moved
 from .rendered import Figure
 
 
@@ -41,9 +42,7 @@ def publish_report(session, out: SessionOutputs, own_html: str | None) -> None:
     try:
         if own_html is not None and html == Path(own_html):
             publish(html, final)
-            for plugin in session.config.pluginmanager.get_plugins():  # pytest-html's closing line
-                if Path(getattr(plugin, "_report_path", "")) == html:
-                    plugin._report_path = final
+            html_report_moved(session.config, html, final)  # pytest-html's closing line
         else:
             copy_into(html, final)
     except OSError as exc:
@@ -77,8 +76,7 @@ class HtmlHooks:
         """The row policy (:mod:`dhstats.html_rows`), fixed at the first row: by then the
         tests are collected (here or, under xdist, by the first worker)."""
         if self.rows is None:  # pytest-html's report data: its outcome counts (no public hook)
-            counts = next((d for p in self.session.config.pluginmanager.get_plugins()
-                           if hasattr(d := getattr(p, "_report", None), "outcomes") and hasattr(d, "add_test")), None)
+            counts = html_outcome_counts(self.session.config)
             self.rows = Rows(self.session.testscollected, counts, self.limit)
         return self.rows
 

@@ -11,7 +11,7 @@ import tempfile
 import pytest
 
 from .session import Session
-from .layout import GATE_DIR
+from .pytest_internals import scope_scheduler
 
 EXCHANGE = "dhstats_exchange"  # the workerinput key naming the exchange directory
 
@@ -48,6 +48,14 @@ def judge_ahead_instead(config: pytest.Config, s: Session) -> None:
                            f"process{'es' if helpers > 1 else ''} while this one ran the tests")
 
 
+def run_scope(nodeid: str) -> str | None:
+    """A gate test's run (``E_2048/run_01`` of ``…test_gate.py::test_x[E_2048/run_01/eta=…]``,
+    the run set of a pooled case), or None for any other test."""
+    if "[" in nodeid and "test_gate.py::" in nodeid.replace(os.sep, "/"):
+        return nodeid[nodeid.index("[") + 1: nodeid.rindex("]")].split("/eta=")[0]
+    return None
+
+
 def register(config: pytest.Config) -> None:
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(), "dhstats-gate-xdist")
@@ -61,15 +69,7 @@ class XdistHooks:
         self.exchange: str | None = None
 
     def pytest_xdist_make_scheduler(self, config, log):
-        from xdist.scheduler import LoadScopeScheduling
-
-        class RunScheduling(LoadScopeScheduling):
-            def _split_scope(self, nodeid: str) -> str:
-                if "[" in nodeid and f"{GATE_DIR}/" in nodeid.replace(os.sep, "/"):
-                    return nodeid[nodeid.index("[") + 1: nodeid.rindex("]")].split("/eta=")[0]
-                return super()._split_scope(nodeid)
-
-        return RunScheduling(config, log)
+        return scope_scheduler(config, log, run_scope)
 
     def pytest_configure_node(self, node):
         if self.exchange is None:

@@ -419,7 +419,7 @@ def test_index_teardowns_looks_up_what_pytest_does_from_one_scan():
 
     from _pytest.terminal import TerminalReporter
 
-    from dhstats.plugin import index_teardowns
+    from dhstats.pytest_internals import index_teardowns
 
     # (id: what pytest ≥ 9.2 compares, a NodeId there; its string form here)
     reports = [SimpleNamespace(when=w, nodeid=n, id=n, sections=[]) for n in ("a", "b", "a") for w in ("setup", "teardown")]

@@ -24,6 +24,7 @@ from . import equivalence, stats
 from .results import Entry
 from .sigmas import Sigmas, cov_from, sigma_c
 from .case_numbers import AgreementNumbers, PooledNumbers, present
+from .equivalence_words import not_demonstrated
 from .settings import Settings
 from .verdicts import Outcome, Reason, RunContext, RunSetRecords, Verdict, fmt, make_verdict, unbounded
 from .wording import APPROXIMATE, CONSTANT_RATIO, failure, num, percent, pm, pooled_meaning
@@ -303,17 +304,12 @@ def equivalence_verdict(check: str, run_set: str, eta: float, judged: Sequence[V
     if t.verdict == equivalence.Equivalence.NOT_FINITE:
         return make_verdict(check, "failed", f"not finite: {tests}; {interval}", run_set, None, eta, nums,
                             Reason.NOT_FINITE, detail)
-    needed = equivalence.runs_to_demonstrate(R, nums.ratio_se, delta, alpha)
-    e = sorted(n.n for n in runs if isinstance(n.n, int))
-    nums = replace(nums, runs_needed=unbounded(needed))
-    more = f"≈ {needed:.0f} runs of this precision"
-    if e and math.isfinite(needed):
-        e_needed = e[len(e) // 2] * equivalence.demonstration_factor(nums.ratio_se, delta, alpha)
-        nums = replace(nums, e_needed=e_needed)
-        more += f" (or E ≈ {equivalence.about(e_needed)} at {R} run{'s' * (R != 1)})"
-    return make_verdict(check, "failed", failure(f"{band} not demonstrated {where}: the runs are too few or too "
-                                                 f"noisy to show agreement within {band}; {more} would demonstrate "
-                                                 f"it (80 % power at ratio 1)", f"{interval} ({tests})"),
+    why = not_demonstrated(R, eta, nums.ratio, nums.ratio_lo, nums.ratio_hi, nums.ratio_se, delta, alpha,
+                           [n.n for n in runs])
+    nums = replace(nums, runs_needed=why.runs_needed)
+    if why.e_needed is not None:
+        nums = replace(nums, e_needed=why.e_needed)
+    return make_verdict(check, "failed", failure(why.headline, f"{interval} ({tests})"),
                         run_set, None, eta, nums, Reason.NOT_DEMONSTRATED, detail)
 
 

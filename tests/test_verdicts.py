@@ -804,7 +804,7 @@ def test_pooled_message_names_the_run_that_drives_it_and_what_lin_quad_says():
     assert v.outcome == Outcome.FAILED and v.to_dict()["Z"] == pytest.approx(-2.1)
     assert head.startswith("|Z| = 2.1 > k = 2: the linear prediction undershoots ΔH by ")
     assert "1 of 4 runs fails on its own" in head
-    assert "run_01 (z = −5) drives it (without it Z = 0.462)" in head
+    assert "run_01 (z = −5) drives it (without it Z = 0.462; the other runs do not point the same way)" in head
     assert "pooled lin+quad holds at this η (Z = 0.05): curvature" in head and "if " not in head
     assert v.to_dict()["finding"] == "beyond_linear"
     assert "run_02 z = 0.5" in v.message.splitlines()[1]  # the per-run z's in the detail

@@ -105,7 +105,7 @@ def _diagnosis(ctx: RunContext, check: str, sig: Sigmas, z: float) -> tuple[str 
     to one cause (``finding`` a key of :data:`dhstats.wording.FINDINGS`, or None)."""
     ratios = _ratios(ctx, check)
     values = list(ratios.values())
-    if len(values) >= 2 and all(r > 0 for r in values) and max(values) / min(values) <= 1.25 \
+    if len(values) >= 3 and all(r > 0 for r in values) and max(values) / min(values) <= 1.25 \
             and not 0.8 <= min(values) <= 1.25:
         return "biased_g", CONSTANT_RATIO.format(ratios=", ".join(num(r) for r in values))
     lq = _linquad_z(ctx, sig) if check == "linear_agreement" else None

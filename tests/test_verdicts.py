@@ -751,10 +751,15 @@ def test_a_pass_with_a_non_finite_number_becomes_a_failure():
 
 
 def test_constant_ratio_across_eta_names_a_biased_g(healthy):
-    run = replace(healthy, delta_h_per_lr=2 * healthy.delta_h_per_lr, gdotv=2 * healthy.gdotv)
+    three = make_run(etas=(1e-6, 2e-6, 4e-6))
+    run = replace(three, delta_h_per_lr=2 * three.delta_h_per_lr, gdotv=2 * three.gdotv)
     for v in judge_all("linear_agreement", run):
         assert v.outcome == Outcome.FAILED
         assert "constant ratio across η" in v.message and "a biased G, not curvature" in v.message
+    assert len(healthy.entries) == 2  # never judged "constant" from two η
+    run = replace(healthy, delta_h_per_lr=2 * healthy.delta_h_per_lr, gdotv=2 * healthy.gdotv)
+    for v in judge_all("linear_agreement", run):
+        assert v.outcome == Outcome.FAILED and "constant ratio" not in v.message
 
 
 def test_curvature_is_named_when_lin_quad_holds(healthy):

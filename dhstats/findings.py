@@ -9,8 +9,10 @@ Read from health.json case dicts (never recomputed):
 * **lin+quad** — the pooled lin+quad ratio beside the linear one (median over η): alike (a
   biased gdotv, not curvature) or near 1 where ηG is off (curvature);
 * **truncation** — ``truncation_ratio``'s ``ratio_q<q>`` (L_S/Δ_S with the largest
-  |η·gdotv_i| removed, keep-quantile q), median over runs and η: when it moves toward 1 as
-  more is removed, the bulk agrees and the excess sits in the top few % of |η·gdotv_i|;
+  |η·gdotv_i| removed, keep-quantile q), median over runs and η: when it reaches 1 (within a
+  quarter of the excess, 5–10 %, or across 1) as more is removed, the bulk agrees and the
+  excess sits in the top few % of |η·gdotv_i| (between the last removal that had not
+  reached 1 and the first that has);
 * **across η** — the pooled linear ratio at each η: constant (max/min ≤ :data:`CONSTANT`)
   only when there are at least 3 η; with fewer, not judged.
 
@@ -132,7 +134,8 @@ def truncation(cases: Sequence[Mapping], full: float | None) -> str | None:
     excess = abs(full - 1.0)
     path = " → ".join([_r(full)] + [f"{_r(r)} with {_pct(1 - q)} removed" for q, r in steps])
     reach = max(NEAR_ONE, min(2 * NEAR_ONE, excess / 4))
-    reached = next((i for i, (_, r) in enumerate(steps) if abs(r - 1.0) <= reach), None)
+    side = math.copysign(1.0, full - 1.0)  # reached: within reach of 1, or across it
+    reached = next((i for i, (_, r) in enumerate(steps) if abs(r - 1.0) <= reach or (r - 1.0) * side < 0), None)
     if reached is not None and excess > reach:
         hi = _pct(1 - steps[reached][0])
         top = f"top {hi}" if reached == 0 else f"top {_pct(1 - steps[reached - 1][0])[:-2]}–{hi}"

@@ -116,16 +116,20 @@ def linquad(cases: Sequence[Mapping]) -> str | None:
     return f"lin+quad agrees with ηG ({_r(lq)} vs {_r(lin)}): not curvature"
 
 
-def truncation(cases: Sequence[Mapping], full: float | None) -> str | None:
+def truncation(cases: Sequence[Mapping], full: float | None, k: float = 3.0) -> str | None:
     """How the truncation ratio moves as the largest |η·gdotv_i| are removed (median over runs
-    and η of each keep-quantile's ``ratio_q<q>``), from ``full`` (nothing removed)."""
+    and η of each keep-quantile's ``ratio_q<q>``), from ``full`` (nothing removed). Only judged
+    quantiles count: |Δ_S| ≥ k·σ_S (``true_S_q<q>``, ``sigma_S_q<q>``; checks.md, truncation_ratio)."""
     by_q: dict[float, list[float]] = {}
     for c in cases:
-        if c.get("check") != "truncation_ratio":
+        if c.get("check") != "truncation_ratio" or c.get("outcome") == "skipped":
             continue
         for key, value in c.items():
             m = _Q.match(key)
-            if m and _finite(value):
+            if not (m and _finite(value)):
+                continue
+            true, sigma = c.get(f"true_S_q{m.group(1)}"), c.get(f"sigma_S_q{m.group(1)}")
+            if _finite(true) and _finite(sigma) and abs(true) >= k * sigma:
                 by_q.setdefault(float(m.group(1)), []).append(float(value))
     steps = [(q, _median(v)) for q, v in sorted(by_q.items(), reverse=True)]
     steps = [(q, r) for q, r in steps if r is not None]
@@ -173,16 +177,28 @@ def across_eta(cases: Sequence[Mapping]) -> str | None:
     return f"the ratio changes across the {len(values)} η ({' → '.join(_r(v) for v in values)})"
 
 
+def disagrees(cases: Sequence[Mapping]) -> bool:
+    """Whether a run set shows a disagreement to explain: an agreement case failed for a reason
+    other than ``not_demonstrated`` (too imprecise to show agreement is not a disagreement), or a
+    pooled 1 − 2α interval excludes 1."""
+    if any(c.get("outcome") == "failed" and c.get("check") in AGREEMENT and c.get("reason") != "not_demonstrated"
+           for c in cases):
+        return True
+    return any(c.get("outcome") == "failed" and c.get("check") in AGREEMENT and _finite(c.get("ratio_lo"))
+               and _finite(c.get("ratio_hi")) and not c["ratio_lo"] <= 1.0 <= c["ratio_hi"] for c in cases)
+
+
 def set_finding(health: Mapping, run_set: str) -> SetFinding | None:
-    """The finding of ``run_set`` when one of its agreement cases (per run or pooled) failed."""
+    """The finding of ``run_set`` when it shows a disagreement (:func:`disagrees`)."""
     cases = [c for c in health.get("cases", []) if c.get("run_set") == run_set]
-    if not any(c.get("outcome") == "failed" and c.get("check") in AGREEMENT for c in cases):
+    if not disagrees(cases):
         return None
+    k = health.get("k") if _finite(health.get("k")) else 3.0
     pooled = _median([c.get("ratio") for c in cases if c.get("check") == "pooled_linear_agreement"])
     full = pooled if pooled is not None else _median(
         [c.get("ratio") for c in cases if c.get("check") == "linear_agreement"])
     head = f"pooled ratio {_r(pooled)}" if pooled is not None else None
-    parts = [p for p in (direction(cases, full), head, linquad(cases), truncation(cases, full), across_eta(cases))
+    parts = [p for p in (direction(cases, full), head, linquad(cases), truncation(cases, full, k), across_eta(cases))
              if p]
     if not parts:
         return None
@@ -200,4 +216,4 @@ def set_findings(health: Mapping) -> list[SetFinding]:
     return out
 
 
-__all__ = ["FIGURE", "SetFinding", "across_eta", "direction", "linquad", "set_finding", "set_findings", "truncation"]
+__all__ = ["FIGURE", "SetFinding", "across_eta", "direction", "disagrees", "linquad", "set_finding", "set_findings", "truncation"]

@@ -16,9 +16,11 @@ def pooled(eta, ratio, check="pooled_linear_agreement", **kw):
             "ratio": ratio, **kw}
 
 
-def truncation(run, eta, r99, r95, r90):
+def truncation(run, eta, r99, r95, r90, sigma=0.1):
+    """A truncation case: Δ_S = 1 at every quantile, judged when σ_S ≤ 1/3 (|Δ_S| ≥ 3σ_S)."""
+    judged = {f"{what}_S_q{q}": v for q in ("0.99", "0.95", "0.9") for what, v in (("true", 1.0), ("sigma", sigma))}
     return {"run_set": "E_2048", "run": run, "eta": eta, "check": "truncation_ratio", "outcome": "passed",
-            "ratio_q0.99": r99, "ratio_q0.95": r95, "ratio_q0.9": r90, "notebook_ratio_q0.99": 9.0}
+            "ratio_q0.99": r99, "ratio_q0.95": r95, "ratio_q0.9": r90, "notebook_ratio_q0.99": 9.0, **judged}
 
 
 RUN_RATIOS = {"run_01": 1.31, "run_02": 1.38, "run_03": 1.44, "run_04": 1.2}
@@ -63,6 +65,28 @@ def test_curvature_and_a_bulk_that_is_off():
     s = findings.set_finding(h, "E_2048").sentence
     assert "lin+quad is near 1 (1.02) where ηG is off (1.34): curvature" in s
     assert "the truncation ratio stays off as the largest |η·gdotv_i| are removed" in s and "bulk of the sequences" in s
+
+
+def test_inconclusive_truncation_quantiles_say_nothing():
+    h = e2048()
+    for c in h["cases"]:
+        if c["check"] == "truncation_ratio":
+            c.update({f"sigma_S_q{q}": 0.5 for q in ("0.99", "0.95", "0.9")})  # |Δ_S| = 1 < 3·0.5
+    assert "truncation" not in findings.set_finding(h, "E_2048").sentence
+
+
+def test_too_imprecise_to_demonstrate_is_no_disagreement():
+    # every failure is not_demonstrated and each interval holds 1 (the real E_256 at --tolerance 0.2)
+    h = e2048()
+    for c in h["cases"]:
+        c["outcome"] = "passed"
+        if c["run"] is None:
+            c.update(outcome="failed", reason="not_demonstrated", ratio_lo=0.57, ratio_hi=3.4)
+    assert findings.set_finding(h, "E_2048") is None
+    for c in h["cases"]:
+        if c["run"] is None:
+            c.update(ratio_lo=1.05, ratio_hi=1.51)  # narrow, crossing 1.5, excluding 1: a disagreement to explain
+    assert findings.set_finding(h, "E_2048") is not None
 
 
 def test_no_finding_without_a_failing_agreement_case():

@@ -161,12 +161,18 @@ def summary_lines(health: Mapping, written: Sequence[str | os.PathLike] = ()) ->
     rule = (f"Holm–Bonferroni α = {settings['holm']:g}" if settings.get("holm") is not None
             else f"|z| ≤ {_num(health.get('k'))}")
     out = [f"dhstats estimator health ({rule})"]
+    html = any(Path(p).name == "report.html" for p in written)
+    paths = {s["name"]: s.get("path") or s["name"] for s in health.get("run_sets", [])}
     found = set_findings(health)
     if found:  # first: what is wrong in each failing run set, and the figure that shows it
         out.append(f"{plural(len(found), 'finding')} (one per failing run set):")
         for f in found:  # wrapped, never cut: the sentence is the point
             out += textwrap.wrap(printable(f.sentence), WIDTH, subsequent_indent="  ", break_on_hyphens=False)
-            out.append(printable(f"  see the figure '{f.figure_caption}' in report.html"))
+            out += textwrap.wrap(printable(f"see the figure '{f.figure_caption}' " + (
+                "at the top of report.html" if html else
+                f"(no report.html in this session; draw it with: dhstats plot --results "
+                f"{paths.get(f.run_set, f.run_set)} --figure {f.figure})")), WIDTH, initial_indent="  ",
+                                 subsequent_indent="    ", break_on_hyphens=False)
     out += run_table(health)
     out.append("P passed · F failed · S skipped · ERR invalid run (input unusable, no cases)")
     pooled = run_set_lines(health)

@@ -159,3 +159,14 @@ def test_the_pooled_interval_caption_matches_the_settings():
     banded = plots.render("pooled_interval", [{**c, "tolerance": 0.5} for c in cases], where="E_2048")
     assert banded.caption == ("Pooled prediction / ΔH_true with its 1 − 2α interval against the tolerance band "
                               "1 ± 0.5 — E_2048")
+
+
+def test_the_terminal_says_where_the_figure_is():
+    from health_records import health
+
+    h = health()
+    lines = terminal.summary_lines(h, ["reports/report.html", "reports/health.json"])
+    assert "  see the figure 'Prediction / ΔH_true per run and pooled — E_256' at the top of report.html" in lines
+    alone = " ".join(ln.strip() for ln in terminal.summary_lines(h, ["reports/health.json"]))
+    assert ("see the figure 'Prediction / ΔH_true per run and pooled — E_256' (no report.html in this session; "
+            "draw it with: dhstats plot --results") in alone and "--figure pooled_ratio)" in alone

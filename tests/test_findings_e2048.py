@@ -68,7 +68,7 @@ def test_the_terminal_says_the_finding_first(session):
     assert "lin+quad agrees with ηG" in finding and "not curvature" in finding
     assert re.search(r"the excess sits in the top 1–5 % of \|η·gdotv_i\|", finding)
     assert "the ratio is constant across the 3 η" in finding
-    assert "see the figure 'Prediction / ΔH_true per run and pooled — E_2048' in report.html" in finding
+    assert "see the figure 'Prediction / ΔH_true per run and pooled — E_2048' at the top of report.html" in finding
     assert "drives it" not in session[0]
 
 

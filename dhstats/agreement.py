@@ -304,8 +304,8 @@ def equivalence_verdict(check: str, run_set: str, eta: float, judged: Sequence[V
     if t.verdict == equivalence.Equivalence.NOT_FINITE:
         return make_verdict(check, "failed", f"not finite: {tests}; {interval}", run_set, None, eta, nums,
                             Reason.NOT_FINITE, detail)
-    why = not_demonstrated(R, eta, nums.ratio, nums.ratio_lo, nums.ratio_hi, nums.ratio_se, delta, alpha,
-                           [n.n for n in runs])
+    why = not_demonstrated(R, eta, present(nums.ratio), present(nums.ratio_lo), present(nums.ratio_hi),
+                           present(nums.ratio_se), delta, alpha, [n.n for n in runs])
     nums = replace(nums, runs_needed=why.runs_needed)
     if why.e_needed is not None:
         nums = replace(nums, e_needed=why.e_needed)

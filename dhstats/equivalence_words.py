@@ -37,10 +37,12 @@ def _g3(x: float) -> str:
     return f"{x:.3g}"
 
 
-def not_demonstrated(R: int, eta: float, ratio: float, ratio_lo: float | None, ratio_hi: float | None,
-                     ratio_se: float, delta: float, alpha: float, sizes: Sequence[int] = ()) -> NotDemonstrated:
+def not_demonstrated(R: int, eta: float, ratio: float | None, ratio_lo: float | None, ratio_hi: float | None,
+                     ratio_se: float | None, delta: float, alpha: float, sizes: Sequence[int] = ()) -> NotDemonstrated:
     """The two cases of the module docstring. ``ratio_lo``/``ratio_hi``: the 1 − 2α Fieller
     interval (None: unbounded); ``sizes``: the runs' E (their median scales E)."""
+    ratio = math.nan if ratio is None else float(ratio)
+    ratio_se = math.nan if ratio_se is None else float(ratio_se)
     band = f"±{equivalence.percent(delta)}"
     runs = f"{R} run{'s' * (R != 1)}"
     where = f"{band} not demonstrated over R = {runs} at η = {eta:.3g}"
@@ -76,8 +78,8 @@ def not_demonstrated(R: int, eta: float, ratio: float, ratio_lo: float | None, r
 
 
 def _more(needed: float, factor: float, median_e: int | None, runs: str) -> tuple[str, float | None]:
-    if not math.isfinite(needed):
-        return "no number of runs of this precision", None
+    if not math.isfinite(needed):  # the ratio's SE is not finite: nothing to scale
+        return "more runs (how many cannot be estimated: the ratio's SE is not finite)", None
     more = f"≈ {needed:.0f} runs of this precision"
     if median_e is None or not math.isfinite(factor):
         return more, None

@@ -24,6 +24,7 @@ from . import equivalence, stats
 from .results import Entry
 from .sigmas import Sigmas, cov_from, sigma_c
 from .case_numbers import AgreementNumbers, PooledNumbers, present
+from .equivalence_words import not_demonstrated
 from .settings import Settings
 from .verdicts import Outcome, Reason, RunContext, RunSetRecords, Verdict, fmt, make_verdict, unbounded
 from .wording import APPROXIMATE, CONSTANT_RATIO, failure, num, percent, pm, pooled_meaning
@@ -104,7 +105,7 @@ def _diagnosis(ctx: RunContext, check: str, sig: Sigmas, z: float) -> tuple[str 
     to one cause (``finding`` a key of :data:`dhstats.wording.FINDINGS`, or None)."""
     ratios = _ratios(ctx, check)
     values = list(ratios.values())
-    if len(values) >= 2 and all(r > 0 for r in values) and max(values) / min(values) <= 1.25 \
+    if len(values) >= 3 and all(r > 0 for r in values) and max(values) / min(values) <= 1.25 \
             and not 0.8 <= min(values) <= 1.25:
         return "biased_g", CONSTANT_RATIO.format(ratios=", ".join(num(r) for r in values))
     lq = _linquad_z(ctx, sig) if check == "linear_agreement" else None
@@ -303,17 +304,12 @@ def equivalence_verdict(check: str, run_set: str, eta: float, judged: Sequence[V
     if t.verdict == equivalence.Equivalence.NOT_FINITE:
         return make_verdict(check, "failed", f"not finite: {tests}; {interval}", run_set, None, eta, nums,
                             Reason.NOT_FINITE, detail)
-    needed = equivalence.runs_to_demonstrate(R, nums.ratio_se, delta, alpha)
-    e = sorted(n.n for n in runs if isinstance(n.n, int))
-    nums = replace(nums, runs_needed=unbounded(needed))
-    more = f"≈ {needed:.0f} runs of this precision"
-    if e and math.isfinite(needed):
-        e_needed = e[len(e) // 2] * equivalence.demonstration_factor(nums.ratio_se, delta, alpha)
-        nums = replace(nums, e_needed=e_needed)
-        more += f" (or E ≈ {equivalence.about(e_needed)} at {R} run{'s' * (R != 1)})"
-    return make_verdict(check, "failed", failure(f"{band} not demonstrated {where}: the runs are too few or too "
-                                                 f"noisy to show agreement within {band}; {more} would demonstrate "
-                                                 f"it (80 % power at ratio 1)", f"{interval} ({tests})"),
+    why = not_demonstrated(R, eta, present(nums.ratio), present(nums.ratio_lo), present(nums.ratio_hi),
+                           present(nums.ratio_se), delta, alpha, [n.n for n in runs])
+    nums = replace(nums, runs_needed=why.runs_needed)
+    if why.e_needed is not None:
+        nums = replace(nums, e_needed=why.e_needed)
+    return make_verdict(check, "failed", failure(why.headline, f"{interval} ({tests})"),
                         run_set, None, eta, nums, Reason.NOT_DEMONSTRATED, detail)
 
 

@@ -248,11 +248,11 @@ class Gate:
 
     def _set_images(self, case: Case, names) -> list:
         """Figures of a failing run-set case, drawn from records. A set's figure (every η, both
-        estimators) is attached to its first failing case only; the others name that case."""
+        estimators) is attached to its first failing case only; the others carry none (no note
+        repeated under every pooled failure: the report's finding shows the figure first)."""
         key = (case.run_set, tuple(names))
         if key in self._set_images_cache:
-            first, images = self._set_images_cache[key]
-            return [Figure(img.caption, None, f"shown once per run set, under {first}") for img in images]
+            return []
         images = self.executor.draw_set(names, self._set_figure_data(case), case.run_set)
         self._set_images_cache[key] = (f"{case.check}[{case.id}]", images)
         return images

@@ -27,11 +27,13 @@ from . import registry
 from . import wording
 from .confidence import run_set_sentence, seen_kind
 from .equivalence import percent
+from .findings import set_findings
 from .health import OUTCOMES, RunIndex, count, exit_block, reference_set
 from .names import safe_name
 from .rendered import Figure
 
 TEMPLATES = Path(__file__).with_name("templates")
+POOLED_NAMES = frozenset(c.name for c in registry.POOLED)
 MAX_SUMMARY_FAILURES = 100
 _B64 = re.compile(r"[A-Za-z0-9+/=\s]+")
 _BASE_KEYS = {"run_set", "run", "eta", "check", "outcome", "reason", "message", "finding",
@@ -105,6 +107,18 @@ def headline(c: Mapping) -> list[str]:
     if "resolution" in c:  # what the test could see (null: no bias of any size)
         out.append("resolves nothing" if c["resolution"] is None else f"resolves ±{percent(c['resolution'])}")
     return out
+
+
+def pooled_cell(c: Mapping) -> dict:
+    """A run-set table cell: ``headline`` (shown) and ``more`` (on demand). Under --tolerance the
+    equivalence is the headline ("1.28 [1.12, 1.45] within 1 ± 0.5: demonstrated") and the
+    difference test's Z goes to ``more``; otherwise the usual numbers (:func:`headline`)."""
+    band = wording.against_band(c)
+    if band is None:
+        return {"headline": headline(c), "more": []}
+    more = [f"difference test: Z = {num(c['Z'])}"] if c.get("Z") is not None else []
+    more += [x for x in headline(c) if not x.startswith(("Z = ", "ratio = "))]
+    return {"headline": [band], "more": more}
 
 
 def case_numbers(c: Mapping) -> list[tuple[str, str]]:
@@ -197,6 +211,8 @@ def _group_key(c: Mapping) -> tuple[str, str]:
     are of one check and their first lines say the same after the rule (``|z| = 5.1 > k = 3: …``)."""
     if c.get("finding") in wording.FINDINGS:
         return ("finding", c["finding"])
+    if c.get("run") is None and c["check"] in POOLED_NAMES:  # one table for the pooled failures
+        return ("pooled", "tolerance" if c.get("tolerance") is not None else "")
     head = wording.headline_of(c.get("message"))
     rule, sep, meaning = head.partition(": ")
     return (c["check"], meaning if sep and any(ch.isdigit() for ch in rule) else head)
@@ -211,8 +227,11 @@ def findings(failed: Sequence[Mapping], links: Mapping[str, str]) -> list[dict]:
         groups.setdefault(_group_key(c), []).append(c)
     out = []
     for (kind, text), cases in groups.items():
+        pooled = kind == "pooled"
         if kind == "finding":
             head, strip = wording.finding_headline(text, cases), True
+        elif pooled:  # each case's own first line (its interval and reason), one header for all
+            head, strip = _pooled_headline(cases), False
         elif len(cases) > 1 and text != wording.headline_of(cases[0].get("message")):
             head, strip = f"{_who(cases)} ({registry.BY_NAME[kind].title}): {text}", True
         else:
@@ -220,13 +239,24 @@ def findings(failed: Sequence[Mapping], links: Mapping[str, str]) -> list[dict]:
         rows = []
         for c in cases:
             first = "" if strip else wording.headline_of(c.get("message"))  # else the numbers say it
+            band = wording.against_band(c) if pooled else None
             rows.append({"label": _label(c), "href": links.get(_label(c)), "check": c["check"],
                          "title": registry.BY_NAME[c["check"]].title, "eta": wording.eta(c["eta"]) if c["eta"] is not None
-                         else "per run", "first_line": first, "numbers": headline(c) if strip else [],
+                         else "per run", "first_line": first, "numbers": headline(c) if strip else [band] if band else [],
                          "detail": wording.detail_of(c.get("message"))})
-        out.append({"headline": head, "cases": rows, "named": kind == "finding"})
+        out.append({"headline": head, "cases": rows, "named": kind == "finding", "why": not strip})
     out.sort(key=lambda g: (not g["named"], -len(g["cases"]) if g["headline"] else 0))  # stable: run sets first
     return out
+
+
+def _pooled_headline(cases: Sequence[Mapping]) -> str:
+    """``6 pooled cases failed (run sets E_2048): agreement within 1 ± 0.3 judged by TOST`` —
+    said once above the one table of pooled failures."""
+    sets = ", ".join(dict.fromkeys(str(c["run_set"]) for c in cases))
+    tol = next((c["tolerance"] for c in cases if c.get("tolerance") is not None), None)
+    how = (f": agreement within 1 ± {tol:g} judged by TOST (interval of the pooled ratio against the band)"
+           if tol is not None else ": Stouffer's Z of the runs' z at each η")
+    return f"{wording.plural(len(cases), 'pooled case')} failed ({sets}){how}"
 
 
 def _who(cases: Sequence[Mapping]) -> str:
@@ -247,10 +277,12 @@ def problem_text(p: Mapping) -> str:
     return f"{where}: {p.get('message')}"
 
 
-def render_run_page(health: Mapping, key, figures=(), index: RunIndex | None = None) -> str:
+def render_run_page(health: Mapping, key, figures=(), index: RunIndex | None = None,
+                    report: str | None = None) -> str:
     """One self-contained page (inline CSS, data-URI images, no script) for the run ``key``
     (``index``: :class:`dhstats.health.RunIndex` of ``health``, built when not given: a
-    caller rendering many pages builds it once)."""
+    caller rendering many pages builds it once). ``report``: the session's report page
+    (relative to the reports directory, e.g. ``report.html``), linked back from the top."""
     run_set, name = key
     index = RunIndex(health) if index is None else index
     run = index.run(run_set, name)
@@ -283,6 +315,7 @@ def render_run_page(health: Mapping, key, figures=(), index: RunIndex | None = N
         n={o: sum(c["outcome"] == o for c in cases) for o in OUTCOMES}, cases=cases,
         failed=[v for v in views if v["outcome"] == "failed"], others=others, columns=columns, rows=rows,
         figures=normalise_figures(figures), settings=_settings(health), generated=health.get("generated"),
+        back=None if report is None else "../" * page_path(key).count("/") + report,
     )
 
 
@@ -302,7 +335,7 @@ def _run_sets_view(health: Mapping, index: RunIndex) -> tuple[list[dict], list[d
         if not set_cases:
             continue
         etas = sorted({c["eta"] for c in set_cases if c["eta"] is not None})
-        cell = {(c["check"], c["eta"]): {**c, "headline": headline(c)} for c in set_cases}
+        cell = {(c["check"], c["eta"]): {**c, **pooled_cell(c)} for c in set_cases}
         rows = [{"eta": f"{e:g}", "cells": [cell.get((chk.name, e)) for chk in per_eta]} for e in etas]
         whole = [c for c in set_cases if c["eta"] is None]
         views.append({"name": s["name"], "E": num(s.get("E")), "runs": num(s.get("runs")), "rows": rows,
@@ -310,10 +343,13 @@ def _run_sets_view(health: Mapping, index: RunIndex) -> tuple[list[dict], list[d
     return views, [{"name": c.name, "title": c.title} for c in per_eta]
 
 
-def render_summary(health: Mapping, links: Mapping[str, str] | None = None, cross_set=(), trend=()) -> str:
+def render_summary(health: Mapping, links: Mapping[str, str] | None = None, cross_set=(), trend=(),
+                   finding_figures: Mapping[str, Figure] | None = None) -> str:
     """HTML fragment for the pytest-html summary. ``links`` maps ``"E_2048/run_01"`` to a
     relative href (default :func:`page_links`); ``cross_set`` and ``trend`` are figures
-    (:class:`dhstats.rendered.Figure`) drawn by :mod:`dhstats.plots`."""
+    (:class:`dhstats.rendered.Figure`) drawn by :mod:`dhstats.plots`. First come the
+    findings of the failing run sets (:func:`dhstats.findings.set_findings`), each with its
+    figure from ``finding_figures`` (run set → Figure) when given."""
     index = RunIndex(health)
     links = page_links(health, index) if links is None else dict(links)
     counts = health.get("counts") or count(health["runs"], health["cases"])
@@ -326,8 +362,11 @@ def render_summary(health: Mapping, links: Mapping[str, str] | None = None, cros
                for r in health["runs"] if r["outcome"] == "error"]
     checks = [{"name": n, "title": registry.BY_NAME[n].title, **counts["checks"][n]} for n in registry.NAMES]
     run_sets, pooled_checks = _run_sets_view(health, index)
+    figs = finding_figures or {}
+    found = [{"sentence": f.sentence, "figures": normalise_figures([figs[f.run_set]] if f.run_set in figs else [])}
+             for f in set_findings(health)]
     return environment().get_template("summary.html").render(
-        seen=[{"text": run_set_sentence(health, s), "kind": seen_kind(health, s)} for s in health.get("run_sets", [])],
+        set_findings=found, seen=[{"text": run_set_sentence(health, s), "kind": seen_kind(health, s)} for s in health.get("run_sets", [])],
         confidence=health.get("confidence"),
         exit=health.get("exit") or exit_block(counts), counts=counts, failures=failures,
         more_failures=max(0, len(failed) - MAX_SUMMARY_FAILURES), invalid=invalid,

@@ -95,7 +95,8 @@ def write_reports(
         if needs_page(r, index.cases_of(r["run_set"], r["run"])):
             key = RunKey(r["run_set"], r["run"])
             attempt(f"the run page of {r['run_set']}/{r['run']}", lambda k=key: session.write_text(
-                page_path(k), render_run_page(health, k, _figures(figures_for, k), index)))
+                page_path(k), render_run_page(health, k, _figures(figures_for, k), index,
+                                                report=REPORT_HTML if html_report else None)))
     if history:
         attempt(f"the history line ({history})", lambda: (append_history(history, health, commit), Path(history))[1])
     attempt("the manifest (.dhstats-manifest.json)", session.commit, output=False)

@@ -127,13 +127,18 @@ class SessionOutputs:
             except Exception as exc:  # noqa: BLE001 - a figure never costs the summary
                 return Figure(name, None, f"not drawn: {type(exc).__name__}: {exc}")
 
-        cross, trend = [], []
+        cross, trend, found = [], [], {}
         if not self.interrupted:
+            from .findings import set_findings
+
+            for f in set_findings(self.health):  # each failing set's finding, with its most telling figure
+                cases = [c for c in self.health["cases"] if c["run_set"] == f.run_set]
+                found[f.run_set] = figure(f.figure, cases, where=f.run_set)
             if len(self.collection.run_sets) > 1:
                 cross = [figure(name, self.health) for name in ("sigma_vs_e", "ratio_vs_e")]
             lines = read_history(self.options.history) if self.options.history else []
             trend = [figure("trend", lines, k=self.settings.k)] if len(lines) > 1 else []
-        return render_summary(self.health, None, cross, trend)
+        return render_summary(self.health, None, cross, trend, found)
 
 
 @contextlib.contextmanager

@@ -9,12 +9,15 @@ skipped" cases, "invalid runs") and the exit summary last, where the eye lands.
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 from collections.abc import Mapping, Sequence
 
 from . import registry
 from .confidence import run_set_sentence
+from .findings import set_findings
 from .health import OUTCOMES, RunIndex, count, exit_block, reference_set
+from .wording import against_band, plural
 
 WIDTH = 120
 
@@ -90,6 +93,20 @@ def pooled_line(cases: Sequence[Mapping]) -> str:
     return " · ".join(parts)
 
 
+def tolerance_lines(label: str, cases: Sequence[Mapping]) -> list[str]:
+    """Under --tolerance the equivalence is the headline: ``E_2048 pool-lin: 2 of 3 η
+    demonstrated within 1 ± 0.5 (TOST)``, then one line per η with the interval against the
+    band (:func:`dhstats.wording.against_band`); the difference test's Z is in the detail."""
+    tol = next(c["tolerance"] for c in cases if c.get("tolerance") is not None)
+    judged = [c for c in cases if c["outcome"] != "skipped"]
+    shown = sum(c["outcome"] == "passed" for c in judged)
+    out = [f"{label}: {shown} of {len(judged)} η demonstrated within 1 ± {tol:g} (TOST)"]
+    for c in cases:
+        text = against_band(c) if c["outcome"] != "skipped" else None
+        out.append(f"  η={c['eta']:.3g}: " + (text or f"{c['outcome']} ({c.get('reason')})"))
+    return out
+
+
 def run_set_lines(health: Mapping) -> list[str]:
     """One line per run set and run-set check: ``E_256 pool-lin: 5/5 passed · max |Z| 0.78 …``;
     ``se_scaling``: its outcome and σ ratio."""
@@ -105,6 +122,9 @@ def run_set_lines(health: Mapping) -> list[str]:
                 out.append(printable(f"{name} {chk.short}: ") + "reference set (largest E), not a case")
                 continue
             if not cases:
+                continue
+            if chk.per_eta and any(c.get("tolerance") is not None for c in cases):
+                out += tolerance_lines(printable(f"{name} {chk.short}"), cases)
                 continue
             if chk.per_eta:
                 text = pooled_line(cases)
@@ -128,8 +148,8 @@ def _written(paths: Sequence[str | os.PathLike]) -> list[str]:
         else:
             out.append(printable(os.fspath(p)))
     for directory, files in grouped.items():
-        kind = "run pages" if directory.name == "runs" else "badges"
-        out.append(f"{printable(os.fspath(directory))}/ ({len(files)} {kind})")
+        kind = "run page" if directory.name == "runs" else "badge"
+        out.append(f"{printable(os.fspath(directory))}/ ({plural(len(files), kind)})")
     return out
 
 
@@ -140,7 +160,20 @@ def summary_lines(health: Mapping, written: Sequence[str | os.PathLike] = ()) ->
     settings = health.get("settings") or {}
     rule = (f"Holm–Bonferroni α = {settings['holm']:g}" if settings.get("holm") is not None
             else f"|z| ≤ {_num(health.get('k'))}")
-    out = [f"dhstats estimator health ({rule})"] + run_table(health)
+    out = [f"dhstats estimator health ({rule})"]
+    html = any(Path(p).name == "report.html" for p in written)
+    paths = {s["name"]: s.get("path") or s["name"] for s in health.get("run_sets", [])}
+    found = set_findings(health)
+    if found:  # first: what is wrong in each failing run set, and the figure that shows it
+        out.append(f"{plural(len(found), 'finding')} (one per failing run set):")
+        for f in found:  # wrapped, never cut: the sentence is the point
+            out += textwrap.wrap(printable(f.sentence), WIDTH, subsequent_indent="  ", break_on_hyphens=False)
+            out += textwrap.wrap(printable(f"see the figure '{f.figure_caption}' " + (
+                "at the top of report.html" if html else
+                f"(no report.html in this session; draw it with: dhstats plot --results "
+                f"{paths.get(f.run_set, f.run_set)} --figure {f.figure})")), WIDTH, initial_indent="  ",
+                                 subsequent_indent="    ", break_on_hyphens=False)
+    out += run_table(health)
     out.append("P passed · F failed · S skipped · ERR invalid run (input unusable, no cases)")
     pooled = run_set_lines(health)
     if pooled:
@@ -156,10 +189,11 @@ def summary_lines(health: Mapping, written: Sequence[str | os.PathLike] = ()) ->
     reference = reference_set(health)  # a test pytest skips, not a case
     across = [c.name for c in registry.ACROSS_SETS]
     ref = reference is not None and not any(c["check"] in across for c in index.cases_of(reference, None))
-    extra = f" and the {' / '.join(across)} reference" if ref else ""
-    out.append(f"{c['total']} cases: {c['passed']} passed, {c['failed']} failed, {c['skipped']} skipped; "
-               f"{r['total']} runs: {r['ok']} valid, {r['error']} invalid "
-               f"(pytest: {c['total'] + r['total'] + ref} tests, + 1 input test per run{extra})")
+    tests = [plural(c["total"], "case"), plural(r["total"], "input test") + ", one per run"]
+    tests += [f"the {' / '.join(across)} reference"] if ref else []
+    out.append(f"pytest ran {c['total'] + r['total'] + ref} tests = {' + '.join(tests)}")
+    out.append(f"{plural(c['total'], 'case')}: {c['passed']} passed, {c['failed']} failed, {c['skipped']} skipped; "
+               f"{plural(r['total'], 'run')}: {r['ok']} valid, {r['error']} invalid")
     ex = health.get("exit") or exit_block(counts)
     low = " · low resolution" if ex["status"] == 0 and health.get("confidence") == "low_resolution" else ""
     out.append(f"dhstats gate: {ex['summary']}{low} (exit status {ex['status']})")

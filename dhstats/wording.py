@@ -100,7 +100,8 @@ def _stouffer(z: Sequence[float]) -> float:
 def pooled_meaning(z_runs: Mapping[str, float], alone: int, Z: float, k: float,
                    companion: Sequence[float]) -> tuple[str | None, str]:
     """``(finding, meaning)`` of a failing pooled case, from what is known: how many runs fail
-    ``alone``, whether one run drives Z (without it |Z| ≤ k; ``z_runs``: each judged run's z),
+    ``alone``, what Z is without the largest run (leave-one-out, information: "drives it" only
+    when without it |Z| ≤ k and most other runs do not point the same way; ``z_runs``: each judged run's z),
     and for the linear check whether pooled lin+quad holds at this η (``companion``: the z's of
     its judged per-run cases; none for lin+quad)."""
     top = max(z_runs, key=lambda run: float(z_runs[run]) * math.copysign(1.0, Z))
@@ -113,7 +114,13 @@ def pooled_meaning(z_runs: Mapping[str, float], alone: int, Z: float, k: float,
     else:
         parts = [f"{of_runs(alone, len(z_runs))} on {'its' if alone == 1 else 'their'} own"]
     if math.isfinite(without) and abs(without) <= k and len(z_runs) > 2:
-        parts.append(f"{where} drives it (without it Z = {signed(without)}): look at that run first")
+        same = sum(float(z) * Z > 0 for z in (z_runs[run] for run in z_runs if run != top))
+        if 2 * same > len(rest):  # information, not blame: the others point the same way
+            parts.append(f"without {top} Z = {signed(without)}; the other runs point the same way too, "
+                         "less precisely")
+        else:
+            parts.append(f"{where} drives it (without it Z = {signed(without)}; the other runs do not point "
+                         "the same way): look at that run first")
     else:
         parts.append(f"shared by the run set, not one batch (largest: {where})")
     finding = None
@@ -127,6 +134,34 @@ def pooled_meaning(z_runs: Mapping[str, float], alone: int, Z: float, k: float,
     return finding, "; ".join(parts)
 
 
+# --------------------------------------------------------------------------- equivalence
+
+
+def _ratio3(x) -> str:
+    return "∞" if x is None else signed(float(x))
+
+
+def against_band(case: Mapping) -> str | None:
+    """A pooled case judged under --tolerance δ as its interval against the band:
+    "1.28 [1.12, 1.45] within 1 ± 0.5: demonstrated", "1.62 [1.55, 1.7] outside 1 ± 0.5",
+    "1.34 [1.18, 1.51] vs 1 ± 0.5: not demonstrated" (fields ``ratio``, ``ratio_lo``,
+    ``ratio_hi`` — null: unbounded — ``tolerance``, ``reason``). None without a tolerance or a ratio."""
+    tol, ratio = case.get("tolerance"), case.get("ratio")
+    if not isinstance(tol, (int, float)) or not isinstance(ratio, (int, float)):
+        return None
+    lo = "−∞" if case.get("ratio_lo") is None else _ratio3(case["ratio_lo"])
+    interval = f"{_ratio3(ratio)} [{lo}, {_ratio3(case.get('ratio_hi'))}]"
+    band = f"1 ± {tol:g}"
+    reason = case.get("reason")
+    if case.get("outcome") == "passed":
+        return f"{interval} within {band}: demonstrated"
+    if reason == "out_of_tolerance":
+        return f"{interval} outside {band}"
+    if reason == "not_demonstrated":
+        return f"{interval} vs {band}: not demonstrated"
+    return f"{interval} vs {band}: {case.get('outcome')}" + (f" ({reason})" if reason else "")
+
+
 # --------------------------------------------------------------------------- shared causes
 
 # key → (what it is, what to do): the finding's words, said once for all its cases.
@@ -138,7 +173,7 @@ FINDINGS: dict[str, tuple[str, str]] = {
     "beyond_linear": ("η is beyond the linear regime: lin+quad holds where ηG fails",
                       "judge these η by lin+quad, or use smaller η"),
     "shared_bias": ("a bias shared by the runs of a run set",
-                    "see the pooled ratio and the run that drives it"),
+                    "see the pooled ratio and each run's ratio (the per-run pooled-ratio figure)"),
 }
 
 
@@ -152,5 +187,5 @@ def finding_headline(key: str, cases: Sequence[dict]) -> str:
     return f"{' and '.join(who)}: {what}; {todo}"
 
 
-__all__ = ["pooled_meaning", "APPROXIMATE", "CONSTANT_RATIO", "FINDINGS", "detail_of", "eta", "failure", "finding_headline", "headline_of", "num", "of_runs",
+__all__ = ["against_band", "pooled_meaning", "APPROXIMATE", "CONSTANT_RATIO", "FINDINGS", "detail_of", "eta", "failure", "finding_headline", "headline_of", "num", "of_runs",
            "percent", "plural", "pm", "signed"]

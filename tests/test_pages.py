@@ -162,10 +162,12 @@ def test_summary_structure_and_links():
     assert page.headings == ["Failures (3)", "Invalid runs (1): input unusable, no checks run",
                              "Checks", "Run sets (pooled over runs)", "Across run sets", "Trend over gate sessions"]
     text = page.all_text()
-    # the summary opens with one sentence per run set on what the gate could see, then the verdict
-    first = text.strip().splitlines()
-    assert first[0] == "E_256: 3 cases failed; no agreement case could be judged, so its resolution is unknown"
-    assert first[1].startswith("E_512: no disagreement found;") and first[2].startswith("3 failed, 1 invalid run")
+    # the summary opens with the finding of the failing run set (an agreement case failed), then
+    # one sentence per run set on what the gate could see, then the verdict
+    first = [ln for ln in text.strip().splitlines() if ln.strip()]
+    assert first[0].startswith("E_256: The run overshoots (ratio 1.50)")
+    assert first[1] == "E_256: 3 cases failed; no agreement case could be judged, so its resolution is unknown"
+    assert first[2].startswith("E_512: no disagreement found;") and first[3].startswith("3 failed, 1 invalid run")
     assert EVIL_RUN in text and EVIL_MSG in text
     hrefs = [a["href"] for a in page.names("a") if not a["href"].startswith("#")]
     assert hrefs.count("runs/E_256/run_03.html") == 1 and pages.page_path(("E_256", EVIL_RUN)) in hrefs

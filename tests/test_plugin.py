@@ -287,12 +287,13 @@ def test_gate_runs_without_pytest_html_and_xdist(pytester, checkout):
 
 def test_max_plots_bounds_rendering_and_says_how_to_get_the_rest(pytester, checkout):
     # 4 figures of run_01's case (run_02's do not fit in what is left); the pooled case's 2 (pooled
-    # interval, pooled ratio) are run-set figures, outside the budget
+    # ratio, pooled interval) are run-set figures, outside the budget, and so is the pooled-ratio
+    # figure under the run set's finding at the top of the summary
     result = gate(pytester, checkout, "--max-plots", "5")
     assert result.ret == 1
     result.stdout.fnmatch_lines(["*plots omitted*dhstats plot --results*--run run_02 --eta 0.000256*"])
     html = (checkout / "reports" / "report.html").read_text()
-    assert html.count("data:image/png;base64") == 6
+    assert html.count("data:image/png;base64") == 7
 
 
 def test_selecting_cases_with_k_still_reports_every_selected_run(pytester, checkout, planted):

@@ -13,6 +13,8 @@ from dhstats.settings import Settings
 def test_summary_lines():
     lines = terminal.summary_lines(health(), ["reports/health.json"])
     assert lines[0] == "dhstats estimator health (|z| ≤ 3)"
+    assert lines[1] == "1 finding (one per failing run set):" and lines[2].startswith("E_256: ")
+    lines = lines[lines.index(next(ln for ln in lines if ln.startswith("run "))) - 1:]
     header = lines[1].split()
     assert header == ["run"] + [c.short for c in CHECKS if c.scope != Scope.RUN_SET]
     rows = {ln.split()[0]: ln.split()[1:] for ln in lines[2:7]}
@@ -23,8 +25,8 @@ def test_summary_lines():
     assert rows["total"] == ["3P", "-", "-", "1S", "1P1F", "-", "1F"]
     assert "  E_256 pool-lin: 2/2 passed · max |Z| 1.2 at η=1e-06" in lines
     assert "  E_256 scaling: failed (σ ratio 2.5)" in lines
-    assert lines[-2] == ("11 cases: 7 passed, 3 failed, 1 skipped; 4 runs: 3 valid, 1 invalid "
-                         "(pytest: 15 tests, + 1 input test per run)")
+    assert lines[-3] == "pytest ran 15 tests = 11 cases + 4 input tests, one per run"
+    assert lines[-2] == "11 cases: 7 passed, 3 failed, 1 skipped; 4 runs: 3 valid, 1 invalid"
     assert lines[-1] == "dhstats gate: 3 failed, 1 invalid run (exit status 1)"
     assert all(len(ln) <= terminal.WIDTH for ln in lines)
 
@@ -64,4 +66,4 @@ def test_the_reference_set_of_se_scaling_is_named_not_counted():
     assert "  E_256 scaling: passed (σ ratio 1.1)" in lines
     assert "  E_512 scaling: reference set (largest E), not a case" in lines
     assert h["counts"]["checks"]["se_scaling"]["total"] == 1
-    assert lines[-2].endswith("(pytest: 4 tests, + 1 input test per run and the se_scaling reference)")
+    assert lines[-3] == "pytest ran 4 tests = 1 case + 2 input tests, one per run + the se_scaling reference"

@@ -751,10 +751,15 @@ def test_a_pass_with_a_non_finite_number_becomes_a_failure():
 
 
 def test_constant_ratio_across_eta_names_a_biased_g(healthy):
-    run = replace(healthy, delta_h_per_lr=2 * healthy.delta_h_per_lr, gdotv=2 * healthy.gdotv)
+    three = make_run(etas=(1e-6, 2e-6, 4e-6))
+    run = replace(three, delta_h_per_lr=2 * three.delta_h_per_lr, gdotv=2 * three.gdotv)
     for v in judge_all("linear_agreement", run):
         assert v.outcome == Outcome.FAILED
         assert "constant ratio across η" in v.message and "a biased G, not curvature" in v.message
+    assert len(healthy.entries) == 2  # never judged "constant" from two η
+    run = replace(healthy, delta_h_per_lr=2 * healthy.delta_h_per_lr, gdotv=2 * healthy.gdotv)
+    for v in judge_all("linear_agreement", run):
+        assert v.outcome == Outcome.FAILED and "constant ratio" not in v.message
 
 
 def test_curvature_is_named_when_lin_quad_holds(healthy):
@@ -804,7 +809,7 @@ def test_pooled_message_names_the_run_that_drives_it_and_what_lin_quad_says():
     assert v.outcome == Outcome.FAILED and v.to_dict()["Z"] == pytest.approx(-2.1)
     assert head.startswith("|Z| = 2.1 > k = 2: the linear prediction undershoots ΔH by ")
     assert "1 of 4 runs fails on its own" in head
-    assert "run_01 (z = −5) drives it (without it Z = 0.462)" in head
+    assert "run_01 (z = −5) drives it (without it Z = 0.462; the other runs do not point the same way)" in head
     assert "pooled lin+quad holds at this η (Z = 0.05): curvature" in head and "if " not in head
     assert v.to_dict()["finding"] == "beyond_linear"
     assert "run_02 z = 0.5" in v.message.splitlines()[1]  # the per-run z's in the detail

@@ -54,8 +54,7 @@ CAPTIONS: dict[str, tuple[str, str]] = {
     "weights": ("SNIS weights: distribution, ESS and Pareto k̂", "weights"),
     "sigma_comparison": ("Reported vs measured σ of G and Q", "σ comparison"),
     "pooled_ratio": ("Prediction / ΔH_true per run and pooled", "pooled ratio"),
-    "pooled_interval": ("Pooled prediction / ΔH_true with its 1 − 2α interval (and the tolerance band)",
-                        "pooled interval"),
+    "pooled_interval": ("Pooled prediction / ΔH_true with its 1 − 2α interval", "pooled interval"),
     "sigma_vs_e": ("σ vs batch size E, with the 1/√E line", "σ vs E"),
     "ratio_vs_e": ("Pooled prediction / ΔH_true vs batch size E", "pooled ratio vs E"),
     "trend": ("Estimator health over recent gate sessions", "trend"),
@@ -119,6 +118,8 @@ def render(name: str, *args, dpi: int = DPI, where: str | None = None, **kwargs)
     the run set for captions of set figures (run figures name their run and η)."""
     words = CAPTIONS.get(name, (name, name))[1]
     cap = caption(name, where)
+    if name == "pooled_interval" and (delta := _tolerance_of(args[0] if args else ())) is not None:
+        cap = caption(name, None) + f" against the tolerance band 1 ± {delta:g}" + (f" — {where}" if where else "")
     try:
         with without_gc():  # see base.without_gc: no collections while the figure's objects live
             if name in SET_FIGURES:
@@ -137,6 +138,15 @@ def render(name: str, *args, dpi: int = DPI, where: str | None = None, **kwargs)
     except Exception as exc:  # noqa: BLE001 - a figure never ends a session
         return Rendered(cap, None, _one_line(f"{words} could not be drawn: {type(exc).__name__}: {exc}"))
     return Rendered(cap, base64.b64encode(png).decode("ascii"))
+
+
+def _tolerance_of(cases) -> float | None:
+    """The tolerance δ of a run set's pooled cases (None: no --tolerance, so no band in the caption)."""
+    for c in cases if isinstance(cases, (list, tuple)) else ():
+        tol = c.get("tolerance") if isinstance(c, dict) else None
+        if isinstance(tol, (int, float)) and not isinstance(tol, bool):
+            return float(tol)
+    return None
 
 
 _SET_BUILDERS = {"pooled_interval": pooled_interval, "pooled_ratio": pooled_ratio, "sigma_vs_e": sigma_vs_e,

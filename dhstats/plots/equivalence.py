@@ -69,6 +69,13 @@ def pooled_interval(cases: Sequence[Mapping]) -> Figure:
                       linewidth=2.2, gid=f"interval_{kind}")
             ax.plot([c["eta"]], [c["ratio"]], marker="D", markersize=6, color=colour, linestyle="none",
                     gid=f"pooled_{kind}")
+            if delta is not None:  # the verdict beside its interval: the equivalence is the headline
+                word = ("demonstrated" if c.get("outcome") == "passed" else "outside"
+                        if c.get("reason") == "out_of_tolerance" else "not demonstrated")
+                top = ylim[1] if hi is None else hi
+                ax.annotate(f"{c['ratio']:.3g} {word}", (c["eta"], top), xytext=(0, 4), textcoords="offset points",
+                            ha="center", va="bottom", fontsize=FONT - 3, color=colour, gid=f"verdict_{kind}",
+                            annotation_clip=False)
         log_eta_axis(ax, np.array([c["eta"] for c in pooled]))
         ax.set_ylim(*ylim)
         ax.set_title(label, fontsize=FONT, pad=3)

@@ -18,7 +18,7 @@ import pytest
 from . import pytest_html_adapter, registry, xdist_adapter
 from .collection import Case, Skip
 from .history import usable_history
-from .layout import GATE_DIR
+from .layout import EARLY_OPTIONS, GATE_DIR
 from .outputs import example_roots, writable_reports
 from .results import DiscoveryError
 from .session import Session
@@ -37,7 +37,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     pytest_html_adapter.add_ini(parser)
     for o in OPTIONS:
         kw = {"choices": list(o.choices)} if o.choices else {}
-        group.addoption(o.flag, dest=f"dhstats_{o.name}", default=None, help=o.help, **kw)
+        if o.name not in EARLY_OPTIONS:  # a path option is declared by dhstats.layout
+            group.addoption(o.flag, dest=f"dhstats_{o.name}", default=None, help=o.help, **kw)
         parser.addini(f"dhstats_{o.name}", o.help, default=o.default)
 
 

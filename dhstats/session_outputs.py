@@ -78,7 +78,8 @@ class SessionOutputs:
         cases = self._sorted_cases(runs)
         self.health = build_health(self.settings, self.collection.roots, runs, cases,
                                    run_sets=self._run_set_records(cases), figures_omitted=self.output_errors,
-                                   interrupted=self.interrupted, not_judged=not_judged)
+                                   interrupted=self.interrupted, not_judged=not_judged,
+                                   baseline=self._baseline_block(cases))
         try:  # each output is written or fails on its own (named in output_errors)
             self.written = write_reports(self.options.reports, self.health, self._figures_for, self.options.history,
                                          html_report=html, problems=self.output_errors)
@@ -100,6 +101,18 @@ class SessionOutputs:
             return (*where, order.get(c["check"], 99), -1.0 if c["eta"] is None else c["eta"])
 
         return sorted((c for c in self.case_records if (c["run_set"], c["run"]) not in bad), key=key)
+
+    def _baseline_block(self, cases: list[dict]) -> dict | None:
+        """health.json's ``baseline`` (:func:`dhstats.against_baseline.block`); the outcome
+        changes need the baseline's cases (judged now for a directory of run sets), not read
+        when the session was interrupted."""
+        col = self.collection
+        if col.baseline is None:
+            return None
+        from .against_baseline import block
+
+        theirs = None if self.interrupted else col.baseline.cases()
+        return block(col.baseline.describe(), col.matching.matched, col.matching.unmatched, cases, theirs)
 
     def _figures_for(self, key) -> list:
         return list(self.figures.get((key[0], key[1]), {}).values())

@@ -156,7 +156,8 @@ def _health_baseline(path: Path) -> BaselineSource:
         doc = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BaselineError(f"{where}: not a directory of run sets, nor a health.json (not JSON: {exc})") from None
-    return BaselineSource(str(path), "health", health_sets(doc, where), usable_cases(doc, where))
+    cases = usable_cases(doc, where)
+    return BaselineSource(str(path), "health", health_sets(doc, where), cases)
 
 
 def usable_cases(doc, where: str) -> list[dict]:

@@ -292,7 +292,7 @@ def _label(c: Mapping) -> str:
 
 
 def _run_sets_view(health: Mapping, index: RunIndex) -> tuple[list[dict], list[dict]]:
-    per_eta = [c for c in registry.CHECKS if c.scope == registry.Scope.RUN_SET and c.per_eta]
+    per_eta = list(registry.POOLED)
     views = []
     reference = reference_set(health)
     for s in health.get("run_sets", []):
@@ -322,7 +322,8 @@ def render_summary(health: Mapping, links: Mapping[str, str] | None = None, cros
     invalid = [{"label": f"{r['run_set']}/{r['run']}", "href": links.get(f"{r['run_set']}/{r['run']}"),
                 "first_line": _first_line(r.get("message")), "problem": next(map(problem_text, r.get("problems") or []), None)}
                for r in health["runs"] if r["outcome"] == "error"]
-    checks = [{"name": n, "title": registry.BY_NAME[n].title, **counts["checks"][n]} for n in registry.NAMES]
+    checks = [{"name": n, "title": registry.BY_NAME[n].title, **counts["checks"][n]} for n in registry.NAMES
+              if n in counts["checks"]]  # the checks against a baseline: only in a session with one
     run_sets, pooled_checks = _run_sets_view(health, index)
     return environment().get_template("summary.html").render(
         seen=[{"text": run_set_sentence(health, s), "kind": seen_kind(health, s)} for s in health.get("run_sets", [])],

@@ -95,16 +95,17 @@ def test_not_finite_never_passes():
 ])
 def test_baseline_tolerance_is_a_tost_of_the_difference(cand, reason, outcome):
     se = 0.03 if reason != "not_demonstrated" else 0.1
-    v = judge(side(cand, se), side(1.0, se), Settings(baseline_tolerance=0.3))
+    four = dict(truths=(1.0,) * 4, sigma_trues=(0.1,) * 4, sigmas=(0.1,) * 4)  # R = 2 vs 4 runs
+    v = judge(side(cand, se), side(1.0, se, **four), Settings(baseline_tolerance=0.3))
     assert (v.outcome, v.reason) == (outcome, reason)
     se_d = math.hypot(se, se)
     d = cand - 1.0
     assert v.numbers["tolerance"] == 0.3
     assert v.numbers["tost_lo"] == pytest.approx((d + 0.3) / se_d)
     assert v.numbers["tost_hi"] == pytest.approx((d - 0.3) / se_d)
-    if reason == "not_demonstrated":  # f = (2.926·0.1414/0.3)² = 1.90: ⌈2f⌉ = 4 runs on each side
-        assert (v.numbers["runs_needed"], v.numbers["baseline_runs_needed"]) == (4.0, 4.0)
-        assert "≈ 4 candidate and 4 baseline runs" in v.message
+    if reason == "not_demonstrated":  # f = (2.926·0.1414/0.3)² = 1.90: ⌈2f⌉ = 4 and ⌈4f⌉ = 8 runs
+        assert (v.numbers["runs_needed"], v.numbers["baseline_runs_needed"]) == (4.0, 8.0)
+        assert "≈ 4 candidate and 8 baseline runs" in v.message
 
 
 def _linear_cases(sigma_g, sigma_true, n=256, etas=(1e-6, 2e-6)):
@@ -200,7 +201,7 @@ def sim_set(out: Path, seed: int, factor: float = 1.0) -> Path:
 
 
 def session(tmp_path: Path, name: str, roots, baseline=None, **opts) -> dict:
-    raw = {"reports": str(tmp_path / name), "history": "none", **opts}
+    raw = {"reports": str(tmp_path / name), "history": "none", "max_plots": "0", **opts}
     if baseline is not None:
         raw["baseline"] = str(baseline)
     return Session(parse(raw), [str(r) for r in roots]).run()

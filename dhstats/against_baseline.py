@@ -76,8 +76,10 @@ def set_lines(health: Mapping) -> list[str]:
         eff = [c for c in mine if c["check"] == EFFICIENCY and c["run_set"] == cand]
         if eff:
             e = eff[0]
-            parts.append(f"σ·√E {e['outcome']}" + (f" (×{num(e['ratio_sigma_true'])})"
-                                                     if e.get("ratio_sigma_true") is not None else ""))
+            ratios = [(abs(math.log(r)), f"{label} ×{num(r)}") for label, key in (("σ_G", "ratio_sigma_g"),
+                                                                                 ("σ_true", "ratio_sigma_true"))
+                      if isinstance(r := e.get(key), (int, float)) and r > 0]
+            parts.append(f"σ·√E {e['outcome']}" + (f" ({max(ratios)[1]})" if ratios else ""))
         out.append(f"  {cand} vs {theirs}: " + " · ".join(parts))
     for u in base.get("unmatched", ()):
         out.append(f"  {u['run_set']} ({u['side']}): no run set to compare with on the other side")

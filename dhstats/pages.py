@@ -25,6 +25,7 @@ import jinja2
 
 from . import registry
 from . import wording
+from .against_baseline import change_text, set_lines
 from .confidence import run_set_sentence, seen_kind
 from .equivalence import percent
 from .health import OUTCOMES, RunIndex, count, exit_block, reference_set
@@ -308,10 +309,13 @@ def _run_sets_view(health: Mapping, index: RunIndex) -> tuple[list[dict], list[d
     return views, [{"name": c.name, "title": c.title} for c in per_eta]
 
 
-def render_summary(health: Mapping, links: Mapping[str, str] | None = None, cross_set=(), trend=()) -> str:
+def render_summary(health: Mapping, links: Mapping[str, str] | None = None, cross_set=(), trend=(),
+                   against=()) -> str:
     """HTML fragment for the pytest-html summary. ``links`` maps ``"E_2048/run_01"`` to a
     relative href (default :func:`page_links`); ``cross_set`` and ``trend`` are figures
-    (:class:`dhstats.rendered.Figure`) drawn by :mod:`dhstats.plots`."""
+    (:class:`dhstats.rendered.Figure`) drawn by :mod:`dhstats.plots`; ``against`` the figure of
+    the comparison with a baseline (section "Against the baseline", with its lines and the
+    outcome changes: :mod:`dhstats.against_baseline`)."""
     index = RunIndex(health)
     links = page_links(health, index) if links is None else dict(links)
     counts = health.get("counts") or count(health["runs"], health["cases"])
@@ -334,7 +338,21 @@ def render_summary(health: Mapping, links: Mapping[str, str] | None = None, cros
         trend=normalise_figures(trend), omitted=health.get("figures_omitted", []),
         paths=[s.get("path") for s in health.get("run_sets", [])], settings=_settings(health),
         assumed=assumed(health.get("settings") or {}),
+        baseline=_baseline_view(health), against=normalise_figures(against),
     )
+
+
+def _baseline_view(health: Mapping) -> dict | None:
+    """Section "Against the baseline": its lines (one per matched set) and the outcome changes."""
+    if not health.get("baseline"):
+        return None
+    lines = set_lines(health)
+    changes = health["baseline"].get("changes") or []
+    return {"head": lines[0], "sets": [ln.strip() for ln in lines[1:] if not ln.startswith("  outcome changes")
+                                       and not ln.startswith("    ")],
+            "changes": [change_text(c) for c in changes[:MAX_SUMMARY_FAILURES]],
+            "more_changes": max(0, len(changes) - MAX_SUMMARY_FAILURES), "n_changes": len(changes),
+            "new_failures": sum(c["outcome"] == "failed" for c in changes)}
 
 
 __all__ = ["assumed", "environment", "findings", "headline", "needs_page", "normalise_figures", "num", "page_links",

@@ -126,7 +126,8 @@ class SessionOutputs:
 
     def summary_section(self) -> str:
         """The pytest-html summary: verdict tables, the cross-set figures (σ vs E, pooled
-        ratio vs E) when several run sets were checked, the trend over past sessions. An
+        ratio vs E) when several run sets were checked, the comparison with a baseline (its
+        figure: both sides' pooled ratio vs η), the trend over past sessions. An
         interrupted session's summary has no figures (Ctrl-C may have cut an import short); a
         figure that cannot be drawn is a one-line note."""
         from .health import read_history
@@ -140,13 +141,15 @@ class SessionOutputs:
             except Exception as exc:  # noqa: BLE001 - a figure never costs the summary
                 return Figure(name, None, f"not drawn: {type(exc).__name__}: {exc}")
 
-        cross, trend = [], []
+        cross, trend, against = [], [], []
         if not self.interrupted:
+            if self.health.get("baseline"):
+                against = [figure("baseline_ratio", self.health)]
             if len(self.collection.run_sets) > 1:
                 cross = [figure(name, self.health) for name in ("sigma_vs_e", "ratio_vs_e")]
             lines = read_history(self.options.history) if self.options.history else []
             trend = [figure("trend", lines, k=self.settings.k)] if len(lines) > 1 else []
-        return render_summary(self.health, None, cross, trend)
+        return render_summary(self.health, None, cross, trend, against)
 
 
 @contextlib.contextmanager

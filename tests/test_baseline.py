@@ -327,3 +327,24 @@ def test_real_files_inconclusive_where_e256_is_unresolved(tmp_path):
     h = session(tmp_path, "k35", [REAL / "E_512"], REAL / "E_256", reported_se="shard-mean", sigma="3.5")
     skipped = {(c["check"], c["eta"]) for c in comparison_cases(h) if c["reason"] == "inconclusive"}
     assert skipped == {("baseline_linear_ratio", 8e-07), ("baseline_linquad_ratio", 8e-07)}
+
+
+# --------------------------------------------------------------------------- report section and figure
+
+
+def test_report_section_and_figure_with_the_tolerance_band(tmp_path, sims):
+    from dhstats.pages import render_summary
+    from dhstats.plots.baseline import baseline_ratio
+
+    h = session(tmp_path, "tol", [sims["scaled"]], sims["base"], baseline_tolerance="0.2")
+    assert {c["reason"] for c in comparison_cases(h) if c["check"] != "baseline_efficiency"} == {
+        "moved_beyond_tolerance"}
+    fig = baseline_ratio(h)
+    gids = {a.get_gid() for ax in fig.axes for a in ax.get_children()}
+    assert {"candidate_baseline_linear_ratio", "baseline_baseline_linear_ratio", "tolerance_baseline_linear_ratio",
+            "moved_baseline_linquad_ratio"} <= gids
+    html = render_summary(h)
+    assert "<h3>Against the baseline</h3>" in html and "new failure: E_256 pooled_linear_agreement" in html
+    assert "σ·√E passed (σ_G ×1.5" in html  # the σ ratio farthest from 1
+    none = session(tmp_path, "none", [sims["base"]])
+    assert "Against the baseline" not in render_summary(none)

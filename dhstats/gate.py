@@ -268,6 +268,10 @@ class Gate:
     def _set_figure_data(self, case: Case):
         """A run-set figure's input: for a check across sets every set's E and records; for a
         pooled check the run set's records and its pooled verdicts."""
+        if registry.check(case.check).baseline:  # the comparison's cases of this set (health-like)
+            return {"settings": self.settings.to_dict(),
+                    "cases": [self.set_verdict(b.name, x.run_set, x.eta).to_dict() for b in registry.BASELINE
+                              if b.per_eta for x in self.collection.cases(b.name) if x.run_set == case.run_set]}
         if not registry.check(case.check).per_eta:
             every = {rs.name: self.set_cases(rs.name) for rs in self.collection.run_sets}
             return {"run_sets": [{"name": name, "E": run_set_size(cs)} for name, cs in every.items()],

@@ -80,13 +80,13 @@ CHECKS: tuple[Check, ...] = (
           runsets.check_se_scaling, ("sigma_vs_e",), per_eta=False, pools=("linear_agreement",),
           headline=(("ratio_sigma_g", "ratio_sigma_g"), ("ratio_sigma_true", "ratio_sigma_true"))),
     Check("baseline_linear_ratio", Scope.RUN_SET, "base-lin", "linear pooled ratio against the baseline",
-          baseline.check_baseline_linear_ratio, pools=("linear_agreement", "linquad_agreement"),
+          baseline.check_baseline_linear_ratio, ("baseline_ratio",), pools=("linear_agreement", "linquad_agreement"),
           headline=(("z", "z"), ("resolution", "±")), baseline=True),
     Check("baseline_linquad_ratio", Scope.RUN_SET, "base-lq", "lin+quad pooled ratio against the baseline",
-          baseline.check_baseline_linquad_ratio, pools=("linquad_agreement",),
+          baseline.check_baseline_linquad_ratio, ("baseline_ratio",), pools=("linquad_agreement",),
           headline=(("z", "z"), ("resolution", "±")), baseline=True),
     Check("baseline_efficiency", Scope.RUN_SET, "base-eff", "σ·√E against the baseline",
-          baseline.check_baseline_efficiency, per_eta=False, pools=("linear_agreement",),
+          baseline.check_baseline_efficiency, ("baseline_ratio",), per_eta=False, pools=("linear_agreement",),
           headline=(("ratio_sigma_g", "ratio_sigma_g"), ("ratio_sigma_true", "ratio_sigma_true")), baseline=True),
 )
 BY_NAME: dict[str, Check] = {c.name: c for c in CHECKS}

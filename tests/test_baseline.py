@@ -348,3 +348,26 @@ def test_report_section_and_figure_with_the_tolerance_band(tmp_path, sims):
     assert "σ·√E passed (σ_G ×1.5" in html  # the σ ratio farthest from 1
     none = session(tmp_path, "none", [sims["base"]])
     assert "Against the baseline" not in render_summary(none)
+
+
+# --------------------------------------------------------------------------- dhstats tables --baseline
+
+
+def test_tables_baseline_csv_from_both_sources(tmp_path, sims):
+    import pandas as pd
+
+    from dhstats.cli import main
+
+    session(tmp_path, "base", [sims["base"]])
+    for name, baseline in (("dir", sims["base"]), ("json", tmp_path / "base" / "health.json")):
+        assert main(["tables", "--results", str(sims["scaled"]), "--baseline", str(baseline),
+                     "--out", str(tmp_path / name)]) == 0
+    a, b = (pd.read_csv(tmp_path / name / "baseline.csv") for name in ("dir", "json"))
+    pd.testing.assert_frame_equal(a, b)
+    ratio = a[a["check"] != "baseline_efficiency"]
+    assert len(ratio) == 10 and set(ratio["reason"]) == {"moved"}
+    h = session(tmp_path, "gate", [sims["scaled"]], sims["base"])
+    z = {(c["check"], c["eta"]): c["z"] for c in comparison_cases(h) if "z" in c}
+    assert [z[(r.check, r.eta)] for r in ratio.itertuples()] == pytest.approx(list(ratio["z"]))
+    assert main(["tables", "--results", str(sims["scaled"]), "--baseline", str(tmp_path / "nowhere"),
+                 "--out", str(tmp_path / "x")]) == 2

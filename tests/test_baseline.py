@@ -262,6 +262,9 @@ def test_terminal_line_per_matched_set_and_badge(tmp_path, sims):
     none = session(tmp_path, "none", [sims["healthy1"]])
     assert "baseline" not in none and set_lines(none) == [] and badge_words(none) == ("no baseline", "grey")
     assert not comparison_cases(none)
+    from dhstats.health import history_line
+
+    assert history_line(h, None)["baseline"] == str(sims["base"]) and "baseline" not in history_line(none, None)
 
 
 @pytest.mark.parametrize("doc, missing", [

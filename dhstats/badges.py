@@ -13,6 +13,8 @@
   and settings (:func:`dhstats.health.selection`): improved / worsened / unchanged with the
   change in failures (failed cases + invalid runs); "run sets changed" or "settings changed"
   when no earlier session is comparable, never improved or worsened across a change.
+* ``baseline.svg`` — the comparison with ``--baseline``: "no move · ±0.52" (amber when that
+  resolution is worse than ``resolution_warn``), "moved: linear +0.57" (red), grey "no baseline".
 """
 from __future__ import annotations
 
@@ -20,11 +22,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from . import registry
+from .against_baseline import badge_words
 from .confidence import low_resolution
 from .health import exit_block, selection
 
 HEALTH_BADGE = "estimator-health.svg"
 TREND_BADGE = "trend.svg"
+BASELINE_BADGE = "baseline.svg"
 GREEN, RED, GREY, ORANGE, AMBER = "green", "red", "lightgrey", "orange", "#ffbf00"
 
 
@@ -104,13 +108,22 @@ def trend_badge(current: Mapping, previous: Sequence[Mapping] | Mapping | None) 
     return Badge(TREND_BADGE, "health trend", value, colour.get(word, GREY))
 
 
+def baseline_badge(health: Mapping) -> Badge:
+    """``baseline.svg``: the comparison with a baseline (:func:`dhstats.against_baseline.badge_words`;
+    grey "no baseline" without one)."""
+    value, colour = badge_words(health) if "cases" in health else ("no baseline", "grey")
+    return Badge(BASELINE_BADGE, "baseline", value, {"green": GREEN, "red": RED, "amber": AMBER}.get(colour, GREY))
+
+
 def badges(health: Mapping, previous: Sequence[Mapping] | Mapping | None = None,
            with_trend: bool = True) -> list[Badge]:
-    """Every badge of a session: overall, one per check (registry order), trend."""
+    """Every badge of a session: overall, one per check (registry order; the checks against a
+    baseline only with one), the baseline's, trend."""
     out = [health_badge(health)]
-    out += [check_badge(name, health["counts"]["checks"].get(name, {"passed": 0, "failed": 0, "skipped": 0}),
-                        low_resolution(health, name) if "cases" in health else None)
-            for name in registry.NAMES]
+    out += [check_badge(c.name, health["counts"]["checks"].get(c.name, {"passed": 0, "failed": 0, "skipped": 0}),
+                        low_resolution(health, c.name) if "cases" in health else None)
+            for c in registry.CHECKS if not c.baseline or health.get("baseline")]
+    out.append(baseline_badge(health))
     if with_trend:
         out.append(trend_badge(health, previous))
     return out

@@ -74,13 +74,15 @@ class Options:
     clip_steps: int
     truncation_grid: tuple[float, ...] | None  # None: the default sweep (plots) / keep-quantiles (tables)
     dpi: int = 100
+    baseline: object = None  # tables --baseline: a dhstats.baseline_source.BaselineSource
 
 
 def options(args) -> Options:
     """Validate the parsed arguments; raises :class:`SettingsError` naming the option."""
     settings = parse_settings({"sigma": args.sigma, "keep_quantiles": args.keep_quantiles,
                                "reported_se": args.reported_se, "tolerance": args.tolerance,
-                               "equivalence_alpha": args.equivalence_alpha})
+                               "equivalence_alpha": args.equivalence_alpha,
+                               "baseline_tolerance": getattr(args, "baseline_tolerance", "")})
     clip = _numbers(DEFAULT_CLIP if args.clip is None else args.clip, "--clip")
     if not all(c > 0 for c in clip):
         raise SettingsError(f"--clip: each value must be > 0, got {args.clip!r}")
@@ -105,7 +107,13 @@ def options(args) -> Options:
             check_path(args.history)
         except HistoryError as exc:
             raise SettingsError(f"--history: {exc}") from None
-    return Options(settings, clip, args.clip is not None, base, steps, grid, dpi)
+    baseline = None
+    if getattr(args, "baseline", ""):
+        from .baseline_source import open_baseline
+        from .settings import SessionOptions, baseline_path
+
+        baseline = open_baseline(baseline_path(args.baseline), SessionOptions(settings))
+    return Options(settings, clip, args.clip is not None, base, steps, grid, dpi, baseline)
 
 
 # --------------------------------------------------------------------------- loading
@@ -146,6 +154,8 @@ def _why_empty(name: str, runs: list[Run]) -> str:
         return "se_scaling needs two or more run sets of different E"
     if name == "pooled":
         return "pooling needs two or more valid runs in a run set"
+    if name == "baseline":
+        return "no run set matched in --baseline (by name, or one set on each side)"
     return "nothing to tabulate for these runs"
 
 
@@ -160,6 +170,8 @@ def build_tables(runs, opts: Options) -> dict:
         out["truncation"] = tables.truncation_table(runs, dataclasses.replace(opts.settings, keep_quantiles=qs))
     out["filtered_estimates"] = tables.filtered_estimates_table(
         runs, keep_quantiles=opts.settings.keep_quantiles, clip_thresholds=opts.clip)
+    if opts.baseline is not None:
+        out["baseline"] = tables.baseline_table(runs, opts.baseline, opts.settings)
     return out
 
 
@@ -184,7 +196,7 @@ def cmd_tables(args, opts: Options) -> int:
                                     "sigma_source", "z", "within_ksigma", "notebook_combined_se",
                                     "notebook_within_1sigma") if c in df.columns]
                 print(df[cols].to_string(index=False))
-            elif name in ("summary", "pooled", "scaling", "truncation"):
+            elif name in ("summary", "pooled", "scaling", "truncation", "baseline"):
                 print(df.to_string(index=False))
     print("\ncolumns: dhstats tables --columns")
     return _report_invalid(runs)
@@ -240,7 +252,8 @@ def cmd_plot(args, opts: Options) -> int:
                          if (name == "clip_sweep" and k != "keep_quantiles") or (name == "truncation_sweep" and k == "keep_quantiles")}
                 res = plots.render(name, run, eta, opts.settings, dpi=opts.dpi, **opts_)
                 written += _write(out, f"{stem}_eta={eta!r}_{name}", res, f"{run.file.key}, η={eta:.3g}")
-    if any(n in ("pooled_interval", "pooled_ratio", "sigma_vs_e", "ratio_vs_e") for n in names) and (valid or args.health):
+    if any(n in ("pooled_interval", "pooled_ratio", "sigma_vs_e", "ratio_vs_e", "baseline_ratio")
+           for n in names) and (valid or args.health):
         written += _set_figures(args, opts, names, valid, out)
     if "trend" in names and args.history:
         from .health import read_history
@@ -291,6 +304,8 @@ def _set_figures(args, opts: Options, names, valid: list[Run], out: Path) -> int
     for name in ("sigma_vs_e", "ratio_vs_e"):
         if name in names:
             written += _write(out, name, plots.render(name, health, dpi=opts.dpi), "run sets")
+    if "baseline_ratio" in names and health.get("baseline"):  # a --health of a session with --baseline
+        written += _write(out, "baseline_ratio", plots.render("baseline_ratio", health, dpi=opts.dpi), "baseline")
     return written
 
 
@@ -402,6 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(t, required=False)
     t.add_argument("--columns", action="store_true", help="print the column definitions of every table and exit")
     t.add_argument("--out", default="tables-out", help="output directory (default: tables-out)")
+    for name in ("baseline", "baseline_tolerance"):  # baseline.csv: the gate's comparison with a baseline
+        t.add_argument(OPTION[name].flag, default=OPTION[name].default, help=OPTION[name].argparse_help)
     t.set_defaults(func=cmd_tables, subparser=t)
 
     pl = sub.add_parser("plot", help="render the report's figures to PNG files")

@@ -3,7 +3,9 @@
 Collection is a scan, not a parse: a run's cases are named from a regex scan of its file's
 ``true.entries[*].eta`` (:func:`dhstats.results.scan_etas`), the same on every process, so
 that pytest (and xdist's workers) can list the tests before any run is judged. Which cases a
-check has follows from its scope in :mod:`dhstats.registry`.
+check has follows from its scope in :mod:`dhstats.registry`. The checks against a baseline
+have cases only for the run sets matched in ``--baseline`` (:mod:`dhstats.baseline_source`), at
+the η's both sides have.
 """
 from __future__ import annotations
 
@@ -73,10 +75,12 @@ class Collection:
     """The run files under ``roots`` (:func:`dhstats.results.discover`), their run sets and
     the session's cases, in session order (run by run; run-set cases after every run)."""
 
-    def __init__(self, roots: Iterable[str | os.PathLike], options: SessionOptions):
+    def __init__(self, roots: Iterable[str | os.PathLike], options: SessionOptions, baseline=None):
         self.roots = [Path(r).resolve() for r in roots]
         self.files = discover(self.roots)
         self.run_sets = run_sets_of(self.files)
+        self.baseline = baseline  # a dhstats.baseline_source.BaselineSource, or None
+        self.matching = baseline.match([rs.name for rs in self.run_sets]) if baseline is not None else None
         self.order = {f.key: i for i, f in enumerate(self.files)}  # a run's position in the session
         self._max_bytes = options.max_file_bytes
         self._scanned: dict[RunKey, tuple[tuple[float, ...], bool]] = {}
@@ -111,12 +115,30 @@ class Collection:
             return [Case(check, f.run_set, f, None, self.order[f.key]) for f in self.files if self.judgeable(f)]
         if c.scope == Scope.CASE:
             return [Case(check, f.run_set, f, eta, self.order[f.key]) for f in self.files for eta in self.etas(f)]
+        if c.baseline:
+            return self._baseline_cases(check, c.per_eta, base)
         if not c.per_eta:  # one case per run set, judged against the others: needs two at least
             if len(self.run_sets) < 2:
                 return []
             return [Case(check, rs.name, None, None, base + i) for i, rs in enumerate(self.run_sets)]
         return [Case(check, rs.name, None, eta, base + i) for i, rs in enumerate(self.run_sets)
                 for eta in self.set_etas(rs)]
+
+    def _baseline_cases(self, check: str, per_eta: bool, base: int) -> list[Case]:
+        """A check against the baseline: one case per matched run set (per η on both sides)."""
+        if self.matching is None:
+            return []
+        out = []
+        for i, rs in enumerate(self.run_sets):
+            partner = self.matching.matched.get(rs.name)
+            if partner is None:
+                continue
+            if not per_eta:
+                out.append(Case(check, rs.name, None, None, base + i))
+                continue
+            theirs = set(self.baseline.set_etas.get(partner, ()))
+            out += [Case(check, rs.name, None, eta, base + i) for eta in self.set_etas(rs) if eta in theirs]
+        return out
 
     def all_cases(self) -> list[Case]:
         every = [case for name in (INPUT, *registry.NAMES) for case in self.cases(name)]

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from . import registry
 from .holm import apply_holm
+from .baseline_source import open_baseline
 from .collection import Case, Collection, Skip
 from .executor import Executor, figure_keys, render_failure
 from .registry import INPUT, evaluate
@@ -67,7 +68,8 @@ class Gate:
                  exchange: str | os.PathLike | None = None):
         self.options = options
         self.settings = options.settings
-        self.collection = Collection(roots, options)
+        baseline = None if options.baseline is None else open_baseline(options.baseline, options)
+        self.collection = Collection(roots, options, baseline)
         self.executor = Executor(options.max_plots)
         self.summaries = Summaries(exchange)
         self.selected: set[RunKey] = {f.key for f in self.collection.files}  # runs some process judges
@@ -185,10 +187,16 @@ class Gate:
         try:
             c = registry.check(check)
             records = registry.records_for(c, run_set, eta, self.set_cases,
-                                           [rs.name for rs in self.collection.run_sets])
+                                           [rs.name for rs in self.collection.run_sets], self._baseline_records)
             return c.judge(records, self.settings)
         except Exception as exc:  # noqa: BLE001 - a bug in one check must not cost the others
             return crashed(check, run_set, None, eta, exc)
+
+    def _baseline_records(self, run_set: str, eta: float | None) -> dict | None:
+        """The matched baseline set's records for a check against the baseline (None: unmatched)."""
+        col = self.collection
+        partner = None if col.matching is None else col.matching.matched.get(run_set)
+        return None if partner is None else col.baseline.records(partner, eta)
 
     # ------------------------------------------------------------------ one case
     def judge(self, case: Case) -> Verdict | RunVerdict | Skip:
@@ -260,6 +268,10 @@ class Gate:
     def _set_figure_data(self, case: Case):
         """A run-set figure's input: for a check across sets every set's E and records; for a
         pooled check the run set's records and its pooled verdicts."""
+        if registry.check(case.check).baseline:  # the comparison's cases of this set (health-like)
+            return {"settings": self.settings.to_dict(),
+                    "cases": [self.set_verdict(b.name, x.run_set, x.eta).to_dict() for b in registry.BASELINE
+                              if b.per_eta for x in self.collection.cases(b.name) if x.run_set == case.run_set]}
         if not registry.check(case.check).per_eta:
             every = {rs.name: self.set_cases(rs.name) for rs in self.collection.run_sets}
             return {"run_sets": [{"name": name, "E": run_set_size(cs)} for name, cs in every.items()],

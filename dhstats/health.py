@@ -104,10 +104,11 @@ def _tally(items: Iterable[Mapping]) -> dict:
     return out
 
 
-def count(runs: Sequence[Mapping], cases: Sequence[Mapping]) -> dict:
-    """``counts``: cases per outcome, the same per check (every check, registry order), runs."""
+def count(runs: Sequence[Mapping], cases: Sequence[Mapping], baseline: bool = False) -> dict:
+    """``counts``: cases per outcome, the same per check (every check, registry order; the
+    checks against a baseline only with ``baseline``, a session with ``--baseline``), runs."""
     errors = sum(r["outcome"] == "error" for r in runs)
-    checks = {n: _tally(()) for n in registry.NAMES}
+    checks = {c.name: _tally(()) for c in registry.CHECKS if baseline or not c.baseline}
     for c in cases:  # one pass over the cases, not one per check
         if c["check"] in checks:
             tally = checks[c["check"]]
@@ -163,6 +164,7 @@ def build_health(
     generated: str | None = None,
     interrupted: bool = False,
     not_judged: Sequence[Mapping] = (),
+    baseline: Mapping | None = None,
 ) -> dict:
     """The health.json document, schema :data:`SCHEMA` (checks.md, "Outputs"; its fields: README, "Outputs", "health.json schema").
 
@@ -173,7 +175,8 @@ def build_health(
     never written.
     ``interrupted``: the session stopped before every case ran (Ctrl-C); ``not_judged`` lists
     the runs found but never judged (``{"run_set", "run", "path", "message"}``); the exit is
-    then :func:`interrupted_exit`, never a pass.
+    then :func:`interrupted_exit`, never a pass. ``baseline``: the ``baseline`` block of a
+    session with ``--baseline`` (:func:`dhstats.against_baseline.block`).
     """
     paths = [os.path.abspath(os.fspath(p)) for p in results_paths]
     runs = [clean(_record(r)) for r in run_verdicts]
@@ -182,7 +185,7 @@ def build_health(
     validate(runs, cases, (s["name"] for s in sets))
     for s in sets:
         s["resolution"] = clean(set_resolution(cases, s["name"]))
-    counts = count(runs, cases)
+    counts = count(runs, cases, baseline is not None)
     doc = {
         "schema": SCHEMA,
         "generated": generated or now_utc(),
@@ -196,7 +199,9 @@ def build_health(
         "interrupted": bool(interrupted),
         "not_judged": [clean(dict(r)) for r in not_judged],
     }
-    doc["confidence"] = confidence(doc, registry.NAMES)
+    if baseline is not None:
+        doc["baseline"] = clean(dict(baseline))
+    doc["confidence"] = confidence(doc, list(counts["checks"]))
     if figures_omitted:
         doc["figures_omitted"] = [str(f) for f in figures_omitted]
     return doc
@@ -256,13 +261,16 @@ def history_line(health: Mapping, commit: str | None = None) -> dict:
 
         {"time", "commit", "exit", "run_sets": [{"name", "E", "runs"}], "settings",
          "cases": {...}, "runs": {...}, "checks": {check: {total, passed, failed, skipped}},
-         "pooled_z": {check: {set: {repr(eta): Z}}}}
+         "pooled_z": {check: {set: {repr(eta): Z}}}, "baseline": source}
+
+    (``baseline``: the ``--baseline`` PATH, only in a session with one).
     """
     pooled: dict = {}
     for c in health["cases"]:
         if c["check"] in POOLED_NAMES and c.get("eta") is not None:
             pooled.setdefault(c["check"], {}).setdefault(c["run_set"], {})[repr(c["eta"])] = c.get("Z")
     counts = health["counts"]
+    extra = {"baseline": health["baseline"]["source"]} if health.get("baseline") else {}
     return clean({
         "time": health.get("generated") or now_utc(),
         "commit": commit,
@@ -274,6 +282,7 @@ def history_line(health: Mapping, commit: str | None = None) -> dict:
         "runs": counts["runs"],
         "checks": counts["checks"],
         "pooled_z": pooled,
+        **extra,
     })
 
 

@@ -35,6 +35,9 @@ GATE_DIR = "checks"  # the gate's test directory (also used by dhstats.plugin)
 PACKAGE_GATE = Path(__file__).resolve().with_name(GATE_DIR)  # dhstats/checks: the installed gate
 PACKAGE_MODULE = "dhstats.checks"
 NO_CONFIGURATION = PACKAGE_GATE / "no-configuration.ini"  # dhstats gate's -c where the user has no configuration
+EARLY_OPTIONS = ("baseline",)  # gate options that take a path, declared here rather than by dhstats.plugin
+BASELINE_HELP = ("compare with a baseline: a directory of run sets, or a health.json (schema ≥ 3) of an earlier "
+                 "session; run sets matched by name (one on each side: whatever their names)")
 
 
 def packaged_gate(args, invocation_dir: Path, pyargs: bool = False) -> bool:
@@ -82,10 +85,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parse of the command line (before any conftest is loaded) already takes ``DIR`` as the
     option's value. Declared by the gate's conftest instead, ``--results DIR`` was first read
     as a *test path*: pytest then imported ``DIR/conftest.py`` — code from a results
-    directory. Result files are data; the gate never imports from them."""
-    parser.getgroup("dhstats", "ΔH estimator gate (dhstats)").addoption(
-        "--results", action="append", default=None, metavar="DIR",
-        help="run-set directory holding run_*/results.json (repeatable); default: the embedded example run set")
+    directory. Result files are data; the gate never imports from them. ``--baseline PATH``
+    likewise (its value a directory of run sets, or a health.json)."""
+    group = parser.getgroup("dhstats", "ΔH estimator gate (dhstats)")
+    group.addoption("--results", action="append", default=None, metavar="DIR",
+                    help="run-set directory holding run_*/results.json (repeatable); default: the embedded example "
+                         "run set")
+    # a path too (a baseline's run sets are data, never test paths): declared as early as --results
+    group.addoption("--baseline", dest="dhstats_baseline", default=None, metavar="PATH", help=BASELINE_HELP)
     declare_ini(parser)
 
 

@@ -25,6 +25,7 @@ import jinja2
 
 from . import registry
 from . import wording
+from .against_baseline import change_text, set_lines
 from .confidence import run_set_sentence, seen_kind
 from .equivalence import percent
 from .findings import set_findings
@@ -327,7 +328,7 @@ def _label(c: Mapping) -> str:
 
 
 def _run_sets_view(health: Mapping, index: RunIndex) -> tuple[list[dict], list[dict]]:
-    per_eta = [c for c in registry.CHECKS if c.scope == registry.Scope.RUN_SET and c.per_eta]
+    per_eta = list(registry.POOLED)
     views = []
     reference = reference_set(health)
     for s in health.get("run_sets", []):
@@ -344,12 +345,14 @@ def _run_sets_view(health: Mapping, index: RunIndex) -> tuple[list[dict], list[d
 
 
 def render_summary(health: Mapping, links: Mapping[str, str] | None = None, cross_set=(), trend=(),
-                   finding_figures: Mapping[str, Figure] | None = None) -> str:
+                   finding_figures: Mapping[str, Figure] | None = None, against=()) -> str:
     """HTML fragment for the pytest-html summary. ``links`` maps ``"E_2048/run_01"`` to a
     relative href (default :func:`page_links`); ``cross_set`` and ``trend`` are figures
     (:class:`dhstats.rendered.Figure`) drawn by :mod:`dhstats.plots`. First come the
     findings of the failing run sets (:func:`dhstats.findings.set_findings`), each with its
-    figure from ``finding_figures`` (run set → Figure) when given."""
+    figure from ``finding_figures`` (run set → Figure) when given; ``against`` is the figure of
+    the comparison with a baseline (section "Against the baseline", with its lines and the
+    outcome changes: :mod:`dhstats.against_baseline`)."""
     index = RunIndex(health)
     links = page_links(health, index) if links is None else dict(links)
     counts = health.get("counts") or count(health["runs"], health["cases"])
@@ -360,7 +363,8 @@ def render_summary(health: Mapping, links: Mapping[str, str] | None = None, cros
     invalid = [{"label": f"{r['run_set']}/{r['run']}", "href": links.get(f"{r['run_set']}/{r['run']}"),
                 "first_line": _first_line(r.get("message")), "problem": next(map(problem_text, r.get("problems") or []), None)}
                for r in health["runs"] if r["outcome"] == "error"]
-    checks = [{"name": n, "title": registry.BY_NAME[n].title, **counts["checks"][n]} for n in registry.NAMES]
+    checks = [{"name": n, "title": registry.BY_NAME[n].title, **counts["checks"][n]} for n in registry.NAMES
+              if n in counts["checks"]]  # the checks against a baseline: only in a session with one
     run_sets, pooled_checks = _run_sets_view(health, index)
     figs = finding_figures or {}
     found = [{"sentence": f.sentence, "figures": normalise_figures([figs[f.run_set]] if f.run_set in figs else [])}
@@ -374,7 +378,21 @@ def render_summary(health: Mapping, links: Mapping[str, str] | None = None, cros
         trend=normalise_figures(trend), omitted=health.get("figures_omitted", []),
         paths=[s.get("path") for s in health.get("run_sets", [])], settings=_settings(health),
         assumed=assumed(health.get("settings") or {}),
+        baseline=_baseline_view(health), against=normalise_figures(against),
     )
+
+
+def _baseline_view(health: Mapping) -> dict | None:
+    """Section "Against the baseline": its lines (one per matched set) and the outcome changes."""
+    if not health.get("baseline"):
+        return None
+    lines = set_lines(health)
+    changes = health["baseline"].get("changes") or []
+    return {"head": lines[0], "sets": [ln.strip() for ln in lines[1:] if not ln.startswith("  outcome changes")
+                                       and not ln.startswith("    ")],
+            "changes": [change_text(c) for c in changes[:MAX_SUMMARY_FAILURES]],
+            "more_changes": max(0, len(changes) - MAX_SUMMARY_FAILURES), "n_changes": len(changes),
+            "new_failures": sum(c["outcome"] == "failed" for c in changes)}
 
 
 __all__ = ["assumed", "environment", "findings", "headline", "needs_page", "normalise_figures", "num", "page_links",

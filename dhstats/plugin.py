@@ -18,7 +18,7 @@ import pytest
 from . import pytest_html_adapter, registry, xdist_adapter
 from .collection import Case, Skip
 from .history import usable_history
-from .layout import ENTRY_POINT, GATE_DIR, declare_ini
+from .layout import EARLY_OPTIONS, ENTRY_POINT, GATE_DIR, declare_ini
 from .outputs import example_roots, writable_reports
 from .pytest_internals import index_teardowns
 from .results import DiscoveryError
@@ -38,7 +38,8 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         declare_ini(parser)
     for o in OPTIONS:
         kw = {"choices": list(o.choices)} if o.choices else {}
-        group.addoption(o.flag, dest=f"dhstats_{o.name}", default=None, help=o.argparse_help, **kw)
+        if o.name not in EARLY_OPTIONS:  # a path option is declared by dhstats.layout
+            group.addoption(o.flag, dest=f"dhstats_{o.name}", default=None, help=o.argparse_help, **kw)
 
 
 def _option(config: pytest.Config, name: str) -> str:

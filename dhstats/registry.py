@@ -14,6 +14,8 @@ One judge signature per scope: ``judge(ctx, entry)`` for a case, ``judge(ctx)`` 
 ``figures`` names the plots of a failing case, most telling first (see
 :func:`dhstats.plots.figure`); ``headline`` the numbers a report's table cell shows;
 ``estimator`` ties the agreement checks of one prediction (per run and pooled) together.
+``baseline`` marks the checks against a baseline (:mod:`dhstats.baseline`): they have cases
+only under ``--baseline``, and judge the records of the matched baseline set beside the run set's.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from . import agreement, run_checks, runsets
+from . import agreement, baseline, run_checks, runsets
 from .results import InvalidRun, Run
 from .settings import Settings
 from .verdicts import RunContext, RunOutcome, RunSetRecords, RunVerdict, Verdict, crashed, run_verdict
@@ -47,6 +49,7 @@ class Check:
     pools: tuple[str, ...] = ()  # run-set checks: the per-run checks whose records it judges
     headline: tuple[tuple[str, str], ...] = ()  # (number, label) for table cells; "prefix*": every such number
     estimator: str | None = None  # agreement checks: "linear" or "linquad" (per run and pooled)
+    baseline: bool = False  # a check against a baseline (cases only under --baseline)
 
 
 CHECKS: tuple[Check, ...] = (
@@ -76,12 +79,23 @@ CHECKS: tuple[Check, ...] = (
     Check("se_scaling", Scope.RUN_SET, "scaling", "σ scales as 1/√E across run sets",
           runsets.check_se_scaling, ("sigma_vs_e",), per_eta=False, pools=("linear_agreement",),
           headline=(("ratio_sigma_g", "ratio_sigma_g"), ("ratio_sigma_true", "ratio_sigma_true"))),
+    Check("baseline_linear_ratio", Scope.RUN_SET, "base-lin", "linear pooled ratio against the baseline",
+          baseline.check_baseline_linear_ratio, ("baseline_ratio",), pools=("linear_agreement", "linquad_agreement"),
+          headline=(("z", "z"), ("resolution", "±")), baseline=True),
+    Check("baseline_linquad_ratio", Scope.RUN_SET, "base-lq", "lin+quad pooled ratio against the baseline",
+          baseline.check_baseline_linquad_ratio, ("baseline_ratio",), pools=("linquad_agreement",),
+          headline=(("z", "z"), ("resolution", "±")), baseline=True),
+    Check("baseline_efficiency", Scope.RUN_SET, "base-eff", "σ·√E against the baseline",
+          baseline.check_baseline_efficiency, ("baseline_ratio",), per_eta=False, pools=("linear_agreement",),
+          headline=(("ratio_sigma_g", "ratio_sigma_g"), ("ratio_sigma_true", "ratio_sigma_true")), baseline=True),
 )
 BY_NAME: dict[str, Check] = {c.name: c for c in CHECKS}
 NAMES: tuple[str, ...] = tuple(BY_NAME)
 INPUT = "input"  # the per-run validity case (not a check: invalid input makes a run an error)
-POOLED: tuple[Check, ...] = tuple(c for c in CHECKS if c.scope == Scope.RUN_SET and c.per_eta)
-ACROSS_SETS: tuple[Check, ...] = tuple(c for c in CHECKS if c.scope == Scope.RUN_SET and not c.per_eta)
+POOLED: tuple[Check, ...] = tuple(c for c in CHECKS if c.scope == Scope.RUN_SET and c.per_eta and not c.baseline)
+ACROSS_SETS: tuple[Check, ...] = tuple(c for c in CHECKS if c.scope == Scope.RUN_SET and not c.per_eta
+                                       and not c.baseline)
+BASELINE: tuple[Check, ...] = tuple(c for c in CHECKS if c.baseline)
 POOLED_INPUTS: tuple[str, ...] = tuple(dict.fromkeys(p for c in CHECKS for p in c.pools))  # in run summaries
 
 
@@ -105,15 +119,18 @@ def figure_inputs(figure: str) -> tuple[str, ...]:
 
 
 def records_for(c: Check, run_set: str, eta: float | None, cases_of: Callable[[str], Iterable[Mapping]],
-                run_sets: Sequence[str]) -> RunSetRecords:
+                run_sets: Sequence[str], baseline_of: Callable[[str, float | None], dict | None] | None = None
+                ) -> RunSetRecords:
     """What run-set check ``c`` judges for (``run_set``, ``eta``): the case dicts of the checks
     it pools — of ``run_set`` at ``eta`` for a pooled check, of every run set (``cases_of(name)``)
-    for a check across sets."""
+    for a check across sets; for a check against a baseline, of ``run_set`` (at ``eta`` when
+    per η) and ``baseline_of(run_set, eta)``, the matched baseline set's records."""
     by_set = {}
-    for name in [run_set] if c.per_eta else run_sets:
+    for name in [run_set] if c.per_eta or c.baseline else run_sets:
         cases = [x for x in cases_of(name) if not c.per_eta or x["eta"] == eta]
         by_set[name] = {p: [x for x in cases if x["check"] == p] for p in c.pools}
-    return RunSetRecords(run_set, eta, by_set)
+    base = baseline_of(run_set, eta) if c.baseline and baseline_of is not None else None
+    return RunSetRecords(run_set, eta, by_set, base)
 
 
 def check(name: str) -> Check:

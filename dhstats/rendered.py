@@ -12,7 +12,7 @@ from dataclasses import dataclass
 # without importing matplotlib): one case (run, η), one run (every η), one run set or several.
 CASE_FIGURES = ("contributions", "errors", "clip_sweep", "truncation_sweep", "weights")
 RUN_FIGURES = ("delta_h_vs_eta", "ratio_vs_eta", "sigma_comparison")
-SET_FIGURES = ("pooled_interval", "pooled_ratio", "sigma_vs_e", "ratio_vs_e", "trend")
+SET_FIGURES = ("pooled_interval", "pooled_ratio", "sigma_vs_e", "ratio_vs_e", "trend", "baseline_ratio")
 
 
 @dataclass(frozen=True)

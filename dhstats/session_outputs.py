@@ -78,7 +78,8 @@ class SessionOutputs:
         cases = self._sorted_cases(runs)
         self.health = build_health(self.settings, self.collection.roots, runs, cases,
                                    run_sets=self._run_set_records(cases), figures_omitted=self.output_errors,
-                                   interrupted=self.interrupted, not_judged=not_judged)
+                                   interrupted=self.interrupted, not_judged=not_judged,
+                                   baseline=self._baseline_block(cases))
         try:  # each output is written or fails on its own (named in output_errors)
             self.written = write_reports(self.options.reports, self.health, self._figures_for, self.options.history,
                                          html_report=html, problems=self.output_errors)
@@ -101,6 +102,18 @@ class SessionOutputs:
 
         return sorted((c for c in self.case_records if (c["run_set"], c["run"]) not in bad), key=key)
 
+    def _baseline_block(self, cases: list[dict]) -> dict | None:
+        """health.json's ``baseline`` (:func:`dhstats.against_baseline.block`); the outcome
+        changes need the baseline's cases (judged now for a directory of run sets), not read
+        when the session was interrupted."""
+        col = self.collection
+        if col.baseline is None:
+            return None
+        from .against_baseline import block
+
+        theirs = None if self.interrupted else col.baseline.cases()
+        return block(col.baseline.describe(), col.matching.matched, col.matching.unmatched, cases, theirs)
+
     def _figures_for(self, key) -> list:
         return list(self.figures.get((key[0], key[1]), {}).values())
 
@@ -113,7 +126,8 @@ class SessionOutputs:
 
     def summary_section(self) -> str:
         """The pytest-html summary: verdict tables, the cross-set figures (σ vs E, pooled
-        ratio vs E) when several run sets were checked, the trend over past sessions. An
+        ratio vs E) when several run sets were checked, the comparison with a baseline (its
+        figure: both sides' pooled ratio vs η), the trend over past sessions. An
         interrupted session's summary has no figures (Ctrl-C may have cut an import short); a
         figure that cannot be drawn is a one-line note."""
         from .health import read_history
@@ -127,9 +141,12 @@ class SessionOutputs:
             except Exception as exc:  # noqa: BLE001 - a figure never costs the summary
                 return Figure(name, None, f"not drawn: {type(exc).__name__}: {exc}")
 
-        cross, trend, found = [], [], {}
+        cross, trend, found, against = [], [], {}, []
         if not self.interrupted:
             from .findings import set_findings
+
+            if self.health.get("baseline"):
+                against = [figure("baseline_ratio", self.health)]
 
             for f in set_findings(self.health):  # each failing set's finding, with its most telling figure
                 cases = [c for c in self.health["cases"] if c["run_set"] == f.run_set]
@@ -138,7 +155,7 @@ class SessionOutputs:
                 cross = [figure(name, self.health) for name in ("sigma_vs_e", "ratio_vs_e")]
             lines = read_history(self.options.history) if self.options.history else []
             trend = [figure("trend", lines, k=self.settings.k)] if len(lines) > 1 else []
-        return render_summary(self.health, None, cross, trend, found)
+        return render_summary(self.health, None, cross, trend, found, against)
 
 
 @contextlib.contextmanager

@@ -75,6 +75,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("resolution_warn", "0.5", "a check that passes but cannot see a relative bias under this is "
                                      "low resolution, its badge amber (default 0.5)",
            limits=(1e-3, 100)),
+    Option("baseline", "", "compare with a baseline: a directory of run sets, or a health.json (schema ≥ 3) of an "
+                           "earlier session; run sets matched by name (one on each side: whatever their names)"),
+    Option("baseline_tolerance", "", "judge the baseline comparison by equivalence: the pooled ratio moved by less "
+                                     "than ±δ, demonstrated by two one-sided tests (off by default; e.g. 0.2)",
+           limits=(1e-3, 10)),
     Option("reported_se", "total", "convention of the producer's reported SEs: total or shard-mean (×num_shards)",
            ("total", "shard-mean")),
     Option("max_plots", "24", "figures rendered for failing cases per session, -n included (default 24, ≈ 0.05 s each; -1: no limit; "
@@ -107,9 +112,15 @@ class Settings:
     equivalence_alpha: float = 0.05
     resolution_warn: float = 0.5
     inifile: str | None = None  # the pytest configuration file these settings were read from (None: none)
+    baseline_tolerance: float | None = None  # δ: the comparison with a baseline judged by TOST against ±δ
 
     def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        """health.json's ``settings``; ``baseline_tolerance`` only when set (a session without a
+        baseline keeps the settings of earlier sessions, so that their trend compares)."""
+        out = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        if out["baseline_tolerance"] is None:
+            del out["baseline_tolerance"]
+        return out
 
 
 @dataclass(frozen=True)
@@ -121,6 +132,7 @@ class SessionOptions:
     max_file_bytes: int = 1024 * 2**20
     reports: Path = Path("reports")
     history: Path | None = None  # None: no history file
+    baseline: Path | None = None  # --baseline: a directory of run sets or a health.json (None: no comparison)
 
 
 # --------------------------------------------------------------------------- parsing
@@ -212,6 +224,9 @@ def parse_settings(raw: Mapping[str, object]) -> Settings:
     warn = _number(text("resolution_warn"), "resolution_warn")
     if not warn > 0:
         raise SettingsError(f"--resolution-warn: must be > 0, got {text('resolution_warn')!r}")
+    base_tol = _number(text("baseline_tolerance"), "baseline_tolerance") if text("baseline_tolerance") else None
+    if base_tol is not None and not base_tol > 0:
+        raise SettingsError(f"--baseline-tolerance: δ must be > 0, got {text('baseline_tolerance')!r}")
     reported = text("reported_se")
     if reported not in OPTION["reported_se"].choices:
         raise SettingsError(f"--reported-se: total or shard-mean, got {reported!r}")
@@ -222,7 +237,20 @@ def parse_settings(raw: Mapping[str, object]) -> Settings:
         se_ratio_bounds=_bounds(text("se_ratio_bounds"), "se_ratio_bounds"),
         scaling_bounds=_bounds(text("scaling_bounds"), "scaling_bounds"),
         reported_se=reported, tolerance=tolerance, equivalence_alpha=alpha, resolution_warn=warn,
+        baseline_tolerance=base_tol,
     )
+
+
+def baseline_path(text: str, start: Path | None = None) -> Path | None:
+    """``--baseline``: an existing directory or regular file, relative to ``start`` (None: no
+    baseline). What it holds is read by :mod:`dhstats.baseline_source`."""
+    text = text.strip()
+    if not text:
+        return None
+    path = (Path.cwd() if start is None else Path(start)) / text
+    if not (path.is_dir() or path.is_file()):
+        raise SettingsError(f"--baseline: {text!r} is neither a directory of run sets nor a health.json file")
+    return path.resolve()
 
 
 def parse(raw: Mapping[str, object], start: Path | None = None, inifile: str | os.PathLike | None = None) -> SessionOptions:
@@ -246,7 +274,8 @@ def parse(raw: Mapping[str, object], start: Path | None = None, inifile: str | o
     hist = text("history")
     # absolute but not resolved: a symbolic link given as --history is refused, not followed
     history = None if hist.lower() == "none" else Path(os.path.abspath(start / hist)) if hist else reports / "history.jsonl"
-    return SessionOptions(settings, max_plots, int(max_mb * 2**20), reports, history)
+    return SessionOptions(settings, max_plots, int(max_mb * 2**20), reports, history,
+                          baseline_path(text("baseline"), start))
 
 
 # --------------------------------------------------------------------------- where the configuration came from

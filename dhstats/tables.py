@@ -250,6 +250,38 @@ def filtered_estimates_table(runs, keep_quantiles=(0.99, 0.95), clip_thresholds=
     return pd.DataFrame(rows)
 
 
+def baseline_table(runs, baseline, settings: Settings = Settings()) -> pd.DataFrame:
+    """One row per comparison case against ``baseline`` (a
+    :class:`dhstats.baseline_source.BaselineSource`): the gate's checks against a baseline,
+    judged by the registry as in the gate — both sides' pooled ratio and SE, z, the resolution
+    of the comparison (ratio units), under --baseline-tolerance the TOST statistics, outcome
+    and reason (:mod:`dhstats.baseline`)."""
+    cases = _agreement_cases(runs, settings)
+    sets = list(dict.fromkeys(c["run_set"] for c in cases))
+    matched = baseline.match(sets).matched
+
+    def of(name: str) -> list[dict]:
+        return [c for c in cases if c["run_set"] == name]
+
+    def theirs(name: str, eta):
+        return baseline.records(matched[name], eta) if name in matched else None
+
+    rows = []
+    for name in sets:
+        if name not in matched:
+            continue
+        common = sorted({c["eta"] for c in of(name)} & set(baseline.set_etas.get(matched[name], ())))
+        for check in registry.BASELINE:
+            for eta in common if check.per_eta else [None]:
+                v = check.judge(registry.records_for(check, name, eta, of, sets, theirs), settings).to_dict()
+                rows.append({"run_set": name, "baseline_run_set": matched[name], "eta": eta, "check": check.name,
+                             **{k: v.get(k) for k in ("ratio", "ratio_se", "baseline_ratio", "baseline_ratio_se", "z",
+                                                      "resolution", "ratio_sigma_g", "ratio_sigma_true", "tolerance",
+                                                      "tost_lo", "tost_hi")},
+                             "outcome": v["outcome"], "reason": v["reason"]})
+    return pd.DataFrame(rows)
+
+
 def all_tables(runs, settings: Settings = Settings()) -> dict[str, pd.DataFrame]:
     """Every table of :data:`TABLES` (what ``dhstats tables`` writes, one CSV each)."""
     return {

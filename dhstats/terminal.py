@@ -3,7 +3,8 @@ per run set on what a pass is worth, :func:`dhstats.confidence.run_set_sentence`
 
 Runs × checks table for the per-run checks (column headers: :attr:`Check.short` of the
 registry), cells ``5P`` / ``3P1F1S`` / ``ERR``; one line per run set with the pooled verdicts
-per η and ``se_scaling``; totals in the same words as health.json's counts ("passed, failed,
+per η and ``se_scaling``; under ``--baseline`` one line per matched run set and the outcome
+changes (:func:`dhstats.against_baseline.set_lines`); totals in the same words as health.json's counts ("passed, failed,
 skipped" cases, "invalid runs") and the exit summary last, where the eye lands.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from collections.abc import Mapping, Sequence
 
 from . import registry
+from .against_baseline import set_lines
 from .confidence import run_set_sentence
 from .findings import set_findings
 from .health import OUTCOMES, RunIndex, count, exit_block, reference_set
@@ -114,7 +116,7 @@ def run_set_lines(health: Mapping) -> list[str]:
     for s in health.get("run_sets", []):
         name = s["name"]
         for chk in registry.CHECKS:
-            if chk.scope != registry.Scope.RUN_SET:
+            if chk.scope != registry.Scope.RUN_SET or chk.baseline:  # against_baseline.set_lines
                 continue
             cases = sorted((c for c in index.cases_of(name, None) if c["check"] == chk.name),
                            key=lambda c: c["eta"] or 0.0)
@@ -178,6 +180,7 @@ def summary_lines(health: Mapping, written: Sequence[str | os.PathLike] = ()) ->
     pooled = run_set_lines(health)
     if pooled:
         out += ["run sets (pooled over runs):"] + [_fit("  " + ln) for ln in pooled]
+    out += [printable(line) for line in set_lines(health)]  # one line per matched set, not cut
     seen = [printable(run_set_sentence(health, s)) for s in health.get("run_sets", [])]
     if seen:  # one line each, not cut: the sentence is the point
         out += ["what a pass is worth (bias detected with 80 % power):"] + seen

@@ -46,6 +46,8 @@ class Reason(StrEnum):
     OUT_OF_TOLERANCE = "out_of_tolerance"  # --tolerance: the pooled ratio is demonstrably outside 1 ± δ
     INTERNAL_ERROR = "internal_error"  # the check itself raised: failed, with the exception named
     NOT_DEMONSTRATED = "not_demonstrated"  # --tolerance: agreement within 1 ± δ is not demonstrated
+    MOVED = "moved"  # --baseline: the pooled ratio moved against the baseline's (|z| > k)
+    MOVED_BEYOND_TOLERANCE = "moved_beyond_tolerance"  # --baseline-tolerance: demonstrably moved by more than ±δ
 
 
 _DEFAULT_REASON = {Outcome.PASSED: Reason.OK, Outcome.FAILED: Reason.OUT_OF_BOUNDS,
@@ -186,6 +188,7 @@ class RunSetRecords:
     run_set: str
     eta: float | None
     by_set: dict  # run set → {pooled check → [case dict]}
+    baseline: dict | None = None  # checks against a baseline: {"run_set": its matched set, "cases": [case dict]}
 
     def of(self, check: str, run_set: str | None = None) -> list:
         """The records of ``check`` in ``run_set`` (default: the one judged)."""

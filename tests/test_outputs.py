@@ -57,7 +57,7 @@ def test_two_sessions_leave_only_the_second_ones_files(tmp_path, umask022):
     assert "history.jsonl" not in manifest and "notes.txt" not in manifest
     for rel in left - {"notes.txt", "runs/E_256/keep.html"}:
         assert (reports / rel).stat().st_mode & 0o777 == 0o644, rel
-    assert len(first) == 1 + 11 + 3  # health.json, 10 check badges + overall (+ trend: none w/o history), pages
+    assert len(first) == 1 + 12 + 3  # health.json, 10 check badges + overall + baseline (+ trend: none w/o history), pages
 
 
 def test_emptied_page_directories_are_removed(tmp_path):
@@ -140,7 +140,7 @@ def test_figure_callback_that_raises_becomes_a_note(tmp_path):
     written = report_files.write_reports(tmp_path, health(), broken)
     page = (tmp_path / page_path(("E_256", "run_01"))).read_text()
     assert "figures could not be drawn: RuntimeError: np.histogram range [nan, nan]" in page
-    assert len(written) == 15
+    assert len(written) == 16
 
 
 def test_planned_outputs_cover_what_is_written(tmp_path):

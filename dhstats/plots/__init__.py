@@ -10,7 +10,8 @@ Names are those of ``registry.CHECKS[*].figures``:
 * per (run, η): ``contributions``, ``errors``, ``clip_sweep``, ``truncation_sweep``, ``weights``;
 * per run (η, when given, is highlighted): ``delta_h_vs_eta``, ``ratio_vs_eta``, ``sigma_comparison``;
 * from health.json records: ``pooled_ratio`` (cases of one run set), ``sigma_vs_e`` and
-  ``ratio_vs_e`` (the health dict), ``trend`` (history lines).
+  ``ratio_vs_e`` (the health dict), ``trend`` (history lines), ``baseline_ratio`` (the health
+  dict of a session with ``--baseline``).
 
 :func:`figure` builds a run figure by name; :func:`render` builds and renders any figure and
 never raises: missing data or a failure becomes a :class:`dhstats.rendered.Figure` with a one-line note
@@ -33,13 +34,14 @@ from .case import clip_sweep, contribution_histograms, error_histogram, truncati
 from .run import delta_h_vs_eta, eta_rows, ratio_vs_eta, sigma_comparison
 from .equivalence import pooled_interval
 from .sets import pooled_ratio, ratio_vs_e, sigma_vs_e, trend
+from .baseline import baseline_ratio
 
 __all__ = [
     "CASE_FIGURES", "RUN_FIGURES", "SET_FIGURES", "CAPTIONS", "DPI", "NOTE_GID", "MissingData",
     "figure", "render", "render_run", "caption", "to_png", "case_figures",
     "error_histogram", "contribution_histograms", "clip_sweep", "truncation_sweep", "weights",
     "delta_h_vs_eta", "ratio_vs_eta", "sigma_comparison", "eta_rows",
-    "pooled_ratio", "pooled_interval", "sigma_vs_e", "ratio_vs_e", "trend",
+    "pooled_ratio", "pooled_interval", "sigma_vs_e", "ratio_vs_e", "trend", "baseline_ratio",
 ]
 
 
@@ -58,6 +60,8 @@ CAPTIONS: dict[str, tuple[str, str]] = {
     "sigma_vs_e": ("σ vs batch size E, with the 1/√E line", "σ vs E"),
     "ratio_vs_e": ("Pooled prediction / ΔH_true vs batch size E", "pooled ratio vs E"),
     "trend": ("Estimator health over recent gate sessions", "trend"),
+    "baseline_ratio": ("Pooled prediction / ΔH_true vs η against the baseline (and the tolerance band)",
+                       "ratio against the baseline"),
 }
 
 
@@ -151,7 +155,7 @@ def _tolerance_of(cases) -> float | None:
 
 _SET_BUILDERS = {"pooled_interval": pooled_interval, "pooled_ratio": pooled_ratio, "sigma_vs_e": sigma_vs_e,
                  "ratio_vs_e": ratio_vs_e,
-                 "trend": trend}
+                 "trend": trend, "baseline_ratio": baseline_ratio}
 
 
 def render_run(run: Run, names: Iterable[str], eta: float | None = None, settings=None,

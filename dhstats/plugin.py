@@ -107,27 +107,36 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrises each ``test_<check>(case)`` of checks/test_gate.py with the check's cases
+    (ids like ``E_2048/run_01/eta=1.6e-06``); a ``test_<name>`` that is no check is a usage error."""
     if "case" not in metafunc.fixturenames or _GATE not in metafunc.config.stash:
         return
     check = metafunc.function.__name__.removeprefix("test_")
     if check != registry.INPUT and check not in registry.BY_NAME:
         raise pytest.UsageError(f"{metafunc.function.__name__}: not a dhstats check (one of {registry.NAMES})")
     cases = metafunc.config.stash[_GATE].gate.collection.cases(check)
-    metafunc.parametrize("case", cases, ids=[c.id for c in cases])
+    metafunc.parametrize("case", cases, ids=[c.id for c in cases], indirect=True)
 
 
-def gate_tests() -> dict:
-    """The gate's test functions, one per registry check (plus ``test_input``), for checks/."""
-    def make(name: str, doc: str):
-        def test(request: pytest.FixtureRequest, case: Case) -> None:
-            judge(request, case)
-        test.__name__ = test.__qualname__ = f"test_{name}"
-        test.__doc__ = doc
-        return test
+class GateCase:
+    """What a gate test receives: its :class:`~dhstats.collection.Case` (``case.case``) and
+    :meth:`judge`, the whole body of the test."""
 
-    tests = {"test_input": make(registry.INPUT, "results.json exists, parses, and every field the gate uses is valid.")}
-    tests.update({f"test_{c.name}": make(c.name, c.title) for c in registry.CHECKS})
-    return tests
+    def __init__(self, request: pytest.FixtureRequest, case: Case):
+        self.request, self.case = request, case
+
+    def judge(self) -> None:
+        """Judge the case: the test passes, fails with the numbers, or skips with the reason."""
+        judge(self.request, self.case)
+
+
+@pytest.fixture
+def case(request: pytest.FixtureRequest) -> GateCase:
+    """The case of a gate test, parametrised by :func:`pytest_generate_tests`."""
+    if not hasattr(request, "param"):
+        raise pytest.UsageError(f"{request.node.name}: a dhstats gate test, collected while the gate is "
+                                "not active (run `pytest checks/` or `dhstats gate`)")
+    return GateCase(request, request.param)
 
 
 def judge(request: pytest.FixtureRequest, case: Case) -> None:

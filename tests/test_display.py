@@ -8,14 +8,14 @@ from dhstats import frames
 from dhstats.display import HealthDocument, html_table
 from dhstats.verdicts import Outcome, RunOutcome, RunVerdict, Verdict
 
-from test_frames import make_run
+from builders import make_run
 
 
 def test_html_reprs_escape_markup_in_names():
     evil = "<script>alert(1)</script>&"
     v = Verdict("linear_agreement", Outcome.FAILED, f"z too large for {evil}", evil, evil, 1e-6, {"z": 4.0})
     rv = RunVerdict(evil, evil, "/p", RunOutcome.ERROR, f"{evil}: invalid")
-    run = make_run(3, 1, name=evil)
+    run = make_run(n=3, seed=1, run=evil)
     rs = frames.RunSet(evil, Path(evil), (run,))
     health = HealthDocument({"run_sets": [{"name": evil, "E": 3}], "runs": [rv.to_dict()],
                              "cases": [v.to_dict()], "counts": {"cases": {"failed": 1}}})

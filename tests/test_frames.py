@@ -17,30 +17,14 @@ from dhstats.results import InvalidRun, Problem, ProblemReason, Quadratic, Run, 
 from dhstats.sigmas import case_sigmas
 from dhstats.verdicts import Outcome, RunOutcome, RunVerdict, Verdict
 
-from builders import consistent_entry
+from builders import make_run
 from paths import REAL, needs_real
 
-
-def make_run(n: int, seed: int, etas=(1e-6, 4e-6), *, name: str = "run_01", h_base: bool = True) -> Run:
-    """A consistent run (Σ gdotv = G, Σ vhvv = Q, ΔH_true = Σw̃h_new/Σw̃T − H_base)."""
-    rng = np.random.default_rng(seed)
-    T = rng.integers(1, 300, n).astype(float)
-    hb = T * rng.uniform(0.2, 0.8, n)
-    gdotv = rng.normal(-200.0, 300.0, n)
-    vhvv = rng.normal(3e7, 1e7, n)
-    entries = []
-    for eta in etas:
-        w = rng.lognormal(0.0, 0.5, n)
-        w /= w.sum()
-        h_new = hb + eta * gdotv.sum() * T + rng.normal(0, 0.05, n) * np.sqrt(T)
-        entries.append(consistent_entry(eta, w, T, h_new, hb, with_h_base=h_base))
-    q = Quadratic(vhvv=float(vhvv.sum()), gdotv=float(gdotv.sum()), per_sequence_vhvv=vhvv)
-    return Run(RunFile("E_t", name, Path(f"/nonexistent/E_t/{name}/results.json")), float(gdotv.sum()),
-               tuple(entries), gdotv=gdotv, length=T.copy(), quadratic=q)
+ETAS = (1e-6, 4e-6)
 
 
 def test_per_sequence_rows_and_exact_values_on_a_small_run():
-    run = make_run(4, seed=1, etas=(2e-6,))
+    run = make_run(n=4, seed=1, etas=(2e-6,), run_set="E_t")
     df = frames.per_sequence(run)
     assert list(df.columns) == list(frames.PER_SEQUENCE_COLUMNS)
     assert list(df["sequence"]) == [0, 1, 2, 3] and set(df["run_set"]) == {"E_t"}
@@ -59,7 +43,7 @@ def test_per_sequence_rows_and_exact_values_on_a_small_run():
 @settings(deadline=None)  # no deadline: the shared machine is slow under load
 @given(n=st.integers(2, 60), seed=st.integers(0, 2**31 - 1), eta=st.floats(1e-8, 1e-4))
 def test_per_sequence_columns_sum_to_the_runs_totals(n, seed, eta):
-    run = make_run(n, seed, etas=(eta,))
+    run = make_run(n=n, seed=seed, etas=(eta,), run_set="E_t")
     df = frames.per_sequence(run)
     e = run.entries[0]
     assert df["c"].sum() == pytest.approx(e.delta_h_true, rel=1e-9, abs=1e-12)  # Σ c_i = ΔH_true
@@ -78,7 +62,7 @@ def test_per_sequence_columns_sum_to_the_runs_totals(n, seed, eta):
 
 
 def test_missing_data_gives_nan_columns_not_wrong_numbers():
-    run = make_run(5, seed=3, h_base=False)
+    run = make_run(n=5, seed=3, etas=ETAS, h_base=False, run_set="E_t")
     run = dataclasses.replace(run, gdotv=None, length=None, quadratic=None)
     df = frames.per_sequence(run)
     for col in ("eta_gdotv", "linquad", "psi", "g_tilde", "q_tilde", "normalised_error"):
@@ -87,7 +71,7 @@ def test_missing_data_gives_nan_columns_not_wrong_numbers():
 
 
 def test_run_set_frames_select_runs_and_eta_and_skip_invalid(tmp_path):
-    a, b = make_run(3, 1, name="run_01"), make_run(3, 2, name="run_02")
+    a, b = make_run(n=3, seed=1, etas=ETAS, run_set="E_t"), make_run(n=3, seed=2, etas=ETAS, run_set="E_t", run="run_02")
     bad = InvalidRun(RunFile("E_t", "run_03", tmp_path / "x"), (Problem("E_t/run_03/results.json", "true", ProblemReason.MISSING, "missing"),))
     rs = frames.RunSet("E_t", tmp_path, (a, b, bad))
     assert len(frames.per_sequence_frame(rs)) == 2 * 2 * 3
@@ -134,5 +118,5 @@ def test_real_files_per_sequence_sums():
 def test_reported_se_convention_is_read_from_the_files(tmp_path, convention):
     root = simulate.write_run_set(tmp_path, name="E_128", runs=2, n=128, seed=9, se_convention=convention)
     assert frames.reported_se_convention(frames.load_run_set(root)) == convention
-    no_data = make_run(8, 1)  # no reported se_shard: nothing to tell
+    no_data = make_run(n=8, seed=1, etas=ETAS, reported_se=False)  # no reported se_shard: nothing to tell
     assert frames.reported_se_convention([no_data]) == "total"

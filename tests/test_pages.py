@@ -78,7 +78,11 @@ def test_page_names_unique_bounded_and_safe():
     for p in paths.values():
         assert re.fullmatch(r"runs/E_256/[A-Za-z0-9_-][A-Za-z0-9._-]*\.html", p), p
         assert len(p.split("/")[-1]) <= NAME_MAX + 9 + 5
-    assert pages.page_path(("E_256", long)) == pages.page_path(("E_256", long))  # deterministic
+    # changed names: cut to NAME_MAX characters, + "-" and 8 hex digits of sha1(the whole name)
+    assert paths[long] == "runs/E_256/" + "r" * NAME_MAX + "-f70b4f01.html"  # sha1("r" * 230)
+    assert paths[".."] == "runs/E_256/_.-9d891e73.html"  # a leading "." becomes "_"
+    assert paths[".hidden"] == "runs/E_256/_hidden-92f73832.html"
+    assert paths[""] == "runs/E_256/_-da39a3ee.html"  # sha1 of the empty string
 
 
 @given(st.text(min_size=0, max_size=300), st.text(min_size=0, max_size=300))

@@ -31,7 +31,7 @@ from dhstats.series import sequence_series
 from dhstats.settings import Settings
 from dhstats.sigmas import run_sigmas
 
-from builders import consistent_entry
+from builders import consistent_entry, make_run
 from paths import PROJECT_ROOT, REAL
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -39,36 +39,6 @@ ETAS = (1e-6, 4e-6, 1.6e-5)
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-def make_run(n: int = 50, seed: int = 7) -> Run:
-    """A valid, internally consistent run: n sequences, η ∈ ETAS, quadratic block."""
-    rng = np.random.default_rng(seed)
-    T = rng.integers(20, 200, n).astype(float)
-    h_base = T * rng.uniform(0.3, 0.6, n)  # nats per sequence
-    gdotv = rng.normal(-300.0, 200.0, n)  # nats/token per unit LR, per sequence
-    vhvv = rng.normal(5e7, 2e7, n)
-    G, Q = float(gdotv.sum()), float(vhvv.sum())
-    entries = []
-    for eta in ETAS:
-        log_w = np.clip(rng.normal(0.0, 0.3, n), -10, 10)
-        w = np.exp(log_w - log_w.max())
-        w_tilde = w / w.sum()
-        h_new = h_base + eta * G * T + rng.normal(0.0, 0.05, n) * np.sqrt(T)
-        entries.append(consistent_entry(eta, w_tilde, T, h_new, h_base, log_weights=log_w))
-    quadratic = Quadratic(vhvv=Q, gdotv=G * 1.01, per_sequence_vhvv=vhvv,
-                          se_gdotv=stats.se_sum(gdotv), se_vhvv=stats.se_sum(vhvv), num_shards=8)
-    return Run(
-        file=RunFile("E_test", "run_01", Path("/nonexistent/E_test/run_01/results.json")),
-        delta_h_per_lr=G,
-        entries=tuple(entries),
-        gdotv=gdotv,
-        length=T.copy(),
-        per_sequence_vhvv=vhvv,
-        se_shard=stats.se_sum(gdotv),
-        num_shards=8,
-        quadratic=quadratic,
-    )
 
 
 def without_per_sequence(run: Run, reported_se: bool = True) -> Run:
@@ -102,7 +72,7 @@ VARIANTS = {
 
 @pytest.fixture(scope="module")
 def run() -> Run:
-    return make_run()
+    return make_run(n=50, seed=7, etas=ETAS, G=-1.5e4, gdotv_sd=200.0)
 
 
 @pytest.fixture(autouse=True)
@@ -748,7 +718,7 @@ def test_log_axes_are_labelled_without_mathtext(monkeypatch):
     cached = matplotlib.mathtext.MathTextParser._parse_cached.__wrapped__
     monkeypatch.setattr(matplotlib.mathtext.MathTextParser, "_parse_cached",
                         lambda self, s, *a: parsed.append(s) or cached(self, s, *a))
-    run = make_run()
+    run = make_run(n=50, seed=7, etas=ETAS, G=-1.5e4, gdotv_sd=200.0)
     for name, eta in (("sigma_comparison", None), ("weights", ETAS[0])):
         assert plots.render(name, run, eta).png, name
     assert parsed == []

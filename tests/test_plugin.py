@@ -21,7 +21,7 @@ from dhstats.pages import page_path
 from dhstats.registry import NAMES as CHECKS
 
 from paths import PROJECT_ROOT
-from builders import NOISE, umask, write_run
+from builders import NOISE, gate, health, make_checkout, umask, write_run
 
 REPO = PROJECT_ROOT
 pytest_plugins = ["pytester"]
@@ -30,24 +30,8 @@ pytestmark = pytest.mark.slow  # every test runs pytest in a subprocess
 
 @pytest.fixture
 def checkout(pytester: pytest.Pytester) -> Path:
-    """A fresh checkout of the gate inside the pytester directory: ``<tmp>/dhstats``."""
-    root = pytester.path / "dhstats-checkout"
-    root.mkdir()
-    for name in ("conftest.py", "pytest.ini"):
-        shutil.copy(REPO / name, root / name)
-    shutil.copytree(REPO / "checks", root / "checks", ignore=shutil.ignore_patterns("__pycache__"))
-    os.symlink(REPO / "dhstats", root / "dhstats")
-    return root
-
-
-def gate(pytester: pytest.Pytester, checkout: Path, *args: str) -> pytest.RunResult:
-    """Run ``python -m pytest checks/ ARGS`` from the checkout (the README's command)."""
-    os.chdir(checkout)
-    return pytester.run(sys.executable, "-m", "pytest", "checks/", "-p", "no:cacheprovider", *args, timeout=300)
-
-
-def health(checkout: Path, reports: str = "reports") -> dict:
-    return json.loads((checkout / reports / "health.json").read_text())
+    """A fresh checkout of the gate inside the pytester directory."""
+    return make_checkout(pytester.path)
 
 
 def cases(h: dict, check: str | None = None, outcome: str | None = None) -> list[dict]:

@@ -29,42 +29,9 @@ from dhstats.results import (
     validate,
 )
 
+from builders import results_doc as doc
+
 FILE = "E_4/run_01/results.json"  # RunFile.display of the run every test writes
-
-
-def doc(n=4, etas=(1e-6, 2e-6)):
-    """A minimal valid document: n sequences, one entry per η, every field the gate reads.
-
-    Numbers are self-consistent (Σ gdotv = G, Σ vhvv = Q, w̃ = softmax(log_weights), …) but
-    validation does not depend on that. Every list is a fresh object, so mutating one entry
-    never changes another.
-    """
-    T = [10 + i for i in range(n)]
-    G, Q = -1.0, 2.0
-    entries = []
-    for eta in etas:
-        entries.append({
-            "eta": eta,
-            "delta_h_true": -eta,
-            "diagnostics": {
-                "normalized_weights": [1.0 / n] * n,
-                "token_counts": list(T),
-                "h_new": [5.0 - 100.0 * eta * i for i in range(n)],  # distinct per η
-                "h_base": [5.0] * n,
-                "base_entropy": 5.0 * n / sum(T),
-                "ess": float(n),
-                "weights_sum": float(n),
-                "log_weights": [0.0] * n,
-            },
-        })
-    return {
-        "approx": {
-            "delta_h_per_lr": G,
-            "per_sequence": [{"gdotv": G / n, "length": t} for t in T],
-            "quadratic": {"vHvv": Q, "gdotv": 1.01 * G, "per_sequence_vhvv": [Q / n] * n},
-        },
-        "true": {"entries": entries},
-    }
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from dhstats.results import (
     read_regular,
     scan_etas,
 )
-from test_results import doc
+from builders import results_doc as doc
 
 FILE = "E_4/run_01/results.json"
 

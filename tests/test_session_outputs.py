@@ -11,14 +11,20 @@ from pathlib import Path
 import pytest
 
 from output_hazards import tree as _tree
-from test_plugin import NOISE, checkout, gate, health, write_run  # noqa: F401 - fixtures
+from builders import NOISE, gate, health, make_checkout, write_run
 
 pytestmark = pytest.mark.slow
 pytest_plugins = ["pytester"]
 
 
 @pytest.fixture
-def healthy(checkout) -> Path:  # noqa: F811 - the fixture imported above
+def checkout(pytester: pytest.Pytester) -> Path:
+    """A fresh checkout of the gate inside the pytester directory."""
+    return make_checkout(pytester.path)
+
+
+@pytest.fixture
+def healthy(checkout) -> Path:
     """``../E_64``: six healthy runs (every case passes)."""
     root = checkout.parent / "E_64"
     for i in range(1, 7):
@@ -44,7 +50,7 @@ def pytest_{hook}(*args, **kwargs):
 """
 
 
-def _interrupting(pytester, checkout, after: int) -> str:  # noqa: F811
+def _interrupting(pytester, checkout, after: int) -> str:
     (checkout / "ctrl_c.py").write_text(INTERRUPT_PLUGIN.format(after=after))
     return "ctrl_c"
 
@@ -52,7 +58,7 @@ def _interrupting(pytester, checkout, after: int) -> str:  # noqa: F811
 # --------------------------------------------------------------------------- Ctrl-C
 
 
-def test_ctrl_c_is_never_a_pass(pytester, checkout, healthy):  # noqa: F811
+def test_ctrl_c_is_never_a_pass(pytester, checkout, healthy):
     plugin = _interrupting(pytester, checkout, after=5)
     (checkout / "reports").mkdir()
     line = {"checks": {}, "cases": {"failed": 0}, "runs": {"error": 0}, "run_sets": [{"name": "E_64"}]}
@@ -78,7 +84,7 @@ def test_ctrl_c_is_never_a_pass(pytester, checkout, healthy):  # noqa: F811
 
 
 @pytest.mark.parametrize("hook", ["html_results_summary", "terminal_summary"])
-def test_ctrl_c_after_every_case_ran_completes_the_outputs(pytester, checkout, healthy, hook):  # noqa: F811
+def test_ctrl_c_after_every_case_ran_completes_the_outputs(pytester, checkout, healthy, hook):
     (checkout / "late_ctrl_c.py").write_text(LATE_INTERRUPT_PLUGIN.format(hook=hook))
     result = gate(pytester, checkout, "--results", "../E_64", "-p", "late_ctrl_c")
     out = result.stdout.str() + result.stderr.str()
@@ -91,7 +97,7 @@ def test_ctrl_c_after_every_case_ran_completes_the_outputs(pytester, checkout, h
 
 
 @pytest.mark.parametrize("kind", ["fifo", "directory", "symlink"])
-def test_a_history_that_is_not_a_regular_file_is_a_usage_error(pytester, checkout, healthy, kind):  # noqa: F811
+def test_a_history_that_is_not_a_regular_file_is_a_usage_error(pytester, checkout, healthy, kind):
     path = checkout.parent / "odd-history"
     target = checkout.parent / "other.jsonl"
     target.write_text("a line of someone else's\n")
@@ -103,7 +109,7 @@ def test_a_history_that_is_not_a_regular_file_is_a_usage_error(pytester, checkou
     assert target.read_text() == "a line of someone else's\n"
 
 
-def test_a_linked_history_inside_reports_is_refused(pytester, checkout, healthy):  # noqa: F811
+def test_a_linked_history_inside_reports_is_refused(pytester, checkout, healthy):
     other = checkout.parent / "other.jsonl"
     other.write_text("not the gate's\n")
     (checkout / "reports").mkdir()
@@ -116,7 +122,7 @@ def test_a_linked_history_inside_reports_is_refused(pytester, checkout, healthy)
 # --------------------------------------------------------------------------- links in reports/
 
 
-def test_links_inside_reports_are_never_followed(pytester, checkout):  # noqa: F811
+def test_links_inside_reports_are_never_followed(pytester, checkout):
     runs = checkout.parent / "E_64"
     write_run(runs, "run_01", n=64, seed=3, defects=["biased_gdotv"])  # fails: a run page is written
     outside = checkout.parent / "outside"
@@ -158,7 +164,7 @@ def test_links_inside_reports_are_never_followed(pytester, checkout):  # noqa: F
 # --------------------------------------------------------------------------- --html
 
 
-def test_a_users_html_path_is_honoured(pytester, checkout, healthy):  # noqa: F811
+def test_a_users_html_path_is_honoured(pytester, checkout, healthy):
     mine = checkout.parent / "elsewhere" / "my.html"
     result = gate(pytester, checkout, "--results", "../E_64", f"--html={mine}", "--self-contained-html")
     assert result.ret == 0, result.stdout.str()[-3000:]
@@ -168,7 +174,7 @@ def test_a_users_html_path_is_honoured(pytester, checkout, healthy):  # noqa: F8
     assert f"Generated html report: {mine.as_uri()}" in result.stdout.str()
 
 
-def test_an_occupied_report_path_is_a_message_not_a_traceback(pytester, checkout, healthy):  # noqa: F811
+def test_an_occupied_report_path_is_a_message_not_a_traceback(pytester, checkout, healthy):
     (checkout / "reports" / "report.html").mkdir(parents=True)
     result = gate(pytester, checkout, "--results", "../E_64")
     out = result.stdout.str() + result.stderr.str()
@@ -180,7 +186,7 @@ def test_an_occupied_report_path_is_a_message_not_a_traceback(pytester, checkout
 # --------------------------------------------------------------------------- each output on its own
 
 
-def test_each_output_is_written_or_fails_on_its_own(pytester, checkout):  # noqa: F811
+def test_each_output_is_written_or_fails_on_its_own(pytester, checkout):
     runs = checkout.parent / "E_64"
     write_run(runs, "run_01", n=64, seed=3, defects=["biased_gdotv"])
     reports = checkout / "reports"
@@ -211,7 +217,7 @@ def _mkrun(root: Path, name: bytes, **kw) -> None:
     write_run(root, os.fsdecode(name), n=64, **kw)
 
 
-def test_non_utf8_run_names_reach_every_output(pytester, checkout):  # noqa: F811
+def test_non_utf8_run_names_reach_every_output(pytester, checkout):
     root = checkout.parent / "E_64"
     _mkrun(root, b"run_\xff\xfe", seed=3, defects=["biased_gdotv"])
     _mkrun(root, b"run_ok", seed=4, **NOISE)
@@ -228,7 +234,7 @@ def test_non_utf8_run_names_reach_every_output(pytester, checkout):  # noqa: F81
     assert len((reports / "history.jsonl").read_text(encoding="utf-8").splitlines()) == 1
 
 
-def test_a_plain_name_that_looks_sanitised_gets_its_own_page(pytester, checkout):  # noqa: F811
+def test_a_plain_name_that_looks_sanitised_gets_its_own_page(pytester, checkout):
     import hashlib
 
     root = checkout.parent / "E_64"
@@ -243,7 +249,7 @@ def test_a_plain_name_that_looks_sanitised_gets_its_own_page(pytester, checkout)
     assert len({c["run"] for c in health(checkout)["cases"]} - {None}) == 2
 
 
-def test_dangling_and_looping_run_links_are_invalid_runs(pytester, checkout):  # noqa: F811
+def test_dangling_and_looping_run_links_are_invalid_runs(pytester, checkout):
     root = checkout.parent / "E_64"
     write_run(root, "run_01", n=64, seed=3, **NOISE)
     (root / "run_02").symlink_to(checkout.parent / "gone")
@@ -258,7 +264,7 @@ def test_dangling_and_looping_run_links_are_invalid_runs(pytester, checkout):  #
 
 
 @pytest.mark.parametrize("target", ["outside", "nowhere"])
-def test_a_link_where_the_example_goes_is_replaced(pytester, checkout, target):  # noqa: F811
+def test_a_link_where_the_example_goes_is_replaced(pytester, checkout, target):
     outside = checkout.parent / "outside"
     (outside / "E_example").mkdir(parents=True)
     (outside / "E_example" / "keep.txt").write_text("keep")

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from dhstats.results import InvalidRun, Run, RunFile, load_run, validate
 from dhstats.validation import MAGNITUDE_BOUND, Validator
 
-from test_results import doc
+from builders import results_doc as doc
 from paths import REAL, needs_real
 
 FILE = "E_4/run_01/results.json"

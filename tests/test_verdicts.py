@@ -30,7 +30,7 @@ from dhstats.verdicts import Outcome, Reason, RunContext, Verdict
 CHECKS = tuple(c.name for c in BY_NAME.values() if c.scope != Scope.RUN_SET)
 RUN_CHECKS = tuple(c.name for c in BY_NAME.values() if c.scope == Scope.RUN)
 
-from builders import consistent_entry
+from builders import consistent_entry, make_run
 
 N = 40
 ETAS = (1e-6, 2e-6)
@@ -50,61 +50,6 @@ def rebuild(e: Entry, **changes) -> Entry:
     h_base = changes.pop("h_base", e.h_base)
     assert not changes, changes
     return consistent_entry(e.eta, w, T, h_new, h_base, with_h_base=e.h_base is not None)
-
-
-def make_run(*, n=N, seed=0, etas=ETAS, G=5e4, Q=1e8, weight_sd=0.1, noise=0.01, gdotv_sd=50.0,
-             se_factor=1.05, num_shards=M_SHARDS, per_sequence=True, h_base=True, quadratic=True,
-             reported_se=True) -> Run:
-    """A healthy run of the model
-
-        T_i ~ 1 + Poisson(50),  h_base_i = 0.6 T_i + N(0, 1)                (nats per sequence)
-        log w_i = (η/1e-6)·weight_sd·u_i, u_i ~ U(±√3)  (bounded tail: k̂ < 0)
-        h_new_i = h_base_i + (ηG + ½η²Q)·T_i + N(0, noise²)   (true ΔH = ηG + ½η²Q per token)
-        gdotv_i = G·T_i/ΣT + centred N(0, gdotv_sd²)           (Σ gdotv = G)
-        vhvv_i  = Q·T_i/ΣT + centred N(0, (1e3·gdotv_sd)²)     (Σ vhvv = Q)
-
-    Reported SEs follow the "total" convention at ``se_factor`` × se_sum.
-    """
-    rng = np.random.default_rng(seed)
-    T = (1 + rng.poisson(50, n)).astype(np.float64)
-    hb = 0.6 * T + rng.normal(0.0, 1.0, n)
-    u = rng.uniform(-math.sqrt(3), math.sqrt(3), n)
-    eg = rng.normal(0.0, gdotv_sd, n)
-    gdotv = G * T / T.sum() + (eg - eg.mean())
-    eq = rng.normal(0.0, 1e3 * gdotv_sd, n)
-    vhvv = Q * T / T.sum() + (eq - eq.mean())
-    entries = []
-    for eta in etas:
-        lw = eta / 1e-6 * weight_sd * u
-        ex = np.exp(lw - lw.max())
-        w = ex / ex.sum()
-        h_new = hb + (eta * G + 0.5 * eta**2 * Q) * T + rng.normal(0.0, noise, n)
-        entries.append(consistent_entry(eta, w, T.copy(), h_new, hb, with_h_base=h_base, log_weights=lw))
-    G_total = float(gdotv.sum())
-    quad = None
-    if quadratic:
-        quad = Quadratic(
-            vhvv=float(vhvv.sum()),
-            gdotv=G_total,
-            per_sequence_vhvv=vhvv if per_sequence else None,
-            se_gdotv=se_factor * stats.se_sum(stats.centred(gdotv, T)) if reported_se else None,
-            se_vhvv=se_factor * stats.se_sum(stats.centred(vhvv, T)) if reported_se else None,
-            num_shards=num_shards,
-        )
-    se = se_factor * stats.se_sum(stats.centred(gdotv, T)) if reported_se else None
-    return Run(
-        file=RUN_FILE,
-        delta_h_per_lr=G_total,
-        entries=tuple(entries),
-        gdotv=gdotv if per_sequence else None,
-        length=T.copy() if per_sequence else None,
-        per_sequence_vhvv=vhvv if (per_sequence and quadratic) else None,
-        h_base_mean=float(hb.sum() / T.sum()) if per_sequence else None,
-        se_shard=se,
-        se_jackknife=se,
-        num_shards=num_shards,
-        quadratic=quad,
-    )
 
 
 def with_entry(run: Run, j: int, entry: Entry) -> Run:

@@ -44,3 +44,15 @@ def test_pooled_linquad_agreement(case):
 
 def test_se_scaling(case):
     case.judge()
+
+
+def test_baseline_linear_ratio(case):
+    case.judge()
+
+
+def test_baseline_linquad_ratio(case):
+    case.judge()
+
+
+def test_baseline_efficiency(case):
+    case.judge()

@@ -1,8 +1,9 @@
 """The E_2048 situation, planted with the simulator and judged by the gate in a subprocess:
 every run overshooting by 25–55 %, lin+quad alike, the excess in the largest |η·gdotv_i|
 (``spiky_mass`` with 2 % of the sequences carrying 0.35·G, ``--shape real``, score noise 0.1).
-Under ``--tolerance 0.5`` the pooled ratio ≈ 1.40 [1.31, 1.50] is demonstrated at the smaller η
-and not at the largest, where its interval touches 1.5: narrow, crossing a bound.
+Its pooled ratio ≈ 1.40 [1.31, 1.49]: under ``--tolerance 0.45`` narrow but crossing the bound
+1.45 at every η (six pooled failures, one table), under ``--tolerance 0.6`` demonstrated at every
+η although the difference test fails (the interval against the band is the headline).
 
 The terminal is read from the subprocess's output; report.html and a run page in headless
 Chromium (tests/browser.py, a probe script reading the DOM), or — without Chromium — with
@@ -40,9 +41,7 @@ def plant_e2048(out: Path, monkeypatch) -> Path:
                                shape="real")
 
 
-@pytest.fixture(scope="module")
-def session(tmp_path_factory):
-    """(terminal output, reports directory) of ``pytest checks/ --results E_2048 --tolerance 0.5``."""
+def _gate(tmp_path_factory, tolerance: str):
     mp = pytest.MonkeyPatch()
     try:
         root = plant_e2048(tmp_path_factory.mktemp("e2048"), mp)
@@ -50,10 +49,22 @@ def session(tmp_path_factory):
         mp.undo()
     out = root.parent / "reports"
     proc = subprocess.run([sys.executable, "-m", "pytest", "checks/", "--results", str(root), "--reports", str(out),
-                           "--tolerance", "0.5", "-p", "no:cacheprovider", "-q"], cwd=PROJECT_ROOT, env=_env(),
+                           "--tolerance", tolerance, "-p", "no:cacheprovider", "-q"], cwd=PROJECT_ROOT, env=_env(),
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout, out
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    """(terminal output, reports directory) of ``pytest checks/ --results E_2048 --tolerance 0.45``."""
+    return _gate(tmp_path_factory, "0.45")
+
+
+@pytest.fixture(scope="module")
+def demonstrated(tmp_path_factory):
+    """The same set under ``--tolerance 0.6``: every pooled case demonstrated."""
+    return _gate(tmp_path_factory, "0.6")
 
 
 def _summary(stdout: str) -> list[str]:
@@ -72,21 +83,25 @@ def test_the_terminal_says_the_finding_first(session):
     assert "drives it" not in session[0]
 
 
-def test_the_terminal_shows_the_interval_against_the_band(session):
+def test_the_terminal_shows_the_interval_against_the_band(session, demonstrated):
     text = "\n".join(_summary(session[0]))
-    assert "  E_2048 pool-lin: 2 of 3 η demonstrated within 1 ± 0.5 (TOST)" in text
-    assert re.search(r"\n    η=1\.6e-06: 1\.4\d? \[1\.3\d?, 1\.4\d?\] within 1 ± 0\.5: demonstrated\n", text)
-    assert re.search(r"\n    η=6\.4e-06: 1\.4\d? \[1\.3\d?, 1\.5\d?\] vs 1 ± 0\.5: not demonstrated\n", text)
+    assert "  E_2048 pool-lin: 0 of 3 η demonstrated within 1 ± 0.45 (TOST)" in text
+    assert len(re.findall(r"\n    η=\d\.\de-06: 1\.4\d? \[1\.3\d?, 1\.[45]\d?\] vs 1 ± 0\.45: not demonstrated(?=\n)",
+                          text)) == 6
+    text = "\n".join(_summary(demonstrated[0]))
+    assert "  E_2048 pool-lin: 3 of 3 η demonstrated within 1 ± 0.6 (TOST)" in text
+    assert len(re.findall(r"\n    η=\d\.\de-06: 1\.4\d? \[1\.3\d?, 1\.[45]\d?\] within 1 ± 0\.6: demonstrated(?=\n)",
+                          text)) == 6
     assert "Z=" not in text  # the difference test is in the detail, not the headline
 
 
 def test_not_demonstrated_says_the_ratio_sits_near_the_bound(session):
-    stdout = session[0]
-    head = next(ln for ln in stdout.splitlines()
-                if ln.startswith("pooled_linear_agreement[E_2048/eta=6.4e-06]: ±50 % not demonstrated"))
-    assert re.search(r"the pooled ratio sits at 1\.4\d?, near the bound 1\.5", head)
-    assert "too few or too noisy" not in head and "at ratio 1" not in head
-    assert re.search(r"≈ \d+ runs of this precision .* if the ratio stays at 1\.4", head)
+    heads = [ln for ln in session[0].splitlines() if ln.startswith("pooled_l") and "±45 % not demonstrated" in ln]
+    assert len(heads) == 6
+    for head in heads:
+        assert re.search(r"the pooled ratio sits at 1\.4\d?, near the bound 1\.45", head)
+        assert "too few or too noisy" not in head and "at ratio 1" not in head
+        assert re.search(r"≈ \d+ runs of this precision .* if the ratio stays at 1\.4", head)
 
 
 def test_notes_and_counts_read_right(session):
@@ -143,12 +158,16 @@ def test_the_report_opens_with_the_finding_and_its_figure(session):
     assert facts["caption"].startswith("Prediction / ΔH_true per run and pooled — E_2048") and facts["img"] > 0
 
 
-def test_the_report_has_one_table_of_pooled_failures_and_the_band_first(session):
+def test_the_report_has_one_table_of_pooled_failures(session):
     facts = _report_facts(session[1] / "report.html")
-    assert facts["pooledTables"] == 1 and facts["pooledHeaders"] == [1] and facts["pooledRows"] == [1]
-    assert len(facts["cells"]) == 6
+    assert facts["pooledTables"] == 1 and facts["pooledHeaders"] == [1] and facts["pooledRows"] == [6]
+
+
+def test_the_run_set_table_shows_the_band_first_and_z_in_the_detail(demonstrated):
+    facts = _report_facts(demonstrated[1] / "report.html")
+    assert facts["pooledTables"] == 0 and len(facts["cells"]) == 6
     for cell in facts["cells"]:
-        assert re.search(r"1\.4\d? \[1\.3\d?, 1\.[45]\d?\] (within|vs) 1 ± 0\.5: (not )?demonstrated", cell["shown"])
+        assert re.search(r"1\.4\d? \[1\.3\d?, 1\.[45]\d?\] within 1 ± 0\.6: demonstrated", cell["shown"])
         assert "Z = " not in cell["shown"] and "difference test: Z = " in cell["detail"]
 
 

@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 from ..rendered import CASE_FIGURES, RUN_FIGURES, SET_FIGURES
 from ..rendered import Figure as Rendered
 from ..results import Run
-from .base import DPI, NOTE_GID, MissingData, to_png, without_gc
+from .base import DPI, NOTE_GID, MissingData, to_png
 from .case import clip_sweep, contribution_histograms, error_histogram, truncation_sweep, weights
 from .run import delta_h_vs_eta, eta_rows, ratio_vs_eta, sigma_comparison
 from .equivalence import pooled_interval
@@ -120,18 +120,17 @@ def render(name: str, *args, dpi: int = DPI, where: str | None = None, **kwargs)
     words = CAPTIONS.get(name, (name, name))[1]
     cap = caption(name, where)
     try:
-        with without_gc():  # see base.without_gc: no collections while the figure's objects live
-            if name in SET_FIGURES:
-                with np.errstate(all="ignore"):
-                    fig = _SET_BUILDERS[name](*args, **kwargs)
-            else:
-                run = args[0] if args else kwargs.get("run")
-                eta = args[1] if len(args) > 1 else kwargs.get("eta")
-                if where is None and isinstance(run, Run):
-                    cap = caption(name, _where(run, eta if name in CASE_FIGURES else None))
-                with np.errstate(all="ignore"):  # degenerate inputs: the note, not a warning, says so
-                    fig = figure(name, *args, **kwargs)
-            png = to_png(fig, dpi=dpi)
+        if name in SET_FIGURES:
+            with np.errstate(all="ignore"):
+                fig = _SET_BUILDERS[name](*args, **kwargs)
+        else:
+            run = args[0] if args else kwargs.get("run")
+            eta = args[1] if len(args) > 1 else kwargs.get("eta")
+            if where is None and isinstance(run, Run):
+                cap = caption(name, _where(run, eta if name in CASE_FIGURES else None))
+            with np.errstate(all="ignore"):  # degenerate inputs: the note, not a warning, says so
+                fig = figure(name, *args, **kwargs)
+        png = to_png(fig, dpi=dpi)
     except MissingData as exc:
         return Rendered(cap, None, _one_line(f"{exc}: {words} not drawn"))
     except Exception as exc:  # noqa: BLE001 - a figure never ends a session

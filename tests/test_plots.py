@@ -769,6 +769,7 @@ def test_log_axes_are_labelled_without_mathtext(run):
     (1e1, 1e4, {"10¹", "10²", "10³", "10⁴"}),  # > 1 decade: decades only
     (150.0, 900.0, {"2×10²", "5×10²"}),  # 0.4–1 decade: 2 and 5 (not 3, 4, 6: they collide)
     (210.0, 480.0, {"3×10²", "4×10²"}),  # < 0.4 decade: every coefficient
+    (184.0, 497.0, {"2×10²", "3×10²", "4×10²"}),  # 0.43 decade, but 2 and 5 would label one tick
 ])
 def test_log_labels_by_decades_in_view(lo, hi, shown):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -844,11 +845,44 @@ def test_panels_of_one_quantity_share_the_y_range(health):
 
 
 def test_sigma_comparison_band_is_labelled_and_scales_said(run):
+    """One legend for both panels, below them: its box overlaps no axes (it never covers a bar)."""
     fig = plots.sigma_comparison(run)
     assert "each panel its own y scale" in titles(fig)
     for ax in fig.axes:
         assert ax.get_title().endswith("(own scale)")
-        assert [t.get_text() for t in ax.get_legend().get_texts()] == ["accepted: 0.333–3 × measured"]
+        assert ax.get_legend() is None
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["accepted: 0.333–3 × measured"]
+    r = _boxes(fig)
+    box = legend.get_window_extent(r)
+    assert fig.bbox.contains(box.x0, box.y0) and fig.bbox.contains(box.x1, box.y1)
+    for ax in fig.axes:
+        assert not box.overlaps(ax.get_window_extent(r))
+        for label in ax.get_xticklabels():
+            assert not box.overlaps(label.get_window_extent(r)), label.get_text()
+
+
+def test_contribution_panels_state_one_x_unit(run):
+    """Every panel's x axis in one stated unit (nats/token ×10ⁿ, no per-panel offset text):
+    c_i's own range is said in its title and the suptitle, the predictions share theirs."""
+    e = run.entries[2]
+    fig = plots.contribution_histograms(run, e.eta, bins=30)
+    _boxes(fig)
+    units = {ax.get_xlabel() for ax in fig.axes}
+    assert len(units) == 1 and next(iter(units)).startswith("nats/token ×10")
+    assert all(ax.xaxis.get_offset_text().get_text() == "" for ax in fig.axes)
+    true_ax, linear_ax, linquad_ax = fig.axes
+    assert true_ax.get_title() == "true c_i (own x range)"
+    assert "c_i on its own x range, the predictions on one" in titles(fig)
+    assert linear_ax.get_xlim() == linquad_ax.get_xlim()
+    ser = sequence_series(run, e)
+    power = math.floor(math.log10(1.05 * max(np.abs(ser.true).max(), np.abs(ser.linear).max(),
+                                             np.abs(ser.linquad).max())))
+    assert next(iter(units)) == f"nats/token ×{plots.base.power_label(10.0 ** power)}"
+    for ax in fig.axes:  # the tick labels are the positions in that unit
+        for x, label in zip(ax.get_xticks(), ax.get_xticklabels()):
+            if ax.get_xlim()[0] <= x <= ax.get_xlim()[1]:
+                assert float(label.get_text().replace("−", "-")) == pytest.approx(x / 10.0 ** power, rel=1e-2)
 
 
 def test_eta_legends_sorted_numerically(health):

@@ -131,10 +131,23 @@ def power_label(x: float) -> str:
     return power if abs(m - 1) < 1e-6 else f"{m:.3g}×{power}"
 
 
-#: Coefficients m of m×10ⁿ labelled on a log axis's minor ticks, by the decades in view:
-#: none above one decade, 2 and 5 above 0.4 (matplotlib's 2, 3, 4, 6 collide as "3×10²4×10²"
-#: in a 7.5-inch panel), every one below.
-MINOR_LABELS = ((1.0, ()), (0.4, (2, 5)), (0.0, tuple(range(2, 10))))
+#: Coefficients m of m×10ⁿ labelled on a log axis's minor ticks, sparsest first: none, 2 and
+#: 5 (matplotlib's 2, 3, 4, 6 collide as "3×10²4×10²" in a 7.5-inch panel), every one.
+MINOR_LABELS = ((), (2, 5), tuple(range(2, 10)))
+
+
+def minor_coefficients(lo: float, hi: float) -> tuple[int, ...]:
+    """The :data:`MINOR_LABELS` set for a log view [lo, hi]: none above one decade, 2 and 5
+    above 0.4 decade, all below; then the next denser set while fewer than two ticks of the
+    view (decades included) would carry a label."""
+    decades = math.log10(hi / lo)
+    start = 0 if decades > 1 else 1 if decades > 0.4 else 2
+    for coeffs in MINOR_LABELS[start:]:
+        first, last = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+        shown = sum(lo <= m * 10.0 ** k <= hi for k in range(first, last + 1) for m in (1, *coeffs))
+        if shown >= 2:
+            return coeffs
+    return MINOR_LABELS[-1]
 
 
 def signed_power_label(x: float) -> str:
@@ -147,7 +160,7 @@ def signed_power_label(x: float) -> str:
 def log_labels(axis) -> None:
     """Label the log or symlog ``axis`` in plain Unicode (:func:`power_label`) through two
     public ``matplotlib.ticker.FuncFormatter``: every major tick (a decade) labelled, minor
-    ticks by :data:`MINOR_LABELS` from the decades in view. No mathtext
+    ticks by :func:`minor_coefficients` of the view. No mathtext
     (``$\\mathdefault{10^{5}}$``): parsing it was ≈ 40 % of the rendering time of a
     figure with a log axis."""
     scale = axis.get_scale()
@@ -156,8 +169,7 @@ def log_labels(axis) -> None:
         lo, hi = sorted(axis.get_view_interval())
         if scale != "log" or not (lo > 0 and hi > lo and x > 0):
             return ""
-        decades = math.log10(hi / lo)
-        keep = next(coeffs for above, coeffs in MINOR_LABELS if decades > above or above == 0.0)
+        keep = minor_coefficients(lo, hi)
         m = x / 10.0 ** math.floor(math.log10(x) + 1e-9)
         return power_label(x) if any(abs(m - c) < 1e-6 for c in keep) else ""
 

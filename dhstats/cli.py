@@ -195,12 +195,10 @@ def cmd_tables(args, opts: Options) -> int:
 def _write(out: Path, stem: str, result, where: str) -> bool:
     """Write one :func:`dhstats.plots.render` result (a :class:`dhstats.rendered.Figure`); a
     note goes to stderr."""
-    import base64
-
     if result.png is None:
         print(f"dhstats plot: {where}: {result.note}", file=sys.stderr)
         return False
-    (out / f"{stem}.png").write_bytes(base64.b64decode(result.png))
+    (out / f"{stem}.png").write_bytes(result.png)
     return True
 
 

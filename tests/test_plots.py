@@ -152,8 +152,10 @@ def assert_png(fig: Figure) -> None:
 
 
 def decoded(result) -> bytes:
-    assert result.png is not None, result
-    return base64.b64decode(result.png)
+    """The PNG bytes of a rendered figure (bytes; base64 only as Figure.base64, for HTML)."""
+    assert isinstance(result.png, bytes) and result.png.startswith(PNG_SIGNATURE), result
+    assert base64.b64decode(result.base64) == result.png
+    return result.png
 
 
 # --------------------------------------------------------------------------- per (run, η)

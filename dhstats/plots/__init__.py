@@ -19,7 +19,6 @@ Artists that carry data have a ``gid`` (e.g. ``"linear"``, ``"ratio"``) for test
 """
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable
 
 import numpy as np
@@ -111,7 +110,7 @@ def _one_line(text: str) -> str:
 
 def render(name: str, *args, dpi: int = DPI, where: str | None = None, **kwargs):
     """Build figure ``name`` and render it: a :class:`dhstats.rendered.Figure` with its caption
-    and base64 PNG, or with a note instead when it cannot be drawn. Never raises (any exception becomes the note).
+    and PNG bytes, or with a note instead when it cannot be drawn. Never raises (any exception becomes the note).
 
     Run figures: ``render(name, run, eta=None, settings=None, **options)`` (see :func:`figure`).
     Set figures: ``render("pooled_ratio", cases)``, ``render("sigma_vs_e", health)``,
@@ -135,7 +134,7 @@ def render(name: str, *args, dpi: int = DPI, where: str | None = None, **kwargs)
         return Rendered(cap, None, _one_line(f"{exc}: {words} not drawn"))
     except Exception as exc:  # noqa: BLE001 - a figure never ends a session
         return Rendered(cap, None, _one_line(f"{words} could not be drawn: {type(exc).__name__}: {exc}"))
-    return Rendered(cap, base64.b64encode(png).decode("ascii"))
+    return Rendered(cap, png)
 
 
 _SET_BUILDERS = {"pooled_interval": pooled_interval, "pooled_ratio": pooled_ratio, "sigma_vs_e": sigma_vs_e,

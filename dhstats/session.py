@@ -32,8 +32,10 @@ from .verdicts import Outcome, Verdict
 class Session:
     """``gate`` turns run sets into records, ``outputs`` turns records into reports."""
 
-    def __init__(self, options: SessionOptions, roots: Iterable[str | os.PathLike], *,
+    def __init__(self, options: SessionOptions, roots: str | os.PathLike | Iterable[str | os.PathLike], *,
                  exchange: str | os.PathLike | None = None):
+        if isinstance(roots, (str, os.PathLike)):  # one run set, as str or Path
+            roots = [roots]
         self._scratch = None
         if options.reports is None:  # not told where to write: nothing stays on disk
             self._scratch = tempfile.TemporaryDirectory(prefix="dhstats-session-")

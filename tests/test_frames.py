@@ -151,6 +151,14 @@ def test_paths_as_str_or_path_a_run_set_or_its_parent(tmp_path):
     assert [rs.name for rs in frames.load_run_sets([str(tmp_path / "data" / "E_32")])] == ["E_32"]
     health = frames.judge(str(tmp_path / "data" / "E_32"), reports=str(tmp_path / "reports"))
     assert health["counts"]["runs"]["total"] == 2 and (tmp_path / "reports" / "health.json").is_file()
+    from dhstats import load_runs
+    from dhstats.session import Session
+    from dhstats.settings import parse
+
+    one = tmp_path / "data" / "E_32"
+    assert [r.file.key for r in load_runs(str(one))] == [r.file.key for r in load_runs(one)] \
+        == [r.file.key for r in load_runs([one])]
+    assert Session(parse({}), str(one)).run()["counts"]["runs"]["total"] == 2
     with pytest.raises(FileNotFoundError, match="no such directory"):
         frames.load_run_sets(str(tmp_path / "nope"))
     (tmp_path / "empty").mkdir()

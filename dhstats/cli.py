@@ -215,12 +215,10 @@ def columns_text() -> str:
 def _write(out: Path, stem: str, result, where: str) -> bool:
     """Write one :func:`dhstats.plots.render` result (a :class:`dhstats.rendered.Figure`); a
     note goes to stderr."""
-    import base64
-
     if result.png is None:
         print(f"dhstats plot: {where}: {result.note}", file=sys.stderr)
         return False
-    (out / f"{stem}.png").write_bytes(base64.b64decode(result.png))
+    (out / f"{stem}.png").write_bytes(result.png)
     return True
 
 

@@ -8,6 +8,8 @@
   units in ``docs/tables.md``).
 * :func:`runs_frame`, :func:`cases_frame` — one row per run / per verdict.
 * :func:`example_run_sets` — the embedded example (simulated), when there is no data.
+* :class:`Frame` — the DataFrame every table is: η displayed as ``3.2e-06``, kept a float.
+* :func:`run_set_dirs` — the run sets at a path (a run set, or its parent).
 * :func:`reported_se_convention` — which ``--reported-se`` the producer's files need.
 * :func:`judge` — the gate's verdicts on run sets (:class:`dhstats.session.Session`, no pytest) as a
   :class:`~dhstats.display.HealthDocument`.
@@ -29,7 +31,7 @@ import pandas as pd
 
 from . import stats
 from .display import HealthDocument, html_table
-from .results import MAX_FILE_BYTES, InvalidRun, Run, discover, load_run
+from .results import MAX_FILE_BYTES, DiscoveryError, InvalidRun, Run, discover, load_run
 from .series import normalised_error, sequence_series
 from .settings import Settings
 from .sigmas import run_parts
@@ -79,6 +81,72 @@ class RunSet:
         return html_table(list(df.columns), df.itertuples(index=False, name=None), caption)
 
 
+class Frame(pd.DataFrame):
+    """A pandas DataFrame whose η column (``eta``) is shown in scientific notation, 3
+    significant digits (``3.2e-06``, where pandas' default prints ``0.000003``), in its text
+    and its HTML (Jupyter). The data stay floats: only the display is formatted
+    (``to_string``/``to_html`` with a formatter for ``eta``); CSV files and computations see
+    the numbers. Every table of :mod:`dhstats.tables` and :mod:`dhstats.frames` is one;
+    pandas operations keep the class (``_constructor``, pandas' documented way to subclass)."""
+
+    @property
+    def _constructor(self):
+        return Frame
+
+    def _shown(self) -> pd.DataFrame:
+        """What is displayed: itself, or, transposed (``df.T``: η a row), a copy whose η row is text."""
+        rows = [r for r in ETA_COLUMNS if r in self.index and r not in self.columns]
+        if not rows or not self.index.is_unique:
+            return self
+        shown = self.astype(object)
+        for r in rows:
+            shown.loc[r] = [eta_text(v) for v in self.loc[r]]
+        return shown
+
+    def _display_options(self) -> dict:
+        return {"formatters": {c: eta_text for c in self.columns if c in ETA_COLUMNS},
+                "max_rows": pd.get_option("display.max_rows"), "max_cols": pd.get_option("display.max_columns"),
+                "show_dimensions": pd.get_option("display.show_dimensions")}
+
+    def __repr__(self) -> str:
+        return pd.DataFrame.to_string(self._shown(), min_rows=pd.get_option("display.min_rows"),
+                                      **self._display_options())
+
+    def _repr_html_(self) -> str:
+        return pd.DataFrame.to_html(self._shown(), notebook=True, **self._display_options())
+
+
+ETA_COLUMNS = ("eta",)
+
+
+def eta_text(value) -> str:
+    """η as shown in a :class:`Frame`: ``3.2e-06`` (3 significant digits), ``NaN`` when missing."""
+    try:
+        return f"{float(value):.3g}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def run_set_dirs(path: str | os.PathLike) -> list[Path]:
+    """The run-set directories at ``path``: ``[path]`` when it holds ``run_*`` directories (a
+    run set such as ``E_2048``), else its sub-directories that do (a parent such as ``data/``
+    holding ``E_256``, ``E_512``), by name. FileNotFoundError for a missing path,
+    :class:`dhstats.results.DiscoveryError` when no run set is there."""
+    root = Path(path)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such directory")
+
+    def holds_runs(d: Path) -> bool:
+        return any(c.is_dir() and c.name.startswith("run_") for c in d.iterdir())
+
+    if holds_runs(root):
+        return [root]
+    found = sorted(d for d in root.iterdir() if d.is_dir() and holds_runs(d))
+    if not found:
+        raise DiscoveryError(f"{root}: no run set here (a directory of run_*/results.json, or its parent)")
+    return found
+
+
 def load_run_set(path: str | os.PathLike, *, max_bytes: int = MAX_FILE_BYTES) -> RunSet:
     """Load every ``run_*/results.json`` under ``path``; the set's name is the directory's
     (e.g. ``E_256``). Raises :class:`dhstats.results.DiscoveryError` when there is no run."""
@@ -86,8 +154,11 @@ def load_run_set(path: str | os.PathLike, *, max_bytes: int = MAX_FILE_BYTES) ->
     return RunSet(Path(path).name, Path(path), tuple(load_run(f, max_bytes=max_bytes) for f in files))
 
 
-def load_run_sets(paths: Iterable[str | os.PathLike]) -> list[RunSet]:
-    """:func:`load_run_set` of each path, in order."""
+def load_run_sets(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[RunSet]:
+    """:func:`load_run_set` of each path, in order. One path (``str`` or ``Path``) may be a
+    run set or its parent (:func:`run_set_dirs`)."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = run_set_dirs(paths)
     return [load_run_set(p) for p in paths]
 
 
@@ -136,7 +207,7 @@ def runs_frame(source) -> pd.DataFrame:
                      "h_base": all(e.h_base is not None for e in r.entries),
                      "quadratic": r.quadratic is not None, "num_shards": r.num_shards, "message": ""})
     cols = ["run_set", "run", "status", "E", "etas", "per_sequence", "h_base", "quadratic", "num_shards", "message"]
-    return pd.DataFrame(rows, columns=cols)
+    return Frame(rows, columns=cols)
 
 
 def per_sequence(run: Run, etas: Iterable[float] | None = None) -> pd.DataFrame:
@@ -165,7 +236,7 @@ def per_sequence(run: Run, etas: Iterable[float] | None = None) -> pd.DataFrame:
             psi = nan if e.h_base is None else stats.paired_influence(
                 e.normalized_weights, e.token_counts, e.h_new, e.h_base)
             err = nan if s.linear is None else normalised_error(s.true, s.linear, e.delta_h_true)
-        frames.append(pd.DataFrame({
+        frames.append(Frame({
             "run_set": run.file.run_set, "run": run.file.run, "eta": e.eta,
             "sequence": np.arange(run.n), "T": e.token_counts,
             "w": e.normalized_weights / np.sum(e.normalized_weights), "c": s.true,
@@ -175,7 +246,7 @@ def per_sequence(run: Run, etas: Iterable[float] | None = None) -> pd.DataFrame:
             "q_tilde": nan if parts.q_tilde is None else parts.q_tilde,
             "normalised_error": err}))
     if not frames:
-        return pd.DataFrame(columns=PER_SEQUENCE_COLUMNS)
+        return Frame(columns=PER_SEQUENCE_COLUMNS)
     return pd.concat(frames, ignore_index=True)
 
 
@@ -192,7 +263,7 @@ def per_sequence_frame(source, runs: Iterable[str] | None = None,
         mine = None if etas is None else [x for x in etas if any(_same(x, e) for e in r.etas)]
         parts.append(per_sequence(r, mine))
     if not parts:
-        return pd.DataFrame(columns=PER_SEQUENCE_COLUMNS)
+        return Frame(columns=PER_SEQUENCE_COLUMNS)
     return pd.concat(parts, ignore_index=True)
 
 
@@ -209,7 +280,7 @@ def cases_frame(source, checks: Iterable[str] | None = None, outcome: str | None
     wanted = None if checks is None else set(checks)
     rows = [r for r in rows if (wanted is None or r.get("check") in wanted)
             and (outcome is None or r.get("outcome") == outcome)]
-    df = pd.DataFrame(rows)
+    df = Frame(rows)
     if "results" in df.columns and "run_set" not in df.columns:
         df = df.rename(columns={"results": "run_set"})
     front = [c for c in ("run_set", "run", "eta", "check", "outcome", "z", "resolution") if c in df.columns]
@@ -234,14 +305,17 @@ def reported_se_convention(source, settings: Settings = Settings()) -> str:
     return "shard-mean" if verdicts and all(verdicts) else "total"
 
 
-def judge(run_sets: Iterable[RunSet | str | os.PathLike], settings: Settings = Settings(), *,
+def judge(run_sets: str | os.PathLike | Iterable[RunSet | str | os.PathLike], settings: Settings = Settings(), *,
           reports: str | os.PathLike) -> HealthDocument:
     """The gate's verdict on these run sets, without pytest: :meth:`dhstats.session.Session.run`
     (every check, pooled and se_scaling cases, no figures), which writes health.json and
-    badges into ``reports`` (and nothing else); its health document, for display."""
+    badges into ``reports`` (and nothing else); its health document, for display. One path
+    may be a run set or its parent (:func:`run_set_dirs`)."""
     from .session import Session
     from .settings import SessionOptions
 
+    if isinstance(run_sets, (str, os.PathLike)):
+        run_sets = run_set_dirs(run_sets)
     roots = [rs.path if isinstance(rs, RunSet) else Path(rs) for rs in run_sets]
     options = SessionOptions(settings, max_plots=0, reports=Path(reports), history=None)
     return HealthDocument(Session(options, roots).run())

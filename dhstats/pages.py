@@ -16,7 +16,6 @@ sanitised, bounded and unique (:func:`page_path`). No pytest, no matplotlib.
 from __future__ import annotations
 
 import numbers
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -36,7 +35,7 @@ from .rendered import Figure
 TEMPLATES = Path(__file__).with_name("templates")
 POOLED_NAMES = frozenset(c.name for c in registry.POOLED)
 MAX_SUMMARY_FAILURES = 100
-_B64 = re.compile(r"[A-Za-z0-9+/=\s]+")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _BASE_KEYS = {"run_set", "run", "eta", "check", "outcome", "reason", "message", "finding",
               "detail"}  # detail: the message's numbers part (kept for Holm's re-wording), not shown twice
 
@@ -152,16 +151,14 @@ def collapse_notes(items: Iterable[Mapping]) -> list[dict]:
 
 
 def normalise_figures(figures: Iterable[Figure]) -> list[dict]:
-    """:class:`dhstats.rendered.Figure` → ``{caption, src, note}``; data that is not base64
-    becomes a note."""
+    """:class:`dhstats.rendered.Figure` → ``{caption, src, note}`` (``src``: the PNG as base64
+    for a ``data:`` URI); data that is not PNG bytes becomes a note."""
     out = []
     for f in figures or ():
-        caption, data, note = f.caption, f.png, f.note
-        if isinstance(data, (bytes, bytearray)):
-            data = data.decode("ascii", "replace")
-        if data is not None and not _B64.fullmatch(str(data)):
-            data, note = None, f"figure '{caption}' is not base64 PNG data; omitted"
-        out.append({"caption": str(caption), "src": "".join(str(data).split()) if data else None,
+        caption, data, note = f.caption, f.base64, f.note
+        if f.png is not None and not (data and bytes(f.png).startswith(PNG_SIGNATURE)):
+            data, note = None, f"figure '{caption}' is not PNG data; omitted"
+        out.append({"caption": str(caption), "src": data,
                     "note": note or (None if data else f"figure '{caption}' not available")})
     return out
 

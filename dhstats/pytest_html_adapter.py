@@ -100,7 +100,7 @@ class HtmlHooks:
             from pytest_html import extras
 
             rep.extras = list(getattr(rep, "extras", [])) + [
-                extras.png(fig.png, name=fig.caption) if fig.png
+                extras.png(fig.base64, name=fig.caption) if fig.png
                 else extras.html(str(Markup("<p>{}: {}</p>").format(fig.caption, fig.note)))
                 for fig in figures]
         return rep

@@ -1,11 +1,14 @@
-"""A rendered figure as the reports carry it: caption, base64 PNG, or the note saying why not.
+"""A rendered figure as the reports carry it: caption, PNG bytes, or the note saying why not.
 
 :func:`dhstats.plots.render` makes them; the gate's failing cases, the run pages and the
 pytest-html report carry them. Between pytest-xdist processes a figure travels as
 :meth:`Figure.wire` (execnet serialises only plain tuples) and comes back by :meth:`Figure.of`.
+The PNG is kept as bytes; :attr:`Figure.base64` is its text for the places that embed it in
+HTML (``data:`` URIs of the pages, pytest-html's ``extras.png``).
 """
 from __future__ import annotations
 
+import base64 as _b64
 from dataclasses import dataclass
 
 # The figures by what one shows (names of dhstats.plots; here so that the gate can plan figures
@@ -18,10 +21,15 @@ SET_FIGURES = ("pooled_interval", "pooled_ratio", "sigma_vs_e", "ratio_vs_e", "t
 @dataclass(frozen=True)
 class Figure:
     caption: str
-    png: str | None  # base64 PNG; None when the figure was not drawn
+    png: bytes | None  # the PNG file's bytes; None when the figure was not drawn
     note: str | None = None  # why it was not drawn (None when it was)
 
-    def wire(self) -> tuple[str, str | None, str | None]:
+    @property
+    def base64(self) -> str | None:
+        """The PNG as base64 text (for HTML), or None when there is no PNG bytes."""
+        return _b64.b64encode(self.png).decode("ascii") if isinstance(self.png, (bytes, bytearray)) else None
+
+    def wire(self) -> tuple[str, bytes | None, str | None]:
         return (self.caption, self.png, self.note)
 
     @classmethod

@@ -85,7 +85,8 @@ def _run_dirs(root: Path) -> list[Path]:
 
 
 def discover(roots) -> list[RunFile]:
-    """Runs under each run-set directory: every ``run_*`` sub-directory, sorted by name.
+    """Runs under each run-set directory of ``roots`` (one path, ``str`` or ``Path``, or an
+    iterable of them): every ``run_*`` sub-directory, sorted by name.
 
     A run directory without ``results.json`` is still returned (it loads as an
     :class:`InvalidRun`), so no run is lost. A root that itself holds ``results.json`` is
@@ -93,6 +94,8 @@ def discover(roots) -> list[RunFile]:
     twice (same resolved path), or a run given alone and through its run set, yields its
     runs once, where first mentioned.
     """
+    if isinstance(roots, (str, os.PathLike)):  # one path, as str or Path
+        roots = [roots]
     found: list[RunFile] = []
     seen_roots: set[Path] = set()
     seen_runs: set[Path] = set()

@@ -2,8 +2,12 @@
 
     from dhstats.session import Session
     from dhstats.settings import parse
-    session = Session(parse({"reported_se": "shard-mean"}), ["../E_256", "../E_512"])
-    health = session.run()       # judges every case, writes reports/, returns health.json's dict
+    session = Session(parse({"reported_se": "shard-mean", "reports": "out"}), ["../E_256", "../E_512"])
+    health = session.run()       # judges every case, writes out/, returns health.json's dict
+
+Without a reports directory (``SessionOptions.reports`` None, as ``parse`` gives when
+``reports`` is not named) nothing is left on disk: the outputs are written to a temporary
+directory removed after :meth:`Session.report`, with no figures (nobody would see them).
 
 The pytest plugin (:mod:`dhstats.plugin`) drives the same two halves case by case: the
 producer (:class:`dhstats.gate.Gate`) names the cases and judges each one on the process
@@ -13,8 +17,11 @@ outputs (:meth:`Session.report`).
 """
 from __future__ import annotations
 
+import dataclasses
 import os
+import tempfile
 from collections.abc import Iterable
+from pathlib import Path
 
 from .gate import Gate
 from .session_outputs import SessionOutputs
@@ -25,8 +32,14 @@ from .verdicts import Outcome, Verdict
 class Session:
     """``gate`` turns run sets into records, ``outputs`` turns records into reports."""
 
-    def __init__(self, options: SessionOptions, roots: Iterable[str | os.PathLike], *,
+    def __init__(self, options: SessionOptions, roots: str | os.PathLike | Iterable[str | os.PathLike], *,
                  exchange: str | os.PathLike | None = None):
+        if isinstance(roots, (str, os.PathLike)):  # one run set, as str or Path
+            roots = [roots]
+        self._scratch = None
+        if options.reports is None:  # not told where to write: nothing stays on disk
+            self._scratch = tempfile.TemporaryDirectory(prefix="dhstats-session-")
+            options = dataclasses.replace(options, reports=Path(self._scratch.name), history=None, max_plots=0)
         self.gate = Gate(options, roots, exchange=exchange)
         self.outputs = SessionOutputs(options, self.gate.collection)
 
@@ -38,6 +51,8 @@ class Session:
             return self.outputs.write(self.gate.run_verdict, html)
         finally:
             self.gate.close()
+            if self._scratch is not None:
+                self._scratch.cleanup()
 
     def run(self) -> dict:
         """Judge every case, collect its records (and a failing case's figures), write the outputs."""

@@ -130,7 +130,7 @@ class SessionOptions:
     settings: Settings = field(default_factory=Settings)
     max_plots: int = 24  # -1: no limit
     max_file_bytes: int = 1024 * 2**20
-    reports: Path = Path("reports")
+    reports: Path | None = None  # None: no output files (a library session not told where to write)
     history: Path | None = None  # None: no history file
     baseline: Path | None = None  # --baseline: a directory of run sets or a health.json (None: no comparison)
 
@@ -256,7 +256,12 @@ def baseline_path(text: str, start: Path | None = None) -> Path | None:
 def parse(raw: Mapping[str, object], start: Path | None = None, inifile: str | os.PathLike | None = None) -> SessionOptions:
     """Options of a gate session from their winning texts (missing names take the default).
     ``start`` is the directory relative paths are taken from (pytest's invocation directory);
-    ``inifile`` the configuration file in force (recorded in the settings)."""
+    ``inifile`` the configuration file in force (recorded in the settings).
+
+    ``reports`` absent from ``raw`` (a library call such as ``parse({"reported_se": …})``):
+    no reports directory and no history, so :class:`dhstats.session.Session` writes nothing
+    the caller did not ask for. Present, even as None (the plugin passes every option), it
+    takes the option's default, ``reports/``."""
     text = _texts(raw)
     settings = parse_settings(raw)
     if inifile is not None:
@@ -268,6 +273,9 @@ def parse(raw: Mapping[str, object], start: Path | None = None, inifile: str | o
     if not max_mb > 0:
         raise SettingsError(f"--max-file-mb: must be > 0, got {text('max_file_mb')!r}")
     start = Path.cwd() if start is None else Path(start)
+    if "reports" not in raw:
+        return SessionOptions(settings, max_plots, int(max_mb * 2**20), None, None,
+                              baseline_path(text("baseline"), start))
     reports = (start / text("reports")).resolve()
     if reports.exists() and not reports.is_dir():
         raise SettingsError(f"--reports: {reports} exists and is not a directory")

@@ -17,7 +17,7 @@ import pandas as pd
 
 from . import stats
 from . import truncation as trunc
-from .frames import per_sequence_frame, runs_of
+from .frames import Frame, per_sequence_frame, runs_of
 from .results import Run
 from . import registry
 from .case_numbers import present
@@ -66,7 +66,7 @@ def summary_table(runs) -> pd.DataFrame:
                 "linear_over_true": _ratio(p.delta_linear, p.delta_true),
                 "linquad_over_true": _ratio(p.delta_linquad, p.delta_true),
             })
-    return pd.DataFrame(rows)
+    return Frame(rows)
 
 
 def _value(sigma) -> float | None:
@@ -102,7 +102,7 @@ def standard_errors_table(runs, settings: Settings = Settings()) -> pd.DataFrame
                 "ess_true": e.ess,
                 "ess": stats.kish_ess(e.normalized_weights),
             })
-    return pd.DataFrame(rows)
+    return Frame(rows)
 
 
 def agreement_table(runs, settings: Settings = Settings()) -> pd.DataFrame:
@@ -133,7 +133,7 @@ def agreement_table(runs, settings: Settings = Settings()) -> pd.DataFrame:
                            sigma_linquad_source=s.linquad.source,
                            z_linquad=stats.agreement_z(p.delta_linquad, p.delta_true, s.linquad.value))
             rows.append(row)
-    return pd.DataFrame(rows)
+    return Frame(rows)
 
 
 def _agreement_cases(runs, settings: Settings) -> list[dict]:
@@ -185,7 +185,7 @@ def pooled_table(runs, settings: Settings = Settings()) -> pd.DataFrame:
              "tolerance": settings.tolerance, "tost_lo": present(v.numbers.tost_lo),
              "tost_hi": present(v.numbers.tost_hi), "outcome": str(v.outcome), "reason": str(v.reason)}
             for v in _pooled(_agreement_cases(runs, settings), settings)]
-    return pd.DataFrame(rows)
+    return Frame(rows)
 
 
 def scaling_table(runs, settings: Settings = Settings()) -> pd.DataFrame:
@@ -203,7 +203,7 @@ def scaling_table(runs, settings: Settings = Settings()) -> pd.DataFrame:
                      "sigma_true_sqrt_e_over_eta": statistics.median(m["m_true"].values()) if m["m_true"] else None,
                      "reference": present(v.numbers.reference), "ratio_sigma_g": present(v.numbers.ratio_sigma_g),
                      "ratio_sigma_true": present(v.numbers.ratio_sigma_true), "outcome": str(v.outcome)})
-    return pd.DataFrame(rows)
+    return Frame(rows)
 
 
 def truncation_table(runs, settings: Settings = Settings()) -> pd.DataFrame:
@@ -224,7 +224,7 @@ def truncation_table(runs, settings: Settings = Settings()) -> pd.DataFrame:
                     row.update(linear_S=t.linear, true_S=t.true, sigma_S=t.sigma, ratio=t.ratio,
                                conclusive=t.conclusive, notebook_ratio=t.notebook_ratio)
                 rows.append(row)
-    return pd.DataFrame(rows)
+    return Frame(rows)
 
 
 def filtered_estimates_table(runs, keep_quantiles=(0.99, 0.95), clip_thresholds=(5e-4, 1e-4)) -> pd.DataFrame:
@@ -247,7 +247,7 @@ def filtered_estimates_table(runs, keep_quantiles=(0.99, 0.95), clip_thresholds=
                 t = trunc.clip_summary(c, s.linear, s.true, s.linquad)
                 rows.append({**base, "strategy": f"clip@{c}", "delta_true": t["delta_true_clip"],
                              "delta_linear": t["delta_linear_clip"], "delta_linquad": t.get("delta_linquad_clip")})
-    return pd.DataFrame(rows)
+    return Frame(rows)
 
 
 def baseline_table(runs, baseline, settings: Settings = Settings()) -> pd.DataFrame:

@@ -2,6 +2,8 @@
 test_pages, test_terminal, test_outputs). Counts are worked out by hand in :func:`records`."""
 from __future__ import annotations
 
+import base64
+
 from dhstats.health import build_health
 from dhstats.settings import Settings
 
@@ -9,6 +11,7 @@ EVIL_RUN = "run_<img src=x onerror=alert(1)>"
 EVIL_MSG = "ratio outside [0.5, 2] <script>alert(1)</script> at q = 0.99"
 ETAS = (1e-06, 2e-06)
 PNG_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+PNG = base64.b64decode(PNG_B64)  # a 1×1 PNG file\'s bytes (rendered.Figure.png)
 
 
 def case(results, run, eta, check, outcome, message="", reason=None, **numbers):

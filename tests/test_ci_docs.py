@@ -1,6 +1,8 @@
 """docs/ci.md is checked, not just read: its YAML recipes parse, the gate commands they run
-exist with the options they pass (run for real, on simulated run sets, --collect-only), its
-pyproject snippet sets a real ini key, and its exit-status table is what the gate returns."""
+exist with the options they pass (run for real, on simulated run sets, --collect-only), their
+publishing steps succeed after a passing and after a failing session, their install line
+installs the wheel the docs build, the suggested .gitignore ignores reports/, its pyproject
+snippet sets a real ini key, and its exit-status table is what the gate returns."""
 from __future__ import annotations
 
 import os
@@ -121,3 +123,68 @@ def test_exit_statuses_are_the_documented_ones(repo, tmp_path):
     assert run(repo, ["dhstats", "gate", "--results", str(tmp_path / "E_1")]).returncode == 4
     assert "holds no `run_*/results.json`" in doc[4]
     assert run(repo, gate + ["-k", "no_such_case"]).returncode == 5 and "no tests collected" in doc[5]
+
+
+def publish_scripts(recipe: dict) -> list[str]:
+    """The shell scripts that publish the outputs: each GitHub ``run:`` step and each GitLab
+    job's ``script:`` that neither installs dhstats nor runs the gate."""
+    scripts = []
+    for job in recipe.get("jobs", recipe).values():
+        if not isinstance(job, dict):
+            continue
+        scripts += [str(step["run"]) for step in job.get("steps", []) if "run" in step]
+        if job.get("script"):
+            scripts.append("\n".join(str(line) for line in job["script"]))
+    return [s for s in scripts if "pip install" not in s and "dhstats gate" not in s]
+
+
+@pytest.mark.parametrize("passing", [True, False], ids=["green", "red"])
+def test_the_publishing_steps_work_after_a_green_and_a_red_gate(repo, tmp_path, passing):
+    """The recipes' shell steps after the gate, run for real (``sh -e``, as both CI systems do)
+    after a passing session (no reports/runs/) and a failing one (runs/ written): they succeed
+    and the site has the badges and report.html, and the run pages exactly when there are any.
+    No step hides an error with ``|| true``."""
+    import shutil
+
+    work = tmp_path / "research"
+    shutil.copytree(repo, work)
+    (gate,) = [c for c in gate_commands() if c[:2] == ["dhstats", "gate"]][:1]
+    if not passing:
+        gate = [a for a in gate if a not in ("--reported-se", "shard-mean")]
+    assert run(work, gate).returncode == (0 if passing else 1)
+    assert (work / "reports" / "runs").is_dir() is not passing
+    for name, recipe in recipes().items():
+        scripts = publish_scripts(recipe)
+        assert scripts, name
+        for script in scripts:
+            done = subprocess.run(["sh", "-e", "-c", script], cwd=work, capture_output=True, text=True)
+            assert done.returncode == 0, f"{name}: {script}\n{done.stderr}"
+        site = work / {"github": "site", "gitlab": "public"}[name]
+        assert (site / "badges" / "estimator-health.svg").is_file() and (site / "report.html").is_file()
+        assert (site / "runs").is_dir() is not passing
+    assert "|| true" not in "".join(blocks("yaml"))
+
+
+def test_the_install_line_installs_the_wheel_the_docs_build(tmp_path):
+    """Both recipes install ``vendor/dhstats-*.whl``; the documented ``pip wheel`` command,
+    run on this checkout (offline: no build isolation), writes exactly one such wheel."""
+    installs = [c for r in recipes().values() for c in commands(r) if "pip install" in c]
+    assert [c.split("#")[0].strip() for c in installs] == ["python -m pip install vendor/dhstats-*.whl"] * 2
+    (build,) = [line for b in blocks("bash") for line in b.splitlines() if "pip wheel" in line]
+    argv = shlex.split(build.split("#")[0].replace("path/to/dhstats", str(CI_MD.parents[1])))
+    assert argv[:4] == ["python", "-m", "pip", "wheel"]
+    done = subprocess.run([sys.executable, *argv[1:], "--no-build-isolation", "-q"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    wheels = list((tmp_path / "vendor").glob("dhstats-*.whl"))
+    assert len(wheels) == 1 and wheels[0].name.endswith("-py3-none-any.whl")
+
+
+def test_the_suggested_gitignore_keeps_the_reports_out(tmp_path):
+    (block,) = blocks("gitignore")
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / ".gitignore").write_text(block)
+    (tmp_path / "reports" / "runs").mkdir(parents=True)
+    for name in ("health.json", "history.jsonl", "runs/run_01.html"):
+        (tmp_path / "reports" / name).write_text("x")
+        assert subprocess.run(["git", "check-ignore", "-q", f"reports/{name}"], cwd=tmp_path).returncode == 0

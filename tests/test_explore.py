@@ -85,3 +85,60 @@ def test_sigma_vs_e_reference_line_is_the_scaling_tables(run_sets):
     se = tables.standard_errors_table(run_sets[0])
     np.testing.assert_allclose(sorted(pts.get_ydata()), sorted(se["sigma_G"]))
     assert set(pts.get_xdata()) == {64}
+
+
+def _drawn(fig):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return canvas.get_renderer()
+
+
+def _visible_tick_labels(axis):
+    lo, hi = sorted(axis.get_view_interval())
+    pairs = [*zip(axis.get_majorticklocs(), axis.get_majorticklabels()),
+             *zip(axis.get_minorticklocs(), axis.get_minorticklabels())]
+    return [t for x, t in pairs if lo <= x <= hi and t.get_visible() and t.get_text()]
+
+
+def test_styles_give_every_run_its_own_colour_and_marker():
+    """12 runs of three run sets (the notebook's real files and E_2048): no two share a
+    (colour, marker); the 11th and 12th reuse a colour with another marker. 100 keys of one
+    group are still distinct."""
+    keys = [(f"E_{e}", f"run_0{i}") for e in (256, 512, 2048) for i in range(1, 5)]
+    style = explore.styles(keys)
+    assert len(set(style.values())) == 12
+    assert [c for c, _ in style.values()][:10] == [f"C{i}" for i in range(10)]
+    assert style[("E_256", "run_01")] == ("C0", "o") and style[("E_2048", "run_03")] == ("C0", "^")
+    many = explore.styles([("E_1", f"run_{i}") for i in range(100)])
+    assert len(set(many.values())) == 100
+
+
+def test_z_vs_eta_twelve_runs_distinct_and_the_legend_outside_the_data(tmp_path):
+    sets = [simulate.write_run_set(tmp_path, name=f"E_{n}", runs=4, n=n, etas=(1e-5, 4e-5), seed=n)
+            for n in (32, 48, 64)]
+    fig = explore.z_vs_eta(frames.load_run_sets(sets))
+    ax = fig.axes[0]
+    lines = [ln for ln in ax.get_lines() if ln.get_gid() and "/run_" in ln.get_gid()]
+    assert len(lines) == 12
+    assert len({(ln.get_color(), ln.get_marker()) for ln in lines}) == 12
+    r = _drawn(fig)
+    legend = ax.get_legend().get_window_extent(r)
+    assert not legend.overlaps(ax.get_window_extent(r))  # beside the axes, not on the data
+    assert fig.bbox.contains(legend.x1 - 1, legend.y0 + 1)  # and inside the figure
+
+
+def test_sigma_vs_e_ticks_at_the_batch_sizes_and_no_label_overlaps(run_sets):
+    """The E axis is ticked at the run sets' E (64, 256), and no two tick labels of either
+    axis overlap (their drawn text extents); no mathtext."""
+    fig = explore.sigma_vs_e(run_sets)
+    ax = fig.axes[0]
+    r = _drawn(fig)
+    assert [t.get_text() for t in _visible_tick_labels(ax.xaxis)] == ["64", "256"]
+    for axis in (ax.xaxis, ax.yaxis):
+        labels = _visible_tick_labels(axis)
+        assert labels and not any("$" in t.get_text() for t in labels)
+        boxes = [t.get_window_extent(r) for t in labels]
+        assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:]), \
+            [t.get_text() for t in labels]

@@ -120,3 +120,64 @@ def test_reported_se_convention_is_read_from_the_files(tmp_path, convention):
     assert frames.reported_se_convention(frames.load_run_set(root)) == convention
     no_data = make_run(n=8, seed=1, etas=ETAS, reported_se=False)  # no reported se_shard: nothing to tell
     assert frames.reported_se_convention([no_data]) == "total"
+
+
+def test_paths_as_str_or_path_a_run_set_or_its_parent(tmp_path):
+    """load_run_sets and judge take one str or Path: a run set, or the directory of run sets;
+    a missing path or one without run sets says so."""
+    for name, seed in (("E_32", 1), ("E_64", 2)):
+        simulate.write_run_set(tmp_path / "data", name=name, runs=2, n=32, seed=seed, etas=(1e-6, 4e-6))
+    for given in (str(tmp_path / "data"), tmp_path / "data"):
+        assert [rs.name for rs in frames.load_run_sets(given)] == ["E_32", "E_64"]
+    for given in (str(tmp_path / "data" / "E_64"), tmp_path / "data" / "E_64"):
+        (rs,) = frames.load_run_sets(given)
+        assert rs.name == "E_64" and len(rs.valid) == 2
+    assert [rs.name for rs in frames.load_run_sets([str(tmp_path / "data" / "E_32")])] == ["E_32"]
+    health = frames.judge(str(tmp_path / "data" / "E_32"), reports=str(tmp_path / "reports"))
+    assert health["counts"]["runs"]["total"] == 2 and (tmp_path / "reports" / "health.json").is_file()
+    from dhstats import load_runs
+    from dhstats.session import Session
+    from dhstats.settings import parse
+
+    one = tmp_path / "data" / "E_32"
+    assert [r.file.key for r in load_runs(str(one))] == [r.file.key for r in load_runs(one)] \
+        == [r.file.key for r in load_runs([one])]
+    assert Session(parse({}), str(one)).run()["counts"]["runs"]["total"] == 2
+    with pytest.raises(FileNotFoundError, match="no such directory"):
+        frames.load_run_sets(str(tmp_path / "nope"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no run set here"):
+        frames.load_run_sets(tmp_path / "empty")
+
+
+def test_tables_show_eta_in_scientific_notation_and_keep_it_a_number():
+    """Every table is a frames.Frame: η reads 3.2e-06 in its text and its HTML (pandas
+    alone prints 0.000003), the column stays float64, and pandas operations keep the class."""
+    runs = [make_run(16, 1, etas=(1.6e-6, 3.2e-6))]
+    for df in (tables.agreement_table(runs), tables.summary_table(runs), frames.per_sequence_frame(runs)):
+        assert isinstance(df, frames.Frame) and df["eta"].dtype == np.float64
+        assert "3.2e-06" in repr(df) and "3.2e-06" in df._repr_html_()
+        shown = df[["run", "eta"]]  # still a Frame
+        assert "0.000003" not in repr(shown) and "0.000003" not in shown._repr_html_()
+        assert "0.000003" in pd.DataFrame(shown).to_string()  # pandas' own display: what this is for
+        assert isinstance(df[df["eta"] > 2e-6], frames.Frame)
+        one = df[df["eta"] > 2e-6].iloc[[0]][["run", "eta"]].T  # a case shown as a column: η is a row
+        assert "3.2e-06" in repr(one) and "3.2e-06" in one._repr_html_() and "0.000003" not in repr(one)
+    assert frames.eta_text(float("nan")) == "nan" and frames.eta_text(1e-5) == "1e-05"
+
+
+def test_a_session_not_told_where_writes_nothing(tmp_path, monkeypatch):
+    """Session(parse({...})) without "reports" judges and returns health.json's dict but leaves
+    no ./reports (nor anything else) behind; told, it writes there."""
+    from dhstats.session import Session
+    from dhstats.settings import parse
+
+    data = simulate.write_run_set(tmp_path / "data", name="E_32", runs=2, n=32, seed=3, etas=(1e-6, 4e-6))
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    health = Session(parse({"reported_se": "total"}), [data]).run()
+    assert health["counts"]["runs"]["total"] == 2
+    assert list(work.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["cwd", "data"]
+    Session(parse({"reports": "out", "history": "none"}), [data]).run()
+    assert (work / "out" / "health.json").is_file() and not (work / "reports").exists()

@@ -46,3 +46,34 @@ def test_no_statistic_is_computed_in_a_cell():
     found = sorted({m for src in code for m in HAND_MADE.findall(re.sub(r"#.*", "", src))})
     assert found == []
     assert any("frames." in src for src in code) and any("explore." in src for src in code)
+
+
+def _execute(*args: str):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    return subprocess.run([sys.executable, str(HERE / "execute.py"), *args], capture_output=True, text=True,
+                          cwd=PROJECT_ROOT, env=env, timeout=900)
+
+
+@pytest.mark.slow
+def test_execute_refuses_a_data_path_that_is_not_there(tmp_path):
+    """A mistyped --data is a usage error (exit 2, the path named), never the example analysed."""
+    for bad in (tmp_path / "E_2048", tmp_path):
+        done = _execute("--data", str(bad), "--out", "-")
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert f"--data: {bad}: " in done.stderr and "executed" not in done.stdout
+
+
+@pytest.mark.slow
+def test_execute_takes_a_run_set_directory_as_well_as_its_parent(tmp_path):
+    """--data E_64 (one run set, as docs/notebooks/README.md shows) runs every cell."""
+    pytest.importorskip("nbclient")
+    from dhstats import simulate
+
+    simulate.write_run_set(tmp_path, name="E_64", runs=2, n=64, seed=5, etas=(8e-7, 1.6e-6, 3.2e-6))
+    done = _execute("--data", str(tmp_path / "E_64"), "--out", "-")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "data: E_64" in done.stderr and done.stdout.startswith("executed ")

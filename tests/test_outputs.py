@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from health_records import EVIL_RUN, PNG_B64, case, health, records, run
+from health_records import EVIL_RUN, PNG, case, health, records, run
 
 from dhstats import outputs, report_files
 from dhstats.health import build_health
@@ -39,7 +39,7 @@ def _second_health():
 
 def test_two_sessions_leave_only_the_second_ones_files(tmp_path, umask022):
     reports = tmp_path / "reports"
-    first = report_files.write_reports(reports, health(), lambda key: [Figure("ratio vs η", PNG_B64)], history=None)
+    first = report_files.write_reports(reports, health(), lambda key: [Figure("ratio vs η", PNG)], history=None)
     pages = {page_path(("E_256", "run_01")), page_path(("E_256", EVIL_RUN)), page_path(("E_256", "run_03"))}
     assert pages <= _files(reports)
     (reports / "notes.txt").write_text("mine")  # a user's files, also inside dhstats' folders

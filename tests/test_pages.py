@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from health_records import EVIL_MSG, EVIL_RUN, PNG_B64, health
+from health_records import EVIL_MSG, EVIL_RUN, PNG, PNG_B64, health
 
 from dhstats import pages
 from dhstats.names import NAME_MAX, safe_name
@@ -103,7 +103,7 @@ def _run_page(name="run_01", figures=()):
 
 
 def test_run_page_escapes_names_and_messages():
-    html = _run_page(EVIL_RUN, [Figure("ratio <b>vs</b> η", PNG_B64)])
+    html = _run_page(EVIL_RUN, [Figure("ratio <b>vs</b> η", PNG)])
     page = Page(html)
     _safe(page)
     assert not page.names("img")[1:] and page.names("img")[0]["alt"] == "ratio <b>vs</b> η"
@@ -113,7 +113,7 @@ def test_run_page_escapes_names_and_messages():
 
 
 def test_run_page_order_failures_then_figures_then_table():
-    page = Page(_run_page("run_01", [Figure("ΔH vs η", PNG_B64), Figure("contributions", None, "no per-sequence data"),
+    page = Page(_run_page("run_01", [Figure("ΔH vs η", PNG), Figure("contributions", None, "no per-sequence data"),
                                      Figure("errors", None, "no per-sequence data")]))
     assert page.headings == ["Failures (1)", "Figures", "Checks × η", "Other cases", "Settings"]
     text = page.all_text()
@@ -145,11 +145,14 @@ def test_invalid_run_page_lists_problems_once():
     assert page.headings == ["Input problems (2)", "Settings"]
 
 
-def test_not_base64_figure_becomes_note():
-    page = Page(_run_page("run_01", [Figure("bad", '" onerror="alert(1)')]))
-    _safe(page)
-    assert not page.names("img")
-    assert "figure 'bad' is not base64 PNG data; omitted" in page.all_text()
+def test_figure_that_is_not_png_bytes_becomes_note():
+    """Figure.png is the PNG's bytes: text (even base64 text) or bytes without the PNG
+    signature are not embedded."""
+    for data in ('" onerror="alert(1)', PNG_B64, b"GIF89a"):
+        page = Page(_run_page("run_01", [Figure("bad", data)]))
+        _safe(page)
+        assert not page.names("img")
+        assert "figure 'bad' is not PNG data; omitted" in page.all_text()
 
 
 # --------------------------------------------------------------------------- summary
@@ -160,7 +163,7 @@ def test_summary_structure_and_links():
     links = pages.page_links(h)
     assert links == {"E_256/run_01": "runs/E_256/run_01.html", f"E_256/{EVIL_RUN}": pages.page_path(("E_256", EVIL_RUN)),
                      "E_256/run_03": "runs/E_256/run_03.html"}
-    page = Page(pages.render_summary(h, links, cross_set=[Figure("σ vs E", PNG_B64)],
+    page = Page(pages.render_summary(h, links, cross_set=[Figure("σ vs E", PNG)],
                                    trend=[Figure("trend", None, "no gate session in the history")]))
     _safe(page)
     assert page.headings == ["Failures (3)", "Invalid runs (1): input unusable, no checks run",

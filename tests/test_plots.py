@@ -119,12 +119,13 @@ def assert_png(fig: Figure) -> None:
     png = plots.to_png(fig)
     assert len(png) > 1000
     assert png_size(png)[0] >= 600  # readable at the gate's DPI
-    assert fig.axes == []  # released
 
 
 def decoded(result) -> bytes:
-    assert result.png is not None, result
-    return base64.b64decode(result.png)
+    """The PNG bytes of a rendered figure (bytes; base64 only as Figure.base64, for HTML)."""
+    assert isinstance(result.png, bytes) and result.png.startswith(PNG_SIGNATURE), result
+    assert base64.b64decode(result.base64) == result.png
+    return result.png
 
 
 # --------------------------------------------------------------------------- per (run, η)
@@ -708,30 +709,82 @@ def test_power_label():
         "10⁵", "10⁰", "10⁻³", "2×10⁻³", "2.5×10⁷", "", "", ""]
 
 
-def test_log_axes_are_labelled_without_mathtext(monkeypatch):
-    """Figures with a log axis (σ comparison, weights) render their labels in Unicode: no
-    mathtext string is parsed (each parse cost ≈ 10 ms per label per figure), and the labels
-    are the decades the axis shows."""
-    import matplotlib.mathtext
+def _drawn_tick_labels(axis) -> list[str]:
+    """The non-empty labels of the major and minor ticks inside the axis's view (after a draw)."""
+    lo, hi = sorted(axis.get_view_interval())
+    pairs = [*zip(axis.get_majorticklocs(), axis.get_majorticklabels()),
+             *zip(axis.get_minorticklocs(), axis.get_minorticklabels())]
+    return [t.get_text() for x, t in pairs if lo <= x <= hi and t.get_visible() and t.get_text()]
 
-    parsed = []
-    cached = matplotlib.mathtext.MathTextParser._parse_cached.__wrapped__
-    monkeypatch.setattr(matplotlib.mathtext.MathTextParser, "_parse_cached",
-                        lambda self, s, *a: parsed.append(s) or cached(self, s, *a))
-    run = make_run(n=50, seed=7, etas=ETAS, G=-1.5e4, gdotv_sd=200.0)
-    for name, eta in (("sigma_comparison", None), ("weights", ETAS[0])):
-        assert plots.render(name, run, eta).png, name
-    assert parsed == []
+
+def test_log_axes_are_labelled_without_mathtext(run):
+    """Figures with a log axis (σ comparison, weights) are rendered with Unicode labels
+    (no "$" of a mathtext string), and the labels are the decades the axis shows."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+    for fig in (plots.sigma_comparison(run), plots.weights(run, ETAS[0])):
+        plots.to_png(fig)
+        labels = [lab for ax in fig.axes for axis in (ax.xaxis, ax.yaxis) for lab in _drawn_tick_labels(axis)
+                  if axis.get_scale() == "log"]
+        assert labels and not any("$" in t for t in labels)
     fig, axes = plots.base.figure()
     ax = axes[0, 0]
     ax.set_yscale("log")
     ax.set_ylim(1e1, 1e4)
     plots.base.plain_log_labels(fig)
     FigureCanvasAgg(fig).draw()
-    labels = {t.get_text() for t in ax.get_yticklabels()}
+    labels = set(_drawn_tick_labels(ax.yaxis))
     assert {"10¹", "10²", "10³", "10⁴"} <= labels and not any("$" in t for t in labels)
+
+
+@pytest.mark.parametrize("lo, hi, shown", [
+    (1e1, 1e4, {"10¹", "10²", "10³", "10⁴"}),  # > 1 decade: decades only
+    (150.0, 900.0, {"2×10²", "5×10²"}),  # 0.4–1 decade: 2 and 5 (not 3, 4, 6: they collide)
+    (210.0, 480.0, {"3×10²", "4×10²"}),  # < 0.4 decade: every coefficient
+    (184.0, 497.0, {"2×10²", "3×10²", "4×10²"}),  # 0.43 decade, but 2 and 5 would label one tick
+])
+def test_log_labels_by_decades_in_view(lo, hi, shown):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig, axes = plots.base.figure()
+    ax = axes[0, 0]
+    ax.set_xscale("log")
+    ax.set_xlim(lo, hi)
+    plots.base.plain_log_labels(fig)
+    FigureCanvasAgg(fig).draw()
+    assert set(_drawn_tick_labels(ax.xaxis)) == shown
+
+
+def test_symlog_labels_have_their_sign():
+    assert [plots.base.signed_power_label(x) for x in (-1e-3, 0.0, 100.0)] == ["−10⁻³", "0", "10²"]
+
+
+def test_no_private_matplotlib_name_in_the_package():
+    """dhstats uses matplotlib's public API only: no ``matplotlib._…`` module, no imported
+    ``_name``, and no ``._attribute`` in a module that imports matplotlib (whose objects would
+    be the only foreign ones there). Found by reading the syntax tree of every module."""
+    import ast
+
+    found = []
+    for path in sorted((PROJECT_ROOT / "dhstats").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        uses_mpl = False
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    uses_mpl |= alias.name.split(".")[0] == "matplotlib"
+                    if alias.name.startswith("matplotlib") and "._" in alias.name:
+                        found.append(f"{path.name}:{node.lineno} import {alias.name}")
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("matplotlib"):
+                uses_mpl = True
+                if "._" in node.module or any(a.name.startswith("_") for a in node.names):
+                    found.append(f"{path.name}:{node.lineno} from {node.module} import "
+                                 + ", ".join(a.name for a in node.names))
+        if uses_mpl:
+            found += [f"{path.name}:{node.lineno} .{node.attr}" for node in ast.walk(tree)
+                      if isinstance(node, ast.Attribute) and node.attr.startswith("_")
+                      and not (node.attr.startswith("__") and node.attr.endswith("__"))]
+    assert found == []
 
 
 # --------------------------------------------------------------------------- what a reader can tell apart
@@ -764,11 +817,44 @@ def test_panels_of_one_quantity_share_the_y_range(health):
 
 
 def test_sigma_comparison_band_is_labelled_and_scales_said(run):
+    """One legend for both panels, below them: its box overlaps no axes (it never covers a bar)."""
     fig = plots.sigma_comparison(run)
     assert "each panel its own y scale" in titles(fig)
     for ax in fig.axes:
         assert ax.get_title().endswith("(own scale)")
-        assert [t.get_text() for t in ax.get_legend().get_texts()] == ["accepted: 0.333–3 × measured"]
+        assert ax.get_legend() is None
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["accepted: 0.333–3 × measured"]
+    r = _boxes(fig)
+    box = legend.get_window_extent(r)
+    assert fig.bbox.contains(box.x0, box.y0) and fig.bbox.contains(box.x1, box.y1)
+    for ax in fig.axes:
+        assert not box.overlaps(ax.get_window_extent(r))
+        for label in ax.get_xticklabels():
+            assert not box.overlaps(label.get_window_extent(r)), label.get_text()
+
+
+def test_contribution_panels_state_one_x_unit(run):
+    """Every panel's x axis in one stated unit (nats/token ×10ⁿ, no per-panel offset text):
+    c_i's own range is said in its title and the suptitle, the predictions share theirs."""
+    e = run.entries[2]
+    fig = plots.contribution_histograms(run, e.eta, bins=30)
+    _boxes(fig)
+    units = {ax.get_xlabel() for ax in fig.axes}
+    assert len(units) == 1 and next(iter(units)).startswith("nats/token ×10")
+    assert all(ax.xaxis.get_offset_text().get_text() == "" for ax in fig.axes)
+    true_ax, linear_ax, linquad_ax = fig.axes
+    assert true_ax.get_title() == "true c_i (own x range)"
+    assert "c_i on its own x range, the predictions on one" in titles(fig)
+    assert linear_ax.get_xlim() == linquad_ax.get_xlim()
+    ser = sequence_series(run, e)
+    power = math.floor(math.log10(1.05 * max(np.abs(ser.true).max(), np.abs(ser.linear).max(),
+                                             np.abs(ser.linquad).max())))
+    assert next(iter(units)) == f"nats/token ×{plots.base.power_label(10.0 ** power)}"
+    for ax in fig.axes:  # the tick labels are the positions in that unit
+        for x, label in zip(ax.get_xticks(), ax.get_xticklabels()):
+            if ax.get_xlim()[0] <= x <= ax.get_xlim()[1]:
+                assert float(label.get_text().replace("−", "-")) == pytest.approx(x / 10.0 ** power, rel=1e-2)
 
 
 def test_eta_legends_sorted_numerically(health):
@@ -776,36 +862,3 @@ def test_eta_legends_sorted_numerically(health):
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     etas = [float(lab.split("η=")[1]) for lab in labels[1:]]
     assert labels[0] == "σ_G" and etas == sorted(etas) and len(etas) == len(ETAS)
-
-
-def test_the_cached_text_bitmaps_draw_what_matplotlib_draws():
-    """plots.base draws each string as one cached FreeType bitmap where matplotlib ≥ 3.11 draws
-    glyph by glyph: the same text in the same place (titles, rotated labels, tick labels)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    from dhstats.plots import base
-
-    if not base._FAST_TEXT:
-        pytest.skip("this matplotlib draws a string as one bitmap itself")
-
-    def drawn(canvas_class) -> np.ndarray:
-        fig, axes = base.figure(ncols=2)
-        for ax in axes.flat:
-            ax.plot([1e-6, 4e-6], [0.1, -0.2])
-            ax.set_xscale("log")
-            ax.set_title("ΔH vs η (run_01)")
-            ax.set_ylabel("ΔH_true − ηG", rotation=90)
-        fig.text(0.5, 0.02, "σ = 2.7e-4 · z = 1.5", ha="center")
-        fig.set_dpi(base.DPI)
-        canvas = canvas_class(fig)
-        canvas.draw()
-        return np.asarray(canvas.buffer_rgba())[..., :3].astype(int)
-
-    fast, own = drawn(base._Canvas), drawn(FigureCanvasAgg)
-    assert fast.shape == own.shape
-    fast_ink, own_ink = fast.min(axis=2) < 128, own.min(axis=2) < 128  # dark pixels: lines and text
-    off = {(dy, dx): (np.roll(fast_ink, (dy, dx), axis=(0, 1)) != own_ink).mean()
-           for dy in (-1, 0, 1) for dx in (-1, 0, 1)}
-    assert min(off, key=off.get) == (0, 0) and off[(0, 0)] < 0.01  # same place (1 px off: ≈ 3 %)
-    assert off[(0, 0)] < min(v for k, v in off.items() if k != (0, 0)) / 3
-    assert np.abs(fast - own).mean() < 3.0  # only anti-aliasing differs (≈ 1.6 of 255 here)

@@ -20,7 +20,6 @@ Artists that carry data have a ``gid`` (e.g. ``"linear"``, ``"ratio"``) for test
 """
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable
 
 import numpy as np
@@ -29,7 +28,7 @@ from matplotlib.figure import Figure
 from ..rendered import CASE_FIGURES, RUN_FIGURES, SET_FIGURES
 from ..rendered import Figure as Rendered
 from ..results import Run
-from .base import DPI, NOTE_GID, MissingData, to_png, without_gc
+from .base import DPI, NOTE_GID, MissingData, to_png
 from .case import clip_sweep, contribution_histograms, error_histogram, truncation_sweep, weights
 from .run import delta_h_vs_eta, eta_rows, ratio_vs_eta, sigma_comparison
 from .equivalence import pooled_interval
@@ -114,7 +113,7 @@ def _one_line(text: str) -> str:
 
 def render(name: str, *args, dpi: int = DPI, where: str | None = None, **kwargs):
     """Build figure ``name`` and render it: a :class:`dhstats.rendered.Figure` with its caption
-    and base64 PNG, or with a note instead when it cannot be drawn. Never raises (any exception becomes the note).
+    and PNG bytes, or with a note instead when it cannot be drawn. Never raises (any exception becomes the note).
 
     Run figures: ``render(name, run, eta=None, settings=None, **options)`` (see :func:`figure`).
     Set figures: ``render("pooled_ratio", cases)``, ``render("sigma_vs_e", health)``,
@@ -125,23 +124,22 @@ def render(name: str, *args, dpi: int = DPI, where: str | None = None, **kwargs)
     if name == "pooled_interval" and (delta := _tolerance_of(args[0] if args else ())) is not None:
         cap = caption(name, None) + f" against the tolerance band 1 ± {delta:g}" + (f" — {where}" if where else "")
     try:
-        with without_gc():  # see base.without_gc: no collections while the figure's objects live
-            if name in SET_FIGURES:
-                with np.errstate(all="ignore"):
-                    fig = _SET_BUILDERS[name](*args, **kwargs)
-            else:
-                run = args[0] if args else kwargs.get("run")
-                eta = args[1] if len(args) > 1 else kwargs.get("eta")
-                if where is None and isinstance(run, Run):
-                    cap = caption(name, _where(run, eta if name in CASE_FIGURES else None))
-                with np.errstate(all="ignore"):  # degenerate inputs: the note, not a warning, says so
-                    fig = figure(name, *args, **kwargs)
-            png = to_png(fig, dpi=dpi)
+        if name in SET_FIGURES:
+            with np.errstate(all="ignore"):
+                fig = _SET_BUILDERS[name](*args, **kwargs)
+        else:
+            run = args[0] if args else kwargs.get("run")
+            eta = args[1] if len(args) > 1 else kwargs.get("eta")
+            if where is None and isinstance(run, Run):
+                cap = caption(name, _where(run, eta if name in CASE_FIGURES else None))
+            with np.errstate(all="ignore"):  # degenerate inputs: the note, not a warning, says so
+                fig = figure(name, *args, **kwargs)
+        png = to_png(fig, dpi=dpi)
     except MissingData as exc:
         return Rendered(cap, None, _one_line(f"{exc}: {words} not drawn"))
     except Exception as exc:  # noqa: BLE001 - a figure never ends a session
         return Rendered(cap, None, _one_line(f"{words} could not be drawn: {type(exc).__name__}: {exc}"))
-    return Rendered(cap, base64.b64encode(png).decode("ascii"))
+    return Rendered(cap, png)
 
 
 def _tolerance_of(cases) -> float | None:

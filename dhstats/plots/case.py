@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator, NullLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 
 from .. import stats
 from .. import truncation as trunc
@@ -19,7 +19,7 @@ from ..psis import khat_threshold, pareto_khat
 from ..results import Run
 from ..series import normalised_error, sequence_series
 from .base import (C_BAND, C_HIGHLIGHT, C_LINEAR, C_LINQUAD, C_TRUE, FONT, NO_GDOTV, MissingData,
-                   fig_note, figure, hist, log_ticks, note, title)
+                   fig_note, figure, hist, log_ticks, note, power_label, title)
 
 
 def _series(run: Run, eta: float):
@@ -66,8 +66,10 @@ def contribution_histograms(run: Run, eta: float, bins: int = 60) -> Figure:
     """Histograms of the per-sequence terms (nats/token), one panel each: true c_i, linear
     η·gdotv_i and, with per-sequence vHv, lin+quad η·gdotv_i + ½η²·vhvv_i. Symmetric
     x-ranges ±1.05·max|x|: one shared by the two predictions, one for c_i (the notebook's
-    split, dominated by a zero-sum part); one count axis. Panels without finite values are
-    left out with a note."""
+    split, dominated by a zero-sum part), the c_i panel titled "own x range"; every x axis
+    labelled in one stated unit, nats/token ×10ⁿ (n from the widest range: the ticks of the
+    panels compare as numbers, no per-panel offset such as "1e−4" hides the scale); one
+    count axis. Panels without finite values are left out with a note."""
     e, ser = _series(run, eta)
     panels = [("true c_i", ser.true, C_TRUE, "true"), ("linear η·gdotv_i", ser.linear, C_LINEAR, "linear")]
     if ser.linquad is not None:
@@ -84,23 +86,29 @@ def contribution_histograms(run: Run, eta: float, bins: int = 60) -> Figure:
         raise MissingData(f"no finite per-sequence term at η={e.eta:.3g}")
     fig, axes = figure(ncols=len(panels), width=9.0, height=3.6, left=0.07, top=0.82,
                        bottom=0.15, wspace=0.08)
-    fig.suptitle(f"Per-sequence contributions (nats/token), {run.file.key}, η={e.eta:.3g}", fontsize=FONT)
     def lim_of(values_list) -> float:
         m = max((float(np.max(np.abs(v[np.isfinite(v)]), initial=0.0)) for v in values_list), default=0.0)
         return 1.05 * (m or 1e-12)
 
     # The predictions (linear, lin+quad) share one x-range; c_i, another quantity, has its own.
     lim_pred = lim_of([v for _, v, _, g in panels if g != "true"])
+    limits = {gid: lim_of([values]) if gid == "true" else lim_pred for _, values, _, gid in panels}
+    power = math.floor(math.log10(max(limits.values())))
+    unit = f"nats/token ×{power_label(10.0 ** power)}"
+    own = "true" in limits and len(limits) > 1
+    fig.suptitle(f"Per-sequence contributions ({unit}), {run.file.key}, η={e.eta:.3g}"
+                 + ("; c_i on its own x range, the predictions on one" if own else ""), fontsize=FONT)
+    in_unit = FuncFormatter(lambda x, pos=None: f"{x / 10.0 ** power:.3g}")
     top = 1
     for ax, (label, values, color, gid) in zip(axes[0], panels):
-        lim = lim_of([values]) if gid == "true" else lim_pred
-        ax.set_title(label, fontsize=FONT, y=1.0, pad=3)
+        lim = limits[gid]
+        ax.set_title(label + (" (own x range)" if gid == "true" and own else ""), fontsize=FONT, y=1.0, pad=3)
         top = max(top, hist(ax, values, bins, color, gid, range_=(-lim, lim)).get_data().values.max())
         ax.axvline(0.0, color="0.2", linestyle="--", linewidth=0.8, gid="zero")
         ax.set_xlim(-lim, lim)
         ax.xaxis.set_major_locator(MaxNLocator(3, symmetric=True))
-        ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
-        ax.set_xlabel("nats/token")
+        ax.xaxis.set_major_formatter(in_unit)
+        ax.set_xlabel(unit)
     for ax in axes[0]:
         ax.set_ylim(0, 1.05 * top)
         if ax is not axes[0, 0]:

@@ -17,13 +17,13 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullLocator
+from matplotlib.ticker import LogFormatterSciNotation, NullLocator
 
 from .. import tables
 from .. import truncation as trunc
 from ..frames import per_sequence_frame, runs_frame
 from ..settings import Settings
-from .base import C_BAND, FONT, MissingData, log_ticks
+from .base import C_BAND, FONT, MissingData, log_labels, log_ticks
 
 SERIES_LABELS = {"c": "true c_i", "eta_gdotv": "linear η·gdotv_i", "linquad": "lin+quad η·gdotv_i + ½η²·vhvv_i",
                  "psi": "ψ_i", "normalised_error": "|c_i − η·gdotv_i| / |ΔH_true|"}
@@ -67,19 +67,54 @@ def _select(df: pd.DataFrame, runs: Iterable[str] | None, etas: Iterable[float] 
     return out
 
 
+#: Markers combined with the ten colours C0–C9, so that up to 100 lines differ in (colour, marker).
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
+
+
+def styles(keys) -> dict:
+    """(colour, marker) per key (first occurrence order), distinct for up to 100 keys: colours
+    C0–C9 in turn, the marker of the key's group (its first element, e.g. the run set) unless
+    that pair is taken, then the next free marker. 12 runs of three run sets: every colour is
+    used once before any repeats, and a repeated colour comes with another marker."""
+    keys = list(dict.fromkeys(keys))
+    groups = list(dict.fromkeys(k[0] if isinstance(k, tuple) else k for k in keys))
+    taken: set[tuple[str, str]] = set()
+    out = {}
+    for i, key in enumerate(keys):
+        colour = f"C{i % 10}"
+        first = groups.index(key[0] if isinstance(key, tuple) else key) % len(MARKERS)
+        marker = next((MARKERS[(first + j) % len(MARKERS)] for j in range(len(MARKERS))
+                       if (colour, MARKERS[(first + j) % len(MARKERS)]) not in taken), MARKERS[first])
+        taken.add((colour, marker))
+        out[key] = (colour, marker)
+    return out
+
+
 def _colours(keys) -> dict:
-    palette = [f"C{i}" for i in range(10)]
-    return {k: palette[i % 10] for i, k in enumerate(dict.fromkeys(keys))}
+    return {k: colour for k, (colour, _) in styles(keys).items()}
 
 
 def _finish(ax, xlim, ylim, legend: bool = True) -> None:
+    """Limits, grid, plain log labels, and the legend outside the data (right of the axes)."""
     if xlim is not None:
         ax.set_xlim(*xlim)
     if ylim is not None:
         ax.set_ylim(*ylim)
-    if legend and ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=FONT - 2, frameon=False)
+    for axis in (ax.xaxis, ax.yaxis):
+        if axis.get_scale() in ("log", "symlog") and isinstance(axis.get_major_formatter(), LogFormatterSciNotation):
+            log_labels(axis)
+    handles = ax.get_legend_handles_labels()[0]
+    if legend and handles:
+        ax.legend(fontsize=FONT - 2, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  borderaxespad=0.0, ncols=1 + (len(handles) - 1) // 24)
     ax.grid(True, ls=":", alpha=0.5)
+
+
+def _e_ticks(ax, e_values) -> None:
+    """Log x ticked at the batch sizes themselves (``256``, ``512``, ``2048``): no minor labels."""
+    ticks = np.unique(np.asarray(e_values, dtype=float))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
 
 
 def histogram(data, column: str = "c", *, runs=None, etas=None, bins: int = 60, xlim=None,
@@ -118,11 +153,11 @@ def delta_h_vs_eta(data, *, estimator: str = "linear", runs=None, ylim=None,
         raise MissingData(f"no {estimator} prediction in these runs")
     fig, ax = _axes(ax)
     sc = _set_col(df)
-    colour = _colours(zip(df[sc], df["run"]))
+    style = styles(zip(df[sc], df["run"]))
     for (rs, run), g in df.groupby([sc, "run"], sort=False):
         g = g.sort_values("eta")
-        c = colour[(rs, run)]
-        ax.errorbar(g["eta"], g["delta_true"], yerr=g["se_true"].astype(float), fmt="o", color=c, ms=4,
+        c, marker = style[(rs, run)]
+        ax.errorbar(g["eta"], g["delta_true"], yerr=g["se_true"].astype(float), fmt=marker, color=c, ms=4,
                     capsize=2, label=f"{rs}/{run} ΔH_true ± σ_true", gid=f"true {rs}/{run}")
         ax.plot(g["eta"], g[col], "--", color=c, lw=1, gid=f"{estimator} {rs}/{run}")
     ax.plot([], [], "--", color="0.3", label=f"{estimator} prediction (dashed)")
@@ -147,9 +182,12 @@ def z_vs_eta(data, *, estimator: str = "linear", k: float | None = None, runs=No
     fig, ax = _axes(ax)
     ax.axhspan(-k, k, color=C_BAND, alpha=0.12, lw=0, label=f"|z| ≤ {k:g}", gid="band")
     sc = _set_col(df)
+    style = styles(zip(df[sc], df["run"]))
     for (rs, run), g in df.groupby([sc, "run"], sort=False):
         g = g.sort_values("eta")
-        ax.plot(g["eta"], g[col].astype(float), "o-", ms=4, lw=1, label=f"{rs}/{run}", gid=f"{rs}/{run}")
+        colour, marker = style[(rs, run)]
+        ax.plot(g["eta"], g[col].astype(float), "-", marker=marker, color=colour, ms=4, lw=1,
+                label=f"{rs}/{run}", gid=f"{rs}/{run}")
     ax.axhline(0, color="0.4", lw=0.6)
     ax.set_xscale("log")
     ax.set_xlabel("η (learning rate)")
@@ -242,8 +280,10 @@ def sigma_vs_e(data, *, quantity: str = "sigma_G", settings: Settings | None = N
     scaling = tables.scaling_table(data, settings)
     fig, ax = _axes(ax)
     sc = _set_col(se)
+    style = styles(se[sc])
     for name, g in se.assign(y=y.astype(float)).groupby(sc, sort=False):
-        ax.plot(g["E"], g["y"], "o", ms=5, alpha=0.7, label=str(name), gid=str(name))
+        colour, marker = style[name]
+        ax.plot(g["E"], g["y"], marker, color=colour, ms=5, alpha=0.7, label=str(name), gid=str(name))
     col = "sigma_g_sqrt_e" if quantity == "sigma_G" else "sigma_true_sqrt_e_over_eta"
     ref = scaling.sort_values("E").iloc[-1] if not scaling.empty else None
     if ref is not None and ref[col] is not None and math.isfinite(float(ref[col])):
@@ -252,10 +292,11 @@ def sigma_vs_e(data, *, quantity: str = "sigma_G", settings: Settings | None = N
                 label=f"∝ 1/√E through {ref[_set_col(scaling)]}", gid="reference")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    _e_ticks(ax, se["E"])
     ax.set_xlabel("E (sequences per run)")
     ax.set_ylabel("σ_G (per unit LR)" if quantity == "sigma_G" else "σ_true / η (per unit LR)")
     _finish(ax, None, None)
     return fig
 
 
-__all__ = ["histogram", "delta_h_vs_eta", "z_vs_eta", "truncation_ratios", "clip_sweeps", "sigma_vs_e"]
+__all__ = ["styles", "histogram", "delta_h_vs_eta", "z_vs_eta", "truncation_ratios", "clip_sweeps", "sigma_vs_e"]

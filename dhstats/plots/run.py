@@ -271,8 +271,8 @@ def sigma_comparison(run: Run, settings=None) -> Figure:
     groups = [g for g in groups if _none(g[1]) is not None or (g[3] is not None and _none(g[3].value))]
     if not groups:
         raise MissingData("no reported SE and no per-sequence data in this run")
-    fig, axes = figure(ncols=len(groups), width=8.0 if len(groups) == 2 else 7.5, height=3.8,
-                       wspace=0.3, left=0.1, top=0.84, bottom=0.2)
+    fig, axes = figure(ncols=len(groups), width=8.0 if len(groups) == 2 else 7.5, height=4.1,
+                       wspace=0.3, left=0.1, top=0.85, bottom=0.27)
     fig.suptitle(f"Reported vs measured σ, {run.file.key} (convention used: {settings.reported_se}); "
                  "each panel its own y scale", fontsize=FONT)
     lo, hi = settings.se_ratio_bounds
@@ -304,11 +304,14 @@ def sigma_comparison(run: Run, settings=None) -> Figure:
             ax.set_ylim(lo_v / 3, hi_v * 4)  # room for the labels
         ax.set_title(f"{name} (own scale)", fontsize=FONT, y=1.0, pad=3)  # y given: no re-measuring of the ticks
         if m is not None:
-            ax.legend(loc="lower right", fontsize=FONT - 2, frameon=False, handlelength=1)
             for i, x in enumerate(v):
                 if labels[i] != "measured" and pos[i]:
                     ax.text(i, x, f"{x / m:.3g}×", ha="center", va="bottom", fontsize=FONT - 1)
         else:
             note(ax, "no per-sequence data:\nmeasured σ not available", y=0.97, va="top")
     axes[0, 0].set_ylabel("SE of the total")
+    bands = [a for ax in axes[0] for a in ax.patches if a.get_gid() == "se_bounds"][:1]
+    if bands:  # one legend for the panels, below them: never over a bar
+        fig.legend(bands, [bands[0].get_label()], loc="lower center", bbox_to_anchor=(0.5, 0.0),
+                   fontsize=FONT - 2, frameon=False, handlelength=1)
     return fig

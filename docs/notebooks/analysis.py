@@ -23,8 +23,9 @@
 #
 # **Data.** `../shared/data/real` (relative to the project root) when it is there; otherwise the
 # embedded example: runs simulated by `dhstats.simulate` in a temporary directory. The
-# environment variable `DHSTATS_NOTEBOOK_DATA` chooses: `example`, or a directory holding
-# `E_*/run_*/results.json`. Regenerate the executed notebook with
+# environment variable `DHSTATS_NOTEBOOK_DATA` chooses: `example`, a run set (`E_2048`, holding
+# `run_*/results.json`) or a directory of run sets (`E_*/run_*/results.json`). In every table
+# η is shown as `3.2e-06` (`dhstats.frames.Frame`) and stays a number. Regenerate the executed notebook with
 # `python docs/notebooks/execute.py` (see `docs/notebooks/README.md`).
 
 # %%
@@ -45,12 +46,11 @@ pd.set_option("display.max_colwidth", None)  # messages whole
 ROOT = Path.cwd().resolve().parents[1]  # this notebook lives in docs/notebooks/
 REAL = ROOT.parent / "shared" / "data" / "real"
 choice = os.environ.get("DHSTATS_NOTEBOOK_DATA", "")
-data = None if choice == "example" else Path(choice) if choice else REAL
 WORK = Path(tempfile.mkdtemp(prefix="dhstats-notebook-"))  # the example's files and the gate's reports
-if data is not None and data.is_dir():
-    run_sets = frames.load_run_sets(sorted(data.glob("E_*")))
-else:
+if choice == "example" or (not choice and not REAL.is_dir()):
     run_sets = frames.example_run_sets(WORK / "data")
+else:  # a run set (E_2048) or its parent; a path that is not there raises, never the example
+    run_sets = frames.load_run_sets(Path(choice) if choice else REAL)
 [rs.name for rs in run_sets]
 
 # %% [markdown]

@@ -2,12 +2,14 @@
 
     python docs/notebooks/execute.py                      # writes analysis.ipynb with its outputs
     python docs/notebooks/execute.py --data example       # the embedded example, even when ../shared is there
-    python docs/notebooks/execute.py --data DIR --out -   # any E_*/run_* tree; '-' writes nothing
+    python docs/notebooks/execute.py --data DIR --out -   # a run set or its parent; '-' writes nothing
 
 The kernel is this interpreter (``sys.executable -m ipykernel_launcher``, through a kernel spec
 written to a temporary directory): no installed kernel spec is needed or used. ``--data`` sets
 ``DHSTATS_NOTEBOOK_DATA`` for the kernel (default: ../shared/data/real when present, else the
-example). A cell that raises stops the run: exit status 1 with the cell and its error.
+example); a ``--data`` path that does not exist or holds no run set is a usage error (exit
+status 2, nothing executed). A cell that raises stops the run: exit status 1 with the cell and
+its error.
 Needs the ``dev`` extras (nbclient, nbformat, ipykernel, jupytext).
 """
 from __future__ import annotations
@@ -63,11 +65,19 @@ def execute(nb, data: str | None, timeout: int = 600):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data", default=None, help="'example' or a directory of E_*/run_*/results.json "
+    p.add_argument("--data", default=None, help="'example', a run set (run_*/results.json) or its parent "
                                                 "(default: ../shared/data/real when present, else the example)")
     p.add_argument("--out", default=str(HERE / "analysis.ipynb"), help="executed notebook ('-': not written)")
     p.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
     args = p.parse_args(argv)
+    if args.data is not None and args.data != "example":
+        from dhstats.frames import run_set_dirs
+
+        try:
+            found = run_set_dirs(args.data)
+        except (OSError, ValueError) as exc:  # missing, not a directory, no run set
+            p.error(f"--data: {exc}")
+        print(f"data: {', '.join(d.name for d in found)}", file=sys.stderr)
     import nbformat
     from nbclient.exceptions import CellExecutionError
 

@@ -374,3 +374,15 @@ def test_tables_baseline_csv_from_both_sources(tmp_path, sims):
     assert [z[(r.check, r.eta)] for r in ratio.itertuples()] == pytest.approx(list(ratio["z"]))
     assert main(["tables", "--results", str(sims["scaled"]), "--baseline", str(tmp_path / "nowhere"),
                  "--out", str(tmp_path / "x")]) == 2
+
+
+def test_unmatched_sets_are_named_never_failed():
+    h = {"cases": [], "settings": {},
+         "baseline": {"source": "main/health.json", "kind": "health", "matched": {},
+                      "unmatched": [{"run_set": "E_1024", "side": "candidate"}, {"run_set": "E_64", "side": "baseline"}],
+                      "changes": []}}
+    assert set_lines(h) == ["against the baseline (health: main/health.json):",
+                            "  E_1024 (candidate): no run set to compare with on the other side",
+                            "  E_64 (baseline): no run set to compare with on the other side",
+                            "  outcome changes: none"]
+    assert badge_words(h) == ("no matched run set", "grey")

@@ -194,7 +194,7 @@ def scaled(root: Path, factor: float) -> None:
 
 def sim_set(out: Path, seed: int, factor: float = 1.0) -> Path:
     root = simulate.write_run_set(out, name="E_256", runs=4, n=256, seed=seed, entropy_noise=0.01,
-                                  score_noise=0.1, shape="real")
+                                  score_noise=0.05, shape="real")
     if factor != 1.0:
         scaled(root, factor)
     return root

@@ -386,3 +386,8 @@ def test_unmatched_sets_are_named_never_failed():
                             "  E_64 (baseline): no run set to compare with on the other side",
                             "  outcome changes: none"]
     assert badge_words(h) == ("no matched run set", "grey")
+
+
+def test_efficiency_without_sigmas_is_skipped_missing_field():
+    v = compare_efficiency("E_512", [], {"run_set": "E_256", "cases": _linear_cases(1.0, 1.0)}, Settings())
+    assert (v.outcome, v.reason) == ("skipped", "missing_field") and "no judged σ on both sides" in v.message

@@ -194,7 +194,7 @@ def scaled(root: Path, factor: float) -> None:
 
 def sim_set(out: Path, seed: int, factor: float = 1.0) -> Path:
     root = simulate.write_run_set(out, name="E_256", runs=4, n=256, seed=seed, entropy_noise=0.01,
-                                  score_noise=0.1, shape="real")
+                                  score_noise=0.05, shape="real")
     if factor != 1.0:
         scaled(root, factor)
     return root
@@ -374,3 +374,20 @@ def test_tables_baseline_csv_from_both_sources(tmp_path, sims):
     assert [z[(r.check, r.eta)] for r in ratio.itertuples()] == pytest.approx(list(ratio["z"]))
     assert main(["tables", "--results", str(sims["scaled"]), "--baseline", str(tmp_path / "nowhere"),
                  "--out", str(tmp_path / "x")]) == 2
+
+
+def test_unmatched_sets_are_named_never_failed():
+    h = {"cases": [], "settings": {},
+         "baseline": {"source": "main/health.json", "kind": "health", "matched": {},
+                      "unmatched": [{"run_set": "E_1024", "side": "candidate"}, {"run_set": "E_64", "side": "baseline"}],
+                      "changes": []}}
+    assert set_lines(h) == ["against the baseline (health: main/health.json):",
+                            "  E_1024 (candidate): no run set to compare with on the other side",
+                            "  E_64 (baseline): no run set to compare with on the other side",
+                            "  outcome changes: none"]
+    assert badge_words(h) == ("no matched run set", "grey")
+
+
+def test_efficiency_without_sigmas_is_skipped_missing_field():
+    v = compare_efficiency("E_512", [], {"run_set": "E_256", "cases": _linear_cases(1.0, 1.0)}, Settings())
+    assert (v.outcome, v.reason) == ("skipped", "missing_field") and "no judged σ on both sides" in v.message

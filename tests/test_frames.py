@@ -153,7 +153,7 @@ def test_paths_as_str_or_path_a_run_set_or_its_parent(tmp_path):
 def test_tables_show_eta_in_scientific_notation_and_keep_it_a_number():
     """Every table is a frames.Frame: η reads 3.2e-06 in its text and its HTML (pandas
     alone prints 0.000003), the column stays float64, and pandas operations keep the class."""
-    runs = [make_run(16, 1, etas=(1.6e-6, 3.2e-6))]
+    runs = [make_run(n=16, seed=1, etas=(1.6e-6, 3.2e-6))]
     for df in (tables.agreement_table(runs), tables.summary_table(runs), frames.per_sequence_frame(runs)):
         assert isinstance(df, frames.Frame) and df["eta"].dtype == np.float64
         assert "3.2e-06" in repr(df) and "3.2e-06" in df._repr_html_()

@@ -1,10 +1,10 @@
-"""pytest.ini lists every ini key the gate declares (``parser.addini``), each as a commented
+"""pytest.ini lists every ini key the gate declares (``parser.addini`` in :func:`dhstats.layout.declare_ini`), each as a commented
 ``dhstats_<name> = <default>`` line, and no key the gate does not declare."""
 from __future__ import annotations
 
 import re
 
-from dhstats import plugin
+from dhstats import layout
 from paths import PROJECT_ROOT
 
 
@@ -30,6 +30,6 @@ def listed() -> list[str]:
 
 def test_pytest_ini_lists_every_declared_ini_key():
     declared = Declared()
-    plugin.pytest_addoption(declared)
+    layout.declare_ini(declared)  # every dhstats_* key, declared whenever dhstats is installed
     assert sorted(listed()) == sorted(declared.ini)
     assert len(listed()) == len(set(listed()))

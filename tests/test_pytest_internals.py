@@ -49,6 +49,7 @@ def test_pytest_determine_setup_is_pytests_choice(tmp_path):
     assert pytest_internals.pytest_choice([str(tmp_path / "a")], tmp_path, inifile=str(other))[1] == other
 
 
+@pytest.mark.slow
 def test_config_internals_put_another_ini_in_force(pytester):
     """``Config._rootpath``, ``_inipath``, ``_inicfg``, ``_inicache``: what ``-c FILE`` sets."""
     config = pytester.parseconfig()

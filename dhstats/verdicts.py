@@ -46,6 +46,7 @@ class Reason(StrEnum):
     OUT_OF_TOLERANCE = "out_of_tolerance"  # --tolerance: the pooled ratio is demonstrably outside 1 ± δ
     INTERNAL_ERROR = "internal_error"  # the check itself raised: failed, with the exception named
     NOT_DEMONSTRATED = "not_demonstrated"  # --tolerance: agreement within 1 ± δ is not demonstrated
+    HETEROGENEOUS = "heterogeneous"  # the runs of a pooled case disagree with each other (Q's p < 2Φ(−k))
 
 
 _DEFAULT_REASON = {Outcome.PASSED: Reason.OK, Outcome.FAILED: Reason.OUT_OF_BOUNDS,

@@ -40,13 +40,15 @@ def test_quantiles_from_one_place():
 
 
 def test_tost_by_hand_demonstrated_at_20_percent():
-    # σ_c² = σ_P² + c²σ_true² (independent). c = 0.8: 0.0036 + 0.64·0.0025 + 0.0064 + 0.64·0.0025
-    # = 0.0132, √ = 0.114891; ΣP − 0.8·ΣT = 2.0 − 1.6 = 0.4 → t_lo = 3.48155.
-    # c = 1.2: 0.0036 + 1.44·0.0025 + 0.0064 + 1.44·0.0025 = 0.0172, √ = 0.131149;
-    # ΣP − 1.2·ΣT = −0.4 → t_hi = −3.04997. Both beyond z_0.95 = 1.64485: demonstrated.
+    # Stouffer's weights w = 1/σ_1: w_1 = 1/√0.0061 = 12.80369, w_2 = 1/√0.0089 = 10.60000.
+    # σ_c² = σ_P² + c²σ_true² (independent). c = 0.8: Σw(P − 0.8T) = 0.25·w_1 + 0.15·w_2 = 4.790919,
+    # Σw²σ_c² = 0.0052/0.0061 + 0.008/0.0089 = 1.751335 → t_lo = 3.620213.
+    # c = 1.2: Σw(P − 1.2T) = −0.15·w_1 − 0.25·w_2 = −4.570548, Σw²σ_c² = 0.0072/0.0061 +
+    # 0.0100/0.0089 = 2.303923 → t_hi = −3.011163. Both beyond z_0.95 = 1.64485: demonstrated.
+    # (Unweighted, ΣP − 0.8ΣT over √Σσ_c², they would be 3.481553 and −3.049971.)
     v = pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, TWO_RUNS, 3.0, tolerance=0.2, alpha=0.05)
-    assert v.to_dict()["tost_lo"] == pytest.approx(3.481553, abs=1e-6)
-    assert v.to_dict()["tost_hi"] == pytest.approx(-3.049971, abs=1e-6)
+    assert v.to_dict()["tost_lo"] == pytest.approx(3.620213, abs=1e-6)
+    assert v.to_dict()["tost_hi"] == pytest.approx(-3.011163, abs=1e-6)
     assert str(v.outcome) == "passed" and str(v.reason) == "ok" and v.to_dict()["tolerance"] == 0.2
     assert "within ±20 % demonstrated" in v.message
     assert v.to_dict()["ratio_lo"] > 0.8 and v.to_dict()["ratio_hi"] < 1.2  # the 90 % interval inside the band
@@ -55,15 +57,19 @@ def test_tost_by_hand_demonstrated_at_20_percent():
 
 
 def test_tost_by_hand_not_demonstrated_at_5_percent():
-    # c = 0.95: Σσ² = 0.0145125, t_lo = 0.1/0.120468 = 0.830097; c = 1.05: t_hi = −0.1/0.124549 =
-    # −0.802896: neither beyond 1.64485. SE_ratio = √(0.015/4) = 0.0612372 (R̂ = 1), runs needed
-    # ⌈2·((1.64485 + 1.28155)·0.0612372/0.05)²⌉ = ⌈25.6915⌉ = 26, E ≈ 256·12.8458 = 3288.5.
+    # Weights as above. c = 0.95: t_lo = 1.280369/√1.932653 = 0.920997; c = 1.05: t_hi =
+    # −1.059998/√2.070800 = −0.736607: neither beyond 1.64485. ρ̂ = (1.05·w_1 + 0.95·w_2)/(w_1 + w_2)
+    # = 1.004708; SE = √(w_1²(0.0036 + ρ̂²·0.0025) + w_2²(0.0064 + ρ̂²·0.0025))/(w_1 + w_2)
+    # = 0.0605254; runs needed ⌈2·((1.64485 + 1.28155)·0.0605254/0.05)²⌉ = ⌈25.0977⌉ = 26,
+    # E ≈ 256·12.54886 = 3212.5.
     v = pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, TWO_RUNS, 3.0, tolerance=0.05, alpha=0.05)
-    assert v.to_dict()["tost_lo"] == pytest.approx(0.830097, abs=1e-6)
-    assert v.to_dict()["tost_hi"] == pytest.approx(-0.802896, abs=1e-6)
+    assert v.to_dict()["tost_lo"] == pytest.approx(0.920997, abs=1e-6)
+    assert v.to_dict()["tost_hi"] == pytest.approx(-0.736607, abs=1e-6)
+    assert v.to_dict()["ratio"] == pytest.approx(1.0047080, abs=1e-7)
+    assert v.to_dict()["ratio_se"] == pytest.approx(0.0605254, abs=1e-7)
     assert str(v.outcome) == "failed" and str(v.reason) == "not_demonstrated"
-    assert v.to_dict()["runs_needed"] == 26 and v.to_dict()["e_needed"] == pytest.approx(3288.5, abs=0.1)
-    assert "≈ 26 runs of this precision (or E ≈ 3 300 at 2 runs)" in v.message
+    assert v.to_dict()["runs_needed"] == 26 and v.to_dict()["e_needed"] == pytest.approx(3212.5, abs=0.1)
+    assert "≈ 26 runs of this precision (or E ≈ 3 200 at 2 runs)" in v.message
 
 
 def test_tost_out_of_tolerance_and_significant_bias_inside():

@@ -789,25 +789,28 @@ def test_linquad_message_gives_the_formula_of_sigma_lq(healthy):
 
 
 def _pooled_cases(check: str, zs) -> list[dict]:
-    """Per-run agreement case dicts with the given z's (prediction 1 ± 0.1 against truth 1)."""
+    """Per-run agreement case dicts with the given z's (prediction 1 + 0.1·z against truth 1,
+    σ_1 = 0.1 = √(σ_P² + σ_true²))."""
     return [{"run_set": "E_8", "run": f"run_{i + 1:02d}", "eta": 1e-6, "check": check, "z": z,
              "outcome": "failed" if abs(z) > 2 else "passed", "prediction": 1.0 + 0.1 * z, "delta_h_true": 1.0,
-             "sigma": 0.1, "sigma_prediction": 0.05, "sigma_true": 0.05, "sigma_source": "independent"}
+             "sigma": 0.1, "sigma_prediction": 0.1 / math.sqrt(2), "sigma_true": 0.1 / math.sqrt(2),
+             "sigma_source": "independent"}
             for i, z in enumerate(zs)]
 
 
 def test_pooled_message_names_the_run_that_drives_it_and_what_lin_quad_says():
-    lin = _pooled_cases("linear_agreement", [-5.0, 0.5, 0.2, 0.1])  # Z = −4.2/2 = −2.1
+    # Z = −4.2/2 = −2.1; the runs do not disagree significantly (Q ≈ 4.4 on 3 d.f., p ≈ 0.2)
+    lin = _pooled_cases("linear_agreement", [-2.8, -0.8, -0.6, 0.0])
     holds = _pooled_cases("linquad_agreement", [0.1, 0.2, -0.3, 0.1])
     v = pooled_agreement("pooled_linear_agreement", "E_8", 1e-6, lin, 2.0, holds)
     head = v.message.splitlines()[0]
     assert v.outcome == Outcome.FAILED and v.to_dict()["Z"] == pytest.approx(-2.1)
     assert head.startswith("|Z| = 2.1 > k = 2: the linear prediction undershoots ΔH by ")
     assert "1 of 4 runs fails on its own" in head
-    assert "run_01 (z = −5) drives it (without it Z = 0.462)" in head
+    assert "run_01 (z = −2.8) drives it (without it Z = −0.808)" in head
     assert "pooled lin+quad holds at this η (Z = 0.05): curvature" in head and "if " not in head
     assert v.to_dict()["finding"] == "beyond_linear"
-    assert "run_02 z = 0.5" in v.message.splitlines()[1]  # the per-run z's in the detail
+    assert "run_02 z = -0.8" in v.message.splitlines()[1]  # the per-run z's in the detail
     fails = _pooled_cases("linquad_agreement", [-5.0, -4.0, -3.0, -3.0])
     v = pooled_agreement("pooled_linear_agreement", "E_8", 1e-6, _pooled_cases("linear_agreement", [-5, -4, -3, -3]),
                          2.0, fails)

@@ -21,6 +21,12 @@ expected pooled ratio is 1 + b. Every verdict is the gate's (``agreement.pooled_
    (passed) in ≤ α of sets.
 3. TOST power at ratio 1 (no bias) against the normal approximation
    max(0, 2Φ(δ/SE_ratio − z_{1−α}) − 1), averaged over the sets' own SE_ratio.
+4. Heterogeneity: the rate of ``heterogeneous`` on healthy sets of R = 2, 4, 16 runs (linear
+   unbiased and lin+quad as judged), target ≤ 2Φ(−k) = 0.27 %; and its power against a planted
+   split: half the runs' predictions + b·ΔH(η), the other half − b·ΔH(η) (each run's ratio
+   1 ± b, the pooled ratio still ≈ 1 so Stouffer's Z sees nothing), as a function of b.
+
+Every pooled number is the gate's weighted estimator (Stouffer's weights w = 1/σ_1).
 
 ± is the Monte-Carlo SE (clusters: sets, or runs for the per-run rows; the η's of a set are
 correlated).
@@ -46,6 +52,9 @@ CHECK = "pooled_linear_agreement"
 ALPHA = 0.05
 DELTAS = (0.2, 0.5)
 SET_SIZES = (4, 16)
+HET_SIZES = (2, 4, 16)
+SPLITS = (0.25, 0.5, 1.0, 2.0)  # b of the planted split (each run's ratio 1 ± b), realistic noise
+SPLITS_PRECISE = (0.0025, 0.005, 0.01, 0.02)  # without gradient noise the runs resolve ±1 %
 
 
 def exact_delta_h() -> np.ndarray:
@@ -90,6 +99,37 @@ def resolution_rows(pool: dict, dh: np.ndarray) -> list[dict]:
     rate, se = cal.cluster_rate(np.abs(z) > cal.K)
     rows.append({"R": 1, "sets": len(T), "detected": rate, "se": se, "median_resolution": float(np.median(b))})
     return rows
+
+
+def _heterogeneous(check: str, cases: list[dict], eta: float) -> bool:
+    return str(agreement.pooled_agreement(check, "E", eta, cases, cal.K).reason) == "heterogeneous"
+
+
+def heterogeneity_rows(pool: dict, dh: np.ndarray, splits: tuple[float, ...] = SPLITS) -> dict:
+    """``heterogeneous`` on healthy sets (size) and against a planted ±b split (power)."""
+    size, split = [], []
+    for R in HET_SIZES:
+        sets = _sets(pool, R)
+        for label, check, prefix in (("linear", CHECK, "lin0"), ("lin+quad", "pooled_linquad_agreement", "lq")):
+            hit = np.array([[_heterogeneous(check, cal._cases(pool, prefix, runs, j), cal.ETAS[j])
+                             for j in range(len(dh))] for runs in sets])
+            rate, se = cal.cluster_rate(hit)
+            size.append({"R": R, "estimator": label, "sets": len(sets), "rate": rate, "se": se})
+        if R < 4:
+            continue
+        for b in splits:
+            hit = np.zeros((len(sets), len(dh)), bool)
+            for s, runs in enumerate(sets):
+                for j in range(len(dh)):
+                    cases = planted(pool, runs, j, 0.0)
+                    for i, c in enumerate(cases):
+                        c["prediction"] += (1 if i % 2 == 0 else -1) * b * dh[j]
+                        c["z"] = (c["prediction"] - c["delta_h_true"]) / c["sigma"]
+                        c["outcome"] = "passed" if abs(c["z"]) <= cal.K else "failed"
+                    hit[s, j] = _heterogeneous(CHECK, cases, cal.ETAS[j])
+            rate, se = cal.cluster_rate(hit)
+            split.append({"R": R, "b": b, "sets": len(sets), "rate": rate, "se": se})
+    return {"size": size, "split": split}
 
 
 def tost_rows(pool: dict, dh: np.ndarray) -> list[dict]:
@@ -141,6 +181,19 @@ def markdown(res: dict) -> str:
         for r in p["tost"]:
             out.append(f"| {p['n']} | {p['score_noise']:g} | {r['R']} | {r['delta']:g} | {r['sets']} × {len(cal.ETAS)} "
                        f"| {_pct(*r['at 1 + δ'])} | {_pct(*r['at 1 − δ'])} | {_pct(*r['at 1'])} | {_pct(r['theory'])} |")
+    out += ["", f"### Heterogeneity: `heterogeneous` on healthy sets (target ≤ 2Φ(−k) = "
+            f"{100 * cal.stats.two_sided_p(cal.K):.2f} %)", "",
+            "| n | score noise | R | estimator | sets × η | heterogeneous |", "|---|---|---|---|---|---|"]
+    for p in res["pools"]:
+        for r in p["heterogeneity"]["size"]:
+            out.append(f"| {p['n']} | {p['score_noise']:g} | {r['R']} | {r['estimator']} | {r['sets']} × "
+                       f"{len(cal.ETAS)} | {cal.pct(r['rate'], r['se'], digits=2)} |")
+    out += ["", "### Heterogeneity: power against a split (half the runs at ratio 1 + b, half at 1 − b)", "",
+            "| n | score noise | R | b | sets × η | heterogeneous |", "|---|---|---|---|---|---|"]
+    for p in res["pools"]:
+        for r in p["heterogeneity"]["split"]:
+            out.append(f"| {p['n']} | {p['score_noise']:g} | {r['R']} | {r['b']:g} | {r['sets']} × {len(cal.ETAS)} "
+                       f"| {_pct(r['rate'], r['se'])} |")
     return "\n".join(out) + "\n"
 
 
@@ -161,7 +214,8 @@ def main(argv=None) -> int:
         pool = cal.simulate_pool(n, noise, runs, a.seed, a.processes, 100 + tag)
         cal.remove_curvature(pool, exact)
         pools.append({"n": n, "score_noise": noise, "runs": runs, "resolution": resolution_rows(pool, dh),
-                      "tost": tost_rows(pool, dh)})
+                      "tost": tost_rows(pool, dh), "heterogeneity": heterogeneity_rows(pool, dh, SPLITS if noise else SPLITS_PRECISE)})
+        print(f"n = {n}, score noise {noise:g}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
     res = {"pools": pools, "processes": a.processes, "runtime_s": time.perf_counter() - t0}
     return cal.write_results(res, markdown(res), a.out)
 

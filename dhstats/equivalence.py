@@ -66,6 +66,12 @@ def resolution(k: float, truths: Sequence[float], sigmas_1: Sequence[float]) -> 
     return math.inf if signal == 0.0 else (k + Z_POWER) * math.sqrt(len(truths)) / signal
 
 
+def resolution_at(resolution_k: float, k: float, z_critical: float) -> float:
+    """The same resolution stated at another critical |z| (Holm's for a case, instead of k):
+    resolution ∝ (critical + z_0.80), so × (z_critical + z_0.80)/(k + z_0.80); ∞ stays ∞."""
+    return resolution_k * (z_critical + Z_POWER) / (k + Z_POWER)
+
+
 class Equivalence(StrEnum):
     DEMONSTRATED = "ok"
     OUT_OF_TOLERANCE = "out_of_tolerance"

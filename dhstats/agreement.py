@@ -376,17 +376,27 @@ def _interval(est: PooledEstimate, alpha: float) -> str:
 
 def _contributors(judged: Sequence[Verdict], het: equivalence.Heterogeneity) -> str:
     """The runs that carry most of Q (largest first, until half of Q, at most 3), each with its
-    own ratio P_r/ΔH_true,r and its share: "run_03 (ratio 0.40, 40 % of Q), …"."""
-    order = sorted(range(len(judged)), key=lambda i: -het.terms[i])
-    named, total = [], 0.0
-    for i in order[:3]:
+    own ratio P_r/ΔH_true,r and its share, and the largest on the other side of the common
+    ratio when all of those lie on one side: "most of Q from run_03 (ratio 0.4, 40 % of Q),
+    run_04 (…); against run_01 (ratio 1.65, 10 % of Q)"."""
+    def own(i: int) -> float:
         n = judged[i].numbers
-        own = n.prediction / n.delta_h_true if n.delta_h_true else math.nan
-        named.append(f"{judged[i].run} (ratio {_g3(own)}, {equivalence.percent(het.terms[i] / het.q)} of Q)")
+        return n.prediction / n.delta_h_true if n.delta_h_true else math.nan
+
+    def named(i: int) -> str:
+        return f"{judged[i].run} (ratio {_g3(own(i))}, {equivalence.percent(het.terms[i] / het.q)} of Q)"
+
+    order = sorted(range(len(judged)), key=lambda i: -het.terms[i])
+    top, total = [], 0.0
+    for i in order[:3]:
+        top.append(i)
         total += het.terms[i]
         if total >= 0.5 * het.q:
             break
-    return "most of Q from " + ", ".join(named)
+    text = "most of Q from " + ", ".join(named(i) for i in top)
+    sides = {own(i) > het.c for i in top}
+    other = [i for i in order if i not in top and len(sides) == 1 and (own(i) > het.c) not in sides]
+    return text + (f"; against {named(other[0])}" if other else "")
 
 
 def _finding(check: str, est: PooledEstimate, runs: int) -> str:

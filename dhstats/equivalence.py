@@ -299,8 +299,9 @@ def _gamma_q(a: float, x: float) -> float:
 
 def holm_z(alpha: float, m: int, rank: int) -> float:
     """Holm's critical |z| for the case of 0-based ``rank`` (ascending p) in a family of m:
-    p ≤ α/(m − rank) ⇔ |z| ≥ z_{1 − α/(2(m − rank))} (Holm 1979, two-sided)."""
-    return normal_quantile(1.0 - alpha / (2.0 * (m - rank)))
+    p ≤ α/(m − rank) ⇔ |z| ≥ z_{1 − α/(2(m − rank))} (Holm 1979, two-sided), computed as
+    −z_{α/(2(m − rank))} so that α = 1e-80 does not round 1 − α/2 to 1."""
+    return -normal_quantile(alpha / (2.0 * (m - rank)))
 
 
 def demonstration_factor(ratio_se: float, delta: float, alpha: float) -> float:

@@ -18,7 +18,8 @@ expected pooled ratio is 1 + b. Every verdict is the gate's (``agreement.pooled_
    (sign alternating by set); the pooled difference test at k = 3 must fail in 80 % of sets.
    Per run: the same with each run's own resolution and |z| > k.
 2. TOST size: true ratio exactly 1 + δ and 1 − δ (δ = 0.2, 0.5, α = 0.05): "demonstrated"
-   (passed) in ≤ α of sets.
+   (passed) in ≤ α of sets. With the realistic gradient noise only δ = 0.5 (no set of
+   R ≤ 16 resolves ±20 % there: 0 % demonstrated at every ratio).
 3. TOST power at ratio 1 (no bias) against the normal approximation
    max(0, 2Φ(δ/SE_ratio − z_{1−α}) − 1), averaged over the sets' own SE_ratio.
 4. Heterogeneity: the rate of ``heterogeneous`` on healthy sets of R = 2, 4, 16 runs (linear
@@ -132,14 +133,14 @@ def heterogeneity_rows(pool: dict, dh: np.ndarray, splits: tuple[float, ...] = S
     return {"size": size, "split": split}
 
 
-def tost_rows(pool: dict, dh: np.ndarray) -> list[dict]:
+def tost_rows(pool: dict, dh: np.ndarray, deltas: tuple[float, ...] = DELTAS) -> list[dict]:
     """TOST "demonstrated" rate at ratio 1 ± δ (size) and at 1 (power, with the normal approximation)."""
     z = equivalence.normal_quantile(1 - ALPHA)
     norm = cal.norm_cdf
     rows = []
     for R in SET_SIZES:
         sets = _sets(pool, R)
-        for delta in DELTAS:
+        for delta in deltas:
             out = {"R": R, "delta": delta, "sets": len(sets)}
             for label, shift in (("at 1 + δ", delta), ("at 1 − δ", -delta), ("at 1", 0.0)):
                 shown, theory = np.zeros((len(sets), len(dh)), bool), np.zeros((len(sets), len(dh)))
@@ -214,7 +215,8 @@ def main(argv=None) -> int:
         pool = cal.simulate_pool(n, noise, runs, a.seed, a.processes, 100 + tag)
         cal.remove_curvature(pool, exact)
         pools.append({"n": n, "score_noise": noise, "runs": runs, "resolution": resolution_rows(pool, dh),
-                      "tost": tost_rows(pool, dh), "heterogeneity": heterogeneity_rows(pool, dh, SPLITS if noise else SPLITS_PRECISE)})
+                      "tost": tost_rows(pool, dh, DELTAS if noise == 0 else DELTAS[1:]),
+                      "heterogeneity": heterogeneity_rows(pool, dh, SPLITS if noise else SPLITS_PRECISE)})
         print(f"n = {n}, score noise {noise:g}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
     res = {"pools": pools, "processes": a.processes, "runtime_s": time.perf_counter() - t0}
     return cal.write_results(res, markdown(res), a.out)

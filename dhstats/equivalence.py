@@ -207,7 +207,7 @@ def heterogeneity(predictions: Sequence[float], truths: Sequence[float], sigma_a
 
     The minimum is sought over the span of the runs' own ratios P_r/T_r: each term is 0 at its
     run's ratio and grows away from it up to its one interior maximum (a ratio of quadratics
-    in c), so no smaller value lies just outside. A grid of 401 points, then golden-section
+    in c), so no smaller value lies just outside. A grid of 201 points, then golden-section
     search in the best cell. NaN (p NaN) for fewer than 2 runs, a run with T_r = 0 or input
     that is not finite."""
     P = np.asarray(predictions, dtype=np.float64)
@@ -234,18 +234,31 @@ def heterogeneity(predictions: Sequence[float], truths: Sequence[float], sigma_a
     if lo == hi:
         best = lo
     else:
-        grid = np.linspace(lo, hi, 401)
-        q = terms(grid).sum(axis=1)
-        i = int(np.argmin(q))
-        left, right = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
+        grid = np.linspace(lo, hi, 201)
+        i = int(np.argmin(terms(grid).sum(axis=1)))
+        left, right = float(grid[max(i - 1, 0)]), float(grid[min(i + 1, grid.size - 1)])
+        runs = list(zip(P.tolist(), T.tolist(), a.tolist(), b.tolist(), C.tolist()))
+
+        def q_at(c: float) -> float:  # scalar Q(c) for the golden-section steps
+            total = 0.0
+            for p_r, t_r, a_r, b_r, c_r in runs:
+                var = a_r - 2.0 * b_r * c + c_r * c * c
+                d = p_r - c * t_r
+                total += d * d / var if var > 0.0 else (0.0 if d == 0.0 else math.inf)
+            return total
+
         g = (math.sqrt(5.0) - 1.0) / 2.0
-        for _ in range(80):  # golden section: the cell shrinks by 0.618 a step
-            x1, x2 = right - g * (right - left), left + g * (right - left)
-            q1, q2 = terms(np.array([x1, x2])).sum(axis=1)
+        x1, x2 = right - g * (right - left), left + g * (right - left)
+        q1, q2 = q_at(x1), q_at(x2)
+        for _ in range(60):  # golden section: the bracket shrinks by 0.618 a step (to ~1e-12 of a cell)
             if q1 <= q2:
-                right = x2
+                right, x2, q2 = x2, x1, q1
+                x1 = right - g * (right - left)
+                q1 = q_at(x1)
             else:
-                left = x1
+                left, x1, q1 = x1, x2, q2
+                x2 = left + g * (right - left)
+                q2 = q_at(x2)
         candidates = np.array([grid[i], 0.5 * (left + right)])
         best = float(candidates[int(np.argmin(terms(candidates).sum(axis=1)))])
     each = terms(np.array([best]))[0]

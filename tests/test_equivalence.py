@@ -229,7 +229,8 @@ def test_four_runs_that_disagree_fail_heterogeneous():
 
 
 def test_threshold_of_heterogeneity_is_two_sided_normal_tail_at_k():
-    # two runs, σ_c = 0.1 constant (σ_true = 0): Q = (P_1 − P_2)²/(2σ²), p = erfc(|d|/(2σ)) where d = P_1 − P_2;
+    # two runs, σ_c = 0.1 constant (σ_true = 0): Q = (P_1 − P_2)²/(2σ²), p = erfc(|d|/(2σ)),
+    # d = P_1 − P_2;
     # at k = 3 the case fails iff p < 2Φ(−3) ⇔ |d|/(σ√2) > 3. d = 0.43 → 3.04 (fails), 0.42 → 2.97 (not).
     def pooled(d):
         runs = [case("run_01", 1.0 + d / 2, 1.0, 0.1, 1e-12), case("run_02", 1.0 - d / 2, 1.0, 0.1, 1e-12)]

@@ -133,32 +133,39 @@ def heterogeneity_rows(pool: dict, dh: np.ndarray, splits: tuple[float, ...] = S
     return {"size": size, "split": split}
 
 
-def tost_diagnostic(pool: dict, dh: np.ndarray, R: int = 16, delta: float = 0.5) -> dict:
-    """Why the TOST's size at R = 16 can exceed α: the runs' biases in units of their own σ_1
-    (a bias b·σ_1 per run moves the pooled t by ≈ b·√R), and t_lo at ratio 1 − δ with
-    Stouffer's weights (the gate) and unweighted: mean, SD (1 and 0 for a calibrated t) and
-    the rate above z_{1−α} (the size)."""
+def tost_diagnostic(pool: dict, dh: np.ndarray, sizes: tuple[int, ...] = (16,),
+                    deltas: tuple[float, ...] = (0.5,)) -> dict:
+    """Why the TOST's size can exceed α: the runs' biases in units of their own σ_1 (a bias
+    b·σ_1 per run moves the pooled t by ≈ b·√R), and at ratio 1 ± δ the rate of "demonstrated"
+    (t_lo > z and t_hi < −z) and the mean of the decisive statistic (t_lo at 1 − δ, −t_hi at
+    1 + δ; 0 for a calibrated test at the boundary), with Stouffer's weights (the gate) and
+    unweighted (equal weights, ΣP/ΣT)."""
     sig = pool["lin0_sigma"]
-    out = {}
+    out: dict = {"cells": []}
     for name, err in (("prediction", pool["lin0_prediction"] - dh), ("delta_h_true", pool["lin0_delta_h_true"] - dh)):
         b = err / sig
         out[name] = (float(b.mean()), float(b.mean(axis=1).std(ddof=1) / math.sqrt(len(b))))
-    z = equivalence.normal_quantile(1 - ALPHA)
-    t = {"weighted": [], "unweighted": []}
-    for runs in _sets(pool, R):
-        for j in range(len(dh)):
-            cases = planted(pool, runs, j, -delta * dh[j])
-            nums = [agreement.AgreementNumbers.of(c) for c in cases]
-            lo = [agreement.case_sigma_c(n, 1 - delta) for n in nums]
-            hi = [agreement.case_sigma_c(n, 1 + delta) for n in nums]
-            P, T = [n.prediction for n in nums], [n.delta_h_true for n in nums]
-            t["weighted"].append(equivalence.tost(P, T, lo, hi, delta, ALPHA,
-                                                  equivalence.stouffer_weights([n.sigma for n in nums])).t_lo)
-            t["unweighted"].append(equivalence.tost(P, T, lo, hi, delta, ALPHA).t_lo)
-    for name, values in t.items():
-        v = np.array(values)
-        out[name] = {"mean": float(v.mean()), "sd": float(v.std(ddof=1)), "above_z": float((v > z).mean()),
-                     "n": int(v.size)}
+    for R in sizes:
+        sets = _sets(pool, R)
+        for delta in deltas:
+            for side in (-1.0, 1.0):
+                shown = {"weighted": np.zeros((len(sets), len(dh)), bool), "unweighted": np.zeros((len(sets), len(dh)), bool)}
+                stat = {"weighted": [], "unweighted": []}
+                for s_, runs in enumerate(sets):
+                    for j in range(len(dh)):
+                        nums = [agreement.AgreementNumbers.of(c) for c in planted(pool, runs, j, side * delta * dh[j])]
+                        lo = [agreement.case_sigma_c(n, 1 - delta) for n in nums]
+                        hi = [agreement.case_sigma_c(n, 1 + delta) for n in nums]
+                        P, T = [n.prediction for n in nums], [n.delta_h_true for n in nums]
+                        for form, w in (("weighted", equivalence.stouffer_weights([n.sigma for n in nums])),
+                                        ("unweighted", None)):
+                            t = equivalence.tost(P, T, lo, hi, delta, ALPHA, w)
+                            shown[form][s_, j] = t.verdict == equivalence.Equivalence.DEMONSTRATED
+                            stat[form].append(t.t_lo if side < 0 else -t.t_hi)
+                cell = {"R": R, "delta": delta, "at": "1 − δ" if side < 0 else "1 + δ", "sets": len(sets)}
+                for form in shown:
+                    cell[form] = (*cal.cluster_rate(shown[form]), float(np.mean(stat[form])))
+                out["cells"].append(cell)
     return out
 
 
@@ -211,17 +218,22 @@ def markdown(res: dict) -> str:
         for r in p["tost"]:
             out.append(f"| {p['n']} | {p['score_noise']:g} | {r['R']} | {r['delta']:g} | {r['sets']} × {len(cal.ETAS)} "
                        f"| {_pct(*r['at 1 + δ'])} | {_pct(*r['at 1 − δ'])} | {_pct(*r['at 1'])} | {_pct(r['theory'])} |")
-    out += ["", "### Why the TOST's size can exceed α at R = 16 (δ = 0.5, ratio 1 − δ)", "",
-            "| n | score noise | mean (P − ΔH)/σ_1 | mean (ΔH_true − ΔH)/σ_1 | t_lo weighted: mean, SD, > z | "
-            "t_lo unweighted: mean, SD, > z |", "|---|---|---|---|---|---|"]
+    out += ["", "### Why the TOST's size can exceed α: each run's bias in units of σ_1, and the size with and "
+            "without Stouffer's weights", "",
+            "| n | score noise | mean (P − ΔH)/σ_1 | mean (ΔH_true − ΔH)/σ_1 |", "|---|---|---|---|"]
+    cells = []
     for p in res["pools"]:
         d = p.get("diagnostic")
         if d:
-            w, u = d["weighted"], d["unweighted"]
             out.append(f"| {p['n']} | {p['score_noise']:g} | {d['prediction'][0]:+.3f} ± {d['prediction'][1]:.3f} "
-                       f"| {d['delta_h_true'][0]:+.3f} ± {d['delta_h_true'][1]:.3f} "
-                       f"| {w['mean']:+.2f}, {w['sd']:.2f}, {100 * w['above_z']:.1f} % "
-                       f"| {u['mean']:+.2f}, {u['sd']:.2f}, {100 * u['above_z']:.1f} % |")
+                       f"| {d['delta_h_true'][0]:+.3f} ± {d['delta_h_true'][1]:.3f} |")
+            cells += [(p, c) for c in d["cells"]]
+    out += ["", "| n | score noise | R | δ | ratio | sets × η | demonstrated, weighted (mean t) | unweighted (mean t) |",
+            "|---|---|---|---|---|---|---|---|"]
+    for p, c in cells:
+        w, u = c["weighted"], c["unweighted"]
+        out.append(f"| {p['n']} | {p['score_noise']:g} | {c['R']} | {c['delta']:g} | {c['at']} | {c['sets']} × "
+                   f"{len(cal.ETAS)} | {_pct(w[0], w[1])} ({w[2]:+.2f}) | {_pct(u[0], u[1])} ({u[2]:+.2f}) |")
     out += ["", f"### Heterogeneity: `heterogeneous` on healthy sets (target ≤ 2Φ(−k) = "
             f"{100 * cal.stats.two_sided_p(cal.K):.2f} %)", "",
             "| n | score noise | R | estimator | sets × η | heterogeneous |", "|---|---|---|---|---|---|"]
@@ -257,7 +269,8 @@ def main(argv=None) -> int:
         cal.remove_curvature(pool, exact)
         if a.diagnostic_only:
             pools.append({"n": n, "score_noise": noise, "runs": runs, "resolution": [], "tost": [],
-                          "heterogeneity": {"size": [], "split": []}, "diagnostic": tost_diagnostic(pool, dh)})
+                          "heterogeneity": {"size": [], "split": []},
+                          "diagnostic": tost_diagnostic(pool, dh, SET_SIZES, DELTAS if noise == 0 else DELTAS[1:])})
             continue
         pools.append({"n": n, "score_noise": noise, "runs": runs, "resolution": resolution_rows(pool, dh),
                       "tost": tost_rows(pool, dh, DELTAS if noise == 0 else DELTAS[1:]),

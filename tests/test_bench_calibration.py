@@ -180,7 +180,9 @@ def test_heterogeneity_and_tost_diagnostic_smoke():
     assert [(r["R"], r["b"]) for r in rows["split"]] == [(4, 2.0), (16, 2.0)]
     assert all(r["rate"] >= 0.8 for r in rows["split"])
     d = res.tost_diagnostic(pool, dh)
-    assert d["weighted"]["n"] == 2 * len(DEFAULT_ETAS) and abs(d["prediction"][0]) < 1.0
+    assert [(c["R"], c["delta"], c["at"], c["sets"]) for c in d["cells"]] == [(16, 0.5, "1 − δ", 2), (16, 0.5, "1 + δ", 2)]
+    assert all(0.0 <= c[form][0] <= 1.0 for c in d["cells"] for form in ("weighted", "unweighted"))
+    assert abs(d["prediction"][0]) < 1.0
 
 
 def test_raw_linear_pooled_sees_the_curvature_without_gradient_noise():

@@ -340,11 +340,12 @@ def scale_to_resolve(resolution_now: float, target: float) -> float:
 
 def percent(x: float) -> str:
     """A relative size as a percentage with 2 significant figures: 0.3312 → "33 %",
-    1.904 → "190 %", 0.0412 → "4.1 %"; "∞" for infinity."""
+    1.904 → "190 %", 0.0412 → "4.1 %", 2200.4 → "220 000 %" (thin-space groups); "∞" for
+    infinity."""
     if not math.isfinite(x):
         return "∞ %" if x > 0 else "n/a"
     v = float(f"{abs(x) * 100:.2g}")
-    return f"{v:.0f} %" if v >= 10 else f"{v:.2g} %"
+    return f"{v:,.0f} %".replace(",", " ") if v >= 10 else f"{v:.2g} %"
 
 
 def about(x: float) -> str:

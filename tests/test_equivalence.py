@@ -328,3 +328,8 @@ def test_t_at_one_is_stouffers_z(cases):
                                  lambda c: [case_sigma_c(x, c) for x in n])
     s = math.copysign(1.0, sum(wr * x.delta_h_true for wr, x in zip(w, n)))
     assert t1 == pytest.approx(s * sum(x.z for x in n) / math.sqrt(len(n)), rel=1e-9, abs=1e-9)
+
+
+def test_percent_groups_thousands():
+    assert [equivalence.percent(x) for x in (0.3312, 1.904, 0.0412, 34.0, 2200.4)] == [
+        "33 %", "190 %", "4.1 %", "3 400 %", "220 000 %"]

@@ -16,7 +16,8 @@ What Holm does not re-judge, and why:
 A resolution is stated at the critical |z| that judged the case (checks.md, "Honest
 colours"): Holm's for the case of rank j (0-based, ascending p) in a family of m,
 z_{1 − α/(2(m − j))} (:func:`dhstats.equivalence.holm_z`); a case of the family left out of
-it (heterogeneous, not finite) at the family's most stringent, rank 0. TOST-judged pooled
+it (heterogeneous, not finite, or skipped with a resolution: a pooled case of one run) at the
+family's most stringent, rank 0. TOST-judged pooled
 cases keep the resolution of the difference test at k (information only: the TOST decides).
 """
 from __future__ import annotations
@@ -57,7 +58,10 @@ def apply_holm(verdicts: list[Verdict], alpha: float) -> list[Verdict]:
                              reason=Reason.OUT_OF_BOUNDS if rejected else Reason.OK, message=message,
                              numbers=replace(v.numbers, k=ABSENT, p_value=pi, holm_alpha=alpha, z_critical=z_crit,
                                              **_resolution_field(v, res)))
-        for i in (i for i in mine if out[i].reason in _KEPT):  # stays failed; resolution at rank 0
+        kept = [i for i in mine if out[i].reason in _KEPT]  # stay failed
+        unjudged = [i for i, v in enumerate(out) if v.check == check and v.outcome == Outcome.SKIPPED
+                    and v.numbers.resolution is not ABSENT]  # e.g. a pooled case of one run
+        for i in kept + unjudged:  # resolution at the family's rank 0
             v = out[i]
             z_crit = equivalence.holm_z(alpha, max(m, 1), 0)
             out[i] = replace(v, numbers=replace(v.numbers, holm_alpha=alpha, z_critical=z_crit,

@@ -704,6 +704,12 @@ def test_holm_leaves_tost_judged_and_heterogeneous_pooled_cases_alone():
     assert out[0] is tost
     assert (out[1].outcome, out[1].reason, out[1].message) == (Outcome.FAILED, Reason.HETEROGENEOUS, het.message)
     assert out[1].numbers.z_critical == pytest.approx(-NormalDist().inv_cdf(0.025), rel=1e-12)
+    # a pooled case of one run (skipped, with that run's resolution) is restated at rank 0 too
+    one = pooled_agreement("pooled_linear_agreement", "E_x", 4e-6, two[:1], 3.0)
+    assert one.outcome == Outcome.SKIPPED and one.numbers.resolution == pytest.approx(3.8416212 * 0.1, rel=1e-6)
+    (after,) = apply_holm([one], alpha=0.05)
+    assert after.outcome == Outcome.SKIPPED
+    assert after.numbers.resolution == pytest.approx(0.1 * (1.9599640 + 0.8416212), rel=1e-6)
 
 
 def test_apply_holm_on_evaluated_runs(healthy):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from . import equivalence, stats
 from .results import Entry
@@ -212,10 +212,14 @@ def pooled_agreement(check: str, run_set: str, eta: float, cases: Sequence[Mappi
     """Stouffer's Z = Σ z_r/√R of the per-run cases of ``POOLED[check]`` at ``eta`` (health.json
     case dicts, read as :class:`~dhstats.case_numbers.AgreementNumbers`), |Z| ≤ k.
     Runs without a judged finite z are left out and named; fewer than 2 judged runs: skipped.
-    The pooled ratio Σ pred / Σ ΔH_true, its SE (:func:`stats.pooled_ratio`) and its 1 − 2α
-    Fieller interval say how large a shared bias is; ``resolution`` what the test could see
-    (:func:`dhstats.equivalence.resolution`). With ``tolerance`` δ the case is judged by TOST
-    alone (:func:`equivalence_verdict`), from one judged run on. ``companion``: the lin+quad
+    The pooled ratio ρ̂ = Σw·P/Σw·ΔH_true with Stouffer's weights w = 1/σ_1, its SE and its
+    1 − 2α Fieller interval (:func:`pooled_estimate`) say how large a shared bias is;
+    ``resolution`` what the test could see (:func:`dhstats.equivalence.resolution`). Runs that
+    disagree with each other (heterogeneity Q's p-value below 2Φ(−k),
+    :func:`dhstats.equivalence.heterogeneity`) fail ``heterogeneous`` before anything else is
+    judged, with or without a tolerance: one pooled ratio does not describe them. With
+    ``tolerance`` δ the case is judged by TOST alone (:func:`equivalence_verdict`), from one
+    judged run on. ``companion``: the lin+quad
     cases at this η, for the linear check's meaning (whether pooled lin+quad holds where ηG
     fails: curvature, or a biased gdotv)."""
     base = POOLED[check]
@@ -233,23 +237,30 @@ def pooled_agreement(check: str, run_set: str, eta: float, cases: Sequence[Mappi
                             f"needs at least {need}.{out_note}", run_set, None, eta, nums, Reason.INCONCLUSIVE)
     runs = [v.numbers for v in judged]
     Z = stats.stouffer([float(n.z) for n in runs])
-    preds, truths = [n.prediction for n in runs], [n.delta_h_true for n in runs]
-    ratio, ratio_se = stats.pooled_ratio(preds, truths, [present(n.sigma_prediction) for n in runs],
-                                         [present(n.sigma_true) for n in runs], [case_covariance(n) for n in runs])
-    resolution = equivalence.resolution(k, truths, [n.sigma for n in runs])
-    lo, hi = equivalence.fieller_interval(
-        preds, truths, lambda c: sum(case_sigma_c(n, c) ** 2 for n in runs), equivalence.normal_quantile(1 - alpha))
-    nums = replace(nums, Z=Z, ratio=ratio, ratio_se=ratio_se, ratio_lo=unbounded(lo), ratio_hi=unbounded(hi),
-                   interval_alpha=alpha, resolution=unbounded(resolution))
+    est = pooled_estimate(runs, alpha)
+    resolution = equivalence.resolution(k, est.truths, [n.sigma for n in runs])
+    nums = replace(nums, Z=Z, ratio=est.ratio, ratio_se=est.ratio_se, ratio_lo=unbounded(est.lo),
+                   ratio_hi=unbounded(est.hi), interval_alpha=alpha, resolution=unbounded(resolution))
+    het = est.heterogeneity
+    if het is not None:
+        nums = replace(nums, heterogeneity_q=het.q, heterogeneity_p=het.p_value)
     each = ", ".join(f"{v.run} z = {num(float(v.numbers.z))}" for v in judged)
-    shift = _finding(base, ratio, ratio_se, len(judged))
+    shift = _finding(base, est, len(judged))
     failed = not abs(Z) <= k
     rule = f"|Z| = {num(abs(Z))} > k = {k:g}" if failed else f"|Z| ≤ k = {k:g}"
-    detail = (f"pooled ratio Σ prediction / Σ ΔH_true = {pm(ratio, ratio_se)}; Stouffer Z = Σz/√R = {num(Z)} "
-              f"over R = {len(judged)} runs ({each}).{out_note}")
+    q_text = "" if het is None else f"; heterogeneity Q = {num(het.q)} on {het.dof} d.f., p = {het.p_value:.3g}"
+    detail = (f"pooled ratio Σw·prediction / Σw·ΔH_true (w = 1/σ_1) = {_g3(est.ratio)}, "
+              f"{_interval(est, alpha)}; Stouffer Z = Σz/√R = {num(Z)} over R = {len(judged)} runs "
+              f"({each}){q_text}.{out_note}")
     if not math.isfinite(Z):
         return make_verdict(check, "failed", f"not finite: Z = {fmt(Z)}; {detail}", run_set, None, eta, nums,
                             Reason.NOT_FINITE, detail)
+    if het is not None and het.p_value < stats.two_sided_p(k):
+        return make_verdict(check, "failed", failure(
+            f"the runs disagree with each other (Q = {num(het.q)} on {het.dof} d.f., p = {het.p_value:.2g} < "
+            f"2Φ(−k) = {stats.two_sided_p(k):.2g}): {_contributors(judged, het)}; no single pooled ratio "
+            "describes them", f"{detail} {_upper_first(reach(resolution, False))}"),
+            run_set, None, eta, nums, Reason.HETEROGENEOUS, detail)
     if tolerance is not None:
         return equivalence_verdict(check, run_set, eta, judged, nums, tolerance, alpha, detail)
     if not failed:
@@ -283,11 +294,12 @@ def equivalence_verdict(check: str, run_set: str, eta: float, judged: Sequence[V
     runs = [v.numbers for v in judged]
     t = equivalence.tost([n.prediction for n in runs], [n.delta_h_true for n in runs],
                          [case_sigma_c(n, 1 - delta) for n in runs], [case_sigma_c(n, 1 + delta) for n in runs],
-                         delta, alpha)
+                         delta, alpha, equivalence.stouffer_weights([n.sigma for n in runs]))
     R, band = len(judged), f"±{equivalence.percent(delta)}"
     nums = replace(nums, tolerance=delta, equivalence_alpha=alpha, tost_lo=t.t_lo, tost_hi=t.t_hi)
     interval = (f"pooled ratio {_g3(nums.ratio)}, {100 * (1 - 2 * alpha):g} % interval "
-                f"[{_g3(nums.ratio_lo, '−∞')}, {_g3(nums.ratio_hi, '∞')}] vs [{1 - delta:.3g}, {1 + delta:.3g}]")
+                f"[{_g3(present(nums.ratio_lo), '−∞')}, {_g3(present(nums.ratio_hi), '∞')}] vs "
+                f"[{1 - delta:.3g}, {1 + delta:.3g}]")
     tests = f"TOST at α = {alpha:g}: t_lo = {t.t_lo:.2f}, t_hi = {t.t_hi:.2f}, critical ±{t.z:.3g}"
     where = f"over R = {R} run{'s' * (R != 1)} at η = {eta:.3g}"
     if t.verdict == equivalence.Equivalence.DEMONSTRATED:
@@ -320,13 +332,77 @@ def pooled_message(failed: bool, detail: str, rule: str, meaning: str | None, re
     return f"{detail} {rule} — {reach(resolution)}."
 
 
-def _finding(check: str, ratio: float, se: float, runs: int) -> str:
-    """"the linear prediction overshoots ΔH by 41 % ± 12 % over 4 runs"."""
-    if not (math.isfinite(ratio) and math.isfinite(se)):
-        return f"pooled ratio {LABEL[check].split()[1]}/ΔH_true = {fmt(ratio)} ± {fmt(se)} over {runs} runs"
-    off = (ratio - 1.0) * 100
+@dataclass(frozen=True)
+class PooledEstimate:
+    """The pooled numbers of one pooled case, all with Stouffer's weights w_r = 1/σ_1,r
+    (:mod:`dhstats.equivalence`): ρ̂, its delta-method SE, its 1 − 2α Fieller interval
+    (lo, hi; ±∞ when unbounded) and the runs' heterogeneity (None for one run)."""
+
+    predictions: tuple[float, ...]
+    truths: tuple[float, ...]
+    weights: tuple[float, ...]
+    ratio: float
+    ratio_se: float
+    lo: float
+    hi: float
+    heterogeneity: equivalence.Heterogeneity | None
+
+
+def pooled_estimate(runs: Sequence[AgreementNumbers], alpha: float) -> PooledEstimate:
+    """:class:`PooledEstimate` of judged agreement cases (their P, ΔH_true, σ_1 and σ_c by
+    :func:`case_sigma_c`): the one place the pooled case, pooled.csv and the figures get ρ̂."""
+    preds = tuple(float(n.prediction) for n in runs)
+    truths = tuple(float(n.delta_h_true) for n in runs)
+    weights = tuple(equivalence.stouffer_weights([n.sigma for n in runs]))
+
+    def sigma_at(c: float) -> list[float]:
+        return [case_sigma_c(n, c) for n in runs]
+
+    ratio = equivalence.weighted_ratio(preds, truths, weights)
+    se = equivalence.ratio_se(preds, truths, weights, sigma_at)
+    lo, hi = equivalence.fieller_interval(preds, truths, sigma_at, equivalence.normal_quantile(1 - alpha), weights)
+    het = equivalence.heterogeneity(preds, truths, sigma_at) if len(runs) >= 2 else None
+    return PooledEstimate(preds, truths, weights, ratio, se, lo, hi, het)
+
+
+def _interval(est: PooledEstimate, alpha: float) -> str:
+    """"90 % interval [1.12, 1.70]" (Fieller; unbounded limits as ∓∞)."""
+    return f"{100 * (1 - 2 * alpha):g} % interval [{_g3(est.lo, '−∞')}, {_g3(est.hi, '∞')}]"
+
+
+def _contributors(judged: Sequence[Verdict], het: equivalence.Heterogeneity) -> str:
+    """The runs that carry most of Q (largest first, until half of Q, at most 3), each with its
+    own ratio P_r/ΔH_true,r and its share, and the largest on the other side of the common
+    ratio when all of those lie on one side: "most of Q from run_03 (ratio 0.4, 40 % of Q),
+    run_04 (…); against run_01 (ratio 1.65, 10 % of Q)"."""
+    def own(i: int) -> float:
+        n = judged[i].numbers
+        return n.prediction / n.delta_h_true if n.delta_h_true else math.nan
+
+    def named(i: int) -> str:
+        return f"{judged[i].run} (ratio {_g3(own(i))}, {equivalence.percent(het.terms[i] / het.q)} of Q)"
+
+    order = sorted(range(len(judged)), key=lambda i: -het.terms[i])
+    top, total = [], 0.0
+    for i in order[:3]:
+        top.append(i)
+        total += het.terms[i]
+        if total >= 0.5 * het.q:
+            break
+    text = "most of Q from " + ", ".join(named(i) for i in top)
+    sides = {own(i) > het.c for i in top}
+    other = [i for i in order if i not in top and len(sides) == 1 and (own(i) > het.c) not in sides]
+    return text + (f"; against {named(other[0])}" if other else "")
+
+
+def _finding(check: str, est: PooledEstimate, runs: int) -> str:
+    """"the linear prediction overshoots ΔH by 41 % over 4 runs": the pooled shift; its
+    interval (never a ratio ± SE) follows in the case's detail."""
+    if not math.isfinite(est.ratio):
+        return f"pooled ratio {LABEL[check].split()[1]}/ΔH_true = {fmt(est.ratio)} over {runs} runs"
+    off = (est.ratio - 1.0) * 100
     verb = "overshoots" if off >= 0 else "undershoots"
-    return f"{LABEL[check]} {verb} ΔH by {percent(abs(off))} ± {percent(se * 100)} over {runs} runs"
+    return f"{LABEL[check]} {verb} ΔH by {percent(abs(off))} over {runs} runs"
 
 
 def case_covariance(case: AgreementNumbers) -> float:

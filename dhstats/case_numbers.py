@@ -79,12 +79,15 @@ class AgreementNumbers(Numbers):
     finding: str = ABSENT
     p_value: float = ABSENT  # --holm
     holm_alpha: float = ABSENT
+    z_critical: float = ABSENT  # --holm: Holm's critical |z| for this case (its resolution's)
 
 
 @dataclass(frozen=True)
 class PooledNumbers(Numbers):
-    """A pooled case: R judged runs, their z's, Stouffer's Z, the pooled ratio ΣP/ΣΔH_true ± SE
-    and its 1 − 2α Fieller interval, the resolution; TOST under --tolerance; Holm's p."""
+    """A pooled case: R judged runs, their z's, Stouffer's Z, the pooled ratio
+    ρ̂ = Σw·P/Σw·ΔH_true (w = 1/σ_1) with its delta-method SE and 1 − 2α Fieller interval, the
+    heterogeneity Q of the runs and its p-value, the resolution; TOST under --tolerance; Holm's
+    p and critical |z| (``z_critical``, at which the resolution is stated)."""
 
     R: int = ABSENT
     k: float = ABSENT
@@ -96,6 +99,8 @@ class PooledNumbers(Numbers):
     ratio_hi: float | None = ABSENT
     interval_alpha: float = ABSENT
     resolution: float | None = ABSENT
+    heterogeneity_q: float = ABSENT
+    heterogeneity_p: float = ABSENT
     finding: str = ABSENT
     tolerance: float = ABSENT
     equivalence_alpha: float = ABSENT
@@ -105,6 +110,7 @@ class PooledNumbers(Numbers):
     e_needed: float = ABSENT
     p_value: float = ABSENT
     holm_alpha: float = ABSENT
+    z_critical: float = ABSENT
 
 
 @dataclass(frozen=True)

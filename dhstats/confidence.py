@@ -2,12 +2,18 @@
 "Honest colours"): each run set's resolution per estimator, which checks are *low resolution*,
 the session's ``confidence`` and one sentence per run set on what the gate could not see.
 
-* A run set's resolution for an estimator: the median over η of its pooled cases'
-  ``resolution`` (a pooled case of one run carries that run's); ``null`` in a case means ∞.
-* A check is low resolution when none of its cases failed and either its best resolution
-  — its own pooled cases (``pooled_*``) or, for a per-run agreement check, its pooled
-  counterpart's where they exist, else its per-run cases; the median over η, the worst run
-  set — is worse than ``resolution_warn``, or more than half of its cases skipped.
+* A run set's resolution for an estimator: the **worst** η of its pooled cases' ``resolution``
+  (a pooled case of one run carries that run's; without pooled cases, the median over runs of
+  its per-run cases at each η, then the worst η), and that η (``resolution_eta``). ``null``
+  in a case means ∞. A median over η would hide an η where the prediction is 10× off under an
+  inflated σ.
+* A check is low resolution when none of its cases failed and either its resolution — its
+  own pooled cases (``pooled_*``) or, for a per-run agreement check, its pooled counterpart's
+  where they exist, else its per-run cases; the worst η, the worst run set — is worse than
+  ``resolution_warn``, or more than half of its cases skipped.
+* Faint runs: a run carrying less than 5 % of Σ_r (ΔH_true,r/σ_1,r)² at the η and estimator
+  that decide the set's resolution adds almost nothing to the pooled test; the run set's
+  sentence names it with its own resolution (checks.md, "Heterogeneity").
 * ``confidence``: ``failed`` (exit status ≠ 0) | ``low_resolution`` (some check) | ``resolved``.
 
 Renders nothing: badges, pages and the terminal read these words.
@@ -24,6 +30,7 @@ from .equivalence import about, percent, scale_to_resolve
 ESTIMATORS = {e.name: (e.case, e.pooled) for e in registry.ESTIMATORS}  # "linear": (per-run, pooled check)
 POOLED_OF = {run: pooled for run, pooled in ESTIMATORS.values()} | {p: p for _, p in ESTIMATORS.values()}
 DEFAULT_WARN = 0.5
+FAINT_SHARE = 0.05  # a run with less than this share of Σ (ΔH_true/σ_1)² is named as faint
 
 
 def _resolution(case: Mapping) -> float | None:
@@ -39,42 +46,68 @@ def _median(values: Sequence[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
-def _set_check_resolution(cases: Sequence[Mapping], run_set: str, check: str) -> float | None:
-    """Median over η of the cases of ``check`` in ``run_set`` (per-run cases: median over runs
-    at each η first)."""
+def _set_check_resolution(cases: Sequence[Mapping], run_set: str, check: str) -> tuple[float, float] | None:
+    """(resolution, η) of ``check`` in ``run_set``: the worst η (per-run cases: median over runs
+    at each η first); None without any case with a resolution."""
     by_eta: dict = {}
     for c in cases:
         if c["run_set"] == run_set and c["check"] == check and c.get("eta") is not None:
             r = _resolution(c)
             if r is not None:
                 by_eta.setdefault(c["eta"], []).append(r)
-    return _median([_median(rs) for rs in by_eta.values()])
+    per_eta = [(m, eta) for eta, rs in by_eta.items() if (m := _median(rs)) is not None]
+    return max(per_eta, key=lambda x: (x[0], x[1])) if per_eta else None
+
+
+def _set_estimator(cases: Sequence[Mapping], run_set: str, name: str) -> tuple[float, float] | None:
+    per_run, pooled = ESTIMATORS[name]
+    r = _set_check_resolution(cases, run_set, pooled)
+    return r if r is not None else _set_check_resolution(cases, run_set, per_run)
 
 
 def set_resolution(cases: Sequence[Mapping], run_set: str) -> dict[str, float]:
-    """{"linear": r, "linquad": r} of one run set: median over η of its pooled cases (its
-    per-run cases when it has no pooled case with a resolution); an estimator without any
-    case with a resolution is left out (in health.json null then means ∞)."""
-    out = {}
-    for name, (per_run, pooled) in ESTIMATORS.items():
-        r = _set_check_resolution(cases, run_set, pooled)
-        r = r if r is not None else _set_check_resolution(cases, run_set, per_run)
-        if r is not None:
-            out[name] = r
-    return out
+    """{"linear": r, "linquad": r} of one run set: the worst η of its pooled cases (its per-run
+    cases when it has no pooled case with a resolution); an estimator without any case with a
+    resolution is left out (in health.json null then means ∞)."""
+    return {name: r[0] for name in ESTIMATORS if (r := _set_estimator(cases, run_set, name)) is not None}
+
+
+def set_resolution_eta(cases: Sequence[Mapping], run_set: str) -> dict[str, float]:
+    """{"linear": η, "linquad": η}: the η whose resolution is the run set's (:func:`set_resolution`)."""
+    return {name: r[1] for name in ESTIMATORS if (r := _set_estimator(cases, run_set, name)) is not None}
 
 
 def check_resolution(cases: Sequence[Mapping], check: str) -> float | None:
-    """The best resolution of an agreement check (module docstring): worst run set."""
+    """The resolution of an agreement check (module docstring): worst η, worst run set."""
     if check not in POOLED_OF:
         return None
     sets = sorted({c["run_set"] for c in cases if c["check"] == check})
     values = []
     for s in sets:
         r = _set_check_resolution(cases, s, POOLED_OF[check])
-        values.append(r if r is not None else _set_check_resolution(cases, s, check))
-    values = [v for v in values if v is not None]
+        r = r if r is not None else _set_check_resolution(cases, s, check)
+        if r is not None:
+            values.append(r[0])
     return max(values) if values else None
+
+
+def faint_runs(cases: Sequence[Mapping], run_set: str, check: str, eta: float) -> list[tuple[str, float | None]]:
+    """Runs of ``run_set`` whose per-run ``check`` case at ``eta`` carries less than
+    :data:`FAINT_SHARE` of Σ_r (ΔH_true,r/σ_1,r)² (judged cases only), with their own
+    resolution (None: ∞), in run order."""
+    mine = [c for c in cases if c["run_set"] == run_set and c["check"] == check and c.get("eta") == eta
+            and c["outcome"] != "skipped" and _finite(c.get("delta_h_true")) and _finite(c.get("sigma"))
+            and c["sigma"] > 0]
+    signal = {c["run"]: (c["delta_h_true"] / c["sigma"]) ** 2 for c in mine}
+    total = sum(signal.values())
+    if len(mine) < 2 or not total > 0 or not math.isfinite(total):
+        return []
+    return [(c["run"], _resolution(c)) for c in sorted(mine, key=lambda c: str(c["run"]))
+            if signal[c["run"]] < FAINT_SHARE * total]
+
+
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def low_resolution(health: Mapping, check: str) -> str | None:
@@ -104,8 +137,14 @@ def confidence(health: Mapping, checks: Sequence[str]) -> str:
 
 def _worst(run_set: Mapping) -> float | None:
     """The worse estimator's resolution of a run_sets entry (null: ∞); None without any."""
-    values = [math.inf if r is None else r for r in (run_set.get("resolution") or {}).values()]
-    return max(values) if values else None
+    worst = _worst_estimator(run_set)
+    return None if worst is None else worst[1]
+
+
+def _worst_estimator(run_set: Mapping) -> tuple[str, float] | None:
+    """(estimator, resolution) of the worse estimator of a run_sets entry; None without any."""
+    values = [(name, math.inf if r is None else r) for name, r in (run_set.get("resolution") or {}).items()]
+    return max(values, key=lambda x: x[1]) if values else None
 
 
 def seen_kind(health: Mapping, run_set: Mapping) -> str:
@@ -119,8 +158,10 @@ def seen_kind(health: Mapping, run_set: Mapping) -> str:
 
 def run_set_sentence(health: Mapping, run_set: Mapping) -> str:
     """One sentence on what the gate could and could not see in a run set: "E_256: no
-    disagreement found, but a bias under ±190 % would go unseen; ≈ 58 runs, or E ≈ 3 700 at 4
-    runs, would resolve ±50 %" (resolution: the worse estimator's)."""
+    disagreement found, but a bias under ±190 % would go unseen (at η = 4e-06); ≈ 58 runs, or
+    E ≈ 3 700 at 4 runs, would resolve ±50 %" (resolution: the worse estimator's, at its worst
+    η), then the faint runs at that η: "run_03 resolves nothing on its own (±3 400 %): under
+    5 % of the pooled weight"."""
     name = run_set["name"]
     cases = [c for c in health["cases"] if c["run_set"] == name]
     failed = sum(c["outcome"] == "failed" for c in cases)
@@ -134,11 +175,12 @@ def run_set_sentence(health: Mapping, run_set: Mapping) -> str:
         pooled = [c for c in cases if c["check"] in POOLED_OF.values() and c["outcome"] != "skipped"]
         shown = sum(c["outcome"] == "passed" for c in pooled)
         head += f"; agreement within ±{percent(tol)} demonstrated in {shown} of {len(pooled)} pooled cases"
+    where, faint = _where_and_faint(health, run_set)
     if res <= warn:
-        return f"{head}; a bias of ±{percent(res)} or more would have been detected (80 % power)"
+        return f"{head}; a bias of ±{percent(res)} or more would have been detected (80 % power){where}{faint}"
     if math.isinf(res):
-        return f"{head}, but no bias of any size could be seen (Σ ΔH_true/σ = 0)"
-    text = f"{head}, but a bias under ±{percent(res)} would go unseen"
+        return f"{head}, but no bias of any size could be seen (Σ ΔH_true/σ = 0){faint}"
+    text = f"{head}, but a bias under ±{percent(res)} would go unseen{where}"
     factor = scale_to_resolve(res, warn)
     runs, e = run_set.get("runs"), run_set.get("E")
     if isinstance(runs, int) and runs > 0:
@@ -146,4 +188,22 @@ def run_set_sentence(health: Mapping, run_set: Mapping) -> str:
         if isinstance(e, (int, float)) and e > 0:
             more += f", or E ≈ {about(e * factor)} at {runs} run{'s' * (runs != 1)},"
         text += f"; {more} would resolve ±{percent(warn)}"
-    return text
+    return text + faint
+
+
+def _where_and_faint(health: Mapping, run_set: Mapping) -> tuple[str, str]:
+    """(" (at η = 4e-06)", "; run_03 resolves nothing on its own (±3 400 %): …") of a run set:
+    the η that decides its resolution (``resolution_eta``), and the faint runs there."""
+    worst = _worst_estimator(run_set)
+    eta = (run_set.get("resolution_eta") or {}).get(worst[0]) if worst else None
+    if eta is None:
+        return "", ""
+    faint = faint_runs(health["cases"], run_set["name"], ESTIMATORS[worst[0]][0], eta)
+    if not faint:
+        return f" (at η = {eta:.3g})", ""
+    names = ", ".join(run for run, _ in faint)
+    own = ", ".join("∞" if r is None or math.isinf(r) else f"±{percent(r)}" for _, r in faint)
+    verb = "resolves" if len(faint) == 1 else "resolve"
+    return (f" (at η = {eta:.3g})",
+            f"; {names} {verb} nothing on {'its' if len(faint) == 1 else 'their'} own ({own}): under "
+            f"{percent(FAINT_SHARE)} of the pooled weight Σ(ΔH_true/σ_1)²")

@@ -17,7 +17,7 @@ import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 
 from . import history, registry
-from .confidence import confidence, set_resolution
+from .confidence import confidence, set_resolution, set_resolution_eta
 from .jsonvalues import clean, dumps_json, selection  # noqa: F401 - selection: badges read it here
 from .records import ProblemReason
 from .runsets import run_set_size
@@ -185,6 +185,7 @@ def build_health(
     validate(runs, cases, (s["name"] for s in sets))
     for s in sets:
         s["resolution"] = clean(set_resolution(cases, s["name"]))
+        s["resolution_eta"] = clean(set_resolution_eta(cases, s["name"]))
     counts = count(runs, cases, baseline is not None)
     doc = {
         "schema": SCHEMA,

@@ -174,14 +174,16 @@ def set_document(runs, settings: Settings = Settings()) -> dict:
 
 def pooled_table(runs, settings: Settings = Settings()) -> pd.DataFrame:
     """One row per (run set, η, estimator): the gate's pooled check — R runs, Stouffer Z, the
-    pooled ratio Σ prediction / Σ ΔH_true, its SE and 1 − 2α interval, the resolution (smallest
-    relative bias detected with 80 % power; empty: ∞ or none), under --tolerance δ the TOST
-    statistics, outcome and reason (:func:`dhstats.agreement.pooled_agreement`)."""
+    pooled ratio Σw·prediction / Σw·ΔH_true (Stouffer's weights w = 1/σ_1), its SE and 1 − 2α
+    interval, the runs' heterogeneity Q and its p-value, the resolution (smallest relative bias
+    detected with 80 % power; empty: ∞ or none), under --tolerance δ the TOST statistics, outcome
+    and reason (:func:`dhstats.agreement.pooled_agreement`: the same numbers as health.json's)."""
     estimator = {est.pooled: est.name for est in registry.ESTIMATORS}
     rows = [{"run_set": v.run_set, "eta": v.eta, "estimator": estimator[v.check],
              "R": v.numbers.R, "Z": present(v.numbers.Z), "ratio": present(v.numbers.ratio),
              "ratio_se": present(v.numbers.ratio_se), "ratio_lo": present(v.numbers.ratio_lo),
-             "ratio_hi": present(v.numbers.ratio_hi), "resolution": present(v.numbers.resolution),
+             "ratio_hi": present(v.numbers.ratio_hi), "heterogeneity_q": present(v.numbers.heterogeneity_q),
+             "heterogeneity_p": present(v.numbers.heterogeneity_p), "resolution": present(v.numbers.resolution),
              "tolerance": settings.tolerance, "tost_lo": present(v.numbers.tost_lo),
              "tost_hi": present(v.numbers.tost_hi), "outcome": str(v.outcome), "reason": str(v.reason)}
             for v in _pooled(_agreement_cases(runs, settings), settings)]

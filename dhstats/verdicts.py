@@ -48,6 +48,7 @@ class Reason(StrEnum):
     NOT_DEMONSTRATED = "not_demonstrated"  # --tolerance: agreement within 1 ± δ is not demonstrated
     MOVED = "moved"  # --baseline: the pooled ratio moved against the baseline's (|z| > k)
     MOVED_BEYOND_TOLERANCE = "moved_beyond_tolerance"  # --baseline-tolerance: demonstrably moved by more than ±δ
+    HETEROGENEOUS = "heterogeneous"  # the runs of a pooled case disagree with each other (Q's p < 2Φ(−k))
 
 
 _DEFAULT_REASON = {Outcome.PASSED: Reason.OK, Outcome.FAILED: Reason.OUT_OF_BOUNDS,

@@ -165,6 +165,26 @@ def test_coverage_pooled_and_power_smoke():
     assert 0.2 <= np.mean(np.abs(pool["lin0_z"] + 3.0) > 3.0) <= 0.8
 
 
+def test_heterogeneity_and_tost_diagnostic_smoke():
+    """bench/calibration_resolution.py's heterogeneity rows and TOST diagnostic on 32 runs: the
+    healthy sets are rarely heterogeneous, a split of ±200 % nearly always is."""
+    spec = importlib.util.spec_from_file_location("calibration_resolution_bench",
+                                                  PROJECT_ROOT / "bench" / "calibration_resolution.py")
+    res = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(res)
+    pool = _pool(256, 0.5, 32, 3)
+    dh = res.exact_delta_h()
+    rows = res.heterogeneity_rows(pool, dh, splits=(2.0,))
+    assert {(r["R"], r["estimator"]) for r in rows["size"]} == {(R, e) for R in (2, 4, 16) for e in ("linear", "lin+quad")}
+    assert all(r["rate"] <= 0.1 for r in rows["size"])
+    assert [(r["R"], r["b"]) for r in rows["split"]] == [(4, 2.0), (16, 2.0)]
+    assert all(r["rate"] >= 0.8 for r in rows["split"])
+    d = res.tost_diagnostic(pool, dh)
+    assert [(c["R"], c["delta"], c["at"], c["sets"]) for c in d["cells"]] == [(16, 0.5, "1 − δ", 2), (16, 0.5, "1 + δ", 2)]
+    assert all(0.0 <= c[form][0] <= 1.0 for c in d["cells"] for form in ("weighted", "unweighted"))
+    assert abs(d["prediction"][0]) < 1.0
+
+
 def test_raw_linear_pooled_sees_the_curvature_without_gradient_noise():
     # without gradient noise ηG − ΔH_true is precise enough that the curvature ½η²R'' at the
     # largest η is a ≳ 1σ offset per run: pooled over 4 runs it fires, the corrected one does not

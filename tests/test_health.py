@@ -26,8 +26,10 @@ def test_schema_3_document():
     assert h["settings"] == Settings().to_dict() and h["settings"]["k"] == 3.0 and "sigma" not in h["settings"]
     none = {}  # no case carries a resolution
     # E: the runs' n (their agreement cases carry it); E_512's one run has no agreement case
-    assert h["run_sets"] == [{"name": "E_256", "path": "/data/E_256", "E": 256, "runs": 3, "resolution": none},
-                             {"name": "E_512", "path": "/data/E_512", "E": None, "runs": 1, "resolution": none}]
+    assert h["run_sets"] == [{"name": "E_256", "path": "/data/E_256", "E": 256, "runs": 3, "resolution": none,
+                              "resolution_eta": none},
+                             {"name": "E_512", "path": "/data/E_512", "E": None, "runs": 1, "resolution": none,
+                              "resolution_eta": none}]
     assert h["confidence"] == "failed"
     assert h["runs"][2]["problems"][0] == {"file": "E_256/run_03/results.json", "json_path": "entries[0].eta",
                                            "reason": "out_of_range", "message": "must be > 0"}

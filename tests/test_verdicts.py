@@ -597,6 +597,66 @@ def test_apply_holm_fails_exactly_the_rejected():
     assert all(v.outcome == Outcome.PASSED for v in lin)
 
 
+def test_apply_holm_states_each_resolution_at_its_own_critical_value():
+    # the family of test_apply_holm_fails_exactly_the_rejected with a resolution of 0.1 at k = 3 on
+    # every case; ranks by p: .005 → 0, .01 → 1, .03 → 2, .04 → 3, so the critical |z| is
+    # −Φ⁻¹(.05/(2·(4 − rank))): 2.4977, 2.3940, 2.2414, 1.9600, and the resolution
+    # 0.1·(z_crit + 0.841621)/(3 + 0.841621)
+    ps, ranks = [0.01, 0.04, 0.03, 0.005], [1, 3, 2, 0]
+    lin = [Verdict("linear_agreement", Outcome.PASSED, "…", "E_2048", "run_01", eta,
+                   AgreementNumbers(z=_z_for_p(p), k=3.0, resolution=0.1), detail="…")
+           for p, eta in zip(ps, (1e-6, 2e-6, 4e-6, 8e-6))]
+    out = apply_holm(lin, alpha=0.05)
+    for v, rank in zip(out, ranks):
+        z_crit = -NormalDist().inv_cdf(0.05 / (2 * (4 - rank)))
+        assert v.numbers.z_critical == pytest.approx(z_crit, rel=1e-12)
+        assert v.numbers.resolution == pytest.approx(0.1 * (z_crit + 0.8416212) / 3.8416212, rel=1e-6)
+    assert [round(v.numbers.z_critical, 4) for v in out] == [2.394, 1.96, 2.2414, 2.4977]
+
+
+def test_holm_at_1e_80_does_not_claim_the_resolution_of_k():
+    """Runs biased by 25 % (pooled Z ≈ −16.7): Holm at α = 1e-80 (critical |z| = 19.03) passes the
+    pooled case, and says what it could see at that threshold: ±30 %, not k's ±5.8 %."""
+    runs = [{"run_set": "E_x", "run": f"run_0{i}", "eta": 1e-6, "check": "linear_agreement", "outcome": "failed",
+             "z": -0.25 / 0.03, "prediction": 0.75, "delta_h_true": 1.0, "sigma": 0.03,
+             "sigma_source": "independent", "sigma_prediction": 0.03 / math.sqrt(2),
+             "sigma_true": 0.03 / math.sqrt(2)} for i in range(1, 5)]
+    pooled = pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, runs, 3.0)
+    # at k: (3 + 0.841621)·√4/(4/0.03) = 0.0576243
+    assert pooled.numbers.resolution == pytest.approx(0.0576243, rel=1e-5) and pooled.numbers.Z < -16
+    (v,) = apply_holm([pooled], alpha=1e-80)
+    z_crit = -NormalDist().inv_cdf(0.5e-80)
+    assert v.numbers.z_critical == pytest.approx(z_crit, rel=1e-12) and z_crit == pytest.approx(19.028, abs=1e-3)
+    assert v.outcome == Outcome.PASSED
+    assert v.numbers.resolution == pytest.approx(0.0576243 * (z_crit + 0.8416212) / 3.8416212, rel=1e-5)
+    assert "would detect a bias of ±30 % or more" in v.message and "5.8 %" not in v.message
+
+
+def test_holm_leaves_tost_judged_and_heterogeneous_pooled_cases_alone():
+    """--holm with --tolerance: a pooled case judged by the TOST keeps the TOST's verdict (Holm
+    re-judging it on Z would pass this not-demonstrated case: its |Z| is 0.1); a heterogeneous
+    case stays failed."""
+    two = [{"run_set": "E_x", "run": f"run_0{i}", "eta": 1e-6, "check": "linear_agreement", "outcome": "passed",
+            "z": z, "prediction": 1.0 + 0.1 * z, "delta_h_true": 1.0, "sigma": 0.1, "sigma_source": "independent",
+            "sigma_prediction": 0.1 / math.sqrt(2), "sigma_true": 0.1 / math.sqrt(2)}
+           for i, z in ((1, 0.5), (2, -0.3))]
+    tost = pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, two, 3.0, tolerance=0.05)
+    assert tost.reason == Reason.NOT_DEMONSTRATED
+    apart = [dict(c, z=z, prediction=1.0 + 0.1 * z) for c, z in zip(two, (2.9, -2.9))]
+    het = pooled_agreement("pooled_linear_agreement", "E_x", 2e-6, apart, 3.0)
+    assert het.reason == Reason.HETEROGENEOUS
+    out = apply_holm([tost, het], alpha=0.05)
+    assert out[0] is tost
+    assert (out[1].outcome, out[1].reason, out[1].message) == (Outcome.FAILED, Reason.HETEROGENEOUS, het.message)
+    assert out[1].numbers.z_critical == pytest.approx(-NormalDist().inv_cdf(0.025), rel=1e-12)
+    # a pooled case of one run (skipped, with that run's resolution) is restated at rank 0 too
+    one = pooled_agreement("pooled_linear_agreement", "E_x", 4e-6, two[:1], 3.0)
+    assert one.outcome == Outcome.SKIPPED and one.numbers.resolution == pytest.approx(3.8416212 * 0.1, rel=1e-6)
+    (after,) = apply_holm([one], alpha=0.05)
+    assert after.outcome == Outcome.SKIPPED
+    assert after.numbers.resolution == pytest.approx(0.1 * (1.9599640 + 0.8416212), rel=1e-6)
+
+
 def test_apply_holm_on_evaluated_runs(healthy):
     # a far-off truth (|z| ≈ 10) is rejected, the healthy η is not; other checks are unchanged
     e = healthy.entries[0]
@@ -739,25 +799,28 @@ def test_linquad_message_gives_the_formula_of_sigma_lq(healthy):
 
 
 def _pooled_cases(check: str, zs) -> list[dict]:
-    """Per-run agreement case dicts with the given z's (prediction 1 ± 0.1 against truth 1)."""
+    """Per-run agreement case dicts with the given z's (prediction 1 + 0.1·z against truth 1,
+    σ_1 = 0.1 = √(σ_P² + σ_true²))."""
     return [{"run_set": "E_8", "run": f"run_{i + 1:02d}", "eta": 1e-6, "check": check, "z": z,
              "outcome": "failed" if abs(z) > 2 else "passed", "prediction": 1.0 + 0.1 * z, "delta_h_true": 1.0,
-             "sigma": 0.1, "sigma_prediction": 0.05, "sigma_true": 0.05, "sigma_source": "independent"}
+             "sigma": 0.1, "sigma_prediction": 0.1 / math.sqrt(2), "sigma_true": 0.1 / math.sqrt(2),
+             "sigma_source": "independent"}
             for i, z in enumerate(zs)]
 
 
 def test_pooled_message_names_the_run_that_drives_it_and_what_lin_quad_says():
-    lin = _pooled_cases("linear_agreement", [-5.0, 0.5, 0.2, 0.1])  # Z = −4.2/2 = −2.1
+    # Z = −4.2/2 = −2.1; the runs do not disagree significantly (Q ≈ 4.4 on 3 d.f., p ≈ 0.2)
+    lin = _pooled_cases("linear_agreement", [-2.8, -0.8, -0.6, 0.0])
     holds = _pooled_cases("linquad_agreement", [0.1, 0.2, -0.3, 0.1])
     v = pooled_agreement("pooled_linear_agreement", "E_8", 1e-6, lin, 2.0, holds)
     head = v.message.splitlines()[0]
     assert v.outcome == Outcome.FAILED and v.to_dict()["Z"] == pytest.approx(-2.1)
     assert head.startswith("|Z| = 2.1 > k = 2: the linear prediction undershoots ΔH by ")
     assert "1 of 4 runs fails on its own" in head
-    assert "run_01 (z = −5) drives it (without it Z = 0.462; the other runs do not point the same way)" in head
+    assert "without run_01 Z = −0.808; the other runs point the same way too, less precisely" in head and "drives it" not in head
     assert "pooled lin+quad holds at this η (Z = 0.05): curvature" in head and "if " not in head
     assert v.to_dict()["finding"] == "beyond_linear"
-    assert "run_02 z = 0.5" in v.message.splitlines()[1]  # the per-run z's in the detail
+    assert "run_02 z = -0.8" in v.message.splitlines()[1]  # the per-run z's in the detail
     fails = _pooled_cases("linquad_agreement", [-5.0, -4.0, -3.0, -3.0])
     v = pooled_agreement("pooled_linear_agreement", "E_8", 1e-6, _pooled_cases("linear_agreement", [-5, -4, -3, -3]),
                          2.0, fails)

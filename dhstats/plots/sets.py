@@ -72,7 +72,8 @@ MAX_RUN_COLOURS = 8
 
 def pooled_ratio(cases: Sequence[Mapping]) -> Figure:
     """One run set: prediction/ΔH_true vs η (log x), each run's ratio ± ratio_se (from its
-    agreement cases) and the pooled Σ prediction / Σ ΔH_true ± SE (pooled cases), one panel
+    agreement cases) and the pooled Σw·prediction / Σw·ΔH_true ± SE (pooled cases, Stouffer's
+    weights w = 1/σ_1: the gate's numbers), one panel
     for linear and one for lin+quad on the same x range. A dashed line marks 1."""
     cases = _records(cases)
     panels = []

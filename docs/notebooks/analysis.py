@@ -173,8 +173,8 @@ frames.cases_frame(health, checks=["linear_agreement", "linquad_agreement"])[
 # ## 4. Pooled verdicts
 #
 # The runs of a set are independent batches. Stouffer's Z = Σ_r z_r/√R pools their z at each η,
-# and the pooled ratio Σ_r prediction_r / Σ_r ΔH_true,r says by how much the prediction over- or
-# undershoots, with its SE: a shared bias too small for any one run shows up here, and the pooled
+# and the pooled ratio Σ_r w_r·prediction_r / Σ_r w_r·ΔH_true,r (the same weights w_r = 1/σ_r)
+# says by how much the prediction over- or undershoots, with its SE: a shared bias too small for any one run shows up here, and the pooled
 # resolution, (k + z_0.80)·√R/|Σ_r ΔH_true,r/σ_r|, is finer than any one run's.
 
 # %%

@@ -158,7 +158,7 @@ def seen_kind(health: Mapping, run_set: Mapping) -> str:
 
 def run_set_sentence(health: Mapping, run_set: Mapping) -> str:
     """One sentence on what the gate could and could not see in a run set: "E_256: no
-    disagreement found, but a bias under ±190 % would go unseen (at η = 4e-06); ≈ 58 runs, or
+    disagreement found, but a bias under ±190 % would go unseen (worst η: 4e-06); ≈ 58 runs, or
     E ≈ 3 700 at 4 runs, would resolve ±50 %" (resolution: the worse estimator's, at its worst
     η), then the faint runs at that η: "run_03 resolves nothing on its own (±3 400 %): under
     5 % of the pooled weight"."""
@@ -178,9 +178,10 @@ def run_set_sentence(health: Mapping, run_set: Mapping) -> str:
     where, faint = _where_and_faint(health, run_set)
     if res <= warn:
         return f"{head}; a bias of ±{percent(res)} or more would have been detected (80 % power){where}{faint}"
+    join = "; " if failed else ", but "  # a failure and what the passes could not see are two facts
     if math.isinf(res):
-        return f"{head}, but no bias of any size could be seen (Σ ΔH_true/σ = 0){faint}"
-    text = f"{head}, but a bias under ±{percent(res)} would go unseen{where}"
+        return f"{head}{join}no bias of any size could be seen (Σ ΔH_true/σ = 0){faint}"
+    text = f"{head}{join}a bias under ±{percent(res)} would go unseen{where}"
     factor = scale_to_resolve(res, warn)
     runs, e = run_set.get("runs"), run_set.get("E")
     if isinstance(runs, int) and runs > 0:
@@ -192,7 +193,7 @@ def run_set_sentence(health: Mapping, run_set: Mapping) -> str:
 
 
 def _where_and_faint(health: Mapping, run_set: Mapping) -> tuple[str, str]:
-    """(" (at η = 4e-06)", "; run_03 resolves nothing on its own (±3 400 %): …") of a run set:
+    """(" (worst η: 4e-06)", "; run_03 resolves nothing on its own (±3 400 %): …") of a run set:
     the η that decides its resolution (``resolution_eta``), and the faint runs there."""
     worst = _worst_estimator(run_set)
     eta = (run_set.get("resolution_eta") or {}).get(worst[0]) if worst else None
@@ -200,10 +201,10 @@ def _where_and_faint(health: Mapping, run_set: Mapping) -> tuple[str, str]:
         return "", ""
     faint = faint_runs(health["cases"], run_set["name"], ESTIMATORS[worst[0]][0], eta)
     if not faint:
-        return f" (at η = {eta:.3g})", ""
+        return f" (worst η: {eta:.3g})", ""
     names = ", ".join(run for run, _ in faint)
     own = ", ".join("∞" if r is None or math.isinf(r) else f"±{percent(r)}" for _, r in faint)
     verb = "resolves" if len(faint) == 1 else "resolve"
-    return (f" (at η = {eta:.3g})",
+    return (f" (worst η: {eta:.3g})",
             f"; {names} {verb} nothing on {'its' if len(faint) == 1 else 'their'} own ({own}): under "
             f"{percent(FAINT_SHARE)} of the pooled weight Σ(ΔH_true/σ_1)²")

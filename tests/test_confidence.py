@@ -36,7 +36,7 @@ def test_run_set_resolution_is_the_worst_eta_of_pooled_cases_and_names_it():
     # 10× off at 2 of 5 η under an inflated σ there: the median (±7.2 %) would call it resolved
     h = _health(pooled_res=(0.072, 0.07, 0.075, 9.0, 8.0), etas=(1e-6, 2e-6, 4e-6, 8e-6, 1.6e-5))
     assert h["run_sets"][0]["resolution"] == {"linear": 9.0} and h["confidence"] == "low_resolution"
-    assert "a bias under ±900 % would go unseen (at η = 8e-06)" in confidence.run_set_sentence(h, h["run_sets"][0])
+    assert "a bias under ±900 % would go unseen (worst η: 8e-06)" in confidence.run_set_sentence(h, h["run_sets"][0])
     # no pooled case with a resolution: the per-run cases' (median over runs, then the worst η)
     h = _health(pooled_res=(None,) * 3)  # null = ∞ (Σ ΔH_true/σ = 0)
     assert h["run_sets"][0]["resolution"] == {"linear": None}
@@ -73,12 +73,12 @@ def test_resolved_when_fine_enough_and_failed_when_any_case_fails():
 def test_run_set_sentence():
     h = _health()
     assert confidence.run_set_sentence(h, h["run_sets"][0]) == (
-        "E_256: no disagreement found, but a bias under ±210 % would go unseen (at η = 4e-06); ≈ 71 runs, or "
+        "E_256: no disagreement found, but a bias under ±210 % would go unseen (worst η: 4e-06); ≈ 71 runs, or "
         "E ≈ 4 500 at 4 runs, would resolve ±50 %")  # (2.1/0.5)² = 17.64: 4·17.64 → 71 runs, 256·17.64 = 4 516
     h = _health(pooled_res=(0.3, 0.4, 0.45))
     assert confidence.run_set_sentence(h, h["run_sets"][0]) == (
         "E_256: no disagreement found; a bias of ±45 % or more would have been detected (80 % power) "
-        "(at η = 4e-06)")
+        "(worst η: 4e-06)")
 
 
 def test_terminal_says_it_in_one_line_per_run_set():
@@ -108,3 +108,15 @@ def test_faint_runs_are_named_in_the_run_set_sentence():
     h = health(4.0)  # 16/316 = 5.1 %: not faint
     assert confidence.faint_runs(h["cases"], "E_256", "linear_agreement", 1e-6) == []
     assert "resolves nothing" not in confidence.run_set_sentence(h, h["run_sets"][0])
+
+
+def test_a_failing_set_says_its_failure_and_what_its_passes_miss_as_two_facts():
+    """"4 cases failed, but a bias under …" joined two facts as if one qualified the other:
+    a failing set's sentence separates them ("1 case failed; a bias under ±210 % …")."""
+    h = _health(failed=True)
+    sentence = confidence.run_set_sentence(h, h["run_sets"][0])
+    assert sentence.startswith("E_256: 1 case failed; a bias under ±210 % would go unseen (worst η: 4e-06)")
+    assert ", but" not in sentence
+    h = _health(failed=True, pooled_res=(None,) * 3)
+    assert confidence.run_set_sentence(h, h["run_sets"][0]) == (
+        "E_256: 1 case failed; no bias of any size could be seen (Σ ΔH_true/σ = 0)")

@@ -54,7 +54,7 @@ def test_real_files_pass_with_low_resolution_and_say_so(tmp_path):
             assert c["R"] == len(runs) == 4
             assert c["resolution"] == pytest.approx((k + Z_POWER) * math.sqrt(4) / signal, rel=1e-12)
     page = render_summary(health)  # report.html's summary (pytest-html writes it around this)
-    assert "E_256: no disagreement found, but a bias under ±210 % would go unseen (at η = 8e-07)" in page
+    assert "E_256: no disagreement found, but a bias under ±210 % would go unseen (worst η: 8e-07)" in page
     # at that η run_04's ΔH_true is ≈ 0: it carries < 5 % of Σ(ΔH_true/σ_1)² and is named
     assert "run_04 resolves nothing on its own (±220 000 %)" in page
 

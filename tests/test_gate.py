@@ -154,10 +154,10 @@ def test_workers_share_run_summaries_through_the_exchange(tmp_path, two_sets):
             if f not in mine:
                 w2.evaluation(f)
 
+    worker = threading.Thread(target=judge_other_half)
+    worker.start()  # w1's runs wait for the fingerprints of w2's earlier runs, its pooled cases for their summaries
     for f in mine:
         w1.evaluation(f)
-    worker = threading.Thread(target=judge_other_half)
-    worker.start()  # w1's pooled cases wait for these
     pooled = {(c.run_set, c.eta): w1.judge(c) for c in w1.collection.cases("pooled_linear_agreement")}
     worker.join()
     assert sorted(parsed) == sorted(f.key for f in mine)  # no file parsed twice for pooling
@@ -291,8 +291,8 @@ def test_each_file_parsed_once_when_only_pooled_cases_run(tmp_path, two_sets, mo
     from dhstats import gate as gate_module
 
     parsed = []
-    real = gate_module.load_run
-    monkeypatch.setattr(gate_module, "load_run", lambda f, **kw: parsed.append(f.key) or real(f, **kw))
+    real = gate_module.load_fingerprinted
+    monkeypatch.setattr(gate_module, "load_fingerprinted", lambda f, **kw: parsed.append(f.key) or real(f, **kw))
     g = session(tmp_path, two_sets)
     for case in g.gate.collection.cases("pooled_linear_agreement"):
         v = g.gate.judge(case)

@@ -8,14 +8,17 @@ in the order of ``--results``, runs sorted by name), is invalid input with reaso
 ``duplicate_run``, naming the first. Pooling a copy would shrink every pooled σ by √2 without
 new evidence.
 
-A run's :class:`Fingerprint` costs one ``stat`` and one BLAKE2b pass over bytes that are read
-anyway; the arrays are hashed once parsed (the first entry is the one of smallest η, as
-:class:`dhstats.records.Run` sorts them, so that reordering a file's entries changes nothing).
-:class:`DuplicateIndex` keeps the first run of each key, so that deciding every run of a
-session is one dictionary look-up per key and run.
+A run's :class:`Fingerprint` is one ``stat`` (``st_dev``, ``st_ino``: the file a path resolves
+to) and a BLAKE2b of the parsed arrays (the first entry is the one of smallest η, as
+:class:`dhstats.records.Run` sorts them). Two valid files with the same bytes parse to the same
+arrays, so the bytes are not hashed for every run (a hash of a 3 MB file costs a quarter of its
+parse): only when the arrays match are the two files compared, to say whether the later is a
+byte copy or the same data written another way. :class:`DuplicateIndex` keeps the first run of
+each key: deciding every run of a session is one dictionary look-up per key and run.
 """
 from __future__ import annotations
 
+import filecmp
 import hashlib
 import os
 from dataclasses import dataclass
@@ -25,11 +28,6 @@ import numpy as np
 from .records import InvalidRun, Problem, ProblemReason, Run, RunFile, RunKey
 
 _DIGEST = 16  # bytes of BLAKE2b: collisions ~2⁻⁶⁴ among 2³² runs
-
-
-def content_hash(raw: bytes) -> str:
-    """BLAKE2b (128 bits) of a file's bytes, hex."""
-    return hashlib.blake2b(raw, digest_size=_DIGEST).hexdigest()
 
 
 def arrays_hash(run: Run) -> str:
@@ -58,68 +56,67 @@ def file_identity(path) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
+def same_bytes(a, b) -> bool:
+    """Whether two files hold the same bytes (read and compared; False when one cannot be read)."""
+    try:
+        return filecmp.cmp(a, b, shallow=False)
+    except (OSError, ValueError):
+        return False
+
+
 @dataclass(frozen=True)
 class Fingerprint:
-    """What identifies a valid run's data: the file it resolves to, its bytes, its arrays."""
+    """What identifies a valid run's data: the file its path resolves to and its arrays."""
 
     identity: tuple[int, int] | None
-    content: str
     arrays: str
 
     def to_dict(self) -> dict:
-        """As JSON (travels between processes in run summaries)."""
-        return {"identity": None if self.identity is None else list(self.identity),
-                "content": self.content, "arrays": self.arrays}
+        """As JSON (travels between processes)."""
+        return {"identity": None if self.identity is None else list(self.identity), "arrays": self.arrays}
 
     @classmethod
     def of(cls, d: dict | None) -> "Fingerprint | None":
         if not d:
             return None
         identity = d.get("identity")
-        return cls(None if identity is None else (int(identity[0]), int(identity[1])), d["content"], d["arrays"])
+        return cls(None if identity is None else (int(identity[0]), int(identity[1])), d["arrays"])
 
 
-def fingerprint(loaded: Run | InvalidRun, raw: bytes | None, identity: tuple[int, int] | None) -> Fingerprint | None:
-    """The fingerprint of a loaded run; None for an invalid run (it is invalid input already)
-    or when its bytes were not read here."""
-    if not isinstance(loaded, Run) or raw is None:
+def fingerprint(loaded: Run | InvalidRun, identity: tuple[int, int] | None) -> Fingerprint | None:
+    """The fingerprint of a loaded run; None for an invalid run (it is invalid input already)."""
+    if not isinstance(loaded, Run):
         return None
-    return Fingerprint(identity, content_hash(raw), arrays_hash(loaded))
-
-
-#: how a later run repeats an earlier one, by the key that matched (most specific first)
-_HOW = (
-    ("identity", "is the same file as {first} (a symbolic or hard link)"),
-    ("content", "has the same bytes as {first} (a copy)"),
-    ("arrays", "has the same per-sequence gdotv and first entry's normalized_weights as {first}"),
-)
+    return Fingerprint(identity, arrays_hash(loaded))
 
 
 class DuplicateIndex:
     """The first run of each fingerprint key, fed in session order (:meth:`add`)."""
 
     def __init__(self) -> None:
-        self._first: dict[tuple[str, object], RunKey] = {}
+        self._first: dict[tuple[str, object], RunFile] = {}
 
-    def match(self, fp: Fingerprint | None) -> tuple[RunKey, str] | None:
-        """The earliest run added with any key of ``fp``, and how it matched; None if none."""
+    def match(self, f: RunFile, fp: Fingerprint | None) -> tuple[RunKey, str] | None:
+        """The earliest run added with a key of ``fp``, and how ``f`` repeats it; None if none."""
         if fp is None:
             return None
-        for name, how in _HOW:
-            value = getattr(fp, name)
-            first = None if value is None else self._first.get((name, value))
-            if first is not None:
-                return first, how.format(first=f"{first}/results.json")
-        return None
+        first = fp.identity is not None and self._first.get(("identity", fp.identity))
+        if first:
+            how = "is the same file as {} (a symbolic or hard link)"
+        elif first := self._first.get(("arrays", fp.arrays)):
+            how = ("has the same bytes as {} (a copy)" if same_bytes(first.path, f.path) else
+                   "has the same per-sequence gdotv and first entry's normalized_weights as {}")
+        else:
+            return None
+        return first.key, how.format(first.display)
 
-    def add(self, key: RunKey, fp: Fingerprint | None) -> None:
-        """Record ``key`` under each key of ``fp`` not yet taken by an earlier run."""
+    def add(self, f: RunFile, fp: Fingerprint | None) -> None:
+        """Record ``f`` under each key of ``fp`` not yet taken by an earlier run."""
         if fp is None:
             return
-        for name, _ in _HOW:
-            value = getattr(fp, name)
-            if value is not None:
-                self._first.setdefault((name, value), key)
+        if fp.identity is not None:
+            self._first.setdefault(("identity", fp.identity), f)
+        self._first.setdefault(("arrays", fp.arrays), f)
 
 
 def duplicate_run(f: RunFile, first: RunKey, how: str) -> InvalidRun:
@@ -134,14 +131,14 @@ def mark_duplicates(loaded: list[Run | InvalidRun], fingerprints: list[Fingerpri
     :func:`duplicate_run`."""
     index, out = DuplicateIndex(), []
     for run, fp in zip(loaded, fingerprints, strict=True):
-        hit = index.match(fp)
+        hit = index.match(run.file, fp)
         if hit is not None:
             run = duplicate_run(run.file, *hit)
         else:
-            index.add(run.file.key, fp)
+            index.add(run.file, fp)
         out.append(run)
     return out
 
 
-__all__ = ["DuplicateIndex", "Fingerprint", "arrays_hash", "content_hash", "duplicate_run", "file_identity",
-           "fingerprint", "mark_duplicates"]
+__all__ = ["DuplicateIndex", "Fingerprint", "arrays_hash", "duplicate_run", "file_identity", "fingerprint",
+           "mark_duplicates", "same_bytes"]

@@ -143,10 +143,10 @@ class Gate:
         while self._indexed < position:
             e = self.collection.files[self._indexed]
             fe = self._fingerprint_of(e)
-            if self._duplicates.match(fe) is None:
-                self._duplicates.add(e.key, fe)
+            if self._duplicates.match(e, fe) is None:
+                self._duplicates.add(e, fe)
             self._indexed += 1
-        return self._duplicates.match(fp)
+        return self._duplicates.match(f, fp)
 
     def _fingerprint_of(self, e: RunFile) -> Fingerprint | None:
         """An earlier run's fingerprint: parsed here, by a judging process, by another xdist

@@ -283,14 +283,10 @@ def load_run(run_file: RunFile, raw: bytes | None = None, *,
 
 def load_fingerprinted(run_file: RunFile, *, max_bytes: int = MAX_FILE_BYTES) -> tuple[Run | InvalidRun, Fingerprint | None]:
     """:func:`load_run` and the run's :class:`dhstats.duplicates.Fingerprint` (None for an
-    invalid run): one ``stat`` and a hash of the bytes read for the parse."""
+    invalid run): one ``stat`` and a hash of the parsed arrays."""
     identity = file_identity(run_file.path)
-    try:
-        raw = read_regular(run_file.path, max_bytes)
-    except ReadError:
-        return load_run(run_file, max_bytes=max_bytes), None  # the same error, worded by load_run
-    loaded = load_run(run_file, raw, max_bytes=max_bytes)
-    return loaded, fingerprint(loaded, raw, identity)
+    loaded = load_run(run_file, max_bytes=max_bytes)
+    return loaded, fingerprint(loaded, identity)
 
 
 def load_runs(roots, *, max_bytes: int = MAX_FILE_BYTES) -> list[Run | InvalidRun]:

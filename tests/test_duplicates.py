@@ -13,7 +13,7 @@ import pytest
 from dhstats.confidence import run_set_sentence
 from dhstats.duplicates import DuplicateIndex, Fingerprint
 from dhstats.gate import Gate
-from dhstats.records import ProblemReason, RunKey
+from dhstats.records import ProblemReason, RunFile
 from dhstats.results import discover, load_fingerprinted, load_runs
 from dhstats.session import Session
 from dhstats.settings import parse
@@ -173,15 +173,23 @@ def test_workers_decide_alike_through_the_exchange(tmp_path, copied):
         assert flagged[run].startswith(f"{how} {first}/results.json")
 
 
-def test_the_index_names_the_first_of_a_chain():
+def test_the_index_matches_on_the_file_or_the_arrays(tmp_path):
+    one, two = tmp_path / "a.json", tmp_path / "b.json"
+    one.write_text("{}")
+    two.write_text("{ }")
+    a, b = RunFile("E", "run_01", one), RunFile("E", "run_02", two)
     index = DuplicateIndex()
-    a = Fingerprint((1, 10), "c1", "a1")
-    index.add(RunKey("E", "run_01"), a)
-    assert index.match(Fingerprint((1, 11), "c2", "a2")) is None  # distinct on every key
-    assert index.match(Fingerprint((1, 11), "c2", "a1"))[0] == RunKey("E", "run_01")
-    assert index.match(Fingerprint((2, 10), "c2", "a2")) is None  # the same inode on another device
-    assert index.match(None) is None
-    assert Fingerprint.of(a.to_dict()) == a and Fingerprint.of(None) is None
+    first = Fingerprint((1, 10), "a1")
+    index.add(a, first)
+    assert index.match(b, Fingerprint((1, 11), "a2")) is None  # distinct on every key
+    assert index.match(b, Fingerprint((2, 10), "a2")) is None  # the same inode on another device
+    assert index.match(b, Fingerprint((1, 10), "a2")) == (a.key, f"is the same file as {a.display} (a symbolic or hard link)")
+    key, how = index.match(b, Fingerprint((1, 11), "a1"))
+    assert key == a.key and how.startswith("has the same per-sequence gdotv")  # other bytes
+    two.write_text("{}")
+    assert index.match(b, Fingerprint((1, 11), "a1"))[1] == f"has the same bytes as {a.display} (a copy)"
+    assert index.match(b, None) is None
+    assert Fingerprint.of(first.to_dict()) == first and Fingerprint.of(None) is None
 
 
 def test_invalid_runs_have_no_fingerprint_and_keep_their_own_problems(tmp_path):

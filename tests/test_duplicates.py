@@ -240,3 +240,21 @@ def test_real_e512_copied_four_times_still_demonstrates_nothing(tmp_path):
     assert len(duplicates_of(health)) == 3 * len(runs)
     pooled = [c for c in health["cases"] if c["check"] in POOLED]
     assert pooled and all(c["R"] == len(runs) and c["outcome"] == "failed" for c in pooled)
+
+
+# --------------------------------------------------------------------------- the notebook and the CLI
+
+
+def test_notebook_run_sets_and_cli_tables_skip_repeats(tmp_path, copied, capsys):
+    from dhstats.cli import main
+    from dhstats.frames import load_run_sets
+
+    sets = load_run_sets(copied)
+    invalid = {f"{rs.name}/{r.file.run}": r.problems[0].message for rs in sets for r in rs.runs if hasattr(r, "problems")}
+    assert set(invalid) == set(EXPECTED)
+    for run, (first, how) in EXPECTED.items():
+        assert invalid[run].startswith(f"{how} {first}/results.json")
+    args = ["tables", "--out", str(tmp_path / "tables")] + [a for p in copied for a in ("--results", str(p))]
+    assert main(args) == 1  # done, but some run was invalid input
+    err = capsys.readouterr().err
+    assert err.count("one run counted twice") == len(EXPECTED)

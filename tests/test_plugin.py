@@ -108,9 +108,9 @@ def planted(pytester, checkout) -> Path:
     write_run(root, "run_02", defects=["biased_gdotv"])
     write_run(root, "run_03", defects=["uncorrected_denominator"])
     write_run(root, "run_04", defects=["negative_weights"])
-    write_run(root, "run_05", defects=["shard_mean_se"])
+    write_run(root, "run_05", seed=5, defects=["shard_mean_se"])  # own seeds: runs must be independent
     write_run(root, "run_06", n=512, defects=["spiky_mass"], etas=(1.28e-5, 2.56e-5))
-    write_run(root, "run_07", defects=["no_quadratic", "no_h_base"])
+    write_run(root, "run_07", seed=7, defects=["no_quadratic", "no_h_base"])
     simulate.write_malformed(root / "run_08" / "results.json", "short_array")
     simulate.write_malformed(root / "run_09" / "results.json", "truncated")
     (root / "run_10").mkdir()  # a run directory without results.json

@@ -150,16 +150,19 @@ class Gate:
 
     def _fingerprint_of(self, e: RunFile) -> Fingerprint | None:
         """An earlier run's fingerprint: parsed here, by a judging process, by another xdist
-        worker (shared as soon as parsed), or — a run nobody parses (deselected) — read here."""
+        worker (shared as soon as parsed), else read here now. Never waited for: xdist orders
+        its work by size (``--loadscope-reorder``), so an earlier run may come last, behind a
+        worker's pooled cases that wait for this one."""
         if e.key in self._fingerprints:
             return self._fingerprints[e.key]
         ahead = self.executor.peek(e.key)
         if ahead is not None:
             fp = Fingerprint.of(ahead[4])
-        elif (shared := self.summaries.get(e.key, expected=e.key in self.selected, kind="fingerprint")) is not None:
+        elif (shared := self.summaries.get(e.key, expected=False, kind="fingerprint")) is not None:
             fp = Fingerprint.of(shared.get("fingerprint"))
         else:
             fp = load_fingerprinted(e, max_bytes=self.options.max_file_bytes)[1] if self.collection.judgeable(e) else None
+            self.summaries.put(e.key, {"fingerprint": None if fp is None else fp.to_dict()}, kind="fingerprint")
         self._fingerprints[e.key] = fp
         return fp
 

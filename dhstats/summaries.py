@@ -6,13 +6,15 @@ atomically (temporary name, then ``os.replace``) to ``<exchange>/<sha1 of the ru
 A worker judging a run-set case waits for the runs other workers were given (at most
 :data:`POOL_WAIT` seconds); a run nobody judges is judged by the caller. A run's fingerprint
 (:mod:`dhstats.duplicates`, ``kind="fingerprint"``) is shared the same way as soon as the run is
-parsed, before it is judged: whether a run repeats an earlier one waits on parses only.
+parsed, before it is judged, and is read without waiting (a worker that finds none parses the
+run itself).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -33,7 +35,7 @@ class Summaries:
         self._kept[(kind, key)] = summary
         if self.exchange is not None:
             path = self.exchange / _file_name(key, kind)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")  # writers of one key never share it
             tmp.write_bytes(json.dumps(summary, allow_nan=True).encode())
             os.replace(tmp, path)
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
 from dhstats.confidence import run_set_sentence
+from dhstats import summaries
 from dhstats.duplicates import DuplicateIndex, Fingerprint
 from dhstats.gate import Gate
 from dhstats.records import ProblemReason, RunFile
@@ -171,6 +173,25 @@ def test_workers_decide_alike_through_the_exchange(tmp_path, copied):
     assert set(flagged) == set(EXPECTED)
     for run, (first, how) in EXPECTED.items():
         assert flagged[run].startswith(f"{how} {first}/results.json")
+
+
+def test_a_worker_never_waits_for_an_earlier_runs_fingerprint(tmp_path, copied, monkeypatch):
+    """xdist hands out the biggest scopes first (--loadscope-reorder): a worker may judge the
+    last run while the earlier ones are still queued behind a pooled case that waits for it.
+    A worker that finds no shared fingerprint reads the run itself, at once."""
+    exchange = tmp_path / "exchange"
+    exchange.mkdir()
+    opts = parse({"reports": str(tmp_path / "w"), "history": "none"}, tmp_path)
+    g = Gate(opts, copied, exchange=exchange)
+    last = g.collection.files[-1]
+    assert last.key in g.selected  # another worker was given the earlier runs: "expected"
+    monkeypatch.setattr(summaries, "POOL_WAIT", 20.0)
+    started = time.monotonic()
+    rv = g.run_verdict(last)  # no other worker runs: a wait would last POOL_WAIT per earlier run
+    assert time.monotonic() - started < 15.0
+    (first, how) = EXPECTED["E_256/run_02"]
+    assert rv.problems[0].message.startswith(f"{how} {first}/results.json")
+    assert len(list(exchange.glob("*.fingerprint.json"))) == len(g.collection.files)  # shared for the others
 
 
 def test_the_index_matches_on_the_file_or_the_arrays(tmp_path):

@@ -154,10 +154,10 @@ def test_workers_share_run_summaries_through_the_exchange(tmp_path, two_sets):
             if f not in mine:
                 w2.evaluation(f)
 
-    worker = threading.Thread(target=judge_other_half)
-    worker.start()  # w1's runs wait for the fingerprints of w2's earlier runs, its pooled cases for their summaries
     for f in mine:
         w1.evaluation(f)
+    worker = threading.Thread(target=judge_other_half)
+    worker.start()  # w1's pooled cases wait for these
     pooled = {(c.run_set, c.eta): w1.judge(c) for c in w1.collection.cases("pooled_linear_agreement")}
     worker.join()
     assert sorted(parsed) == sorted(f.key for f in mine)  # no file parsed twice for pooling

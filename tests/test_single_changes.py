@@ -222,15 +222,15 @@ def _health(resolutions, skipped, total=4, warn=0.5):
 
 
 def test_low_resolution_is_strictly_worse_than_the_warning():
-    # median over η of 0.4, 0.5, 0.9 = 0.5 = resolution_warn: not low (resolution > warn is)
-    h = _health((0.4, 0.5, 0.9), skipped=0)
+    # one η (its median and its worst are the same): resolution 0.5 = resolution_warn is not
+    # low (resolution > warn is); 0.51 is, and the words say it
+    h = _health((0.5,), skipped=0)
     assert confidence.low_resolution(h, "pooled_linear_agreement") is None and h["confidence"] == "resolved"
-    # 0.4, 0.51, 0.9 → median 0.51 > 0.5: low, and the words say it
-    h = _health((0.4, 0.51, 0.9), skipped=0)
+    h = _health((0.51,), skipped=0)
     assert confidence.low_resolution(h, "pooled_linear_agreement") == "resolves ±51 %"
     assert h["confidence"] == "low_resolution"
-    # the median, not the worst η nor the mean: 0.1, 0.2, 2.0 (mean 0.77) → 0.2: resolved
-    assert confidence.low_resolution(_health((0.1, 0.2, 2.0), skipped=0), "pooled_linear_agreement") is None
+    h = _health((2.0,), skipped=0, warn=2.0)  # the threshold is the setting's, boundary included
+    assert confidence.low_resolution(h, "pooled_linear_agreement") is None
 
 
 def test_more_than_half_skipped_is_low_resolution_and_half_is_not():

@@ -146,7 +146,9 @@ class Gate:
             if self._duplicates.match(e, fe) is None:
                 self._duplicates.add(e, fe)
             self._indexed += 1
-        return self._duplicates.match(f, fp)
+        hit = self._duplicates.match(f, fp)
+        # judged after a later run (xdist's order), f is in the index already: it matches itself
+        return None if hit is None or hit[0] == f.key else hit
 
     def _fingerprint_of(self, e: RunFile) -> Fingerprint | None:
         """An earlier run's fingerprint: parsed here, by a judging process, by another xdist

@@ -192,6 +192,14 @@ def test_a_worker_never_waits_for_an_earlier_runs_fingerprint(tmp_path, copied, 
     (first, how) = EXPECTED["E_256/run_02"]
     assert rv.problems[0].message.startswith(f"{how} {first}/results.json")
     assert len(list(exchange.glob("*.fingerprint.json"))) == len(g.collection.files)  # shared for the others
+    # the earlier runs judged after it (xdist's order): each decided as in session order, none its own copy
+    for f in g.collection.files[:-1]:
+        rv = g.run_verdict(f)
+        if str(f.key) in EXPECTED:
+            first, how = EXPECTED[str(f.key)]
+            assert rv.problems[0].message.startswith(f"{how} {first}/results.json")
+        else:
+            assert rv.outcome == "ok", rv.message
 
 
 def test_the_index_matches_on_the_file_or_the_arrays(tmp_path):

@@ -78,8 +78,8 @@ class Gate:
         self._set_verdicts: dict[tuple[str, str, float | None], Verdict] = {}
         self._plot_run: tuple[RunKey, Run | InvalidRun] | None = None
         self._set_images_cache: dict[tuple, tuple[str, list]] = {}
-        self._fingerprints: dict[RunKey, Fingerprint | None] = {}  # runs judged in this process
-        self._duplicates = DuplicateIndex()  # the first run of each fingerprint, over runs [0, _indexed)
+        self._fingerprints: dict[RunKey, Fingerprint | None] = {}  # runs parsed here or shared with us
+        self._duplicates = DuplicateIndex()  # the first run of each fingerprint among runs [0, _indexed)
         self._indexed = 0
 
     def judge_ahead(self, processes: int) -> None:
@@ -132,6 +132,7 @@ class Gate:
         return ev
 
     def _share_fingerprint(self, f: RunFile, fp: Fingerprint | None) -> None:
+        """Keep a run's fingerprint, and share it with other xdist workers."""
         self._fingerprints[f.key] = fp
         self.summaries.put(f.key, {"fingerprint": None if fp is None else fp.to_dict()}, kind="fingerprint")
 
@@ -159,14 +160,14 @@ class Gate:
             return self._fingerprints[e.key]
         ahead = self.executor.peek(e.key)
         if ahead is not None:
-            fp = Fingerprint.of(ahead[4])
+            self._fingerprints[e.key] = Fingerprint.of(ahead[4])
         elif (shared := self.summaries.get(e.key, expected=False, kind="fingerprint")) is not None:
-            fp = Fingerprint.of(shared.get("fingerprint"))
+            self._fingerprints[e.key] = Fingerprint.of(shared.get("fingerprint"))
         else:
-            fp = load_fingerprinted(e, max_bytes=self.options.max_file_bytes)[1] if self.collection.judgeable(e) else None
-            self.summaries.put(e.key, {"fingerprint": None if fp is None else fp.to_dict()}, kind="fingerprint")
-        self._fingerprints[e.key] = fp
-        return fp
+            judgeable = self.collection.judgeable(e)
+            self._share_fingerprint(e, load_fingerprinted(e, max_bytes=self.options.max_file_bytes)[1]
+                                    if judgeable else None)
+        return self._fingerprints[e.key]
 
     def _holm_evaluations(self) -> dict[RunKey, Evaluation]:
         """--holm needs every z of a check before judging any case: judge all runs first

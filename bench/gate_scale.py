@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -53,15 +54,35 @@ INVALID_RUNS, VALID_AMONG_INVALID = 5000, 2
 
 
 def copies(src: Path, root: Path, runs: int) -> Path:
-    """``root/run_0001 … run_<runs>``, each a copy of the next run of ``src`` (cycling)."""
+    """``root/run_0001 … run_<runs>``, each a copy of the next run of ``src`` (cycling). From the
+    second cycle on, the first sequence's gdotv is moved by as many ulps as the cycle's number
+    (the file rewritten as the producer writes it: ``json.dumps(indent=2)``, the same bytes
+    otherwise), so that each copy is a run of its own — the gate refuses a byte or array copy
+    (``duplicate_run``) — judged like its original."""
     files = sorted(src.glob("run_*/results.json"))
     if not files:
         raise SystemExit(f"no run_*/results.json under {src} (give --real)")
+    stamp = root / "distinct-copies"
+    if root.exists() and not stamp.exists():  # written by an earlier bench: exact copies
+        for old in root.glob("run_*/results.json"):
+            old.unlink()
+    docs: dict[int, dict] = {}
     for i in range(runs):
         dst = root / f"run_{i + 1:04d}" / "results.json"
         if not dst.exists():
             dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(files[i % len(files)], dst)
+            cycle, which = divmod(i, len(files))
+            if cycle == 0:
+                shutil.copyfile(files[which], dst)
+                continue
+            doc = docs.setdefault(which, json.loads(files[which].read_text()))
+            first = doc["approx"]["per_sequence"][0]
+            original = first["gdotv"]
+            for _ in range(cycle):
+                first["gdotv"] = math.nextafter(first["gdotv"], math.inf)
+            dst.write_text(json.dumps(doc, indent=2))
+            first["gdotv"] = original
+    stamp.write_text("each run_* a distinct run\n")
     return root
 
 

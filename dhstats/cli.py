@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from .names import safe_name
-from .results import DiscoveryError, Run, discover, load_run
+from .results import DiscoveryError, Run, load_runs
 from .settings import OPTION, Settings, SettingsError, parse_settings
 
 # The notebook's values (shared/seed): compare_filtered_estimates' clip thresholds, the clip
@@ -120,8 +120,8 @@ def options(args) -> Options:
 
 
 def _load(args) -> list:
-    files = discover(args.results)  # DiscoveryError: usage error (main)
-    return [load_run(f) for f in files]
+    """Every run under ``--results``; a repeat of an earlier run is invalid (``duplicate_run``)."""
+    return load_runs(args.results)  # DiscoveryError: usage error (main)
 
 
 def _out_dir(path: str) -> Path:

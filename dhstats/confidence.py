@@ -183,7 +183,10 @@ def run_set_sentence(health: Mapping, run_set: Mapping) -> str:
         return f"{head}{join}no bias of any size could be seen (Σ ΔH_true/σ = 0){faint}"
     text = f"{head}{join}a bias under ±{percent(res)} would go unseen{where}"
     factor = scale_to_resolve(res, warn)
-    runs, e = run_set.get("runs"), run_set.get("E")
+    judged = [r for r in health.get("runs") or () if isinstance(r, Mapping) and r.get("run_set") == name]
+    # the runs that count: valid ones (an invalid or duplicate run adds no precision)
+    runs = sum(r.get("outcome") == "ok" for r in judged) if judged else run_set.get("runs")
+    e = run_set.get("E")
     if isinstance(runs, int) and runs > 0:
         more = f"≈ {about(math.ceil(runs * factor))} runs"
         if isinstance(e, (int, float)) and e > 0:

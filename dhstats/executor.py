@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from . import registry
 from .registry import evaluate
 from .rendered import RUN_FIGURES
-from .results import Run, RunFile, RunKey, load_run
+from .results import Run, RunFile, RunKey, load_fingerprinted
 from .verdicts import Outcome
 
 
@@ -30,9 +30,11 @@ def start_judging(budget) -> None:
 
 
 def judge_file(f: RunFile, settings, max_bytes: int) -> tuple:
-    """Load and judge one run in a judging process: its run verdict, verdicts, η's and the
-    figures of its failing cases ({(figure, η): rendered}, within the session's budget)."""
-    loaded = load_run(f, max_bytes=max_bytes)
+    """Load and judge one run in a judging process: its run verdict, verdicts, η's, the
+    figures of its failing cases ({(figure, η): rendered}, within the session's budget) and its
+    fingerprint (:mod:`dhstats.duplicates`, as a dict; None for an invalid run): whether it
+    repeats an earlier run is decided by the session, which sees every run."""
+    loaded, fp = load_fingerprinted(f, max_bytes=max_bytes)
     rv, verdicts = evaluate(loaded, settings)
     images: dict = {}
     if isinstance(loaded, Run):
@@ -40,7 +42,7 @@ def judge_file(f: RunFile, settings, max_bytes: int) -> tuple:
             if v.outcome == Outcome.FAILED and not render_failure(
                     loaded, verdicts, figure_keys(v.check, v.eta), images, settings, _JUDGING_BUDGET):
                 break
-    return rv, verdicts, (loaded.etas if isinstance(loaded, Run) else ()), images
+    return rv, verdicts, (loaded.etas if isinstance(loaded, Run) else ()), images, (fp and fp.to_dict())
 
 
 def warm_figures() -> None:
@@ -118,6 +120,16 @@ class Executor:
         """What a judging process made of the run (:func:`judge_file`), or None: not handed
         out, or its process died (the caller then judges the run itself)."""
         future = self._ahead.pop(key, None)
+        if future is None:
+            return None
+        try:
+            return future.result()
+        except Exception:  # noqa: BLE001 - a judging process died: judged by the caller
+            return None
+
+    def peek(self, key: RunKey) -> tuple | None:
+        """:meth:`result` without handing the run out (it stays for :meth:`result`)."""
+        future = self._ahead.get(key)
         if future is None:
             return None
         try:

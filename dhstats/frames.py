@@ -31,7 +31,8 @@ import pandas as pd
 
 from . import stats
 from .display import HealthDocument, html_table
-from .results import MAX_FILE_BYTES, DiscoveryError, InvalidRun, Run, discover, load_run
+from .duplicates import mark_duplicates
+from .results import MAX_FILE_BYTES, DiscoveryError, InvalidRun, Run, discover, load_fingerprinted
 from .series import normalised_error, sequence_series
 from .settings import Settings
 from .sigmas import run_parts
@@ -150,16 +151,23 @@ def run_set_dirs(path: str | os.PathLike) -> list[Path]:
 def load_run_set(path: str | os.PathLike, *, max_bytes: int = MAX_FILE_BYTES) -> RunSet:
     """Load every ``run_*/results.json`` under ``path``; the set's name is the directory's
     (e.g. ``E_256``). Raises :class:`dhstats.results.DiscoveryError` when there is no run."""
-    files = discover([path])
-    return RunSet(Path(path).name, Path(path), tuple(load_run(f, max_bytes=max_bytes) for f in files))
+    return _load_sets([path], max_bytes)[0]
 
 
 def load_run_sets(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[RunSet]:
     """:func:`load_run_set` of each path, in order. One path (``str`` or ``Path``) may be a
-    run set or its parent (:func:`run_set_dirs`)."""
+    run set or its parent (:func:`run_set_dirs`). A run that repeats an earlier one of any of
+    them is invalid input, ``duplicate_run`` (:mod:`dhstats.duplicates`)."""
     if isinstance(paths, (str, os.PathLike)):
         paths = run_set_dirs(paths)
-    return [load_run_set(p) for p in paths]
+    return _load_sets(list(paths), MAX_FILE_BYTES)
+
+
+def _load_sets(paths: list, max_bytes: int) -> list[RunSet]:
+    found = [(Path(p), discover([p])) for p in paths]
+    pairs = [load_fingerprinted(f, max_bytes=max_bytes) for _, files in found for f in files]
+    marked = iter(mark_duplicates([run for run, _ in pairs], [fp for _, fp in pairs]))
+    return [RunSet(path.name, path, tuple(next(marked) for _ in files)) for path, files in found]
 
 
 def example_run_sets(directory: str | os.PathLike) -> list[RunSet]:

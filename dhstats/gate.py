@@ -31,10 +31,11 @@ from . import registry
 from .holm import apply_holm
 from .baseline_source import open_baseline
 from .collection import Case, Collection, Skip
+from .duplicates import DuplicateIndex, Fingerprint, duplicate_run
 from .executor import Executor, figure_keys, render_failure
 from .registry import INPUT, evaluate
 from .rendered import Figure
-from .results import MAX_ETAS, InvalidRun, Run, RunFile, RunKey, load_run
+from .results import MAX_ETAS, InvalidRun, Run, RunFile, RunKey, load_fingerprinted, load_run
 from .runsets import run_set_size
 from .settings import SessionOptions
 from .summaries import Summaries
@@ -79,6 +80,9 @@ class Gate:
         self._set_verdicts: dict[tuple[str, str, float | None], Verdict] = {}
         self._plot_run: tuple[RunKey, Run | InvalidRun] | None = None
         self._set_images_cache: dict[tuple, tuple[str, list]] = {}
+        self._fingerprints: dict[RunKey, Fingerprint | None] = {}  # runs parsed here or shared with us
+        self._duplicates = DuplicateIndex()  # the first run of each fingerprint among runs [0, _indexed)
+        self._indexed = 0
 
     def judge_ahead(self, processes: int) -> None:
         """Judge every run in ``processes`` judging processes while this one runs the tests."""
@@ -99,15 +103,23 @@ class Gate:
 
     def _evaluate(self, f: RunFile, keep_arrays: bool = True) -> Evaluation:
         """Load and judge a run here, or take what a judging process did (its arrays stay
-        there: figures reload the run)."""
+        there: figures reload the run). A run that repeats an earlier one of the session
+        (:meth:`_duplicate_of`) is invalid input, ``duplicate_run``: nothing else of it counts."""
         result = self.executor.result(f.key)
         loaded, images = None, {}
         if result is None:
-            loaded = load_run(f, max_bytes=self.options.max_file_bytes)
+            loaded, fp = load_fingerprinted(f, max_bytes=self.options.max_file_bytes)
+            self._share_fingerprint(f, fp)
             rv, verdicts = evaluate(loaded, self.settings)
             etas = loaded.etas if isinstance(loaded, Run) else ()
         else:
-            rv, verdicts, etas, images = result
+            rv, verdicts, etas, images, fp = result
+            fp = Fingerprint.of(fp)
+            self._share_fingerprint(f, fp)
+        first = self._duplicate_of(f, fp)
+        if first is not None:
+            loaded, images, etas = duplicate_run(f, *first), {}, ()
+            rv, verdicts = evaluate(loaded, self.settings)
         missed = tuple(e for e in etas if e not in self.collection.etas(f))
         if rv.outcome == RunOutcome.OK and missed:
             why = (f"{len(etas)} true.entries η values: at most {MAX_ETAS} per run are checked"
@@ -120,6 +132,44 @@ class Gate:
         ev.images.update(images)
         self.summaries.put(f.key, ev.summary())
         return ev
+
+    def _share_fingerprint(self, f: RunFile, fp: Fingerprint | None) -> None:
+        """Keep a run's fingerprint, and share it with other xdist workers."""
+        self._fingerprints[f.key] = fp
+        self.summaries.put(f.key, {"fingerprint": None if fp is None else fp.to_dict()}, kind="fingerprint")
+
+    def _duplicate_of(self, f: RunFile, fp: Fingerprint | None) -> tuple[RunKey, str] | None:
+        """The earlier run of the session that ``f`` repeats, and how (:mod:`dhstats.duplicates`).
+        Decided against every run before ``f`` in session order, whichever process parsed
+        them, so that the answer is the same serial, under -n and under xdist."""
+        position = self.collection.order[f.key]
+        while self._indexed < position:
+            e = self.collection.files[self._indexed]
+            fe = self._fingerprint_of(e)
+            if self._duplicates.match(e, fe) is None:
+                self._duplicates.add(e, fe)
+            self._indexed += 1
+        hit = self._duplicates.match(f, fp)
+        # judged after a later run (xdist's order), f is in the index already: it matches itself
+        return None if hit is None or hit[0] == f.key else hit
+
+    def _fingerprint_of(self, e: RunFile) -> Fingerprint | None:
+        """An earlier run's fingerprint: parsed here, by a judging process, by another xdist
+        worker (shared as soon as parsed), else read here now. Never waited for: xdist orders
+        its work by size (``--loadscope-reorder``), so an earlier run may come last, behind a
+        worker's pooled cases that wait for this one."""
+        if e.key in self._fingerprints:
+            return self._fingerprints[e.key]
+        ahead = self.executor.peek(e.key)
+        if ahead is not None:
+            self._fingerprints[e.key] = Fingerprint.of(ahead[4])
+        elif (shared := self.summaries.get(e.key, expected=False, kind="fingerprint")) is not None:
+            self._fingerprints[e.key] = Fingerprint.of(shared.get("fingerprint"))
+        else:
+            judgeable = self.collection.judgeable(e)
+            self._share_fingerprint(e, load_fingerprinted(e, max_bytes=self.options.max_file_bytes)[1]
+                                    if judgeable else None)
+        return self._fingerprints[e.key]
 
     def _holm_evaluations(self) -> dict[RunKey, Evaluation]:
         """--holm needs every z of a check before judging any case: judge all runs first

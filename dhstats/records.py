@@ -55,6 +55,7 @@ class ProblemReason(StrEnum):
     WRONG_LENGTH = "wrong_length"  # an array of another length than the run's n, or empty
     OUT_OF_RANGE = "out_of_range"  # not finite, |x| > 1e50, η ≤ 0, a count < 1
     DUPLICATE = "duplicate"  # the same η twice in true.entries
+    DUPLICATE_RUN = "duplicate_run"  # the same file, bytes or sampled sequences as an earlier run
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ from .records import (
     RunFile,
     RunKey,
 )
+from .duplicates import Fingerprint, file_identity, fingerprint, mark_duplicates
 from .names import clashes, text_name
 from .validation import MAGNITUDE_BOUND, validate
 
@@ -61,7 +62,7 @@ MAX_FILE_BYTES = 1024 * 2**20
 
 __all__ = [
     "RESULTS_FILE", "MAX_FILE_BYTES", "MAGNITUDE_BOUND", "DiscoveryError", "Entry", "InvalidRun",
-    "Problem", "ProblemReason", "Quadratic", "ReadError", "Run", "RunFile", "RunKey", "discover", "load_run",
+    "Problem", "ProblemReason", "Quadratic", "ReadError", "Run", "RunFile", "RunKey", "discover", "load_fingerprinted", "load_run",
     "load_runs", "parse_document", "read_regular", "scan_etas", "scan_run", "entry_etas", "TooLarge", "validate",
 ]
 
@@ -283,9 +284,19 @@ def load_run(run_file: RunFile, raw: bytes | None = None, *,
     return validate(doc, run_file)
 
 
+def load_fingerprinted(run_file: RunFile, *, max_bytes: int = MAX_FILE_BYTES) -> tuple[Run | InvalidRun, Fingerprint | None]:
+    """:func:`load_run` and the run's :class:`dhstats.duplicates.Fingerprint` (None for an
+    invalid run): one ``stat`` and a hash of the parsed arrays."""
+    identity = file_identity(run_file.path)
+    loaded = load_run(run_file, max_bytes=max_bytes)
+    return loaded, fingerprint(loaded, identity)
+
+
 def load_runs(roots, *, max_bytes: int = MAX_FILE_BYTES) -> list[Run | InvalidRun]:
-    """All runs under ``roots`` (loaded eagerly; the gate loads one run at a time)."""
-    return [load_run(f, max_bytes=max_bytes) for f in discover(roots)]
+    """All runs under ``roots`` (loaded eagerly; the gate loads one run at a time); a run that
+    repeats an earlier one is invalid input, ``duplicate_run`` (:mod:`dhstats.duplicates`)."""
+    pairs = [load_fingerprinted(f, max_bytes=max_bytes) for f in discover(roots)]
+    return mark_duplicates([run for run, _ in pairs], [fp for _, fp in pairs])
 
 
 # --------------------------------------------------------------------------- cheap η scan

@@ -317,15 +317,27 @@ VARIANTS = {  # option texts of a session (health.json's "settings" differ betwe
 }
 
 
+def sibling_bytes(base: Base) -> bytes:
+    """An intact run other than the base (runs must be independent: a copy of the base would be
+    a ``duplicate_run``): the real E_256/run_02 beside a real base, else a simulated run."""
+    other = real_file("E_256", "run_02")
+    if base.source.startswith("real") and other.is_file():
+        return other.read_bytes()
+    from dhstats import simulate
+
+    return json.dumps(simulate.simulate_run(64, seed=9, entropy_noise=0.01, shape="real")).encode()
+
+
 class Session:
-    """A run set E_fuzz with run_01 (the intact base) and run_02 (mutated per example)."""
+    """A run set E_fuzz with run_01 (an intact sibling: another run) and run_02 (the base,
+    mutated per example)."""
 
     def __init__(self, base: Base, root: Path):
         self.root = root / "E_fuzz"
         self.base = base
-        for run in ("run_01", "run_02"):
+        for run, raw in (("run_01", sibling_bytes(base)), ("run_02", base.raw)):
             (self.root / run).mkdir(parents=True, exist_ok=True)
-            (self.root / run / "results.json").write_bytes(base.raw)
+            (self.root / run / "results.json").write_bytes(raw)
         self.reports = root / "reports"
         self.baseline = {name: self.sibling(self.run(name)[1]) for name in VARIANTS}
 

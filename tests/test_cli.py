@@ -271,10 +271,9 @@ def test_plot_file_names_are_sanitised_and_bounded(tmp_path, capsys):
     root = tmp_path / "E_32"
     hostile = "run_" + "<img src=x>\n\u202egnp." + "x" * 219  # markup, a newline, RTL override, 240 chars
     assert len(hostile) == 240
-    doc = simulate.simulate_run(32, (8e-7,), seed=1)
-    for name in (hostile, "run_ok"):
+    for seed, name in enumerate((hostile, "run_ok"), start=1):  # two runs, not one twice (duplicate_run)
         (root / name).mkdir(parents=True)
-        (root / name / "results.json").write_bytes(simulate.dumps_run(doc))
+        (root / name / "results.json").write_bytes(simulate.dumps_run(simulate.simulate_run(32, (8e-7,), seed=seed)))
     out = tmp_path / "out"
     assert main(["plot", "--results", str(root), "--out", str(out), "--dpi", "20", "--figure", "weights",
                  "--figure", "delta_h_vs_eta"]) == 0

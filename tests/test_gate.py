@@ -291,8 +291,8 @@ def test_each_file_parsed_once_when_only_pooled_cases_run(tmp_path, two_sets, mo
     from dhstats import gate as gate_module
 
     parsed = []
-    real = gate_module.load_run
-    monkeypatch.setattr(gate_module, "load_run", lambda f, **kw: parsed.append(f.key) or real(f, **kw))
+    real = gate_module.load_fingerprinted
+    monkeypatch.setattr(gate_module, "load_fingerprinted", lambda f, **kw: parsed.append(f.key) or real(f, **kw))
     g = session(tmp_path, two_sets)
     for case in g.gate.collection.cases("pooled_linear_agreement"):
         v = g.gate.judge(case)

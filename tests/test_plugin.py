@@ -93,9 +93,9 @@ def planted(pytester, checkout) -> Path:
     write_run(root, "run_02", defects=["biased_gdotv"])
     write_run(root, "run_03", defects=["uncorrected_denominator"])
     write_run(root, "run_04", defects=["negative_weights"])
-    write_run(root, "run_05", defects=["shard_mean_se"])
+    write_run(root, "run_05", seed=5, defects=["shard_mean_se"])  # own seeds: runs must be independent
     write_run(root, "run_06", n=512, defects=["spiky_mass"], etas=(1.28e-5, 2.56e-5))
-    write_run(root, "run_07", defects=["no_quadratic", "no_h_base"])
+    write_run(root, "run_07", seed=7, defects=["no_quadratic", "no_h_base"])
     simulate.write_malformed(root / "run_08" / "results.json", "short_array")
     simulate.write_malformed(root / "run_09" / "results.json", "truncated")
     (root / "run_10").mkdir()  # a run directory without results.json
@@ -437,3 +437,45 @@ def test_a_session_without_pytest_writes_the_plugins_health_json(pytester, check
     theirs = health(checkout, "plugin")
     for key in ("schema", "k", "settings", "run_sets", "runs", "cases", "counts", "exit"):
         assert mine[key] == theirs[key], key
+
+
+def test_duplicate_runs_are_invalid_input_serial_and_under_n2(pytester, checkout):
+    """A symlinked run, a hard link, a byte copy, a reformatted copy and a copy in another run
+    set: each the later of two runs that are one — invalid input, ``duplicate_run``, naming the
+    first — in health.json, report.html and the terminal, the same serial, with -n 2 (judging
+    processes) and with xdist distributing the tests."""
+    pytest.importorskip("xdist")
+    a, b = checkout.parent / "E_128", checkout.parent / "E_256"
+    for i in range(1, 5):
+        write_run(a, f"run_{i:02d}", seed=i, **NOISE)
+    os.symlink(a / "run_01", a / "run_05")
+    (a / "run_06").mkdir()
+    os.link(a / "run_02" / "results.json", a / "run_06" / "results.json")
+    (a / "run_07").mkdir()
+    (a / "run_07" / "results.json").write_text(json.dumps(json.loads((a / "run_03" / "results.json").read_text()),
+                                                          indent=3))
+    write_run(b, "run_01", n=256, seed=9, **NOISE)
+    (b / "run_02").mkdir()
+    shutil.copy(a / "run_04" / "results.json", b / "run_02" / "results.json")
+    expected = {("E_128", "run_05"): "E_128/run_01", ("E_128", "run_06"): "E_128/run_02",
+                ("E_128", "run_07"): "E_128/run_03", ("E_256", "run_02"): "E_128/run_04"}
+    results = ("--results", "../E_128", "--results", "../E_256")
+    serial = gate(pytester, checkout, *results, "--reports", "serial")
+    ahead = gate(pytester, checkout, *results, "--reports", "ahead", "-n", "2")
+    spread = gate(pytester, checkout, *results, "--reports", "spread", "-n", "2", "--dist", "loadscope")
+    assert serial.ret == ahead.ret == spread.ret == 1
+    runs = {name: health(checkout, name)["runs"] for name in ("serial", "ahead", "spread")}
+    assert runs["serial"] == runs["ahead"] == runs["spread"]
+    found = {(r["run_set"], r["run"]): r["problems"] for r in runs["serial"] if r["outcome"] == "error"}
+    assert set(found) == set(expected)
+    for key, first in expected.items():
+        (p,) = found[key]
+        assert p["reason"] == "duplicate_run" and f"{first}/results.json" in p["message"]
+    cases_of = lambda name: [{k: v for k, v in c.items() if k != "duration"}  # noqa: E731
+                             for c in health(checkout, name)["cases"]]
+    assert cases_of("serial") == cases_of("ahead") == cases_of("spread")
+    for name, result in (("serial", serial), ("ahead", ahead), ("spread", spread)):
+        out = result.stdout.str()
+        assert "one run counted twice" in out and "4 invalid" in out, name
+        html = (checkout / name / "report.html").read_text()
+        assert html.count("one run counted twice") >= 4 and "duplicate_run" in html

@@ -124,3 +124,12 @@ def test_k_and_its_alias_sigma():
     assert winning_text(k, None, {}) == "3"
     tol = OPTION["tolerance"]
     assert winning_text(tol, None, {"dhstats_tolerance": "0.5"}) == "0.5" and winning_text(tol, None, {}) == ""
+
+
+def test_the_assumed_line_names_the_configuration_file():
+    from dhstats.pages import assumed
+
+    assert "configuration: /repo/pytest.ini" in assumed({"k": 3.0, "inifile": "/repo/pytest.ini"})
+    assert "configuration: none (defaults and the command line)" in assumed({"k": 3.0, "inifile": None})
+    assert parse({}, inifile=Path("/repo/pytest.ini")).settings.inifile == "/repo/pytest.ini"
+    assert parse({}).settings.inifile is None

@@ -79,7 +79,7 @@ class Options:
 
 def options(args) -> Options:
     """Validate the parsed arguments; raises :class:`SettingsError` naming the option."""
-    settings = parse_settings({"sigma": args.sigma, "keep_quantiles": args.keep_quantiles,
+    settings = parse_settings({"k": args.k, "keep_quantiles": args.keep_quantiles,
                                "reported_se": args.reported_se, "tolerance": args.tolerance,
                                "equivalence_alpha": args.equivalence_alpha,
                                "baseline_tolerance": getattr(args, "baseline_tolerance", "")})
@@ -360,7 +360,7 @@ def gate_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", action="append", metavar="DIR",
                    help="run-set directory holding run_*/results.json (repeatable)")
     for o in OPTIONS:
-        p.add_argument(o.flag, help=o.argparse_help, **({"choices": o.choices} if o.choices else {}))
+        p.add_argument(*o.flags, help=o.argparse_help, **({"choices": o.choices} if o.choices else {"metavar": o.metavar}))
     p.add_argument("-n", metavar="N", help="judge the runs in N processes (pytest-xdist; the tests themselves "
                    "run in this one)")
     return p
@@ -390,9 +390,10 @@ def cmd_simulate(argv) -> int:
 def _common(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument("--results", action="append", required=required, metavar="DIR",
                    help="run-set directory holding run_*/results.json (repeatable)")
-    for name in ("sigma", "keep_quantiles", "reported_se", "tolerance", "equivalence_alpha"):
+    for name in ("k", "keep_quantiles", "reported_se", "tolerance", "equivalence_alpha"):
         o = OPTION[name]
-        p.add_argument(o.flag, default=o.default, help=o.argparse_help, **({"choices": o.choices} if o.choices else {}))
+        p.add_argument(*o.flags, dest=name, default=o.default, help=o.argparse_help,
+                       **({"choices": o.choices} if o.choices else {"metavar": o.metavar}))
     p.add_argument("--clip", default=None, metavar="C[,C...]",
                    help=f"clip values (nats/token): filtered_estimates' clip@C rows (default {DEFAULT_CLIP}, the "
                         "notebook's); plot: marked on the clip sweep when given")

@@ -75,7 +75,11 @@ def declare_ini(parser: pytest.Parser) -> None:
 
     parser.addini("dhstats_results", "run-set directories (like --results)", type="paths", default=[])
     for o in OPTIONS:
-        parser.addini(f"dhstats_{o.name}", o.described, default=o.default)
+        # empty when unset (then an alias's key is read, then the default)
+        parser.addini(f"dhstats_{o.name}", o.described, default="" if o.aliases else o.default)
+        for alias in o.aliases:
+            parser.addini(f"dhstats_{alias}", f"alias of dhstats_{o.name} (read when dhstats_{o.name} is not set)",
+                          default="")
     parser.addini("dhstats_html_rows", "report.html lists passed and skipped tests one by one up to this many "
                   f"tests (default {LIST_LIMIT}); beyond, it counts them", default=str(LIST_LIMIT))
 

@@ -24,7 +24,7 @@ from .pytest_internals import index_teardowns
 from .results import DiscoveryError
 from .session import Session
 from .session_outputs import deferred_interrupt
-from .settings import OPTIONS, SettingsError, parse
+from .settings import OPTION, OPTIONS, SettingsError, parse, winning_text
 from .verdicts import Outcome, RunOutcome, Verdict
 
 PROPERTY = "dhstats"
@@ -37,15 +37,16 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     if not pluginmanager.has_plugin(ENTRY_POINT):  # else the entry point declared the ini keys
         declare_ini(parser)
     for o in OPTIONS:
-        kw = {"choices": list(o.choices)} if o.choices else {}
+        kw = {"choices": list(o.choices)} if o.choices else {"metavar": o.metavar}
         if o.name not in EARLY_OPTIONS:  # a path option is declared by dhstats.layout
-            group.addoption(o.flag, dest=f"dhstats_{o.name}", default=None, help=o.argparse_help, **kw)
+            group.addoption(*o.flags, dest=f"dhstats_{o.name}", default=None, help=o.argparse_help, **kw)
 
 
 def _option(config: pytest.Config, name: str) -> str:
-    """Command line → ini (pytest.ini / pyproject.toml) → default, resolved in one place."""
-    value = config.getoption(f"dhstats_{name}")
-    return str(config.getini(f"dhstats_{name}") if value is None else value).strip()
+    """Command line → ini (pytest.ini / pyproject.toml; an alias's key after the name's) →
+    default: :func:`dhstats.settings.winning_text`."""
+    o = OPTION[name]
+    return winning_text(o, config.getoption(f"dhstats_{name}"), {key: config.getini(key) for key in o.ini_keys})
 
 
 def _gate_mode(config: pytest.Config) -> bool:

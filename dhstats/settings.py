@@ -30,15 +30,26 @@ def limit_text(x: float) -> str:
 
 @dataclass(frozen=True)
 class Option:
-    name: str  # python name; flag --name-with-dashes, ini key dhstats_name ("sigma" sets Settings.k)
+    name: str  # python name; flag --name-with-dashes, ini key dhstats_name
     default: str  # as written on the command line
     help: str
     choices: tuple[str, ...] = ()
     limits: tuple[float, float] | None = None  # every number of the value within [lo, hi]
+    aliases: tuple[str, ...] = ()  # older names: flags --alias, ini keys dhstats_alias
+    metavar: str = "VALUE"  # the value's name in --help
 
     @property
     def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
+        """The flag as named in messages (``--k/--sigma`` with its alias)."""
+        return "/".join(self.flags)
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        return tuple("--" + n.replace("_", "-") for n in (self.name, *self.aliases))
+
+    @property
+    def ini_keys(self) -> tuple[str, ...]:
+        return tuple(f"dhstats_{n}" for n in (self.name, *self.aliases))
 
     @property
     def described(self) -> str:
@@ -54,45 +65,60 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("sigma", "3", "k: a case fails when |z| > k (default 3)", limits=(0.1, 20)),
+    Option("k", "3", "a z-check fails when |z| > k (default 3; --sigma and dhstats_sigma are aliases)",
+           limits=(0.1, 20), aliases=("sigma",), metavar="K"),
     Option("holm", "", "judge z-checks (per case and pooled) by Holm–Bonferroni at family-wise level ALPHA "
-                       "instead of |z| ≤ k", limits=(1e-12, 0.5)),
+                       "instead of |z| ≤ k", limits=(1e-12, 0.5), metavar="ALPHA"),
     Option("ratio_bounds", "0.5,2", "LO,HI for the truncation ratio (default 0.5,2)",
-           limits=(1e-3, 1e3)),
-    Option("keep_quantiles", "0.99,0.95,0.90", "keep-quantiles of the truncation check (default 0.99,0.95,0.90; at most 20)", limits=(0.01, 1)),
-    Option("min_ess_fraction", "0.1", "minimum ESS/n (default 0.1)", limits=(0, 1)),
+           limits=(1e-3, 1e3), metavar="LO,HI"),
+    Option("keep_quantiles", "0.99,0.95,0.90", "keep-quantiles of the truncation check (default 0.99,0.95,0.90; at most 20)", limits=(0.01, 1), metavar="Q,..."),
+    Option("min_ess_fraction", "0.1", "minimum ESS/n (default 0.1)", limits=(0, 1), metavar="F"),
     Option("khat_max", "auto", "maximum Pareto k̂ (default auto: min(1 − 1/log10 n, 0.7))",
-           limits=(0.01, 2)),
+           limits=(0.01, 2), metavar="K"),
     Option("se_ratio_bounds", "1/3,3", "LO,HI for reported/measured SE (default 1/3,3)",
-           limits=(1e-3, 1e3)),
+           limits=(1e-3, 1e3), metavar="LO,HI"),
     Option("scaling_bounds", "1/2,2", "LO,HI for se_scaling: a run set's σ·√E over the largest-E set's "
-                                      "(default 1/2,2)", limits=(1e-3, 1e3)),
+                                      "(default 1/2,2)", limits=(1e-3, 1e3), metavar="LO,HI"),
     Option("tolerance", "", "judge the pooled agreement cases by equivalence: the pooled ratio within 1 ± δ "
                             "demonstrated by two one-sided tests (off by default; e.g. 0.2)",
-           limits=(1e-3, 10)),
+           limits=(1e-3, 10), metavar="DELTA"),
     Option("equivalence_alpha", "0.05", "α of each one-sided test under --tolerance (default 0.05: a 90 % "
-                                        "interval)", limits=(1e-6, 0.49)),
+                                        "interval)", limits=(1e-6, 0.49), metavar="ALPHA"),
     Option("resolution_warn", "0.5", "a check that passes but cannot see a relative bias under this is "
                                      "low resolution, its badge amber (default 0.5)",
-           limits=(1e-3, 100)),
+           limits=(1e-3, 100), metavar="W"),
     Option("baseline", "", "compare with a baseline: a directory of run sets, or a health.json (schema ≥ 3) of an "
-                           "earlier session; run sets matched by name (one on each side: whatever their names)"),
+                           "earlier session; run sets matched by name (one on each side: whatever their names)",
+           metavar="PATH"),
     Option("baseline_tolerance", "", "judge the baseline comparison by equivalence: the pooled ratio moved by less "
                                      "than ±δ, demonstrated by two one-sided tests (off by default; e.g. 0.2)",
-           limits=(1e-3, 10)),
+           limits=(1e-3, 10), metavar="δ"),
     Option("reported_se", "total", "convention of the producer's reported SEs: total or shard-mean (×num_shards)",
            ("total", "shard-mean")),
     Option("max_plots", "24", "figures rendered for failing cases per session, -n included (default 24, ≈ 0.05 s each; -1: no limit; "
                               "0: none); later failures name the `dhstats plot` command",
-           limits=(-1, 100_000)),
+           limits=(-1, 100_000), metavar="N"),
     Option("max_file_mb", "1024", "largest results.json read, in MB (default 1024); larger "
-                                  "files are invalid input", limits=(1e-3, 2**20)),
+                                  "files are invalid input", limits=(1e-3, 2**20), metavar="MB"),
     Option("reports", "reports", "directory for report.html, health.json, runs/, badges/ (default reports/, "
-                                 "relative to where pytest was started)"),
+                                 "relative to where pytest was started)", metavar="DIR"),
     Option("history", "", "append one line per gate session to this JSONL file (default REPORTS/history.jsonl; "
-                          "'none' to disable)"),
+                          "'none' to disable)", metavar="FILE"),
 )
-OPTION = {o.name: o for o in OPTIONS}
+OPTION = {name: o for o in OPTIONS for name in (o.name, *o.aliases)}
+
+
+def winning_text(option: Option, command_line: object, ini: Mapping[str, object]) -> str:
+    """Precedence in one place: the command line, then the option's ini key, then its aliases'
+    keys (``dhstats_k``, then ``dhstats_sigma``), then the default. ``ini`` maps each key to its
+    text; a key not set is absent or empty."""
+    if command_line is not None:
+        return str(command_line).strip()
+    for key in option.ini_keys:
+        text = str(ini.get(key) or "").strip()
+        if text:
+            return text
+    return option.default
 
 
 @dataclass(frozen=True)
@@ -192,8 +218,9 @@ def _bounds(text: str, name: str) -> tuple[float, float]:
 
 def _texts(raw: Mapping[str, object]):
     def text(name: str) -> str:
-        value = raw.get(name)
-        return OPTION[name].default if value is None else str(value).strip()
+        option = OPTION[name]
+        value = next((raw[n] for n in (option.name, *option.aliases) if raw.get(n) is not None), None)
+        return option.default if value is None else str(value).strip()
     return text
 
 
@@ -201,9 +228,7 @@ def parse_settings(raw: Mapping[str, object]) -> Settings:
     """The thresholds (:class:`Settings`) from their winning texts; missing names take the
     default. What the CLI's tables and plots need, without a reports directory."""
     text = _texts(raw)
-    k = _number(text("sigma"), "sigma")  # the threshold k keeps its flag --sigma
-    if not k > 0:
-        raise SettingsError(f"--sigma: must be > 0, got {text('sigma')!r}")
+    k = _number(text("k"), "k")
     holm = _number(text("holm"), "holm") if text("holm") else None
     if holm is not None and not 0 < holm < 1:
         raise SettingsError(f"--holm: ALPHA must be in (0, 1), got {text('holm')!r}")

@@ -49,7 +49,7 @@ def test_dhstats_gate_help_lists_the_gates_options():
     res = run("-m", "dhstats", "gate", "--help")
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.startswith("usage: dhstats gate")
-    for option in ["--results", *(o.flag for o in OPTIONS)]:
+    for option in ["--results", *(flag for o in OPTIONS for flag in o.flags)]:
         assert option in res.stdout, option
     assert "file_or_dir" not in res.stdout  # not pytest's usage
 

@@ -174,9 +174,14 @@ def test_options_change_verdicts(pytester, checkout):
 
 def test_ini_settings_apply(pytester, checkout):
     ini = checkout / "pytest.ini"
-    ini.write_text(ini.read_text() + "dhstats_sigma = 10\ndhstats_reports = ini-reports\n")
+    text = ini.read_text()
+    ini.write_text(text + "dhstats_sigma = 10\ndhstats_reports = ini-reports\n")  # the alias of dhstats_k
     assert gate(pytester, checkout).ret == 0
     assert health(checkout, "ini-reports")["k"] == 10.0
+    ini.write_text(text + "dhstats_k = 9\ndhstats_sigma = 2\ndhstats_reports = ini-reports\n")  # the name wins
+    assert gate(pytester, checkout).ret == 0
+    assert health(checkout, "ini-reports")["k"] == 9.0
+    assert gate(pytester, checkout, "--k", "8").ret == 0 and health(checkout, "ini-reports")["k"] == 8.0
 
 
 def test_bad_results_directory_is_a_usage_error(pytester, checkout):

@@ -108,3 +108,28 @@ def test_a_session_at_each_limit_judges_without_internal_error(small_set, tmp_pa
     health = Session(parse(raw, tmp_path), [small_set]).run()
     assert not [c for c in health["cases"] if c["reason"] == "internal_error"]
     assert summary_lines(health)  # the terminal summary formats every number
+
+
+def test_k_and_its_alias_sigma():
+    """--k is the threshold's name, --sigma (dhstats_sigma) its alias: the command line wins,
+    then dhstats_k, then dhstats_sigma, then the default."""
+    from dhstats.settings import winning_text
+
+    k = OPTION["k"]
+    assert OPTION["sigma"] is k and k.flags == ("--k", "--sigma") and k.ini_keys == ("dhstats_k", "dhstats_sigma")
+    assert parse({"sigma": "5"}).settings.k == 5.0 and parse({"k": "4", "sigma": "5"}).settings.k == 4.0
+    assert winning_text(k, None, {"dhstats_k": "", "dhstats_sigma": "5"}) == "5"
+    assert winning_text(k, None, {"dhstats_k": "4", "dhstats_sigma": "5"}) == "4"
+    assert winning_text(k, "6", {"dhstats_k": "4", "dhstats_sigma": "5"}) == "6"
+    assert winning_text(k, None, {}) == "3"
+    tol = OPTION["tolerance"]
+    assert winning_text(tol, None, {"dhstats_tolerance": "0.5"}) == "0.5" and winning_text(tol, None, {}) == ""
+
+
+def test_the_assumed_line_names_the_configuration_file():
+    from dhstats.pages import assumed
+
+    assert "configuration: /repo/pytest.ini" in assumed({"k": 3.0, "inifile": "/repo/pytest.ini"})
+    assert "configuration: none (defaults and the command line)" in assumed({"k": 3.0, "inifile": None})
+    assert parse({}, inifile=Path("/repo/pytest.ini")).settings.inifile == "/repo/pytest.ini"
+    assert parse({}).settings.inifile is None

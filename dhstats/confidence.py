@@ -8,7 +8,9 @@ the session's ``confidence`` and one sentence per run set on what the gate could
   — its own pooled cases (``pooled_*``) or, for a per-run agreement check, its pooled
   counterpart's where they exist, else its per-run cases; the median over η, the worst run
   set — is worse than ``resolution_warn``, or more than half of its cases skipped.
-* ``confidence``: ``failed`` (exit status ≠ 0) | ``low_resolution`` (some check) | ``resolved``.
+* ``confidence``: ``failed`` (exit status ≠ 0) | ``partial`` (cases were deselected: ``-k``,
+  ``-m``, ``--deselect``; a deselected case is not a passed one) | ``low_resolution`` (some
+  check) | ``resolved``.
 
 Renders nothing: badges, pages and the terminal read these words.
 """
@@ -96,9 +98,11 @@ def low_resolution(health: Mapping, check: str) -> str | None:
 
 
 def confidence(health: Mapping, checks: Sequence[str]) -> str:
-    """``failed`` | ``low_resolution`` | ``resolved`` (module docstring)."""
+    """``failed`` | ``partial`` | ``low_resolution`` | ``resolved`` (module docstring)."""
     if (health.get("exit") or {}).get("status", 0) != 0:
         return "failed"
+    if (health.get("counts") or {}).get("deselected"):
+        return "partial"
     return "low_resolution" if any(low_resolution(health, c) for c in checks) else "resolved"
 
 

@@ -45,6 +45,7 @@ def test_two_sessions_leave_only_the_second_ones_files(tmp_path, umask022):
     (reports / "notes.txt").write_text("mine")  # a user's files, also inside dhstats' folders
     (reports / "runs" / "E_256" / "keep.html").write_text("mine")
     (reports / "report.html").write_text("pytest-html's, from session 1")
+    report_files.record_published(reports, "report.html")  # published by the gate: listed with its hash
 
     report_files.write_reports(reports, _second_health(), history=reports / "history.jsonl", html_report=False)
     left = _files(reports)
@@ -55,6 +56,7 @@ def test_two_sessions_leave_only_the_second_ones_files(tmp_path, umask022):
     assert json.loads((reports / "health.json").read_text())["run_sets"][0]["path"] == "/data/E_512"
     manifest = json.loads((reports / outputs.MANIFEST).read_text())["files"]
     assert "history.jsonl" not in manifest and "notes.txt" not in manifest
+    assert manifest["health.json"] == outputs.digest((reports / "health.json").read_bytes())
     for rel in left - {"notes.txt", "runs/E_256/keep.html"}:
         assert (reports / rel).stat().st_mode & 0o777 == 0o644, rel
     assert len(first) == 1 + 11 + 3  # health.json, 10 check badges + overall (+ trend: none w/o history), pages
@@ -69,14 +71,19 @@ def test_emptied_page_directories_are_removed(tmp_path):
 
 def test_manifest_entries_outside_reports_are_ignored(tmp_path):
     reports = tmp_path / "r"
-    reports.mkdir()
+    (reports / "runs").mkdir(parents=True)
     victim = tmp_path / "victim.txt"
     victim.write_text("keep")
-    (reports / outputs.MANIFEST).write_text(json.dumps({"files": ["../victim.txt", str(victim), 3, "ok.txt"]}))
-    (reports / "ok.txt").write_text("dhstats wrote it")
+    keep = outputs.digest(b"keep")
+    ours = b"dhstats wrote it"
+    (reports / "runs" / "ok.html").write_bytes(ours)
+    (reports / "ok.txt").write_bytes(ours)  # the gate never writes such a name: never deleted
+    (reports / outputs.MANIFEST).write_text(json.dumps({"files": {
+        "../victim.txt": keep, str(victim): keep, "3": keep, "ok.txt": outputs.digest(ours),
+        "runs/ok.html": outputs.digest(ours)}}))
     removed = outputs.OutputSession(reports).begin([])
-    assert victim.read_text() == "keep"
-    assert removed == [reports / "ok.txt"]
+    assert victim.read_text() == "keep" and (reports / "ok.txt").read_bytes() == ours
+    assert removed == [reports / "runs" / "ok.html"]
     with pytest.raises(ValueError, match="not inside"):
         outputs.OutputSession(reports).path("../escape.html")
 

@@ -199,7 +199,7 @@ def in_progress(started: str, command: Sequence[str], pid: int | None = None) ->
             "confidence": "in_progress", "interrupted": False, "not_judged": []}
 
 
-def killed_line(holder: Mapping, found: str | None = None) -> dict:
+def killed_line(holder: Mapping, found: str | None = None, why: str | None = None) -> dict:
     """The history line a session appends for an earlier one that ended without a verdict
     (its lock was found stale: killed, out of memory, a CI timeout)::
 
@@ -209,8 +209,9 @@ def killed_line(holder: Mapping, found: str | None = None) -> dict:
     zero = count([], [])
     return clean({
         "time": str(holder.get("started") or found or now_utc()), "commit": None,
-        "exit": {"status": None, "summary": f"ended without a verdict (pid {holder.get('pid', '?')} was killed or "
-                                            f"crashed; found by the next session at {found or now_utc()})"},
+        "exit": {"status": None, "summary": f"ended without a verdict ({why})" if why else
+                 f"ended without a verdict (pid {holder.get('pid', '?')} was killed or crashed; found by the next "
+                 f"session at {found or now_utc()})"},
         "interrupted": False, "no_verdict": True, "command": [str(c) for c in holder.get("command") or []],
         "run_sets": [], "settings": None, "cases": zero["cases"], "runs": zero["runs"], "checks": {}, "pooled_z": {},
     })

@@ -499,8 +499,11 @@ class ReportsLock:
                 self.stale_holder = {}
             self.stale = (f"dhstats: took over a stale lock of {self.path.parent} ({_holder_text(previous)}): "
                           "that session ended without finishing its outputs")
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(self.info).encode("utf-8"), 0)
+        try:  # who holds it, for a second session's message (a full disk leaves it unnamed, still held)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(self.info).encode("utf-8"), 0)
+        except OSError:
+            pass
 
     def release(self) -> None:
         """Empty the lock file and close it (which releases the lock). Idempotent."""

@@ -22,7 +22,7 @@ from .layout import GATE_DIR
 from .outputs import EXAMPLE_DIR, ReportsLock, example_roots, writable_reports
 from .results import DiscoveryError
 from .session import Session
-from .session_outputs import deferred_interrupt
+from .session_outputs import abandon, begin, deferred_interrupt
 from .settings import OPTIONS, SettingsError, parse
 from .verdicts import Outcome, RunOutcome, Verdict
 
@@ -89,26 +89,38 @@ def _gate_mode(config: pytest.Config) -> bool:
     return False
 
 
+def _example(reports: Path) -> list[Path]:
+    try:
+        return example_roots(reports)
+    except OSError as exc:
+        raise SettingsError(f"the embedded example run set could not be written to {reports} "
+                            f"({exc.strerror or exc}); give --results DIR") from None
+
+
 def _make_gate(config: pytest.Config) -> Session:
     start = Path(config.invocation_params.dir)
     try:
         options = parse({o.name: _option(config, o.name) for o in OPTIONS}, start)
         roots = [start / r for r in config.getoption("results") or []] or config.getini("dhstats_results")
         worker = hasattr(config, "workerinput")
-        lock = None
+        lock = begun = None
         if not worker:
             writable_reports(options.reports)
             usable_history(options.history)
             if _verdict_session(config):  # one session per reports directory: before anything is written there
                 lock = ReportsLock(options.reports, ["pytest", *config.invocation_params.args], _lock_timeout(config))
         try:
+            if lock is not None:  # before anything else: the previous verdict becomes "in progress"
+                begun = begin(options, lock, lock.info["command"])
             if not roots:
-                roots = [options.reports / EXAMPLE_DIR / "E_example"] if worker else example_roots(options.reports)
+                roots = [options.reports / EXAMPLE_DIR / "E_example"] if worker else _example(options.reports)
             exchange = xdist_adapter.worker_exchange(config)
             s = Session(options, [Path(r) for r in dict.fromkeys(map(str, roots))], exchange=exchange)
-            if lock is not None:  # before any judging: the previous verdict becomes "in progress"
-                s.start(lock, lock.info["command"])
-        except BaseException:
+            if begun is not None:
+                s.outputs.adopt(begun)
+        except BaseException as exc:
+            if begun is not None:  # the history says this session ended without a verdict
+                abandon(options, begun, f"{type(exc).__name__}: {exc}")
             if lock is not None:
                 lock.release()
             raise

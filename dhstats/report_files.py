@@ -203,12 +203,14 @@ def in_progress_page(started: str, command: Sequence[str]) -> str:
 
 
 def write_in_progress(reports_dir: str | os.PathLike, started: str, command: Sequence[str],
-                      trend: bool = True, problems: list[str] | None = None) -> list[Path]:
+                      trend: bool = True, problems: list[str] | None = None,
+                      notes: list[str] | None = None, unwritten: list[str] | None = None) -> list[Path]:
     """Replace the previous session's verdict by the "session in progress" state before any
     judging: health.json (:func:`dhstats.health.in_progress`, ``exit.status`` null), every
     badge grey, report.html a page saying so — each atomically, under the manifest. A failure
     is a line in ``problems`` (raised without it); what cannot be replaced is then removed
-    when the manifest shows its bytes are the gate's, so that no earlier verdict is left."""
+    when the manifest shows its bytes are the gate's, so that no earlier verdict is left.
+    ``notes``: links replaced, a manifest ignored; ``unwritten``: the names that failed."""
     session = OutputSession(reports_dir)
     out: list[Path] = []
     items = [(HEALTH_JSON, dumps_json(in_progress(started, command)))]
@@ -228,6 +230,8 @@ def write_in_progress(reports_dir: str | os.PathLike, started: str, command: Seq
             if problems is None:
                 raise
             problems.append(f"dhstats: {rel} (session in progress) not written: {type(exc).__name__}: {exc}")
+            if unwritten is not None:
+                unwritten.append(rel)
             if rel in previous and session.deletable(rel, previous[rel]):
                 (session.root / rel).unlink()  # the earlier session's verdict must not stay
                 session.entries.pop(rel, None)
@@ -237,6 +241,10 @@ def write_in_progress(reports_dir: str | os.PathLike, started: str, command: Seq
         if problems is None:
             raise
         problems.append(f"dhstats: the manifest (.dhstats-manifest.json) not written: {type(exc).__name__}: {exc}")
+        if unwritten is not None:
+            unwritten.append(MANIFEST)
+    if notes is not None:
+        notes += session.notes
     return out
 
 

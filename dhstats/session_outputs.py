@@ -20,8 +20,8 @@ A session's life (checks.md, "What a session may trust")::
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
+from dataclasses import dataclass, field
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -58,30 +58,15 @@ class SessionOutputs:
     def start(self, lock=None, command: Sequence[str] | None = None, started: str | None = None) -> None:
         """Hold the reports directory (``lock``: a :class:`dhstats.outputs.ReportsLock`, taken
         by the caller before anything is written there) and replace the previous session's
-        verdict by the "session in progress" state (:func:`dhstats.report_files.write_in_progress`).
-        A lock found stale (its holder was killed) is said, and its session gets the history
-        line it could not write (:func:`dhstats.health.killed_line`)."""
-        from .health import killed_line, now_utc
-        from .history import append as append_line
-        from .jsonvalues import dumps_json
-        from .report_files import write_in_progress
+        verdict by the "session in progress" state (:func:`begin`)."""
+        self.adopt(begin(self.options, lock, command, started))
 
-        self.lock = lock
-        self.started = started or now_utc()
-        self.command = [str(c) for c in (sys.argv if command is None else command)]
-        if lock is not None and lock.stale:
-            self.notices.append(lock.stale)
-            if self.options.history:
-                try:
-                    append_line(self.options.history, dumps_json(killed_line(lock.stale_holder or {}, self.started),
-                                                                 indent=False), 1000)
-                except Exception as exc:  # noqa: BLE001 - reporting never ends a session
-                    self.output_errors.append(f"dhstats: the history line of the killed session not written: {exc}")
-                    self.unwritten.append(str(self.options.history))
-        problems: list[str] = []
-        write_in_progress(self.options.reports, self.started, self.command, trend=bool(self.options.history),
-                          problems=problems)
-        self.output_errors += problems
+    def adopt(self, begun: Begun) -> None:
+        """Take over what :func:`begin` did before this session's run sets were known."""
+        self.lock, self.started, self.command = begun.lock, begun.started, begun.command
+        self.notices += begun.notices
+        self.output_errors += begun.errors
+        self.unwritten += begun.unwritten
 
     def deselect(self, check: str, case_id: str) -> None:
         """A case removed from the session (``-k``, ``-m``, ``--deselect``): not a passed case."""
@@ -132,8 +117,7 @@ class SessionOutputs:
                                    run_sets=self._run_set_records(cases), figures_omitted=self.output_errors,
                                    interrupted=self.interrupted, not_judged=not_judged,
                                    deselected=self.deselected, exit_status=exit_status)
-        if self.output_errors or self.unwritten:  # at the start (in progress state, history)
-            mark_unwritten(self.health, self.unwritten or ["the session-in-progress state"])
+        mark_unwritten(self.health, self.unwritten)  # at the start (the in-progress state, a history line)
         if self.health["counts"].get("deselected"):
             self.notices.append(f"dhstats: {self.health['counts']['deselected']} cases deselected (-k, -m, --deselect): "
                                 "not judged, so not passed; confidence partial")
@@ -228,6 +212,65 @@ class SessionOutputs:
             lines = read_history(self.options.history) if self.options.history else []
             trend = [figure("trend", lines, k=self.settings.k)] if len(lines) > 1 else []
         return render_summary(self.health, None, cross, trend)
+
+
+@dataclass
+class Begun:
+    """What :func:`begin` did: the lock held, when and how the session started, what failed."""
+
+    lock: object
+    started: str
+    command: list[str]
+    notices: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    unwritten: list[str] = field(default_factory=list)
+
+
+def begin(options: SessionOptions, lock=None, command: Sequence[str] | None = None,
+          started: str | None = None) -> Begun:
+    """The start of a session, before anything else is written to the reports directory and
+    before any judging: ``lock`` (a :class:`dhstats.outputs.ReportsLock`) is held; the previous
+    verdict becomes the "session in progress" state (:func:`dhstats.report_files.write_in_progress`).
+    A lock found stale (its holder was killed) is said, and its session gets the history line
+    it could not write (:func:`dhstats.health.killed_line`)."""
+    from .health import killed_line, now_utc
+    from .history import append as append_line
+    from .jsonvalues import dumps_json
+    from .report_files import write_in_progress
+
+    b = Begun(lock, started or now_utc(), [str(c) for c in (sys.argv if command is None else command)])
+    if lock is not None and lock.stale:
+        b.notices.append(lock.stale)
+        if options.history:
+            try:
+                append_line(options.history, dumps_json(killed_line(lock.stale_holder or {}, b.started), indent=False),
+                            1000)
+            except Exception as exc:  # noqa: BLE001 - reporting never ends a session
+                b.errors.append(f"dhstats: the history line of the killed session not written: {exc}")
+                b.unwritten.append(str(options.history))
+    problems: list[str] = []
+    write_in_progress(options.reports, b.started, b.command, trend=bool(options.history), problems=problems,
+                      notes=b.notices, unwritten=b.unwritten)
+    b.errors += problems
+    return b
+
+
+def abandon(options: SessionOptions, begun: Begun, why: str) -> None:
+    """A session that started (the in-progress state is written) but ends before judging (a
+    usage error found late): its history line says it has no verdict; the lock is released."""
+    from .health import killed_line
+    from .history import append as append_line
+    from .jsonvalues import dumps_json
+
+    try:
+        if options.history:
+            append_line(options.history, dumps_json(killed_line(begun.lock.info if begun.lock else {}, begun.started,
+                                                                why), indent=False), 1000)
+    except Exception:  # noqa: BLE001 - the usage error is what the user must see
+        pass
+    finally:
+        if begun.lock is not None:
+            begun.lock.release()
 
 
 @contextlib.contextmanager

@@ -226,9 +226,10 @@ def test_a_listed_file_whose_bytes_changed_is_kept(tmp_path):
     reports = tmp_path / "reports"
     report_files.write_reports(reports, health(), history=None, html_report=False)
     page = reports / page_path(("E_256", "run_01"))
-    page.write_text(page.read_text() + "<!-- my note -->")  # the user's now
+    data = page.read_bytes()
+    page.write_bytes(data[:-6] + b"mine!\n")  # the user's now (same size: the hash tells)
     report_files.write_reports(reports, _second_health(), history=None, html_report=False)
-    assert page.is_file() and page.read_text().endswith("<!-- my note -->")
+    assert page.is_file() and page.read_bytes().endswith(b"mine!\n")
     assert not (reports / page_path(("E_256", "run_03"))).exists()  # unchanged: removed
 
 

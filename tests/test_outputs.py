@@ -312,3 +312,65 @@ def test_the_lock_names_its_holder_and_a_dead_holder_is_stale(tmp_path):
     assert third.stale_holder["command"] == ["killed"]
     third.release()
     assert (reports / outputs.LOCK).read_bytes() == b""
+
+
+# --------------------------------------------------------------------------- pessimistic first
+
+
+def test_the_in_progress_state_replaces_every_verdict(tmp_path):
+    reports = tmp_path / "reports"
+    report_files.write_reports(reports, health(), history=None, html_report=False)
+    (reports / "report.html").write_text("<p>OLD VERDICT</p>")
+    report_files.record_published(reports, "report.html")
+    problems: list[str] = []
+    report_files.write_in_progress(reports, "2026-01-01T00:00:00Z", ["pytest", "checks/", "<b>"], problems=problems)
+    assert problems == []
+    doc = json.loads((reports / "health.json").read_text())
+    assert doc["in_progress"] and doc["exit"]["status"] is None and doc["command"] == ["pytest", "checks/", "<b>"]
+    assert doc["confidence"] == "in_progress" and doc["started"] == "2026-01-01T00:00:00Z"
+    for badge in (reports / "badges").iterdir():
+        assert "session in progress" in badge.read_text(), badge.name
+    page = (reports / "report.html").read_text()
+    assert "session in progress" in page and "&lt;b&gt;" in page and "OLD VERDICT" not in page
+    assert not (reports / page_path(("E_256", "run_01"))).exists()  # the earlier run pages go too
+
+
+def test_an_in_progress_write_that_fails_removes_the_earlier_verdict(tmp_path, monkeypatch):
+    reports = tmp_path / "reports"
+    report_files.write_reports(reports, health(), history=None, html_report=False)
+    real = outputs.write_bytes_atomic
+
+    def full_disk(path, data):
+        if Path(path).name == "health.json":
+            raise OSError(27, "File too large")
+        return real(path, data)
+
+    monkeypatch.setattr(outputs, "write_bytes_atomic", full_disk)
+    problems, unwritten = [], []
+    report_files.write_in_progress(reports, "t", ["pytest"], problems=problems, unwritten=unwritten)
+    assert unwritten == ["health.json"] and "health.json (session in progress) not written" in problems[0]
+    assert not (reports / "health.json").exists()  # never the earlier verdict
+
+
+def test_an_output_that_fails_marks_the_verdict_written_last(tmp_path, monkeypatch):
+    """A run page that cannot be written: health.json and the overall badge, written after it,
+    say so (exit status 1), never "all passed"."""
+    reports = tmp_path / "reports"
+    real = outputs.write_bytes_atomic
+
+    def no_pages(path, data):
+        if Path(path).suffix == ".html":
+            raise OSError(28, "No space left on device")
+        return real(path, data)
+
+    monkeypatch.setattr(outputs, "write_bytes_atomic", no_pages)
+    problems, unwritten = [], []
+    doc = _second_health()
+    doc["runs"][0]["outcome"] = "error"  # a run page to write (the verdict as built: "all passed")
+    doc["cases"] = []
+    report_files.write_reports(reports, doc, history=None, html_report=False, problems=problems, unwritten=unwritten)
+    written = json.loads((reports / "health.json").read_text())
+    assert unwritten == ["runs/E_512/run_01.html"]
+    assert written["exit"] == {"status": 1, "summary": "all passed; not written: runs/E_512/run_01.html"}
+    assert written["unwritten"] == unwritten and written["confidence"] == "failed"
+    assert "not written: runs/E_512/run_01.html" in (reports / "badges" / "estimator-health.svg").read_text()

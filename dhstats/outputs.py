@@ -459,10 +459,12 @@ class ReportsLock:
     def _open(self) -> int:
         flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, flags, 0o666 & ~current_umask())
-        except OSError:
+        except OSError as exc:
             if not self.path.is_symlink():
-                raise LockError(f"--reports: {self.path} cannot be opened as the session lock") from None
+                raise LockError(f"--reports: {self.path} cannot be opened as the session lock "
+                                f"({exc.strerror or exc})") from None
             self.path.unlink()  # a link where the lock goes: the link itself, never its target
             fd = os.open(self.path, flags, 0o666 & ~current_umask())
         if not stat.S_ISREG(os.fstat(fd).st_mode):

@@ -17,9 +17,11 @@ import pytest
 
 from . import pytest_html_adapter, registry, xdist_adapter
 from .collection import Case, Skip
+from .health import now_utc
 from .history import usable_history
 from .layout import GATE_DIR
 from .outputs import EXAMPLE_DIR, ReportsLock, example_roots, writable_reports
+from .report_files import in_progress_files
 from .results import DiscoveryError
 from .session import Session
 from .session_outputs import abandon, begin, deferred_interrupt
@@ -108,10 +110,12 @@ def _make_gate(config: pytest.Config) -> Session:
             writable_reports(options.reports)
             usable_history(options.history)
             if _verdict_session(config):  # one session per reports directory: before anything is written there
-                lock = ReportsLock(options.reports, ["pytest", *config.invocation_params.args], _lock_timeout(config))
+                command, started = ["pytest", *config.invocation_params.args], now_utc()
+                prepared = in_progress_files(started, command, bool(options.history))  # rendered before the lock
+                lock = ReportsLock(options.reports, command, _lock_timeout(config))
         try:
-            if lock is not None:  # before anything else: the previous verdict becomes "in progress"
-                begun = begin(options, lock, lock.info["command"])
+            if lock is not None:  # at once: the previous verdict becomes "in progress"
+                begun = begin(options, lock, command, started, prepared)
             if not roots:
                 roots = [options.reports / EXAMPLE_DIR / "E_example"] if worker else _example(options.reports)
             exchange = xdist_adapter.worker_exchange(config)

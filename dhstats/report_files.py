@@ -208,28 +208,35 @@ def in_progress_page(started: str, command: Sequence[str]) -> str:
             "(killed, out of memory, a CI timeout, a failed write): there is no verdict.</p>\n</body></html>\n")
 
 
+def in_progress_files(started: str, command: Sequence[str], trend: bool = True) -> tuple[list, list]:
+    """The in-progress state's files as ``(verdicts, others)`` of ``(relative path, bytes)``:
+    health.json, the overall badge and report.html; the other badges."""
+    overall, *others = in_progress_badges(trend)
+    verdicts = [(HEALTH_JSON, _compact(in_progress(started, command))),
+                (f"{BADGES_DIR}/{overall.filename}", overall.svg().encode("utf-8")),
+                (REPORT_HTML, in_progress_page(started, command).encode("utf-8"))]
+    return verdicts, [(f"{BADGES_DIR}/{b.filename}", b.svg().encode("utf-8")) for b in others]
+
+
 def write_in_progress(reports_dir: str | os.PathLike, started: str, command: Sequence[str],
                       trend: bool = True, problems: list[str] | None = None,
-                      notes: list[str] | None = None, unwritten: list[str] | None = None) -> list[Path]:
+                      notes: list[str] | None = None, unwritten: list[str] | None = None,
+                      prepared: tuple[list, list] | None = None) -> list[Path]:
     """Replace the previous session's verdict by the "session in progress" state before any
-    judging: health.json (:func:`dhstats.health.in_progress`, ``exit.status`` null), every
-    badge grey, report.html a page saying so — each atomically, under the manifest. A failure
+    judging: health.json (:func:`dhstats.health.in_progress`, ``exit.status`` null), the overall
+    badge grey and report.html a page saying so — these three first, before the manifest is
+    read, so that a kill leaves the earlier verdict for as short a time as three atomic writes
+    — then the other badges grey; each atomically, under the manifest. A failure
     is a line in ``problems`` (raised without it); what cannot be replaced is then removed
     when the manifest shows its bytes are the gate's, so that no earlier verdict is left.
-    ``notes``: links replaced, a manifest ignored; ``unwritten``: the names that failed."""
+    ``notes``: links replaced, a manifest ignored; ``unwritten``: the names that failed;
+    ``prepared``: :func:`in_progress_files`, rendered before the session took the directory."""
     session = OutputSession(reports_dir)
     out: list[Path] = []
-    items = [(HEALTH_JSON, _compact(in_progress(started, command)))]
-    items += [(f"{BADGES_DIR}/{b.filename}", b.svg().encode("utf-8")) for b in in_progress_badges(trend)]
-    items.append((REPORT_HTML, in_progress_page(started, command).encode("utf-8")))
-    try:  # the earlier session's other outputs (run pages) go now: no earlier verdict stays
-        session.begin([rel for rel, _ in items])
-    except Exception as exc:  # noqa: BLE001
-        if problems is None:
-            raise
-        problems.append(f"dhstats: the manifest (.dhstats-manifest.json) not read: {type(exc).__name__}: {exc}")
-    previous = dict(session.entries)
-    for rel, data in items:
+    verdicts, others = prepared if prepared is not None else in_progress_files(started, command, trend)
+    previous = read_manifest(reports_dir)  # what may be removed if its replacement fails
+
+    def write(rel: str, data: bytes) -> None:
         try:
             out.append(session.write_bytes(rel, data))
         except Exception as exc:  # noqa: BLE001
@@ -241,6 +248,19 @@ def write_in_progress(reports_dir: str | os.PathLike, started: str, command: Seq
             if rel in previous and session.deletable(rel, previous[rel]):
                 (session.root / rel).unlink()  # the earlier session's verdict must not stay
                 session.entries.pop(rel, None)
+
+    for rel, data in verdicts:  # first, the moment the session holds the directory: a kill leaves no old verdict
+        write(rel, data)
+    replaced = dict(session.entries)
+    try:  # then the earlier session's other outputs (run pages) go: no earlier verdict stays
+        session.begin([rel for rel, _ in verdicts + others])
+    except Exception as exc:  # noqa: BLE001
+        if problems is None:
+            raise
+        problems.append(f"dhstats: the manifest (.dhstats-manifest.json) not read: {type(exc).__name__}: {exc}")
+    session.entries.update(replaced)
+    for rel, data in others:
+        write(rel, data)
     try:
         session.commit()
     except Exception as exc:  # noqa: BLE001
@@ -254,5 +274,5 @@ def write_in_progress(reports_dir: str | os.PathLike, started: str, command: Seq
     return out
 
 
-__all__ = ["BADGES_DIR", "HEALTH_JSON", "REPORT_HTML", "amend_verdict", "record_published", "in_progress_page", "planned_outputs", "restore_in_progress",
+__all__ = ["BADGES_DIR", "HEALTH_JSON", "REPORT_HTML", "amend_verdict", "record_published", "in_progress_files", "in_progress_page", "planned_outputs", "restore_in_progress",
            "write_in_progress", "write_reports"]

@@ -227,18 +227,24 @@ class Begun:
 
 
 def begin(options: SessionOptions, lock=None, command: Sequence[str] | None = None,
-          started: str | None = None) -> Begun:
+          started: str | None = None, prepared: tuple[list, list] | None = None) -> Begun:
     """The start of a session, before anything else is written to the reports directory and
     before any judging: ``lock`` (a :class:`dhstats.outputs.ReportsLock`) is held; the previous
     verdict becomes the "session in progress" state (:func:`dhstats.report_files.write_in_progress`).
     A lock found stale (its holder was killed) is said, and its session gets the history line
-    it could not write (:func:`dhstats.health.killed_line`)."""
+    it could not write (:func:`dhstats.health.killed_line`). ``prepared``, ``started``: the
+    in-progress files rendered before the lock was taken
+    (:func:`dhstats.report_files.in_progress_files`) and the time they name."""
     from .health import killed_line, now_utc
     from .history import append as append_line
     from .jsonvalues import dumps_json
     from .report_files import write_in_progress
 
     b = Begun(lock, started or now_utc(), [str(c) for c in (sys.argv if command is None else command)])
+    problems: list[str] = []  # the in-progress state first: nothing delays it
+    write_in_progress(options.reports, b.started, b.command, trend=bool(options.history), problems=problems,
+                      notes=b.notices, unwritten=b.unwritten, prepared=prepared)
+    b.errors += problems
     if lock is not None and lock.stale:
         b.notices.append(lock.stale)
         if options.history:
@@ -248,10 +254,6 @@ def begin(options: SessionOptions, lock=None, command: Sequence[str] | None = No
             except Exception as exc:  # noqa: BLE001 - reporting never ends a session
                 b.errors.append(f"dhstats: the history line of the killed session not written: {exc}")
                 b.unwritten.append(str(options.history))
-    problems: list[str] = []
-    write_in_progress(options.reports, b.started, b.command, trend=bool(options.history), problems=problems,
-                      notes=b.notices, unwritten=b.unwritten)
-    b.errors += problems
     return b
 
 

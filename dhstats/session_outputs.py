@@ -20,6 +20,7 @@ A session's life (checks.md, "What a session may trust")::
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from dataclasses import dataclass, field
 from collections.abc import Callable, Iterable, Sequence
@@ -140,8 +141,17 @@ class SessionOutputs:
         from .report_files import amend_verdict
 
         try:
-            if self.health is None:
-                return 1 if self.output_errors else 0
+            if self.health is None:  # no verdict was built: the in-progress state stays, the history says so
+                if self.options.history and self.started is not None:
+                    from .health import killed_line
+                    from .history import append as append_line
+                    from .jsonvalues import dumps_json
+
+                    with contextlib.suppress(Exception):
+                        append_line(self.options.history, dumps_json(killed_line(
+                            {"pid": os.getpid(), "command": self.command}, self.started,
+                            "the session ended before its verdict was built"), indent=False), 1000)
+                return 1
             if report_html is not None:
                 self.output_errors.append(f"dhstats: report.html not written: {report_html}")
                 self.unwritten.append("report.html")

@@ -68,14 +68,29 @@ def health_badge(health: Mapping) -> Badge:
     counts = health["counts"]
     ex = health.get("exit") or exit_block(counts)
     c = counts["cases"]
+    if ex["status"] is None:
+        return Badge(HEALTH_BADGE, "estimator health", IN_PROGRESS, GREY)
     if ex["status"] != 0:
         return Badge(HEALTH_BADGE, "estimator health", ex["summary"], RED)
+    if health.get("confidence") == "partial":
+        return Badge(HEALTH_BADGE, "estimator health",
+                     f"{c['passed']} passed · {counts.get('deselected', 0)} deselected{_skipped(c['skipped'])}", AMBER)
     if c["passed"] + c["failed"] == 0:
         return Badge(HEALTH_BADGE, "estimator health", f"{c['skipped']} skipped" if c["skipped"] else "no cases",
                      GREY)
     if health.get("confidence") == "low_resolution":
         return Badge(HEALTH_BADGE, "estimator health", f"{c['passed']} passed · low resolution", AMBER)
     return Badge(HEALTH_BADGE, "estimator health", f"{c['passed']} passed{_skipped(c['skipped'])}", GREEN)
+
+
+IN_PROGRESS = "session in progress"
+
+
+def in_progress_badges(with_trend: bool = True) -> list[Badge]:
+    """Every badge of a session that has no verdict yet: grey, ``"session in progress"``."""
+    out = [Badge(HEALTH_BADGE, "estimator health", IN_PROGRESS, GREY)]
+    out += [Badge(f"{name}.svg", name, IN_PROGRESS, GREY) for name in registry.NAMES]
+    return out + ([Badge(TREND_BADGE, "health trend", IN_PROGRESS, GREY)] if with_trend else [])
 
 
 def failures(line: Mapping) -> int:
@@ -129,5 +144,5 @@ def badges(health: Mapping, previous: Sequence[Mapping] | Mapping | None = None,
     return out
 
 
-__all__ = ["Badge", "HEALTH_BADGE", "TREND_BADGE", "badges", "check_badge", "failures", "health_badge", "trend",
+__all__ = ["IN_PROGRESS", "in_progress_badges", "Badge", "HEALTH_BADGE", "TREND_BADGE", "badges", "check_badge", "failures", "health_badge", "trend",
            "trend_badge"]

@@ -14,7 +14,9 @@ the session's ``confidence`` and one sentence per run set on what the gate could
 * Faint runs: a run carrying less than 5 % of Σ_r (ΔH_true,r/σ_1,r)² at the η and estimator
   that decide the set's resolution adds almost nothing to the pooled test; the run set's
   sentence names it with its own resolution (checks.md, "Heterogeneity").
-* ``confidence``: ``failed`` (exit status ≠ 0) | ``low_resolution`` (some check) | ``resolved``.
+* ``confidence``: ``failed`` (exit status ≠ 0) | ``partial`` (cases were deselected: ``-k``,
+  ``-m``, ``--deselect``; a deselected case is not a passed one) | ``low_resolution`` (some
+  check) | ``resolved``.
 
 Renders nothing: badges, pages and the terminal read these words.
 """
@@ -129,9 +131,11 @@ def low_resolution(health: Mapping, check: str) -> str | None:
 
 
 def confidence(health: Mapping, checks: Sequence[str]) -> str:
-    """``failed`` | ``low_resolution`` | ``resolved`` (module docstring)."""
+    """``failed`` | ``partial`` | ``low_resolution`` | ``resolved`` (module docstring)."""
     if (health.get("exit") or {}).get("status", 0) != 0:
         return "failed"
+    if (health.get("counts") or {}).get("deselected"):
+        return "partial"
     return "low_resolution" if any(low_resolution(health, c) for c in checks) else "resolved"
 
 

@@ -106,7 +106,8 @@ def _tally(items: Iterable[Mapping]) -> dict:
 
 def count(runs: Sequence[Mapping], cases: Sequence[Mapping], baseline: bool = False) -> dict:
     """``counts``: cases per outcome, the same per check (every check, registry order; the
-    checks against a baseline only with ``baseline``, a session with ``--baseline``), runs."""
+    checks against a baseline only with ``baseline``, a session with ``--baseline``), runs;
+    ``deselected`` (0 here: :func:`build_health` counts the cases ``-k``/``-m`` removed)."""
     errors = sum(r["outcome"] == "error" for r in runs)
     checks = {c.name: _tally(()) for c in registry.CHECKS if baseline or not c.baseline}
     for c in cases:  # one pass over the cases, not one per check
@@ -115,7 +116,7 @@ def count(runs: Sequence[Mapping], cases: Sequence[Mapping], baseline: bool = Fa
             tally["total"] += 1
             tally[c["outcome"]] += 1
     return {"cases": _tally(cases), "checks": checks,
-            "runs": {"total": len(runs), "ok": len(runs) - errors, "error": errors}}
+            "runs": {"total": len(runs), "ok": len(runs) - errors, "error": errors}, "deselected": 0}
 
 
 def _plural(n: int, word: str) -> str:
@@ -150,6 +151,73 @@ def interrupted_exit(counts: Mapping, not_judged: int) -> dict:
     return {"status": 2, "summary": summary}
 
 
+PYTEST_EXITS = {1: "tests failed", 2: "interrupted", 3: "internal error", 4: "usage error",
+                5: "no tests ran"}
+
+
+def pytest_exit(status: int, counts: Mapping) -> dict:
+    """``exit`` when pytest's own exit status is non-zero and the gate's is 0 (a test outside
+    the gate failed, nothing was selected: 5): pytest's status, recorded as it is::
+
+        {"status": 5, "summary": "no tests ran (170 deselected)"}
+    """
+    summary = PYTEST_EXITS.get(status, f"pytest exit status {status}")
+    if counts.get("deselected"):
+        summary += f" ({counts['deselected']} deselected)"
+    return {"status": int(status), "summary": summary}
+
+
+def unwritten_exit(exit: Mapping, unwritten: Sequence[str]) -> dict:
+    """``exit`` of a session some of whose outputs could not be written: status 1 unless it
+    was already non-zero, the summary naming them (``"all passed; not written: report.html"``)."""
+    return {"status": exit.get("status") or 1,
+            "summary": f"{exit.get('summary')}; not written: {', '.join(unwritten)}"}
+
+
+def mark_unwritten(health: dict, unwritten: Sequence[str]) -> dict:
+    """``health`` (changed in place and returned) for a session whose ``unwritten`` outputs
+    failed: :func:`unwritten_exit`, ``confidence: failed``, ``unwritten`` listed."""
+    new = [u for u in unwritten if u not in health.get("unwritten", ())]
+    if new:
+        health["exit"] = unwritten_exit(health["exit"], new)
+        health["confidence"] = "failed"
+        health["unwritten"] = [*health.get("unwritten", ()), *new]
+    return health
+
+
+def in_progress(started: str, command: Sequence[str], pid: int | None = None) -> dict:
+    """health.json while a session runs (replaced by its verdict only when complete): no
+    verdict, ``exit.status`` null — what a killed session leaves::
+
+        {"schema": 3, "in_progress": true, "started", "command", "pid",
+         "exit": {"status": null, "summary": "session in progress (started …)"},
+         "confidence": "in_progress", "runs": [], "cases": [], "counts": {…zeros}}
+    """
+    return {"schema": SCHEMA, "generated": started, "in_progress": True, "started": started,
+            "command": [str(c) for c in command], "pid": os.getpid() if pid is None else pid,
+            "run_sets": [], "runs": [], "cases": [], "counts": count([], []),
+            "exit": {"status": None, "summary": f"session in progress (started {started}); no verdict yet"},
+            "confidence": "in_progress", "interrupted": False, "not_judged": []}
+
+
+def killed_line(holder: Mapping, found: str | None = None, why: str | None = None) -> dict:
+    """The history line a session appends for an earlier one that ended without a verdict
+    (its lock was found stale: killed, out of memory, a CI timeout)::
+
+        {"time": its start, "exit": {"status": null, "summary": "ended without a verdict …"},
+         "checks": {}, "cases": {…zeros}, "runs": {…zeros}, "run_sets": [], "no_verdict": true}
+    """
+    zero = count([], [])
+    return clean({
+        "time": str(holder.get("started") or found or now_utc()), "commit": None,
+        "exit": {"status": None, "summary": f"ended without a verdict ({why})" if why else
+                 f"ended without a verdict (pid {holder.get('pid', '?')} was killed or crashed; found by the next "
+                 f"session at {found or now_utc()})"},
+        "interrupted": False, "no_verdict": True, "command": [str(c) for c in holder.get("command") or []],
+        "run_sets": [], "settings": None, "cases": zero["cases"], "runs": zero["runs"], "checks": {}, "pooled_z": {},
+    })
+
+
 def now_utc() -> str:
     return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -165,6 +233,8 @@ def build_health(
     interrupted: bool = False,
     not_judged: Sequence[Mapping] = (),
     baseline: Mapping | None = None,
+    deselected: Mapping[str, Sequence[str]] | None = None,
+    exit_status: int | None = None,
 ) -> dict:
     """The health.json document, schema :data:`SCHEMA` (checks.md, "Outputs"; its fields: README, "Outputs", "health.json schema").
 
@@ -177,6 +247,10 @@ def build_health(
     the runs found but never judged (``{"run_set", "run", "path", "message"}``); the exit is
     then :func:`interrupted_exit`, never a pass. ``baseline``: the ``baseline`` block of a
     session with ``--baseline`` (:func:`dhstats.against_baseline.block`).
+    ``deselected``: ``{check: [case ids]}`` removed by ``-k``/``-m``/``--deselect`` (listed under
+    ``deselected``, counted in ``counts.deselected``; ``confidence`` is then ``partial``).
+    ``exit_status``: pytest's exit status when known; a non-zero one is recorded as it is
+    (:func:`pytest_exit`) when the gate's own would be 0.
     """
     paths = [os.path.abspath(os.fspath(p)) for p in results_paths]
     runs = [clean(_record(r)) for r in run_verdicts]
@@ -187,6 +261,13 @@ def build_health(
         s["resolution"] = clean(set_resolution(cases, s["name"]))
         s["resolution_eta"] = clean(set_resolution_eta(cases, s["name"]))
     counts = count(runs, cases, baseline is not None)
+    deselected = {str(k): [str(i) for i in v] for k, v in (deselected or {}).items() if v}
+    counts["deselected"] = sum(map(len, deselected.values()))
+    ex = interrupted_exit(counts, len(not_judged)) if interrupted else exit_block(counts)
+    if exit_status and not ex["status"]:
+        ex = pytest_exit(exit_status, counts)
+    elif counts["deselected"] and not ex["status"]:
+        ex = {"status": 0, "summary": f"{ex['summary']}; {counts['deselected']} deselected"}
     doc = {
         "schema": SCHEMA,
         "generated": generated or now_utc(),
@@ -196,9 +277,10 @@ def build_health(
         "runs": runs,
         "cases": cases,
         "counts": counts,
-        "exit": interrupted_exit(counts, len(not_judged)) if interrupted else exit_block(counts),
+        "exit": ex,
         "interrupted": bool(interrupted),
         "not_judged": [clean(dict(r)) for r in not_judged],
+        "deselected": deselected,
     }
     if baseline is not None:
         doc["baseline"] = clean(dict(baseline))
@@ -277,6 +359,7 @@ def history_line(health: Mapping, commit: str | None = None) -> dict:
         "commit": commit,
         "exit": health.get("exit", exit_block(counts)),
         "interrupted": bool(health.get("interrupted", False)),
+        "deselected": int(counts.get("deselected", 0)),
         "run_sets": [{k: s.get(k) for k in ("name", "E", "runs")} for s in health.get("run_sets", [])],
         "settings": health.get("settings"),
         "cases": counts["cases"],
@@ -314,6 +397,6 @@ def read_history(path: str | os.PathLike, last: int = 50) -> list[dict]:
     return load_history(path, last)[0]
 
 
-__all__ = ["SCHEMA", "OUTCOMES", "PROBLEM_REASONS", "REASONS", "RUN_OUTCOMES", "RunIndex", "append_history", "build_health", "cases_of", "clean", "count",
+__all__ = ["in_progress", "killed_line", "mark_unwritten", "pytest_exit", "unwritten_exit", "SCHEMA", "OUTCOMES", "PROBLEM_REASONS", "REASONS", "RUN_OUTCOMES", "RunIndex", "append_history", "build_health", "cases_of", "clean", "count",
            "dumps_json", "exit_block", "git_commit", "interrupted_exit", "history_line", "load_history",
            "read_history", "validate"]

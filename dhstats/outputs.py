@@ -7,15 +7,26 @@
 * Temporary names are ``.dhstats-<pid>-<name>.<random>.tmp``: recognisably ours, so a later
   session removes the ones whose process is gone (:func:`remove_stale_temps`) and never
   touches a user's ``.tmp`` files.
-* Manifest: ``<reports>/.dhstats-manifest.json`` lists (relative paths) what the last session
-  wrote. :meth:`OutputSession.begin` removes the files of the previous manifest that this
-  session does not plan to write again — only those, never a user's other files — so each
-  session leaves exactly its own outputs.
+* Manifest: ``<reports>/.dhstats-manifest.json`` lists (relative paths) what the gate wrote,
+  each with the SHA-256 and size of the bytes written. :meth:`OutputSession.begin` removes the
+  files of the previous manifest that this session does not plan to write again — only a
+  regular file inside the reports directory (no link on the way), of the shape of a gate
+  output (``health.json``, ``report.html``, ``badges/*.svg``, ``runs/**.html``), under no
+  results directory, whose bytes still hash to the entry. A manifest larger than
+  :data:`MANIFEST_MAX_BYTES` or malformed is ignored with a note: nothing is deleted.
+* One session per reports directory: :class:`ReportsLock`, an advisory ``flock`` on
+  ``<reports>/.dhstats-lock`` held for the whole session; the file names its holder (pid,
+  start time, command) so that a second session can name it, and a holder that died (the
+  kernel released its lock, the file still names it) is reported as a stale lock taken over.
+* The embedded example run set lives in ``<reports>/.dhstats-example/``, marked by a file
+  the gate writes (:data:`EXAMPLE_MARKER`); a directory there without the mark is the user's
+  and is never removed.
 
 No other dhstats module is imported here.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -174,12 +185,15 @@ class OutputError(OSError):
     """An output that cannot be written where it belongs (``str(exc)`` says why)."""
 
 
-MANIFEST_MAX_BYTES = 64 * 2**20
+MANIFEST_MAX_BYTES = 2**20  # a manifest of 10⁴ run pages is ~1 MB; a larger one is not ours
+HASH_MAX_BYTES = 2**32  # a listed file larger than this is not hashed (nor deleted)
+_OUTPUT_SHAPE = re.compile(r"^(health\.json|report\.html|badges/[^/]+\.svg|runs/.+\.html)$")
 
 
 def read_own(path: str | os.PathLike, max_bytes: int = MANIFEST_MAX_BYTES) -> bytes:
     """The bytes of one of the gate's own files: a regular file, never through a symbolic
-    link (``O_NOFOLLOW``), never blocking (``O_NONBLOCK``), at most ``max_bytes``."""
+    link (``O_NOFOLLOW``), never blocking (``O_NONBLOCK``), at most ``max_bytes`` (a larger
+    file raises :class:`OutputError` before anything is read)."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
     try:
         st = os.fstat(fd)
@@ -187,6 +201,31 @@ def read_own(path: str | os.PathLike, max_bytes: int = MANIFEST_MAX_BYTES) -> by
             raise OutputError(f"{path}: not a regular file of at most {max_bytes} bytes")
         with os.fdopen(os.dup(fd), "rb") as fh:
             return fh.read(max_bytes + 1)[:max_bytes]
+    finally:
+        os.close(fd)
+
+
+def digest(data: bytes) -> dict:
+    """A manifest entry's fingerprint of ``data``: ``{"sha256": hex, "bytes": len}``."""
+    return {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+
+
+def file_digest(path: str | os.PathLike, max_bytes: int = HASH_MAX_BYTES) -> dict | None:
+    """:func:`digest` of a regular file's bytes (read in 1 MiB chunks, never through a link);
+    None when it is not a regular file or larger than ``max_bytes``."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > max_bytes:
+            return None
+        h, size = hashlib.sha256(), 0
+        while chunk := os.read(fd, 1 << 20):
+            h.update(chunk)
+            size += len(chunk)
+        return {"sha256": h.hexdigest(), "bytes": size}
     finally:
         os.close(fd)
 
@@ -230,57 +269,110 @@ def _within(root: Path, rel: str) -> bool:
     return True
 
 
-def read_manifest(root: str | os.PathLike) -> set[str]:
-    """Relative paths the previous session listed (empty when there is no readable manifest:
-    a link or anything but a regular file is not read; entries that are not plain relative
-    paths are ignored)."""
+def _fingerprint(value) -> dict | None:
+    if (isinstance(value, dict) and isinstance(value.get("sha256"), str)
+            and re.fullmatch(r"[0-9a-f]{64}", value["sha256"]) and type(value.get("bytes")) is int):
+        return {"sha256": value["sha256"], "bytes": value["bytes"]}
+    return None
+
+
+def read_manifest(root: str | os.PathLike, notes: list[str] | None = None) -> dict[str, dict]:
+    """The previous session's entries ``{relative path: {"sha256", "bytes"}}``. Empty — with a
+    note in ``notes`` saying why, so that nothing is deleted — when the manifest is absent,
+    not a regular file, larger than :data:`MANIFEST_MAX_BYTES`, not JSON or not of the
+    manifest's shape; entries that are not plain relative paths with a fingerprint are
+    ignored (an earlier manifest without fingerprints lists nothing deletable)."""
+    path = Path(root) / MANIFEST
+    if not os.path.lexists(path):
+        return {}
     try:
-        doc = json.loads(read_own(Path(root) / MANIFEST))
-        entries = doc.get("files", []) if isinstance(doc, dict) else []
-    except (OSError, ValueError):
-        return set()
-    out = set()
-    for e in entries:
+        doc = json.loads(read_own(path))
+        files = doc.get("files") if isinstance(doc, dict) else None
+        if not isinstance(files, (dict, list)):
+            raise ValueError("no 'files'")
+    except (OSError, ValueError, RecursionError) as exc:
+        if notes is not None:
+            notes.append(f"dhstats: {path} ignored ({exc}): no earlier output was removed")
+        return {}
+    out = {}
+    for rel, value in (files.items() if isinstance(files, dict) else ()):
+        fp = _fingerprint(value)
         try:
-            out.add(_relative(e))
+            if fp is not None:
+                out[_relative(rel)] = fp
         except (TypeError, ValueError):
             continue
     return out
 
 
+def _inside(path: Path, roots: Iterable[Path]) -> bool:
+    try:
+        real = path.parent.resolve()
+    except (OSError, RuntimeError):
+        return True  # cannot tell: treat as protected
+    return any(real == r or r in real.parents for r in roots)
+
+
 class OutputSession:
     """One gate session's outputs under ``root``::
 
-        out = OutputSession("reports")
+        out = OutputSession("reports", protect=results_dirs)
         out.begin(planned)            # removes last session's files not in `planned`
         out.write_bytes("health.json", data); ...
-        out.commit()                  # the manifest lists what this session wrote / planned
+        out.commit()                  # the manifest: what the gate wrote, with fingerprints
 
-    ``planned`` holds every relative path this session may write, including files written by
-    others (``report.html``, published later); the manifest written by :meth:`begin` is the
-    union of the previous one and ``planned``, so a kill mid-way leaves nothing unlisted.
+    The manifest lists only files whose bytes the gate wrote (or published: :meth:`record`),
+    each with its :func:`digest`; :meth:`begin` saves the previous entries it kept, so a kill
+    mid-way leaves every earlier output listed. ``protect``: directories (the results
+    directories) under which nothing is ever deleted.
     """
 
-    def __init__(self, root: str | os.PathLike):
+    def __init__(self, root: str | os.PathLike, protect: Iterable[str | os.PathLike] = ()):
         self.root = Path(root)
+        self.protect = []
+        for p in protect:
+            try:
+                self.protect.append(Path(p).resolve())
+            except (OSError, RuntimeError):
+                continue
         self.planned: set[str] = set()
+        self.entries: dict[str, dict] = {}
         self.written: list[Path] = []
         self.removed: list[Path] = []
-        self.notes: list[str] = []  # symbolic links replaced
+        self.notes: list[str] = []  # symbolic links replaced, a manifest ignored
+
+    def deletable(self, rel: str, fingerprint: dict) -> bool:
+        """``rel`` may be removed: the shape of a gate output, inside the root with no link on
+        the way, a regular file under no protected directory, its bytes still ``fingerprint``."""
+        if not _OUTPUT_SHAPE.match(rel) or not _within(self.root, rel):
+            return False
+        path = self.root / rel
+        try:
+            st = path.lstat()
+        except OSError:
+            return False
+        if not stat.S_ISREG(st.st_mode) or st.st_size != fingerprint["bytes"] or _inside(path, self.protect):
+            return False
+        return file_digest(path) == fingerprint
 
     def begin(self, planned: Iterable[str | os.PathLike] = ()) -> list[Path]:
         self.root.mkdir(parents=True, exist_ok=True)
         self.planned = {_relative(p) for p in planned}
-        previous = read_manifest(self.root)
-        self._save(previous | self.planned)
+        previous = read_manifest(self.root, self.notes)
         self.removed = remove_stale_temps(self.root)
-        for rel in sorted(previous - self.planned):
-            path = self.root / rel
-            if not _within(self.root, rel):  # behind a link: outside the reports directory
+        self.entries = {}
+        for rel, fp in sorted(previous.items()):
+            if rel in self.planned:
+                self.entries[rel] = fp  # rewritten below; listed meanwhile (a kill keeps it listed)
                 continue
-            if (path.is_symlink() or path.is_file()) and _unlink(path):  # a link itself, not its target
-                self.removed.append(path)
-                self._prune(path.parent)
+            if not os.path.lexists(self.root / rel):
+                continue
+            if self.deletable(rel, fp):
+                path = self.root / rel
+                if _unlink(path):
+                    self.removed.append(path)
+                    self._prune(path.parent)
+        self._save(self.entries)
         return self.removed
 
     def path(self, rel: str | os.PathLike) -> Path:
@@ -292,19 +384,28 @@ class OutputSession:
 
     def write_bytes(self, rel: str | os.PathLike, data: bytes) -> Path:
         path = write_bytes_atomic(self.path(rel), data)
+        self.entries[_relative(rel)] = digest(data)
         self.written.append(path)
         return path
 
     def write_text(self, rel: str | os.PathLike, text: str) -> Path:
         return self.write_bytes(rel, text.encode("utf-8"))
 
-    def commit(self) -> Path:
-        """Write the manifest: every file this session planned or wrote."""
-        return self._save(self.planned)
+    def record(self, rel: str | os.PathLike) -> None:
+        """List a file published by another writer (pytest-html's report.html) with the
+        fingerprint of its bytes now."""
+        rel = _relative(rel)
+        fp = file_digest(self.root / rel)
+        if fp is not None:
+            self.entries[rel] = fp
 
-    def _save(self, files: set[str]) -> Path:
-        doc = {"schema": 1, "written_by": "dhstats", "files": sorted(files)}
-        return write_bytes_atomic(self.root / MANIFEST, (json.dumps(doc, indent=1) + "\n").encode("utf-8"))
+    def commit(self) -> Path:
+        """Write the manifest: every file the gate wrote and still lists."""
+        return self._save(self.entries)
+
+    def _save(self, files: dict[str, dict]) -> Path:
+        doc = {"schema": 2, "written_by": "dhstats", "files": dict(sorted(files.items()))}
+        return write_bytes_atomic(self.root / MANIFEST, (json.dumps(doc, separators=(",", ":")) + "\n").encode("utf-8"))
 
     def _prune(self, directory: Path) -> None:
         """Remove directories emptied by the clean-up, up to (not including) the root (never
@@ -317,24 +418,162 @@ class OutputSession:
             directory = directory.parent
 
 
+# --------------------------------------------------------------------------- the lock
+
+LOCK = ".dhstats-lock"
+
+
+class LockError(SettingsError):
+    """Another session holds the reports directory (the message names it)."""
+
+
+def _holder_text(raw: bytes) -> str:
+    try:
+        info = json.loads(raw.decode("utf-8"))
+        return (f"pid {int(info['pid'])}, started {info.get('started', '?')}, "
+                f"command: {' '.join(map(str, info.get('command') or []))[:300]}")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return "a holder that did not say who it is"
+
+
+class ReportsLock:
+    """An exclusive advisory ``flock`` on ``<reports>/.dhstats-lock`` for a whole session.
+
+    The lock file holds its holder's ``{"pid", "started", "command"}`` (emptied on release);
+    a second session polls for up to ``timeout`` seconds, then raises :class:`LockError`
+    naming the holder. The kernel releases a lock whose holder died (SIGKILL included); the
+    file then still names the dead holder: :attr:`stale` says so (``None`` otherwise).
+    """
+
+    def __init__(self, reports: str | os.PathLike, command: Iterable[str] = (), timeout: float = 60.0,
+                 started: str | None = None, poll: float = 0.05):
+        self.path = Path(reports) / LOCK
+        self.fd: int | None = None
+        self.stale: str | None = None
+        self.stale_holder: dict | None = None  # what a stale lock file said: {"pid", "started", "command"}
+        self.waited = 0.0
+        self.info = {"pid": os.getpid(), "started": started or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                     "command": [str(c) for c in command]}
+        self._acquire(float(timeout), poll)
+
+    def _open(self) -> int:
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, flags, 0o666 & ~current_umask())
+        except OSError as exc:
+            if not self.path.is_symlink():
+                raise LockError(f"--reports: {self.path} cannot be opened as the session lock "
+                                f"({exc.strerror or exc})") from None
+            self.path.unlink()  # a link where the lock goes: the link itself, never its target
+            fd = os.open(self.path, flags, 0o666 & ~current_umask())
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise LockError(f"--reports: {self.path} is not a regular file (the session lock goes there)")
+        return fd
+
+    def _acquire(self, timeout: float, poll: float) -> None:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX: no lock
+            return
+        fd = self._open()
+        started = time.monotonic()
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() - started >= timeout:
+                    holder = _holder_text(os.pread(fd, 4096, 0))
+                    os.close(fd)
+                    raise LockError(f"--reports {self.path.parent}: another gate session is writing there ({holder}); "
+                                    f"waited {timeout:g} s (--lock-timeout)") from None
+                time.sleep(poll)
+        self.waited = time.monotonic() - started
+        self.fd = fd
+        previous = os.pread(fd, 4096, 0)
+        if previous.strip():  # emptied on every release: its holder ended without releasing it
+            try:
+                holder = json.loads(previous.decode("utf-8"))
+                self.stale_holder = holder if isinstance(holder, dict) else {}
+            except ValueError:
+                self.stale_holder = {}
+            self.stale = (f"dhstats: took over a stale lock of {self.path.parent} ({_holder_text(previous)}): "
+                          "that session ended without finishing its outputs")
+        try:  # who holds it, for a second session's message (a full disk leaves it unnamed, still held)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(self.info).encode("utf-8"), 0)
+        except OSError:
+            pass
+
+    def release(self) -> None:
+        """Empty the lock file and close it (which releases the lock). Idempotent."""
+        if self.fd is None:
+            return
+        fd, self.fd = self.fd, None
+        try:
+            os.ftruncate(fd, 0)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
+EXAMPLE_DIR = ".dhstats-example"
+EXAMPLE_MARKER = ".written-by-dhstats"
+_EXAMPLE_TEMP = re.compile(r"^\.dhstats-example-(\d+)-")
+
+
+def _marked(directory: Path) -> bool:
+    """A real directory (not a link) holding the gate's marker file: the gate made it."""
+    try:
+        return stat.S_ISDIR(directory.lstat().st_mode) and stat.S_ISREG((directory / EXAMPLE_MARKER).lstat().st_mode)
+    except OSError:
+        return False
+
+
+def _remove_marked(directory: Path) -> None:
+    if _marked(directory):
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def example_roots(reports: Path) -> list[Path]:
-    """The embedded example run set, (re)written atomically under ``reports/example`` (safe
-    when several processes race): what ``pytest checks/`` checks without ``--results``."""
+    """The embedded example run set, (re)written atomically under ``reports/.dhstats-example``
+    (safe when several processes race): what ``pytest checks/`` checks without ``--results``.
+
+    The directory is the gate's only when it holds :data:`EXAMPLE_MARKER` (written first into
+    a fresh temporary directory, then renamed into place): a marked directory is replaced, a
+    symbolic link there is removed itself (never its target), and anything else there — the
+    user's — is never removed: :class:`SettingsError` names it. Temporary directories of a
+    process that is gone (a kill) are removed when marked."""
     from . import simulate
 
-    directory = reports / "example"
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".example-", dir=directory.parent))
-    tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes it 0700: publishable like every other output
-    simulate.write_example(tmp)
-    old = directory.with_name(f"{directory.name}.old-{os.getpid()}")
-    if os.path.lexists(directory):  # a link there is renamed itself (its target is never touched)
-        directory.rename(old)
-    tmp.rename(directory)
-    if old.is_symlink() or old.is_file():
-        old.unlink()
-    else:
-        shutil.rmtree(old, ignore_errors=True)
+    directory = reports / EXAMPLE_DIR
+    reports.mkdir(parents=True, exist_ok=True)
+    for entry in reports.iterdir():  # leftovers of a killed session (marked, their pid gone)
+        m = _EXAMPLE_TEMP.match(entry.name)
+        if m and not _pid_alive(int(m.group(1))):
+            _remove_marked(entry)
+    if os.path.lexists(directory) and not directory.is_symlink() and not _marked(directory):
+        raise SettingsError(f"{directory} exists and was not written by the gate (no {EXAMPLE_MARKER} in it): "
+                            "the embedded example goes there; move it away, or give --results")
+    tmp = Path(tempfile.mkdtemp(prefix=f".dhstats-example-{os.getpid()}-", dir=reports))
+    try:
+        (tmp / EXAMPLE_MARKER).write_text("written by dhstats: the embedded example run set, replaced by each "
+                                          "session run without --results\n")
+        tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes it 0700: publishable like every other output
+        simulate.write_example(tmp)
+        old = reports / f".dhstats-example-{os.getpid()}-old"
+        if directory.is_symlink():
+            directory.unlink()  # the link itself (its target is never touched)
+        elif os.path.lexists(directory):
+            directory.rename(old)  # marked: ours
+        tmp.rename(directory)
+    except BaseException:
+        _remove_marked(tmp)
+        raise
+    _remove_marked(old)
     return [directory / "E_example"]
 
 
@@ -348,5 +587,6 @@ def writable_reports(reports: Path) -> None:
         raise SettingsError(f"--reports: {reports} is not a writable directory ({exc.strerror or exc})") from None
 
 
-__all__ = ["MANIFEST", "OutputError", "OutputSession", "copy_into", "example_roots", "read_own", "real_directories", "file_mode", "publish", "read_manifest", "remove_stale_temps",
+__all__ = ["EXAMPLE_DIR", "EXAMPLE_MARKER", "LOCK", "LockError", "MANIFEST", "OutputError", "OutputSession", "ReportsLock",
+           "digest", "file_digest", "copy_into", "example_roots", "read_own", "real_directories", "file_mode", "publish", "read_manifest", "remove_stale_temps",
            "temp_path", "writable_reports", "write_bytes_atomic", "write_text_atomic"]

@@ -17,13 +17,15 @@ import pytest
 
 from . import pytest_html_adapter, registry, xdist_adapter
 from .collection import Case, Skip
+from .health import now_utc
 from .history import usable_history
 from .layout import EARLY_OPTIONS, ENTRY_POINT, GATE_DIR, declare_ini
-from .outputs import example_roots, writable_reports
+from .outputs import EXAMPLE_DIR, ReportsLock, example_roots, writable_reports
 from .pytest_internals import index_teardowns
+from .report_files import in_progress_files
 from .results import DiscoveryError
 from .session import Session
-from .session_outputs import deferred_interrupt
+from .session_outputs import abandon, begin, deferred_interrupt
 from .settings import OPTION, OPTIONS, SettingsError, parse, winning_text
 from .verdicts import Outcome, RunOutcome, Verdict
 
@@ -40,6 +42,14 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         kw = {"choices": list(o.choices)} if o.choices else {"metavar": o.metavar}
         if o.name not in EARLY_OPTIONS:  # a path option is declared by dhstats.layout
             group.addoption(*o.flags, dest=f"dhstats_{o.name}", default=None, help=o.argparse_help, **kw)
+
+
+def _verdict_session(config: pytest.Config) -> bool:
+    """A session that judges and writes a verdict (not --collect-only, --help, --version,
+    --fixtures, --markers): only such a session holds the reports directory."""
+    o = config.option
+    return not any(getattr(o, name, False) for name in ("collectonly", "help", "version", "showfixtures",
+                                                         "show_fixtures_per_test", "markers"))
 
 
 def _option(config: pytest.Config, name: str) -> str:
@@ -72,19 +82,44 @@ def inifile(config: pytest.Config) -> Path | None:
     return None if config.inipath in (None, NO_CONFIGURATION) else config.inipath
 
 
+def _example(reports: Path) -> list[Path]:
+    try:
+        return example_roots(reports)
+    except OSError as exc:
+        raise SettingsError(f"the embedded example run set could not be written to {reports} "
+                            f"({exc.strerror or exc}); give --results DIR") from None
+
+
 def _make_gate(config: pytest.Config) -> Session:
     start = Path(config.invocation_params.dir)
     try:
         options = parse({o.name: _option(config, o.name) for o in OPTIONS}, start, inifile(config))
         roots = [start / r for r in config.getoption("results") or []] or config.getini("dhstats_results")
         worker = hasattr(config, "workerinput")
+        lock = begun = None
         if not worker:
             writable_reports(options.reports)
             usable_history(options.history)
-        if not roots:
-            roots = [options.reports / "example" / "E_example"] if worker else example_roots(options.reports)
-        exchange = xdist_adapter.worker_exchange(config)
-        return Session(options, [Path(r) for r in dict.fromkeys(map(str, roots))], exchange=exchange)
+            if _verdict_session(config):  # one session per reports directory: before anything is written there
+                command, started = ["pytest", *config.invocation_params.args], now_utc()
+                prepared = in_progress_files(started, command, bool(options.history))  # rendered before the lock
+                lock = ReportsLock(options.reports, command, options.lock_timeout)
+        try:
+            if lock is not None:  # at once: the previous verdict becomes "in progress"
+                begun = begin(options, lock, command, started, prepared)
+            if not roots:
+                roots = [options.reports / EXAMPLE_DIR / "E_example"] if worker else _example(options.reports)
+            exchange = xdist_adapter.worker_exchange(config)
+            s = Session(options, [Path(r) for r in dict.fromkeys(map(str, roots))], exchange=exchange)
+            if begun is not None:
+                s.outputs.adopt(begun)
+        except BaseException as exc:
+            if begun is not None:  # the history says this session ended without a verdict
+                abandon(options, begun, f"{type(exc).__name__}: {exc}")
+            if lock is not None:
+                lock.release()
+            raise
+        return s
     except (SettingsError, DiscoveryError) as exc:
         raise pytest.UsageError(f"dhstats: {exc}") from None
 
@@ -177,6 +212,12 @@ class GateHooks:
         items[:] = [item for item in items if _case(item) or "case" not in getattr(item, "fixturenames", ())]
         items.sort(key=lambda item: (0, c.order) if (c := _case(item)) else (1, 0))  # stable
 
+    def pytest_deselected(self, items):
+        if self.controller:  # a deselected case is not a passed one: health.json counts and lists it
+            for item in items:
+                if (c := _case(item)) is not None:
+                    self.out.deselect(c.check, c.id)
+
     def pytest_collection_finish(self, session):
         self.g.selected = {c.key for item in session.items if (c := _case(item)) and c.key}
         self.g.executor.forget(self.g.selected)  # runs deselected (-k) are not judged ahead
@@ -185,6 +226,8 @@ class GateHooks:
     def pytest_unconfigure(self, config):
         self.deferred.close()  # Ctrl-C raises again
         self.g.close()
+        self.out.release()  # the next session may write the reports directory
+        pytest_html_adapter.remove_temporary(self.own_html)  # a report pytest-html did not finish
         gc.freeze()  # and the reports: pytest's 5 gc.collect() at exit then scan nothing old (−0.3 s)
 
     @pytest.hookimpl(wrapper=True)
@@ -212,19 +255,28 @@ class GateHooks:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_sessionfinish(self, session):
-        if not self.controller or session.config.option.collectonly:
+        if not self.controller or not _verdict_session(session.config):
             return (yield)
         out = self.out
         late = self.deferred.enter_context(deferred_interrupt(out))  # until pytest_unconfigure
         # an unfinished session (Ctrl-C, internal error) is never a pass: its outputs say so
         out.interrupted = out.interrupted or session.exitstatus in _UNFINISHED
-        self.session.report(html=bool(getattr(session.config.option, "htmlpath", None)))
+        self.session.report(html=bool(getattr(session.config.option, "htmlpath", None)),
+                            exit_status=int(session.exitstatus))
         if out.interrupted:
             session.exitstatus = pytest.ExitCode.INTERRUPTED  # also when Ctrl-C came during finish
         elif out.health and out.health["exit"]["status"] and session.exitstatus == 0:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # an invalid run no test reported
-        result = yield  # pytest-html writes its report (trylast) in here
-        pytest_html_adapter.publish_report(session, out, self.own_html)
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # an invalid run no test reported, an output
+        report_failed, result = None, None
+        try:
+            result = yield  # pytest-html writes its report (trylast) in here
+        except OSError as exc:  # pytest-html's write failed (a full disk): named, never the end of the outputs
+            report_failed = f"{type(exc).__name__}: {exc}"
+        if report_failed is None:  # a report pytest-html did not finish is never published
+            report_failed = pytest_html_adapter.publish_report(session, out, self.own_html)
+        status = out.finish(report_failed)  # the history line, with the final status; the lock released
+        if status and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # an output not written
         if late and not out.interrupted:
             out.notices.append("dhstats: Ctrl-C while the outputs were written: every case had run, "
                                   "the outputs were completed first")

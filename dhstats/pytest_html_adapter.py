@@ -12,6 +12,7 @@ from .session_outputs import SessionOutputs
 from .html_rows import LIST_LIMIT, Rows
 from .outputs import copy_into, publish, temp_path
 from .pytest_internals import html_outcome_counts, html_report_moved
+from .report_files import record_published
 from .rendered import Figure
 
 
@@ -30,14 +31,15 @@ def register(config: pytest.Config, out: SessionOutputs) -> None:
         config.pluginmanager.register(HtmlHooks(out, _html_rows(config)), "dhstats-gate-html")
 
 
-def publish_report(session, out: SessionOutputs, own_html: str | None) -> None:
+def publish_report(session, out: SessionOutputs, own_html: str | None) -> str | None:
     """``reports/report.html``: the temporary file pytest-html wrote, renamed; or, when the
     user gave ``--html PATH``, a copy of it (their file stays where they asked, on any
-    filesystem). An occupied ``reports/report.html`` (a directory) is named in the
-    outputs' problems; the exit status stays the gate's."""
+    filesystem); listed in the manifest with its bytes' fingerprint. Returns why it could not
+    be published (an occupied ``reports/report.html``, a full disk), None when it was (or
+    when there is no report to publish); the caller names it and marks the verdict."""
     html = getattr(session.config.option, "htmlpath", None)
     if not html or not Path(html).exists():
-        return
+        return None if not html or own_html is None else "pytest-html wrote no report"
     html, final = Path(html), out.options.reports / "report.html"
     try:
         if own_html is not None and html == Path(own_html):
@@ -46,10 +48,24 @@ def publish_report(session, out: SessionOutputs, own_html: str | None) -> None:
         else:
             copy_into(html, final)
     except OSError as exc:
-        where = f"; the report is at {html}" if html.exists() else ""
-        out.output_errors.append(f"dhstats: {final} not written: {exc.strerror or exc}{where}")
-    else:
-        out.written.insert(0, final)
+        where = f"; the report is at {html}" if html.exists() and own_html is None else ""
+        return f"{exc.strerror or exc}{where}"
+    out.written.insert(0, final)
+    try:
+        record_published(out.options.reports, "report.html")
+    except Exception as exc:  # noqa: BLE001 - the manifest only loses an entry: nothing deleted later
+        out.notices.append(f"dhstats: report.html not listed in the manifest: {exc}")
+    return None
+
+
+def remove_temporary(own_html: str | None) -> None:
+    """The temporary name pytest-html was given, if it is still there (its write failed, or
+    the session ended before publication): temporary files never outlive their session."""
+    if own_html is not None:
+        try:
+            Path(own_html).unlink()
+        except OSError:
+            pass
 
 
 class HtmlHooks:

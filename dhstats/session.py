@@ -3,7 +3,7 @@
     from dhstats.session import Session
     from dhstats.settings import parse
     session = Session(parse({"reported_se": "shard-mean", "reports": "out"}), ["../E_256", "../E_512"])
-    health = session.run()       # judges every case, writes out/, returns health.json's dict
+    health = session.run()       # holds out/, judges every case, writes it, returns health.json's dict
 
 Without a reports directory (``SessionOptions.reports`` None, as ``parse`` gives when
 ``reports`` is not named) nothing is left on disk: the outputs are written to a temporary
@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .gate import Gate
@@ -43,21 +44,39 @@ class Session:
         self.gate = Gate(options, roots, exchange=exchange)
         self.outputs = SessionOutputs(options, self.gate.collection)
 
-    def report(self, html: bool = False) -> dict:
-        """Write health.json, badges, run pages and the history line from the collected
-        records (a run none of whose cases reported is judged by the gate for its run
-        verdict), stop the judging processes; returns health.json's dict."""
+    def start(self, lock=None, command: Sequence[str] | None = None) -> None:
+        """Before any judging: hold the reports directory (``lock``, a
+        :class:`dhstats.outputs.ReportsLock`; taken here when None) and write the "session in
+        progress" state (:meth:`SessionOutputs.start`)."""
+        if lock is None:
+            from .outputs import ReportsLock
+
+            lock = ReportsLock(self.outputs.options.reports, sys.argv if command is None else command)
+        self.outputs.start(lock, command)
+
+    def report(self, html: bool = False, exit_status: int | None = None) -> dict:
+        """Write health.json, badges and run pages from the collected records (a run none of
+        whose cases reported is judged by the gate for its run verdict), stop the judging
+        processes; returns health.json's dict. The history line: :meth:`SessionOutputs.finish`."""
         try:
-            return self.outputs.write(self.gate.run_verdict, html)
+            return self.outputs.write(self.gate.run_verdict, html, exit_status)
         finally:
             self.gate.close()
-            if self._scratch is not None:
-                self._scratch.cleanup()
 
     def run(self) -> dict:
-        """Judge every case, collect its records (and a failing case's figures), write the outputs."""
-        for case in self.gate.collection.all_cases():
-            verdict = self.gate.judge(case)
-            failed = isinstance(verdict, Verdict) and verdict.outcome == Outcome.FAILED
-            self.outputs.collect(self.gate.payload(case, verdict), self.gate.images(case) if failed else (), failed)
-        return self.report()
+        """Hold the reports directory, judge every case, collect its records (and a failing
+        case's figures), write the outputs and the history line, release the directory."""
+        try:
+            self.start()
+            for case in self.gate.collection.all_cases():
+                verdict = self.gate.judge(case)
+                failed = isinstance(verdict, Verdict) and verdict.outcome == Outcome.FAILED
+                self.outputs.collect(self.gate.payload(case, verdict), self.gate.images(case) if failed else (), failed)
+            health = self.report()
+            self.outputs.finish()
+            return health
+        finally:
+            self.outputs.release()
+            self.gate.close()
+            if self._scratch is not None:  # after the lock's release: the lock file lives there too
+                self._scratch.cleanup()

@@ -93,6 +93,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("baseline_tolerance", "", "judge the baseline comparison by equivalence: the pooled ratio moved by less "
                                      "than ±δ, demonstrated by two one-sided tests (off by default; e.g. 0.2)",
            limits=(1e-3, 10), metavar="δ"),
+    Option("lock_timeout", "60", "seconds a gate session waits for another session writing the same reports "
+                                 "directory, then exits 4 naming it (default 60)", limits=(0, 86400), metavar="S"),
     Option("reported_se", "total", "convention of the producer's reported SEs: total or shard-mean (×num_shards)",
            ("total", "shard-mean")),
     Option("max_plots", "24", "figures rendered for failing cases per session, -n included (default 24, ≈ 0.05 s each; -1: no limit; "
@@ -159,6 +161,7 @@ class SessionOptions:
     reports: Path | None = None  # None: no output files (a library session not told where to write)
     history: Path | None = None  # None: no history file
     baseline: Path | None = None  # --baseline: a directory of run sets or a health.json (None: no comparison)
+    lock_timeout: float = 60.0  # seconds to wait for another session holding the reports directory
 
 
 # --------------------------------------------------------------------------- parsing
@@ -298,9 +301,10 @@ def parse(raw: Mapping[str, object], start: Path | None = None, inifile: str | o
     if not max_mb > 0:
         raise SettingsError(f"--max-file-mb: must be > 0, got {text('max_file_mb')!r}")
     start = Path.cwd() if start is None else Path(start)
+    lock_timeout = _number(text("lock_timeout"), "lock_timeout")
     if "reports" not in raw:
         return SessionOptions(settings, max_plots, int(max_mb * 2**20), None, None,
-                              baseline_path(text("baseline"), start))
+                              baseline_path(text("baseline"), start), lock_timeout)
     reports = (start / text("reports")).resolve()
     if reports.exists() and not reports.is_dir():
         raise SettingsError(f"--reports: {reports} exists and is not a directory")
@@ -308,7 +312,7 @@ def parse(raw: Mapping[str, object], start: Path | None = None, inifile: str | o
     # absolute but not resolved: a symbolic link given as --history is refused, not followed
     history = None if hist.lower() == "none" else Path(os.path.abspath(start / hist)) if hist else reports / "history.jsonl"
     return SessionOptions(settings, max_plots, int(max_mb * 2**20), reports, history,
-                          baseline_path(text("baseline"), start))
+                          baseline_path(text("baseline"), start), lock_timeout)
 
 
 # --------------------------------------------------------------------------- where the configuration came from

@@ -1,7 +1,9 @@
 """Hazards where a gate session's outputs go, for the fuzz campaign's *outputs* mode
 (tests/test_fuzz.py): symbolic links (to files and directories outside the reports directory,
 dangling, looping), occupied paths (a directory where a file goes, a file where a directory
-goes), FIFOs, malformed history and manifest files; and Ctrl-C at a random moment.
+goes), FIFOs, malformed history and manifest files; Ctrl-C at a random moment; SIGKILL at a
+random moment and writes that fail (a file-size limit, as a full disk) after a session that
+left a verdict.
 
 Everything is made under one scratch directory: ``outside/`` (what must never change),
 ``E_fuzz/`` (the run set) and ``reports/``. The invariants of every session
@@ -12,11 +14,15 @@ Everything is made under one scratch directory: ``outside/`` (what must never ch
   links included);
 * no passing verdict for an unfinished session (interrupted → health.json and the history's
   line say so, never exit status 0);
-* every run found is in health.json (``runs`` or ``not_judged``), whenever one is written.
+* every run found is in health.json (``runs`` or ``not_judged``), whenever one is written;
+* killed or failed writes (:func:`kill_failures`): health.json, the overall badge and
+  report.html are absent, the "session in progress" state or the new session's verdict —
+  never the earlier session's; the next session leaves no temporary file.
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import shutil
@@ -237,6 +243,109 @@ def signal_failures(scene: Scene, project: Path, delay: float, timeout: float = 
     return out, what
 
 
+VERDICTS = ("health.json", "badges/estimator-health.svg", "report.html")
+OLD_REPORT = b"<html><body>OLD VERDICT: every case passed</body></html>\n"
+
+
+def _regular(path: Path) -> bytes | None:
+    return path.read_bytes() if path.is_file() and not path.is_symlink() else None
+
+
+def _old_verdict(scene: Scene) -> dict[str, bytes | None]:
+    """A first session in this process leaves its verdict; report.html a page of its own,
+    published (listed in the manifest) as pytest-html's would be."""
+    from dhstats.report_files import record_published
+
+    session_failures(scene)
+    if not os.path.lexists(scene.reports / "report.html"):
+        (scene.reports / "report.html").write_bytes(OLD_REPORT)
+        try:
+            record_published(scene.reports, "report.html")
+        except OSError:
+            pass
+    return {rel: _regular(scene.reports / rel) for rel in VERDICTS}
+
+
+def _stale_verdicts(scene: Scene, old: dict[str, bytes | None]) -> list[str]:
+    """Verdict files that still hold the earlier session's verdict."""
+    out = []
+    health = _regular(scene.reports / "health.json")
+    new_verdict = False
+    if health is not None and health == old["health.json"]:
+        out.append("health.json is the earlier session's")
+    elif health is not None:
+        try:
+            doc = json.loads(health)
+            new_verdict = doc["exit"]["status"] is not None
+            if not new_verdict and not doc.get("in_progress"):
+                out.append("health.json: no verdict and not in progress")
+        except (ValueError, KeyError, TypeError):
+            out.append("health.json is not JSON")
+    badge = _regular(scene.reports / "badges/estimator-health.svg")
+    if badge is not None and not new_verdict and b"session in progress" not in badge and b"not written" not in badge:
+        out.append("the overall badge is a verdict while health.json has none")
+    if badge is not None and badge == old["badges/estimator-health.svg"] and not new_verdict:
+        out.append("the overall badge is the earlier session's")
+    report = _regular(scene.reports / "report.html")
+    if report is not None and b"OLD VERDICT" in report:
+        out.append("report.html is the earlier session's")
+    return out
+
+
+def _temporaries(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.name.endswith(".tmp")
+                  or p.name.startswith(".dhstats-example-"))
+
+
+def kill_failures(scene: Scene, project: Path, delay: float | None, fsize: int | None = None,
+                  timeout: float = 300) -> tuple[list[str], str]:
+    """A session that leaves a verdict (:func:`_old_verdict`), then a ``pytest checks/``
+    subprocess (``--sigma 3.5``: its verdict differs) killed by SIGKILL ``delay`` seconds after
+    it holds the reports directory, or run whole under ``RLIMIT_FSIZE = fsize`` bytes; then the
+    invariants, then one more session in this process, after which no temporary file is left."""
+    import resource
+
+    old = _old_verdict(scene)
+    before_outside, before_runs = tree(scene.outside), tree(scene.run_set)
+    lock = scene.reports / ".dhstats-lock"
+
+    def limit():
+        if fsize is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+
+    cmd = [sys.executable, "-m", "pytest", "checks/", "-q", "-p", "no:cacheprovider", "--results",
+           str(scene.run_set), "--reports", str(scene.reports), "--max-plots", "0", "--sigma", "3.5"]
+    proc = subprocess.Popen(cmd, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=limit,
+                            env={**os.environ, "PYTHONPATH": str(project)})
+    if delay is not None:
+        started = time.monotonic()
+        while proc.poll() is None and time.monotonic() - started < 120:
+            if lock.is_file() and not lock.is_symlink() and lock.stat().st_size:
+                break
+            time.sleep(0.02)
+        time.sleep(delay)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+    stdout, stderr = proc.communicate(timeout=timeout)
+    text = (stdout + stderr).decode("utf-8", "replace")
+    what = {0: "finished", 1: "finished", 4: "refused", -signal.SIGKILL: "killed"}.get(proc.returncode, "other")
+    out = []
+    if "Traceback" in text:
+        out.append("a traceback: " + text[text.index("Traceback"):][:400])
+    if proc.returncode not in (0, 1, 4, -signal.SIGKILL):
+        out.append(f"exit status {proc.returncode}: {text[-300:]}")
+    if fsize is not None and proc.returncode == 0 and "not written" in text:
+        out.append("a write failed but the exit status is 0")
+    out += _stale_verdicts(scene, old)
+    if tree(scene.outside) != before_outside or tree(scene.run_set) != before_runs:
+        out.append("something outside reports/ changed")
+    out += [f"next session: {f}" for f in session_failures(scene)]
+    left = _temporaries(scene.reports)
+    if left:
+        out.append(f"temporary files left after the next session: {left}")
+    return out, what
+
+
 def run_files(seed: int = 1) -> dict[str, bytes]:
     """run_01 healthy, run_02 failing (a run page), run_03 invalid (a run page)."""
     from dhstats import simulate
@@ -257,14 +366,19 @@ def project(root: Path, repo: Path) -> Path:
     return root
 
 
-def campaign(sessions: int, root: Path, seed: int = 0, signals: int = 0, repo: Path | None = None) -> dict:
+def campaign(sessions: int, root: Path, seed: int = 0, signals: int = 0, repo: Path | None = None,
+             kills: int = 0, limits: int = 0) -> dict:
     """``sessions`` in-process sessions, two in a row on each scene (the second meets the
-    first one's outputs and manifest), and ``signals`` subprocess sessions interrupted at a
-    random moment. Returns counts and every failure with its scene."""
+    first one's outputs and manifest), ``signals`` subprocess sessions interrupted at a
+    random moment, ``kills`` killed by SIGKILL at a random moment and ``limits`` run under a
+    random file-size limit (:func:`kill_failures`: each after a session that left a verdict,
+    and followed by one more). Returns counts and every failure with its scene."""
     rng = random.Random(seed)
     runs = run_files()
     result = {"sessions": 0, "clean": 0, "failures": [],
-              "signals": {"finished": 0, "interrupted": 0, "refused": 0, "other": 0}}
+              "signals": {"finished": 0, "interrupted": 0, "refused": 0, "other": 0},
+              "kills": {"finished": 0, "killed": 0, "refused": 0, "other": 0},
+              "limits": {"finished": 0, "killed": 0, "refused": 0, "other": 0}}
     for i in range(sessions):
         scene = build(root / "scene", draw(rng), runs)
         for turn in (1, 2):
@@ -283,4 +397,18 @@ def campaign(sessions: int, root: Path, seed: int = 0, signals: int = 0, repo: P
             result["signals"][what] += 1
             if failures:
                 result["failures"].append((f"signal {i}", what, [h.describe() for h in scene.hazards], failures))
+    if kills or limits:
+        proj = project(root / "project", repo)
+        for kind, n in (("kills", kills), ("limits", limits)):
+            for i in range(n):
+                scene = build(root / "kill", draw(rng, 1) if rng.random() < 0.5 else [], runs)
+                delay = rng.uniform(0.0, 4.0) if kind == "kills" else None
+                fsize = int(math.exp(rng.uniform(math.log(300), math.log(200_000)))) if kind == "limits" else None
+                failures, what = kill_failures(scene, proj, delay, fsize)
+                result["sessions"] += 3  # the earlier verdict, the killed or limited one, the next
+                result["clean"] += 3 if not failures else 0
+                result[kind][what] += 1
+                if failures:
+                    result["failures"].append((f"{kind} {i} (delay {delay}, fsize {fsize})", what,
+                                               [h.describe() for h in scene.hazards], failures))
     return result

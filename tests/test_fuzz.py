@@ -160,22 +160,27 @@ def test_contract_checks_detect_breaches():
 
 OUTPUT_SESSIONS = int(os.environ.get("DHSTATS_FUZZ_OUTPUTS", "10"))  # scenes (two sessions each)
 SIGNAL_SESSIONS = int(os.environ.get("DHSTATS_FUZZ_SIGNALS", "2"))  # pytest sessions hit by Ctrl-C
+KILL_SESSIONS = int(os.environ.get("DHSTATS_FUZZ_KILLS", "1"))  # pytest sessions killed by SIGKILL
+LIMIT_SESSIONS = int(os.environ.get("DHSTATS_FUZZ_LIMITS", "1"))  # pytest sessions under a file-size limit
 
 
 @pytest.mark.slow
 def test_outputs_mode(tmp_path):
     """Hazards where the outputs go (links, occupied paths, FIFOs, malformed history and
     manifest) and Ctrl-C at random moments: every session keeps the invariants
-    (tests/output_hazards.py). ``DHSTATS_FUZZ_OUTPUTS=500 DHSTATS_FUZZ_SIGNALS=40`` for a
-    long campaign; the count of clean sessions is printed (``-s``)."""
+    (tests/output_hazards.py), SIGKILL at random moments and writes failing under a random
+    file-size limit after a session that left a verdict. ``DHSTATS_FUZZ_OUTPUTS=500
+    DHSTATS_FUZZ_SIGNALS=40 DHSTATS_FUZZ_KILLS=20 DHSTATS_FUZZ_LIMITS=20`` for a long campaign;
+    the count of clean sessions is printed (``-s``)."""
     import output_hazards
 
     seed = int(os.environ.get("DHSTATS_FUZZ_SEED", "0"))
     result = output_hazards.campaign(OUTPUT_SESSIONS, tmp_path, seed=seed, signals=SIGNAL_SESSIONS,
-                                     repo=Path(__file__).resolve().parents[1])
+                                     repo=Path(__file__).resolve().parents[1], kills=KILL_SESSIONS,
+                                     limits=LIMIT_SESSIONS)
     print(f"outputs mode: {result['clean']} of {result['sessions']} sessions with 0 invariant failures; "
-          f"Ctrl-C sessions: {result['signals']}")
-    assert result["sessions"] == 2 * OUTPUT_SESSIONS + SIGNAL_SESSIONS
+          f"Ctrl-C sessions: {result['signals']}; SIGKILL: {result['kills']}; file-size limit: {result['limits']}")
+    assert result["sessions"] == 2 * OUTPUT_SESSIONS + SIGNAL_SESSIONS + 3 * (KILL_SESSIONS + LIMIT_SESSIONS)
     assert result["clean"] == result["sessions"], result["failures"][:5]
 
 

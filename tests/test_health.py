@@ -21,7 +21,7 @@ from dhstats.settings import Settings
 def test_schema_3_document():
     h = health()
     assert list(h) == ["schema", "generated", "k", "settings", "run_sets", "runs", "cases", "counts", "exit",
-                       "interrupted", "not_judged", "confidence"]
+                       "interrupted", "not_judged", "deselected", "confidence"]
     assert h["schema"] == 3 and h["k"] == 3.0 and h["generated"] == "2026-11-25T21:30:00Z"
     assert h["settings"] == Settings().to_dict() and h["settings"]["k"] == 3.0 and "sigma" not in h["settings"]
     none = {}  # no case carries a resolution

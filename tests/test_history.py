@@ -118,3 +118,30 @@ def test_concurrent_appends_lose_no_line(tmp_path):
     for who in ("a", "b"):
         assert [ln["i"] for ln in lines if ln["who"] == who] == list(range(200))  # in order, none lost
     assert sorted(p.name for p in path.parent.iterdir()) == ["history.jsonl"]  # no lock file left
+
+
+# --------------------------------------------------------------------------- sessions without a verdict
+
+
+def test_a_session_without_a_verdict_has_a_line_that_says_so(tmp_path):
+    """A killed session (its lock found stale by the next one) and a session that started but
+    ended before judging get a line with exit status null — readable, never counted as a pass
+    by the trend (no judged case)."""
+    from dhstats.health import killed_line
+    from dhstats.outputs import ReportsLock
+    from dhstats.session_outputs import abandon, begin
+    from dhstats.settings import parse
+
+    reports = tmp_path / "reports"
+    options = parse({"reports": str(reports)}, tmp_path)
+    reports.mkdir()
+    line = killed_line({"pid": 123, "started": "2026-01-01T00:00:00Z", "command": ["pytest", "checks/"]}, "later")
+    assert line["exit"] == {"status": None, "summary": "ended without a verdict (pid 123 was killed or crashed; found by "
+                                                       "the next session at later)"}
+    assert line["time"] == "2026-01-01T00:00:00Z" and line["no_verdict"] and history.unusable(line) is None
+    begun = begin(options, ReportsLock(reports, ["pytest", "x"], timeout=0), ["pytest", "x"])
+    abandon(options, begun, "SettingsError: no results")
+    lines = [json.loads(ln) for ln in (reports / "history.jsonl").read_text().splitlines()]
+    assert [ln["exit"] for ln in lines] == [{"status": None, "summary": "ended without a verdict (SettingsError: no results)"}]
+    assert (reports / ".dhstats-lock").read_bytes() == b""  # released
+    assert json.loads((reports / "health.json").read_text())["exit"]["status"] is None  # the in-progress state stays

@@ -45,6 +45,7 @@ def test_two_sessions_leave_only_the_second_ones_files(tmp_path, umask022):
     (reports / "notes.txt").write_text("mine")  # a user's files, also inside dhstats' folders
     (reports / "runs" / "E_256" / "keep.html").write_text("mine")
     (reports / "report.html").write_text("pytest-html's, from session 1")
+    report_files.record_published(reports, "report.html")  # published by the gate: listed with its hash
 
     report_files.write_reports(reports, _second_health(), history=reports / "history.jsonl", html_report=False)
     left = _files(reports)
@@ -55,6 +56,7 @@ def test_two_sessions_leave_only_the_second_ones_files(tmp_path, umask022):
     assert json.loads((reports / "health.json").read_text())["run_sets"][0]["path"] == "/data/E_512"
     manifest = json.loads((reports / outputs.MANIFEST).read_text())["files"]
     assert "history.jsonl" not in manifest and "notes.txt" not in manifest
+    assert manifest["health.json"] == outputs.digest((reports / "health.json").read_bytes())
     for rel in left - {"notes.txt", "runs/E_256/keep.html"}:
         assert (reports / rel).stat().st_mode & 0o777 == 0o644, rel
     assert len(first) == 1 + 12 + 3  # health.json, 10 check badges + overall + baseline (+ trend: none w/o history), pages
@@ -69,14 +71,19 @@ def test_emptied_page_directories_are_removed(tmp_path):
 
 def test_manifest_entries_outside_reports_are_ignored(tmp_path):
     reports = tmp_path / "r"
-    reports.mkdir()
+    (reports / "runs").mkdir(parents=True)
     victim = tmp_path / "victim.txt"
     victim.write_text("keep")
-    (reports / outputs.MANIFEST).write_text(json.dumps({"files": ["../victim.txt", str(victim), 3, "ok.txt"]}))
-    (reports / "ok.txt").write_text("dhstats wrote it")
+    keep = outputs.digest(b"keep")
+    ours = b"dhstats wrote it"
+    (reports / "runs" / "ok.html").write_bytes(ours)
+    (reports / "ok.txt").write_bytes(ours)  # the gate never writes such a name: never deleted
+    (reports / outputs.MANIFEST).write_text(json.dumps({"files": {
+        "../victim.txt": keep, str(victim): keep, "3": keep, "ok.txt": outputs.digest(ours),
+        "runs/ok.html": outputs.digest(ours)}}))
     removed = outputs.OutputSession(reports).begin([])
-    assert victim.read_text() == "keep"
-    assert removed == [reports / "ok.txt"]
+    assert victim.read_text() == "keep" and (reports / "ok.txt").read_bytes() == ours
+    assert removed == [reports / "runs" / "ok.html"]
     with pytest.raises(ValueError, match="not inside"):
         outputs.OutputSession(reports).path("../escape.html")
 
@@ -187,3 +194,183 @@ def test_copy_into_never_renames_across_directories(tmp_path, monkeypatch):
     final = outputs.copy_into(source, tmp_path / "reports" / "report.html")
     assert final.read_text() == source.read_text() == "<html>mine</html>"
     assert sorted(p.name for p in final.parent.iterdir()) == ["report.html"]
+
+
+# --------------------------------------------------------------------------- what the manifest may delete
+
+
+def test_an_input_under_reports_is_never_deleted_whatever_the_manifest_says(tmp_path):
+    """A manifest entry naming a results.json stored under reports/ — even with the right
+    fingerprint — removes nothing: only a file of a gate output's shape whose bytes match, under
+    no results directory, is ever deleted."""
+    reports = tmp_path / "reports"
+    data = reports / "data" / "E_256" / "run_01"
+    data.mkdir(parents=True)
+    raw = b'{"eta": [1e-6]}'
+    (data / "results.json").write_bytes(raw)
+    page = reports / "runs" / "E_256" / "run_01.html"  # a results directory under reports/ holding a page
+    page.parent.mkdir(parents=True)
+    page.write_bytes(b"<p>mine</p>")
+    entries = {"data/E_256/run_01/results.json": outputs.digest(raw), "runs/E_256/run_01.html": outputs.digest(b"<p>mine</p>")}
+    (reports / outputs.MANIFEST).write_text(json.dumps({"files": entries}))
+    session = outputs.OutputSession(reports, protect=[reports / "runs" / "E_256"])
+    assert session.begin([]) == []
+    assert (data / "results.json").read_bytes() == raw and page.is_file()
+    assert json.loads((reports / outputs.MANIFEST).read_text())["files"] == {}  # not the gate's: no longer listed
+    # the same page outside any results directory, its bytes the gate's: removed
+    (reports / outputs.MANIFEST).write_text(json.dumps({"files": entries}))
+    assert outputs.OutputSession(reports).begin([]) == [page]
+
+
+def test_a_listed_file_whose_bytes_changed_is_kept(tmp_path):
+    reports = tmp_path / "reports"
+    report_files.write_reports(reports, health(), history=None, html_report=False)
+    page = reports / page_path(("E_256", "run_01"))
+    data = page.read_bytes()
+    page.write_bytes(data[:-6] + b"mine!\n")  # the user's now (same size: the hash tells)
+    report_files.write_reports(reports, _second_health(), history=None, html_report=False)
+    assert page.is_file() and page.read_bytes().endswith(b"mine!\n")
+    assert not (reports / page_path(("E_256", "run_03"))).exists()  # unchanged: removed
+
+
+@pytest.mark.parametrize("kind", ["huge", "not json", "old list", "deep"])
+def test_a_large_or_malformed_manifest_is_ignored_with_a_note(tmp_path, kind):
+    """A manifest over 1 MiB (here 32 MB) or malformed deletes nothing, costs no time, and is
+    named in a note."""
+    reports = tmp_path / "reports"
+    report_files.write_reports(reports, health(), history=None, html_report=False)
+    before = _files(reports) - {outputs.MANIFEST}
+    listed = {rel: outputs.digest((reports / rel).read_bytes()) for rel in before}
+    text = {"huge": json.dumps({"files": listed, "pad": "x" * (32 * 2**20)}),
+            "not json": "{" + json.dumps(listed)[:100],
+            "old list": json.dumps({"files": sorted(before)}),
+            "deep": "[" * 100_000 + "]" * 100_000}[kind]
+    (reports / outputs.MANIFEST).write_text(text)
+    session = outputs.OutputSession(reports)
+    started = time.perf_counter()
+    assert session.begin([]) == []
+    assert time.perf_counter() - started < 2.0
+    assert before <= _files(reports)
+    if kind != "old list":  # a list of names without fingerprints: nothing is deletable, silently
+        assert len(session.notes) == 1 and "ignored" in session.notes[0] and "no earlier output was removed" in session.notes[0]
+
+
+# --------------------------------------------------------------------------- the example's home
+
+
+def test_the_example_lives_in_a_marked_directory_and_a_users_is_never_removed(tmp_path):
+    reports = tmp_path / "reports"
+    (reports / "example").mkdir(parents=True)
+    (reports / "example" / "notes.txt").write_text("mine")  # where older versions wrote the example
+    roots = outputs.example_roots(reports)
+    assert roots == [reports / outputs.EXAMPLE_DIR / "E_example"]
+    assert (reports / outputs.EXAMPLE_DIR / outputs.EXAMPLE_MARKER).is_file()
+    assert (reports / "example" / "notes.txt").read_text() == "mine"
+    assert outputs.example_roots(reports) == roots  # marked: replaced
+    assert sorted(p.name for p in reports.iterdir()) == [outputs.EXAMPLE_DIR, "example"]  # no leftovers
+    (reports / outputs.EXAMPLE_DIR / outputs.EXAMPLE_MARKER).unlink()
+    (reports / outputs.EXAMPLE_DIR / "notes.txt").write_text("mine too")
+    with pytest.raises(outputs.SettingsError, match="was not written by the gate"):
+        outputs.example_roots(reports)
+    assert (reports / outputs.EXAMPLE_DIR / "notes.txt").read_text() == "mine too"
+
+
+def test_a_killed_sessions_example_temporaries_are_removed_only_when_marked(tmp_path):
+    reports = tmp_path / "reports"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    pid = int(dead.stdout)
+    ours, theirs = reports / f".dhstats-example-{pid}-abc", reports / f".dhstats-example-{pid}-def"
+    for d in (ours, theirs):
+        d.mkdir(parents=True)
+        (d / "x").write_text("x")
+    (ours / outputs.EXAMPLE_MARKER).write_text("written by dhstats")
+    outputs.example_roots(reports)
+    assert not ours.exists() and (theirs / "x").is_file()
+
+
+# --------------------------------------------------------------------------- the lock
+
+
+def test_the_lock_names_its_holder_and_a_dead_holder_is_stale(tmp_path):
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    first = outputs.ReportsLock(reports, ["pytest", "checks/"], timeout=0)
+    started = time.perf_counter()
+    with pytest.raises(outputs.LockError, match=rf"pid {os.getpid()}, started .*command: pytest checks/\); waited 0.2 s"):
+        outputs.ReportsLock(reports, ["second"], timeout=0.2)
+    assert 0.2 <= time.perf_counter() - started < 2
+    first.release()
+    second = outputs.ReportsLock(reports, ["second"], timeout=0)
+    assert second.stale is None  # released properly: not stale
+    second.release()
+    # a holder killed with the lock held: the kernel releases it, the file still names it
+    code = ("import sys, os, signal; sys.path.insert(0, sys.argv[2]); from dhstats.outputs import ReportsLock; "
+            "ReportsLock(sys.argv[1], ['killed'], timeout=0); os.kill(os.getpid(), signal.SIGKILL)")
+    subprocess.run([sys.executable, "-c", code, str(reports), str(Path(outputs.__file__).parents[1])], check=False)
+    third = outputs.ReportsLock(reports, ["third"], timeout=0)
+    assert third.stale and "took over a stale lock" in third.stale and "command: killed" in third.stale
+    assert third.stale_holder["command"] == ["killed"]
+    third.release()
+    assert (reports / outputs.LOCK).read_bytes() == b""
+
+
+# --------------------------------------------------------------------------- pessimistic first
+
+
+def test_the_in_progress_state_replaces_every_verdict(tmp_path):
+    reports = tmp_path / "reports"
+    report_files.write_reports(reports, health(), history=None, html_report=False)
+    (reports / "report.html").write_text("<p>OLD VERDICT</p>")
+    report_files.record_published(reports, "report.html")
+    problems: list[str] = []
+    report_files.write_in_progress(reports, "2026-01-01T00:00:00Z", ["pytest", "checks/", "<b>"], problems=problems)
+    assert problems == []
+    doc = json.loads((reports / "health.json").read_text())
+    assert doc["in_progress"] and doc["exit"]["status"] is None and doc["command"] == ["pytest", "checks/", "<b>"]
+    assert doc["confidence"] == "in_progress" and doc["started"] == "2026-01-01T00:00:00Z"
+    for badge in (reports / "badges").iterdir():
+        assert "session in progress" in badge.read_text(), badge.name
+    page = (reports / "report.html").read_text()
+    assert "session in progress" in page and "&lt;b&gt;" in page and "OLD VERDICT" not in page
+    assert not (reports / page_path(("E_256", "run_01"))).exists()  # the earlier run pages go too
+
+
+def test_an_in_progress_write_that_fails_removes_the_earlier_verdict(tmp_path, monkeypatch):
+    reports = tmp_path / "reports"
+    report_files.write_reports(reports, health(), history=None, html_report=False)
+    real = outputs.write_bytes_atomic
+
+    def full_disk(path, data):
+        if Path(path).name == "health.json":
+            raise OSError(27, "File too large")
+        return real(path, data)
+
+    monkeypatch.setattr(outputs, "write_bytes_atomic", full_disk)
+    problems, unwritten = [], []
+    report_files.write_in_progress(reports, "t", ["pytest"], problems=problems, unwritten=unwritten)
+    assert unwritten == ["health.json"] and "health.json (session in progress) not written" in problems[0]
+    assert not (reports / "health.json").exists()  # never the earlier verdict
+
+
+def test_an_output_that_fails_marks_the_verdict_written_last(tmp_path, monkeypatch):
+    """A run page that cannot be written: health.json and the overall badge, written after it,
+    say so (exit status 1), never "all passed"."""
+    reports = tmp_path / "reports"
+    real = outputs.write_bytes_atomic
+
+    def no_pages(path, data):
+        if Path(path).suffix == ".html":
+            raise OSError(28, "No space left on device")
+        return real(path, data)
+
+    monkeypatch.setattr(outputs, "write_bytes_atomic", no_pages)
+    problems, unwritten = [], []
+    doc = _second_health()
+    doc["runs"][0]["outcome"] = "error"  # a run page to write (the verdict as built: "all passed")
+    doc["cases"] = []
+    report_files.write_reports(reports, doc, history=None, html_report=False, problems=problems, unwritten=unwritten)
+    written = json.loads((reports / "health.json").read_text())
+    assert unwritten == ["runs/E_512/run_01.html"]
+    assert written["exit"] == {"status": 1, "summary": "all passed; not written: runs/E_512/run_01.html"}
+    assert written["unwritten"] == unwritten and written["confidence"] == "failed"
+    assert "not written: runs/E_512/run_01.html" in (reports / "badges" / "estimator-health.svg").read_text()

@@ -4,8 +4,14 @@ reports directory, ``--html``, odd run names. Every file a test makes is inside 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import resource
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -154,7 +160,7 @@ def test_links_inside_reports_are_never_followed(pytester, checkout):
     (reports / "runs").rename(checkout.parent / "old-runs")
     (reports / "runs").symlink_to(outside / "pages")
     manifest = json.loads((reports / ".dhstats-manifest.json").read_text())
-    manifest["files"].append("runs/keep.txt")
+    manifest["files"]["runs/keep.txt"] = {"sha256": hashlib.sha256(b"keep").hexdigest(), "bytes": 4}
     (reports / ".dhstats-manifest.json").write_text(json.dumps(manifest))
     write_run(runs, "run_01", n=64, seed=3, **NOISE)  # passes now: no page to write
     gate(pytester, checkout, "--results", "../E_64")
@@ -178,9 +184,10 @@ def test_an_occupied_report_path_is_a_message_not_a_traceback(pytester, checkout
     (checkout / "reports" / "report.html").mkdir(parents=True)
     result = gate(pytester, checkout, "--results", "../E_64")
     out = result.stdout.str() + result.stderr.str()
-    assert result.ret == 0 and "Traceback" not in out  # the exit status stays the gate's
-    assert f"dhstats: {checkout / 'reports' / 'report.html'} not written: Is a directory" in out
-    assert health(checkout)["exit"]["status"] == 0
+    assert result.ret == 1 and "Traceback" not in out  # an output not written: never exit 0
+    assert "dhstats: report.html not written: Is a directory" in out
+    assert health(checkout)["exit"] == {"status": 1, "summary": "all passed; not written: report.html"}
+    assert not list((checkout / "reports").glob("*.tmp"))
 
 
 # --------------------------------------------------------------------------- each output on its own
@@ -269,10 +276,186 @@ def test_a_link_where_the_example_goes_is_replaced(pytester, checkout, target):
     (outside / "E_example").mkdir(parents=True)
     (outside / "E_example" / "keep.txt").write_text("keep")
     (checkout / "reports").mkdir()
-    (checkout / "reports" / "example").symlink_to(checkout.parent / target)
+    (checkout / "reports" / ".dhstats-example").symlink_to(checkout.parent / target)
     before = _tree(outside)
-    result = gate(pytester, checkout)  # no --results: the embedded example under reports/example
+    result = gate(pytester, checkout)  # no --results: the embedded example under reports/.dhstats-example
     assert result.ret == 1 and "Traceback" not in result.stdout.str() + result.stderr.str()
     assert _tree(outside) == before
-    assert not (checkout / "reports" / "example").is_symlink()
-    assert sorted(p.name for p in (checkout / "reports").iterdir() if p.name.startswith("example")) == ["example"]
+    assert not (checkout / "reports" / ".dhstats-example").is_symlink()
+    assert sorted(p.name for p in (checkout / "reports").iterdir() if "example" in p.name) == [".dhstats-example"]
+
+
+def test_a_users_files_where_the_example_went_are_never_removed(pytester, checkout):  # noqa: F811
+    """reports/example/ (where the example used to go) is the user's; so is a
+    reports/.dhstats-example/ the gate did not mark: the session refuses (exit 4), deletes nothing."""
+    reports = checkout / "reports"
+    (reports / "example").mkdir(parents=True)
+    (reports / "example" / "notes.txt").write_text("mine")
+    result = gate(pytester, checkout)
+    assert result.ret == 1 and (reports / "example" / "notes.txt").read_text() == "mine"
+    marker = reports / ".dhstats-example" / ".written-by-dhstats"
+    marker.unlink()
+    (reports / ".dhstats-example" / "notes.txt").write_text("mine too")
+    result = gate(pytester, checkout)
+    assert result.ret == 4 and "was not written by the gate" in result.stderr.str()
+    assert (reports / ".dhstats-example" / "notes.txt").read_text() == "mine too"
+    assert health(checkout)["exit"]["status"] is None  # the session started: in progress, never the last verdict
+    line = json.loads((reports / "history.jsonl").read_text().splitlines()[-1])
+    assert line["exit"]["status"] is None and "ended without a verdict" in line["exit"]["summary"]
+
+
+# --------------------------------------------------------------------------- outputs that never outlive their session
+
+SLOW_PLUGIN = """
+import time
+def pytest_runtest_call(item):
+    time.sleep({seconds})
+"""
+VERDICT_FILES = ("health.json", "badges/estimator-health.svg", "report.html")
+
+
+def _verdicts(reports: Path) -> dict[str, bytes]:
+    return {rel: (reports / rel).read_bytes() for rel in VERDICT_FILES if (reports / rel).is_file()}
+
+
+def _popen(checkout: Path, *args: str, fsize: int | None = None) -> subprocess.Popen:  # noqa: F811
+    """``python -m pytest checks/ ARGS`` from the checkout, in the background; ``fsize``: the
+    largest file it may write (RLIMIT_FSIZE, as ``ulimit -f``: a full disk)."""
+    def limit():
+        if fsize is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+
+    return subprocess.Popen([sys.executable, "-m", "pytest", "checks/", "-p", "no:cacheprovider", "--max-plots", "0",
+                             *args], cwd=checkout, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=limit, env={**os.environ, "PYTHONPATH": str(checkout)})
+
+
+def _in_progress(reports: Path, files=VERDICT_FILES) -> list[str]:
+    """The files among ``files`` that show the "session in progress" state."""
+    out = []
+    for rel in files:
+        text = (reports / rel).read_text() if (reports / rel).is_file() else ""
+        if rel == "health.json" and text and json.loads(text)["exit"]["status"] is None and json.loads(text)["in_progress"]:
+            out.append(rel)
+        elif rel != "health.json" and "session in progress" in text:
+            out.append(rel)
+    return out
+
+
+def _wait_for_in_progress(proc: subprocess.Popen, reports: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if "health.json" in _in_progress(reports, ("health.json",)):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no in-progress health.json (exit {proc.poll()})")
+
+
+def _biased(checkout: Path, name: str = "E_bad") -> Path:  # noqa: F811
+    root = checkout.parent / name
+    for i in range(1, 4):
+        write_run(root, f"run_{i:02d}", n=64, seed=40 + i, defects=["biased_gdotv"])
+    return root
+
+
+@pytest.mark.parametrize("html", [True, False])
+def test_a_failed_write_never_leaves_the_last_pass(pytester, checkout, healthy, html):  # noqa: F811
+    """A passing session, then a failing one whose writes fail (RLIMIT_FSIZE of 40 kB, as a full
+    disk): health.json, the overall badge and report.html are the new session's verdict or the
+    in-progress state, never the earlier pass; the failed writes are named, the exit status is
+    non-zero, no temporary file is left."""
+    reports = checkout / "reports"
+    no_html = () if html else ("-p", "no:html")
+    assert gate(pytester, checkout, "--results", "../E_64", *no_html).ret == 0
+    old = _verdicts(reports)
+    assert set(old) == set(VERDICT_FILES) - ({"report.html"} if not html else set())
+    _biased(checkout)
+    proc = _popen(checkout, "--results", "../E_bad", *no_html, fsize=40_000)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1 and "Traceback" not in out + err and "INTERNALERROR" not in out + err
+    assert "health.json not written: OSError: [Errno 27] File too large" in out
+    new = _verdicts(reports)
+    for rel, data in new.items():
+        assert data != old.get(rel), f"{rel}: the earlier session's verdict"
+    assert "health.json" in _in_progress(reports)  # 40 kB is too small for its verdict
+    badge = new["badges/estimator-health.svg"].decode()
+    assert "session in progress" in badge or "not written: health.json" in badge
+    if html:
+        assert "report.html" in _in_progress(reports) and "report.html not written" in out
+    assert not [p for p in reports.rglob("*") if p.name.endswith(".tmp")]
+    line = json.loads((reports / "history.jsonl").read_text().splitlines()[-1])
+    assert line["exit"]["status"] == 1 and "not written: health.json" in line["exit"]["summary"]
+
+
+def test_a_killed_session_leaves_its_in_progress_state(pytester, checkout, healthy):  # noqa: F811
+    """A passing session, then one killed by SIGKILL mid-way (out of memory, a CI timeout): the
+    in-progress state (grey badge, exit.status null), never the earlier pass; the next session
+    takes the stale lock over, says so, removes the killed one's temporary files and records in
+    the history that it ended without a verdict."""
+    reports = checkout / "reports"
+    assert gate(pytester, checkout, "--results", "../E_64").ret == 0
+    old = _verdicts(reports)
+    (checkout / "slow.py").write_text(SLOW_PLUGIN.format(seconds=0.2))
+    proc = _popen(checkout, "--results", "../E_64", "-p", "slow")
+    _wait_for_in_progress(proc, reports)
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert _in_progress(reports) == list(VERDICT_FILES)
+    assert all(_verdicts(reports)[rel] != old[rel] for rel in VERDICT_FILES)
+    assert "#d3d3d3" in (reports / "badges" / "estimator-health.svg").read_text().lower()  # grey (lightgrey)
+    assert list(reports.glob(".dhstats-*.tmp"))  # pytest-html's reserved name: the next session removes it
+    result = gate(pytester, checkout, "--results", "../E_64")
+    assert result.ret == 0
+    assert f"took over a stale lock of {reports} (pid {proc.pid}," in result.stdout.str()
+    assert not [p for p in reports.rglob("*") if p.name.endswith(".tmp")]
+    lines = [json.loads(ln) for ln in (reports / "history.jsonl").read_text().splitlines()]
+    assert [ln["exit"]["status"] for ln in lines] == [0, None, 0]
+    assert lines[1]["no_verdict"] and f"pid {proc.pid} was killed" in lines[1]["exit"]["summary"]
+
+
+def test_two_sessions_on_one_reports_directory_never_mix(pytester, checkout, healthy):  # noqa: F811
+    """A passing session holds reports/; a failing one started meanwhile waits for it (then
+    writes its own verdict whole) or, past --lock-timeout, exits 4 naming the holder."""
+    reports = checkout / "reports"
+    _biased(checkout)
+    (checkout / "slow.py").write_text(SLOW_PLUGIN.format(seconds=0.05))
+    first = _popen(checkout, "--results", "../E_64", "-p", "slow")
+    _wait_for_in_progress(first, reports)
+    refused = _popen(checkout, "--results", "../E_bad", "--lock-timeout", "0.5")
+    out, err = refused.communicate(timeout=120)
+    assert refused.returncode == 4, out + err
+    assert f"another gate session is writing there (pid {first.pid}, started " in err and "-p slow" in err
+    second = _popen(checkout, "--results", "../E_bad")  # waits (default 60 s) for the first
+    first.communicate(timeout=300)
+    out, err = second.communicate(timeout=300)
+    assert first.returncode == 0 and second.returncode == 1, out + err
+    h = health(checkout)
+    assert [s["name"] for s in h["run_sets"]] == ["E_bad"] and h["exit"]["status"] == 1
+    assert "dhstats gate: E_bad" in (reports / "report.html").read_text()
+    assert h["exit"]["summary"] in (reports / "badges" / "estimator-health.svg").read_text()
+
+
+# --------------------------------------------------------------------------- a deselected case is not a passed case
+
+
+def test_deselected_cases_are_counted_and_never_green(pytester, checkout):  # noqa: F811
+    _biased(checkout)
+    assert gate(pytester, checkout, "--results", "../E_bad").ret == 1  # the agreement checks fail
+    result = gate(pytester, checkout, "--results", "../E_bad", "-k", "not agreement")
+    assert result.ret == 0
+    h = health(checkout)
+    assert h["confidence"] == "partial" and h["counts"]["deselected"] == 3 * 3 * 2 + 3 * 2
+    assert sorted(h["deselected"]) == ["linear_agreement", "linquad_agreement", "pooled_linear_agreement",
+                                       "pooled_linquad_agreement"]
+    assert "E_bad/run_01/eta=8e-07" in h["deselected"]["linear_agreement"]
+    assert h["exit"] == {"status": 0, "summary": "all passed; 24 deselected"}
+    badge = (checkout / "reports" / "badges" / "estimator-health.svg").read_text()
+    assert f"{h['counts']['cases']['passed']} passed · 24 deselected" in badge and "#ffbf00" in badge
+    result = gate(pytester, checkout, "--results", "../E_bad", "-k", "nomatch")
+    assert result.ret == 5
+    h = health(checkout)
+    assert h["exit"]["status"] == 5 and h["confidence"] == "failed"
+    line = json.loads((checkout / "reports" / "history.jsonl").read_text().splitlines()[-1])
+    assert line["exit"]["status"] == 5 and line["deselected"] == h["counts"]["deselected"]

@@ -275,6 +275,7 @@ def test_the_example_lives_in_a_marked_directory_and_a_users_is_never_removed(tm
     assert (reports / outputs.EXAMPLE_DIR / "notes.txt").read_text() == "mine too"
 
 
+@pytest.mark.slow
 def test_a_killed_sessions_example_temporaries_are_removed_only_when_marked(tmp_path):
     reports = tmp_path / "reports"
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
@@ -291,6 +292,7 @@ def test_a_killed_sessions_example_temporaries_are_removed_only_when_marked(tmp_
 # --------------------------------------------------------------------------- the lock
 
 
+@pytest.mark.slow
 def test_the_lock_names_its_holder_and_a_dead_holder_is_stale(tmp_path):
     reports = tmp_path / "reports"
     reports.mkdir()

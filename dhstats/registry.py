@@ -231,6 +231,12 @@ def records_for(c: Check, run_set: str, eta: float | None, cases_of: Callable[[s
     return RunSetRecords(run_set, eta, by_set, base, c.pools, est)
 
 
+def judged_by(judge: Callable) -> Check:
+    """The check whose judge is ``judge`` (for code that reads one check's cases by what it
+    computes, e.g. :func:`dhstats.run_checks.check_truncation_ratio`, not by its name)."""
+    return next(c for c in _CHECKS if c.judge == judge)
+
+
 def check(name: str) -> Check:
     """The check called ``name`` (KeyError with the known names otherwise)."""
     for c in _CHECKS:

@@ -231,6 +231,16 @@ def records_for(c: Check, run_set: str, eta: float | None, cases_of: Callable[[s
     return RunSetRecords(run_set, eta, by_set, base, c.pools, est)
 
 
+def pooled_verdict(name: str, run_set: str, eta: float, cases: Sequence[Mapping], k: float,
+                   companion: Sequence[Mapping] = (), *, tolerance: float | None = None,
+                   alpha: float = 0.05) -> Verdict:
+    """The verdict of the pooled agreement check ``name`` of ``run_set`` at ``eta`` from its runs'
+    case dicts (:func:`dhstats.agreement.pooled_agreement` of the check's estimator, stamped)."""
+    c = check(name)
+    return agreement.pooled_agreement(c.estimator, eta, cases, k, companion, tolerance=tolerance,
+                                      alpha=alpha).at(name, run_set, None, eta)
+
+
 def judged_by(judge: Callable) -> Check:
     """The check whose judge is ``judge`` (for code that reads one check's cases by what it
     computes, e.g. :func:`dhstats.run_checks.check_truncation_ratio`, not by its name)."""

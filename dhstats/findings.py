@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from . import registry
+from .rendered import figure_kind
 from .run_checks import check_truncation_ratio
 from .wording import num
 
@@ -35,7 +36,6 @@ CONSTANT = 1.1  # pooled ratios within a factor 1.1 across ≥ 3 η: constant
 MIN_ETAS = 3  # never judge "constant across η" from two η
 NEAR_ONE = 0.05  # a truncation ratio within a quarter of the excess of 1 (5–10 %) has reached it
 FIGURE = "pooled_ratio"
-FIGURE_WORDS = "Prediction / ΔH_true per run and pooled"  # its caption (dhstats.plots.CAPTIONS)
 _Q = re.compile(r"^ratio_q([0-9.]+)$")
 
 
@@ -50,7 +50,7 @@ class SetFinding:
 
     @property
     def figure_caption(self) -> str:
-        return f"{FIGURE_WORDS} — {self.run_set}"
+        return f"{figure_kind(self.figure).caption} — {self.run_set}"
 
 
 def _finite(x) -> bool:

@@ -107,3 +107,42 @@ def test_estimators_are_objects_with_their_checks():
         (LINEAR, "linear_agreement", "pooled_linear_agreement", "baseline_linear_ratio"),
         (LINQUAD, "linquad_agreement", "pooled_linquad_agreement", "baseline_linquad_ratio")]
     assert (LINEAR.label, LINQUAD.symbol) == ("the linear prediction", "ηG_q + ½η²Q")
+
+
+def test_adding_a_figure_is_one_entry_and_one_function(tmp_path, request):
+    """A new figure — one function, one :data:`dhstats.rendered.FIGURES` entry — is drawn by the
+    gate for the failing cases of a check that names it (one more entry: the check's), shown on
+    the run page under its caption, and written by ``dhstats plot``, with no other change."""
+    from builders import write_run
+    from matplotlib.figure import Figure
+
+    from dhstats.cli import main
+    from dhstats.rendered import FigureKind, FigureScope, register_figure, unregister_figure
+    from dhstats.session import Session
+    from dhstats.settings import parse
+
+    def truth_vs_eta(run, settings=None):
+        fig = Figure(figsize=(3, 2))
+        fig.add_subplot().plot(run.etas, [e.delta_h_true for e in run.entries], "o", gid="truth")
+        return fig
+
+    register_figure(FigureKind("truth_vs_eta", FigureScope.RUN, "ΔH_true at each η of the run", "ΔH_true vs η",
+                               truth_vs_eta, settings=True))
+    request.addfinalizer(lambda: unregister_figure("truth_vs_eta"))
+
+    def check_positive_truth(ctx, e):
+        return ctx.verdict("passed" if e.delta_h_true > 0 else "failed", f"ΔH_true = {e.delta_h_true:.3g}.")
+
+    registry.register(registry.Check("positive_truth", registry.Scope.CASE, "pos", "ΔH_true is positive",
+                                     check_positive_truth, ("truth_vs_eta",)))
+    request.addfinalizer(lambda: registry.unregister("positive_truth"))
+    write_run(tmp_path / "E_64", "run_01", n=64, seed=1)
+    health = Session(parse({"reports": str(tmp_path / "reports"), "history": "none", "max_plots": "1"}),
+                     [tmp_path / "E_64"]).run()
+    assert any(c["check"] == "positive_truth" and c["outcome"] == "failed" for c in health["cases"])
+    page = (tmp_path / "reports" / "runs" / "E_64" / "run_01.html").read_text()
+    assert "ΔH_true at each η of the run — E_64/run_01" in page  # drawn by the gate, shown on the page
+    out = tmp_path / "plots"
+    assert main(["plot", "--results", str(tmp_path / "E_64"), "--figure", "truth_vs_eta", "--out", str(out),
+                 "--dpi", "20"]) == 0
+    assert [f.name for f in out.iterdir()] == ["E_64_run_01_truth_vs_eta.png"]

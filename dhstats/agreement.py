@@ -54,6 +54,11 @@ class Estimator:
         """"the linear prediction"."""
         return f"the {self.word} prediction"
 
+    @property
+    def ratio_label(self) -> str:
+        """"(ηG_q + ½η²Q) / ΔH_true": the prediction over the measurement, for axes."""
+        return f"({self.symbol}) / ΔH_true" if " " in self.symbol else f"{self.symbol} / ΔH_true"
+
     def difference_sigma(self, sig: Sigmas):
         """σ of prediction − ΔH_true (σ_lin or σ_lq, a :class:`dhstats.sigmas.Sigma`; None: not available)."""
         return getattr(sig, self.name)

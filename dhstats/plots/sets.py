@@ -18,7 +18,6 @@ from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator, NullL
 from .. import registry
 from .base import C_BAND, C_HIGHLIGHT, C_TRUE, FONT, MissingData, figure, log_eta_axis, note
 
-KINDS = (("linear", "ηG / ΔH_true"), ("linquad", "(ηG_q + ½η²Q) / ΔH_true"))
 PALETTE = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink",
            "tab:gray", "tab:olive", "tab:cyan", "tab:red")
 
@@ -76,10 +75,11 @@ def pooled_ratio(cases: Sequence[Mapping]) -> Figure:
     for linear and one for lin+quad on the same x range. A dashed line marks 1."""
     cases = _records(cases)
     panels = []
-    for kind, label in KINDS:
-        runs = [c for c in cases if c.get("check") == registry.estimator(kind).case and _name(c.get("run")) is not None
+    for est in registry.estimators():
+        kind, label = est.name, est.estimator.ratio_label
+        runs = [c for c in cases if c.get("check") == est.case and _name(c.get("run")) is not None
                 and _pos(c.get("eta")) and _num(c.get("ratio")) is not None]
-        pooled = [c for c in cases if c.get("check") == registry.estimator(kind).pooled
+        pooled = [c for c in cases if c.get("check") == est.pooled
                   and _pos(c.get("eta")) and _num(c.get("ratio")) is not None]
         if runs or pooled:
             panels.append((kind, label, runs, pooled))
@@ -197,8 +197,9 @@ def ratio_vs_e(health: Mapping) -> Figure:
     panels on the same x range; a dashed line marks 1."""
     E = _set_e(health)
     panels = []
-    for kind, label in KINDS:
-        pts = [c for c in _records(_map(health).get("cases")) if c.get("check") == registry.estimator(kind).pooled
+    for est in registry.estimators():
+        kind, label = est.name, est.estimator.ratio_label
+        pts = [c for c in _records(_map(health).get("cases")) if c.get("check") == est.pooled
                and _name(c.get("run_set")) in E and _pos(c.get("eta")) and _num(c.get("ratio")) is not None]
         if pts:
             panels.append((kind, label, pts))

@@ -102,7 +102,8 @@ LINQUAD = Estimator(
     "linquad", "lin+quad", "ηG_q + ½η²Q",
     "even with the curvature term the prediction misses the measurement: a biased gdotv/vHvv, or "
     "higher-order terms matter at this η",
-    {"paired": "σ_lq = se_sum(η·g̃ + ½η²·q̃ − ψ), paired: the prediction and ΔH_true share their sequences",
+    {"paired": "σ_lq = se_sum(η·g̃ + ½η²·q̃ − ψ), paired: the prediction and ΔH_true "
+               "share their sequences",
      "paired-no-q": "σ_lq = √(se_sum(η·g̃ − ψ)² + (½η²σ_Q)²), paired but for the curvature term (no "
                     "per-sequence vhvv)",
      "independent": "σ_lq = √((ησ_G)² + (½η²σ_Q)² + σ_true²), independent: no per-sequence data to pair"},
@@ -197,11 +198,11 @@ def _agreement(ctx: RunContext, e: Entry, est: Estimator) -> Judgement:
     diff_sigma = est.difference_sigma(sig)
     pred_sigma = est.prediction_sigma(sig)
     if pred is None:
-        return ctx.verdict("skipped", "no approx.quadratic block.")
+        return ctx.judgement("skipped", "no approx.quadratic block.")
     if diff_sigma is None or sig.true is None:
         missing = ("σ_G: neither approx.per_sequence nor approx.variance.se_shard" if sig.g is None
                    else "σ_Q: no per_sequence_vhvv and no se_vHvv")
-        return ctx.verdict("skipped", f"no {missing}.")
+        return ctx.judgement("skipped", f"no {missing}.")
     k, truth = ctx.settings.k, e.delta_h_true
     z = stats.agreement_z(pred, truth, diff_sigma.value)
     cov = sig.cov(est.name)
@@ -230,16 +231,16 @@ def _agreement(ctx: RunContext, e: Entry, est: Estimator) -> Judgement:
         nums = replace(nums, sigma_q=None if sig.q is None else sig.q.value,
                        sigma_q_source=None if sig.q is None else sig.q.source)
     if not math.isfinite(z) or not all(math.isfinite(x) for x in (pred, truth, diff_sigma.value)):
-        return ctx.verdict("failed", f"not finite: z = {fmt(z)} ({detail}).", reason=Reason.NOT_FINITE, typed=nums,
-                           detail=detail)
+        return ctx.judgement("failed", f"not finite: z = {fmt(z)} ({detail}).", reason=Reason.NOT_FINITE, typed=nums,
+                             detail=detail)
     failed = not abs(z) <= k
     rule = f"|z| = {num(abs(z))} > k = {k:g}" if failed else f"|z| ≤ k = {k:g}"
     finding, meaning = _diagnosis(ctx, est, sig, z) if failed else (None, None)
     if finding:
         nums = replace(nums, finding=finding)
-    return ctx.verdict("failed" if failed else "passed",
-                       agreement_message(failed, detail, rule, meaning or est.meaning, resolution), typed=nums,
-                       detail=detail)
+    return ctx.judgement("failed" if failed else "passed",
+                         agreement_message(failed, detail, rule, meaning or est.meaning, resolution), typed=nums,
+                         detail=detail)
 
 
 # --------------------------------------------------------------------------- pooled over runs

@@ -77,8 +77,8 @@ def check_consistency(ctx: RunContext, e: Entry) -> Judgement:
                    f"(first at [{i}]: {T[i]:g} vs {first[i]:g}): not the same E-batch")
     tail = f" Not checked: {'; '.join(not_checked)}." if not_checked else ""
     if bad:
-        return ctx.verdict("failed", "; ".join(bad) + "." + tail, **nums)
-    return ctx.verdict("passed", "sums, reconstruction and alignment hold." + tail, **nums)
+        return ctx.judgement("failed", "; ".join(bad) + "." + tail, **nums)
+    return ctx.judgement("passed", "sums, reconstruction and alignment hold." + tail, **nums)
 
 
 def _quadratic_consistency(run: Run, nums: dict, not_checked: list[str]) -> list[str]:
@@ -115,8 +115,8 @@ def check_snis_weights(ctx: RunContext, e: Entry) -> Judgement:
         bad.append(f"weights_sum = {e.weights_sum:.4g}, expected > 0")
     nums = {"sum_weights": total, "min_weight": float(w.min())}
     if bad:
-        return ctx.verdict("failed", "; ".join(bad) + ".", **nums)
-    return ctx.verdict("passed", f"weights ≥ 0, Σ w̃ = {total:.9g}.", **nums)
+        return ctx.judgement("failed", "; ".join(bad) + ".", **nums)
+    return ctx.judgement("passed", f"weights ≥ 0, Σ w̃ = {total:.9g}.", **nums)
 
 
 def check_snis_reliability(ctx: RunContext, e: Entry) -> Judgement:
@@ -125,8 +125,8 @@ def check_snis_reliability(ctx: RunContext, e: Entry) -> Judgement:
     w = e.normalized_weights
     n = w.size
     if not (w > 0).any():  # loadable input, but ESS and k̂ are undefined
-        return ctx.verdict("failed", "no positive weight: ESS and k̂ undefined.",
-                           reason=Reason.NOT_FINITE)
+        return ctx.judgement("failed", "no positive weight: ESS and k̂ undefined.",
+                             reason=Reason.NOT_FINITE)
     ess = stats.kish_ess(w)
     frac = ess / n
     with np.errstate(divide="ignore"):
@@ -140,15 +140,15 @@ def check_snis_reliability(ctx: RunContext, e: Entry) -> Judgement:
     if fit.khat is not None and not fit.khat <= kmax:
         bad.append(f"Pareto k̂ = {fit.khat:.3f} > {kmax:.3f}: the weight tail is too heavy for SNIS")
     if bad:
-        return ctx.verdict("failed", "; ".join(bad) + ".", **nums)
+        return ctx.judgement("failed", "; ".join(bad) + ".", **nums)
     if fit.khat is None:
         if frac >= 0.99:  # weights ≈ equal: nothing to fit, and nothing to fear
-            return ctx.verdict("passed",
-                               f"ESS/n = {frac:.4f}; k̂ not estimable ({fit.reason}): weights nearly uniform.", **nums)
-        return ctx.verdict("skipped",
-                           f"ESS/n = {frac:.3g} passes but k̂ cannot be estimated: {fit.reason}.",
-                           reason=Reason.INCONCLUSIVE, **nums)
-    return ctx.verdict("passed", f"ESS/n = {frac:.3g}, k̂ = {fit.khat:.3f} ≤ {kmax:.3f}.", **nums)
+            return ctx.judgement("passed",
+                                 f"ESS/n = {frac:.4f}; k̂ not estimable ({fit.reason}): weights nearly uniform.", **nums)
+        return ctx.judgement("skipped",
+                             f"ESS/n = {frac:.3g} passes but k̂ cannot be estimated: {fit.reason}.",
+                             reason=Reason.INCONCLUSIVE, **nums)
+    return ctx.judgement("passed", f"ESS/n = {frac:.3g}, k̂ = {fit.khat:.3f} ≤ {kmax:.3f}.", **nums)
 
 
 def check_se_consistency(ctx: RunContext) -> Judgement:
@@ -165,7 +165,7 @@ def check_se_consistency(ctx: RunContext) -> Judgement:
         pairs.append(("se_vHvv", "q̃", q.se_vhvv, one.q, q.num_shards or run.num_shards))
     if not pairs:
         why = "no per-sequence data" if run.gdotv is None else "no reported SEs"
-        return ctx.verdict("skipped", f"nothing to compare: {why}.")
+        return ctx.judgement("skipped", f"nothing to compare: {why}.")
     lo, hi = st.se_ratio_bounds
     bad, good, nums, scaled, short = [], [], {"reported_se": conv}, [], []
     for name, what, reported, measured, shards in pairs:
@@ -192,12 +192,12 @@ def check_se_consistency(ctx: RunContext) -> Judgement:
         shards = nums["num_shards"]
         head = (f"the producer reports SEs in the shard-mean convention (ρ·num_shards ≈ 1, num_shards = "
                 f"{shards}): use --reported-se shard-mean")
-        return ctx.verdict("failed", failure(head, "; ".join(scaled + good)),
-                           finding="shard_mean_se", **nums)
+        return ctx.judgement("failed", failure(head, "; ".join(scaled + good)),
+                             finding="shard_mean_se", **nums)
     if bad:
         head = "the reported SEs do not measure the per-sequence spread: " + "; ".join(short)
-        return ctx.verdict("failed", failure(head, "; ".join(bad + scaled + good)), **nums)
-    return ctx.verdict("passed", "; ".join(good) + f" within [{lo:.3g}, {hi:.3g}].", **nums)
+        return ctx.judgement("failed", failure(head, "; ".join(bad + scaled + good)), **nums)
+    return ctx.judgement("passed", "; ".join(good) + f" within [{lo:.3g}, {hi:.3g}].", **nums)
 
 
 def check_truncation_ratio(ctx: RunContext, e: Entry) -> Judgement:
@@ -209,7 +209,7 @@ def check_truncation_ratio(ctx: RunContext, e: Entry) -> Judgement:
     run, st = ctx.run, ctx.settings
     if run.gdotv is None or e.h_base is None:
         missing = "approx.per_sequence" if run.gdotv is None else "diagnostics.h_base"
-        return ctx.verdict("skipped", f"needs {missing}, which is missing.")
+        return ctx.judgement("skipped", f"needs {missing}, which is missing.")
     lo, hi = st.ratio_bounds
     cuts = [trunc.truncation(e.eta, run.gdotv, e.normalized_weights, e.token_counts, e.h_new,
                              e.h_base, e.base_entropy, q, st.k) for q in st.keep_quantiles]
@@ -224,8 +224,8 @@ def check_truncation_ratio(ctx: RunContext, e: Entry) -> Judgement:
                  else None for c in cuts})
     broken = [k for k, v in nums.items() if isinstance(v, float) and not math.isfinite(v)]
     if broken:
-        return ctx.verdict("failed", f"not finite: {', '.join(broken)}.",
-                           reason=Reason.NOT_FINITE, **nums)
+        return ctx.judgement("failed", f"not finite: {', '.join(broken)}.",
+                             reason=Reason.NOT_FINITE, **nums)
 
     def state(c):
         if c in out:
@@ -238,12 +238,12 @@ def check_truncation_ratio(ctx: RunContext, e: Entry) -> Judgement:
         f"q={c.keep_quantile:g}: L_S={c.linear:.3g}±{c.sigma_linear:.2g}, Δ_S={c.true:.3g}±{c.sigma:.2g} → {state(c)}"
         for c in cuts)
     if out:
-        return ctx.verdict("failed", failure(
+        return ctx.judgement("failed", failure(
             f"ratio outside [{lo:g}, {hi:g}] beyond {st.k:g}σ at q = "
             f"{', '.join(f'{c.keep_quantile:g}' for c in out)}: on the bulk of the sequences (largest "
             "|η·gdotv| removed) the linear prediction and the measurement disagree — a bias of the "
             "per-sequence gdotv, not a few outliers", desc), **nums)
     if not within:
-        return ctx.verdict("skipped", f"no keep-quantile conclusive (|Δ_S| < {st.k:g}σ_S, or r within its error "
-                           f"of the bounds): {desc}.", reason=Reason.INCONCLUSIVE, **nums)
-    return ctx.verdict("passed", desc + ".", **nums)
+        return ctx.judgement("skipped", f"no keep-quantile conclusive (|Δ_S| < {st.k:g}σ_S, or r within its error "
+                             f"of the bounds): {desc}.", reason=Reason.INCONCLUSIVE, **nums)
+    return ctx.judgement("passed", desc + ".", **nums)

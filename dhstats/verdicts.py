@@ -1,9 +1,10 @@
-"""Verdicts: the records every check returns, and the per-run checks of ``shared/spec/checks.md``.
+"""Verdicts: the records of the checks of ``shared/spec/checks.md``.
 
-A :class:`Verdict` is a small frozen record (outcome, reason, message, numbers; no arrays)
-that the gate asserts, the tables print and the reports render. Missing optional fields give
+A check's judge returns a :class:`Judgement` (outcome, reason, message, numbers); the registry
+stamps the check's name and the case's location on it, which makes a :class:`Verdict`: a small
+frozen record (no arrays) that the gate asserts, the tables print and the reports render. Missing optional fields give
 an explicit *skipped* outcome with the reason, never a pass. A statistic that is not finite
-never passes: :meth:`RunContext.verdict` turns such a pass into a failure with reason
+never passes: :func:`judgement` turns such a pass into a failure with reason
 ``not_finite`` (``h_base = [1e308]*n`` once passed every check).
 
 The checks themselves: :mod:`dhstats.run_checks` (file and SNIS checks, truncation),
@@ -172,8 +173,8 @@ class RunContext:
         self.settings = settings
         self.sigmas = run_sigmas(run, settings.reported_se)
 
-    def verdict(self, outcome, message, *, reason: Reason | None = None, typed: Numbers | None = None,
-                detail: str | None = None, **numbers) -> Judgement:
+    def judgement(self, outcome, message, *, reason: Reason | None = None, typed: Numbers | None = None,
+                  detail: str | None = None, **numbers) -> Judgement:
         """A judgement of this run (see :func:`judgement`): its numbers ``typed``, or as keywords.
         The registry stamps the check's name and the case's location on it."""
         return judgement(outcome, message, numbers if typed is None else typed, reason, detail)
@@ -239,8 +240,3 @@ def judgement(outcome, message, numbers: Numbers | dict | None = None, reason: R
         message = f"not finite: {', '.join(bad)} — a statistic that is NaN or infinite never passes ({message})"
     return Judgement(outcome, message, numbers, reason or _DEFAULT_REASON[outcome], detail)
 
-
-def make_verdict(check, outcome, message, run_set, run, eta, numbers: Numbers | dict, reason: Reason | None = None,
-                 detail: str | None = None) -> Verdict:
-    """:func:`judgement` stamped with its check and location (:meth:`Judgement.at`)."""
-    return judgement(outcome, message, numbers, reason, detail).at(check, run_set, run, eta)

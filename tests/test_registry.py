@@ -55,8 +55,8 @@ def test_adding_a_check_is_one_entry_and_one_function(tmp_path, request):
 
     def check_positive_truth(ctx, e):
         ok = e.delta_h_true > 0
-        return ctx.verdict("passed" if ok else "failed", f"ΔH_true = {e.delta_h_true:.3g} {'>' if ok else '≤'} 0.",
-                           delta_h_true=e.delta_h_true)
+        return ctx.judgement("passed" if ok else "failed", f"ΔH_true = {e.delta_h_true:.3g} {'>' if ok else '≤'} 0.",
+                             delta_h_true=e.delta_h_true)
 
     registry.register(registry.Check("positive_truth", registry.Scope.CASE, "pos", "ΔH_true is positive",
                                      check_positive_truth))
@@ -131,7 +131,7 @@ def test_adding_a_figure_is_one_entry_and_one_function(tmp_path, request):
     request.addfinalizer(lambda: unregister_figure("truth_vs_eta"))
 
     def check_positive_truth(ctx, e):
-        return ctx.verdict("passed" if e.delta_h_true > 0 else "failed", f"ΔH_true = {e.delta_h_true:.3g}.")
+        return ctx.judgement("passed" if e.delta_h_true > 0 else "failed", f"ΔH_true = {e.delta_h_true:.3g}.")
 
     registry.register(registry.Check("positive_truth", registry.Scope.CASE, "pos", "ΔH_true is positive",
                                      check_positive_truth, ("truth_vs_eta",)))

@@ -744,11 +744,11 @@ def test_infinite_h_base_fails_instead_of_passing(healthy):
 
 
 def test_a_pass_with_a_non_finite_number_becomes_a_failure():
-    from dhstats.verdicts import close, make_verdict
+    from dhstats.verdicts import close, judgement
 
-    v = make_verdict("snis_reliability", "passed", "fine.", "E", "run_01", 1e-6, {"ess": math.inf, "khat": None})
+    v = judgement("passed", "fine.", {"ess": math.inf, "khat": None})
     assert v.outcome == Outcome.FAILED and v.reason == Reason.NOT_FINITE and "ess" in v.message
-    assert make_verdict("snis_reliability", "passed", "ok", "E", "r", 1e-6, {"khat": None}).outcome == Outcome.PASSED
+    assert judgement("passed", "ok", {"khat": None}).outcome == Outcome.PASSED
     assert not close(math.inf, 1.0, 1e-6) and not close(math.nan, math.nan, 1e-6) and close(1.0, 1.0 + 1e-9, 1e-6)
 
 

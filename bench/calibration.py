@@ -8,7 +8,7 @@ Healthy runs come from the reference simulator (``dhstats.simulate.simulate_run`
 policy, the producer's η grid, entropy noise 0.01 nats per sequence as the real producer) at
 n = 256 (``--runs``) and n = 2048 (``--runs-large``), each without gradient noise
 (score_noise 0, G/σ_G ≈ 50) and with it (score_noise 0.5, G/σ_G ≈ 2 as in the real files).
-Each run is judged by the gate's own code path (``RunContext`` + ``agreement.check_*``); each
+Each run is judged by the gate's own code path (``RunContext`` + the registry's checks); each
 run is simulated once and reused by every measurement. The policy's exact values are
 R' = dR/dη, R'' = d²R/dη² and ΔH(η) = R(θ+ηv) − R(θ) (``Policy.derivatives``, ``delta_h``).
 
@@ -47,7 +47,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from dhstats import agreement, simulate, stats  # noqa: E402
+from dhstats import registry, simulate, stats  # noqa: E402
 from dhstats.results import RunFile, load_runs, validate  # noqa: E402
 from dhstats.settings import Settings  # noqa: E402
 from dhstats.sigmas import run_parts  # noqa: E402
@@ -62,7 +62,7 @@ SETTINGS = Settings(k=K)
 SET_SIZES = (4, 16, 64)
 POWER = ((1.0, 16), (0.5, 64))  # (b, R): Φ(b√R − 3) = Φ(1) ≈ 84 % for both
 FIELDS = ("z", "prediction", "delta_h_true", "sigma", "sigma_prediction", "sigma_true")
-JUDGE = {"lin": agreement.check_linear_agreement, "lq": agreement.check_linquad_agreement}
+JUDGE = {"lin": registry.check("linear_agreement"), "lq": registry.check("linquad_agreement")}
 
 
 def norm_cdf(x: float) -> float:
@@ -106,7 +106,7 @@ def judge_run(n: int, score_noise: float, seed: int, entropy_noise: float = ENTR
     out: dict = {"G": run.delta_h_per_lr, "sigma_g": ctx.sigmas[ETAS[0]].g.value,
                  "sigma_g_uncentred": stats.se_sum(run.gdotv)}
     for est in JUDGE:
-        cases = [JUDGE[est](ctx, e).to_dict() for e in run.entries]
+        cases = [JUDGE[est].verdict(ctx, e).to_dict() for e in run.entries]
         for f in FIELDS:
             out[f"{est}_{f}"] = np.array([c[f] for c in cases], dtype=float)
         out[f"{est}_paired"] = np.array([c["sigma_source"] == "paired" for c in cases])
@@ -209,7 +209,7 @@ def pooled_failures(pool: dict, variant: str, R: int, shift: float = 0.0, n: int
     for s in range(sets):
         runs = np.arange(s * R, (s + 1) * R)
         for j, eta in enumerate(ETAS):
-            v = agreement.pooled_agreement(check, f"E_{n}", eta, _cases(pool, prefix, runs, j, shift), K)
+            v = registry.pooled_verdict(check, f"E_{n}", eta, _cases(pool, prefix, runs, j, shift), K)
             failed[s, j] = v.outcome == "failed"
             Z[s, j] = v.to_dict()["Z"]
     return failed, Z

@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import calibration as cal  # noqa: E402
-from dhstats import agreement, baseline, simulate  # noqa: E402
+from dhstats import baseline, registry, simulate  # noqa: E402
 from dhstats.settings import Settings  # noqa: E402
 
 N, SCORE_NOISE = 256, 0.5
@@ -61,7 +61,7 @@ def side(pool: dict, prefix: str, per_run: str, pooled: str, runs: np.ndarray, j
         c["prediction"] += offset
         c["z"] = (c["prediction"] - c["delta_h_true"]) / c["sigma"]
         c.update(check=per_run, run_set=name, eta=cal.ETAS[j])
-    p = agreement.pooled_agreement(pooled, name, cal.ETAS[j], cases, cal.K).to_dict()
+    p = registry.pooled_verdict(pooled, name, cal.ETAS[j], cases, cal.K).to_dict()
     return cases + [p]
 
 
@@ -70,7 +70,9 @@ def compare(pool: dict, check: str, cand: np.ndarray, base: np.ndarray, j: int, 
     prefix, per_run, pooled = ESTIMATORS[check]
     c = side(pool, prefix, per_run, pooled, cand, j, shift * dh, "C")
     b = side(pool, prefix, per_run, pooled, base, j, 0.0, "B")
-    return baseline.compare_ratios(check, "C", cal.ETAS[j], c, {"run_set": "B", "cases": b}, settings).to_dict()
+    family = registry.estimator_of(check)
+    return baseline.compare_ratios(family, "C", cal.ETAS[j], c, {"run_set": "B", "cases": b},
+                                   settings).at(check, "C", None, cal.ETAS[j]).to_dict()
 
 
 def masked_rate(hits: np.ndarray, mask: np.ndarray) -> tuple[float, float]:

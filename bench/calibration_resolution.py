@@ -47,7 +47,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import calibration as cal  # noqa: E402
-from dhstats import agreement, equivalence, simulate  # noqa: E402
+from dhstats import agreement, equivalence, registry, simulate  # noqa: E402
 
 CHECK = "pooled_linear_agreement"
 ALPHA = 0.05
@@ -89,7 +89,7 @@ def resolution_rows(pool: dict, dh: np.ndarray) -> list[dict]:
             for j in range(len(dh)):
                 base = planted(pool, runs, j, 0.0)
                 b = equivalence.resolution(cal.K, [c["delta_h_true"] for c in base], [c["sigma"] for c in base])
-                v = agreement.pooled_agreement(CHECK, "E", cal.ETAS[j], planted(pool, runs, j, (-1) ** s * b * dh[j]),
+                v = registry.pooled_verdict(CHECK, "E", cal.ETAS[j], planted(pool, runs, j, (-1) ** s * b * dh[j]),
                                                cal.K)
                 hit[s, j], stated[s, j] = str(v.outcome) == "failed", b
         rate, se = cal.cluster_rate(hit)
@@ -103,7 +103,7 @@ def resolution_rows(pool: dict, dh: np.ndarray) -> list[dict]:
 
 
 def _heterogeneous(check: str, cases: list[dict], eta: float) -> bool:
-    return str(agreement.pooled_agreement(check, "E", eta, cases, cal.K).reason) == "heterogeneous"
+    return str(registry.pooled_verdict(check, "E", eta, cases, cal.K).reason) == "heterogeneous"
 
 
 def heterogeneity_rows(pool: dict, dh: np.ndarray, splits: tuple[float, ...] = SPLITS) -> dict:
@@ -182,7 +182,7 @@ def tost_rows(pool: dict, dh: np.ndarray, deltas: tuple[float, ...] = DELTAS) ->
                 shown, theory = np.zeros((len(sets), len(dh)), bool), np.zeros((len(sets), len(dh)))
                 for s, runs in enumerate(sets):
                     for j in range(len(dh)):
-                        v = agreement.pooled_agreement(CHECK, "E", cal.ETAS[j], planted(pool, runs, j, shift * dh[j]),
+                        v = registry.pooled_verdict(CHECK, "E", cal.ETAS[j], planted(pool, runs, j, shift * dh[j]),
                                                        cal.K, tolerance=delta, alpha=ALPHA)
                         shown[s, j] = str(v.outcome) == "passed"
                         se = v.to_dict()["ratio_se"]

@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from .baseline import CHECKS, EFFICIENCY, RATIO_CHECKS, outcome_changes
+from . import registry
+from .baseline import outcome_changes
 from .wording import num
 
 CHANGES_SHOWN = 10  # outcome changes listed in the terminal (all are in health.json)
@@ -24,13 +25,19 @@ def block(source: Mapping, matched: Mapping[str, str], unmatched: Sequence[Mappi
     None when they were not read (an interrupted session): no ``changes`` then."""
     out = {**source, "matched": dict(matched), "unmatched": [dict(u) for u in unmatched]}
     if baseline_cases is not None:
-        out["changes"] = outcome_changes(cases, baseline_cases, matched)
+        comparisons = {c.name for c in registry.baseline_checks()}
+        out["changes"] = outcome_changes(cases, baseline_cases, matched, comparisons)
     return out
+
+
+def _ratio_words() -> dict[str, str]:
+    """Each check of a pooled ratio against the baseline → its estimator's word (registry order)."""
+    return {c.name: c.estimator.word for c in registry.ratio_comparisons()}
 
 
 def _worst_resolution(cases: Sequence[Mapping]) -> float | None:
     values = [math.inf if c.get("resolution") is None else c["resolution"] for c in cases
-              if c["check"] in RATIO_CHECKS and "resolution" in c and c["outcome"] != "skipped"]
+              if c["check"] in _ratio_words() and "resolution" in c and c["outcome"] != "skipped"]
     return max(values) if values else None
 
 
@@ -67,13 +74,14 @@ def set_lines(health: Mapping) -> list[str]:
     if not base:
         return []
     out = [f"against the baseline ({base['kind']}: {base['source']}):"]
-    mine = [c for c in health["cases"] if c["check"] in CHECKS]
+    mine = [c for c in health["cases"] if c["check"] in {b.name for b in registry.baseline_checks()}]
+    efficiency = {b.name for b in registry.baseline_checks() if b.estimator is None}
     for cand, theirs in base["matched"].items():
         parts = []
-        for check, (word, _, _) in RATIO_CHECKS.items():
+        for check, word in _ratio_words().items():
             cases = sorted((c for c in mine if c["check"] == check and c["run_set"] == cand), key=lambda c: c["eta"])
             parts.append(_estimator_text(word, cases))
-        eff = [c for c in mine if c["check"] == EFFICIENCY and c["run_set"] == cand]
+        eff = [c for c in mine if c["check"] in efficiency and c["run_set"] == cand]
         if eff:
             e = eff[0]
             ratios = [(abs(math.log(r)), f"{label} ×{num(r)}") for label, key in (("σ_G", "ratio_sigma_g"),
@@ -111,16 +119,17 @@ def badge_words(health: Mapping) -> tuple[str, str]:
     base = health.get("baseline")
     if not base:
         return "no baseline", "grey"
-    mine = [c for c in health["cases"] if c["check"] in CHECKS]
+    mine = [c for c in health["cases"] if c["check"] in {b.name for b in registry.baseline_checks()}]
     if not mine:
         return "no matched run set", "grey"
     failed = [c for c in mine if c["outcome"] == "failed"]
-    moved = [c for c in failed if c["check"] in RATIO_CHECKS and c.get("ratio") is not None
+    words = _ratio_words()
+    moved = [c for c in failed if c["check"] in words and c.get("ratio") is not None
              and c.get("baseline_ratio") is not None]
     if moved:
         worst = max(moved, key=lambda c: abs(c["ratio"] - c["baseline_ratio"]))
         d = worst["ratio"] - worst["baseline_ratio"]
-        word = RATIO_CHECKS[worst["check"]][0]
+        word = words[worst["check"]]
         label = {"not_demonstrated": "not demonstrated"}.get(worst.get("reason"), "moved")
         return f"{label}: {word} {d:+.2g}".replace("-", "−"), "red"
     if failed:

@@ -1,9 +1,10 @@
 """Agreement checks: does the prediction match the SNIS measurement within sampling error?
 
-Per case (``shared/spec/checks.md``):
+Per case (``shared/spec/checks.md``), one :class:`Estimator` object per prediction
+(:data:`LINEAR`, :data:`LINQUAD`; the registry names their checks):
 
-    linear_agreement   z = (η·G − ΔH_true) / σ_lin
-    linquad_agreement  z = (η·G_q + ½η²·Q − ΔH_true) / σ_lq
+    linear   z = (η·G − ΔH_true) / σ_lin
+    linquad  z = (η·G_q + ½η²·Q − ΔH_true) / σ_lq
 
 σ_lin and σ_lq are σ's *of the difference*: ηG and ΔH_true are computed on the same
 sequences, so with per-sequence gdotv and ``h_base`` σ_lin = se_sum(η·g̃ − ψ) ("paired");
@@ -11,44 +12,102 @@ otherwise √((ησ_G)² + σ_true²) ("independent"). See :class:`dhstats.sigma
 
 Per run set and η (the runs are independent batches):
 
-    pooled_*_agreement  Stouffer's Z = Σ_r z_r / √R over the R runs with a judged z,
+    pooled              Stouffer's Z = Σ_r z_r / √R over the R runs with a judged z,
                         and the pooled ratio Σ_r pred_r / Σ_r ΔH_true,r with its SE.
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from . import equivalence, stats
-from .results import Entry
+from .results import Entry, Run
 from .sigmas import Sigmas, cov_from, sigma_c
 from .case_numbers import AgreementNumbers, PooledNumbers, present
 from .equivalence_words import not_demonstrated
 from .settings import Settings
-from .verdicts import Outcome, Reason, RunContext, RunSetRecords, Verdict, fmt, make_verdict, unbounded
+from .verdicts import Judgement, Outcome, Reason, RunContext, RunSetRecords, Verdict, fmt, judgement, unbounded
 from .wording import APPROXIMATE, CONSTANT_RATIO, failure, num, percent, pm, pooled_meaning
 
-POOLED = {"pooled_linear_agreement": "linear_agreement", "pooled_linquad_agreement": "linquad_agreement"}
-LABEL = {"linear_agreement": "the linear prediction", "linquad_agreement": "the lin+quad prediction"}
-MEANING = {
-    "linear_agreement": "the first-order prediction misses the SNIS measurement by more than "
-    "the sampling error: a biased gdotv, or η beyond the linear regime (see linquad_agreement)",
-    "linquad_agreement": "even with the curvature term the prediction misses the measurement: "
-    "a biased gdotv/vHvv, or higher-order terms matter at this η",
-}
-# σ of the difference prediction − ΔH_true, by check and source (dhstats.sigmas.sigmas_at)
-SIGMA_TEXT = {
-    ("linear_agreement", "paired"): "σ_lin = se_sum(η·g̃ − ψ), paired: ηG and ΔH_true share their sequences",
-    ("linear_agreement", "independent"): "σ_lin = √((ησ_G)² + σ_true²), independent: no per-sequence gdotv "
-                                         "or h_base to pair",
-    ("linquad_agreement", "paired"): "σ_lq = se_sum(η·g̃ + ½η²·q̃ − ψ), paired: the prediction and ΔH_true "
-                                     "share their sequences",
-    ("linquad_agreement", "paired-no-q"): "σ_lq = √(se_sum(η·g̃ − ψ)² + (½η²σ_Q)²), paired but for the "
-                                          "curvature term (no per-sequence vhvv)",
-    ("linquad_agreement", "independent"): "σ_lq = √((ησ_G)² + (½η²σ_Q)² + σ_true²), independent: no "
-                                          "per-sequence data to pair",
-}
+
+@dataclass(frozen=True)
+class Estimator:
+    """One prediction of ΔH and what its agreement checks (per run and pooled) say of it.
+
+    ``name`` keys the σ's of :class:`dhstats.sigmas.Sigmas` (``linear``: σ_lin, ``linquad``:
+    σ_lq); ``curvature`` marks the prediction with the ½η²Q term (its σ_Q is reported, and a
+    paired σ without per-sequence vhvv is named as such); ``sigma_text`` the formula and
+    provenance of σ of the difference, by its source; ``predict(run, entry)`` the prediction
+    (None when the run lacks what it needs)."""
+
+    name: str
+    word: str  # "linear", "lin+quad"
+    symbol: str  # the prediction's formula, e.g. "ηG"
+    meaning: str  # what a failure of the per-run check means
+    sigma_text: Mapping[str, str]
+    predict: Callable[[Run, Entry], float | None]
+    curvature: bool = False
+
+    @property
+    def label(self) -> str:
+        """"the linear prediction"."""
+        return f"the {self.word} prediction"
+
+    @property
+    def ratio_label(self) -> str:
+        """"(ηG_q + ½η²Q) / ΔH_true": the prediction over the measurement, for axes."""
+        return f"({self.symbol}) / ΔH_true" if " " in self.symbol else f"{self.symbol} / ΔH_true"
+
+    def difference_sigma(self, sig: Sigmas):
+        """σ of prediction − ΔH_true (σ_lin or σ_lq, a :class:`dhstats.sigmas.Sigma`; None: not available)."""
+        return getattr(sig, self.name)
+
+    def prediction_sigma(self, sig: Sigmas) -> float | None:
+        """σ of the prediction alone."""
+        return getattr(sig, f"prediction_{self.name}")
+
+    def judge_case(self, ctx: RunContext, e: Entry) -> Judgement:
+        """z = (prediction − ΔH_true) / σ of the difference, |z| ≤ k (checks.md); skipped when
+        the run lacks the prediction or its σ."""
+        return _agreement(ctx, e, self)
+
+    def judge_pooled(self, records: RunSetRecords, settings: Settings) -> Judgement:
+        """:func:`pooled_agreement` of the run set's per-run cases of this estimator at one η (the
+        first check the pooled check pools); the cases of the next one, when it pools one, say
+        whether a failure is curvature (pooled lin+quad holds there) or a biased gdotv."""
+        return pooled_agreement(self, records.eta, records.pooled(0), settings.k, records.pooled(1),
+                                tolerance=settings.tolerance, alpha=settings.equivalence_alpha)
+
+
+def _linear(run: Run, e: Entry) -> float:
+    """ηG."""
+    return e.eta * run.delta_h_per_lr
+
+
+def _linquad(run: Run, e: Entry) -> float | None:
+    """ηG_q + ½η²Q (None without an approx.quadratic block)."""
+    q = run.quadratic
+    return None if q is None else stats.linquad_prediction(e.eta, q.gdotv, q.vhvv)
+
+
+LINEAR = Estimator(
+    "linear", "linear", "ηG",
+    "the first-order prediction misses the SNIS measurement by more than the sampling error: a biased "
+    "gdotv, or η beyond the linear regime (see linquad_agreement)",
+    {"paired": "σ_lin = se_sum(η·g̃ − ψ), paired: ηG and ΔH_true share their sequences",
+     "independent": "σ_lin = √((ησ_G)² + σ_true²), independent: no per-sequence gdotv or h_base to pair"},
+    _linear)
+LINQUAD = Estimator(
+    "linquad", "lin+quad", "ηG_q + ½η²Q",
+    "even with the curvature term the prediction misses the measurement: a biased gdotv/vHvv, or "
+    "higher-order terms matter at this η",
+    {"paired": "σ_lq = se_sum(η·g̃ + ½η²·q̃ − ψ), paired: the prediction and ΔH_true "
+               "share their sequences",
+     "paired-no-q": "σ_lq = √(se_sum(η·g̃ − ψ)² + (½η²σ_Q)²), paired but for the curvature term (no "
+                    "per-sequence vhvv)",
+     "independent": "σ_lq = √((ησ_G)² + (½η²σ_Q)² + σ_true²), independent: no per-sequence data to pair"},
+    _linquad, curvature=True)
 
 
 def reach(resolution: float | None, passed: bool = True) -> str:
@@ -63,52 +122,43 @@ def reach(resolution: float | None, passed: bool = True) -> str:
     return f"would detect a bias of ±{equivalence.percent(resolution)} or more"
 
 
-def agreement_message(check: str, failed: bool, detail: str, rule: str, meaning: str | None = None,
-                      resolution: float | None = None) -> str:
+def agreement_message(failed: bool, detail: str, rule: str, meaning: str, resolution: float | None = None) -> str:
     """One wording for the z-checks, whichever rule (|z| ≤ k or Holm) decided: a failure's
-    first line is the rule and the meaning, the numbers, σ formula and resolution below it
-    (:func:`dhstats.wording.failure`); a pass says what it was worth ("— would detect a bias of
-    ±33 % or more")."""
+    first line is the rule and the meaning (:attr:`Estimator.meaning`, or a diagnosis), the
+    numbers, σ formula and resolution below it (:func:`dhstats.wording.failure`); a pass says
+    what it was worth ("— would detect a bias of ±33 % or more")."""
     if failed:
-        return failure(f"{rule}: {meaning or MEANING[check]}", f"{detail}; {reach(resolution, False)}")
+        return failure(f"{rule}: {meaning}", f"{detail}; {reach(resolution, False)}")
     return f"{detail}; {rule} — {reach(resolution)}."
 
 
-def sigma_text(check: str, sig: Sigmas) -> str:
-    """The formula and provenance of the σ that judged ``check`` (σ_lin or σ_lq)."""
-    s = sig.linear if check == "linear_agreement" else sig.linquad
-    source = s.source
-    if check == "linquad_agreement" and source == "paired" and (sig.q is None or sig.q.source != "per_sequence"):
+def sigma_text(est: Estimator, sig: Sigmas) -> str:
+    """The formula and provenance of the σ that judged ``est`` (σ_lin or σ_lq)."""
+    source = est.difference_sigma(sig).source
+    if est.curvature and source == "paired" and (sig.q is None or sig.q.source != "per_sequence"):
         source = "paired-no-q"
-    return SIGMA_TEXT.get((check, source), source)
+    return est.sigma_text.get(source, source)
 
 
-def _ratios(ctx: RunContext, check: str) -> dict[float, float]:
+def _ratios(ctx: RunContext, est: Estimator) -> dict[float, float]:
     """prediction/ΔH_true at every η of the run (for the constant-ratio diagnosis)."""
     out = {}
     for e in ctx.run.entries:
-        pred = _prediction(ctx, e, check)
+        pred = est.predict(ctx.run, e)
         if pred is not None and e.delta_h_true != 0:
             out[e.eta] = pred / e.delta_h_true
     return out
 
 
-def _prediction(ctx: RunContext, e: Entry, check: str) -> float | None:
-    if check == "linear_agreement":
-        return e.eta * ctx.run.delta_h_per_lr
-    q = ctx.run.quadratic
-    return None if q is None else stats.linquad_prediction(e.eta, q.gdotv, q.vhvv)
-
-
-def _diagnosis(ctx: RunContext, check: str, sig: Sigmas, z: float) -> tuple[str | None, str | None]:
-    """``(finding, meaning)``: a more specific meaning than :data:`MEANING` when the numbers point
-    to one cause (``finding`` a key of :data:`dhstats.wording.FINDINGS`, or None)."""
-    ratios = _ratios(ctx, check)
+def _diagnosis(ctx: RunContext, est: Estimator, sig: Sigmas, z: float) -> tuple[str | None, str | None]:
+    """``(finding, meaning)``: a more specific meaning than :attr:`Estimator.meaning` when the
+    numbers point to one cause (``finding`` a key of :data:`dhstats.wording.FINDINGS`, or None)."""
+    ratios = _ratios(ctx, est)
     values = list(ratios.values())
     if len(values) >= 3 and all(r > 0 for r in values) and max(values) / min(values) <= 1.25 \
             and not 0.8 <= min(values) <= 1.25:
         return "biased_g", CONSTANT_RATIO.format(ratios=", ".join(num(r) for r in values))
-    lq = _linquad_z(ctx, sig) if check == "linear_agreement" else None
+    lq = None if est.curvature else _z_of(ctx, LINQUAD, sig)
     if lq is not None and abs(lq) <= ctx.settings.k:
         return "beyond_linear", (f"η is beyond the linear regime: the lin+quad prediction holds at this η "
                                  f"(z = {num(lq, 2)}), the curvature term ½η²Q is what ηG misses")
@@ -116,9 +166,9 @@ def _diagnosis(ctx: RunContext, check: str, sig: Sigmas, z: float) -> tuple[str 
     if g is not None and g.source == "reported" and shards and shards > 1 and sig.true is not None:
         # what z would be with the producer's shard-mean convention declared (σ_G × num_shards)
         true = sig.true.value * shards if sig.true.source == "approximate" else sig.true.value
-        lin = sig.prediction_linear if check == "linear_agreement" else sig.prediction_linquad
+        lin = est.prediction_sigma(sig)
         scaled = math.hypot((lin or 0.0) * shards, true)
-        if scaled > 0 and abs(z * sig_value(sig, check) / scaled) <= ctx.settings.k:
+        if scaled > 0 and abs(z * sig_value(sig, est) / scaled) <= ctx.settings.k:
             return "shard_mean_se", (f"σ_G comes from the reported se_shard, unverified; with σ_G × num_shards = "
                                      f"{shards} the case passes: the shard-mean convention is the likely cause "
                                      "— declare it with --reported-se shard-mean")
@@ -127,44 +177,43 @@ def _diagnosis(ctx: RunContext, check: str, sig: Sigmas, z: float) -> tuple[str 
     return None, None
 
 
-def _linquad_z(ctx: RunContext, sig: Sigmas) -> float | None:
-    """z of the lin+quad prediction at this η when it is judged (finite), else None."""
+def _z_of(ctx: RunContext, est: Estimator, sig: Sigmas) -> float | None:
+    """z of ``est`` at this η when it is judged (finite), else None."""
     e = next(e for e in ctx.run.entries if e.eta == sig.eta)
-    pred = _prediction(ctx, e, "linquad_agreement")
-    if pred is None or sig.linquad is None:
+    pred = est.predict(ctx.run, e)
+    if pred is None or est.difference_sigma(sig) is None:
         return None
-    z = stats.agreement_z(pred, e.delta_h_true, sig.linquad.value)
+    z = stats.agreement_z(pred, e.delta_h_true, est.difference_sigma(sig).value)
     return z if math.isfinite(z) else None
 
 
-def sig_value(sig: Sigmas, check: str) -> float:
-    s = sig.linear if check == "linear_agreement" else sig.linquad
+def sig_value(sig: Sigmas, est: Estimator) -> float:
+    s = est.difference_sigma(sig)
     return math.nan if s is None else s.value
 
 
-def _agreement(ctx: RunContext, e: Entry, check: str) -> Verdict:
+def _agreement(ctx: RunContext, e: Entry, est: Estimator) -> Judgement:
     sig = ctx.sigmas[e.eta]
-    pred = _prediction(ctx, e, check)
-    diff_sigma = sig.linear if check == "linear_agreement" else sig.linquad
-    pred_sigma = sig.prediction_linear if check == "linear_agreement" else sig.prediction_linquad
+    pred = est.predict(ctx.run, e)
+    diff_sigma = est.difference_sigma(sig)
+    pred_sigma = est.prediction_sigma(sig)
     if pred is None:
-        return ctx.verdict(check, "skipped", "no approx.quadratic block.", e)
+        return ctx.judgement("skipped", "no approx.quadratic block.")
     if diff_sigma is None or sig.true is None:
         missing = ("σ_G: neither approx.per_sequence nor approx.variance.se_shard" if sig.g is None
                    else "σ_Q: no per_sequence_vhvv and no se_vHvv")
-        return ctx.verdict(check, "skipped", f"no {missing}.", e)
+        return ctx.judgement("skipped", f"no {missing}.")
     k, truth = ctx.settings.k, e.delta_h_true
     z = stats.agreement_z(pred, truth, diff_sigma.value)
-    cov = sig.cov("linear" if check == "linear_agreement" else "linquad")
+    cov = sig.cov(est.name)
     ratio, ratio_se = stats.pooled_ratio([pred], [truth], [pred_sigma], [sig.true.value], [cov])
     resolution = equivalence.resolution(k, [truth], [diff_sigma.value])
-    label = "ηG" if check == "linear_agreement" else "ηG_q + ½η²Q"
-    notes = [f"σ = {num(diff_sigma.value)} ({sigma_text(check, sig)})"]
+    notes = [f"σ = {num(diff_sigma.value)} ({sigma_text(est, sig)})"]
     if sig.true.source == "approximate":
         notes.append(APPROXIMATE)
     if sig.g is not None and sig.g.source.startswith("reported"):
         notes.append(f"σ_G from the producer's reported SE ({sig.g.source}): reported, unverified")
-    detail = (f"{label} = {num(pred)} vs ΔH_true = {num(truth)} (diff {num(pred - truth)}, ratio "
+    detail = (f"{est.symbol} = {num(pred)} vs ΔH_true = {num(truth)} (diff {num(pred - truth)}, ratio "
               f"{pm(ratio, ratio_se)}); " + "; ".join(notes) + f"; z = {num(z)}")
     nums = AgreementNumbers(
         z=z, k=k, n=ctx.run.n, prediction=pred, delta_h_true=truth, sigma=diff_sigma.value,
@@ -178,38 +227,29 @@ def _agreement(ctx: RunContext, e: Entry, check: str) -> Verdict:
                   for c in (1 - tol, 1 + tol))
         t = equivalence.tost([pred], [truth], [lo], [hi], tol, ctx.settings.equivalence_alpha)
         nums = replace(nums, tolerance=tol, tost_lo=t.t_lo, tost_hi=t.t_hi)
-    if check == "linquad_agreement":
+    if est.curvature:
         nums = replace(nums, sigma_q=None if sig.q is None else sig.q.value,
                        sigma_q_source=None if sig.q is None else sig.q.source)
     if not math.isfinite(z) or not all(math.isfinite(x) for x in (pred, truth, diff_sigma.value)):
-        return ctx.verdict(check, "failed", f"not finite: z = {fmt(z)} ({detail}).", e,
-                           reason=Reason.NOT_FINITE, typed=nums, detail=detail)
+        return ctx.judgement("failed", f"not finite: z = {fmt(z)} ({detail}).", reason=Reason.NOT_FINITE, typed=nums,
+                             detail=detail)
     failed = not abs(z) <= k
     rule = f"|z| = {num(abs(z))} > k = {k:g}" if failed else f"|z| ≤ k = {k:g}"
-    finding, meaning = _diagnosis(ctx, check, sig, z) if failed else (None, None)
+    finding, meaning = _diagnosis(ctx, est, sig, z) if failed else (None, None)
     if finding:
         nums = replace(nums, finding=finding)
-    return ctx.verdict(check, "failed" if failed else "passed",
-                       agreement_message(check, failed, detail, rule, meaning, resolution), e, typed=nums, detail=detail)
-
-
-def check_linear_agreement(ctx: RunContext, e: Entry) -> Verdict:
-    """z = (ηG − ΔH_true) / σ_lin, |z| ≤ k (checks.md)."""
-    return _agreement(ctx, e, "linear_agreement")
-
-
-def check_linquad_agreement(ctx: RunContext, e: Entry) -> Verdict:
-    """z = (ηG_q + ½η²Q − ΔH_true) / σ_lq, |z| ≤ k (checks.md). Skipped without a quadratic block."""
-    return _agreement(ctx, e, "linquad_agreement")
+    return ctx.judgement("failed" if failed else "passed",
+                         agreement_message(failed, detail, rule, meaning or est.meaning, resolution), typed=nums,
+                         detail=detail)
 
 
 # --------------------------------------------------------------------------- pooled over runs
 
 
-def pooled_agreement(check: str, run_set: str, eta: float, cases: Sequence[Mapping], k: float,
+def pooled_agreement(est: Estimator, eta: float, cases: Sequence[Mapping], k: float,
                      companion: Sequence[Mapping] = (), *, tolerance: float | None = None,
-                     alpha: float = 0.05) -> Verdict:
-    """Stouffer's Z = Σ z_r/√R of the per-run cases of ``POOLED[check]`` at ``eta`` (health.json
+                     alpha: float = 0.05) -> Judgement:
+    """Stouffer's Z = Σ z_r/√R of the per-run cases of estimator ``est`` at ``eta`` (health.json
     case dicts, read as :class:`~dhstats.case_numbers.AgreementNumbers`), |Z| ≤ k.
     Runs without a judged finite z are left out and named; fewer than 2 judged runs: skipped.
     The pooled ratio ρ̂ = Σw·P/Σw·ΔH_true with Stouffer's weights w = 1/σ_1, its SE and its
@@ -222,7 +262,6 @@ def pooled_agreement(check: str, run_set: str, eta: float, cases: Sequence[Mappi
     judged run on. ``companion``: the lin+quad
     cases at this η, for the linear check's meaning (whether pooled lin+quad holds where ηG
     fails: curvature, or a biased gdotv)."""
-    base = POOLED[check]
     every = [Verdict.of(c, AgreementNumbers) for c in cases]
     judged = _judged(every)
     left = sorted(str(v.run) for v in every if v not in judged)
@@ -233,46 +272,45 @@ def pooled_agreement(check: str, run_set: str, eta: float, cases: Sequence[Mappi
         if judged:  # one run: what pooling would see is that run's resolution
             one = judged[0].numbers
             nums = replace(nums, resolution=unbounded(equivalence.resolution(k, [one.delta_h_true], [one.sigma])))
-        return make_verdict(check, "skipped", f"{len(judged)} run(s) with a judged z at η = {eta!r}: pooling "
-                            f"needs at least {need}.{out_note}", run_set, None, eta, nums, Reason.INCONCLUSIVE)
+        return judgement("skipped", f"{len(judged)} run(s) with a judged z at η = {eta!r}: pooling "
+                         f"needs at least {need}.{out_note}", nums, Reason.INCONCLUSIVE)
     runs = [v.numbers for v in judged]
     Z = stats.stouffer([float(n.z) for n in runs])
-    est = pooled_estimate(runs, alpha)
-    resolution = equivalence.resolution(k, est.truths, [n.sigma for n in runs])
-    nums = replace(nums, Z=Z, ratio=est.ratio, ratio_se=est.ratio_se, ratio_lo=unbounded(est.lo),
-                   ratio_hi=unbounded(est.hi), interval_alpha=alpha, resolution=unbounded(resolution))
-    het = est.heterogeneity
+    pooled = pooled_estimate(runs, alpha)
+    resolution = equivalence.resolution(k, pooled.truths, [n.sigma for n in runs])
+    nums = replace(nums, Z=Z, ratio=pooled.ratio, ratio_se=pooled.ratio_se, ratio_lo=unbounded(pooled.lo),
+                   ratio_hi=unbounded(pooled.hi), interval_alpha=alpha, resolution=unbounded(resolution))
+    het = pooled.heterogeneity
     if het is not None:
         nums = replace(nums, heterogeneity_q=het.q, heterogeneity_p=het.p_value)
     each = ", ".join(f"{v.run} z = {num(float(v.numbers.z))}" for v in judged)
-    shift = _finding(base, est, len(judged))
+    shift = _finding(est, pooled, len(judged))
     failed = not abs(Z) <= k
     rule = f"|Z| = {num(abs(Z))} > k = {k:g}" if failed else f"|Z| ≤ k = {k:g}"
     q_text = "" if het is None else f"; heterogeneity Q = {num(het.q)} on {het.dof} d.f., p = {het.p_value:.3g}"
-    detail = (f"pooled ratio Σw·prediction / Σw·ΔH_true (w = 1/σ_1) = {_g3(est.ratio)}, "
-              f"{_interval(est, alpha)}; Stouffer Z = Σz/√R = {num(Z)} over R = {len(judged)} runs "
+    detail = (f"pooled ratio Σw·prediction / Σw·ΔH_true (w = 1/σ_1) = {_g3(pooled.ratio)}, "
+              f"{_interval(pooled, alpha)}; Stouffer Z = Σz/√R = {num(Z)} over R = {len(judged)} runs "
               f"({each}){q_text}.{out_note}")
     if not math.isfinite(Z):
-        return make_verdict(check, "failed", f"not finite: Z = {fmt(Z)}; {detail}", run_set, None, eta, nums,
-                            Reason.NOT_FINITE, detail)
+        return judgement("failed", f"not finite: Z = {fmt(Z)}; {detail}", nums, Reason.NOT_FINITE, detail)
     if het is not None and het.p_value < stats.two_sided_p(k):
-        return make_verdict(check, "failed", failure(
+        return judgement("failed", failure(
             f"the runs disagree with each other (Q = {num(het.q)} on {het.dof} d.f., p = {het.p_value:.2g} < "
             f"2Φ(−k) = {stats.two_sided_p(k):.2g}): {_contributors(judged, het)}; no single pooled ratio "
             "describes them", f"{detail} {_upper_first(reach(resolution, False))}"),
-            run_set, None, eta, nums, Reason.HETEROGENEOUS, detail)
+            nums, Reason.HETEROGENEOUS, detail)
     if tolerance is not None:
-        return equivalence_verdict(check, run_set, eta, judged, nums, tolerance, alpha, detail)
+        return equivalence_verdict(eta, judged, nums, tolerance, alpha, detail)
     if not failed:
-        return make_verdict(check, "passed", pooled_message(False, f"{shift}; {detail}", rule, None, resolution),
-                            run_set, None, eta, nums, detail=detail)
+        return judgement("passed", pooled_message(False, f"{shift}; {detail}", rule, None, resolution), nums,
+                         detail=detail)
     finding, meaning = pooled_meaning({str(v.run): v.numbers.z for v in judged},
                                       sum(v.outcome == Outcome.FAILED for v in judged), Z, k,
                                       [v.numbers.z for v in _judged([Verdict.of(c, AgreementNumbers) for c in companion])])
     if finding:
         nums = replace(nums, finding=finding)
-    return make_verdict(check, "failed", pooled_message(True, detail, rule, f"{shift}; {meaning}", resolution),
-                        run_set, None, eta, nums, detail=detail)
+    return judgement("failed", pooled_message(True, detail, rule, f"{shift}; {meaning}", resolution), nums,
+                     detail=detail)
 
 
 def _judged(cases: Sequence[Verdict]) -> list[Verdict]:
@@ -285,8 +323,8 @@ def case_sigma_c(case: AgreementNumbers, c: float) -> float:
                    cov=case_covariance(case))
 
 
-def equivalence_verdict(check: str, run_set: str, eta: float, judged: Sequence[Verdict], nums: PooledNumbers,
-                        delta: float, alpha: float, detail: str | None = None) -> Verdict:
+def equivalence_verdict(eta: float, judged: Sequence[Verdict], nums: PooledNumbers, delta: float, alpha: float,
+                        detail: str | None = None) -> Judgement:
     """A pooled case judged by TOST against [1 − δ, 1 + δ] (:func:`dhstats.equivalence.tost`):
     passed when demonstrated (a significant Z inside the tolerance is said), failed
     ``out_of_tolerance`` or ``not_demonstrated`` (with the runs, or the E at this R, that would
@@ -307,22 +345,21 @@ def equivalence_verdict(check: str, run_set: str, eta: float, judged: Sequence[V
         if not abs(nums.Z) <= nums.k:
             extra = (f"; a significant bias (Z = {nums.Z:.2f}, |Z| > k = {nums.k:g}), but inside the "
                      "tolerance")
-        return make_verdict(check, "passed", f"agreement within {band} demonstrated {where}: {interval} "
-                            f"({tests}){extra}.", run_set, None, eta, nums, detail=detail)
+        return judgement("passed", f"agreement within {band} demonstrated {where}: {interval} ({tests}){extra}.",
+                         nums, detail=detail)
     if t.verdict == equivalence.Equivalence.OUT_OF_TOLERANCE:
-        return make_verdict(check, "failed", failure(f"outside {band} {where}: the prediction is demonstrably "
-                                                     f"off by more than {band}", f"{interval} ({tests})"),
-                            run_set, None, eta, nums, Reason.OUT_OF_TOLERANCE, detail)
+        return judgement("failed", failure(f"outside {band} {where}: the prediction is demonstrably off by more "
+                                           f"than {band}", f"{interval} ({tests})"),
+                         nums, Reason.OUT_OF_TOLERANCE, detail)
     if t.verdict == equivalence.Equivalence.NOT_FINITE:
-        return make_verdict(check, "failed", f"not finite: {tests}; {interval}", run_set, None, eta, nums,
-                            Reason.NOT_FINITE, detail)
+        return judgement("failed", f"not finite: {tests}; {interval}", nums, Reason.NOT_FINITE, detail)
     why = not_demonstrated(R, eta, present(nums.ratio), present(nums.ratio_lo), present(nums.ratio_hi),
                            present(nums.ratio_se), delta, alpha, [n.n for n in runs])
     nums = replace(nums, runs_needed=why.runs_needed)
     if why.e_needed is not None:
         nums = replace(nums, e_needed=why.e_needed)
-    return make_verdict(check, "failed", failure(why.headline, f"{interval} ({tests})"),
-                        run_set, None, eta, nums, Reason.NOT_DEMONSTRATED, detail)
+    return judgement("failed", failure(why.headline, f"{interval} ({tests})"), nums, Reason.NOT_DEMONSTRATED,
+                     detail)
 
 
 def pooled_message(failed: bool, detail: str, rule: str, meaning: str | None, resolution: float | None = None) -> str:
@@ -395,14 +432,14 @@ def _contributors(judged: Sequence[Verdict], het: equivalence.Heterogeneity) -> 
     return text + (f"; against {named(other[0])}" if other else "")
 
 
-def _finding(check: str, est: PooledEstimate, runs: int) -> str:
+def _finding(estimator: Estimator, est: PooledEstimate, runs: int) -> str:
     """"the linear prediction overshoots ΔH by 41 % over 4 runs": the pooled shift; its
     interval (never a ratio ± SE) follows in the case's detail."""
     if not math.isfinite(est.ratio):
-        return f"pooled ratio {LABEL[check].split()[1]}/ΔH_true = {fmt(est.ratio)} over {runs} runs"
+        return f"pooled ratio {estimator.word}/ΔH_true = {fmt(est.ratio)} over {runs} runs"
     off = (est.ratio - 1.0) * 100
     verb = "overshoots" if off >= 0 else "undershoots"
-    return f"{LABEL[check]} {verb} ΔH by {percent(abs(off))} over {runs} runs"
+    return f"{estimator.label} {verb} ΔH by {percent(abs(off))} over {runs} runs"
 
 
 def case_covariance(case: AgreementNumbers) -> float:
@@ -424,17 +461,3 @@ def _upper_first(text: str) -> str:
 
 def _finite(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def check_pooled_linear_agreement(records: RunSetRecords, settings: Settings) -> Verdict:
-    """:func:`pooled_agreement` of the run set's linear cases at one η; its lin+quad cases say
-    whether a failure is curvature (pooled lin+quad holds there) or a biased gdotv."""
-    return pooled_agreement("pooled_linear_agreement", records.run_set, records.eta, records.of("linear_agreement"),
-                            settings.k, records.of("linquad_agreement"), tolerance=settings.tolerance,
-                            alpha=settings.equivalence_alpha)
-
-
-def check_pooled_linquad_agreement(records: RunSetRecords, settings: Settings) -> Verdict:
-    """:func:`pooled_agreement` of the run set's lin+quad cases at one η."""
-    return pooled_agreement("pooled_linquad_agreement", records.run_set, records.eta, records.of("linquad_agreement"),
-                            settings.k, tolerance=settings.tolerance, alpha=settings.equivalence_alpha)

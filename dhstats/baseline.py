@@ -22,25 +22,14 @@ The candidate's pooled case is judged here by the pooled check itself
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
-from . import agreement, comparison
+from . import comparison
 from .equivalence import Equivalence
 from .runsets import scaling_medians
 from .settings import Settings
-from .verdicts import Reason, RunSetRecords, Verdict, fmt, make_verdict, unbounded
+from .verdicts import Judgement, Reason, RunSetRecords, fmt, judgement, unbounded
 from .wording import failure, num, pm
-
-# comparison check → (estimator word, per-run agreement check, pooled check)
-RATIO_CHECKS = {
-    "baseline_linear_ratio": ("linear", "linear_agreement", "pooled_linear_agreement"),
-    "baseline_linquad_ratio": ("lin+quad", "linquad_agreement", "pooled_linquad_agreement"),
-}
-POOLED_JUDGE = {"pooled_linear_agreement": agreement.check_pooled_linear_agreement,
-                "pooled_linquad_agreement": agreement.check_pooled_linquad_agreement}
-EFFICIENCY = "baseline_efficiency"
-CHECKS = (*RATIO_CHECKS, EFFICIENCY)
-
 
 def _finite(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
@@ -68,12 +57,14 @@ def _usable(pooled: Mapping | None) -> bool:
     return pooled is not None and _finite(pooled.get("ratio")) and _finite(pooled.get("ratio_se"))
 
 
-def compare_ratios(check: str, run_set: str, eta: float, candidate: Sequence[Mapping], baseline: Mapping,
-                   settings: Settings) -> Verdict:
-    """One ``baseline_*_ratio`` case. ``candidate``: this set's cases at ``eta`` (per-run
-    agreement cases and its pooled case); ``baseline``: ``{"run_set": name, "cases": [...]}``,
-    the matched baseline set's cases at ``eta`` (module docstring)."""
-    word, per_run, pooled_check = RATIO_CHECKS[check]
+def compare_ratios(family, run_set: str, eta: float, candidate: Sequence[Mapping], baseline: Mapping,
+                   settings: Settings) -> Judgement:
+    """One ``baseline_*_ratio`` case of the estimator ``family`` (a
+    :class:`dhstats.registry.EstimatorChecks`: its word and the names of its per-run and pooled
+    checks). ``candidate``: this set's cases at ``eta`` (per-run agreement cases and its pooled
+    case); ``baseline``: ``{"run_set": name, "cases": [...]}``, the matched baseline set's cases
+    at ``eta`` (module docstring)."""
+    word, per_run, pooled_check = family.estimator.word, family.case, family.pooled
     k, base_name = settings.k, baseline["run_set"]
     sides = {"candidate": (run_set, list(candidate)), "baseline": (base_name, list(baseline["cases"]))}
     runs = {side: judged_runs(c for c in cases if c.get("check") == per_run) for side, (_, cases) in sides.items()}
@@ -97,34 +88,31 @@ def compare_ratios(check: str, run_set: str, eta: float, candidate: Sequence[Map
         name = sides[side][0]
         if not _usable(pooled[side]):
             why = "no pooled case" if pooled[side] is None else f"its pooled case has no ratio ({pooled[side].get('reason')})"
-            return make_verdict(check, "skipped", f"inconclusive: {name} ({side}) has no pooled {word} ratio at "
-                                f"η = {eta!r}: {why}, {len(runs[side])} judged run(s); {unseen}.",
-                                run_set, None, eta, nums, Reason.INCONCLUSIVE)
+            return judgement("skipped", f"inconclusive: {name} ({side}) has no pooled {word} ratio at "
+                             f"η = {eta!r}: {why}, {len(runs[side])} judged run(s); {unseen}.", nums,
+                             Reason.INCONCLUSIVE)
         if side_unresolved([c for c in sides[side][1] if c.get("check") == per_run], k):
             p = pooled[side]
-            return make_verdict(check, "skipped", f"inconclusive: {name}'s ({side}) pooled ΔH_true is unresolved at "
-                                f"η = {eta!r} (|Σ w·ΔH_true| < k·√Σ w²σ_true², w = 1/σ_1): its {word} ratio "
-                                f"{pm(p['ratio'], p['ratio_se'])} means nothing; {unseen}.", run_set, None, eta, nums,
-                                Reason.INCONCLUSIVE)
+            return judgement("skipped", f"inconclusive: {name}'s ({side}) pooled ΔH_true is unresolved at "
+                             f"η = {eta!r} (|Σ w·ΔH_true| < k·√Σ w²σ_true², w = 1/σ_1): its {word} ratio "
+                             f"{pm(p['ratio'], p['ratio_se'])} means nothing; {unseen}.", nums, Reason.INCONCLUSIVE)
     rc, se_c, rb, se_b = nums["ratio"], nums["ratio_se"], nums["baseline_ratio"], nums["baseline_ratio_se"]
     z = comparison.difference_z(rc, se_c, rb, se_b)
     nums["z"] = z
     moved = f"the {word} ratio moved from {pm(rb, se_b)} to {pm(rc, se_c)}, z = {num(z, 2)}"
     counts = f"{where}, R = {nums['R']} vs {nums['baseline_R']} runs"
     if settings.baseline_tolerance is not None:
-        return _tolerance_verdict(check, run_set, eta, nums, settings, f"{moved}; {counts}")
+        return _tolerance_verdict(nums, settings, f"{moved}; {counts}")
     if not math.isfinite(z):
-        return make_verdict(check, "failed", f"not finite: z = {fmt(z)} ({moved}; {counts}).", run_set, None, eta,
-                            nums, Reason.NOT_FINITE)
+        return judgement("failed", f"not finite: z = {fmt(z)} ({moved}; {counts}).", nums, Reason.NOT_FINITE)
     if abs(z) > k:
-        return make_verdict(check, "failed", failure(f"{moved} (|z| > k = {k:g}): the change moved the {word} "
-                                                     "estimator", f"{counts}; resolution ±{num(resolution, 2)}"),
-                            run_set, None, eta, nums, Reason.MOVED)
-    return make_verdict(check, "passed", f"no move detected; {unseen} ({word} ratio {pm(rb, se_b)} → "
-                        f"{pm(rc, se_c)}, z = {num(z, 2)}, |z| ≤ k = {k:g}; {counts}).", run_set, None, eta, nums)
+        return judgement("failed", failure(f"{moved} (|z| > k = {k:g}): the change moved the {word} estimator",
+                                           f"{counts}; resolution ±{num(resolution, 2)}"), nums, Reason.MOVED)
+    return judgement("passed", f"no move detected; {unseen} ({word} ratio {pm(rb, se_b)} → "
+                     f"{pm(rc, se_c)}, z = {num(z, 2)}, |z| ≤ k = {k:g}; {counts}).", nums)
 
 
-def _tolerance_verdict(check: str, run_set: str, eta: float, nums: dict, settings: Settings, detail: str) -> Verdict:
+def _tolerance_verdict(nums: dict, settings: Settings, detail: str) -> Judgement:
     """The TOST of d = ρ̂_C − ρ̂_B against ±δ (``--baseline-tolerance``) decides alone."""
     delta, alpha = settings.baseline_tolerance, settings.equivalence_alpha
     d = nums["ratio"] - nums["baseline_ratio"]
@@ -134,31 +122,30 @@ def _tolerance_verdict(check: str, run_set: str, eta: float, nums: dict, setting
     tests = f"TOST at α = {alpha:g}: z_lo = {num(t.z_lo, 3)}, z_hi = {num(t.z_hi, 3)}, critical ±{t.z:.3g}"
     band = f"±{delta:g}"
     if t.verdict == Equivalence.DEMONSTRATED:
-        return make_verdict(check, "passed", f"no move beyond {band}, demonstrated: d = {num(d)} ({tests}); {detail}.",
-                            run_set, None, eta, nums)
+        return judgement("passed", f"no move beyond {band}, demonstrated: d = {num(d)} ({tests}); {detail}.", nums)
     if t.verdict == Equivalence.OUT_OF_TOLERANCE:
-        return make_verdict(check, "failed", failure(f"moved beyond {band}: d = {num(d)} is demonstrably outside "
-                                                     f"{band}", f"{detail}; {tests}"),
-                            run_set, None, eta, nums, Reason.MOVED_BEYOND_TOLERANCE)
+        return judgement("failed", failure(f"moved beyond {band}: d = {num(d)} is demonstrably outside {band}",
+                                           f"{detail}; {tests}"), nums, Reason.MOVED_BEYOND_TOLERANCE)
     if t.verdict == Equivalence.NOT_FINITE:
-        return make_verdict(check, "failed", f"not finite: {tests}; {detail}", run_set, None, eta, nums,
-                            Reason.NOT_FINITE)
+        return judgement("failed", f"not finite: {tests}; {detail}", nums, Reason.NOT_FINITE)
     need_c, need_b = comparison.runs_needed_each(nums["R"], nums["baseline_R"], se_d, delta, alpha)
     nums.update(runs_needed=unbounded(need_c), baseline_runs_needed=unbounded(need_b))
-    return make_verdict(check, "failed", failure(
+    return judgement("failed", failure(
         f"no move beyond {band} not demonstrated: the runs are too few or too noisy; ≈ {need_c:.0f} candidate and "
         f"{need_b:.0f} baseline runs of this precision would demonstrate it (80 % power at d = 0)",
-        f"d = {num(d)}; {detail}; {tests}"), run_set, None, eta, nums, Reason.NOT_DEMONSTRATED)
+        f"d = {num(d)}; {detail}; {tests}"), nums, Reason.NOT_DEMONSTRATED)
 
 
-def compare_efficiency(run_set: str, candidate: Sequence[Mapping], baseline: Mapping, settings: Settings) -> Verdict:
+def compare_efficiency(run_set: str, candidate: Sequence[Mapping], baseline: Mapping, settings: Settings,
+                       per_run: str) -> Judgement:
     """``baseline_efficiency``: m_G = median over runs of σ_G·√E and m_true(η) = median of
     σ_true·√E/η (:func:`dhstats.runsets.scaling_medians`) of the candidate over the baseline's
-    matched set, each within ``--scaling-bounds`` (at an η the baseline lacks, its median over η)."""
+    matched set, each within ``--scaling-bounds`` (at an η the baseline lacks, its median over η),
+    from both sides' cases of the per-run check ``per_run``."""
     lo, hi = settings.scaling_bounds
     base_name = baseline["run_set"]
-    mine = scaling_medians([c for c in candidate if c.get("check") == "linear_agreement"])
-    ref = scaling_medians([c for c in baseline["cases"] if c.get("check") == "linear_agreement"])
+    mine = scaling_medians([c for c in candidate if c.get("check") == per_run])
+    ref = scaling_medians([c for c in baseline["cases"] if c.get("check") == per_run])
     nums: dict = {"baseline_run_set": base_name, "E": mine["E"], "baseline_E": ref["E"], "bounds": [lo, hi]}
     parts, bad, worst = [], [], None
     if mine["m_g"] is not None and ref["m_g"] is not None and ref["m_g"] > 0:
@@ -182,48 +169,37 @@ def compare_efficiency(run_set: str, candidate: Sequence[Mapping], baseline: Map
     nums["ratio_sigma_true"] = worst
     where = f"{run_set} (E = {mine['E']}) against {base_name} (E = {ref['E']}), medians over runs"
     if not parts:
-        return make_verdict(EFFICIENCY, "skipped", f"no judged σ on both sides to compare ({where}).", run_set, None,
-                            None, nums, Reason.MISSING_FIELD)
+        return judgement("skipped", f"no judged σ on both sides to compare ({where}).", nums, Reason.MISSING_FIELD)
     desc = f"{where}: " + "; ".join(parts)
     if bad:
         grew = any("grew" in b for b in bad)
-        return make_verdict(EFFICIENCY, "failed", failure(
+        return judgement("failed", failure(
             f"{', '.join(bad)} (outside [{lo:g}, {hi:g}]): the change made the estimator "
-            f"{'noisier' if grew else 'less noisy — check that its σ is still honest'}", desc),
-            run_set, None, None, nums)
-    return make_verdict(EFFICIENCY, "passed", f"{desc}; within [{lo:g}, {hi:g}].", run_set, None, None, nums)
+            f"{'noisier' if grew else 'less noisy — check that its σ is still honest'}", desc), nums)
+    return judgement("passed", f"{desc}; within [{lo:g}, {hi:g}].", nums)
 
 
-def _candidate_cases(check: str, records: RunSetRecords, settings: Settings) -> list[dict]:
+def _candidate_cases(family, records: RunSetRecords, settings: Settings) -> list[dict]:
     """The candidate's cases at this η: its per-run agreement cases and its pooled case,
     judged here by the pooled check itself (same estimator as the baseline's)."""
-    _, per_run, pooled_check = RATIO_CHECKS[check]
-    pooled = POOLED_JUDGE[pooled_check](records, settings).to_dict()
-    return records.of(per_run) + [pooled]
+    pooled = family.estimator.judge_pooled(records, settings).at(family.pooled, records.run_set, None, records.eta)
+    return records.of(family.case) + [pooled.to_dict()]
 
 
-def _ratio_check(check: str):
-    def judge(records: RunSetRecords, settings: Settings) -> Verdict:
-        if records.baseline is None:
-            return make_verdict(check, "skipped", "no baseline", records.run_set, None, records.eta, {},
-                                Reason.MISSING_FIELD)
-        return compare_ratios(check, records.run_set, records.eta, _candidate_cases(check, records, settings),
-                              records.baseline, settings)
-    judge.__name__ = f"check_{check}"
-    judge.__doc__ = f":func:`compare_ratios` of ``{check}`` for the run set and η of ``records``."
-    return judge
-
-
-check_baseline_linear_ratio = _ratio_check("baseline_linear_ratio")
-check_baseline_linquad_ratio = _ratio_check("baseline_linquad_ratio")
-
-
-def check_baseline_efficiency(records: RunSetRecords, settings: Settings) -> Verdict:
-    """:func:`compare_efficiency` of the run set of ``records`` (its linear cases, every η)."""
+def check_baseline_ratio(records: RunSetRecords, settings: Settings) -> Judgement:
+    """:func:`compare_ratios` of the estimator of ``records`` for its run set and η."""
     if records.baseline is None:
-        return make_verdict(EFFICIENCY, "skipped", "no baseline", records.run_set, None, None, {},
-                            Reason.MISSING_FIELD)
-    return compare_efficiency(records.run_set, records.of("linear_agreement"), records.baseline, settings)
+        return judgement("skipped", "no baseline", {}, Reason.MISSING_FIELD)
+    return compare_ratios(records.estimator, records.run_set, records.eta,
+                          _candidate_cases(records.estimator, records, settings), records.baseline, settings)
+
+
+def check_baseline_efficiency(records: RunSetRecords, settings: Settings) -> Judgement:
+    """:func:`compare_efficiency` of the run set of ``records`` (the cases of the per-run check
+    it pools, the linear one, every η)."""
+    if records.baseline is None:
+        return judgement("skipped", "no baseline", {}, Reason.MISSING_FIELD)
+    return compare_efficiency(records.run_set, records.pooled(0), records.baseline, settings, records.pools[0])
 
 
 # --------------------------------------------------------------------------- outcome changes
@@ -233,16 +209,18 @@ def _key(c: Mapping, run_set: str) -> tuple:
     return (run_set, c.get("run"), c.get("eta"), c.get("check"))
 
 
-def outcome_changes(cases: Iterable[Mapping], baseline_cases: Iterable[Mapping], matched: Mapping[str, str]) -> list[dict]:
+def outcome_changes(cases: Iterable[Mapping], baseline_cases: Iterable[Mapping], matched: Mapping[str, str],
+                    comparisons: Collection[str]) -> list[dict]:
     """Cases on both sides (same run set — the candidate's name, matched to the baseline's —
     run, η and check) whose outcome differs: new failures first, then fixed, then the rest,
-    each group in the candidate's order. Comparison cases themselves are left out."""
+    each group in the candidate's order. The cases of ``comparisons`` (the checks against a
+    baseline) are left out."""
     to_candidate = {b: c for c, b in matched.items()}
     before = {_key(c, to_candidate[c["run_set"]]): c for c in baseline_cases
-              if c.get("run_set") in to_candidate and c.get("check") not in CHECKS}
+              if c.get("run_set") in to_candidate and c.get("check") not in comparisons}
     out = []
     for c in cases:
-        if c.get("check") in CHECKS or c.get("run_set") not in matched:
+        if c.get("check") in comparisons or c.get("run_set") not in matched:
             continue
         b = before.get(_key(c, c["run_set"]))
         if b is None or b.get("outcome") == c.get("outcome"):
@@ -253,6 +231,5 @@ def outcome_changes(cases: Iterable[Mapping], baseline_cases: Iterable[Mapping],
     return sorted(out, key=lambda x: 0 if x["outcome"] == "failed" else 1 if x["baseline_outcome"] == "failed" else 2)
 
 
-__all__ = ["CHECKS", "EFFICIENCY", "RATIO_CHECKS", "check_baseline_efficiency", "check_baseline_linear_ratio",
-           "check_baseline_linquad_ratio", "compare_efficiency", "compare_ratios", "judged_runs", "outcome_changes",
-           "side_unresolved"]
+__all__ = ["check_baseline_efficiency", "check_baseline_ratio", "compare_efficiency", "compare_ratios", "judged_runs",
+           "outcome_changes", "side_unresolved"]

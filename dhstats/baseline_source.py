@@ -134,7 +134,7 @@ def judge_collection(collection: Collection, options: SessionOptions) -> list[di
     for c in (*registry.POOLED, *registry.ACROSS_SETS):
         for case in collection.cases(c.name):
             records = registry.records_for(c, case.run_set, case.eta, by_set.__getitem__, names)
-            verdicts.append(c.judge(records, settings))
+            verdicts.append(c.verdict(records, settings))
     if settings.holm is not None:
         verdicts = apply_holm(verdicts, settings.holm)
     return [v.to_dict() for v in verdicts]

@@ -228,7 +228,7 @@ def cmd_plot(args, opts: Options) -> int:
     runs = _load(args)
     _check_selection(args, runs)
     out = _out_dir(args.out)
-    names = args.figure or list(plots.CASE_FIGURES + plots.RUN_FIGURES + plots.SET_FIGURES)
+    names = args.figure or [f.name for f in plots.figures()]
     case_opts = {"base_quantile": opts.clip_base_quantile, "steps": opts.clip_steps,
                  "clip_values": opts.clip if opts.clip_given else ()}
     if opts.truncation_grid:
@@ -237,7 +237,7 @@ def cmd_plot(args, opts: Options) -> int:
     valid = [r for r in runs if isinstance(r, Run) and (not args.run or r.file.run in args.run)]
     for run in valid:
         stem = f"{safe_name(run.file.run_set)}_{safe_name(run.file.run)}"  # bounded, [A-Za-z0-9._-]
-        for name in (n for n in names if n in plots.RUN_FIGURES):
+        for name in _of_scope(names, plots.FigureScope.RUN):
             res = plots.render(name, run, None, opts.settings, dpi=opts.dpi)
             written += _write(out, f"{stem}_{name}", res, str(run.file.key))
         etas = [e for e in run.etas if not args.eta or any(_same_eta(e, x) for x in args.eta)]
@@ -245,21 +245,29 @@ def cmd_plot(args, opts: Options) -> int:
             if not any(_same_eta(e, x) for e in run.etas):
                 print(f"dhstats plot: {run.file.key}: no entry with η = {x!r}", file=sys.stderr)
         for eta in etas:
-            for name in (n for n in names if n in plots.CASE_FIGURES):
-                opts_ = {k: v for k, v in case_opts.items()
-                         if (name == "clip_sweep" and k != "keep_quantiles") or (name == "truncation_sweep" and k == "keep_quantiles")}
-                res = plots.render(name, run, eta, opts.settings, dpi=opts.dpi, **opts_)
+            for name in _of_scope(names, plots.FigureScope.CASE):
+                res = plots.render(name, run, eta, opts.settings, dpi=opts.dpi,
+                                   **{k: v for k, v in case_opts.items() if k in plots.figure_kind(name).options})
                 written += _write(out, f"{stem}_eta={eta!r}_{name}", res, f"{run.file.key}, η={eta:.3g}")
-    if any(n in ("pooled_interval", "pooled_ratio", "sigma_vs_e", "ratio_vs_e", "baseline_ratio")
-           for n in names) and (valid or args.health):
+    scopes = (plots.FigureScope.RUN_SET, plots.FigureScope.SETS, plots.FigureScope.BASELINE)
+    if _of_scope(names, *scopes) and (valid or args.health):
         written += _set_figures(args, opts, names, valid, out)
-    if "trend" in names and args.history:
+    if args.history:
         from .health import read_history
 
-        res = plots.render("trend", read_history(args.history), k=opts.settings.k, dpi=opts.dpi)
-        written += _write(out, "trend", res, str(args.history))
+        for name in _of_scope(names, plots.FigureScope.HISTORY):
+            res = plots.render(name, read_history(args.history), k=opts.settings.k, dpi=opts.dpi)
+            written += _write(out, name, res, str(args.history))
     print(f"{written} plot(s) written to {out}")
     return _report_invalid(runs)
+
+
+def _of_scope(names, *scopes) -> list[str]:
+    """The figures of ``names`` (in their order) whose scope is one of ``scopes``
+    (:data:`dhstats.rendered.FIGURES`)."""
+    from .rendered import figure_kind
+
+    return [n for n in names if figure_kind(n).scope in scopes]
 
 
 def _same_eta(a: float, b: float) -> bool:
@@ -293,17 +301,15 @@ def _set_figures(args, opts: Options, names, valid: list[Run], out: Path) -> int
         print(f"dhstats plot: run-set figures not drawn: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 0
     written = 0
-    for name in ("pooled_interval", "pooled_ratio"):
-        if name not in names:
-            continue
+    for name in _of_scope(names, plots.FigureScope.RUN_SET):
         for rs in sorted({c.get("run_set") for c in health.get("cases", []) if c.get("run_set")}):
             mine = [c for c in health["cases"] if c.get("run_set") == rs]
             written += _write(out, f"{safe_name(rs)}_{name}", plots.render(name, mine, where=rs, dpi=opts.dpi), rs)
-    for name in ("sigma_vs_e", "ratio_vs_e"):
-        if name in names:
-            written += _write(out, name, plots.render(name, health, dpi=opts.dpi), "run sets")
-    if "baseline_ratio" in names and health.get("baseline"):  # a --health of a session with --baseline
-        written += _write(out, "baseline_ratio", plots.render("baseline_ratio", health, dpi=opts.dpi), "baseline")
+    for name in _of_scope(names, plots.FigureScope.SETS):
+        written += _write(out, name, plots.render(name, health, dpi=opts.dpi), "run sets")
+    if health.get("baseline"):  # a --health of a session with --baseline
+        for name in _of_scope(names, plots.FigureScope.BASELINE):
+            written += _write(out, name, plots.render(name, health, dpi=opts.dpi), "baseline")
     return written
 
 
@@ -439,9 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _figure_names() -> tuple[str, ...]:
-    from .plots import CASE_FIGURES, RUN_FIGURES, SET_FIGURES
+    from .rendered import figures
 
-    return CASE_FIGURES + RUN_FIGURES + SET_FIGURES
+    return tuple(f.name for f in figures())
 
 
 def main(argv=None) -> int:

@@ -29,10 +29,18 @@ from collections.abc import Mapping, Sequence
 from . import registry
 from .equivalence import about, percent, scale_to_resolve
 
-ESTIMATORS = {e.name: (e.case, e.pooled) for e in registry.ESTIMATORS}  # "linear": (per-run, pooled check)
-POOLED_OF = {run: pooled for run, pooled in ESTIMATORS.values()} | {p: p for _, p in ESTIMATORS.values()}
 DEFAULT_WARN = 0.5
 FAINT_SHARE = 0.05  # a run with less than this share of Σ (ΔH_true/σ_1)² is named as faint
+
+
+def checks_of() -> dict[str, tuple[str, str]]:
+    """Each estimator's (per-run, pooled) check names, by estimator ("linear"), from the registry."""
+    return {e.name: (e.case, e.pooled) for e in registry.estimators()}
+
+
+def pooled_of() -> dict[str, str]:
+    """An agreement check (per run or pooled) → its estimator's pooled check."""
+    return {run: pooled for run, pooled in checks_of().values()} | {p: p for _, p in checks_of().values()}
 
 
 def _resolution(case: Mapping) -> float | None:
@@ -62,7 +70,7 @@ def _set_check_resolution(cases: Sequence[Mapping], run_set: str, check: str) ->
 
 
 def _set_estimator(cases: Sequence[Mapping], run_set: str, name: str) -> tuple[float, float] | None:
-    per_run, pooled = ESTIMATORS[name]
+    per_run, pooled = checks_of()[name]
     r = _set_check_resolution(cases, run_set, pooled)
     return r if r is not None else _set_check_resolution(cases, run_set, per_run)
 
@@ -71,22 +79,22 @@ def set_resolution(cases: Sequence[Mapping], run_set: str) -> dict[str, float]:
     """{"linear": r, "linquad": r} of one run set: the worst η of its pooled cases (its per-run
     cases when it has no pooled case with a resolution); an estimator without any case with a
     resolution is left out (in health.json null then means ∞)."""
-    return {name: r[0] for name in ESTIMATORS if (r := _set_estimator(cases, run_set, name)) is not None}
+    return {name: r[0] for name in checks_of() if (r := _set_estimator(cases, run_set, name)) is not None}
 
 
 def set_resolution_eta(cases: Sequence[Mapping], run_set: str) -> dict[str, float]:
     """{"linear": η, "linquad": η}: the η whose resolution is the run set's (:func:`set_resolution`)."""
-    return {name: r[1] for name in ESTIMATORS if (r := _set_estimator(cases, run_set, name)) is not None}
+    return {name: r[1] for name in checks_of() if (r := _set_estimator(cases, run_set, name)) is not None}
 
 
 def check_resolution(cases: Sequence[Mapping], check: str) -> float | None:
     """The resolution of an agreement check (module docstring): worst η, worst run set."""
-    if check not in POOLED_OF:
+    if check not in pooled_of():
         return None
     sets = sorted({c["run_set"] for c in cases if c["check"] == check})
     values = []
     for s in sets:
-        r = _set_check_resolution(cases, s, POOLED_OF[check])
+        r = _set_check_resolution(cases, s, pooled_of()[check])
         r = r if r is not None else _set_check_resolution(cases, s, check)
         if r is not None:
             values.append(r[0])
@@ -176,7 +184,7 @@ def run_set_sentence(health: Mapping, run_set: Mapping) -> str:
     if res is None:
         return f"{head}; no agreement case could be judged, so its resolution is unknown"
     if tol is not None:
-        pooled = [c for c in cases if c["check"] in POOLED_OF.values() and c["outcome"] != "skipped"]
+        pooled = [c for c in cases if c["check"] in pooled_of().values() and c["outcome"] != "skipped"]
         shown = sum(c["outcome"] == "passed" for c in pooled)
         head += f"; agreement within ±{percent(tol)} demonstrated in {shown} of {len(pooled)} pooled cases"
     where, faint = _where_and_faint(health, run_set)
@@ -206,7 +214,7 @@ def _where_and_faint(health: Mapping, run_set: Mapping) -> tuple[str, str]:
     eta = (run_set.get("resolution_eta") or {}).get(worst[0]) if worst else None
     if eta is None:
         return "", ""
-    faint = faint_runs(health["cases"], run_set["name"], ESTIMATORS[worst[0]][0], eta)
+    faint = faint_runs(health["cases"], run_set["name"], checks_of()[worst[0]][0], eta)
     if not faint:
         return f" (worst η: {eta:.3g})", ""
     names = ", ".join(run for run, _ in faint)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 
 from . import registry
 from .registry import evaluate
-from .rendered import RUN_FIGURES
+from .rendered import FigureScope, figure_kind
 from .results import Run, RunFile, RunKey, load_fingerprinted
 from .verdicts import Outcome
 
@@ -60,7 +60,8 @@ def render_set(name: str, data, where: str) -> tuple:
 
 def figure_keys(check: str, eta: float | None) -> list[tuple[str, float | None]]:
     """(figure, η) of a failing case's figures (registry order); run figures have η None."""
-    return [(name, None if name in RUN_FIGURES else eta) for name in registry.check(check).figures]
+    return [(name, None if figure_kind(name).scope == FigureScope.RUN else eta)
+            for name in registry.check(check).figures]
 
 
 def take(budget, n: int) -> bool:

@@ -26,6 +26,9 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from . import registry
+from .rendered import figure_kind
+from .run_checks import check_truncation_ratio
 from .wording import num
 
 FAR = 1.25  # a run "above 1.25" (or below 1/FAR = 0.8) is off on its own
@@ -33,8 +36,6 @@ CONSTANT = 1.1  # pooled ratios within a factor 1.1 across ≥ 3 η: constant
 MIN_ETAS = 3  # never judge "constant across η" from two η
 NEAR_ONE = 0.05  # a truncation ratio within a quarter of the excess of 1 (5–10 %) has reached it
 FIGURE = "pooled_ratio"
-FIGURE_WORDS = "Prediction / ΔH_true per run and pooled"  # its caption (dhstats.plots.CAPTIONS)
-AGREEMENT = ("linear_agreement", "linquad_agreement", "pooled_linear_agreement", "pooled_linquad_agreement")
 _Q = re.compile(r"^ratio_q([0-9.]+)$")
 
 
@@ -49,7 +50,7 @@ class SetFinding:
 
     @property
     def figure_caption(self) -> str:
-        return f"{FIGURE_WORDS} — {self.run_set}"
+        return f"{figure_kind(self.figure).caption} — {self.run_set}"
 
 
 def _finite(x) -> bool:
@@ -75,12 +76,17 @@ def _pct(fraction: float) -> str:
     return f"{100 * fraction:.3g} %"
 
 
+def _linear() -> registry.EstimatorChecks:
+    """The linear estimator's checks (the findings speak of ηG)."""
+    return registry.estimator("linear")
+
+
 def direction(cases: Sequence[Mapping], pooled: float | None) -> str | None:
     """"4 of 4 runs above 1.25 (1.31–1.44)": the runs' median linear ratio against the pooled
     direction (above 1 when the pooled ratio is, else below)."""
     per_run: dict[str, list[float]] = {}
     for c in cases:
-        if c.get("check") == "linear_agreement" and c.get("run") is not None and _finite(c.get("ratio")):
+        if c.get("check") == _linear().case and c.get("run") is not None and _finite(c.get("ratio")):
             per_run.setdefault(str(c["run"]), []).append(float(c["ratio"]))
     ratios = {run: _median(v) for run, v in per_run.items()}
     if not ratios:
@@ -104,11 +110,12 @@ def direction(cases: Sequence[Mapping], pooled: float | None) -> str | None:
 def linquad(cases: Sequence[Mapping]) -> str | None:
     """Pooled lin+quad beside pooled linear (median over η): alike → not curvature; lin+quad
     near 1 where linear is off → curvature."""
-    lin = _median([c.get("ratio") for c in cases if c.get("check") == "pooled_linear_agreement"])
-    lq = _median([c.get("ratio") for c in cases if c.get("check") == "pooled_linquad_agreement"])
+    linear, quad = _linear(), registry.estimator("linquad")
+    lin = _median([c.get("ratio") for c in cases if c.get("check") == linear.pooled])
+    lq = _median([c.get("ratio") for c in cases if c.get("check") == quad.pooled])
     if lin is None:
-        lin = _median([c.get("ratio") for c in cases if c.get("check") == "linear_agreement"])
-        lq = _median([c.get("ratio") for c in cases if c.get("check") == "linquad_agreement"])
+        lin = _median([c.get("ratio") for c in cases if c.get("check") == linear.case])
+        lq = _median([c.get("ratio") for c in cases if c.get("check") == quad.case])
     if lin is None or lq is None:
         return None
     if abs(lq - 1.0) <= 0.5 * abs(lin - 1.0):
@@ -122,7 +129,7 @@ def truncation(cases: Sequence[Mapping], full: float | None, k: float = 3.0) -> 
     quantiles count: |Δ_S| ≥ k·σ_S (``true_S_q<q>``, ``sigma_S_q<q>``; checks.md, truncation_ratio)."""
     by_q: dict[float, list[float]] = {}
     for c in cases:
-        if c.get("check") != "truncation_ratio" or c.get("outcome") == "skipped":
+        if c.get("check") != registry.judged_by(check_truncation_ratio).name or c.get("outcome") == "skipped":
             continue
         for key, value in c.items():
             m = _Q.match(key)
@@ -159,11 +166,11 @@ def across_eta(cases: Sequence[Mapping]) -> str | None:
     """Constant across η only from ≥ :data:`MIN_ETAS` η (pooled linear ratio, else the runs'
     median linear ratio per η)."""
     pooled = {c["eta"]: c.get("ratio") for c in cases
-              if c.get("check") == "pooled_linear_agreement" and _finite(c.get("ratio"))}
+              if c.get("check") == _linear().pooled and _finite(c.get("ratio"))}
     if not pooled:
         per: dict[float, list[float]] = {}
         for c in cases:
-            if c.get("check") == "linear_agreement" and _finite(c.get("ratio")) and c.get("eta") is not None:
+            if c.get("check") == _linear().case and _finite(c.get("ratio")) and c.get("eta") is not None:
                 per.setdefault(c["eta"], []).append(float(c["ratio"]))
         pooled = {eta: _median(v) for eta, v in per.items()}
     values = [float(v) for _, v in sorted(pooled.items())]
@@ -181,10 +188,11 @@ def disagrees(cases: Sequence[Mapping]) -> bool:
     """Whether a run set shows a disagreement to explain: an agreement case failed for a reason
     other than ``not_demonstrated`` (too imprecise to show agreement is not a disagreement), or a
     pooled 1 − 2α interval excludes 1."""
-    if any(c.get("outcome") == "failed" and c.get("check") in AGREEMENT and c.get("reason") != "not_demonstrated"
+    agreement = {name for e in registry.estimators() for name in (e.case, e.pooled)}
+    if any(c.get("outcome") == "failed" and c.get("check") in agreement and c.get("reason") != "not_demonstrated"
            for c in cases):
         return True
-    return any(c.get("outcome") == "failed" and c.get("check") in AGREEMENT and _finite(c.get("ratio_lo"))
+    return any(c.get("outcome") == "failed" and c.get("check") in agreement and _finite(c.get("ratio_lo"))
                and _finite(c.get("ratio_hi")) and not c["ratio_lo"] <= 1.0 <= c["ratio_hi"] for c in cases)
 
 
@@ -194,9 +202,9 @@ def set_finding(health: Mapping, run_set: str) -> SetFinding | None:
     if not disagrees(cases):
         return None
     k = health.get("k") if _finite(health.get("k")) else 3.0
-    pooled = _median([c.get("ratio") for c in cases if c.get("check") == "pooled_linear_agreement"])
+    pooled = _median([c.get("ratio") for c in cases if c.get("check") == _linear().pooled])
     full = pooled if pooled is not None else _median(
-        [c.get("ratio") for c in cases if c.get("check") == "linear_agreement"])
+        [c.get("ratio") for c in cases if c.get("check") == _linear().case])
     head = f"pooled ratio {_r(pooled)}" if pooled is not None else None
     parts = [p for p in (direction(cases, full), head, linquad(cases), truncation(cases, full, k), across_eta(cases))
              if p]

@@ -238,7 +238,7 @@ class Gate:
             c = registry.check(check)
             records = registry.records_for(c, run_set, eta, self.set_cases,
                                            [rs.name for rs in self.collection.run_sets], self._baseline_records)
-            return c.judge(records, self.settings)
+            return c.verdict(records, self.settings)
         except Exception as exc:  # noqa: BLE001 - a bug in one check must not cost the others
             return crashed(check, run_set, None, eta, exc)
 

@@ -29,7 +29,6 @@ REASONS = tuple(map(str, Reason))
 RUN_OUTCOMES = tuple(map(str, RunOutcome))
 PROBLEM_REASONS = tuple(map(str, ProblemReason))
 HISTORY_MAX_LINES = 1000
-POOLED_NAMES = frozenset(c.name for c in registry.POOLED)
 
 
 def _record(obj) -> dict:
@@ -349,8 +348,9 @@ def history_line(health: Mapping, commit: str | None = None) -> dict:
     (``baseline``: the ``--baseline`` PATH, only in a session with one).
     """
     pooled: dict = {}
+    pooled_checks = {p.name for p in registry.pooled()}
     for c in health["cases"]:
-        if c["check"] in POOLED_NAMES and c.get("eta") is not None:
+        if c["check"] in pooled_checks and c.get("eta") is not None:
             pooled.setdefault(c["check"], {}).setdefault(c["run_set"], {})[repr(c["eta"])] = c.get("Z")
     counts = health["counts"]
     extra = {"baseline": health["baseline"]["source"]} if health.get("baseline") else {}

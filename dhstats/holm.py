@@ -37,8 +37,9 @@ def apply_holm(verdicts: list[Verdict], alpha: float) -> list[Verdict]:
     ``alpha`` (k is then not used). A NaN z fails (its NaN p is always rejected, see
     :func:`stats.holm_reject`); cases that already failed as not finite stay failed."""
     out = list(verdicts)
-    families = [(e.case, False) for e in registry.ESTIMATORS] + [(e.pooled, True) for e in registry.ESTIMATORS]
-    for check, pooled in families:
+    families = [(e.case, False, e.estimator) for e in registry.estimators()] + \
+        [(e.pooled, True, e.estimator) for e in registry.estimators()]
+    for check, pooled, estimator in families:
         mine = [i for i, v in enumerate(out) if v.check == check and v.outcome != Outcome.SKIPPED
                 and not (pooled and v.numbers.tolerance is not ABSENT)]  # judged by TOST alone
         idx = [i for i in mine if out[i].reason not in _KEPT]
@@ -53,7 +54,7 @@ def apply_holm(verdicts: list[Verdict], alpha: float) -> list[Verdict]:
             rule = (f"{'rejected' if rejected else 'not rejected'} by Holm–Bonferroni over "
                     f"{m} cases at α = {alpha:g}, p = {pi:.3g} (critical |z| = {z_crit:.3g})")
             message = (pooled_message(bool(rejected), v.detail, rule, "a bias shared by the runs of this run set", res)
-                       if pooled else agreement_message(check, bool(rejected), v.detail, rule, None, res))
+                       if pooled else agreement_message(bool(rejected), v.detail, rule, estimator.meaning, res))
             out[i] = replace(v, outcome=Outcome.FAILED if rejected else Outcome.PASSED,
                              reason=Reason.OUT_OF_BOUNDS if rejected else Reason.OK, message=message,
                              numbers=replace(v.numbers, k=ABSENT, p_value=pi, holm_alpha=alpha, z_critical=z_crit,

@@ -33,7 +33,6 @@ from .names import safe_name
 from .rendered import Figure
 
 TEMPLATES = Path(__file__).with_name("templates")
-POOLED_NAMES = frozenset(c.name for c in registry.POOLED)
 MAX_SUMMARY_FAILURES = 100
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _BASE_KEYS = {"run_set", "run", "eta", "check", "outcome", "reason", "message", "finding",
@@ -209,7 +208,7 @@ def _group_key(c: Mapping) -> tuple[str, str]:
     are of one check and their first lines say the same after the rule (``|z| = 5.1 > k = 3: …``)."""
     if c.get("finding") in wording.FINDINGS:
         return ("finding", c["finding"])
-    if c.get("run") is None and c["check"] in POOLED_NAMES:  # one table for the pooled failures
+    if c.get("run") is None and c["check"] in {p.name for p in registry.pooled()}:  # one table for the pooled failures
         return ("pooled", "tolerance" if c.get("tolerance") is not None else "")
     head = wording.headline_of(c.get("message"))
     rule, sep, meaning = head.partition(": ")

@@ -1,8 +1,9 @@
 """File, SNIS and truncation checks of one run (``shared/spec/checks.md``, "Checks").
 
 Each ``check_*`` takes the run's :class:`~dhstats.verdicts.RunContext` (and an entry for
-per-η checks) and returns a :class:`~dhstats.verdicts.Verdict`. The agreement checks are in
-:mod:`dhstats.agreement`.
+per-η checks) and returns a :class:`~dhstats.verdicts.Judgement` (outcome, reason, message,
+numbers); the registry stamps the check's name and the case's location on it. The agreement
+checks are in :mod:`dhstats.agreement`.
 """
 from __future__ import annotations
 
@@ -14,11 +15,11 @@ from . import stats
 from . import truncation as trunc
 from .psis import khat_threshold, pareto_khat
 from .results import Entry, Run
-from .verdicts import Reason, RunContext, Verdict, close, fmt
+from .verdicts import Judgement, Reason, RunContext, close, fmt
 from .wording import failure, num
 
 
-def check_consistency(ctx: RunContext, e: Entry) -> Verdict:
+def check_consistency(ctx: RunContext, e: Entry) -> Judgement:
     """Σ gdotv = G, Σ vhvv = Q (rel 1e-5); per_sequence.length = token_counts;
     per_sequence[i].vhvv = quadratic.per_sequence_vhvv[i] (rel 1e-6); Σ c_i = ΔH_true with the
     weighted denominator B (rel 1e-6); base_entropy = Σh_base/ΣT (rel 1e-6); reported ess =
@@ -76,8 +77,8 @@ def check_consistency(ctx: RunContext, e: Entry) -> Verdict:
                    f"(first at [{i}]: {T[i]:g} vs {first[i]:g}): not the same E-batch")
     tail = f" Not checked: {'; '.join(not_checked)}." if not_checked else ""
     if bad:
-        return ctx.verdict("consistency", "failed", "; ".join(bad) + "." + tail, e, **nums)
-    return ctx.verdict("consistency", "passed", "sums, reconstruction and alignment hold." + tail, e, **nums)
+        return ctx.judgement("failed", "; ".join(bad) + "." + tail, **nums)
+    return ctx.judgement("passed", "sums, reconstruction and alignment hold." + tail, **nums)
 
 
 def _quadratic_consistency(run: Run, nums: dict, not_checked: list[str]) -> list[str]:
@@ -100,7 +101,7 @@ def _quadratic_consistency(run: Run, nums: dict, not_checked: list[str]) -> list
     return bad
 
 
-def check_snis_weights(ctx: RunContext, e: Entry) -> Verdict:
+def check_snis_weights(ctx: RunContext, e: Entry) -> Judgement:
     """w̃ finite and ≥ 0, Σ w̃ = 1 (abs 1e-6); weights_sum finite and > 0 when present."""
     w = e.normalized_weights
     total = float(w.sum())
@@ -114,18 +115,18 @@ def check_snis_weights(ctx: RunContext, e: Entry) -> Verdict:
         bad.append(f"weights_sum = {e.weights_sum:.4g}, expected > 0")
     nums = {"sum_weights": total, "min_weight": float(w.min())}
     if bad:
-        return ctx.verdict("snis_weights", "failed", "; ".join(bad) + ".", e, **nums)
-    return ctx.verdict("snis_weights", "passed", f"weights ≥ 0, Σ w̃ = {total:.9g}.", e, **nums)
+        return ctx.judgement("failed", "; ".join(bad) + ".", **nums)
+    return ctx.judgement("passed", f"weights ≥ 0, Σ w̃ = {total:.9g}.", **nums)
 
 
-def check_snis_reliability(ctx: RunContext, e: Entry) -> Verdict:
+def check_snis_reliability(ctx: RunContext, e: Entry) -> Judgement:
     """ESS/n ≥ min_ess_fraction and Pareto k̂ ≤ min(1 − 1/log10 n, 0.7) (Vehtari et al.,
     JMLR 2024). k̂ is fitted to log w̃ (the weights actually used, clipping included)."""
     w = e.normalized_weights
     n = w.size
     if not (w > 0).any():  # loadable input, but ESS and k̂ are undefined
-        return ctx.verdict("snis_reliability", "failed", "no positive weight: ESS and k̂ undefined.", e,
-                           reason=Reason.NOT_FINITE)
+        return ctx.judgement("failed", "no positive weight: ESS and k̂ undefined.",
+                             reason=Reason.NOT_FINITE)
     ess = stats.kish_ess(w)
     frac = ess / n
     with np.errstate(divide="ignore"):
@@ -139,18 +140,18 @@ def check_snis_reliability(ctx: RunContext, e: Entry) -> Verdict:
     if fit.khat is not None and not fit.khat <= kmax:
         bad.append(f"Pareto k̂ = {fit.khat:.3f} > {kmax:.3f}: the weight tail is too heavy for SNIS")
     if bad:
-        return ctx.verdict("snis_reliability", "failed", "; ".join(bad) + ".", e, **nums)
+        return ctx.judgement("failed", "; ".join(bad) + ".", **nums)
     if fit.khat is None:
         if frac >= 0.99:  # weights ≈ equal: nothing to fit, and nothing to fear
-            return ctx.verdict("snis_reliability", "passed",
-                               f"ESS/n = {frac:.4f}; k̂ not estimable ({fit.reason}): weights nearly uniform.", e, **nums)
-        return ctx.verdict("snis_reliability", "skipped",
-                           f"ESS/n = {frac:.3g} passes but k̂ cannot be estimated: {fit.reason}.", e,
-                           reason=Reason.INCONCLUSIVE, **nums)
-    return ctx.verdict("snis_reliability", "passed", f"ESS/n = {frac:.3g}, k̂ = {fit.khat:.3f} ≤ {kmax:.3f}.", e, **nums)
+            return ctx.judgement("passed",
+                                 f"ESS/n = {frac:.4f}; k̂ not estimable ({fit.reason}): weights nearly uniform.", **nums)
+        return ctx.judgement("skipped",
+                             f"ESS/n = {frac:.3g} passes but k̂ cannot be estimated: {fit.reason}.",
+                             reason=Reason.INCONCLUSIVE, **nums)
+    return ctx.judgement("passed", f"ESS/n = {frac:.3g}, k̂ = {fit.khat:.3f} ≤ {kmax:.3f}.", **nums)
 
 
-def check_se_consistency(ctx: RunContext) -> Verdict:
+def check_se_consistency(ctx: RunContext) -> Judgement:
     """ρ = reported SE / se_sum(centred per-sequence) within se_ratio_bounds, for se_shard vs
     gdotv and se_vHvv vs per_sequence_vhvv; names the shard-mean convention when ρ·num_shards ≈ 1."""
     run, st = ctx.run, ctx.settings
@@ -164,7 +165,7 @@ def check_se_consistency(ctx: RunContext) -> Verdict:
         pairs.append(("se_vHvv", "q̃", q.se_vhvv, one.q, q.num_shards or run.num_shards))
     if not pairs:
         why = "no per-sequence data" if run.gdotv is None else "no reported SEs"
-        return ctx.verdict("se_consistency", "skipped", f"nothing to compare: {why}.")
+        return ctx.judgement("skipped", f"nothing to compare: {why}.")
     lo, hi = st.se_ratio_bounds
     bad, good, nums, scaled, short = [], [], {"reported_se": conv}, [], []
     for name, what, reported, measured, shards in pairs:
@@ -191,15 +192,15 @@ def check_se_consistency(ctx: RunContext) -> Verdict:
         shards = nums["num_shards"]
         head = (f"the producer reports SEs in the shard-mean convention (ρ·num_shards ≈ 1, num_shards = "
                 f"{shards}): use --reported-se shard-mean")
-        return ctx.verdict("se_consistency", "failed", failure(head, "; ".join(scaled + good)),
-                           finding="shard_mean_se", **nums)
+        return ctx.judgement("failed", failure(head, "; ".join(scaled + good)),
+                             finding="shard_mean_se", **nums)
     if bad:
         head = "the reported SEs do not measure the per-sequence spread: " + "; ".join(short)
-        return ctx.verdict("se_consistency", "failed", failure(head, "; ".join(bad + scaled + good)), **nums)
-    return ctx.verdict("se_consistency", "passed", "; ".join(good) + f" within [{lo:.3g}, {hi:.3g}].", **nums)
+        return ctx.judgement("failed", failure(head, "; ".join(bad + scaled + good)), **nums)
+    return ctx.judgement("passed", "; ".join(good) + f" within [{lo:.3g}, {hi:.3g}].", **nums)
 
 
-def check_truncation_ratio(ctx: RunContext, e: Entry) -> Verdict:
+def check_truncation_ratio(ctx: RunContext, e: Entry) -> Judgement:
     """Re-estimated ratio r = L_S/Δ_S per keep-quantile (checks.md). A quantile is judged
     when |Δ_S| ≥ kσ_S; a judged ratio fails when it is outside ratio_bounds by more than its
     sampling error (:meth:`dhstats.truncation.Truncation.outside`, which includes σ of L_S — see
@@ -208,7 +209,7 @@ def check_truncation_ratio(ctx: RunContext, e: Entry) -> Verdict:
     run, st = ctx.run, ctx.settings
     if run.gdotv is None or e.h_base is None:
         missing = "approx.per_sequence" if run.gdotv is None else "diagnostics.h_base"
-        return ctx.verdict("truncation_ratio", "skipped", f"needs {missing}, which is missing.", e)
+        return ctx.judgement("skipped", f"needs {missing}, which is missing.")
     lo, hi = st.ratio_bounds
     cuts = [trunc.truncation(e.eta, run.gdotv, e.normalized_weights, e.token_counts, e.h_new,
                              e.h_base, e.base_entropy, q, st.k) for q in st.keep_quantiles]
@@ -223,8 +224,8 @@ def check_truncation_ratio(ctx: RunContext, e: Entry) -> Verdict:
                  else None for c in cuts})
     broken = [k for k, v in nums.items() if isinstance(v, float) and not math.isfinite(v)]
     if broken:
-        return ctx.verdict("truncation_ratio", "failed", f"not finite: {', '.join(broken)}.", e,
-                           reason=Reason.NOT_FINITE, **nums)
+        return ctx.judgement("failed", f"not finite: {', '.join(broken)}.",
+                             reason=Reason.NOT_FINITE, **nums)
 
     def state(c):
         if c in out:
@@ -237,15 +238,12 @@ def check_truncation_ratio(ctx: RunContext, e: Entry) -> Verdict:
         f"q={c.keep_quantile:g}: L_S={c.linear:.3g}±{c.sigma_linear:.2g}, Δ_S={c.true:.3g}±{c.sigma:.2g} → {state(c)}"
         for c in cuts)
     if out:
-        return ctx.verdict(
-            "truncation_ratio", "failed",
-            failure(f"ratio outside [{lo:g}, {hi:g}] beyond {st.k:g}σ at q = "
-                    f"{', '.join(f'{c.keep_quantile:g}' for c in out)}: on the bulk of the sequences (largest "
-                    "|η·gdotv| removed) the linear prediction and the measurement disagree — a bias of the "
-                    "per-sequence gdotv, not a few outliers", desc),
-            e, **nums)
+        return ctx.judgement("failed", failure(
+            f"ratio outside [{lo:g}, {hi:g}] beyond {st.k:g}σ at q = "
+            f"{', '.join(f'{c.keep_quantile:g}' for c in out)}: on the bulk of the sequences (largest "
+            "|η·gdotv| removed) the linear prediction and the measurement disagree — a bias of the "
+            "per-sequence gdotv, not a few outliers", desc), **nums)
     if not within:
-        return ctx.verdict("truncation_ratio", "skipped",
-                           f"no keep-quantile conclusive (|Δ_S| < {st.k:g}σ_S, or r within its error of the bounds): {desc}.",
-                           e, reason=Reason.INCONCLUSIVE, **nums)
-    return ctx.verdict("truncation_ratio", "passed", desc + ".", e, **nums)
+        return ctx.judgement("skipped", f"no keep-quantile conclusive (|Δ_S| < {st.k:g}σ_S, or r within its error "
+                             f"of the bounds): {desc}.", reason=Reason.INCONCLUSIVE, **nums)
+    return ctx.judgement("passed", desc + ".", **nums)

@@ -20,7 +20,7 @@ from dataclasses import replace
 
 from .case_numbers import AgreementNumbers, ScalingNumbers
 from .settings import Settings
-from .verdicts import Reason, RunSetRecords, Verdict, fmt, make_verdict
+from .verdicts import Judgement, Reason, RunSetRecords, fmt, judgement
 from .wording import failure
 
 
@@ -56,14 +56,14 @@ def scaling_medians(cases: Sequence[Mapping]) -> dict:
             "m_true": {eta: statistics.median(v) for eta, v in sorted(by_eta.items())}}
 
 
-def check_se_scaling(records: RunSetRecords, settings: Settings) -> Verdict:
+def check_se_scaling(records: RunSetRecords, settings: Settings) -> Judgement:
     """``se_scaling`` of ``records.run_set`` against every run set checked together (including
-    this one), from their linear cases (:func:`scaling_medians`)."""
-    medians = {name: scaling_medians(records.of("linear_agreement", name)) for name in records.by_set}
+    this one), from the cases of the per-run check it pools, the linear one (:func:`scaling_medians`)."""
+    medians = {name: scaling_medians(records.pooled(0, name)) for name in records.by_set}
     return scaling_verdict(records.run_set, medians, settings.scaling_bounds)
 
 
-def scaling_verdict(run_set: str, medians: Mapping[str, dict], bounds: tuple[float, float]) -> Verdict:
+def scaling_verdict(run_set: str, medians: Mapping[str, dict], bounds: tuple[float, float]) -> Judgement:
     """``se_scaling`` of run set ``run_set`` given :func:`scaling_medians` of every run set
     checked together (including this one)."""
     lo, hi = bounds
@@ -71,8 +71,8 @@ def scaling_verdict(run_set: str, medians: Mapping[str, dict], bounds: tuple[flo
     known = {name: m for name, m in medians.items() if m["E"]}
     if mine["E"] is None or len({m["E"] for m in known.values()}) < 2:
         es = ", ".join(f"{name}: E = {m['E']}" for name, m in medians.items())
-        return make_verdict("se_scaling", "skipped", f"needs ≥ 2 run sets of different E with a judged σ ({es}).",
-                            run_set, None, None, ScalingNumbers(E=mine["E"]), Reason.INCONCLUSIVE)
+        return judgement("skipped", f"needs ≥ 2 run sets of different E with a judged σ ({es}).",
+                         ScalingNumbers(E=mine["E"]), Reason.INCONCLUSIVE)
     ref_name = max(known, key=lambda name: (known[name]["E"], name))
     ref = known[ref_name]
     nums = ScalingNumbers(E=mine["E"], reference=ref_name, reference_E=ref["E"], bounds=list(bounds),
@@ -99,17 +99,15 @@ def scaling_verdict(run_set: str, medians: Mapping[str, dict], bounds: tuple[flo
     nums = replace(nums, ratio_sigma_true=worst)
     where = f"E = {mine['E']} against {ref_name} (E = {ref['E']}, the largest)"
     if not parts:
-        return make_verdict("se_scaling", "skipped", f"no judged σ to compare ({where}).", run_set, None, None,
-                            nums, Reason.MISSING_FIELD)
+        return judgement("skipped", f"no judged σ to compare ({where}).", nums, Reason.MISSING_FIELD)
     desc = f"medians over runs, {where}: " + "; ".join(parts)
     if bad:
-        return make_verdict("se_scaling", "failed",
-                            failure(f"σ does not shrink as 1/√E ({', '.join(bad)} outside [{lo:g}, {hi:g}]): a "
-                                    "mis-scaled SE, or runs of different batch sizes mixed in one set", desc),
-                            run_set, None, None, nums)
+        return judgement("failed", failure(f"σ does not shrink as 1/√E ({', '.join(bad)} outside [{lo:g}, {hi:g}]): "
+                                           "a mis-scaled SE, or runs of different batch sizes mixed in one set", desc),
+                         nums)
     if ref_name == run_set:
         desc = f"reference set (largest E = {mine['E']}); " + desc
-    return make_verdict("se_scaling", "passed", f"{desc}; within [{lo:g}, {hi:g}].", run_set, None, None, nums)
+    return judgement("passed", f"{desc}; within [{lo:g}, {hi:g}].", nums)
 
 
 def _ok(x) -> bool:

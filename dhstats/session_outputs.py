@@ -28,7 +28,7 @@ from pathlib import Path
 
 from . import registry
 from .collection import Collection
-from .rendered import Figure
+from .rendered import Figure, FigureScope, figures
 from .results import RunFile, RunKey
 from .settings import SessionOptions
 from .health import mark_unwritten
@@ -234,15 +234,15 @@ class SessionOutputs:
             from .findings import set_findings
 
             if self.health.get("baseline"):
-                against = [figure("baseline_ratio", self.health)]
+                against = [figure(f.name, self.health) for f in figures(FigureScope.BASELINE)]
 
             for f in set_findings(self.health):  # each failing set's finding, with its most telling figure
                 cases = [c for c in self.health["cases"] if c["run_set"] == f.run_set]
                 found[f.run_set] = figure(f.figure, cases, where=f.run_set)
             if len(self.collection.run_sets) > 1:
-                cross = [figure(name, self.health) for name in ("sigma_vs_e", "ratio_vs_e")]
+                cross = [figure(f.name, self.health) for f in figures(FigureScope.SETS)]
             lines = read_history(self.options.history) if self.options.history else []
-            trend = [figure("trend", lines, k=self.settings.k)] if len(lines) > 1 else []
+            trend = [figure(f.name, lines, k=self.settings.k) for f in figures(FigureScope.HISTORY) if len(lines) > 1]
         return render_summary(self.health, None, cross, trend, found, against)
 
 

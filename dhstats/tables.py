@@ -142,7 +142,7 @@ def _agreement_cases(runs, settings: Settings) -> list[dict]:
     for run in _valid(runs):
         ctx = RunContext(run, settings)
         for e in run.entries:
-            out += [registry.check(est.case).judge(ctx, e).to_dict() for est in registry.ESTIMATORS]
+            out += [registry.check(est.case).verdict(ctx, e).to_dict() for est in registry.ESTIMATORS]
     return out
 
 
@@ -157,7 +157,7 @@ def _pooled(cases: list[dict], settings: Settings) -> list:
     def of(name: str) -> list[dict]:
         return [c for c in cases if c["run_set"] == name]
 
-    return [check.judge(registry.records_for(check, run_set, eta, of, sets), settings)
+    return [check.verdict(registry.records_for(check, run_set, eta, of, sets), settings)
             for run_set, eta in at for check in registry.POOLED]
 
 
@@ -199,7 +199,7 @@ def scaling_table(runs, settings: Settings = Settings()) -> pd.DataFrame:
     rows = []
     for name in sets:
         records = registry.records_for(check, name, None, lambda s: [c for c in cases if c["run_set"] == s], sets)
-        v = check.judge(records, settings)
+        v = check.verdict(records, settings)
         m = scaling_medians(records.of(check.pools[0]))
         rows.append({"run_set": name, "E": m["E"], "sigma_g_sqrt_e": m["m_g"],
                      "sigma_true_sqrt_e_over_eta": statistics.median(m["m_true"].values()) if m["m_true"] else None,
@@ -275,7 +275,7 @@ def baseline_table(runs, baseline, settings: Settings = Settings()) -> pd.DataFr
         common = sorted({c["eta"] for c in of(name)} & set(baseline.set_etas.get(matched[name], ())))
         for check in registry.BASELINE:
             for eta in common if check.per_eta else [None]:
-                v = check.judge(registry.records_for(check, name, eta, of, sets, theirs), settings).to_dict()
+                v = check.verdict(registry.records_for(check, name, eta, of, sets, theirs), settings).to_dict()
                 rows.append({"run_set": name, "baseline_run_set": matched[name], "eta": eta, "check": check.name,
                              **{k: v.get(k) for k in ("ratio", "ratio_se", "baseline_ratio", "baseline_ratio_se", "z",
                                                       "resolution", "ratio_sigma_g", "ratio_sigma_true", "tolerance",

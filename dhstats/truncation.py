@@ -1,7 +1,7 @@
 """Truncation and clipping: the truncation_ratio check's re-estimate on the bulk of the
 sequences, and the notebook's truncation/clip sweeps (tables, plots).
 
-Formulas: ``shared/spec/checks.md`` ("truncation_ratio") and the seed notebook
+Formulas: ``shared/spec/checks.md`` (the truncation ratio check) and the seed notebook
 (``summarize_truncation``, ``summarize_clipping``, ``plot_clip_sweep``). Array kernels on
 per-sequence arrays, as in :mod:`dhstats.stats`, whose SE and SNIS kernels they reuse.
 """

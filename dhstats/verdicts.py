@@ -1,9 +1,10 @@
-"""Verdicts: the records every check returns, and the per-run checks of ``shared/spec/checks.md``.
+"""Verdicts: the records of the checks of ``shared/spec/checks.md``.
 
-A :class:`Verdict` is a small frozen record (outcome, reason, message, numbers; no arrays)
-that the gate asserts, the tables print and the reports render. Missing optional fields give
+A check's judge returns a :class:`Judgement` (outcome, reason, message, numbers); the registry
+stamps the check's name and the case's location on it, which makes a :class:`Verdict`: a small
+frozen record (no arrays) that the gate asserts, the tables print and the reports render. Missing optional fields give
 an explicit *skipped* outcome with the reason, never a pass. A statistic that is not finite
-never passes: :meth:`RunContext.verdict` turns such a pass into a failure with reason
+never passes: :func:`judgement` turns such a pass into a failure with reason
 ``not_finite`` (``h_base = [1e308]*n`` once passed every check).
 
 The checks themselves: :mod:`dhstats.run_checks` (file and SNIS checks, truncation),
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from .case_numbers import Numbers
-from .results import Entry, InvalidRun, Problem, Run, RunKey
+from .results import InvalidRun, Problem, Run, RunKey
 from .settings import Settings
 from .sigmas import run_sigmas
 from .wording import num
@@ -172,28 +173,35 @@ class RunContext:
         self.settings = settings
         self.sigmas = run_sigmas(run, settings.reported_se)
 
-    def verdict(self, check, outcome, message, entry: Entry | None = None, *, reason: Reason | None = None,
-                typed: Numbers | None = None, detail: str | None = None, **numbers) -> Verdict:
-        """A verdict of this run (see :func:`make_verdict`): its numbers ``typed``, or as keywords."""
-        f = self.run.file
-        return make_verdict(check, outcome, message, f.run_set, f.run, None if entry is None else entry.eta,
-                            numbers if typed is None else typed, reason, detail)
+    def judgement(self, outcome, message, *, reason: Reason | None = None, typed: Numbers | None = None,
+                  detail: str | None = None, **numbers) -> Judgement:
+        """A judgement of this run (see :func:`judgement`): its numbers ``typed``, or as keywords.
+        The registry stamps the check's name and the case's location on it."""
+        return judgement(outcome, message, numbers if typed is None else typed, reason, detail)
 
 
 @dataclass(frozen=True)
 class RunSetRecords:
     """What a run-set check judges (never arrays): the per-run case records (health.json
-    dicts) of the checks it pools (:attr:`dhstats.registry.Check.pools`), by run set and
-    check — at ``eta`` for a pooled check, every η for a check across run sets."""
+    dicts) of the checks it pools (:attr:`dhstats.registry.Check.pools`, in that order), by run
+    set and check — at ``eta`` for a pooled check, every η for a check across run sets.
+    ``estimator`` names the agreement checks of the check's estimator (its ``case`` and
+    ``pooled`` check), for the checks that have one."""
 
     run_set: str
     eta: float | None
     by_set: dict  # run set → {pooled check → [case dict]}
     baseline: dict | None = None  # checks against a baseline: {"run_set": its matched set, "cases": [case dict]}
+    pools: tuple[str, ...] = ()  # the pooled checks' names, in the entry's order
+    estimator: object | None = None  # dhstats.registry.EstimatorChecks of the check's estimator
 
     def of(self, check: str, run_set: str | None = None) -> list:
         """The records of ``check`` in ``run_set`` (default: the one judged)."""
         return list(self.by_set.get(self.run_set if run_set is None else run_set, {}).get(check, ()))
+
+    def pooled(self, i: int = 0, run_set: str | None = None) -> list:
+        """The records of the ``i``-th check the judged check pools (0: its own per-run check)."""
+        return self.of(self.pools[i], run_set) if i < len(self.pools) else []
 
 
 def crashed(check: str, run_set: str, run: str | None, eta: float | None, exc: BaseException) -> Verdict:
@@ -205,13 +213,30 @@ def crashed(check: str, run_set: str, run: str | None, eta: float | None, exc: B
                    run_set, run, eta, {"exception": type(exc).__name__}, Reason.INTERNAL_ERROR)
 
 
-def make_verdict(check, outcome, message, run_set, run, eta, numbers: Numbers | dict, reason: Reason | None = None,
-                 detail: str | None = None) -> Verdict:
-    """A Verdict; ``reason`` defaults to ok / out_of_bounds / missing_field. A pass whose
+@dataclass(frozen=True)
+class Judgement:
+    """What a check's judge returns: outcome, reason, message and numbers — not which check nor
+    where. The registry stamps both (:meth:`at`, :meth:`dhstats.registry.Check.verdict`)."""
+
+    outcome: Outcome
+    message: str
+    numbers: Numbers | dict = field(default_factory=dict)
+    reason: Reason = Reason.OK
+    detail: str | None = None
+
+    def at(self, check: str, run_set: str, run: str | None, eta: float | None) -> Verdict:
+        """The :class:`Verdict` of check ``check`` at (run set, run, η)."""
+        return Verdict(check, self.outcome, self.message, run_set, run, eta, self.numbers, self.reason, self.detail)
+
+
+def judgement(outcome, message, numbers: Numbers | dict | None = None, reason: Reason | None = None,
+              detail: str | None = None) -> Judgement:
+    """A Judgement; ``reason`` defaults to ok / out_of_bounds / missing_field. A pass whose
     numbers include a NaN or ±inf becomes a failure with reason ``not_finite``."""
-    outcome = Outcome(outcome)
+    outcome, numbers = Outcome(outcome), {} if numbers is None else numbers
     bad = not_finite(numbers) if outcome != Outcome.FAILED else []
     if bad:
         outcome, reason = Outcome.FAILED, Reason.NOT_FINITE
         message = f"not finite: {', '.join(bad)} — a statistic that is NaN or infinite never passes ({message})"
-    return Verdict(check, outcome, message, run_set, run, eta, numbers, reason or _DEFAULT_REASON[outcome], detail)
+    return Judgement(outcome, message, numbers, reason or _DEFAULT_REASON[outcome], detail)
+

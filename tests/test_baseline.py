@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from dhstats import simulate
 from dhstats.against_baseline import badge_words, set_lines
+from dhstats import registry
 from dhstats.baseline import compare_efficiency, compare_ratios, outcome_changes
 from dhstats.baseline_source import BaselineError, match, open_baseline
 from dhstats.session import Session
@@ -41,7 +42,8 @@ def side(ratio, se, truths=(1.0, 1.0), sigma_trues=(0.1, 0.1), sigmas=(0.1, 0.1)
 
 
 def judge(cand, base, settings=Settings(), check="baseline_linear_ratio"):
-    return compare_ratios(check, "E_512", 1e-6, cand, {"run_set": "E_256", "cases": base}, settings)
+    return compare_ratios(registry.estimator_of(check), "E_512", 1e-6, cand, {"run_set": "E_256", "cases": base},
+                          settings).at(check, "E_512", None, 1e-6)
 
 
 # --------------------------------------------------------------------------- one test per reason
@@ -115,7 +117,7 @@ def _linear_cases(sigma_g, sigma_true, n=256, etas=(1e-6, 2e-6)):
 
 def test_efficiency_fails_when_sigma_grew():
     v = compare_efficiency("E_512", _linear_cases(1.0, 2.3), {"run_set": "E_256", "cases": _linear_cases(1.0, 1.0)},
-                           Settings())
+                           Settings(), "linear_agreement")
     assert (v.outcome, v.reason) == ("failed", "out_of_bounds")
     assert "σ_true per √E grew 2.3× at η = 1e-06" in v.message and "noisier" in v.message
     assert v.numbers["ratio_sigma_true"] == pytest.approx(2.3) and v.numbers["ratio_sigma_g"] == 1.0
@@ -124,7 +126,8 @@ def test_efficiency_fails_when_sigma_grew():
 def test_efficiency_per_sqrt_e():
     """σ·√E is what is compared: a set of 4× the E with half the σ has not changed."""
     v = compare_efficiency("E_1024", _linear_cases(0.5, 0.5, n=1024),
-                           {"run_set": "E_256", "cases": _linear_cases(1.0, 1.0)}, Settings())
+                           {"run_set": "E_256", "cases": _linear_cases(1.0, 1.0)}, Settings(),
+                           "linear_agreement")
     assert (v.outcome, v.reason) == ("passed", "ok")
     assert v.numbers["ratio_sigma_g"] == pytest.approx(1.0) and v.numbers["ratio_sigma_true"] == pytest.approx(1.0)
 
@@ -169,7 +172,7 @@ def test_outcome_changes_new_failures_first():
     after = [case("run_01", "linear_agreement", "passed", "C"), case("run_02", "linear_agreement", "passed", "C"),
              case("run_04", "truncation_ratio", "passed", "C"), case("run_03", "linear_agreement", "failed", "C"),
              case(None, "baseline_linear_ratio", "failed", "C")]
-    changes = outcome_changes(after, before, {"C": "B"})
+    changes = outcome_changes(after, before, {"C": "B"}, {c.name for c in registry.baseline_checks()})
     assert [(c["run"], c["baseline_outcome"], c["outcome"]) for c in changes] == [
         ("run_03", "passed", "failed"), ("run_01", "failed", "passed"), ("run_04", "skipped", "passed")]
     assert changes[0]["baseline_run_set"] == "B"
@@ -389,5 +392,6 @@ def test_unmatched_sets_are_named_never_failed():
 
 
 def test_efficiency_without_sigmas_is_skipped_missing_field():
-    v = compare_efficiency("E_512", [], {"run_set": "E_256", "cases": _linear_cases(1.0, 1.0)}, Settings())
+    v = compare_efficiency("E_512", [], {"run_set": "E_256", "cases": _linear_cases(1.0, 1.0)}, Settings(),
+                           "linear_agreement")
     assert (v.outcome, v.reason) == ("skipped", "missing_field") and "no judged σ on both sides" in v.message

@@ -21,7 +21,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dhstats import agreement
+from dhstats import registry
 from dhstats.results import RunFile, validate
 from dhstats.settings import Settings
 from dhstats.simulate import DEFAULT_ETAS, simulate_run, write_run_set
@@ -121,7 +121,7 @@ def test_shifting_gdotv_by_b_sigma_moves_z_by_b():
     ctx = RunContext(run, Settings())
     j, b = 2, 1.0
     entry = run.entries[j]
-    before = agreement.check_linear_agreement(ctx, entry).to_dict()
+    before = registry.check("linear_agreement").verdict(ctx, entry).to_dict()
     delta = b * before["sigma"] / entry.eta
     shifted = copy.deepcopy(doc)
     T = np.array([s["length"] for s in doc["approx"]["per_sequence"]], dtype=float)
@@ -129,7 +129,8 @@ def test_shifting_gdotv_by_b_sigma_moves_z_by_b():
         s["gdotv"] += delta * t / T.sum()
     shifted["approx"]["delta_h_per_lr"] += delta
     run2 = validate(shifted, file)
-    after = agreement.check_linear_agreement(RunContext(run2, Settings()), run2.entries[j]).to_dict()
+    after = registry.check("linear_agreement").verdict(RunContext(run2, Settings()),
+                                                       run2.entries[j]).to_dict()
     assert after["sigma_source"] == before["sigma_source"] == "paired"
     assert math.isclose(after["sigma"], before["sigma"], rel_tol=1e-9)
     assert math.isclose(after["z"], before["z"] + b, rel_tol=0, abs_tol=1e-7)

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dhstats import equivalence
-from dhstats.agreement import case_sigma_c, pooled_agreement
+from dhstats.agreement import case_sigma_c
+from dhstats.registry import pooled_verdict
 from dhstats.case_numbers import AgreementNumbers
 from dhstats.results import Run, RunFile, validate
 from dhstats.sigmas import run_sigmas, sigma_c
@@ -46,7 +47,7 @@ def test_tost_by_hand_demonstrated_at_20_percent():
     # c = 1.2: Σw(P − 1.2T) = −0.15·w_1 − 0.25·w_2 = −4.570548, Σw²σ_c² = 0.0072/0.0061 +
     # 0.0100/0.0089 = 2.303923 → t_hi = −3.011163. Both beyond z_0.95 = 1.64485: demonstrated.
     # (Unweighted, ΣP − 0.8ΣT over √Σσ_c², they would be 3.481553 and −3.049971.)
-    v = pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, TWO_RUNS, 3.0, tolerance=0.2, alpha=0.05)
+    v = pooled_verdict("pooled_linear_agreement", "E_x", 1e-6, TWO_RUNS, 3.0, tolerance=0.2, alpha=0.05)
     assert v.to_dict()["tost_lo"] == pytest.approx(3.620213, abs=1e-6)
     assert v.to_dict()["tost_hi"] == pytest.approx(-3.011163, abs=1e-6)
     assert str(v.outcome) == "passed" and str(v.reason) == "ok" and v.to_dict()["tolerance"] == 0.2
@@ -62,7 +63,7 @@ def test_tost_by_hand_not_demonstrated_at_5_percent():
     # = 1.004708; SE = √(w_1²(0.0036 + ρ̂²·0.0025) + w_2²(0.0064 + ρ̂²·0.0025))/(w_1 + w_2)
     # = 0.0605254; runs needed ⌈2·((1.64485 + 1.28155)·0.0605254/0.05)²⌉ = ⌈25.0977⌉ = 26,
     # E ≈ 256·12.54886 = 3212.5.
-    v = pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, TWO_RUNS, 3.0, tolerance=0.05, alpha=0.05)
+    v = pooled_verdict("pooled_linear_agreement", "E_x", 1e-6, TWO_RUNS, 3.0, tolerance=0.05, alpha=0.05)
     assert v.to_dict()["tost_lo"] == pytest.approx(0.920997, abs=1e-6)
     assert v.to_dict()["tost_hi"] == pytest.approx(-0.736607, abs=1e-6)
     assert v.to_dict()["ratio"] == pytest.approx(1.0047080, abs=1e-7)
@@ -74,27 +75,27 @@ def test_tost_by_hand_not_demonstrated_at_5_percent():
 
 def test_tost_out_of_tolerance_and_significant_bias_inside():
     far = [case(r, 1.6, 1.0, 0.06, 0.05) for r in ("run_01", "run_02")]
-    v = pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, far, 3.0, tolerance=0.2, alpha=0.05)
+    v = pooled_verdict("pooled_linear_agreement", "E_x", 1e-6, far, 3.0, tolerance=0.2, alpha=0.05)
     assert str(v.reason) == "out_of_tolerance" and v.to_dict()["tost_hi"] > 1.645
     # 10 % high with tiny σ: |Z| > k, but inside ±20 % → passes and says so
     near = [case(f"run_0{i}", 1.1, 1.0, 0.005, 0.005) for i in range(1, 5)]
-    v = pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, near, 3.0, tolerance=0.2, alpha=0.05)
+    v = pooled_verdict("pooled_linear_agreement", "E_x", 1e-6, near, 3.0, tolerance=0.2, alpha=0.05)
     assert str(v.outcome) == "passed" and abs(v.to_dict()["Z"]) > 3 and "significant bias" in v.message
-    assert str(pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, near, 3.0).outcome) == "failed"
+    assert str(pooled_verdict("pooled_linear_agreement", "E_x", 1e-6, near, 3.0).outcome) == "failed"
 
 
 def test_one_run_is_pooled_only_under_tolerance():
     one = TWO_RUNS[:1]
-    skipped = pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, one, 3.0)
+    skipped = pooled_verdict("pooled_linear_agreement", "E_x", 1e-6, one, 3.0)
     assert str(skipped.outcome) == "skipped"
     # its resolution is the run's: (3 + 0.841621)·σ_1/|ΔH_true| with σ_1 = √0.0061, ΔH_true = 1
     assert skipped.to_dict()["resolution"] == pytest.approx(3.841621 * math.sqrt(0.0061), abs=1e-6)
-    judged = pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, one, 3.0, tolerance=0.5, alpha=0.05)
+    judged = pooled_verdict("pooled_linear_agreement", "E_x", 1e-6, one, 3.0, tolerance=0.5, alpha=0.05)
     assert judged.to_dict()["R"] == 1 and str(judged.outcome) == "passed"
 
 
 def test_pass_message_states_resolution():
-    v = pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, TWO_RUNS, 3.0)
+    v = pooled_verdict("pooled_linear_agreement", "E_x", 1e-6, TWO_RUNS, 3.0)
     assert str(v.outcome) == "passed" and v.message.endswith("— would detect a bias of ±23 % or more.")
 
 
@@ -156,7 +157,7 @@ def test_resolution_of_identical_runs_is_over_sqrt_r(one, R):
 @given(cases=run_sets(), delta=st.floats(0.01, 1.5), more=st.floats(0.0, 3.0))
 def test_demonstrated_stays_demonstrated_at_larger_tolerance(cases, delta, more):
     def verdict(d):
-        return pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, cases, 3.0, tolerance=d).reason
+        return pooled_verdict("pooled_linear_agreement", "E_x", 1e-6, cases, 3.0, tolerance=d).reason
 
     if str(verdict(delta)) == "ok":
         assert str(verdict(delta + more)) == "ok"
@@ -167,8 +168,8 @@ def test_demonstrated_stays_demonstrated_at_larger_tolerance(cases, delta, more)
 def test_swapping_every_sign_changes_no_verdict(cases, delta):
     flipped = [case(c["run"], -c["prediction"], -c["delta_h_true"], c["sigma_prediction"], c["sigma_true"],
                     0.5 * (c["sigma_prediction"] ** 2 + c["sigma_true"] ** 2 - c["sigma"] ** 2)) for c in cases]
-    a = pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, cases, 3.0, tolerance=delta)
-    b = pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, flipped, 3.0, tolerance=delta)
+    a = pooled_verdict("pooled_linear_agreement", "E_x", 1e-6, cases, 3.0, tolerance=delta)
+    b = pooled_verdict("pooled_linear_agreement", "E_x", 1e-6, flipped, 3.0, tolerance=delta)
     assert (a.outcome, a.reason) == (b.outcome, b.reason)
     assert b.to_dict().get("resolution") == pytest.approx(a.to_dict().get("resolution"), rel=1e-9)
     if delta is not None:
@@ -213,7 +214,7 @@ def test_four_runs_that_disagree_fail_heterogeneous():
     sp = st_ = 0.25 / math.sqrt(2)  # σ_1 = 0.25
     runs = [case(f"run_0{i + 1}", 1.0 + off, 1.0, sp, st_) for i, off in enumerate((0.65, 0.65, -0.60, -0.60))]
     assert all(abs(c["z"]) < 3 for c in runs)
-    v = pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, runs, 3.0)
+    v = pooled_verdict("pooled_linear_agreement", "E_x", 1e-6, runs, 3.0)
     d = v.to_dict()
     assert abs(d["Z"]) < 0.2 and str(v.outcome) == "failed" and str(v.reason) == "heterogeneous"
     assert d["heterogeneity_p"] < 1e-4 and d["heterogeneity_q"] > 20
@@ -221,11 +222,11 @@ def test_four_runs_that_disagree_fail_heterogeneous():
     assert head.startswith("the runs disagree with each other (Q = ")
     assert "ratio 1.65" in head and "ratio 0.4" in head
     # under --tolerance too: one pooled ratio does not describe them
-    v = pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, runs, 3.0, tolerance=2.0)
+    v = pooled_verdict("pooled_linear_agreement", "E_x", 1e-6, runs, 3.0, tolerance=2.0)
     assert str(v.reason) == "heterogeneous"
     # the same runs brought together (±5 %) pass
     near = [case(f"run_0{i + 1}", 1.0 + off, 1.0, sp, st_) for i, off in enumerate((0.05, 0.05, -0.05, -0.05))]
-    assert str(pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, near, 3.0).reason) == "ok"
+    assert str(pooled_verdict("pooled_linear_agreement", "E_x", 1e-6, near, 3.0).reason) == "ok"
 
 
 def test_threshold_of_heterogeneity_is_two_sided_normal_tail_at_k():
@@ -234,7 +235,7 @@ def test_threshold_of_heterogeneity_is_two_sided_normal_tail_at_k():
     # at k = 3 the case fails iff p < 2Φ(−3) ⇔ |d|/(σ√2) > 3. d = 0.43 → 3.04 (fails), 0.42 → 2.97 (not).
     def pooled(d):
         runs = [case("run_01", 1.0 + d / 2, 1.0, 0.1, 1e-12), case("run_02", 1.0 - d / 2, 1.0, 0.1, 1e-12)]
-        return pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, runs, 3.0)
+        return pooled_verdict("pooled_linear_agreement", "E_x", 1e-6, runs, 3.0)
     assert str(pooled(0.43).reason) == "heterogeneous"
     assert str(pooled(0.42).reason) == "ok"
 
@@ -245,7 +246,7 @@ def test_a_precise_ratio_is_not_drowned_by_noisy_runs():
     with the resolution beside it."""
     precise = [case(f"run_0{i}", 1.0, 1.0, 0.01 / math.sqrt(2), 0.01 / math.sqrt(2)) for i in range(1, 5)]
     noisy = [case(f"run_0{i}", 10.0, 1.0, 20 / math.sqrt(2), 20 / math.sqrt(2)) for i in range(5, 8)]
-    v = pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, precise + noisy, 3.0)
+    v = pooled_verdict("pooled_linear_agreement", "E_x", 1e-6, precise + noisy, 3.0)
     d = v.to_dict()
     # ρ̂ = (4·100·1 + 3·0.05·10)/(4·100 + 3·0.05) = 401.5/400.15 = 1.0033737
     assert d["ratio"] == pytest.approx(401.5 / 400.15, rel=1e-12)

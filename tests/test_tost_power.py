@@ -8,7 +8,7 @@ import math
 import pytest
 
 from dhstats import equivalence, tost_power
-from dhstats.agreement import pooled_agreement
+from dhstats.registry import pooled_verdict
 from tests.test_equivalence import case
 
 
@@ -37,7 +37,7 @@ NEAR = [case(f"run_0{i}", 1.36, 1.0, 0.05, 0.02) for i in range(1, 5)]
 
 def test_not_demonstrated_narrow_near_a_bound():
     # pooled ratio 1.36, 90 % interval [1.31, 1.41], band 1 ± 0.4: narrow, crossing 1.4
-    v = pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, NEAR, 3.0, tolerance=0.4, alpha=0.05)
+    v = pooled_verdict("pooled_linear_agreement", "E_x", 1e-6, NEAR, 3.0, tolerance=0.4, alpha=0.05)
     d = v.to_dict()
     assert str(v.reason) == "not_demonstrated"
     head = v.message.splitlines()[0]
@@ -48,7 +48,7 @@ def test_not_demonstrated_narrow_near_a_bound():
 
 
 def test_not_demonstrated_with_the_ratio_beyond_the_bound():
-    v = pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, NEAR, 3.0, tolerance=0.35, alpha=0.05)
+    v = pooled_verdict("pooled_linear_agreement", "E_x", 1e-6, NEAR, 3.0, tolerance=0.35, alpha=0.05)
     head = v.message.splitlines()[0]
     assert str(v.reason) == "not_demonstrated"
     assert "sits at 1.36, beyond the bound 1.35" in head and "would not demonstrate ±35 %" in head
@@ -57,5 +57,5 @@ def test_not_demonstrated_with_the_ratio_beyond_the_bound():
 
 def test_not_demonstrated_too_imprecise_says_so():
     wide = [case("run_01", 1.05, 1.0, 0.06, 0.05), case("run_02", 0.95, 1.0, 0.08, 0.05)]
-    v = pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, wide, 3.0, tolerance=0.05, alpha=0.05)
+    v = pooled_verdict("pooled_linear_agreement", "E_x", 1e-6, wide, 3.0, tolerance=0.05, alpha=0.05)
     assert "too imprecise" in v.message.splitlines()[0] and "wider than the band 1 ± 0.05" in v.message

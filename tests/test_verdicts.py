@@ -18,7 +18,7 @@ import pytest
 
 from dhstats import stats
 from dhstats.results import Entry, InvalidRun, Problem, ProblemReason, Quadratic, Run, RunFile
-from dhstats.agreement import pooled_agreement
+from dhstats.registry import pooled_verdict
 from dhstats.case_numbers import AgreementNumbers
 from dhstats.holm import apply_holm
 from dhstats.collection import case_id
@@ -61,8 +61,8 @@ def with_entry(run: Run, j: int, entry: Entry) -> Run:
 def judge(check: str, run: Run, j: int = 0, settings: Settings = Settings()) -> Verdict:
     ctx = RunContext(run, settings)
     if check in RUN_CHECKS:
-        return BY_NAME[check].judge(ctx)
-    return BY_NAME[check].judge(ctx, run.entries[j])
+        return BY_NAME[check].verdict(ctx)
+    return BY_NAME[check].verdict(ctx, run.entries[j])
 
 
 def judge_all(check: str, run: Run, settings: Settings = Settings()) -> list[Verdict]:
@@ -621,7 +621,7 @@ def test_holm_at_1e_80_does_not_claim_the_resolution_of_k():
              "z": -0.25 / 0.03, "prediction": 0.75, "delta_h_true": 1.0, "sigma": 0.03,
              "sigma_source": "independent", "sigma_prediction": 0.03 / math.sqrt(2),
              "sigma_true": 0.03 / math.sqrt(2)} for i in range(1, 5)]
-    pooled = pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, runs, 3.0)
+    pooled = pooled_verdict("pooled_linear_agreement", "E_x", 1e-6, runs, 3.0)
     # at k: (3 + 0.841621)·√4/(4/0.03) = 0.0576243
     assert pooled.numbers.resolution == pytest.approx(0.0576243, rel=1e-5) and pooled.numbers.Z < -16
     (v,) = apply_holm([pooled], alpha=1e-80)
@@ -640,17 +640,17 @@ def test_holm_leaves_tost_judged_and_heterogeneous_pooled_cases_alone():
             "z": z, "prediction": 1.0 + 0.1 * z, "delta_h_true": 1.0, "sigma": 0.1, "sigma_source": "independent",
             "sigma_prediction": 0.1 / math.sqrt(2), "sigma_true": 0.1 / math.sqrt(2)}
            for i, z in ((1, 0.5), (2, -0.3))]
-    tost = pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, two, 3.0, tolerance=0.05)
+    tost = pooled_verdict("pooled_linear_agreement", "E_x", 1e-6, two, 3.0, tolerance=0.05)
     assert tost.reason == Reason.NOT_DEMONSTRATED
     apart = [dict(c, z=z, prediction=1.0 + 0.1 * z) for c, z in zip(two, (2.9, -2.9))]
-    het = pooled_agreement("pooled_linear_agreement", "E_x", 2e-6, apart, 3.0)
+    het = pooled_verdict("pooled_linear_agreement", "E_x", 2e-6, apart, 3.0)
     assert het.reason == Reason.HETEROGENEOUS
     out = apply_holm([tost, het], alpha=0.05)
     assert out[0] is tost
     assert (out[1].outcome, out[1].reason, out[1].message) == (Outcome.FAILED, Reason.HETEROGENEOUS, het.message)
     assert out[1].numbers.z_critical == pytest.approx(-NormalDist().inv_cdf(0.025), rel=1e-12)
     # a pooled case of one run (skipped, with that run's resolution) is restated at rank 0 too
-    one = pooled_agreement("pooled_linear_agreement", "E_x", 4e-6, two[:1], 3.0)
+    one = pooled_verdict("pooled_linear_agreement", "E_x", 4e-6, two[:1], 3.0)
     assert one.outcome == Outcome.SKIPPED and one.numbers.resolution == pytest.approx(3.8416212 * 0.1, rel=1e-6)
     (after,) = apply_holm([one], alpha=0.05)
     assert after.outcome == Outcome.SKIPPED
@@ -744,11 +744,11 @@ def test_infinite_h_base_fails_instead_of_passing(healthy):
 
 
 def test_a_pass_with_a_non_finite_number_becomes_a_failure():
-    from dhstats.verdicts import close, make_verdict
+    from dhstats.verdicts import close, judgement
 
-    v = make_verdict("snis_reliability", "passed", "fine.", "E", "run_01", 1e-6, {"ess": math.inf, "khat": None})
+    v = judgement("passed", "fine.", {"ess": math.inf, "khat": None})
     assert v.outcome == Outcome.FAILED and v.reason == Reason.NOT_FINITE and "ess" in v.message
-    assert make_verdict("snis_reliability", "passed", "ok", "E", "r", 1e-6, {"khat": None}).outcome == Outcome.PASSED
+    assert judgement("passed", "ok", {"khat": None}).outcome == Outcome.PASSED
     assert not close(math.inf, 1.0, 1e-6) and not close(math.nan, math.nan, 1e-6) and close(1.0, 1.0 + 1e-9, 1e-6)
 
 
@@ -812,7 +812,7 @@ def test_pooled_message_names_the_run_that_drives_it_and_what_lin_quad_says():
     # Z = −4.2/2 = −2.1; the runs do not disagree significantly (Q ≈ 4.4 on 3 d.f., p ≈ 0.2)
     lin = _pooled_cases("linear_agreement", [-2.8, -0.8, -0.6, 0.0])
     holds = _pooled_cases("linquad_agreement", [0.1, 0.2, -0.3, 0.1])
-    v = pooled_agreement("pooled_linear_agreement", "E_8", 1e-6, lin, 2.0, holds)
+    v = pooled_verdict("pooled_linear_agreement", "E_8", 1e-6, lin, 2.0, holds)
     head = v.message.splitlines()[0]
     assert v.outcome == Outcome.FAILED and v.to_dict()["Z"] == pytest.approx(-2.1)
     assert head.startswith("|Z| = 2.1 > k = 2: the linear prediction undershoots ΔH by ")
@@ -822,7 +822,7 @@ def test_pooled_message_names_the_run_that_drives_it_and_what_lin_quad_says():
     assert v.to_dict()["finding"] == "beyond_linear"
     assert "run_02 z = -0.8" in v.message.splitlines()[1]  # the per-run z's in the detail
     fails = _pooled_cases("linquad_agreement", [-5.0, -4.0, -3.0, -3.0])
-    v = pooled_agreement("pooled_linear_agreement", "E_8", 1e-6, _pooled_cases("linear_agreement", [-5, -4, -3, -3]),
+    v = pooled_verdict("pooled_linear_agreement", "E_8", 1e-6, _pooled_cases("linear_agreement", [-5, -4, -3, -3]),
                          2.0, fails)
     head = v.message.splitlines()[0]
     assert "4 of 4 runs fail on their own" in head and "shared by the run set, not one batch (largest: run_01" in head

@@ -5,7 +5,8 @@ Re-implements the seed notebook's plots, correctly, plus the gate's own views, o
 estimated here). Figures use the object-oriented API (``matplotlib.figure.Figure``, never
 pyplot) and are rendered with Agg by :func:`to_png`.
 
-Names are those of ``registry.CHECKS[*].figures``:
+Names are those of :data:`dhstats.rendered.FIGURES` (the one list of figures: name, scope,
+caption, builder), which a check's ``figures`` name:
 
 * per (run, η): ``contributions``, ``errors``, ``clip_sweep``, ``truncation_sweep``, ``weights``;
 * per run (η, when given, is highlighted): ``delta_h_vs_eta``, ``ratio_vs_eta``, ``sigma_comparison``;
@@ -25,7 +26,8 @@ from collections.abc import Iterable
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..rendered import CASE_FIGURES, RUN_FIGURES, SET_FIGURES
+from .. import rendered
+from ..rendered import FIGURES, RUN_SCOPES, FigureKind, FigureScope, figure_kind, figures
 from ..rendered import Figure as Rendered
 from ..results import Run
 from .base import DPI, NOTE_GID, MissingData, to_png
@@ -36,37 +38,33 @@ from .sets import pooled_ratio, ratio_vs_e, sigma_vs_e, trend
 from .baseline import baseline_ratio
 
 __all__ = [
-    "CASE_FIGURES", "RUN_FIGURES", "SET_FIGURES", "CAPTIONS", "DPI", "NOTE_GID", "MissingData",
-    "figure", "render", "render_run", "caption", "to_png", "case_figures",
+    "CASE_FIGURES", "RUN_FIGURES", "SET_FIGURES", "CAPTIONS", "FIGURES", "FigureKind", "FigureScope", "DPI",
+    "NOTE_GID", "MissingData", "figure", "figures", "figure_kind", "render", "render_run", "caption", "to_png",
+    "case_figures",
     "error_histogram", "contribution_histograms", "clip_sweep", "truncation_sweep", "weights",
     "delta_h_vs_eta", "ratio_vs_eta", "sigma_comparison", "eta_rows",
     "pooled_ratio", "pooled_interval", "sigma_vs_e", "ratio_vs_e", "trend", "baseline_ratio",
 ]
 
 
-# Captions in words (what the figure shows), and the short name used in notes.
-CAPTIONS: dict[str, tuple[str, str]] = {
-    "delta_h_vs_eta": ("ΔH vs η: predictions ± their σ, ΔH_true ± σ_true", "ΔH vs η"),
-    "ratio_vs_eta": ("Prediction / ΔH_true vs η, ±1 SE", "ratio vs η"),
-    "contributions": ("Per-sequence contributions: true, linear, lin+quad", "contributions"),
-    "errors": ("Per-sequence error |c_i − η·gdotv_i| / |ΔH_true|", "per-sequence error"),
-    "clip_sweep": ("Clip sweep: clipped sums vs threshold", "clip sweep"),
-    "truncation_sweep": ("Truncation sweep: ratio L_S/Δ_S vs keep-quantile", "truncation sweep"),
-    "weights": ("SNIS weights: distribution, ESS and Pareto k̂", "weights"),
-    "sigma_comparison": ("Reported vs measured σ of G and Q", "σ comparison"),
-    "pooled_ratio": ("Prediction / ΔH_true per run and pooled", "pooled ratio"),
-    "pooled_interval": ("Pooled prediction / ΔH_true with its 1 − 2α interval", "pooled interval"),
-    "sigma_vs_e": ("σ vs batch size E, with the 1/√E line", "σ vs E"),
-    "ratio_vs_e": ("Pooled prediction / ΔH_true vs batch size E", "pooled ratio vs E"),
-    "trend": ("Estimator health over recent gate sessions", "trend"),
-    "baseline_ratio": ("Pooled prediction / ΔH_true vs η against the baseline (and the tolerance band)",
-                       "ratio against the baseline"),
-}
+def __getattr__(attr: str):
+    """``CASE_FIGURES``, ``RUN_FIGURES``, ``SET_FIGURES`` (:mod:`dhstats.rendered`) and
+    ``CAPTIONS`` (name → (caption, short name)), read from :data:`FIGURES` at each access."""
+    if attr == "CAPTIONS":
+        return {f.name: (f.caption, f.short) for f in FIGURES}
+    if attr in ("CASE_FIGURES", "RUN_FIGURES", "SET_FIGURES"):
+        return getattr(rendered, attr)
+    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
+
+
+def _kind(name: str) -> FigureKind | None:
+    return next((f for f in FIGURES if f.name == name), None)
 
 
 def caption(name: str, where: str | None = None) -> str:
     """``"Clip sweep: clipped sums vs threshold — E_256/run_01, η=3.2e-06"``."""
-    words = CAPTIONS[name][0] if name in CAPTIONS else name
+    kind = _kind(name)
+    words = kind.caption if kind else name
     return f"{words} — {where}" if where else words
 
 
@@ -78,29 +76,23 @@ def _where(run: Run | None, eta: float | None) -> str | None:
 
 def figure(name: str, run: Run, eta: float | None = None, settings=None, **options) -> Figure:
     """The run figure ``name`` of ``run`` (at ``eta`` for per-(run, η) figures; highlighted
-    in per-run figures). ``options``: ``bins`` (contributions, errors), ``base_quantile``,
-    ``steps``, ``clip_values`` (clip_sweep), ``keep_quantiles`` (truncation_sweep grid),
-    ``highlight`` (η values to mark in delta_h_vs_eta / ratio_vs_eta instead of ``eta``).
+    in per-run figures), drawn by its :class:`~dhstats.rendered.FigureKind`'s builder with the
+    ``options`` it takes: ``bins`` (contributions, errors), ``base_quantile``, ``steps``,
+    ``clip_values`` (clip_sweep), ``keep_quantiles`` (truncation_sweep grid), ``highlight`` (η
+    values to mark in delta_h_vs_eta / ratio_vs_eta instead of ``eta``).
     Raises :class:`MissingData` when the run lacks the data, KeyError for an unknown name."""
-    if name in CASE_FIGURES and eta is None:
-        raise ValueError(f"figure {name!r} is per (run, η): give eta")
-    if name == "contributions":
-        return contribution_histograms(run, eta, **_pick(options, "bins"))
-    if name == "errors":
-        return error_histogram(run, eta, **_pick(options, "bins"))
-    if name == "clip_sweep":
-        return clip_sweep(run, eta, **_pick(options, "base_quantile", "steps", "clip_values"))
-    if name == "truncation_sweep":
-        return truncation_sweep(run, eta, settings, **_pick(options, "keep_quantiles"))
-    if name == "weights":
-        return weights(run, eta, settings)
-    if name == "delta_h_vs_eta":
-        return delta_h_vs_eta(run, settings, highlight=options.get("highlight", eta))
-    if name == "ratio_vs_eta":
-        return ratio_vs_eta(run, settings, highlight=options.get("highlight", eta))
-    if name == "sigma_comparison":
-        return sigma_comparison(run, settings)
-    raise KeyError(f"{name!r} is not a run figure (one of {', '.join(CASE_FIGURES + RUN_FIGURES)})")
+    kind = _kind(name)
+    if kind is None or kind.scope not in RUN_SCOPES:
+        names = [f.name for f in figures(*RUN_SCOPES)]
+        raise KeyError(f"{name!r} is not a run figure (one of {', '.join(names)})")
+    picked = _pick(options, *(k for k in kind.options if k != "highlight"))
+    if kind.scope == FigureScope.CASE:
+        if eta is None:
+            raise ValueError(f"figure {name!r} is per (run, η): give eta")
+        return kind.builder(run, eta, settings, **picked) if kind.settings else kind.builder(run, eta, **picked)
+    if "highlight" in kind.options:
+        picked["highlight"] = options.get("highlight", eta)
+    return kind.builder(run, settings, **picked)
 
 
 def _pick(options: dict, *keys: str) -> dict:
@@ -116,22 +108,23 @@ def render(name: str, *args, dpi: int = DPI, where: str | None = None, **kwargs)
     and PNG bytes, or with a note instead when it cannot be drawn. Never raises (any exception becomes the note).
 
     Run figures: ``render(name, run, eta=None, settings=None, **options)`` (see :func:`figure`).
-    Set figures: ``render("pooled_ratio", cases)``, ``render("sigma_vs_e", health)``,
-    ``render("ratio_vs_e", health)``, ``render("trend", lines, k=3.0)``. ``where`` names
+    Figures from records: their builder's arguments, e.g. ``render("pooled_ratio", cases)``,
+    ``render("sigma_vs_e", health)``, ``render("trend", lines, k=3.0)``. ``where`` names
     the run set for captions of set figures (run figures name their run and η)."""
-    words = CAPTIONS.get(name, (name, name))[1]
+    kind = _kind(name)
+    words = kind.short if kind else name
     cap = caption(name, where)
     if name == "pooled_interval" and (delta := _tolerance_of(args[0] if args else ())) is not None:
         cap = caption(name, None) + f" against the tolerance band 1 ± {delta:g}" + (f" — {where}" if where else "")
     try:
-        if name in SET_FIGURES:
+        if kind is not None and kind.scope not in RUN_SCOPES:
             with np.errstate(all="ignore"):
-                fig = _SET_BUILDERS[name](*args, **kwargs)
+                fig = kind.builder(*args, **kwargs)
         else:
             run = args[0] if args else kwargs.get("run")
             eta = args[1] if len(args) > 1 else kwargs.get("eta")
             if where is None and isinstance(run, Run):
-                cap = caption(name, _where(run, eta if name in CASE_FIGURES else None))
+                cap = caption(name, _where(run, eta if kind is not None and kind.scope == FigureScope.CASE else None))
             with np.errstate(all="ignore"):  # degenerate inputs: the note, not a warning, says so
                 fig = figure(name, *args, **kwargs)
         png = to_png(fig, dpi=dpi)
@@ -151,18 +144,13 @@ def _tolerance_of(cases) -> float | None:
     return None
 
 
-_SET_BUILDERS = {"pooled_interval": pooled_interval, "pooled_ratio": pooled_ratio, "sigma_vs_e": sigma_vs_e,
-                 "ratio_vs_e": ratio_vs_e,
-                 "trend": trend, "baseline_ratio": baseline_ratio}
-
-
 def render_run(run: Run, names: Iterable[str], eta: float | None = None, settings=None,
                dpi: int = DPI, **options) -> list[Rendered]:
     """:func:`render` of each run figure in ``names`` (duplicates dropped, order kept), e.g.
     the union of the ``figures`` of a run's failing checks, most telling first."""
     out = []
     for name in dict.fromkeys(names):
-        e = eta if name in CASE_FIGURES or eta is not None else None
+        e = eta if name in rendered.CASE_FIGURES or eta is not None else None
         out.append(render(name, run, e, settings, dpi=dpi, **options))
     return out
 
@@ -171,7 +159,7 @@ def case_figures(run: Run, eta: float, settings=None) -> dict[str, Figure]:
     """The per-(run, η) figures that can be drawn for this case (name → Figure); figures whose
     data is missing are left out (use :func:`render` to get the note instead)."""
     out = {}
-    for name in CASE_FIGURES:
+    for name in rendered.CASE_FIGURES:
         try:
             out[name] = figure(name, run, eta, settings)
         except MissingData:

@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from ..baseline import RATIO_CHECKS
+from .. import registry
 from .base import C_BAND, FONT, MissingData, figure, log_eta_axis
 from .sets import PALETTE, _errorbar, _map, _num, _records
 
@@ -18,10 +18,11 @@ def baseline_ratio(health: Mapping) -> Figure:
     """Candidate (filled circles) and baseline (open squares) pooled ratio ± SE vs η, per
     matched run set; a move is the gap between them. Raises :class:`MissingData` without a
     comparison case carrying both ratios."""
-    cases = [c for c in _records(_map(health).get("cases")) if c.get("check") in RATIO_CHECKS
+    words = {c.name: c.estimator.word for c in registry.ratio_comparisons()}
+    cases = [c for c in _records(_map(health).get("cases")) if c.get("check") in words
              and _num(c.get("ratio")) is not None and _num(c.get("baseline_ratio")) is not None
              and _num(c.get("eta")) is not None]
-    panels = [(check, word, [c for c in cases if c["check"] == check]) for check, (word, _, _) in RATIO_CHECKS.items()]
+    panels = [(check, word, [c for c in cases if c["check"] == check]) for check, word in words.items()]
     panels = [p for p in panels if p[2]]
     if not panels:
         raise MissingData("no comparison with a pooled ratio on both sides")

@@ -13,10 +13,10 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from .. import registry
 from .base import C_BAND, C_HIGHLIGHT, C_TRUE, FONT, MissingData, figure, log_eta_axis
-from .sets import CHECKS_OF, _name, _num, _pos, _records
+from .sets import _name, _num, _pos, _records
 
-KINDS = (("linear", "ηG / ΔH_true"), ("linquad", "(ηG_q + ½η²Q) / ΔH_true"))
 C_UNSHOWN = "0.45"  # an interval that does not demonstrate the tolerance
 
 
@@ -38,8 +38,9 @@ def pooled_interval(cases: Sequence[Mapping]) -> Figure:
     inside (demonstrated, black) or not (grey; red when the case failed out of tolerance)."""
     cases = _records(cases)  # any JSON: a hand-edited health.json draws what it can
     panels = []
-    for kind, label in KINDS:
-        pooled = sorted((c for c in cases if c.get("check") == CHECKS_OF[kind].pooled and c.get("run") is None
+    for est in registry.estimators():
+        kind, label = est.name, est.estimator.ratio_label
+        pooled = sorted((c for c in cases if c.get("check") == est.pooled and c.get("run") is None
                          and _pos(c.get("eta")) and _num(c.get("ratio")) is not None), key=lambda c: c["eta"])
         if pooled:
             panels.append((kind, label, pooled))

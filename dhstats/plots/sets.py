@@ -18,8 +18,6 @@ from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator, NullL
 from .. import registry
 from .base import C_BAND, C_HIGHLIGHT, C_TRUE, FONT, MissingData, figure, log_eta_axis, note
 
-KINDS = (("linear", "ηG / ΔH_true"), ("linquad", "(ηG_q + ½η²Q) / ΔH_true"))
-CHECKS_OF = {e.name: e for e in registry.ESTIMATORS}  # "linear" → its per-run and pooled check names
 PALETTE = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink",
            "tab:gray", "tab:olive", "tab:cyan", "tab:red")
 
@@ -77,10 +75,11 @@ def pooled_ratio(cases: Sequence[Mapping]) -> Figure:
     for linear and one for lin+quad on the same x range. A dashed line marks 1."""
     cases = _records(cases)
     panels = []
-    for kind, label in KINDS:
-        runs = [c for c in cases if c.get("check") == CHECKS_OF[kind].case and _name(c.get("run")) is not None
+    for est in registry.estimators():
+        kind, label = est.name, est.estimator.ratio_label
+        runs = [c for c in cases if c.get("check") == est.case and _name(c.get("run")) is not None
                 and _pos(c.get("eta")) and _num(c.get("ratio")) is not None]
-        pooled = [c for c in cases if c.get("check") == CHECKS_OF[kind].pooled
+        pooled = [c for c in cases if c.get("check") == est.pooled
                   and _pos(c.get("eta")) and _num(c.get("ratio")) is not None]
         if runs or pooled:
             panels.append((kind, label, runs, pooled))
@@ -198,8 +197,9 @@ def ratio_vs_e(health: Mapping) -> Figure:
     panels on the same x range; a dashed line marks 1."""
     E = _set_e(health)
     panels = []
-    for kind, label in KINDS:
-        pts = [c for c in _records(_map(health).get("cases")) if c.get("check") == CHECKS_OF[kind].pooled
+    for est in registry.estimators():
+        kind, label = est.name, est.estimator.ratio_label
+        pts = [c for c in _records(_map(health).get("cases")) if c.get("check") == est.pooled
                and _name(c.get("run_set")) in E and _pos(c.get("eta")) and _num(c.get("ratio")) is not None]
         if pts:
             panels.append((kind, label, pts))
@@ -274,7 +274,7 @@ def trend(lines: Sequence[Mapping], k: float = 3.0, last: int = 50) -> Figure:
         p = sum(_num(c.get("passed")) or 0 for c in checks)
         f = sum(_num(c.get("failed")) or 0 for c in checks)
         rate[i] = p / (p + f) if p + f else math.nan
-        zs = [abs(z) for by_eta in _map(_map(ln.get("pooled_z")).get(CHECKS_OF["linear"].pooled)).values()
+        zs = [abs(z) for by_eta in _map(_map(ln.get("pooled_z")).get(registry.estimator("linear").pooled)).values()
               for z in map(_num, _map(by_eta).values()) if z is not None]
         zmax[i] = max(zs) if zs else math.nan
     if not np.isfinite(rate).any() and not np.isfinite(zmax).any():

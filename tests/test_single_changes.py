@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from dhstats import confidence, equivalence
-from dhstats.agreement import case_sigma_c, pooled_agreement
+from dhstats.agreement import LINEAR, case_sigma_c, pooled_agreement
 from dhstats.case_numbers import AgreementNumbers
 from dhstats.registry import evaluate_run
 from dhstats.results import Run, RunFile, validate
@@ -86,7 +86,8 @@ def test_pooled_runs_needed_of_three_equal_runs():
     runs = [{"run_set": "E_x", "run": f"run_0{i}", "eta": 1e-6, "check": "linear_agreement", "outcome": "passed",
              "z": 0.0, "prediction": 1.0, "delta_h_true": 1.0, "sigma": math.sqrt(0.0125),
              "sigma_source": "independent", "sigma_prediction": 0.1, "sigma_true": 0.05, "n": 256} for i in (1, 2, 3)]
-    v = pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, runs, 3.0, tolerance=0.05, alpha=0.05).to_dict()
+    v = pooled_agreement(LINEAR, 1e-6, runs, 3.0, tolerance=0.05, alpha=0.05).at(
+        "pooled_linear_agreement", "E_x", None, 1e-6).to_dict()
     assert v["reason"] == "not_demonstrated"
     assert v["tost_lo"] == pytest.approx(0.7822613, abs=1e-6) and v["tost_hi"] == pytest.approx(-0.7667771, abs=1e-6)
     assert v["runs_needed"] == 43 and v["e_needed"] == pytest.approx(3654.0, abs=0.1)
@@ -146,7 +147,7 @@ def test_se_scaling_takes_medians_over_runs():
     assert m["m_true"] == {1e-6: pytest.approx(1.0, rel=1e-12)}
     # against a reference of E = 400 whose runs all have 1: ratios 1, within [1/2, 2]
     ref = [_scaling_case(f"run_0{i}", 1e-6, 400, 0.05, 5e-8, "E_b") for i in (1, 2, 3)]
-    v = scaling_verdict("E_a", {"E_a": m, "E_b": scaling_medians(ref)}, (0.5, 2.0))
+    v = scaling_verdict("E_a", {"E_a": m, "E_b": scaling_medians(ref)}, (0.5, 2.0)).at("se_scaling", "E_a", None, None)
     assert str(v.outcome) == "passed"
     assert v.to_dict()["ratio_sigma_g"] == pytest.approx(1.0) and v.to_dict()["ratio_sigma_true"] == pytest.approx(1.0)
 
@@ -156,7 +157,8 @@ def test_se_scaling_reference_without_the_eta_uses_its_median_over_eta():
     # E_a has only η = 8e-6, σ_true·√E/η = 1: ratio 1/1 = 1 (with a mean, 0.25: out of [1/2, 2])
     ref = [_scaling_case("run_01", eta, 400, 0.05, x * eta / 20, "E_b") for eta, x in ((1e-6, 1), (2e-6, 1), (4e-6, 10))]
     a = [_scaling_case("run_01", 8e-6, 100, 0.1, 8e-6 / 10)]
-    v = scaling_verdict("E_a", {"E_a": scaling_medians(a), "E_b": scaling_medians(ref)}, (0.5, 2.0))
+    v = scaling_verdict("E_a", {"E_a": scaling_medians(a), "E_b": scaling_medians(ref)}, (0.5, 2.0)).at(
+        "se_scaling", "E_a", None, None)
     assert v.to_dict()["ratio_sigma_true"] == pytest.approx(1.0, rel=1e-12) and str(v.outcome) == "passed"
 
 
@@ -191,9 +193,9 @@ def test_pooled_z_equal_to_k_passes():
              "z": z, "prediction": 1.0 + 0.1 * z, "delta_h_true": 1.0, "sigma": 0.1, "sigma_source": "independent",
              "sigma_prediction": 0.08, "sigma_true": 0.06, "n": 256} for i, z in ((1, 1.3), (2, 2.1))]
     Z = (1.3 + 2.1) / math.sqrt(2)
-    at = pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, runs, Z)
+    at = pooled_agreement(LINEAR, 1e-6, runs, Z).at("pooled_linear_agreement", "E_x", None, 1e-6)
     assert at.to_dict()["Z"] == Z and str(at.outcome) == "passed"
-    assert str(pooled_agreement("pooled_linear_agreement", "E_x", 1e-6, runs, math.nextafter(Z, 0.0)).outcome) == "failed"
+    assert str(pooled_agreement(LINEAR, 1e-6, runs, math.nextafter(Z, 0.0)).outcome) == "failed"
 
 
 def test_khat_equal_to_khat_max_passes_and_just_above_fails():

@@ -47,11 +47,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from dhstats import registry, simulate, stats  # noqa: E402
-from dhstats.results import RunFile, load_runs, validate  # noqa: E402
-from dhstats.settings import Settings  # noqa: E402
-from dhstats.sigmas import run_parts  # noqa: E402
-from dhstats.verdicts import RunContext  # noqa: E402
+from dhstats.verdicts import registry  # noqa: E402
+from dhstats import simulate
+from dhstats.stats import stats
+from dhstats.load.results import RunFile, load_runs, validate  # noqa: E402
+from dhstats.load.settings import Settings  # noqa: E402
+from dhstats.stats.sigmas import run_parts  # noqa: E402
+from dhstats.verdicts.verdicts import RunContext  # noqa: E402
 from tests.paths import REAL  # noqa: E402  (../shared/data/real beside the project root)
 
 ETAS = simulate.DEFAULT_ETAS

@@ -36,8 +36,9 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import calibration as cal  # noqa: E402
-from dhstats import baseline, registry, simulate  # noqa: E402
-from dhstats.settings import Settings  # noqa: E402
+from dhstats.verdicts import baseline, registry  # noqa: E402
+from dhstats import simulate
+from dhstats.load.settings import Settings  # noqa: E402
 
 N, SCORE_NOISE = 256, 0.5
 ESTIMATORS = {"baseline_linear_ratio": ("lin", "linear_agreement", "pooled_linear_agreement"),

@@ -14,7 +14,7 @@ b·ΔH(η) on every run's prediction (ΔH(η) the policy's exact value; σ uncha
 expected pooled ratio is 1 + b. Every verdict is the gate's (``agreement.pooled_agreement``).
 
 1. Resolution honest: for each set of R = 4, 16 disjoint runs and each η, the set's stated
-   resolution b (:func:`dhstats.equivalence.resolution` of its unbiased cases) is planted
+   resolution b (:func:`dhstats.stats.equivalence.resolution` of its unbiased cases) is planted
    (sign alternating by set); the pooled difference test at k = 3 must fail in 80 % of sets.
    Per run: the same with each run's own resolution and |z| > k.
 2. TOST size: true ratio exactly 1 + δ and 1 − δ (δ = 0.2, 0.5, α = 0.05): "demonstrated"
@@ -47,7 +47,9 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import calibration as cal  # noqa: E402
-from dhstats import agreement, equivalence, registry, simulate  # noqa: E402
+from dhstats.verdicts import agreement, registry  # noqa: E402
+from dhstats.stats import equivalence
+from dhstats import simulate
 
 CHECK = "pooled_linear_agreement"
 ALPHA = 0.05

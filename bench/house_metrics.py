@@ -19,7 +19,7 @@ MODULE_MAX, CLASS_MAX, FUNCTION_MAX = 400, 250, 80
 
 def check_names(package: Path) -> tuple[str, ...]:
     """The registry's check names, read from registry.py's ``Check("name", ...)`` calls."""
-    tree = ast.parse((package / "registry.py").read_text())
+    tree = ast.parse((package / "verdicts" / "registry.py").read_text())
     return tuple(node.args[0].value for node in ast.walk(tree)
                  if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Check"
                  and node.args and isinstance(node.args[0], ast.Constant))
@@ -67,7 +67,7 @@ def main(argv: list[str]) -> int:
     print("modules:  ", _worst(m["modules"], MODULE_MAX))
     print("classes:  ", _worst(m["classes"], CLASS_MAX))
     print("functions:", _worst(m["functions"], FUNCTION_MAX))
-    print("plugin.py:", m["modules"].get(f"{package.name}/plugin.py"), "lines")
+    print("plugin.py:", m["modules"].get(f"{package.name}/pytest_plugin/plugin.py"), "lines")
     print(f"check names spelled in {len(m['spelling'])} modules:", ", ".join(m["spelling"]))
     return 0
 

@@ -2,8 +2,8 @@
 
     pytest checks/ --results ../E_2048 [--results ../E_256 ...]
 
-One test function per check of the registry (:mod:`dhstats.registry`), in its order, plus
-``test_input`` per run; the plugin (:mod:`dhstats.plugin`) parametrises each with its cases
+One test function per check of the registry (:mod:`dhstats.verdicts.registry`), in its order, plus
+``test_input`` per run; the plugin (:mod:`dhstats.pytest_plugin.plugin`) parametrises each with its cases
 (per η, per run, or per run set for the pooled checks and se_scaling). A test fails with the
 numbers (prediction, truth, σ and its source, z, k) when the estimator is unhealthy, or skips
 with the reason when a field is missing or the evidence is inconclusive. Without

@@ -7,7 +7,7 @@ and plots, with the notebook's parameters, and the reference simulator.
 Exit status: 0 done; 1 done, but some run was invalid input (reported on stderr, skipped);
 2 usage error (a bad option value, a --results directory that does not exist or holds no run,
 a ``plot --run`` or ``--eta`` that is not in the files: the message names what exists).
-Option values are validated by :func:`dhstats.settings.parse_settings` (the gate's options) and here
+Option values are validated by :func:`dhstats.load.settings.parse_settings` (the gate's options) and here
 (the CLI's own: --clip, --clip-base-quantile, --clip-steps, --truncation-grid, --dpi).
 """
 from __future__ import annotations
@@ -18,9 +18,9 @@ import math
 import sys
 from pathlib import Path
 
-from .names import safe_name
-from .results import DiscoveryError, Run, load_runs
-from .settings import OPTION, Settings, SettingsError, parse_settings
+from dhstats.load.names import safe_name
+from dhstats.load.results import DiscoveryError, Run, load_runs
+from dhstats.load.settings import OPTION, Settings, SettingsError, parse_settings
 
 # The notebook's values (shared/seed): compare_filtered_estimates' clip thresholds, the clip
 # sweep's base quantile and steps; the truncation sweep grid is trunc.DEFAULT_SWEEP_QUANTILES.
@@ -74,7 +74,7 @@ class Options:
     clip_steps: int
     truncation_grid: tuple[float, ...] | None  # None: the default sweep (plots) / keep-quantiles (tables)
     dpi: int = 100
-    baseline: object = None  # tables --baseline: a dhstats.baseline_source.BaselineSource
+    baseline: object = None  # tables --baseline: a dhstats.gate.baseline_source.BaselineSource
 
 
 def options(args) -> Options:
@@ -101,7 +101,7 @@ def options(args) -> Options:
         if path and not Path(path).is_file():
             raise SettingsError(f"--{flag}: {path} is not a file")
     if getattr(args, "history", None):
-        from .history import HistoryError, check_path
+        from dhstats.report.history import HistoryError, check_path
 
         try:  # a link to a file is refused like the gate's --history (reads are never through one)
             check_path(args.history)
@@ -109,8 +109,8 @@ def options(args) -> Options:
             raise SettingsError(f"--history: {exc}") from None
     baseline = None
     if getattr(args, "baseline", ""):
-        from .baseline_source import open_baseline
-        from .settings import SessionOptions, baseline_path
+        from dhstats.gate.baseline_source import open_baseline
+        from dhstats.load.settings import SessionOptions, baseline_path
 
         baseline = open_baseline(baseline_path(args.baseline), SessionOptions(settings))
     return Options(settings, clip, args.clip is not None, base, steps, grid, dpi, baseline)
@@ -160,9 +160,9 @@ def _why_empty(name: str, runs: list[Run]) -> str:
 
 
 def build_tables(runs, opts: Options) -> dict:
-    """:func:`dhstats.tables.all_tables` with the notebook's parameters: truncation.csv rows at
+    """:func:`dhstats.notebook.tables.all_tables` with the notebook's parameters: truncation.csv rows at
     the keep-quantiles ∪ --truncation-grid, filtered_estimates at the keep-quantiles and --clip."""
-    from . import tables
+    from dhstats.notebook import tables
 
     out = tables.all_tables(runs, opts.settings)
     if opts.truncation_grid:
@@ -178,7 +178,7 @@ def build_tables(runs, opts: Options) -> dict:
 def cmd_tables(args, opts: Options) -> int:
     import pandas as pd
 
-    from .tables import csv_safe
+    from dhstats.notebook.tables import csv_safe
 
     runs = _load(args)
     valid = [r for r in runs if isinstance(r, Run)]
@@ -213,7 +213,7 @@ def columns_text() -> str:
 
 
 def _write(out: Path, stem: str, result, where: str) -> bool:
-    """Write one :func:`dhstats.plots.render` result (a :class:`dhstats.rendered.Figure`); a
+    """Write one :func:`dhstats.figures.gallery.render` result (a :class:`dhstats.figures.rendered.Figure`); a
     note goes to stderr."""
     if result.png is None:
         print(f"dhstats plot: {where}: {result.note}", file=sys.stderr)
@@ -223,7 +223,7 @@ def _write(out: Path, stem: str, result, where: str) -> bool:
 
 
 def cmd_plot(args, opts: Options) -> int:
-    from . import plots
+    from dhstats.figures import gallery as plots
 
     runs = _load(args)
     _check_selection(args, runs)
@@ -253,7 +253,7 @@ def cmd_plot(args, opts: Options) -> int:
     if _of_scope(names, *scopes) and (valid or args.health):
         written += _set_figures(args, opts, names, valid, out)
     if args.history:
-        from .health import read_history
+        from dhstats.report.health import read_history
 
         for name in _of_scope(names, plots.FigureScope.HISTORY):
             res = plots.render(name, read_history(args.history), k=opts.settings.k, dpi=opts.dpi)
@@ -264,8 +264,8 @@ def cmd_plot(args, opts: Options) -> int:
 
 def _of_scope(names, *scopes) -> list[str]:
     """The figures of ``names`` (in their order) whose scope is one of ``scopes``
-    (:data:`dhstats.rendered.FIGURES`)."""
-    from .rendered import figure_kind
+    (:data:`dhstats.figures.rendered.FIGURES`)."""
+    from dhstats.figures.rendered import figure_kind
 
     return [n for n in names if figure_kind(n).scope in scopes]
 
@@ -293,7 +293,8 @@ def _check_selection(args, runs) -> None:
 def _set_figures(args, opts: Options, names, valid: list[Run], out: Path) -> int:
     import json
 
-    from . import plots, tables
+    from dhstats.figures import gallery as plots
+    from dhstats.notebook import tables
 
     try:
         health = json.loads(Path(args.health).read_text()) if args.health else tables.set_document(valid, opts.settings)
@@ -319,8 +320,8 @@ def gate_arguments(argv, invocation_dir: Path) -> list[str]:
     alone (``-c FILE --rootdir DIR``; an empty file when there is none) unless ARGV gives ``-c``
     or ``--rootdir``. pytest would otherwise search for its configuration from the first
     path-like argument, a results directory, and run what an ini file there names."""
-    from .layout import NO_CONFIGURATION, PACKAGE_MODULE
-    from .pytest_internals import pytest_choice
+    from dhstats.pytest_plugin.layout import NO_CONFIGURATION, PACKAGE_MODULE
+    from dhstats.pytest_plugin.pytest_internals import pytest_choice
 
     out, i = [], 0
     while i < len(argv):
@@ -353,7 +354,7 @@ class _GateCommand:
 
 def gate_parser() -> argparse.ArgumentParser:
     """The help of ``dhstats gate``: the gate's own options (every pytest option applies too)."""
-    from .settings import OPTIONS
+    from dhstats.load.settings import OPTIONS
 
     p = argparse.ArgumentParser(
         prog="dhstats gate", usage="dhstats gate [--results DIR ...] [gate options] [pytest options]",
@@ -385,7 +386,7 @@ def cmd_gate(argv) -> int:
 
 
 def cmd_simulate(argv) -> int:
-    from . import simulate
+    from dhstats import simulate
 
     return simulate.main(argv)
 
@@ -445,7 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _figure_names() -> tuple[str, ...]:
-    from .rendered import figures
+    from dhstats.figures.rendered import figures
 
     return tuple(f.name for f in figures())
 

@@ -1,7 +1,7 @@
 """A whole gate session without pytest: the producer and the consumer joined.
 
     from dhstats.session import Session
-    from dhstats.settings import parse
+    from dhstats.load.settings import parse
     session = Session(parse({"reported_se": "shard-mean", "reports": "out"}), ["../E_256", "../E_512"])
     health = session.run()       # holds out/, judges every case, writes it, returns health.json's dict
 
@@ -9,10 +9,10 @@ Without a reports directory (``SessionOptions.reports`` None, as ``parse`` gives
 ``reports`` is not named) nothing is left on disk: the outputs are written to a temporary
 directory removed after :meth:`Session.report`, with no figures (nobody would see them).
 
-The pytest plugin (:mod:`dhstats.plugin`) drives the same two halves case by case: the
-producer (:class:`dhstats.gate.Gate`) names the cases and judges each one on the process
+The pytest plugin (:mod:`dhstats.pytest_plugin.plugin`) drives the same two halves case by case: the
+producer (:class:`dhstats.gate.gate.Gate`) names the cases and judges each one on the process
 that runs its test; the records travel on the test reports to the controller, where the
-consumer (:class:`dhstats.session_outputs.SessionOutputs`) collects them and writes the
+consumer (:class:`dhstats.report.session.SessionOutputs`) collects them and writes the
 outputs (:meth:`Session.report`).
 """
 from __future__ import annotations
@@ -24,10 +24,10 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from .gate import Gate
-from .session_outputs import SessionOutputs
-from .settings import SessionOptions
-from .verdicts import Outcome, Verdict
+from dhstats.gate.gate import Gate
+from dhstats.report.session import SessionOutputs
+from dhstats.load.settings import SessionOptions
+from dhstats.verdicts.verdicts import Outcome, Verdict
 
 
 class Session:
@@ -46,10 +46,10 @@ class Session:
 
     def start(self, lock=None, command: Sequence[str] | None = None) -> None:
         """Before any judging: hold the reports directory (``lock``, a
-        :class:`dhstats.outputs.ReportsLock`; taken here when None) and write the "session in
+        :class:`dhstats.gate.files.ReportsLock`; taken here when None) and write the "session in
         progress" state (:meth:`SessionOutputs.start`)."""
         if lock is None:
-            from .outputs import ReportsLock
+            from dhstats.gate.files import ReportsLock
 
             lock = ReportsLock(self.outputs.options.reports, sys.argv if command is None else command)
         self.outputs.start(lock, command)

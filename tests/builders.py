@@ -12,8 +12,9 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from dhstats import simulate, stats
-from dhstats.results import Entry, Quadratic, Run, RunFile
+from dhstats import simulate
+from dhstats.stats import stats
+from dhstats.load.results import Entry, Quadratic, Run, RunFile
 from paths import PROJECT_ROOT
 
 ETAS = (8e-7, 3.2e-6, 1.28e-5)

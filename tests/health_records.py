@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 
-from dhstats.health import build_health
-from dhstats.settings import Settings
+from dhstats.report.health import build_health
+from dhstats.load.settings import Settings
 
 EVIL_RUN = "run_<img src=x onerror=alert(1)>"
 EVIL_MSG = "ratio outside [0.5, 2] <script>alert(1)</script> at q = 0.99"

@@ -257,7 +257,7 @@ def nonfinite(numbers: dict) -> list[str]:
 def loaded_failures(loaded, display: str) -> list[str]:
     """Breaches of the load contract: a Run, or an InvalidRun whose every problem names the
     file and has a JSON path or a file-level message."""
-    from dhstats.results import InvalidRun, Run
+    from dhstats.load.results import InvalidRun, Run
 
     if isinstance(loaded, Run):
         return []
@@ -279,7 +279,7 @@ def loaded_failures(loaded, display: str) -> list[str]:
 def verdict_failures(run_verdict, verdicts, loaded) -> list[str]:
     """Breaches of the judging contract: an internal error, or a case passing with a
     non-finite number."""
-    from dhstats.results import Run
+    from dhstats.load.results import Run
 
     out = []
     if isinstance(loaded, Run) and str(run_verdict.outcome) != "ok":
@@ -295,9 +295,9 @@ def verdict_failures(run_verdict, verdicts, loaded) -> list[str]:
 def library_failures(base: Base, m: Mutation, settings) -> tuple[str, list[str]]:
     """Load and judge the mutated bytes with the library (no files): ("invalid" | "judged",
     failures). An exception escaping is itself a failure."""
-    from dhstats.records import RunFile
-    from dhstats.registry import evaluate
-    from dhstats.results import Run, load_run
+    from dhstats.load.records import RunFile
+    from dhstats.verdicts.registry import evaluate
+    from dhstats.load.results import Run, load_run
 
     rf = RunFile("E_fuzz", "run_02", Path("/nonexistent/E_fuzz/run_02/results.json"))
     try:
@@ -345,7 +345,7 @@ class Session:
         """One whole session (Session.run). Figures of failing cases are drawn only when asked
         (``--max-plots -1``; else ``0``: a figure takes up to ~1 s)."""
         from dhstats.session import Session
-        from dhstats.settings import parse
+        from dhstats.load.settings import parse
 
         if raw is not None:
             (self.root / "run_02" / "results.json").write_bytes(raw)
@@ -364,7 +364,7 @@ class Session:
 
 def session_failures(session: Session, m: Mutation, variant: str, figures: bool = False) -> list[str]:
     """Breaches of the session contract for one mutation of run_02 (see test_fuzz.py)."""
-    from dhstats.results import load_run
+    from dhstats.load.results import load_run
 
     gate, health = session.run(variant, m.apply(session.base), figures)
     out = []
@@ -391,7 +391,7 @@ def random_campaign(count: int, seed: int = 0, session_dir: Path | None = None) 
     counts per (kind, outcome) and every failure with its mutation's description."""
     from collections import Counter
 
-    from dhstats.settings import parse
+    from dhstats.load.settings import parse
 
     base = base_document()
     session = None if session_dir is None else Session(base, Path(session_dir))

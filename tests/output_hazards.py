@@ -167,9 +167,9 @@ def session_failures(scene: Scene) -> list[str]:
     """One whole session in this process, as the plugin drives it (the reports directory and
     --history checked first: a refusal is a usage error, not a failure), then the invariants."""
     from dhstats.session import Session
-    from dhstats.history import usable_history
-    from dhstats.outputs import writable_reports
-    from dhstats.settings import SettingsError, parse
+    from dhstats.report.history import usable_history
+    from dhstats.gate.files import writable_reports
+    from dhstats.load.settings import SettingsError, parse
 
     before_outside, before_runs = tree(scene.outside), tree(scene.run_set)
     out = []
@@ -254,7 +254,7 @@ def _regular(path: Path) -> bytes | None:
 def _old_verdict(scene: Scene) -> dict[str, bytes | None]:
     """A first session in this process leaves its verdict; report.html a page of its own,
     published (listed in the manifest) as pytest-html's would be."""
-    from dhstats.report_files import record_published
+    from dhstats.report.plan import record_published
 
     session_failures(scene)
     if not os.path.lexists(scene.reports / "report.html"):

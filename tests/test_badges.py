@@ -1,4 +1,4 @@
-"""Badges (dhstats.badges): skipped never counts as failed; the overall badge is red whenever
+"""Badges (dhstats.report.badges): skipped never counts as failed; the overall badge is red whenever
 the exit status is non-zero and says why; trend against the previous history line."""
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from health_records import health
 
-from dhstats import badges
-from dhstats.health import count, exit_block, history_line
-from dhstats.registry import NAMES
+from dhstats.report import badges
+from dhstats.report.health import count, exit_block, history_line
+from dhstats.verdicts.registry import NAMES
 
 
 def _tally(p=0, f=0, s=0):

@@ -1,4 +1,4 @@
-"""Checks against a baseline (dhstats.baseline, dhstats.baseline_source, the health.json block,
+"""Checks against a baseline (dhstats.verdicts.baseline, dhstats.gate.baseline_source, the health.json block,
 the terminal line and the badge): one test per reason on hand-built case records, per baseline
 source on whole sessions (a directory of run sets, a health.json), simulated moves, and the
 properties (swapping the sides flips z and no verdict; a set against itself never moves)."""
@@ -15,12 +15,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dhstats import simulate
-from dhstats.against_baseline import badge_words, set_lines
-from dhstats import registry
-from dhstats.baseline import compare_efficiency, compare_ratios, outcome_changes
-from dhstats.baseline_source import BaselineError, match, open_baseline
+from dhstats.report.against_baseline import badge_words, set_lines
+from dhstats.verdicts import registry
+from dhstats.verdicts.baseline import compare_efficiency, compare_ratios, outcome_changes
+from dhstats.gate.baseline_source import BaselineError, match, open_baseline
 from dhstats.session import Session
-from dhstats.settings import Settings, SettingsError, parse
+from dhstats.load.settings import Settings, SettingsError, parse
 
 from paths import REAL, needs_real
 
@@ -265,7 +265,7 @@ def test_terminal_line_per_matched_set_and_badge(tmp_path, sims):
     none = session(tmp_path, "none", [sims["healthy1"]])
     assert "baseline" not in none and set_lines(none) == [] and badge_words(none) == ("no baseline", "grey")
     assert not comparison_cases(none)
-    from dhstats.health import history_line
+    from dhstats.report.health import history_line
 
     assert history_line(h, None)["baseline"] == str(sims["base"]) and "baseline" not in history_line(none, None)
 
@@ -339,8 +339,8 @@ def test_real_files_inconclusive_where_e256_is_unresolved(tmp_path):
 
 
 def test_report_section_and_figure_with_the_tolerance_band(tmp_path, sims):
-    from dhstats.pages import render_summary
-    from dhstats.plots.baseline import baseline_ratio
+    from dhstats.report.pages import render_summary
+    from dhstats.figures.baseline import baseline_ratio
 
     h = session(tmp_path, "tol", [sims["scaled"]], sims["base"], baseline_tolerance="0.2")
     assert {c["reason"] for c in comparison_cases(h) if c["check"] != "baseline_efficiency"} == {

@@ -21,11 +21,11 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dhstats import registry
-from dhstats.results import RunFile, validate
-from dhstats.settings import Settings
+from dhstats.verdicts import registry
+from dhstats.load.results import RunFile, validate
+from dhstats.load.settings import Settings
 from dhstats.simulate import DEFAULT_ETAS, simulate_run, write_run_set
-from dhstats.verdicts import RunContext
+from dhstats.verdicts.verdicts import RunContext
 
 from paths import PROJECT_ROOT
 

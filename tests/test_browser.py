@@ -23,7 +23,7 @@ from browser import Dom, chromium, open_page, parse_dom, screenshot
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dhstats.collection import case_id
+from dhstats.gate.collection import case_id
 
 from paths import PROJECT_ROOT
 from builders import write_run

@@ -1,11 +1,11 @@
-"""dhstats.case_numbers: typed numbers that read back what health.json holds, exactly."""
+"""dhstats.verdicts.case_numbers: typed numbers that read back what health.json holds, exactly."""
 from __future__ import annotations
 
 import math
 import pickle
 
-from dhstats.case_numbers import ABSENT, AgreementNumbers, PooledNumbers, ScalingNumbers, present
-from dhstats.verdicts import Outcome, Reason, Verdict
+from dhstats.verdicts.case_numbers import ABSENT, AgreementNumbers, PooledNumbers, ScalingNumbers, present
+from dhstats.verdicts.verdicts import Outcome, Reason, Verdict
 
 
 def test_absent_fields_are_left_out_and_none_is_null():

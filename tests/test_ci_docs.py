@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from dhstats import simulate
-from dhstats.settings import OPTIONS
+from dhstats.load.settings import OPTIONS
 
 yaml = pytest.importorskip("yaml")  # dev extra (pyproject: pyyaml)
 pytestmark = pytest.mark.slow

@@ -13,9 +13,9 @@ import pytest
 
 from dhstats import simulate
 from dhstats.cli import main
-from dhstats.registry import evaluate
-from dhstats.results import load_runs
-from dhstats.series import sequence_series
+from dhstats.verdicts.registry import evaluate
+from dhstats.load.results import load_runs
+from dhstats.stats.series import sequence_series
 
 from paths import PROJECT_ROOT, REAL, needs_real
 
@@ -71,7 +71,7 @@ def test_tables_writes_the_csvs_and_z_is_the_gates(run_set, tmp_path, capsys):
 
 
 def test_tables_take_tolerance_and_equivalence_alpha(run_set, tmp_path):
-    from dhstats import equivalence
+    from dhstats.stats import equivalence
 
     main(["tables", "--results", str(run_set), "--out", str(tmp_path), "--tolerance", "0.5",
           "--equivalence-alpha", "0.1"])
@@ -284,7 +284,7 @@ def test_plot_file_names_are_sanitised_and_bounded(tmp_path, capsys):
 
 
 def test_csv_text_cells_cannot_be_formulas(tmp_path):
-    from dhstats.tables import csv_safe
+    from dhstats.notebook.tables import csv_safe
 
     df = pd.DataFrame({"run_set": ["=HYPERLINK(\"http://x\")", "+1", "-cmd", "@SUM(A1)", "\tx", "\rx", "E_64"],
                        "z": [-1.5, 2.0, -3.0, 0.5, 1.0, -0.0, 4.0], "n": [1, -2, 3, 4, 5, 6, 7]})

@@ -1,4 +1,4 @@
-"""Statistics of the comparison with a baseline (dhstats.comparison): exact numbers on small
+"""Statistics of the comparison with a baseline (dhstats.stats.comparison): exact numbers on small
 inputs, and the properties a comparison must have (swapping the sides flips z; a set compared
 with itself never moves)."""
 from __future__ import annotations
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dhstats import comparison
-from dhstats.equivalence import Equivalence
+from dhstats.stats import comparison
+from dhstats.stats.equivalence import Equivalence
 
 ratios = st.floats(-5, 5, allow_nan=False)
 ses = st.floats(1e-3, 3, allow_nan=False)

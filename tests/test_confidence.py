@@ -1,13 +1,13 @@
-"""What a green is worth (dhstats.confidence) and how badges show it: run-set resolution,
+"""What a green is worth (dhstats.report.confidence) and how badges show it: run-set resolution,
 low-resolution checks, confidence, the one sentence per run set — on hand-built records."""
 from __future__ import annotations
 
 from health_records import case, run
 
-from dhstats import badges, confidence, terminal
-from dhstats.health import build_health
-from dhstats.registry import NAMES
-from dhstats.settings import Settings
+from dhstats.report import badges, confidence, terminal
+from dhstats.report.health import build_health
+from dhstats.verdicts.registry import NAMES
+from dhstats.load.settings import Settings
 
 ETAS = (1e-6, 2e-6, 4e-6)
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from paths import REAL, needs_real
 
-from dhstats.equivalence import Z_POWER
+from dhstats.stats.equivalence import Z_POWER
 from dhstats.session import Session
-from dhstats.pages import render_summary
-from dhstats.settings import parse
+from dhstats.report.pages import render_summary
+from dhstats.load.settings import parse
 
 pytestmark = [needs_real, pytest.mark.slow]
 AGREEMENT = ("linear_agreement", "linquad_agreement")

@@ -1,12 +1,12 @@
-"""Tests of dhstats.display: verdicts, run sets and health documents as HTML tables in Jupyter,
+"""Tests of dhstats.verdicts.display: verdicts, run sets and health documents as HTML tables in Jupyter,
 with every name and message escaped."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from dhstats import frames
-from dhstats.display import HealthDocument, html_table
-from dhstats.verdicts import Outcome, RunOutcome, RunVerdict, Verdict
+from dhstats.notebook import frames
+from dhstats.verdicts.display import HealthDocument, html_table
+from dhstats.verdicts.verdicts import Outcome, RunOutcome, RunVerdict, Verdict
 
 from builders import make_run
 

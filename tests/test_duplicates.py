@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from dhstats.confidence import run_set_sentence
-from dhstats import summaries
-from dhstats.duplicates import DuplicateIndex, Fingerprint
-from dhstats.gate import Gate
-from dhstats.records import ProblemReason, RunFile
-from dhstats.results import discover, load_fingerprinted, load_runs
+from dhstats.report.confidence import run_set_sentence
+from dhstats.gate import summaries
+from dhstats.load.duplicates import DuplicateIndex, Fingerprint
+from dhstats.gate.gate import Gate
+from dhstats.load.records import ProblemReason, RunFile
+from dhstats.load.results import discover, load_fingerprinted, load_runs
 from dhstats.session import Session
-from dhstats.settings import parse
+from dhstats.load.settings import parse
 
 from builders import noise, write_run
 from paths import REAL, needs_real
@@ -276,7 +276,7 @@ def test_real_e512_copied_four_times_still_demonstrates_nothing(tmp_path):
 
 def test_notebook_run_sets_and_cli_tables_skip_repeats(tmp_path, copied, capsys):
     from dhstats.cli import main
-    from dhstats.frames import load_run_sets
+    from dhstats.notebook.frames import load_run_sets
 
     sets = load_run_sets(copied)
     invalid = {f"{rs.name}/{r.file.run}": r.problems[0].message for rs in sets for r in rs.runs if hasattr(r, "problems")}

@@ -1,5 +1,5 @@
-"""Resolution and equivalence (dhstats.equivalence, σ_c of dhstats.sigmas, the pooled TOST of
-dhstats.agreement): hand-computed numbers, a bootstrap of σ_c, hypothesis properties."""
+"""Resolution and equivalence (dhstats.stats.equivalence, σ_c of dhstats.stats.sigmas, the pooled TOST of
+dhstats.verdicts.agreement): hand-computed numbers, a bootstrap of σ_c, hypothesis properties."""
 from __future__ import annotations
 
 import math
@@ -10,14 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dhstats import equivalence
-from dhstats.agreement import case_sigma_c
-from dhstats.registry import pooled_verdict
-from dhstats.case_numbers import AgreementNumbers
-from dhstats.results import Run, RunFile, validate
-from dhstats.sigmas import run_sigmas, sigma_c
+from dhstats.stats import equivalence
+from dhstats.verdicts.agreement import case_sigma_c
+from dhstats.verdicts.registry import pooled_verdict
+from dhstats.verdicts.case_numbers import AgreementNumbers
+from dhstats.load.results import Run, RunFile, validate
+from dhstats.stats.sigmas import run_sigmas, sigma_c
 from dhstats.simulate import simulate_run
-from dhstats.stats import centred, paired_influence
+from dhstats.stats.stats import centred, paired_influence
 
 
 def case(run, prediction, truth, sigma_prediction, sigma_true, cov=0.0, n=256):
@@ -260,7 +260,7 @@ def test_a_precise_ratio_is_not_drowned_by_noisy_runs():
 
 
 def _estimate(cases, alpha=0.05):
-    from dhstats.agreement import pooled_estimate
+    from dhstats.verdicts.agreement import pooled_estimate
     return pooled_estimate(_numbers(cases), alpha)
 
 
@@ -324,7 +324,7 @@ def test_t_at_one_is_stouffers_z(cases):
     """t(1) = s·Σ w(P − T)/√Σ w²σ_1² = s·Σ z/√R: the TOST, the interval and Z share one estimator."""
     n = _numbers(cases)
     w = equivalence.stouffer_weights([x.sigma for x in n])
-    from dhstats.agreement import case_sigma_c
+    from dhstats.verdicts.agreement import case_sigma_c
     t1 = equivalence.t_statistic(1.0, [x.prediction for x in n], [x.delta_h_true for x in n], w,
                                  lambda c: [case_sigma_c(x, c) for x in n])
     s = math.copysign(1.0, sum(wr * x.delta_h_true for wr, x in zip(w, n)))

@@ -1,4 +1,4 @@
-"""Tests of dhstats.plots.explore: notebook figures draw the tables' numbers, into a given
+"""Tests of dhstats.notebook.explore: notebook figures draw the tables' numbers, into a given
 axes (ax=) or a new Figure, with selection and plotting options."""
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from dhstats import frames, simulate, tables
-from dhstats.plots import explore
-from dhstats.plots.base import MissingData
+from dhstats.notebook import frames, tables
+from dhstats import simulate
+from dhstats.notebook import explore
+from dhstats.figures.base import MissingData
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,11 @@
-"""The finding of a failing run set (dhstats.findings), the interval against the band
-(dhstats.wording.against_band), leave-one-out as information (dhstats.wording.pooled_meaning)
-and the layout of pooled failures (dhstats.pages, dhstats.terminal): hand-built health.json
+"""The finding of a failing run set (dhstats.report.findings), the interval against the band
+(dhstats.verdicts.wording.against_band), leave-one-out as information (dhstats.verdicts.wording.pooled_meaning)
+and the layout of pooled failures (dhstats.report.pages, dhstats.report.terminal): hand-built health.json
 case dicts, exact strings."""
 from __future__ import annotations
 
-from dhstats import findings, pages, terminal, wording
+from dhstats.report import findings, pages, terminal
+from dhstats.verdicts import wording
 
 
 def run_case(run, eta, ratio, check="linear_agreement", outcome="failed"):
@@ -151,7 +152,7 @@ def test_run_pages_link_back_to_the_report():
 
 
 def test_the_pooled_interval_caption_matches_the_settings():
-    from dhstats import plots
+    from dhstats.figures import gallery as plots
 
     cases = [pooled(eta, 1.4, ratio_lo=1.3, ratio_hi=1.5, interval_alpha=0.05, R=4) for eta in (1.6e-6, 3.2e-6)]
     plain = plots.render("pooled_interval", cases, where="E_2048")

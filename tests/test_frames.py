@@ -1,4 +1,4 @@
-"""Tests of dhstats.frames: per-sequence DataFrames whose columns sum to the run's totals,
+"""Tests of dhstats.notebook.frames: per-sequence DataFrames whose columns sum to the run's totals,
 run sets, case frames, and their HTML in Jupyter (escaped)."""
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dhstats import frames, simulate, stats, tables
-from dhstats.display import HealthDocument
-from dhstats.results import InvalidRun, Problem, ProblemReason, Quadratic, Run, RunFile
-from dhstats.sigmas import case_sigmas
-from dhstats.verdicts import Outcome, RunOutcome, RunVerdict, Verdict
+from dhstats.notebook import frames, tables
+from dhstats import simulate
+from dhstats.stats import stats
+from dhstats.verdicts.display import HealthDocument
+from dhstats.load.results import InvalidRun, Problem, ProblemReason, Quadratic, Run, RunFile
+from dhstats.stats.sigmas import case_sigmas
+from dhstats.verdicts.verdicts import Outcome, RunOutcome, RunVerdict, Verdict
 
 from builders import make_run
 from paths import REAL, needs_real
@@ -137,7 +139,7 @@ def test_paths_as_str_or_path_a_run_set_or_its_parent(tmp_path):
     assert health["counts"]["runs"]["total"] == 2 and (tmp_path / "reports" / "health.json").is_file()
     from dhstats import load_runs
     from dhstats.session import Session
-    from dhstats.settings import parse
+    from dhstats.load.settings import parse
 
     one = tmp_path / "data" / "E_32"
     assert [r.file.key for r in load_runs(str(one))] == [r.file.key for r in load_runs(one)] \
@@ -170,7 +172,7 @@ def test_a_session_not_told_where_writes_nothing(tmp_path, monkeypatch):
     """Session(parse({...})) without "reports" judges and returns health.json's dict but leaves
     no ./reports (nor anything else) behind; told, it writes there."""
     from dhstats.session import Session
-    from dhstats.settings import parse
+    from dhstats.load.settings import parse
 
     data = simulate.write_run_set(tmp_path / "data", name="E_32", runs=2, n=32, seed=3, etas=(1e-6, 4e-6))
     work = tmp_path / "cwd"

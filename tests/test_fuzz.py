@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import mutations
-from dhstats.results import RunFile, load_run
-from dhstats.settings import parse
+from dhstats.load.results import RunFile, load_run
+from dhstats.load.settings import parse
 
 EXAMPLES = int(os.environ.get("DHSTATS_FUZZ_EXAMPLES", "40"))
 BASE = mutations.base_document()
@@ -122,8 +122,8 @@ def test_every_kind_is_drawn_and_applies():
 
 def test_contract_checks_detect_breaches():
     # the checkers the campaign relies on do flag what they must (else the fuzz cannot fail)
-    from dhstats.results import InvalidRun, Problem, ProblemReason, Run
-    from dhstats.verdicts import Outcome, RunOutcome, RunVerdict, Verdict
+    from dhstats.load.results import InvalidRun, Problem, ProblemReason, Run
+    from dhstats.verdicts.verdicts import Outcome, RunOutcome, RunVerdict, Verdict
 
     NOT_JSON, MISSING = ProblemReason.NOT_JSON, ProblemReason.MISSING
 

@@ -1,4 +1,4 @@
-"""dhstats.gate: a whole gate session without pytest, run-set checks,
+"""dhstats.gate.gate: a whole gate session without pytest, run-set checks,
 robustness of the session. Fast: simulated run sets, no subprocess."""
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import numpy as np
 import orjson
 import pytest
 
-from dhstats.collection import case_id
-from dhstats.gate import Gate
+from dhstats.gate.collection import case_id
+from dhstats.gate.gate import Gate
 from dhstats.session import Session
-from dhstats.names import safe_name
-from dhstats.rendered import Figure
-from dhstats.settings import SettingsError, parse
+from dhstats.load.names import safe_name
+from dhstats.figures.rendered import Figure
+from dhstats.load.settings import SettingsError, parse
 
 from builders import NOISE, noise, write_run
 
@@ -103,8 +103,8 @@ def test_shared_bias_is_found_by_pooling_not_by_single_runs(tmp_path):
         path = write_run(root, f"run_{i:02d}", n=256, seed=100 + i, etas=(3.2e-6,), **NOISE)
         doc = orjson.loads(path.read_bytes())
         g = session(tmp_path, [root])  # the σ the gate uses, to plant the bias in its units
-        from dhstats.results import RunFile, validate
-        from dhstats.sigmas import run_sigmas
+        from dhstats.load.results import RunFile, validate
+        from dhstats.stats.sigmas import run_sigmas
 
         run = validate(doc, RunFile("E_256", f"run_{i:02d}", path))
         sig = run_sigmas(run, "total")[3.2e-6].linear.value
@@ -206,7 +206,7 @@ def test_garbage_never_passes_and_every_run_is_reported(tmp_path):
 def test_a_non_finite_statistic_fails_its_case_in_a_session(tmp_path, monkeypatch):
     """Whatever produces it, a NaN z fails its case with reason not_finite (never a pass), and
     the pooled check leaves out runs without a finite z (here all: skipped)."""
-    from dhstats import stats
+    from dhstats.stats import stats
 
     root = tmp_path / "E_128"
     write_run(root, "run_01", **NOISE)
@@ -241,7 +241,7 @@ def raising(exc: Exception):
 
 
 def test_a_figure_that_fails_is_a_note_and_loses_no_run(tmp_path, monkeypatch):
-    from dhstats import plots
+    from dhstats.figures import gallery as plots
 
     monkeypatch.setattr(plots, "figure", raising(RuntimeError("no canvas")))
     root = _failing_run_set(tmp_path)
@@ -257,7 +257,7 @@ def test_a_figure_that_fails_is_a_note_and_loses_no_run(tmp_path, monkeypatch):
 
 
 def test_an_output_that_fails_loses_no_run(tmp_path, monkeypatch):
-    from dhstats import report_files
+    from dhstats.report import plan as report_files
 
     monkeypatch.setattr(report_files, "write_reports", raising(OSError("disk full")))
     root = _failing_run_set(tmp_path)
@@ -288,7 +288,7 @@ def test_the_same_directory_twice_is_checked_once(tmp_path, two_sets):
 def test_each_file_parsed_once_when_only_pooled_cases_run(tmp_path, two_sets, monkeypatch):
     """Like `-k pooled`: the pooled cases judge the runs they need, and health.json's run
     verdicts reuse that judging instead of parsing the files again."""
-    from dhstats import gate as gate_module
+    from dhstats.gate import gate as gate_module
 
     parsed = []
     real = gate_module.load_fingerprinted
@@ -317,7 +317,7 @@ def test_a_run_sets_figure_is_attached_once(tmp_path):
 def test_a_run_set_check_that_raises_fails_that_case_and_the_session_goes_on(tmp_path, two_sets, monkeypatch):
     import dataclasses
 
-    from dhstats import registry
+    from dhstats.verdicts import registry
 
     def boom(*args, **kwargs):
         raise RuntimeError("pooling bug")
@@ -334,6 +334,6 @@ def test_a_run_set_check_that_raises_fails_that_case_and_the_session_goes_on(tmp
     assert len(health["runs"]) == 6 and all(r["outcome"] == "ok" for r in health["runs"])
     assert health["exit"]["status"] == 1 and not g.outputs.output_errors
     assert (tmp_path / "reports" / "health.json").exists()
-    from dhstats.pages import render_summary
+    from dhstats.report.pages import render_summary
 
     assert "internal error in pooled_linquad_agreement" in render_summary(health)  # the summary names it

@@ -8,7 +8,7 @@ import ast
 
 import pytest
 
-from dhstats import registry
+from dhstats.verdicts import registry
 from paths import PROJECT_ROOT
 
 GATE_MODULES = {"checkout": PROJECT_ROOT / "checks" / "test_gate.py",

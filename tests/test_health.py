@@ -1,4 +1,4 @@
-"""health.json schema 3 and the history file (dhstats.health). Expected numbers by hand from
+"""health.json schema 3 and the history file (dhstats.report.health). Expected numbers by hand from
 tests/health_records.records()."""
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from builders import umask
 from health_records import EVIL_RUN, case, health, records, run
 
-from dhstats import health as H
-from dhstats.registry import NAMES
-from dhstats.settings import Settings
+from dhstats.report import health as H
+from dhstats.verdicts.registry import NAMES
+from dhstats.load.settings import Settings
 
 
 def test_schema_3_document():

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from dhstats.settings import OPTIONS
+from dhstats.load.settings import OPTIONS
 
 from paths import PROJECT_ROOT
 
@@ -28,7 +28,7 @@ def test_pytest_checks_help():
 
 
 def test_pytest_help_with_the_plugin(tmp_path):
-    res = run("-m", "pytest", "-p", "dhstats.plugin", "--help", cwd=tmp_path)
+    res = run("-m", "pytest", "-p", "dhstats.pytest_plugin.plugin", "--help", cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "dhstats_tolerance" in res.stdout
 

@@ -1,4 +1,4 @@
-"""The history file on disk (dhstats.history): which paths may be one, bounded reads, locked
+"""The history file on disk (dhstats.report.history): which paths may be one, bounded reads, locked
 appends, unreadable lines. Every file is made inside tmp_path (FIFOs with os.mkfifo, a
 character device with os.mknod where permitted)."""
 from __future__ import annotations
@@ -11,9 +11,9 @@ import textwrap
 
 import pytest
 
-from dhstats import history
-from dhstats.history import usable_history
-from dhstats.settings import SettingsError
+from dhstats.report import history
+from dhstats.report.history import usable_history
+from dhstats.load.settings import SettingsError
 
 LINE = {"time": "t", "checks": {}, "cases": {"failed": 0}, "runs": {"error": 0}, "run_sets": []}
 
@@ -127,10 +127,10 @@ def test_a_session_without_a_verdict_has_a_line_that_says_so(tmp_path):
     """A killed session (its lock found stale by the next one) and a session that started but
     ended before judging get a line with exit status null — readable, never counted as a pass
     by the trend (no judged case)."""
-    from dhstats.health import killed_line
-    from dhstats.outputs import ReportsLock
-    from dhstats.session_outputs import abandon, begin
-    from dhstats.settings import parse
+    from dhstats.report.health import killed_line
+    from dhstats.gate.files import ReportsLock
+    from dhstats.report.session import abandon, begin
+    from dhstats.load.settings import parse
 
     reports = tmp_path / "reports"
     options = parse({"reports": str(reports)}, tmp_path)

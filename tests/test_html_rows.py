@@ -1,4 +1,4 @@
-"""report.html's rows (dhstats.html_rows): passed rows compact, skipped rows their reason,
+"""report.html's rows (dhstats.report.html_rows): passed rows compact, skipped rows their reason,
 failures whole, and beyond ``dhstats_html_rows`` tests passed/skipped rows counted, not
 listed. Unit tests on stand-in reports, then the gate in a subprocess with the page opened in
 headless Chromium (tests/browser.py; skipped without Chromium)."""
@@ -15,7 +15,7 @@ import pytest
 from browser import chromium, dump_dom
 
 from dhstats import simulate
-from dhstats.html_rows import Rows, folds_as, skip_reason
+from dhstats.report.html_rows import Rows, folds_as, skip_reason
 
 from paths import PROJECT_ROOT
 

@@ -1,10 +1,10 @@
-"""pytest.ini lists every ini key the gate declares (``parser.addini`` in :func:`dhstats.layout.declare_ini`), each as a commented
+"""pytest.ini lists every ini key the gate declares (``parser.addini`` in :func:`dhstats.pytest_plugin.layout.declare_ini`), each as a commented
 ``dhstats_<name> = <default>`` line, and no key the gate does not declare."""
 from __future__ import annotations
 
 import re
 
-from dhstats import layout
+from dhstats.pytest_plugin import layout
 from paths import PROJECT_ROOT
 
 

@@ -1,6 +1,6 @@
 """The gate run from a researcher's own repository with the installed dhstats, no checkout:
 ``dhstats gate --results E`` and ``pytest --pyargs dhstats.checks --results E`` (dhstats.checks,
-dhstats.layout), each a pytest session in a foreign layout — its own pyproject.toml with a
+dhstats.pytest_plugin.layout), each a pytest session in a foreign layout — its own pyproject.toml with a
 [tool.pytest.ini_options] table (addopts, testpaths, a dhstats_* key) above the data."""
 from __future__ import annotations
 
@@ -131,7 +131,7 @@ def test_the_users_own_pytest_strict_config_accepts_the_dhstats_keys(pytester, r
     (here dhstats_reported_se, its own tests only) passes its own `pytest --strict-config`."""
     from importlib.metadata import entry_points
 
-    if not any(ep.value == "dhstats.layout" for ep in entry_points(group="pytest11")):
+    if not any(ep.value == "dhstats.pytest_plugin.layout" for ep in entry_points(group="pytest11")):
         pytest.skip("dhstats is not installed: no pytest11 entry point")
     (research_repo / "tests" / "test_model.py").write_text("def test_own():\n    pass\n")
     res = pytester.runpytest_subprocess("--strict-config", "-W", "error::pytest.PytestConfigWarning")
@@ -142,9 +142,9 @@ def test_the_users_own_pytest_strict_config_accepts_the_dhstats_keys(pytester, r
 def test_the_ini_keys_are_declared_once_whoever_loads_the_plugin(pytester, monkeypatch):
     """Loaded by the entry point and by a conftest (a checkout), or by the conftest alone
     (entry points disabled), each dhstats_* key is declared and pytest --help lists it once."""
-    from dhstats.settings import OPTIONS
+    from dhstats.load.settings import OPTIONS
 
-    pytester.makeconftest("pytest_plugins = ['dhstats.plugin']\n")
+    pytester.makeconftest("pytest_plugins = ['dhstats.pytest_plugin.plugin']\n")
     for env in ({}, {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}):
         for k, v in env.items():
             monkeypatch.setenv(k, v)

@@ -1,12 +1,12 @@
-"""Safe names (dhstats.names): readable, bounded, distinct for distinct names."""
+"""Safe names (dhstats.load.names): readable, bounded, distinct for distinct names."""
 from __future__ import annotations
 
 import hashlib
 
 import pytest
 
-from dhstats import names
-from dhstats.names import NAME_MAX, clashes, safe_name, text_name
+from dhstats.load import names
+from dhstats.load.names import NAME_MAX, clashes, safe_name, text_name
 
 
 def _h(s: str) -> str:
@@ -44,7 +44,7 @@ def test_text_name_escapes_bytes_that_are_not_utf8():
 
 
 def test_a_sha1_prefix_collision_is_a_discovery_error(tmp_path, monkeypatch):
-    from dhstats.results import DiscoveryError, discover
+    from dhstats.load.results import DiscoveryError, discover
 
     for run in ("run_x y", "run_x:y"):
         (tmp_path / "E_4" / run).mkdir(parents=True)

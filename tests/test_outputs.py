@@ -1,4 +1,4 @@
-"""Atomic writes, file modes and the manifest (dhstats.outputs, dhstats.report_files): each gate
+"""Atomic writes, file modes and the manifest (dhstats.gate.files, dhstats.report.plan): each gate
 session leaves exactly its own outputs; a user's files survive."""
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 from health_records import EVIL_RUN, PNG, case, health, records, run
 
-from dhstats import outputs, report_files
-from dhstats.health import build_health
-from dhstats.pages import page_path
-from dhstats.rendered import Figure
-from dhstats.settings import Settings
+from dhstats.gate import files as outputs
+from dhstats.report import plan as report_files
+from dhstats.report.health import build_health
+from dhstats.report.pages import page_path
+from dhstats.figures.rendered import Figure
+from dhstats.load.settings import Settings
 
 
 @pytest.fixture
@@ -306,7 +307,7 @@ def test_the_lock_names_its_holder_and_a_dead_holder_is_stale(tmp_path):
     assert second.stale is None  # released properly: not stale
     second.release()
     # a holder killed with the lock held: the kernel releases it, the file still names it
-    code = ("import sys, os, signal; sys.path.insert(0, sys.argv[2]); from dhstats.outputs import ReportsLock; "
+    code = ("import sys, os, signal; sys.path.insert(0, sys.argv[2]); from dhstats.gate.files import ReportsLock; "
             "ReportsLock(sys.argv[1], ['killed'], timeout=0); os.kill(os.getpid(), signal.SIGKILL)")
     subprocess.run([sys.executable, "-c", code, str(reports), str(Path(outputs.__file__).parents[1])], check=False)
     third = outputs.ReportsLock(reports, ["third"], timeout=0)

@@ -1,4 +1,4 @@
-"""Run pages and the pytest-html summary (dhstats.pages): names, escaping, structure. HTML is
+"""Run pages and the pytest-html summary (dhstats.report.pages): names, escaping, structure. HTML is
 checked through html.parser (tags, attributes, text), not by snapshot."""
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from health_records import EVIL_MSG, EVIL_RUN, PNG, PNG_B64, health
 
-from dhstats import pages
-from dhstats.names import NAME_MAX, safe_name
-from dhstats.rendered import Figure
+from dhstats.report import pages
+from dhstats.load.names import NAME_MAX, safe_name
+from dhstats.figures.rendered import Figure
 
 
 class Page(HTMLParser):
@@ -240,8 +240,8 @@ def test_failures_sharing_a_cause_are_one_finding():
 def test_summary_shows_the_settings_in_force_and_the_scaling_reference():
     """A green report says what it assumed, in the summary's first lines (not in a collapsed
     section): k and Holm, the reported-SE convention, the tolerance when the option exists."""
-    from dhstats.health import build_health
-    from dhstats.settings import Settings
+    from dhstats.report.health import build_health
+    from dhstats.load.settings import Settings
     from health_records import case, run
 
     runs = [run("E_256", "run_01"), run("E_512", "run_01")]

@@ -1,4 +1,4 @@
-"""Tests of dhstats.plots: figures carry the numbers of dhstats.stats/series/sigmas, never
+"""Tests of dhstats.figures.gallery: figures carry the numbers of dhstats.stats.stats/series/sigmas, never
 raise through render() (missing data → a one-line note), render ≥ 600 px wide PNGs and leave
 no pyplot state behind.
 
@@ -22,14 +22,18 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from dhstats import plots, simulate, stats
-from dhstats import truncation as trunc
-from dhstats.plots.base import MissingData
-from dhstats.rendered import Figure as Rendered
-from dhstats.results import Quadratic, Run, RunFile, validate
-from dhstats.series import sequence_series
-from dhstats.settings import Settings
-from dhstats.sigmas import run_sigmas
+from dhstats.figures import gallery as plots
+
+from dhstats.figures import base as plot_base
+from dhstats import simulate
+from dhstats.stats import stats
+from dhstats.stats import truncation as trunc
+from dhstats.figures.base import MissingData
+from dhstats.figures.rendered import Figure as Rendered
+from dhstats.load.results import Quadratic, Run, RunFile, validate
+from dhstats.stats.series import sequence_series
+from dhstats.load.settings import Settings
+from dhstats.stats.sigmas import run_sigmas
 
 from builders import consistent_entry, make_run
 from paths import PROJECT_ROOT, REAL
@@ -367,7 +371,7 @@ def test_render_every_run_figure_or_a_note(run, variant):
         assert drawn == set(ALL_RUN_FIGURES)
     if r.gdotv is None:
         for name in ("contributions", "errors", "clip_sweep", "truncation_sweep"):
-            assert results[name].note == f"{plots.base.NO_GDOTV}: {plots.CAPTIONS[name][1]} not drawn"
+            assert results[name].note == f"{plot_base.NO_GDOTV}: {plots.CAPTIONS[name][1]} not drawn"
     if variant == "bare":
         assert drawn == {"weights", "delta_h_vs_eta", "ratio_vs_eta"}
         assert results["sigma_comparison"].note.startswith("no reported SE and no per-sequence data")
@@ -578,14 +582,14 @@ def test_simulated_run_renders_every_figure_at_100_dpi():
 
 @pytest.mark.slow
 def test_plots_package_does_not_import_pyplot():
-    code = "import sys, dhstats.plots; assert 'matplotlib.pyplot' not in sys.modules"
+    code = "import sys, dhstats.figures.gallery; assert 'matplotlib.pyplot' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=PROJECT_ROOT)
 
 
 def test_real_runs_render():
     if not REAL.is_dir():
         pytest.skip(f"real data not found at {REAL}")
-    from dhstats.results import load_runs
+    from dhstats.load.results import load_runs
 
     runs = [r for r in load_runs(sorted(p for p in REAL.iterdir() if p.is_dir())) if isinstance(r, Run)]
     assert runs, "no valid real run"
@@ -673,7 +677,7 @@ def test_render_highlights_several_eta_in_run_figures(run):
 
 
 def test_every_figure_named_by_the_registry_exists_and_has_a_caption():
-    from dhstats import registry
+    from dhstats.verdicts import registry
 
     known = set(plots.CASE_FIGURES + plots.RUN_FIGURES + plots.SET_FIGURES)
     for check in registry.CHECKS:
@@ -685,7 +689,7 @@ def test_every_figure_named_by_the_registry_exists_and_has_a_caption():
 
 
 def test_truncation_sweep_marks_the_failing_judged_quantiles(run):
-    from dhstats import truncation as trunc
+    from dhstats.stats import truncation as trunc
 
     e = run.entries[2]
     settings = Settings(ratio_bounds=(5.0, 10.0))  # r ≈ 1 everywhere: every conclusive judged q fails
@@ -705,7 +709,7 @@ def test_truncation_sweep_marks_the_failing_judged_quantiles(run):
 
 
 def test_power_label():
-    assert [plots.base.power_label(x) for x in (1e5, 1.0, 1e-3, 2e-3, 2.5e7, 0.0, -1.0, math.inf)] == [
+    assert [plot_base.power_label(x) for x in (1e5, 1.0, 1e-3, 2e-3, 2.5e7, 0.0, -1.0, math.inf)] == [
         "10⁵", "10⁰", "10⁻³", "2×10⁻³", "2.5×10⁷", "", "", ""]
 
 
@@ -727,11 +731,11 @@ def test_log_axes_are_labelled_without_mathtext(run):
         labels = [lab for ax in fig.axes for axis in (ax.xaxis, ax.yaxis) for lab in _drawn_tick_labels(axis)
                   if axis.get_scale() == "log"]
         assert labels and not any("$" in t for t in labels)
-    fig, axes = plots.base.figure()
+    fig, axes = plot_base.figure()
     ax = axes[0, 0]
     ax.set_yscale("log")
     ax.set_ylim(1e1, 1e4)
-    plots.base.plain_log_labels(fig)
+    plot_base.plain_log_labels(fig)
     FigureCanvasAgg(fig).draw()
     labels = set(_drawn_tick_labels(ax.yaxis))
     assert {"10¹", "10²", "10³", "10⁴"} <= labels and not any("$" in t for t in labels)
@@ -746,17 +750,17 @@ def test_log_axes_are_labelled_without_mathtext(run):
 def test_log_labels_by_decades_in_view(lo, hi, shown):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    fig, axes = plots.base.figure()
+    fig, axes = plot_base.figure()
     ax = axes[0, 0]
     ax.set_xscale("log")
     ax.set_xlim(lo, hi)
-    plots.base.plain_log_labels(fig)
+    plot_base.plain_log_labels(fig)
     FigureCanvasAgg(fig).draw()
     assert set(_drawn_tick_labels(ax.xaxis)) == shown
 
 
 def test_symlog_labels_have_their_sign():
-    assert [plots.base.signed_power_label(x) for x in (-1e-3, 0.0, 100.0)] == ["−10⁻³", "0", "10²"]
+    assert [plot_base.signed_power_label(x) for x in (-1e-3, 0.0, 100.0)] == ["−10⁻³", "0", "10²"]
 
 
 def test_no_private_matplotlib_name_in_the_package():
@@ -850,7 +854,7 @@ def test_contribution_panels_state_one_x_unit(run):
     ser = sequence_series(run, e)
     power = math.floor(math.log10(1.05 * max(np.abs(ser.true).max(), np.abs(ser.linear).max(),
                                              np.abs(ser.linquad).max())))
-    assert next(iter(units)) == f"nats/token ×{plots.base.power_label(10.0 ** power)}"
+    assert next(iter(units)) == f"nats/token ×{plot_base.power_label(10.0 ** power)}"
     for ax in fig.axes:  # the tick labels are the positions in that unit
         for x, label in zip(ax.get_xticks(), ax.get_xticklabels()):
             if ax.get_xlim()[0] <= x <= ax.get_xlim()[1]:

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from dhstats import simulate
-from dhstats.pages import page_path
-from dhstats.registry import NAMES as CHECKS
+from dhstats.report.pages import page_path
+from dhstats.verdicts.registry import NAMES as CHECKS
 
 from paths import PROJECT_ROOT
 from builders import NOISE, gate, health, make_checkout, umask, write_run
@@ -196,7 +196,7 @@ def test_bad_results_directory_is_a_usage_error(pytester, checkout):
 def test_sibling_layout_under_foreign_pytest_config(pytester, checkout):
     """The literal command from the project root, with the run set next to the checkout and
     a research repo's pytest configuration in the directory above both."""
-    if not any(ep.value == "dhstats.layout" for ep in entry_points(group="pytest11")):
+    if not any(ep.value == "dhstats.pytest_plugin.layout" for ep in entry_points(group="pytest11")):
         pytest.skip("dhstats is not installed (pip install -e .): its pytest11 entry point keeps pytest.ini")
     parent = checkout.parent
     (parent / "conftest.py").write_text("raise RuntimeError('the research repo conftest must not load')\n")
@@ -410,7 +410,7 @@ def test_index_teardowns_looks_up_what_pytest_does_from_one_scan():
 
     from _pytest.terminal import TerminalReporter
 
-    from dhstats.pytest_internals import index_teardowns
+    from dhstats.pytest_plugin.pytest_internals import index_teardowns
 
     # (id: what pytest ≥ 9.2 compares, a NodeId there; its string form here)
     reports = [SimpleNamespace(when=w, nodeid=n, id=n, sections=[]) for n in ("a", "b", "a") for w in ("setup", "teardown")]
@@ -433,7 +433,7 @@ def test_a_session_without_pytest_writes_the_plugins_health_json(pytester, check
     """dhstats.session.Session(...).run() — no pytest — judges the same run sets as
     `pytest checks/ --results …` into the same health.json."""
     from dhstats.session import Session
-    from dhstats.settings import parse
+    from dhstats.load.settings import parse
 
     assert gate(pytester, checkout, "--results", "../E_128", "--reports", "plugin", "--max-plots", "0").ret == 1
     options = parse({"reports": str(checkout / "library"), "history": "none", "max_plots": "0"}, checkout,

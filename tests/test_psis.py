@@ -1,4 +1,4 @@
-"""Tests for dhstats.psis (Pareto k-hat diagnostic, PSIS)."""
+"""Tests for dhstats.stats.psis (Pareto k-hat diagnostic, PSIS)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from dhstats.psis import (
+from dhstats.stats.psis import (
     REASON_ALL_EQUAL,
     _gpd_fit_log,
     ParetoKhat,

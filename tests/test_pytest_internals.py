@@ -1,4 +1,4 @@
-"""The private names of pytest, pytest-html and pytest-xdist that dhstats.pytest_internals uses:
+"""The private names of pytest, pytest-html and pytest-xdist that dhstats.pytest_plugin.pytest_internals uses:
 each test names the upstream name it relies on and fails loudly when a release moves it."""
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from dhstats import pytest_internals
-from dhstats.xdist_adapter import run_scope
+from dhstats.pytest_plugin import pytest_internals
+from dhstats.pytest_plugin.xdist_adapter import run_scope
 
 from paths import PROJECT_ROOT
 
@@ -19,7 +19,7 @@ pytest_plugins = ["pytester"]
 
 def test_no_other_dhstats_module_reaches_into_pytest_html_or_xdist_internals():
     """Private attributes (``obj._name``) of pytest, pytest-html or xdist objects and ``_pytest``
-    imports appear in dhstats.pytest_internals only."""
+    imports appear in dhstats.pytest_plugin.pytest_internals only."""
     for path in (PROJECT_ROOT / "dhstats").rglob("*.py"):
         if path.name == "pytest_internals.py":
             continue
@@ -86,7 +86,7 @@ def test_pytest_html_keeps_its_report_path_and_outcomes():
 
 def test_xdist_loadscope_splits_by_its_scope_method():
     """xdist's ``LoadScopeScheduling._split_scope(nodeid)``, called to group tests; overridden by
-    :func:`dhstats.pytest_internals.scope_scheduler` with the gate's run scope."""
+    :func:`dhstats.pytest_plugin.pytest_internals.scope_scheduler` with the gate's run scope."""
     loadscope = pytest.importorskip("xdist.scheduler")
     cls = loadscope.LoadScopeScheduling
     assert callable(getattr(cls, "_split_scope", None)), "xdist's LoadScopeScheduling._split_scope is gone"

@@ -32,11 +32,11 @@ from functools import lru_cache
 import numpy as np
 import pytest
 
-from dhstats import stats
-from dhstats.results import Run, RunFile, discover, load_run, scan_etas
-from dhstats.registry import evaluate
-from dhstats.settings import Settings
-from dhstats.verdicts import Outcome
+from dhstats.stats import stats
+from dhstats.load.results import Run, RunFile, discover, load_run, scan_etas
+from dhstats.verdicts.registry import evaluate
+from dhstats.load.settings import Settings
+from dhstats.verdicts.verdicts import Outcome
 
 from paths import REAL, needs_real
 

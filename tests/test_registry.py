@@ -1,4 +1,4 @@
-"""The registry of checks (dhstats.registry): a check that raises fails that check, with the
+"""The registry of checks (dhstats.verdicts.registry): a check that raises fails that check, with the
 exception named, and the run's other checks keep their verdicts."""
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from dhstats import registry, simulate
-from dhstats.results import RunFile, validate
-from dhstats.verdicts import Outcome, Reason
+from dhstats.verdicts import registry
+from dhstats import simulate
+from dhstats.load.results import RunFile, validate
+from dhstats.verdicts.verdicts import Outcome, Reason
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +51,8 @@ def test_adding_a_check_is_one_entry_and_one_function(tmp_path, request):
     from builders import write_run
 
     from dhstats.session import Session
-    from dhstats.settings import parse
-    from dhstats.terminal import summary_lines
+    from dhstats.load.settings import parse
+    from dhstats.report.terminal import summary_lines
 
     def check_positive_truth(ctx, e):
         ok = e.delta_h_true > 0
@@ -89,7 +90,7 @@ def test_register_refuses_a_name_taken_and_unregister_restores():
 
 def test_the_registry_stamps_name_and_location(run):
     """A judge returns no name and no location: :meth:`Check.verdict` stamps them."""
-    from dhstats.verdicts import Judgement, RunContext
+    from dhstats.verdicts.verdicts import Judgement, RunContext
 
     c, e = registry.check("linear_agreement"), run.entries[1]
     ctx = RunContext(run, registry.Settings())
@@ -101,7 +102,7 @@ def test_the_registry_stamps_name_and_location(run):
 
 
 def test_estimators_are_objects_with_their_checks():
-    from dhstats.agreement import LINEAR, LINQUAD
+    from dhstats.verdicts.agreement import LINEAR, LINQUAD
 
     assert [(e.estimator, e.case, e.pooled, e.comparison) for e in registry.estimators()] == [
         (LINEAR, "linear_agreement", "pooled_linear_agreement", "baseline_linear_ratio"),
@@ -110,16 +111,16 @@ def test_estimators_are_objects_with_their_checks():
 
 
 def test_adding_a_figure_is_one_entry_and_one_function(tmp_path, request):
-    """A new figure — one function, one :data:`dhstats.rendered.FIGURES` entry — is drawn by the
+    """A new figure — one function, one :data:`dhstats.figures.rendered.FIGURES` entry — is drawn by the
     gate for the failing cases of a check that names it (one more entry: the check's), shown on
     the run page under its caption, and written by ``dhstats plot``, with no other change."""
     from builders import write_run
     from matplotlib.figure import Figure
 
     from dhstats.cli import main
-    from dhstats.rendered import FigureKind, FigureScope, register_figure, unregister_figure
+    from dhstats.figures.rendered import FigureKind, FigureScope, register_figure, unregister_figure
     from dhstats.session import Session
-    from dhstats.settings import parse
+    from dhstats.load.settings import parse
 
     def truth_vs_eta(run, settings=None):
         fig = Figure(figsize=(3, 2))

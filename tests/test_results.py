@@ -1,4 +1,4 @@
-"""Tests for dhstats.results: discovery, parsing and validation of ``results.json``.
+"""Tests for dhstats.load.results: discovery, parsing and validation of ``results.json``.
 
 The documents are built by hand (:func:`doc`) to the field list of
 ``shared/spec/results-format.md``; every defect test asserts the exact problem text a user
@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dhstats.results import (
+from dhstats.load.results import (
     DiscoveryError,
     InvalidRun,
     Problem,
@@ -652,7 +652,7 @@ def check_outcome(result, run_file):
     for a in arrays:
         if a is not None:
             assert a.shape == (n,) and a.dtype == np.float64 and np.isfinite(a).all()
-            assert (np.abs(a) <= 1e50).all()  # the magnitude bound (dhstats.validation)
+            assert (np.abs(a) <= 1e50).all()  # the magnitude bound (dhstats.load.validation)
 
 
 FAST = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -718,7 +718,7 @@ def test_scan_run_proves_only_what_cannot_be_a_json_object(run_file):
 
 def test_a_run_the_scan_proves_invalid_has_its_input_test_only(run_file, tmp_path):
     from dhstats.session import Session
-    from dhstats.settings import parse
+    from dhstats.load.settings import parse
 
     text = json.dumps(doc())
     write(run_file, text=text[:-10])
@@ -742,7 +742,7 @@ def test_scan_etas_ignores_non_numbers(run_file):
 def test_planted_eta_keys_do_not_multiply_the_cases(run_file, tmp_path):
     # 5 000 "eta" keys in an unknown field: the cases come from true.entries[*].eta only
     from dhstats.session import Session
-    from dhstats.settings import parse
+    from dhstats.load.settings import parse
 
     d = doc(etas=(1e-6, 2e-6, 4e-6))
     d["extra"] = [{"eta": 1e-3 + i * 1e-9} for i in range(5000)]
@@ -758,8 +758,8 @@ def test_planted_eta_keys_do_not_multiply_the_cases(run_file, tmp_path):
 
 def test_at_most_max_etas_per_run_then_invalid_input(run_file, tmp_path):
     from dhstats.session import Session
-    from dhstats.results import MAX_ETAS
-    from dhstats.settings import parse
+    from dhstats.load.results import MAX_ETAS
+    from dhstats.load.settings import parse
 
     etas = tuple(1e-7 * (i + 1) for i in range(MAX_ETAS + 3))
     write(run_file, doc(n=2, etas=etas))

@@ -1,4 +1,4 @@
-"""Tests for the file-system side of dhstats.results: only regular files are read, with a size
+"""Tests for the file-system side of dhstats.load.results: only regular files are read, with a size
 cap, never blocking; discovery checks each directory once and keeps run names
 verbatim."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dhstats.results import (
+from dhstats.load.results import (
     InvalidRun,
     ReadError,
     Run,

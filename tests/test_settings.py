@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from dhstats.session import Session
-from dhstats.settings import OPTION, OPTIONS, SettingsError, limit_text, parse
-from dhstats.terminal import summary_lines
+from dhstats.load.settings import OPTION, OPTIONS, SettingsError, limit_text, parse
+from dhstats.report.terminal import summary_lines
 
 from builders import NOISE, write_run
 
@@ -62,7 +62,7 @@ def test_each_limit_is_printed_by_help():
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "pytest", "-p", "dhstats.plugin", "--help"], capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "pytest", "-p", "dhstats.pytest_plugin.plugin", "--help"], capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     text = " ".join(out.stdout.split())
@@ -113,7 +113,7 @@ def test_a_session_at_each_limit_judges_without_internal_error(small_set, tmp_pa
 def test_k_and_its_alias_sigma():
     """--k is the threshold's name, --sigma (dhstats_sigma) its alias: the command line wins,
     then dhstats_k, then dhstats_sigma, then the default."""
-    from dhstats.settings import winning_text
+    from dhstats.load.settings import winning_text
 
     k = OPTION["k"]
     assert OPTION["sigma"] is k and k.flags == ("--k", "--sigma") and k.ini_keys == ("dhstats_k", "dhstats_sigma")
@@ -127,7 +127,7 @@ def test_k_and_its_alias_sigma():
 
 
 def test_the_assumed_line_names_the_configuration_file():
-    from dhstats.pages import assumed
+    from dhstats.report.pages import assumed
 
     assert "configuration: /repo/pytest.ini" in assumed({"k": 3.0, "inifile": "/repo/pytest.ini"})
     assert "configuration: none (defaults and the command line)" in assumed({"k": 3.0, "inifile": None})

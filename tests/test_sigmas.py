@@ -1,5 +1,5 @@
-"""Tests for the case σ's (dhstats.stats: centred, Sigmas, case_sigmas, stouffer,
-pooled_ratio, softmax_clipped) and their adapter dhstats.sigmas.
+"""Tests for the case σ's (dhstats.stats.stats: centred, Sigmas, case_sigmas, stouffer,
+pooled_ratio, softmax_clipped) and their adapter dhstats.stats.sigmas.
 
 1. exact numbers on the n = 3 example of test_stats (ψ = [.285, −.04, −.245], worked out there);
 2. hypothesis properties (Σ centred = 0, permutation invariance, paired = independent when ψ
@@ -18,12 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from dhstats import stats
-from dhstats.results import Run, RunFile, load_run, validate
-from dhstats.sigmas import run_parts, run_sigmas
+from dhstats.stats import stats
+from dhstats.load.results import Run, RunFile, load_run, validate
+from dhstats.stats.sigmas import run_parts, run_sigmas
 from dhstats.simulate import simulate_run
-from dhstats.sigmas import case_sigmas, cov_from
-from dhstats.stats import Sigma, centred, pooled_ratio, se_sum, stouffer
+from dhstats.stats.sigmas import case_sigmas, cov_from
+from dhstats.stats.stats import Sigma, centred, pooled_ratio, se_sum, stouffer
 
 from paths import REAL, needs_real
 

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dhstats.registry import evaluate
-from dhstats.results import RunFile, load_run
+from dhstats.verdicts.registry import evaluate
+from dhstats.load.results import RunFile, load_run
 from dhstats.simulate import (
     DEFAULT_ETAS,
     DEFECTS,

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dhstats import simulate
-from dhstats.results import Run, load_runs
+from dhstats.load.results import Run, load_runs
 from dhstats.simulate.run import sample_batch
 from dhstats.simulate.shape import sequence_fields
 

@@ -11,19 +11,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dhstats import confidence, equivalence
-from dhstats.agreement import LINEAR, case_sigma_c, pooled_agreement
-from dhstats.case_numbers import AgreementNumbers
-from dhstats.registry import evaluate_run
-from dhstats.results import Run, RunFile, validate
-from dhstats.runsets import scaling_medians, scaling_verdict
-from dhstats.settings import Settings
-from dhstats.sigmas import sigma_c
+from dhstats.report import confidence
+from dhstats.stats import equivalence
+from dhstats.verdicts.agreement import LINEAR, case_sigma_c, pooled_agreement
+from dhstats.verdicts.case_numbers import AgreementNumbers
+from dhstats.verdicts.registry import evaluate_run
+from dhstats.load.results import Run, RunFile, validate
+from dhstats.verdicts.runsets import scaling_medians, scaling_verdict
+from dhstats.load.settings import Settings
+from dhstats.stats.sigmas import sigma_c
 from dhstats.simulate import simulate_run
-from dhstats.truncation import truncation
+from dhstats.stats.truncation import truncation
 
 from health_records import case as record, run as run_record
-from dhstats.health import build_health
+from dhstats.report.health import build_health
 
 Z95 = 1.6448536269514722  # z_0.95
 Z90 = 1.2815515655446004  # z_0.90

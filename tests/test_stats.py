@@ -1,4 +1,4 @@
-"""Tests for dhstats.stats: the numpy kernels of the ΔH gate.
+"""Tests for dhstats.stats.stats: the numpy kernels of the ΔH gate.
 
 Three layers:
 
@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dhstats import stats
-from dhstats.stats import (
+from dhstats.stats import stats
+from dhstats.stats.stats import (
     agreement_z,
     base_entropy_of,
     holm_reject,
@@ -499,7 +499,7 @@ def test_notebook_se_true_exact():
 
 def test_pooled_ratio_never_raises_when_truth_is_tiny():
     """ΔH_true ≈ 0: the ratio is huge and its SE overflows — inf/NaN, never OverflowError."""
-    from dhstats.stats import pooled_ratio
+    from dhstats.stats.stats import pooled_ratio
 
     ratio, se = pooled_ratio([-1e-3], [1e-300], [1e-4], [1e-4], [0.0])
     assert ratio == -1e297 and not math.isfinite(se)

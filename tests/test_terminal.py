@@ -1,13 +1,13 @@
-"""Terminal summary (dhstats.terminal): the runs × checks table, pooled verdicts, totals in
+"""Terminal summary (dhstats.report.terminal): the runs × checks table, pooled verdicts, totals in
 health.json's words, exit summary last, ≤ 120 columns, no control characters."""
 from __future__ import annotations
 
 from health_records import EVIL_RUN, case, health, run
 
-from dhstats import terminal
-from dhstats.health import build_health
-from dhstats.registry import CHECKS, Scope
-from dhstats.settings import Settings
+from dhstats.report import terminal
+from dhstats.report.health import build_health
+from dhstats.verdicts.registry import CHECKS, Scope
+from dhstats.load.settings import Settings
 
 
 def test_summary_lines():

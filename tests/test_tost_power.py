@@ -1,5 +1,5 @@
-"""Runs needed at the observed ratio (dhstats.tost_power) and the two kinds of
-``not_demonstrated`` (dhstats.equivalence_words, through the pooled TOST of dhstats.agreement):
+"""Runs needed at the observed ratio (dhstats.stats.tost_power) and the two kinds of
+``not_demonstrated`` (dhstats.verdicts.equivalence_words, through the pooled TOST of dhstats.verdicts.agreement):
 hand-computed numbers."""
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from dhstats import equivalence, tost_power
-from dhstats.registry import pooled_verdict
+from dhstats.stats import equivalence, tost_power
+from dhstats.verdicts.registry import pooled_verdict
 from tests.test_equivalence import case
 
 

@@ -1,4 +1,4 @@
-"""Tests for dhstats.truncation: the keep-mask, the re-estimated ratio L_S/Δ_S with its
+"""Tests for dhstats.stats.truncation: the keep-mask, the re-estimated ratio L_S/Δ_S with its
 sampling error, and the notebook's clip and truncation sweeps — exact numbers on hand-built
 arrays (worked out in comments from shared/spec/checks.md), then hypothesis properties."""
 from __future__ import annotations
@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dhstats import truncation as trunc
-from dhstats.stats import base_entropy_of, sigma_true_paired, snis_delta, snis_ratio
-from dhstats.truncation import clip_sweep, keep_mask, truncation
+from dhstats.stats import truncation as trunc
+from dhstats.stats.stats import base_entropy_of, sigma_true_paired, snis_delta, snis_ratio
+from dhstats.stats.truncation import clip_sweep, keep_mask, truncation
 
 from builders import batches
 

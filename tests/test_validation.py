@@ -1,4 +1,4 @@
-"""Validation's magnitude rule (dhstats.validation): every number the gate reads is finite and
+"""Validation's magnitude rule (dhstats.load.validation): every number the gate reads is finite and
 |x| ≤ 1e50, so no sum or product the statistics form can overflow (a finite
 ``h_base = [1e308]*256`` made σ_true = inf and both agreements pass)."""
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dhstats.results import InvalidRun, Run, RunFile, load_run, validate
-from dhstats.validation import MAGNITUDE_BOUND, Validator
+from dhstats.load.results import InvalidRun, Run, RunFile, load_run, validate
+from dhstats.load.validation import MAGNITUDE_BOUND, Validator
 
 from builders import results_doc as doc
 from paths import REAL, needs_real

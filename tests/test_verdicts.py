@@ -1,4 +1,4 @@
-"""Tests for dhstats.verdicts: every check of shared/spec/checks.md on small hand-built runs.
+"""Tests for dhstats.verdicts.verdicts: every check of shared/spec/checks.md on small hand-built runs.
 
 ``make_run`` builds a valid, internally consistent :class:`Run` (n = 40, seeded): gdotv sums to
 G, per_sequence_vhvv to Q, delta_h_true is the corrected SNIS reconstruction, base_entropy =
@@ -16,15 +16,15 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
-from dhstats import stats
-from dhstats.results import Entry, InvalidRun, Problem, ProblemReason, Quadratic, Run, RunFile
-from dhstats.registry import pooled_verdict
-from dhstats.case_numbers import AgreementNumbers
-from dhstats.holm import apply_holm
-from dhstats.collection import case_id
-from dhstats.registry import BY_NAME, Scope, evaluate, evaluate_run
-from dhstats.settings import Settings
-from dhstats.verdicts import Outcome, Reason, RunContext, Verdict
+from dhstats.stats import stats
+from dhstats.load.results import Entry, InvalidRun, Problem, ProblemReason, Quadratic, Run, RunFile
+from dhstats.verdicts.registry import pooled_verdict
+from dhstats.verdicts.case_numbers import AgreementNumbers
+from dhstats.verdicts.holm import apply_holm
+from dhstats.gate.collection import case_id
+from dhstats.verdicts.registry import BY_NAME, Scope, evaluate, evaluate_run
+from dhstats.load.settings import Settings
+from dhstats.verdicts.verdicts import Outcome, Reason, RunContext, Verdict
 
 #: the checks judged per run (the run-set checks are judged by the gate, see test_gate.py)
 CHECKS = tuple(c.name for c in BY_NAME.values() if c.scope != Scope.RUN_SET)
@@ -685,7 +685,7 @@ class TestTruncationSamplingError:
             assert v.outcome != Outcome.FAILED, v.message
 
     def test_outside_is_fieller_style(self):
-        from dhstats.truncation import Truncation
+        from dhstats.stats.truncation import Truncation
 
         t = Truncation(0.99, 10, linear=3.0, sigma_linear=0.1, true=1.0, sigma=0.1, ratio=3.0,
                        notebook_ratio=3.0, conclusive=True)
@@ -744,7 +744,7 @@ def test_infinite_h_base_fails_instead_of_passing(healthy):
 
 
 def test_a_pass_with_a_non_finite_number_becomes_a_failure():
-    from dhstats.verdicts import close, judgement
+    from dhstats.verdicts.verdicts import close, judgement
 
     v = judgement("passed", "fine.", {"ess": math.inf, "khat": None})
     assert v.outcome == Outcome.FAILED and v.reason == Reason.NOT_FINITE and "ess" in v.message

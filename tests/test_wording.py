@@ -1,4 +1,4 @@
-"""dhstats.wording: numbers to 3 significant figures, the headline/detail shape of a failure,
+"""dhstats.verdicts.wording: numbers to 3 significant figures, the headline/detail shape of a failure,
 grammatical counts, and the headline of a finding shared by several cases."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dhstats.wording import detail_of, failure, finding_headline, headline_of, num, of_runs, pm, signed
+from dhstats.verdicts.wording import detail_of, failure, finding_headline, headline_of, num, of_runs, pm, signed
 
 
 def test_num_three_significant_figures():

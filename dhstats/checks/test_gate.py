@@ -1,5 +1,5 @@
 """The ΔH acceptance gate, as installed (see :mod:`dhstats.checks`): the same tests as a
-checkout's checks/test_gate.py, one per check of the registry, parametrised by :mod:`dhstats.plugin`."""
+checkout's checks/test_gate.py, one per check of the registry, parametrised by :mod:`dhstats.pytest_plugin.plugin`."""
 
 
 def test_input(case):

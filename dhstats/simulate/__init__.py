@@ -13,15 +13,15 @@ Public API: :class:`Policy`, :func:`simulate_run`, :func:`write_run_set`,
 """
 from __future__ import annotations
 
-from .command import main
-from .defects import (BIAS_SIGMAS, DEFECTS, SCALE_FACTOR, SPIKE_FRACTION, SPIKE_G_MULTIPLE,
+from dhstats.simulate.command import main
+from dhstats.simulate.defects import (BIAS_SIGMAS, DEFECTS, SCALE_FACTOR, SPIKE_FRACTION, SPIKE_G_MULTIPLE,
                       SPIKE_MIN_SIGMAS, UNNORMALIZED_FACTOR)
-from .files import (EXAMPLE_ENTROPY_NOISE, EXAMPLE_ETAS, EXAMPLE_NAME, EXAMPLE_SEED,
+from dhstats.simulate.files import (EXAMPLE_ENTROPY_NOISE, EXAMPLE_ETAS, EXAMPLE_NAME, EXAMPLE_SEED,
                     MALFORMED_KINDS, dumps_run, write_example, write_malformed,
                     write_run_set)
-from .policy import Policy
-from .run import DEFAULT_ETAS, LOGW_CLIP, SHAPES, simulate_run
-from .shape import REAL_2048_ETAS
+from dhstats.simulate.policy import Policy
+from dhstats.simulate.run import DEFAULT_ETAS, LOGW_CLIP, SHAPES, simulate_run
+from dhstats.simulate.shape import REAL_2048_ETAS
 
 __all__ = [
     "Policy",

@@ -1,6 +1,6 @@
 """``python -m dhstats.simulate``: the ``dhstats simulate`` command."""
 import sys
 
-from .command import main
+from dhstats.simulate.command import main
 
 sys.exit(main())

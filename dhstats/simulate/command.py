@@ -4,9 +4,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .defects import DEFECTS
-from .files import write_example, write_run_set
-from .run import DEFAULT_ETAS, SHAPES
+from dhstats.simulate.defects import DEFECTS
+from dhstats.simulate.files import write_example, write_run_set
+from dhstats.simulate.run import DEFAULT_ETAS, SHAPES
 
 __all__ = ["main"]
 

@@ -9,7 +9,7 @@ from typing import Iterable
 import numpy as np
 import orjson
 
-from .run import DEFAULT_ETAS, check_etas, simulate_run
+from dhstats.simulate.run import DEFAULT_ETAS, check_etas, simulate_run
 
 __all__ = ["dumps_run", "write_run_set", "write_example", "write_malformed", "MALFORMED_KINDS",
            "EXAMPLE_ETAS", "EXAMPLE_NAME", "EXAMPLE_SEED", "EXAMPLE_ENTROPY_NOISE",

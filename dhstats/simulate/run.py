@@ -41,9 +41,9 @@ from typing import Iterable, NamedTuple, Sequence
 
 import numpy as np
 
-from . import defects as _defects
-from .policy import Policy
-from .shape import real_shape
+from dhstats.simulate import defects as _defects
+from dhstats.simulate.policy import Policy
+from dhstats.simulate.shape import real_shape
 
 __all__ = ["simulate_run", "DEFAULT_ETAS", "LOGW_CLIP", "SHAPES", "Batch", "sample_batch"]
 

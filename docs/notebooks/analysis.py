@@ -25,7 +25,7 @@
 # embedded example: runs simulated by `dhstats.simulate` in a temporary directory. The
 # environment variable `DHSTATS_NOTEBOOK_DATA` chooses: `example`, a run set (`E_2048`, holding
 # `run_*/results.json`) or a directory of run sets (`E_*/run_*/results.json`). In every table
-# η is shown as `3.2e-06` (`dhstats.frames.Frame`) and stays a number. Regenerate the executed notebook with
+# η is shown as `3.2e-06` (`dhstats.notebook.frames.Frame`) and stays a number. Regenerate the executed notebook with
 # `python docs/notebooks/execute.py` (see `docs/notebooks/README.md`).
 
 # %%
@@ -37,9 +37,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from dhstats import frames, tables
-from dhstats.plots import explore
-from dhstats.settings import Settings
+from dhstats.notebook import frames, tables
+from dhstats.notebook import explore
+from dhstats.load.settings import Settings
 
 plt.rcParams["figure.dpi"] = 80  # figures ≈ 1000 px wide in the saved notebook
 pd.set_option("display.max_colwidth", None)  # messages whole

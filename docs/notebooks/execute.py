@@ -71,7 +71,7 @@ def main(argv=None) -> int:
     p.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
     args = p.parse_args(argv)
     if args.data is not None and args.data != "example":
-        from dhstats.frames import run_set_dirs
+        from dhstats.notebook.frames import run_set_dirs
 
         try:
             found = run_set_dirs(args.data)

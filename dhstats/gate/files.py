@@ -77,14 +77,16 @@ def temp_path(final: str | os.PathLike) -> Path:
     return Path(tmp)
 
 
-def publish(tmp: str | os.PathLike, final: str | os.PathLike) -> Path:
-    """Give ``tmp`` the umask's mode, fsync it and rename it over ``final`` (atomic)."""
+def publish(tmp: str | os.PathLike, final: str | os.PathLike, *, sync: bool = True) -> Path:
+    """Give ``tmp`` the umask's mode, fsync it (``sync``) and rename it over ``final`` (atomic)."""
     tmp, final = Path(tmp), Path(final)
     os.chmod(tmp, file_mode())
-    with open(tmp, "rb+") as fh:
-        os.fsync(fh.fileno())
+    if sync:
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
     os.replace(tmp, final)
-    _fsync_dir(final.parent)
+    if sync:
+        _fsync_dir(final.parent)
     return final
 
 
@@ -100,14 +102,15 @@ def copy_into(source: str | os.PathLike, final: str | os.PathLike) -> Path:
         raise
 
 
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temp file + fsync + chmod + rename)."""
+def write_bytes_atomic(path: str | os.PathLike, data: bytes, *, sync: bool = True) -> Path:
+    """Write ``data`` to ``path`` atomically (temp file + fsync + chmod + rename). ``sync=False``
+    skips the fsyncs, for files that live no longer than the session (the xdist exchange)."""
     path = Path(path)
     tmp = temp_path(path)
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)
-        return publish(tmp, path)
+        return publish(tmp, path, sync=sync)
     except BaseException:
         _unlink(tmp)
         raise

@@ -2,7 +2,8 @@
 pytest-xdist's own distribution — shared between workers through an exchange directory.
 
 A summary is small (the run's outcome and its agreement cases as health.json dicts), written
-atomically (temporary name, then ``os.replace``) to ``<exchange>/<sha1 of the run key>.json``.
+atomically (:func:`dhstats.gate.files.write_bytes_atomic`, without fsync: the files live no
+longer than the session) to ``<exchange>/<sha1 of the run key>.json``.
 A worker judging a run-set case waits for the runs other workers were given (at most
 :data:`POOL_WAIT` seconds); a run nobody judges is judged by the caller. A run's fingerprint
 (:mod:`dhstats.load.duplicates`, ``kind="fingerprint"``) is shared the same way as soon as the run is
@@ -14,10 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 import time
 from pathlib import Path
 
+from dhstats.gate.files import write_bytes_atomic
 from dhstats.load.results import RunKey
 
 POOL_WAIT = 600.0  # seconds a pooled case waits for another worker's runs before judging them itself
@@ -34,10 +35,8 @@ class Summaries:
     def put(self, key: RunKey, summary: dict, kind: str = "summary") -> None:
         self._kept[(kind, key)] = summary
         if self.exchange is not None:
-            path = self.exchange / _file_name(key, kind)
-            tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")  # writers of one key never share it
-            tmp.write_bytes(json.dumps(summary, allow_nan=True).encode())
-            os.replace(tmp, path)
+            write_bytes_atomic(self.exchange / _file_name(key, kind), json.dumps(summary, allow_nan=True).encode(),
+                               sync=False)  # a fresh temporary name per writer: writers of one key never share it
 
     def get(self, key: RunKey, expected: bool, kind: str = "summary") -> dict | None:
         """The run's summary: kept here, or written by another worker (waited for while

@@ -80,7 +80,7 @@ def test_dhstats_gate_reads_no_configuration_from_the_results_and_keeps_the_user
     assert s["k"] == 3.0 and s["tolerance"] == 0.5  # the user's ini in force, not the data's
     assert s["inifile"] == str(place["repo"] / "pyproject.toml")
     assumed = (place["repo"] / "reports" / "report.html").read_text()
-    assert f"configuration: {place['repo'] / 'pyproject.toml'}" in assumed  # the report's "Assumed" line
+    assert "configuration: pyproject.toml" in assumed  # the report's "Assumed" line, relative to where it ran
 
 
 def test_dhstats_gate_ignores_every_path_argument_when_choosing_the_configuration(place):

@@ -171,3 +171,18 @@ def test_the_terminal_says_where_the_figure_is():
     alone = " ".join(ln.strip() for ln in terminal.summary_lines(h, ["reports/health.json"]))
     assert ("see the figure 'Prediction / ΔH_true per run and pooled — E_256' (no report.html in this session; "
             "draw it with: dhstats plot --results") in alone and "--figure pooled_ratio)" in alone
+
+
+def test_a_finding_speaks_of_the_eta_where_the_set_fails():
+    """The prediction breaks down at the largest η only (the example run set): the finding
+    reads the runs there ("at η = 0.000256: every run overshoots … 1.3"), not their median over
+    every η (≈ 1.05, "0 of 3 runs above 1.25", which reads as healthy)."""
+    from health_records import case
+
+    etas = (4e-6, 1.6e-5, 6.4e-5, 2.56e-4)
+    cases = [case("E_x", f"run_0{r}", eta, "linear_agreement", "failed" if eta == etas[-1] else "passed",
+                  ratio=1.3 if eta == etas[-1] else 1.02, z=-4.5 if eta == etas[-1] else 0.1)
+             for r in (1, 2, 3) for eta in etas]
+    f = findings.set_finding({"k": 3.0, "cases": cases}, "E_x")
+    assert f.sentence.startswith("E_x: at η = 0.000256: every run overshoots — 3 of 3 runs above 1.25 (ratio")
+    assert "1.30" in f.sentence and "1.02" not in f.sentence.split(";")[0]

@@ -172,7 +172,7 @@ def test_summary_structure_and_links():
     # the summary opens with the finding of the failing run set (an agreement case failed), then
     # one sentence per run set on what the gate could see, then the verdict
     first = [ln for ln in text.strip().splitlines() if ln.strip()]
-    assert first[0].startswith("E_256: The run overshoots (ratio 1.50)")
+    assert first[0].startswith("E_256: at η = 2e-06: the run overshoots (ratio 1.50)")
     assert first[1] == "E_256: 3 cases failed; no agreement case could be judged, so its resolution is unknown"
     assert first[2].startswith("E_512: no disagreement found;") and first[3].startswith("3 failed, 1 invalid run")
     assert EVIL_RUN in text and EVIL_MSG in text

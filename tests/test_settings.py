@@ -131,5 +131,12 @@ def test_the_assumed_line_names_the_configuration_file():
 
     assert "configuration: /repo/pytest.ini" in assumed({"k": 3.0, "inifile": "/repo/pytest.ini"})
     assert "configuration: none (defaults and the command line)" in assumed({"k": 3.0, "inifile": None})
+
+
+def test_the_assumed_line_shows_the_configuration_relative_to_where_the_session_ran(tmp_path, monkeypatch):
+    from dhstats.report.pages import assumed
+
+    monkeypatch.chdir(tmp_path)
+    assert "configuration: sub/pytest.ini" in assumed({"k": 3.0, "inifile": str(tmp_path / "sub" / "pytest.ini")})
     assert parse({}, inifile=Path("/repo/pytest.ini")).settings.inifile == "/repo/pytest.ini"
     assert parse({}).settings.inifile is None

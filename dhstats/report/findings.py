@@ -202,16 +202,31 @@ def set_finding(health: Mapping, run_set: str) -> SetFinding | None:
     if not disagrees(cases):
         return None
     k = health.get("k") if _finite(health.get("k")) else 3.0
-    pooled = _median([c.get("ratio") for c in cases if c.get("check") == _linear().pooled])
+    focus, where = _at_failing_etas(cases)
+    pooled = _median([c.get("ratio") for c in focus if c.get("check") == _linear().pooled])
     full = pooled if pooled is not None else _median(
-        [c.get("ratio") for c in cases if c.get("check") == _linear().case])
+        [c.get("ratio") for c in focus if c.get("check") == _linear().case])
     head = f"pooled ratio {_r(pooled)}" if pooled is not None else None
-    parts = [p for p in (direction(cases, full), head, linquad(cases), truncation(cases, full, k), across_eta(cases))
+    parts = [p for p in (direction(focus, full), head, linquad(focus), truncation(focus, full, k), across_eta(cases))
              if p]
     if not parts:
         return None
     text = "; ".join(parts)
-    return SetFinding(run_set, f"{run_set}: {text[:1].upper()}{text[1:]}.")
+    return SetFinding(run_set, f"{run_set}: {where}{text[:1].upper() if not where else text[:1]}{text[1:]}.")
+
+
+def _at_failing_etas(cases: Sequence[Mapping]) -> tuple[list[Mapping], str]:
+    """The cases the finding speaks of, and where: when the agreement cases fail at some η only,
+    the cases at those η ("at η = 0.000256: …"; a median over every η would call a set whose
+    prediction breaks down at its largest η healthy); else all of them."""
+    agreement = {name for e in registry.estimators() for name in (e.case, e.pooled)}
+    etas = sorted({c["eta"] for c in cases if c.get("eta") is not None and c.get("check") in agreement})
+    failing = sorted({c["eta"] for c in cases if c.get("eta") is not None and c.get("check") in agreement
+                      and c.get("outcome") == "failed" and c.get("reason") != "not_demonstrated"})
+    if not failing or len(failing) == len(etas):
+        return list(cases), ""
+    focus = [c for c in cases if c.get("eta") is None or c["eta"] in failing]
+    return focus, f"at η = {', '.join(f'{e:.3g}' for e in failing)}: "
 
 
 def set_findings(health: Mapping) -> list[SetFinding]:

@@ -193,8 +193,20 @@ def assumed(settings: Mapping) -> list[str]:
                    f"tolerance ±{wording.percent(100 * tol)}: pooled agreement by TOST at α = "
                    f"{num(settings.get('equivalence_alpha'))}")
     if "inifile" in settings:
-        out.append("configuration: " + (settings["inifile"] or "none (defaults and the command line)"))
+        out.append("configuration: " + (_shown_path(settings["inifile"]) or "none (defaults and the command line)"))
     return out
+
+
+def _shown_path(path: str | None) -> str | None:
+    """A path as the reader knows it: relative to the working directory (where the session was
+    started) when it lies below it, else as recorded (health.json keeps it absolute)."""
+    if not path:
+        return path
+    try:
+        rel = Path(path).relative_to(Path.cwd())
+    except ValueError:
+        return path
+    return str(rel)
 
 
 def _first_line(text, limit: int = 0) -> str:

@@ -46,10 +46,10 @@ class Session:
 
     def start(self, lock=None, command: Sequence[str] | None = None) -> None:
         """Before any judging: hold the reports directory (``lock``, a
-        :class:`dhstats.gate.files.ReportsLock`; taken here when None) and write the "session in
+        :class:`dhstats.gate.lock.ReportsLock`; taken here when None) and write the "session in
         progress" state (:meth:`SessionOutputs.start`)."""
         if lock is None:
-            from dhstats.gate.files import ReportsLock
+            from dhstats.gate.lock import ReportsLock
 
             lock = ReportsLock(self.outputs.options.reports, sys.argv if command is None else command)
         self.outputs.start(lock, command)

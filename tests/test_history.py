@@ -100,7 +100,7 @@ def test_unreadable_lines_are_skipped_with_a_note(tmp_path):
 
 APPENDER = textwrap.dedent("""
     import json, sys
-    from dhstats import history
+    from dhstats.report import history
     path, who = sys.argv[1], sys.argv[2]
     for i in range(200):
         history.append(path, json.dumps({"who": who, "i": i}).encode(), max_lines=1000)
@@ -128,7 +128,7 @@ def test_a_session_without_a_verdict_has_a_line_that_says_so(tmp_path):
     ended before judging get a line with exit status null — readable, never counted as a pass
     by the trend (no judged case)."""
     from dhstats.report.health import killed_line
-    from dhstats.gate.files import ReportsLock
+    from dhstats.gate.lock import ReportsLock
     from dhstats.report.session import abandon, begin
     from dhstats.load.settings import parse
 

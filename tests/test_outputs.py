@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from health_records import EVIL_RUN, PNG, case, health, records, run
 
+from dhstats.gate import example, lock
 from dhstats.gate import files as outputs
 from dhstats.report import plan as report_files
 from dhstats.report.health import build_health
@@ -263,17 +264,17 @@ def test_the_example_lives_in_a_marked_directory_and_a_users_is_never_removed(tm
     reports = tmp_path / "reports"
     (reports / "example").mkdir(parents=True)
     (reports / "example" / "notes.txt").write_text("mine")  # where older versions wrote the example
-    roots = outputs.example_roots(reports)
-    assert roots == [reports / outputs.EXAMPLE_DIR / "E_example"]
-    assert (reports / outputs.EXAMPLE_DIR / outputs.EXAMPLE_MARKER).is_file()
+    roots = example.example_roots(reports)
+    assert roots == [reports / example.EXAMPLE_DIR / "E_example"]
+    assert (reports / example.EXAMPLE_DIR / example.EXAMPLE_MARKER).is_file()
     assert (reports / "example" / "notes.txt").read_text() == "mine"
-    assert outputs.example_roots(reports) == roots  # marked: replaced
-    assert sorted(p.name for p in reports.iterdir()) == [outputs.EXAMPLE_DIR, "example"]  # no leftovers
-    (reports / outputs.EXAMPLE_DIR / outputs.EXAMPLE_MARKER).unlink()
-    (reports / outputs.EXAMPLE_DIR / "notes.txt").write_text("mine too")
+    assert example.example_roots(reports) == roots  # marked: replaced
+    assert sorted(p.name for p in reports.iterdir()) == [example.EXAMPLE_DIR, "example"]  # no leftovers
+    (reports / example.EXAMPLE_DIR / example.EXAMPLE_MARKER).unlink()
+    (reports / example.EXAMPLE_DIR / "notes.txt").write_text("mine too")
     with pytest.raises(outputs.SettingsError, match="was not written by the gate"):
-        outputs.example_roots(reports)
-    assert (reports / outputs.EXAMPLE_DIR / "notes.txt").read_text() == "mine too"
+        example.example_roots(reports)
+    assert (reports / example.EXAMPLE_DIR / "notes.txt").read_text() == "mine too"
 
 
 @pytest.mark.slow
@@ -285,8 +286,8 @@ def test_a_killed_sessions_example_temporaries_are_removed_only_when_marked(tmp_
     for d in (ours, theirs):
         d.mkdir(parents=True)
         (d / "x").write_text("x")
-    (ours / outputs.EXAMPLE_MARKER).write_text("written by dhstats")
-    outputs.example_roots(reports)
+    (ours / example.EXAMPLE_MARKER).write_text("written by dhstats")
+    example.example_roots(reports)
     assert not ours.exists() and (theirs / "x").is_file()
 
 
@@ -297,24 +298,24 @@ def test_a_killed_sessions_example_temporaries_are_removed_only_when_marked(tmp_
 def test_the_lock_names_its_holder_and_a_dead_holder_is_stale(tmp_path):
     reports = tmp_path / "reports"
     reports.mkdir()
-    first = outputs.ReportsLock(reports, ["pytest", "checks/"], timeout=0)
+    first = lock.ReportsLock(reports, ["pytest", "checks/"], timeout=0)
     started = time.perf_counter()
-    with pytest.raises(outputs.LockError, match=rf"pid {os.getpid()}, started .*command: pytest checks/\); waited 0.2 s"):
-        outputs.ReportsLock(reports, ["second"], timeout=0.2)
+    with pytest.raises(lock.LockError, match=rf"pid {os.getpid()}, started .*command: pytest checks/\); waited 0.2 s"):
+        lock.ReportsLock(reports, ["second"], timeout=0.2)
     assert 0.2 <= time.perf_counter() - started < 2
     first.release()
-    second = outputs.ReportsLock(reports, ["second"], timeout=0)
+    second = lock.ReportsLock(reports, ["second"], timeout=0)
     assert second.stale is None  # released properly: not stale
     second.release()
     # a holder killed with the lock held: the kernel releases it, the file still names it
-    code = ("import sys, os, signal; sys.path.insert(0, sys.argv[2]); from dhstats.gate.files import ReportsLock; "
+    code = ("import sys, os, signal; sys.path.insert(0, sys.argv[2]); from dhstats.gate.lock import ReportsLock; "
             "ReportsLock(sys.argv[1], ['killed'], timeout=0); os.kill(os.getpid(), signal.SIGKILL)")
     subprocess.run([sys.executable, "-c", code, str(reports), str(Path(outputs.__file__).parents[1])], check=False)
-    third = outputs.ReportsLock(reports, ["third"], timeout=0)
+    third = lock.ReportsLock(reports, ["third"], timeout=0)
     assert third.stale and "took over a stale lock" in third.stale and "command: killed" in third.stale
     assert third.stale_holder["command"] == ["killed"]
     third.release()
-    assert (reports / outputs.LOCK).read_bytes() == b""
+    assert (reports / lock.LOCK).read_bytes() == b""
 
 
 # --------------------------------------------------------------------------- pessimistic first

@@ -14,13 +14,9 @@
   output (``health.json``, ``report.html``, ``badges/*.svg``, ``runs/**.html``), under no
   results directory, whose bytes still hash to the entry. A manifest larger than
   :data:`MANIFEST_MAX_BYTES` or malformed is ignored with a note: nothing is deleted.
-* One session per reports directory: :class:`ReportsLock`, an advisory ``flock`` on
-  ``<reports>/.dhstats-lock`` held for the whole session; the file names its holder (pid,
-  start time, command) so that a second session can name it, and a holder that died (the
-  kernel released its lock, the file still names it) is reported as a stale lock taken over.
-* The embedded example run set lives in ``<reports>/.dhstats-example/``, marked by a file
-  the gate writes (:data:`EXAMPLE_MARKER`); a directory there without the mark is the user's
-  and is never removed.
+
+One session per reports directory: :mod:`dhstats.gate.lock`; the embedded example's own
+directory: :mod:`dhstats.gate.example`.
 
 No other dhstats module is imported here.
 """
@@ -421,165 +417,6 @@ class OutputSession:
             directory = directory.parent
 
 
-# --------------------------------------------------------------------------- the lock
-
-LOCK = ".dhstats-lock"
-
-
-class LockError(SettingsError):
-    """Another session holds the reports directory (the message names it)."""
-
-
-def _holder_text(raw: bytes) -> str:
-    try:
-        info = json.loads(raw.decode("utf-8"))
-        return (f"pid {int(info['pid'])}, started {info.get('started', '?')}, "
-                f"command: {' '.join(map(str, info.get('command') or []))[:300]}")
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return "a holder that did not say who it is"
-
-
-class ReportsLock:
-    """An exclusive advisory ``flock`` on ``<reports>/.dhstats-lock`` for a whole session.
-
-    The lock file holds its holder's ``{"pid", "started", "command"}`` (emptied on release);
-    a second session polls for up to ``timeout`` seconds, then raises :class:`LockError`
-    naming the holder. The kernel releases a lock whose holder died (SIGKILL included); the
-    file then still names the dead holder: :attr:`stale` says so (``None`` otherwise).
-    """
-
-    def __init__(self, reports: str | os.PathLike, command: Iterable[str] = (), timeout: float = 60.0,
-                 started: str | None = None, poll: float = 0.05):
-        self.path = Path(reports) / LOCK
-        self.fd: int | None = None
-        self.stale: str | None = None
-        self.stale_holder: dict | None = None  # what a stale lock file said: {"pid", "started", "command"}
-        self.waited = 0.0
-        self.info = {"pid": os.getpid(), "started": started or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                     "command": [str(c) for c in command]}
-        self._acquire(float(timeout), poll)
-
-    def _open(self) -> int:
-        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, flags, 0o666 & ~current_umask())
-        except OSError as exc:
-            if not self.path.is_symlink():
-                raise LockError(f"--reports: {self.path} cannot be opened as the session lock "
-                                f"({exc.strerror or exc})") from None
-            self.path.unlink()  # a link where the lock goes: the link itself, never its target
-            fd = os.open(self.path, flags, 0o666 & ~current_umask())
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            raise LockError(f"--reports: {self.path} is not a regular file (the session lock goes there)")
-        return fd
-
-    def _acquire(self, timeout: float, poll: float) -> None:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - not POSIX: no lock
-            return
-        fd = self._open()
-        started = time.monotonic()
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() - started >= timeout:
-                    holder = _holder_text(os.pread(fd, 4096, 0))
-                    os.close(fd)
-                    raise LockError(f"--reports {self.path.parent}: another gate session is writing there ({holder}); "
-                                    f"waited {timeout:g} s (--lock-timeout)") from None
-                time.sleep(poll)
-        self.waited = time.monotonic() - started
-        self.fd = fd
-        previous = os.pread(fd, 4096, 0)
-        if previous.strip():  # emptied on every release: its holder ended without releasing it
-            try:
-                holder = json.loads(previous.decode("utf-8"))
-                self.stale_holder = holder if isinstance(holder, dict) else {}
-            except ValueError:
-                self.stale_holder = {}
-            self.stale = (f"dhstats: took over a stale lock of {self.path.parent} ({_holder_text(previous)}): "
-                          "that session ended without finishing its outputs")
-        try:  # who holds it, for a second session's message (a full disk leaves it unnamed, still held)
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps(self.info).encode("utf-8"), 0)
-        except OSError:
-            pass
-
-    def release(self) -> None:
-        """Empty the lock file and close it (which releases the lock). Idempotent."""
-        if self.fd is None:
-            return
-        fd, self.fd = self.fd, None
-        try:
-            os.ftruncate(fd, 0)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
-
-
-EXAMPLE_DIR = ".dhstats-example"
-EXAMPLE_MARKER = ".written-by-dhstats"
-_EXAMPLE_TEMP = re.compile(r"^\.dhstats-example-(\d+)-")
-
-
-def _marked(directory: Path) -> bool:
-    """A real directory (not a link) holding the gate's marker file: the gate made it."""
-    try:
-        return stat.S_ISDIR(directory.lstat().st_mode) and stat.S_ISREG((directory / EXAMPLE_MARKER).lstat().st_mode)
-    except OSError:
-        return False
-
-
-def _remove_marked(directory: Path) -> None:
-    if _marked(directory):
-        shutil.rmtree(directory, ignore_errors=True)
-
-
-def example_roots(reports: Path) -> list[Path]:
-    """The embedded example run set, (re)written atomically under ``reports/.dhstats-example``
-    (safe when several processes race): what ``pytest checks/`` checks without ``--results``.
-
-    The directory is the gate's only when it holds :data:`EXAMPLE_MARKER` (written first into
-    a fresh temporary directory, then renamed into place): a marked directory is replaced, a
-    symbolic link there is removed itself (never its target), and anything else there — the
-    user's — is never removed: :class:`SettingsError` names it. Temporary directories of a
-    process that is gone (a kill) are removed when marked."""
-    from dhstats import simulate
-
-    directory = reports / EXAMPLE_DIR
-    reports.mkdir(parents=True, exist_ok=True)
-    for entry in reports.iterdir():  # leftovers of a killed session (marked, their pid gone)
-        m = _EXAMPLE_TEMP.match(entry.name)
-        if m and not _pid_alive(int(m.group(1))):
-            _remove_marked(entry)
-    if os.path.lexists(directory) and not directory.is_symlink() and not _marked(directory):
-        raise SettingsError(f"{directory} exists and was not written by the gate (no {EXAMPLE_MARKER} in it): "
-                            "the embedded example goes there; move it away, or give --results")
-    tmp = Path(tempfile.mkdtemp(prefix=f".dhstats-example-{os.getpid()}-", dir=reports))
-    try:
-        (tmp / EXAMPLE_MARKER).write_text("written by dhstats: the embedded example run set, replaced by each "
-                                          "session run without --results\n")
-        tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes it 0700: publishable like every other output
-        simulate.write_example(tmp)
-        old = reports / f".dhstats-example-{os.getpid()}-old"
-        if directory.is_symlink():
-            directory.unlink()  # the link itself (its target is never touched)
-        elif os.path.lexists(directory):
-            directory.rename(old)  # marked: ours
-        tmp.rename(directory)
-    except BaseException:
-        _remove_marked(tmp)
-        raise
-    _remove_marked(old)
-    return [directory / "E_example"]
-
-
 def writable_reports(reports: Path) -> None:
     """Create ``--reports`` and check that a file can be written there (SettingsError if not):
     a gate session must fail at the start, not lose its outputs at the end."""
@@ -590,6 +427,6 @@ def writable_reports(reports: Path) -> None:
         raise SettingsError(f"--reports: {reports} is not a writable directory ({exc.strerror or exc})") from None
 
 
-__all__ = ["EXAMPLE_DIR", "EXAMPLE_MARKER", "LOCK", "LockError", "MANIFEST", "OutputError", "OutputSession", "ReportsLock",
-           "digest", "file_digest", "copy_into", "example_roots", "read_own", "real_directories", "file_mode", "publish", "read_manifest", "remove_stale_temps",
-           "temp_path", "writable_reports", "write_bytes_atomic", "write_text_atomic"]
+__all__ = ["MANIFEST", "OutputError", "OutputSession", "copy_into", "current_umask", "digest", "file_digest",
+           "file_mode", "publish", "read_manifest", "read_own", "real_directories", "remove_stale_temps", "temp_path",
+           "writable_reports", "write_bytes_atomic", "write_text_atomic"]

@@ -21,7 +21,9 @@ from dhstats.gate.collection import Case, Skip
 from dhstats.report.health import now_utc
 from dhstats.report.history import usable_history
 from dhstats.pytest_plugin.layout import EARLY_OPTIONS, ENTRY_POINT, GATE_DIR, declare_ini
-from dhstats.gate.files import EXAMPLE_DIR, ReportsLock, example_roots, writable_reports
+from dhstats.gate.example import EXAMPLE_DIR, example_roots
+from dhstats.gate.files import writable_reports
+from dhstats.gate.lock import ReportsLock
 from dhstats.pytest_plugin.pytest_internals import index_teardowns
 from dhstats.report.plan import in_progress_files
 from dhstats.load.results import DiscoveryError

@@ -52,12 +52,12 @@ class SessionOutputs:
         self.interrupted = False  # set by the driver (Ctrl-C): outputs then say so, never a pass
         self.deselected: dict[str, list[str]] = {}  # check → case ids removed by -k / -m / --deselect
         self.unwritten: list[str] = []  # outputs that failed: the exit status is then non-zero
-        self.lock = None  # dhstats.gate.files.ReportsLock held from start() to finish()
+        self.lock = None  # dhstats.gate.lock.ReportsLock held from start() to finish()
         self.started: str | None = None
         self.command: list[str] = []
 
     def start(self, lock=None, command: Sequence[str] | None = None, started: str | None = None) -> None:
-        """Hold the reports directory (``lock``: a :class:`dhstats.gate.files.ReportsLock`, taken
+        """Hold the reports directory (``lock``: a :class:`dhstats.gate.lock.ReportsLock`, taken
         by the caller before anything is written there) and replace the previous session's
         verdict by the "session in progress" state (:func:`begin`)."""
         self.adopt(begin(self.options, lock, command, started))
@@ -261,7 +261,7 @@ class Begun:
 def begin(options: SessionOptions, lock=None, command: Sequence[str] | None = None,
           started: str | None = None, prepared: tuple[list, list] | None = None) -> Begun:
     """The start of a session, before anything else is written to the reports directory and
-    before any judging: ``lock`` (a :class:`dhstats.gate.files.ReportsLock`) is held; the previous
+    before any judging: ``lock`` (a :class:`dhstats.gate.lock.ReportsLock`) is held; the previous
     verdict becomes the "session in progress" state (:func:`dhstats.report.plan.write_in_progress`).
     A lock found stale (its holder was killed) is said, and its session gets the history line
     it could not write (:func:`dhstats.report.health.killed_line`). ``prepared``, ``started``: the

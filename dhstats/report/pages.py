@@ -190,7 +190,7 @@ def assumed(settings: Mapping) -> list[str]:
     tol = settings.get("tolerance")
     if "tolerance" in settings:
         out.append("tolerance: none (difference test only)" if tol is None else
-                   f"tolerance ±{wording.percent(100 * tol)}: pooled agreement by TOST at α = "
+                   f"tolerance ±{wording.percent_of(100 * tol)}: pooled agreement by TOST at α = "
                    f"{num(settings.get('equivalence_alpha'))}")
     if "inifile" in settings:
         out.append("configuration: " + (_shown_path(settings["inifile"]) or "none (defaults and the command line)"))

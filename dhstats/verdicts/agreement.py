@@ -28,7 +28,7 @@ from dhstats.verdicts.case_numbers import AgreementNumbers, PooledNumbers, prese
 from dhstats.verdicts.equivalence_words import not_demonstrated
 from dhstats.load.settings import Settings
 from dhstats.verdicts.verdicts import Judgement, Outcome, Reason, RunContext, RunSetRecords, Verdict, fmt, judgement, unbounded
-from dhstats.verdicts.wording import APPROXIMATE, CONSTANT_RATIO, failure, num, percent, pm, pooled_meaning
+from dhstats.verdicts.wording import APPROXIMATE, CONSTANT_RATIO, failure, num, percent_of, pm, pooled_meaning
 
 
 @dataclass(frozen=True)
@@ -439,7 +439,7 @@ def _finding(estimator: Estimator, est: PooledEstimate, runs: int) -> str:
         return f"pooled ratio {estimator.word}/ΔH_true = {fmt(est.ratio)} over {runs} runs"
     off = (est.ratio - 1.0) * 100
     verb = "overshoots" if off >= 0 else "undershoots"
-    return f"{estimator.label} {verb} ΔH by {percent(abs(off))} over {runs} runs"
+    return f"{estimator.label} {verb} ΔH by {percent_of(abs(off))} over {runs} runs"
 
 
 def case_covariance(case: AgreementNumbers) -> float:

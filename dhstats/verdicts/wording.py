@@ -77,8 +77,9 @@ def signed(x: float) -> str:
     return num(x).replace("-", "−")
 
 
-def percent(x: float) -> str:
-    """41 %, 4.1 %, 0.41 %: two significant digits below 10 %."""
+def percent_of(x: float) -> str:
+    """A number already in percent as text: 41 %, 4.1 %, 0.41 % (two significant digits below
+    10 %). A fraction (0.41 → "41 %") is :func:`dhstats.stats.equivalence.percent`'s."""
     if not math.isfinite(x):
         return f"{x} %"
     return f"{x:.0f} %" if x >= 10 else f"{x:.2g} %"
@@ -188,4 +189,4 @@ def finding_headline(key: str, cases: Sequence[dict]) -> str:
 
 
 __all__ = ["against_band", "pooled_meaning", "APPROXIMATE", "CONSTANT_RATIO", "FINDINGS", "detail_of", "eta", "failure", "finding_headline", "headline_of", "num", "of_runs",
-           "percent", "plural", "pm", "signed"]
+           "percent_of", "plural", "pm", "signed"]

@@ -731,7 +731,7 @@ def test_log_axes_are_labelled_without_mathtext(run):
         labels = [lab for ax in fig.axes for axis in (ax.xaxis, ax.yaxis) for lab in _drawn_tick_labels(axis)
                   if axis.get_scale() == "log"]
         assert labels and not any("$" in t for t in labels)
-    fig, axes = plot_base.figure()
+    fig, axes = plot_base.blank_figure()
     ax = axes[0, 0]
     ax.set_yscale("log")
     ax.set_ylim(1e1, 1e4)
@@ -750,7 +750,7 @@ def test_log_axes_are_labelled_without_mathtext(run):
 def test_log_labels_by_decades_in_view(lo, hi, shown):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    fig, axes = plot_base.figure()
+    fig, axes = plot_base.blank_figure()
     ax = axes[0, 0]
     ax.set_xscale("log")
     ax.set_xlim(lo, hi)

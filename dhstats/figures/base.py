@@ -33,7 +33,7 @@ class MissingData(ValueError):
     """The data a figure shows is not in the run (or health.json); the message is one line."""
 
 
-def figure(ncols: int = 1, nrows: int = 1, width: float = WIDTH, height: float = HEIGHT,
+def blank_figure(ncols: int = 1, nrows: int = 1, width: float = WIDTH, height: float = HEIGHT,
            height_ratios=None, **adjust) -> tuple[Figure, np.ndarray]:
     """A new figure with fixed margins and styled axes (no tight/constrained layout: they
     cost 20+ ms each). Axes are not shared: callers set equal limits where panels must

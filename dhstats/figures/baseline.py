@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from dhstats.verdicts import registry
-from dhstats.figures.base import C_BAND, FONT, MissingData, figure, log_eta_axis
+from dhstats.figures.base import C_BAND, FONT, MissingData, blank_figure, log_eta_axis
 from dhstats.figures.sets import PALETTE, _errorbar, _map, _num, _records
 
 
@@ -26,7 +26,7 @@ def baseline_ratio(health: Mapping) -> Figure:
     panels = [p for p in panels if p[2]]
     if not panels:
         raise MissingData("no comparison with a pooled ratio on both sides")
-    fig, axes = figure(ncols=len(panels), width=9.0 if len(panels) == 2 else 6.0, height=4.0,
+    fig, axes = blank_figure(ncols=len(panels), width=9.0 if len(panels) == 2 else 6.0, height=4.0,
                        left=0.08, right=0.80, wspace=0.2, top=0.84, bottom=0.15)
     fig.suptitle("Pooled prediction / ΔH_true vs η: candidate and baseline (±1 SE)", fontsize=FONT)
     tol = _num((_map(health).get("settings") or {}).get("baseline_tolerance"))

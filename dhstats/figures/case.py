@@ -19,7 +19,7 @@ from dhstats.stats.psis import khat_threshold, pareto_khat
 from dhstats.load.results import Run
 from dhstats.stats.series import normalised_error, sequence_series
 from dhstats.figures.base import (C_BAND, C_HIGHLIGHT, C_LINEAR, C_LINQUAD, C_TRUE, FONT, NO_GDOTV, MissingData,
-                   fig_note, figure, hist, log_ticks, note, power_label, title)
+                   fig_note, blank_figure, hist, log_ticks, note, power_label, title)
 
 
 def _series(run: Run, eta: float):
@@ -44,7 +44,7 @@ def error_histogram(run: Run, eta: float, bins: int = 60) -> Figure:
     error; normalisation 1 when ΔH_true = 0). c_i = :func:`dhstats.stats.stats.notebook_contributions`
     is dominated by a zero-sum part: this shows how the measurement spreads over sequences."""
     e, ser = _series(run, eta)
-    fig, axes = figure(height=3.8)
+    fig, axes = blank_figure(height=3.8)
     ax = axes[0, 0]
     title(ax, "Per-sequence error", run.file.key, e.eta)
     d = e.delta_h_true
@@ -84,7 +84,7 @@ def contribution_histograms(run: Run, eta: float, bins: int = 60) -> Figure:
     panels = [p for p in panels if np.isfinite(p[1]).any()]
     if not panels:
         raise MissingData(f"no finite per-sequence term at η={e.eta:.3g}")
-    fig, axes = figure(ncols=len(panels), width=9.0, height=3.6, left=0.07, top=0.82,
+    fig, axes = blank_figure(ncols=len(panels), width=9.0, height=3.6, left=0.07, top=0.82,
                        bottom=0.15, wspace=0.08)
     def lim_of(values_list) -> float:
         m = max((float(np.max(np.abs(v[np.isfinite(v)]), initial=0.0)) for v in values_list), default=0.0)
@@ -131,7 +131,7 @@ def clip_sweep(run: Run, eta: float, base_quantile: float = 0.999, steps: int = 
     ok = (thresholds > 0) & np.isfinite(thresholds)  # a zero threshold cannot sit on a log axis
     if not ok.any():
         raise MissingData("every |η·gdotv_i| clipping threshold is 0")
-    fig, axes = figure(left=0.12)
+    fig, axes = blank_figure(left=0.12)
     ax = axes[0, 0]
     title(ax, "Clip sweep", run.file.key, e.eta)
     ax.axhline(e.delta_h_true, color=C_TRUE, linestyle=":", linewidth=1, gid="delta_h_true",
@@ -204,7 +204,7 @@ def truncation_sweep(run: Run, eta: float, settings=None,
     if qs.size == 0:
         raise MissingData("no keep-quantile in (0, 1]")
     judged = e.h_base is not None
-    fig, axes = figure(nrows=2 if judged else 1, height=5.2 if judged else 3.4, top=0.92 if judged else 0.88,
+    fig, axes = blank_figure(nrows=2 if judged else 1, height=5.2 if judged else 3.4, top=0.92 if judged else 0.88,
                        bottom=0.1 if judged else 0.16, hspace=0.12, left=0.11)
     bottom = axes[-1, 0]
     x = 1 - qs
@@ -297,7 +297,7 @@ def weights(run: Run, eta: float, settings=None) -> Figure:
     summary = f"Σw̃ = {total:.6g}; ESS = {ess:.1f} of n = {n} ({ess / n:.1%}); {k_text}"
     if bad:
         summary += f"; {bad} weight(s) zero, negative or not finite (not drawn)"
-    fig, axes = figure(ncols=2, width=9.0, height=3.8, left=0.08, wspace=0.3, top=0.8)
+    fig, axes = blank_figure(ncols=2, width=9.0, height=3.8, left=0.08, wspace=0.3, top=0.8)
     fig.suptitle(f"SNIS weights, {run.file.key}, η={e.eta:.3g}", fontsize=FONT, y=0.98)
     heavy = fit.khat is not None and fit.khat > kmax
     fig.text(0.5, 0.89, summary, ha="center", va="center", fontsize=FONT - 1,

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from dhstats.verdicts import registry
-from dhstats.figures.base import C_BAND, C_HIGHLIGHT, C_TRUE, FONT, MissingData, figure, log_eta_axis
+from dhstats.figures.base import C_BAND, C_HIGHLIGHT, C_TRUE, FONT, MissingData, blank_figure, log_eta_axis
 from dhstats.figures.sets import _name, _num, _pos, _records
 
 C_UNSHOWN = "0.45"  # an interval that does not demonstrate the tolerance
@@ -50,7 +50,7 @@ def pooled_interval(cases: Sequence[Mapping]) -> Figure:
     every = [c for _, _, p in panels for c in p]
     delta = next((_pos(c.get("tolerance")) for c in every if _pos(c.get("tolerance")) is not None), None)
     alpha = next((a for c in every if (a := _pos(c.get("interval_alpha"))) is not None and a < 0.5), 0.05)
-    fig, axes = figure(ncols=len(panels), width=9.0 if len(panels) == 2 else 7.5, height=4.0,
+    fig, axes = blank_figure(ncols=len(panels), width=9.0 if len(panels) == 2 else 7.5, height=4.0,
                        left=0.08, wspace=0.2, top=0.84, bottom=0.2)
     band = f"; band 1 ± {delta:.3g}: interval inside = agreement demonstrated" if delta is not None else ""
     fig.suptitle(f"Pooled prediction / ΔH_true with its {100 * (1 - 2 * alpha):.3g} % interval, {name}{band}",

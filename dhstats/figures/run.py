@@ -18,7 +18,7 @@ from matplotlib.ticker import MaxNLocator, NullLocator
 from dhstats.stats import stats
 from dhstats.load.results import Run
 from dhstats.stats.series import eta_curve
-from dhstats.figures.base import (C_BAND, C_HIGHLIGHT, C_LINEAR, C_LINQUAD, C_TRUE, FONT, MissingData, figure,
+from dhstats.figures.base import (C_BAND, C_HIGHLIGHT, C_LINEAR, C_LINQUAD, C_TRUE, FONT, MissingData, blank_figure,
                    finite, log_eta_axis, note, title)
 
 
@@ -106,7 +106,7 @@ def delta_h_vs_eta(run: Run, settings=None, highlight: float | Iterable[float] |
     settings = Settings() if settings is None else settings
     rows, dropped = eta_rows(run, settings)
     eta = np.array([r.eta for r in rows])
-    fig, axes = figure(nrows=2, height=5.6, height_ratios=(2.2, 1), left=0.11, top=0.93, bottom=0.09,
+    fig, axes = blank_figure(nrows=2, height=5.6, height_ratios=(2.2, 1), left=0.11, top=0.93, bottom=0.09,
                        hspace=0.08)
     ax, zax = axes[0, 0], axes[1, 0]
     title(ax, "ΔH vs η", run.file.key)
@@ -210,7 +210,7 @@ def ratio_vs_eta(run: Run, settings=None, highlight: float | Iterable[float] | N
     notebook's linear_over_true, with its error). A dashed line marks 1; η with ΔH_true = 0
     are left out."""
     rows, dropped = eta_rows(run, settings)
-    fig, axes = figure(left=0.1, right=0.7, top=0.9)
+    fig, axes = blank_figure(left=0.1, right=0.7, top=0.9)
     ax = axes[0, 0]
     title(ax, "Prediction / ΔH_true vs η", run.file.key)
     drawn, far = 0, []
@@ -271,7 +271,7 @@ def sigma_comparison(run: Run, settings=None) -> Figure:
     groups = [g for g in groups if _none(g[1]) is not None or (g[3] is not None and _none(g[3].value))]
     if not groups:
         raise MissingData("no reported SE and no per-sequence data in this run")
-    fig, axes = figure(ncols=len(groups), width=8.0 if len(groups) == 2 else 7.5, height=4.1,
+    fig, axes = blank_figure(ncols=len(groups), width=8.0 if len(groups) == 2 else 7.5, height=4.1,
                        wspace=0.3, left=0.1, top=0.85, bottom=0.27)
     fig.suptitle(f"Reported vs measured σ, {run.file.key} (convention used: {settings.reported_se}); "
                  "each panel its own y scale", fontsize=FONT)

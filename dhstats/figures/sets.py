@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator, NullLocator
 
 from dhstats.verdicts import registry
-from dhstats.figures.base import C_BAND, C_HIGHLIGHT, C_TRUE, FONT, MissingData, figure, log_eta_axis, note
+from dhstats.figures.base import C_BAND, C_HIGHLIGHT, C_TRUE, FONT, MissingData, blank_figure, log_eta_axis, note
 
 PALETTE = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink",
            "tab:gray", "tab:olive", "tab:cyan", "tab:red")
@@ -86,7 +86,7 @@ def pooled_ratio(cases: Sequence[Mapping]) -> Figure:
     if not panels:
         raise MissingData("no finite prediction/ΔH_true ratio in this run set")
     name = next((c["run_set"] for c in cases if _name(c.get("run_set"))), "run set")
-    fig, axes = figure(ncols=len(panels), width=9.5 if len(panels) == 2 else 8.0, height=4.0,
+    fig, axes = blank_figure(ncols=len(panels), width=9.5 if len(panels) == 2 else 8.0, height=4.0,
                        left=0.08, right=0.84, wspace=0.2, top=0.84, bottom=0.2)
     fig.suptitle(f"Prediction / ΔH_true per run and pooled, {name} (panels share the y scale)", fontsize=FONT)
     etas = sorted({c["eta"] for _, _, runs, pooled in panels for c in [*runs, *pooled]})
@@ -163,7 +163,7 @@ def sigma_vs_e(health: Mapping) -> Figure:
     series = {k: v for k, v in series.items() if len(v) >= 1}
     if len({e for v in series.values() for e in v}) < 2:
         raise MissingData("fewer than two run sets of different E with σ values")
-    fig, axes = figure(width=8.0, height=4.6, left=0.11, right=0.72, top=0.9)
+    fig, axes = blank_figure(width=8.0, height=4.6, left=0.11, right=0.72, top=0.9)
     ax = axes[0, 0]
     ax.set_title("σ vs batch size E (dashed: ∝ 1/√E)", fontsize=FONT, pad=4)
     all_e = sorted({e for v in series.values() for e in v})
@@ -206,7 +206,7 @@ def ratio_vs_e(health: Mapping) -> Figure:
     if len({E[c["run_set"]] for _, _, p in panels for c in p}) < 2:
         raise MissingData("fewer than two run sets of different E with a pooled ratio (pooling needs ≥ 2 runs a set)")
     all_e = sorted({E[c["run_set"]] for _, _, p in panels for c in p})
-    fig, axes = figure(ncols=len(panels), width=9.0 if len(panels) == 2 else 7.5, height=4.0,
+    fig, axes = blank_figure(ncols=len(panels), width=9.0 if len(panels) == 2 else 7.5, height=4.0,
                        left=0.08, right=0.86, wspace=0.2, top=0.84, bottom=0.15)
     fig.suptitle("Pooled prediction / ΔH_true vs batch size E", fontsize=FONT)
     etas = sorted({c["eta"] for _, _, p in panels for c in p})
@@ -282,7 +282,7 @@ def trend(lines: Sequence[Mapping], k: float = 3.0, last: int = 50) -> Figure:
     labels = _selection_labels(lines)
     height = 5.2 + 0.22 * len(labels)
     legend_h = (0.3 + 0.22 * len(labels)) / height
-    fig, axes = figure(nrows=2, width=8.0, height=height, left=0.1, right=0.97, top=1 - 0.35 / height,
+    fig, axes = blank_figure(nrows=2, width=8.0, height=height, left=0.1, right=0.97, top=1 - 0.35 / height,
                        bottom=legend_h + 0.55 / height, hspace=0.15)
     top, bottom = axes[:, 0]
     top.set_title(f"Estimator health over the last {len(lines)} gate session(s), one series per run-set selection",

@@ -55,7 +55,7 @@ def _where(c: Mapping) -> str:
     return "/".join(parts)
 
 
-def validate(runs: Sequence[Mapping], cases: Sequence[Mapping], set_names: Iterable[str]) -> None:
+def validate_document(runs: Sequence[Mapping], cases: Sequence[Mapping], set_names: Iterable[str]) -> None:
     """Raise ``ValueError`` when records contradict the contract: unknown run outcome, problem
     reason, check, outcome or reason; a case of an unlisted or invalid run; a run-set case with
     a run, or a run/case-scope case without one; ``eta`` present where the scope has none."""
@@ -241,7 +241,7 @@ def build_health(
     ``settings`` has ``to_dict()`` and ``k``; records are verdict objects (``to_dict()``)
     or dicts; ``run_sets`` entries ``{"name", "path", "E", "runs"}`` (derived from the paths,
     runs and cases when omitted: name = directory name, E by :func:`dhstats.verdicts.runsets.run_set_size`).
-    Order is kept. Raises ``ValueError`` (:func:`validate`) so that an inconsistent document is
+    Order is kept. Raises ``ValueError`` (:func:`validate_document`) so that an inconsistent document is
     never written.
     ``interrupted``: the session stopped before every case ran (Ctrl-C); ``not_judged`` lists
     the runs found but never judged (``{"run_set", "run", "path", "message"}``); the exit is
@@ -256,7 +256,7 @@ def build_health(
     runs = [clean(_record(r)) for r in run_verdicts]
     cases = [clean(_record(v)) for v in verdicts]
     sets = _run_sets(paths, runs, cases, run_sets)
-    validate(runs, cases, (s["name"] for s in sets))
+    validate_document(runs, cases, (s["name"] for s in sets))
     for s in sets:
         s["resolution"] = clean(set_resolution(cases, s["name"]))
         s["resolution_eta"] = clean(set_resolution_eta(cases, s["name"]))
@@ -400,4 +400,4 @@ def read_history(path: str | os.PathLike, last: int = 50) -> list[dict]:
 
 __all__ = ["in_progress", "killed_line", "mark_unwritten", "pytest_exit", "unwritten_exit", "SCHEMA", "OUTCOMES", "PROBLEM_REASONS", "REASONS", "RUN_OUTCOMES", "RunIndex", "append_history", "build_health", "cases_of", "clean", "count",
            "dumps_json", "exit_block", "git_commit", "interrupted_exit", "history_line", "load_history",
-           "read_history", "validate"]
+           "read_history", "validate_document"]

@@ -6,6 +6,10 @@ One subpackage per layer, each importing only from its own folder and those belo
 The public API is here: runs and settings, and lazily the checks, verdicts and the gate (``dhstats.evaluate``,
 ``dhstats.Gate``) and the ``plots`` and ``tables`` modules. Importing ``dhstats`` loads
 neither matplotlib nor pytest.
+
+PYTEST_DONT_REWRITE: pytest marks the package of a ``pytest11`` entry point for assertion
+rewriting; ``dhstats gate`` has imported it before pytest starts, and this marker (pytest's
+documented opt-out) keeps pytest from warning that it cannot rewrite it.
 """
 from dhstats.load.results import Entry, InvalidRun, Problem, Quadratic, Run, RunFile, RunKey, discover, load_run, load_runs
 from dhstats.load.settings import Settings

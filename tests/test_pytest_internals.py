@@ -70,7 +70,9 @@ def test_terminal_reporter_has_the_teardown_look_up():
 
     assert callable(getattr(TerminalReporter, "_get_teardown_reports", None)), \
         "pytest.TerminalReporter._get_teardown_reports is gone: index_teardowns does nothing"
-    assert list(inspect.signature(TerminalReporter._get_teardown_reports).parameters) == ["self", "nodeid"]
+    # one positional id: "nodeid" up to pytest 9.0, "node_id" (a NodeId) from 9.2; called positionally
+    assert list(inspect.signature(TerminalReporter._get_teardown_reports).parameters) in (
+        ["self", "nodeid"], ["self", "node_id"])
 
 
 def test_pytest_html_keeps_its_report_path_and_outcomes():

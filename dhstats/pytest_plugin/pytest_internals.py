@@ -1,8 +1,8 @@
 """The private names of pytest, pytest-html and pytest-xdist that dhstats uses, in one place,
 each with why and for which versions; nothing else in dhstats reaches into them.
 
-Checked against pytest 9.0.3, pytest-html 4.2.0 and pytest-xdist 3.8.0; the teardown look-up
-also against pytest 9.2.0 (which passes it a ``NodeId``). ``tests/test_pytest_internals.py`` fails loudly,
+Checked against pytest 9.0.3 and 9.2.0 (which passes the teardown look-up a ``NodeId``),
+pytest-html 4.2.0 and pytest-xdist 3.8.0. ``tests/test_pytest_internals.py`` fails loudly,
 naming the name, when a release moves one.
 
 * ``_pytest.config.findpaths.determine_setup`` — pytest's own choice of rootdir and

@@ -120,13 +120,9 @@ class Executor:
     def result(self, key: RunKey) -> tuple | None:
         """What a judging process made of the run (:func:`judge_file`), or None: not handed
         out, or its process died (the caller then judges the run itself)."""
-        future = self._ahead.pop(key, None)
-        if future is None:
-            return None
-        try:
-            return future.result()
-        except Exception:  # noqa: BLE001 - a judging process died: judged by the caller
-            return None
+        made = self.peek(key)
+        self._ahead.pop(key, None)
+        return made
 
     def peek(self, key: RunKey) -> tuple | None:
         """:meth:`result` without handing the run out (it stays for :meth:`result`)."""

@@ -18,7 +18,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dhstats.stats.equivalence import Equivalence, Z_POWER, Z_SIDE_POWER, normal_quantile
+from dhstats.stats.equivalence import Equivalence, Z_POWER, Z_SIDE_POWER, normal_quantile, tost_decision
 
 
 def difference_se(se_c: float, se_b: float) -> float:
@@ -64,13 +64,7 @@ def difference_tost(d: float, se_d: float, delta: float, alpha: float) -> Differ
     if not (math.isfinite(d) and math.isfinite(se_d)) or se_d <= 0.0:
         return DifferenceTost(math.nan, math.nan, z, Equivalence.NOT_FINITE)
     z_lo, z_hi = (d + delta) / se_d, (d - delta) / se_d
-    if z_lo > z and z_hi < -z:
-        verdict = Equivalence.DEMONSTRATED
-    elif z_lo < -z or z_hi > z:
-        verdict = Equivalence.OUT_OF_TOLERANCE
-    else:
-        verdict = Equivalence.NOT_DEMONSTRATED
-    return DifferenceTost(z_lo, z_hi, z, verdict)
+    return DifferenceTost(z_lo, z_hi, z, tost_decision(z_lo, z_hi, z))
 
 
 def runs_needed_each(runs_c: int, runs_b: int, se_d: float, delta: float, alpha: float) -> tuple[float, float]:

@@ -174,15 +174,21 @@ def tost(predictions: Sequence[float], truths: Sequence[float], sigma_lo: Sequen
     w = [1.0] * len(truths) if weights is None else list(weights)
     t_lo = t_statistic(1.0 - delta, predictions, truths, w, lambda _c: sigma_lo)
     t_hi = t_statistic(1.0 + delta, predictions, truths, w, lambda _c: sigma_hi)
+    return Tost(t_lo, t_hi, z, tost_decision(t_lo, t_hi, z))
+
+
+def tost_decision(t_lo: float, t_hi: float, z: float) -> "Equivalence":
+    """Two one-sided tests (Schuirmann 1987) from their statistics at the lower and upper bound:
+    demonstrated when t_lo > z and t_hi < −z, out of tolerance when t_lo < −z or t_hi > z, else
+    not demonstrated; not finite when either statistic is NaN or infinite. The one rule behind
+    the pooled TOST (t(1 ∓ δ)) and the baseline comparison's ((d ± δ)/se_d)."""
     if not (math.isfinite(t_lo) and math.isfinite(t_hi)):
-        verdict = Equivalence.NOT_FINITE
-    elif t_lo > z and t_hi < -z:
-        verdict = Equivalence.DEMONSTRATED
-    elif t_lo < -z or t_hi > z:
-        verdict = Equivalence.OUT_OF_TOLERANCE
-    else:
-        verdict = Equivalence.NOT_DEMONSTRATED
-    return Tost(t_lo, t_hi, z, verdict)
+        return Equivalence.NOT_FINITE
+    if t_lo > z and t_hi < -z:
+        return Equivalence.DEMONSTRATED
+    if t_lo < -z or t_hi > z:
+        return Equivalence.OUT_OF_TOLERANCE
+    return Equivalence.NOT_DEMONSTRATED
 
 
 # --------------------------------------------------------------------------- heterogeneity

@@ -201,3 +201,21 @@ def batches(draw, min_n=3, max_n=50):
         "gdotv": draw(arrays(n, SIGNED)),
         "perm": np.array(draw(st.permutations(range(n)))),
     }
+
+
+def scale_gdotv(root: Path, factor: float) -> None:
+    """Every run under ``root`` with gdotv (per sequence, G, G_q and their reported SEs) ×
+    ``factor``: a candidate whose linear prediction moved by ``factor`` against its baseline."""
+    import orjson
+
+    for path in root.glob("run_*/results.json"):
+        doc = orjson.loads(path.read_bytes())
+        a = doc["approx"]
+        for s in a["per_sequence"]:
+            s["gdotv"] *= factor
+        a["delta_h_per_lr"] *= factor
+        a["variance"]["se_shard"] *= factor
+        if a.get("quadratic"):
+            a["quadratic"]["gdotv"] *= factor
+            a["quadratic"]["variance"]["se_gdotv"] *= factor
+        path.write_bytes(orjson.dumps(doc))

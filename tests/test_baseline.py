@@ -9,7 +9,6 @@ import math
 import sys
 from pathlib import Path
 
-import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -22,6 +21,7 @@ from dhstats.gate.baseline_source import BaselineError, match, open_baseline
 from dhstats.session import Session
 from dhstats.load.settings import Settings, SettingsError, parse
 
+from builders import scale_gdotv
 from paths import REAL, needs_real
 
 K = 3.0
@@ -181,25 +181,11 @@ def test_outcome_changes_new_failures_first():
 # --------------------------------------------------------------------------- whole sessions
 
 
-def scaled(root: Path, factor: float) -> None:
-    """Every run under ``root`` with gdotv (per sequence, G, G_q and their SEs) × ``factor``."""
-    for path in root.glob("run_*/results.json"):
-        doc = orjson.loads(path.read_bytes())
-        a = doc["approx"]
-        for s in a["per_sequence"]:
-            s["gdotv"] *= factor
-        a["delta_h_per_lr"] *= factor
-        a["variance"]["se_shard"] *= factor
-        a["quadratic"]["gdotv"] *= factor
-        a["quadratic"]["variance"]["se_gdotv"] *= factor
-        path.write_bytes(orjson.dumps(doc))
-
-
 def sim_set(out: Path, seed: int, factor: float = 1.0) -> Path:
     root = simulate.write_run_set(out, name="E_256", runs=4, n=256, seed=seed, entropy_noise=0.01,
                                   score_noise=0.05, shape="real")
     if factor != 1.0:
-        scaled(root, factor)
+        scale_gdotv(root, factor)
     return root
 
 

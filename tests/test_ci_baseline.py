@@ -10,9 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import orjson
 import pytest
 
+from builders import scale_gdotv
 from dhstats import simulate
 
 yaml = pytest.importorskip("yaml")  # dev extra (pyproject: pyyaml)
@@ -101,16 +101,7 @@ def pull_request(main: Path, tmp: Path, factor: float) -> Path:
     """A checkout of the pull request: the main branch's runs, E_256's gdotv × ``factor``."""
     repo = tmp / "pr"
     shutil.copytree(main / "data", repo / "data")
-    for path in (repo / "data" / "E_256").glob("run_*/results.json"):
-        doc = orjson.loads(path.read_bytes())
-        a = doc["approx"]
-        for s in a["per_sequence"]:
-            s["gdotv"] *= factor
-        a["delta_h_per_lr"] *= factor
-        a["variance"]["se_shard"] *= factor
-        if a.get("quadratic"):
-            a["quadratic"]["gdotv"] *= factor
-        path.write_bytes(orjson.dumps(doc))
+    scale_gdotv(repo / "data" / "E_256", factor)
     return repo
 
 

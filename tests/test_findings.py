@@ -186,3 +186,14 @@ def test_a_finding_speaks_of_the_eta_where_the_set_fails():
     f = findings.set_finding({"k": 3.0, "cases": cases}, "E_x")
     assert f.sentence.startswith("E_x: at η = 0.000256: every run overshoots — 3 of 3 runs above 1.25 (ratio")
     assert "1.30" in f.sentence and "1.02" not in f.sentence.split(";")[0]
+
+
+def test_a_ratio_near_1_with_an_interval_almost_as_wide_as_the_band_is_imprecision():
+    """E_512 at η = 8e-7 under --tolerance 0.5: 1.02 [0.669, 1.53] is no wider than the band but
+    sits at 1, not near 1.5: too imprecise (runs at ratio 1), never "near the bound 1.5"."""
+    from dhstats.verdicts.equivalence_words import not_demonstrated
+
+    central = not_demonstrated(4, 8e-7, 1.02, 0.669, 1.53, 0.26, 0.5, 0.05, (512,) * 4)
+    assert not central.narrow and "too imprecise" in central.headline and "near the bound" not in central.headline
+    near = not_demonstrated(4, 3.2e-6, 1.34, 1.18, 1.51, 0.1, 0.5, 0.05, (2048,) * 4)
+    assert near.narrow and "sits at 1.34, near the bound 1.5" in near.headline

@@ -5,8 +5,9 @@
   unbounded). More runs, or a larger E, would help: ⌈R·((z_{1−α} + z_0.90)·SE_ratio/δ)²⌉ runs
   of this precision demonstrate ±δ with 80 % power at ratio 1
   (:func:`dhstats.stats.equivalence.runs_to_demonstrate`).
-* **Narrow but crossing a bound**: the interval is no wider than the band, so the ratio itself
-  sits near a bound ("1.34, near 1.5"). The runs needed are those at the observed ratio
+* **Narrow but crossing a bound**: the interval is no wider than the band and the ratio lies
+  nearer a bound than 1 (|ratio − 1| ≥ δ/2): the ratio itself sits near a bound ("1.34, near
+  1.5"). The runs needed are those at the observed ratio
   (:func:`dhstats.stats.tost_power.runs_at_ratio`), none when the ratio lies on or outside the band:
   more runs would then show it outside, not inside.
 
@@ -52,7 +53,10 @@ def not_demonstrated(R: int, eta: float, ratio: float | None, ratio_lo: float | 
                 f"[{'−∞' if ratio_lo is None else _g3(ratio_lo)}, {'∞' if ratio_hi is None else _g3(ratio_hi)}]")
     e = sorted(int(n) for n in sizes if isinstance(n, int) and not isinstance(n, bool))
     median_e = e[len(e) // 2] if e else None
-    narrow = bounded and math.isfinite(ratio) and (ratio_hi - ratio_lo) <= 2 * delta
+    # narrow: no wider than the band, with the ratio nearer a bound than 1 (an interval almost as
+    # wide as the band around a ratio near 1 is imprecision, not a ratio near a bound)
+    narrow = (bounded and math.isfinite(ratio) and (ratio_hi - ratio_lo) <= 2 * delta
+              and abs(ratio - 1) >= delta / 2)
     if not narrow:
         factor = equivalence.demonstration_factor(ratio_se, delta, alpha)
         needed = equivalence.runs_to_demonstrate(R, ratio_se, delta, alpha)

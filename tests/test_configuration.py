@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 
 from dhstats import simulate
 
+from builders import make_checkout
 from paths import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
@@ -48,12 +48,7 @@ def place(tmp_path: Path) -> dict:
         (where / "E_64" / "pytest.ini").write_text(EVIL_INI)
         (where / "E_64" / "evilplug.py").write_text(f"open({str(marker)!r}, 'a').write('imported')\n")
     (tmp_path / "repo" / "pyproject.toml").write_text(USER_PYPROJECT)
-    checkout = tmp_path / "checkout"
-    checkout.mkdir()
-    for name in ("conftest.py", "pytest.ini"):
-        shutil.copy(PROJECT_ROOT / name, checkout / name)
-    shutil.copytree(PROJECT_ROOT / "checks", checkout / "checks", ignore=shutil.ignore_patterns("__pycache__"))
-    os.symlink(PROJECT_ROOT / "dhstats", checkout / "dhstats")
+    checkout = make_checkout(tmp_path)
     return {"marker": marker, "shared": tmp_path / "shared" / "E_64", "repo": tmp_path / "repo",
             "inside": tmp_path / "repo" / "data" / "E_64", "checkout": checkout}
 

@@ -237,13 +237,17 @@ def write_in_progress(reports_dir: str | os.PathLike, started: str, command: Seq
     verdicts, others = prepared if prepared is not None else in_progress_files(started, command, trend)
     previous = read_manifest(reports_dir)  # what may be removed if its replacement fails
 
+    def failed(what: str, exc: Exception) -> None:
+        """One line in ``problems``; without ``problems`` the failure is raised."""
+        if problems is None:
+            raise exc
+        problems.append(f"dhstats: {what}: {type(exc).__name__}: {exc}")
+
     def write(rel: str, data: bytes) -> None:
         try:
             out.append(session.write_bytes(rel, data))
         except Exception as exc:  # noqa: BLE001
-            if problems is None:
-                raise
-            problems.append(f"dhstats: {rel} (session in progress) not written: {type(exc).__name__}: {exc}")
+            failed(f"{rel} (session in progress) not written", exc)
             if unwritten is not None:
                 unwritten.append(rel)
             if rel in previous and session.deletable(rel, previous[rel]):
@@ -256,18 +260,14 @@ def write_in_progress(reports_dir: str | os.PathLike, started: str, command: Seq
     try:  # then the earlier session's other outputs (run pages) go: no earlier verdict stays
         session.begin([rel for rel, _ in verdicts + others])
     except Exception as exc:  # noqa: BLE001
-        if problems is None:
-            raise
-        problems.append(f"dhstats: the manifest (.dhstats-manifest.json) not read: {type(exc).__name__}: {exc}")
+        failed("the manifest (.dhstats-manifest.json) not read", exc)
     session.entries.update(replaced)
     for rel, data in others:
         write(rel, data)
     try:
         session.commit()
     except Exception as exc:  # noqa: BLE001
-        if problems is None:
-            raise
-        problems.append(f"dhstats: the manifest (.dhstats-manifest.json) not written: {type(exc).__name__}: {exc}")
+        failed("the manifest (.dhstats-manifest.json) not written", exc)
         if unwritten is not None:
             unwritten.append(MANIFEST)
     if notes is not None:

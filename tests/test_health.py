@@ -1,4 +1,4 @@
-"""health.json schema 3 and the history file (dhstats.report.health). Expected numbers by hand from
+"""health.json schema 4 and the history file (dhstats.report.health). Expected numbers by hand from
 tests/health_records.records()."""
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ from dhstats.verdicts.registry import NAMES
 from dhstats.load.settings import Settings
 
 
-def test_schema_3_document():
+def test_schema_4_document():
     h = health()
     assert list(h) == ["schema", "generated", "k", "settings", "run_sets", "runs", "cases", "counts", "exit",
                        "interrupted", "not_judged", "deselected", "confidence"]
-    assert h["schema"] == 3 and h["k"] == 3.0 and h["generated"] == "2026-11-25T21:30:00Z"
+    assert h["schema"] == 4 and h["k"] == 3.0 and h["generated"] == "2026-11-25T21:30:00Z"
     assert h["settings"] == Settings().to_dict() and h["settings"]["k"] == 3.0 and "sigma" not in h["settings"]
     none = {}  # no case carries a resolution
     # E: the runs' n (their agreement cases carry it); E_512's one run has no agreement case
@@ -205,3 +205,44 @@ def test_git_commit(tmp_path):
     assert H.git_commit(tmp_path) == head.strip()
     line = H.append_history(tmp_path / "h.jsonl", health(paths=(tmp_path,)))  # commit looked up
     assert line["commit"] == head.strip()
+
+
+AGREEMENT_PASS = {
+    "run_set": "E_256", "run": "run_01", "eta": 8e-07, "check": "linear_agreement", "outcome": "passed",
+    "reason": "ok", "message": "ηG = -0.00025 vs ΔH_true = -0.00049 (diff 0.00024); z = 0.77; |z| ≤ k = 3 — would "
+    "detect a bias of ±240 % or more.", "z": 0.77, "k": 3.0, "n": 256, "prediction": -0.00025,
+    "delta_h_true": -0.00049, "sigma": 0.00031, "sigma_source": "paired", "sigma_prediction": 0.0003,
+    "sigma_true": 0.0002, "sigma_true_source": "paired", "sigma_g": 370.0, "sigma_g_source": "per_sequence",
+    "ratio": 0.51, "ratio_se": 0.58, "resolution": 2.44,
+    "detail": "ηG = -0.00025 vs ΔH_true = -0.00049 (diff 0.00024); z = 0.77"}
+
+
+def test_a_passed_per_run_case_is_written_with_its_verdict_numbers_and_message_without_detail():
+    """A per-run case that did not fail keeps its location, outcome, reason, the message
+    without its numbers in words, and the numbers figures and a baseline read back."""
+    assert H.written_case(AGREEMENT_PASS) == {
+        "run_set": "E_256", "run": "run_01", "eta": 8e-07, "check": "linear_agreement", "outcome": "passed",
+        "reason": "ok", "message": "|z| ≤ k = 3 — would detect a bias of ±240 % or more.", "z": 0.77, "n": 256,
+        "delta_h_true": -0.00049, "sigma": 0.00031, "sigma_source": "paired", "sigma_true": 0.0002,
+        "sigma_true_source": "paired", "sigma_g": 370.0, "ratio": 0.51, "ratio_se": 0.58, "resolution": 2.44}
+    trunc = {"run_set": "E", "run": "r", "eta": 1e-6, "check": "truncation_ratio", "outcome": "skipped",
+             "reason": "inconclusive", "message": "no keep-quantile conclusive at 3σ_S: q=0.9: …", "linear_S_q0.9": 1.0,
+             "ratio_q0.9": None, "ratio_q0.99": 0.8, "notebook_ratio_q0.9": 2.0}
+    assert H.written_case(trunc) == {"run_set": "E", "run": "r", "eta": 1e-6, "check": "truncation_ratio",
+                                     "outcome": "skipped", "reason": "inconclusive",
+                                     "message": "no keep-quantile conclusive at 3σ_S: q=0.9: …", "ratio_q0.99": 0.8}
+
+
+def test_a_failed_case_and_a_run_set_case_keep_every_number_but_detail():
+    failed = {**AGREEMENT_PASS, "outcome": "failed", "reason": "out_of_bounds"}
+    pooled = {**AGREEMENT_PASS, "run": None, "check": "pooled_linear_agreement"}
+    for case in (failed, pooled):
+        assert H.written_case(case) == {k: v for k, v in case.items() if k != "detail"}
+    doc = H.written({"schema": 4, "cases": [AGREEMENT_PASS, failed]})
+    assert doc["schema"] == 4 and [len(c) for c in doc["cases"]] == [18, len(failed) - 1]
+
+
+def test_an_unknown_check_keeps_its_location_and_message_only():
+    case = {"run_set": "E", "run": "r", "eta": None, "check": "plugin_check", "outcome": "passed", "reason": "ok",
+            "message": "fine", "x": 1.0}
+    assert H.written_case(case) == {k: v for k, v in case.items() if k != "x"}

@@ -49,7 +49,7 @@ def test_example_without_results_fails_linear_at_largest_eta(pytester, checkout)
                                  "*test_pooled_linear_agreement[[]E_example/eta=0.000256[]]*"])
     result.stdout.fnmatch_lines(["*dhstats gate*"])  # the gate's table comes after the failures
     h = health(checkout)
-    assert h["schema"] == 3 and h["k"] == 3.0 and h["exit"]["status"] == 1
+    assert h["schema"] == 4 and h["k"] == 3.0 and h["exit"]["status"] == 1
     failed = cases(h, outcome="failed")
     assert {c["check"] for c in failed} == {"linear_agreement", "pooled_linear_agreement"}
     assert len(failed) == 4
@@ -434,6 +434,7 @@ def test_index_teardowns_looks_up_what_pytest_does_from_one_scan():
 def test_a_session_without_pytest_writes_the_plugins_health_json(pytester, checkout, planted):
     """dhstats.session.Session(...).run() — no pytest — judges the same run sets as
     `pytest checks/ --results …` into the same health.json."""
+    from dhstats.report.health import written
     from dhstats.session import Session
     from dhstats.load.settings import parse
 
@@ -443,7 +444,7 @@ def test_a_session_without_pytest_writes_the_plugins_health_json(pytester, check
     mine = Session(options, [planted]).run()
     theirs = health(checkout, "plugin")
     for key in ("schema", "k", "settings", "run_sets", "runs", "cases", "counts", "exit"):
-        assert mine[key] == theirs[key], key
+        assert written(mine)[key] == theirs[key], key
 
 
 def test_duplicate_runs_are_invalid_input_serial_and_under_n2(pytester, checkout):

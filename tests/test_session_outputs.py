@@ -360,7 +360,7 @@ def _biased(checkout: Path, name: str = "E_bad") -> Path:  # noqa: F811
 
 @pytest.mark.parametrize("html", [True, False])
 def test_a_failed_write_never_leaves_the_last_pass(pytester, checkout, healthy, html):  # noqa: F811
-    """A passing session, then a failing one whose writes fail (RLIMIT_FSIZE of 40 kB, as a full
+    """A passing session, then a failing one whose writes fail (RLIMIT_FSIZE of 20 kB, as a full
     disk): health.json, the overall badge and report.html are the new session's verdict or the
     in-progress state, never the earlier pass; the failed writes are named, the exit status is
     non-zero, no temporary file is left."""
@@ -370,14 +370,14 @@ def test_a_failed_write_never_leaves_the_last_pass(pytester, checkout, healthy, 
     old = _verdicts(reports)
     assert set(old) == set(VERDICT_FILES) - ({"report.html"} if not html else set())
     _biased(checkout)
-    proc = _popen(checkout, "--results", "../E_bad", *no_html, fsize=40_000)
+    proc = _popen(checkout, "--results", "../E_bad", *no_html, fsize=20_000)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 1 and "Traceback" not in out + err and "INTERNALERROR" not in out + err
     assert "health.json not written: OSError: [Errno 27] File too large" in out
     new = _verdicts(reports)
     for rel, data in new.items():
         assert data != old.get(rel), f"{rel}: the earlier session's verdict"
-    assert "health.json" in _in_progress(reports)  # 40 kB is too small for its verdict
+    assert "health.json" in _in_progress(reports)  # 20 kB is too small for its verdict
     badge = new["badges/estimator-health.svg"].decode()
     assert "session in progress" in badge or "not written: health.json" in badge
     if html:

@@ -828,3 +828,20 @@ def test_pooled_message_names_the_run_that_drives_it_and_what_lin_quad_says():
     assert "4 of 4 runs fail on their own" in head and "shared by the run set, not one batch (largest: run_01" in head
     assert "pooled lin+quad fails at this η too (Z = −7.5): not curvature — a biased gdotv" in head
     assert "finding" not in v.to_dict()
+
+
+def test_a_pooled_message_names_every_runs_z_up_to_ten_runs_then_the_ten_largest():
+    """Up to 10 runs every z in run order; beyond, the 10 largest |z| (a message stays one
+    line at 10⁴ runs; every z is in the per-run cases)."""
+    from types import SimpleNamespace
+
+    from dhstats.verdicts.agreement import LISTED_RUNS, _each_z
+
+    def runs(zs):
+        return [SimpleNamespace(run=f"r{i:02d}", numbers=SimpleNamespace(z=z)) for i, z in enumerate(zs)]
+
+    assert LISTED_RUNS == 10
+    assert _each_z(runs([0.5, -2.0])) == "r00 z = 0.5, r01 z = -2"
+    many = runs([0.1 * i * (-1) ** i for i in range(12)])  # |z| grows with i: r11, r10, … r02
+    assert _each_z(many) == ("10 largest |z| of 12: " + ", ".join(
+        f"r{i:02d} z = {0.1 * i * (-1) ** i:.3g}" for i in range(11, 1, -1)))

@@ -1,4 +1,4 @@
-"""``health.json`` schema 3 (the gate's source of truth) and the history of gate sessions.
+"""``health.json`` schema 4 (the gate's source of truth) and the history of gate sessions.
 
 Badges (:mod:`dhstats.report.badges`), pages (:mod:`dhstats.report.pages`) and the terminal table
 (:mod:`dhstats.report.terminal`) render from the dict :func:`build_health` returns, never from
@@ -24,7 +24,7 @@ from dhstats.load.records import ProblemReason
 from dhstats.verdicts.runsets import run_set_size
 from dhstats.verdicts.verdicts import Outcome, Reason, RunOutcome
 
-SCHEMA = 3  # README, "health.json schema": what changed from 2
+SCHEMA = 4  # docs/design.md, "health.json schema": what changed from 3
 OUTCOMES = tuple(map(str, Outcome))
 REASONS = tuple(map(str, Reason))
 RUN_OUTCOMES = tuple(map(str, RunOutcome))
@@ -189,7 +189,7 @@ def in_progress(started: str, command: Sequence[str], pid: int | None = None) ->
     """health.json while a session runs (replaced by its verdict only when complete): no
     verdict, ``exit.status`` null — what a killed session leaves::
 
-        {"schema": 3, "in_progress": true, "started", "command", "pid",
+        {"schema": 4, "in_progress": true, "started", "command", "pid",
          "exit": {"status": null, "summary": "session in progress (started …)"},
          "confidence": "in_progress", "runs": [], "cases": [], "counts": {…zeros}}
     """
@@ -288,6 +288,33 @@ def build_health(
     if figures_omitted:
         doc["figures_omitted"] = [str(f) for f in figures_omitted]
     return doc
+
+
+def written_case(case: Mapping) -> dict:
+    """A case as health.json's file holds it. A per-run case that did not fail keeps its
+    location, outcome, reason, message — without its numbers in words (``detail``, which the
+    numbers state) — and the numbers of :func:`dhstats.verdicts.registry.written_numbers`
+    that are not null; a failed case and every run-set case (``run`` null) keep every number.
+    ``detail`` is never written. At 10⁴ runs of 31 cases this halves the file (docs/design.md,
+    "health.json schema"); ``dhstats tables`` recomputes any number from the run files."""
+    if case.get("run") is None or case.get("outcome") == "failed":
+        return {k: v for k, v in case.items() if k != "detail"}
+    names, prefixes = registry.written_numbers(case.get("check"))
+    out = {k: case[k] for k in _LOCATION if k in case}
+    message, detail = case.get("message"), case.get("detail")
+    if isinstance(message, str) and detail and message.startswith(f"{detail}; "):
+        out["message"] = message[len(detail) + 2:]
+    out.update((k, v) for k, v in case.items()
+               if v is not None and k not in out and k != "detail" and (k in names or k.startswith(prefixes)))
+    return out
+
+
+_LOCATION = ("run_set", "run", "eta", "check", "outcome", "reason", "message")
+
+
+def written(health: Mapping) -> dict:
+    """The health.json document as written: its cases through :func:`written_case`."""
+    return {**health, "cases": [written_case(c) for c in health.get("cases", ())]}
 
 
 def cases_of(health: Mapping, run_set: str, run: str | None) -> list[dict]:
@@ -398,6 +425,6 @@ def read_history(path: str | os.PathLike, last: int = 50) -> list[dict]:
     return load_history(path, last)[0]
 
 
-__all__ = ["in_progress", "killed_line", "mark_unwritten", "pytest_exit", "unwritten_exit", "SCHEMA", "OUTCOMES", "PROBLEM_REASONS", "REASONS", "RUN_OUTCOMES", "RunIndex", "append_history", "build_health", "cases_of", "clean", "count",
+__all__ = ["in_progress", "killed_line", "mark_unwritten", "pytest_exit", "unwritten_exit", "SCHEMA", "OUTCOMES", "PROBLEM_REASONS", "REASONS", "RUN_OUTCOMES", "RunIndex", "append_history", "build_health", "cases_of", "written", "written_case", "clean", "count",
            "dumps_json", "exit_block", "git_commit", "interrupted_exit", "history_line", "load_history",
            "read_history", "validate_document"]

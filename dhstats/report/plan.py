@@ -19,7 +19,7 @@ from pathlib import Path
 
 from dhstats.report.badges import badges, in_progress_badges
 from dhstats.report.health import (RunIndex, append_history, dumps_json, in_progress, load_history, mark_unwritten,
-                     unwritten_exit)
+                     unwritten_exit, written)
 from dhstats.gate.files import MANIFEST, OutputSession, read_manifest
 from dhstats.report.pages import needs_page, page_path, render_run_page
 from dhstats.load.records import RunKey
@@ -33,9 +33,9 @@ FiguresFor = Callable[[object], Sequence]
 
 
 def _compact(health: Mapping) -> bytes:
-    """health.json's bytes: one line of compact JSON (no indentation: 20 % smaller than indent 2,
-    and linear to write at 10⁴ runs), and a newline."""
-    return dumps_json(health, indent=False) + b"\n"
+    """health.json's bytes: :func:`dhstats.report.health.written` as one line of compact JSON
+    (no indentation: 20 % smaller than indent 2, and linear to write at 10⁴ runs), and a newline."""
+    return dumps_json(written(health), indent=False) + b"\n"
 
 
 def planned_outputs(health: Mapping, html_report: bool = True, trend: bool = True,

@@ -283,7 +283,7 @@ def pooled_agreement(est: Estimator, eta: float, cases: Sequence[Mapping], k: fl
     het = pooled.heterogeneity
     if het is not None:
         nums = replace(nums, heterogeneity_q=het.q, heterogeneity_p=het.p_value)
-    each = ", ".join(f"{v.run} z = {num(float(v.numbers.z))}" for v in judged)
+    each = _each_z(judged)
     shift = _finding(est, pooled, len(judged))
     failed = not abs(Z) <= k
     rule = f"|Z| = {num(abs(Z))} > k = {k:g}" if failed else f"|Z| ≤ k = {k:g}"
@@ -405,6 +405,19 @@ def pooled_estimate(runs: Sequence[AgreementNumbers], alpha: float) -> PooledEst
 def _interval(est: PooledEstimate, alpha: float) -> str:
     """"90 % interval [1.12, 1.70]" (Fieller; unbounded limits as ∓∞)."""
     return f"{100 * (1 - 2 * alpha):g} % interval [{_g3(est.lo, '−∞')}, {_g3(est.hi, '∞')}]"
+
+
+LISTED_RUNS = 10  # a pooled message names every run's z up to this many runs, else the largest |z|
+
+
+def _each_z(judged: Sequence[Verdict]) -> str:
+    """The runs' z's for a pooled message: every run's, in order, up to :data:`LISTED_RUNS`
+    runs; beyond, the :data:`LISTED_RUNS` largest |z| ("10 largest |z| of 1000: run_0972 z = …"),
+    so that a message stays one line at 10⁴ runs (every z is in health.json's per-run cases)."""
+    shown = judged if len(judged) <= LISTED_RUNS else sorted(
+        judged, key=lambda v: -abs(float(v.numbers.z)))[:LISTED_RUNS]
+    each = ", ".join(f"{v.run} z = {num(float(v.numbers.z))}" for v in shown)
+    return each if len(judged) <= LISTED_RUNS else f"{LISTED_RUNS} largest |z| of {len(judged)}: {each}"
 
 
 def _contributors(judged: Sequence[Verdict], het: equivalence.Heterogeneity) -> str:

@@ -17,6 +17,9 @@ A judge returns a :class:`~dhstats.verdicts.verdicts.Judgement` (outcome, reason
 name is spelled here only.
 ``figures`` names the plots of a failing case, most telling first (see
 :func:`dhstats.figures.gallery.figure`); ``headline`` the numbers a report's table cell shows;
+``kept`` the numbers (beyond ``headline``) that a case which did not fail keeps in health.json:
+those read back from it — by the run-set figures (``dhstats plot --health``) and by a baseline
+comparison against a health.json (:func:`written_numbers`).
 ``estimator`` (a :class:`dhstats.verdicts.agreement.Estimator` object) ties the checks of one prediction
 (per run, pooled, against a baseline) together (:func:`estimators`).
 ``baseline`` marks the checks against a baseline (:mod:`dhstats.verdicts.baseline`): they have cases
@@ -54,6 +57,7 @@ class Check:
     per_eta: bool = True  # run-set checks: one case per η (pooled) or one per set, judged across sets
     pools: tuple[str, ...] = ()  # run-set checks: the per-run checks whose records it judges, its own first
     headline: tuple[tuple[str, str], ...] = ()  # (number, label) for table cells; "prefix*": every such number
+    kept: tuple[str, ...] = ()  # numbers read back from health.json beyond the headline (see written_numbers)
     estimator: Estimator | None = None  # agreement and comparison checks: the prediction they judge
     baseline: bool = False  # a check against a baseline (cases only under --baseline)
 
@@ -69,6 +73,13 @@ class Check:
         return self.judge(*args).at(self.name, f.run_set, f.run, None if entry is None else entry.eta)
 
 
+# What a per-run agreement case keeps in health.json when it did not fail: z and its resolution,
+# the σ's sources (checks.md, "Outputs"), the per-run ratio and its SE (the run-set figures),
+# ΔH_true, σ_true and σ (a baseline comparison against this health.json); linear_agreement
+# adds σ_G and n (the σ-vs-E figure, se_scaling and baseline_efficiency against a health.json).
+_AGREEMENT_KEPT = ("z", "resolution", "ratio", "ratio_se", "sigma", "sigma_source", "delta_h_true", "sigma_true",
+                   "sigma_true_source")
+
 _CHECKS: list[Check] = [
     Check("consistency", Scope.CASE, "consist", "internal consistency of the file",
           run_checks.check_consistency, ("contributions",)),
@@ -80,10 +91,10 @@ _CHECKS: list[Check] = [
           run_checks.check_se_consistency, ("sigma_comparison",), per_eta=False, headline=(("rho_*", "ρ({})"),)),
     Check("linear_agreement", Scope.CASE, "linear", "linear prediction ηG vs ΔH_true",
           agreement.LINEAR.judge_case, ("delta_h_vs_eta", "ratio_vs_eta", "contributions", "errors"),
-          estimator=agreement.LINEAR),
+          kept=_AGREEMENT_KEPT + ("sigma_g", "n"), estimator=agreement.LINEAR),
     Check("linquad_agreement", Scope.CASE, "linquad", "lin+quad prediction vs ΔH_true",
           agreement.LINQUAD.judge_case, ("delta_h_vs_eta", "ratio_vs_eta", "contributions", "errors"),
-          estimator=agreement.LINQUAD),
+          kept=_AGREEMENT_KEPT, estimator=agreement.LINQUAD),
     Check("truncation_ratio", Scope.CASE, "trunc", "truncation ratio on the bulk of sequences",
           run_checks.check_truncation_ratio, ("truncation_sweep", "clip_sweep", "contributions"),
           headline=(("ratio_q*", "r@{}"),)),
@@ -122,6 +133,18 @@ def register(check: Check) -> Check:
 def unregister(name: str) -> None:
     """Remove the check called ``name`` (KeyError when there is none)."""
     _CHECKS.remove(check(name))
+
+
+def written_numbers(name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The numbers a case of check ``name`` that did not fail keeps in health.json, as
+    ``(names, prefixes)``: its headline's numbers (a headline ``"prefix*"`` keeps every number
+    starting with ``prefix``) and its ``kept`` numbers. Unknown check: none."""
+    try:
+        c = check(name)
+    except KeyError:
+        return (), ()
+    names = tuple(n for n, _ in c.headline if not n.endswith("*")) + c.kept
+    return names, tuple(n[:-1] for n, _ in c.headline if n.endswith("*"))
 
 
 def checks() -> tuple[Check, ...]:

@@ -244,6 +244,6 @@ def check_truncation_ratio(ctx: RunContext, e: Entry) -> Judgement:
             "|η·gdotv| removed) the linear prediction and the measurement disagree — a bias of the "
             "per-sequence gdotv, not a few outliers", desc), **nums)
     if not within:
-        return ctx.judgement("skipped", f"no keep-quantile conclusive (|Δ_S| < {st.k:g}σ_S, or r within its error "
-                             f"of the bounds): {desc}.", reason=Reason.INCONCLUSIVE, **nums)
+        return ctx.judgement("skipped", f"no keep-quantile conclusive at {st.k:g}σ_S: {desc}.",
+                             reason=Reason.INCONCLUSIVE, **nums)
     return ctx.judgement("passed", desc + ".", **nums)

@@ -233,11 +233,11 @@ def test_a_passed_per_run_case_is_written_with_its_verdict_numbers_and_message_w
                                      "message": "no keep-quantile conclusive at 3σ_S: q=0.9: …", "ratio_q0.99": 0.8}
 
 
-def test_a_failed_case_and_a_run_set_case_keep_every_number_but_detail():
+def test_a_failed_case_and_a_run_set_case_keep_every_number_but_detail_and_z_runs():
     failed = {**AGREEMENT_PASS, "outcome": "failed", "reason": "out_of_bounds"}
-    pooled = {**AGREEMENT_PASS, "run": None, "check": "pooled_linear_agreement"}
+    pooled = {**AGREEMENT_PASS, "run": None, "check": "pooled_linear_agreement", "z_runs": {"run_01": 0.77}}
     for case in (failed, pooled):
-        assert H.written_case(case) == {k: v for k, v in case.items() if k != "detail"}
+        assert H.written_case(case) == {k: v for k, v in case.items() if k not in ("detail", "z_runs")}
     doc = H.written({"schema": 4, "cases": [AGREEMENT_PASS, failed]})
     assert doc["schema"] == 4 and [len(c) for c in doc["cases"]] == [18, len(failed) - 1]
 

@@ -294,11 +294,12 @@ def written_case(case: Mapping) -> dict:
     """A case as health.json's file holds it. A per-run case that did not fail keeps its
     location, outcome, reason, message — without its numbers in words (``detail``, which the
     numbers state) — and the numbers of :func:`dhstats.verdicts.registry.written_numbers`
-    that are not null; a failed case and every run-set case (``run`` null) keep every number.
-    ``detail`` is never written. At 10⁴ runs of 31 cases this halves the file (docs/design.md,
-    "health.json schema"); ``dhstats tables`` recomputes any number from the run files."""
+    that are not null; a failed case and every run-set case (``run`` null) keep every number
+    but a pooled case's ``z_runs`` (each run's z is its own case's ``z``). ``detail`` is never
+    written. At 10⁴ runs of 31 cases this halves the file (docs/design.md, "health.json
+    schema"); ``dhstats tables`` recomputes any number from the run files."""
     if case.get("run") is None or case.get("outcome") == "failed":
-        return {k: v for k, v in case.items() if k != "detail"}
+        return {k: v for k, v in case.items() if k not in _REPEATED}
     names, prefixes = registry.written_numbers(case.get("check"))
     out = {k: case[k] for k in _LOCATION if k in case}
     message, detail = case.get("message"), case.get("detail")
@@ -310,6 +311,7 @@ def written_case(case: Mapping) -> dict:
 
 
 _LOCATION = ("run_set", "run", "eta", "check", "outcome", "reason", "message")
+_REPEATED = ("detail", "z_runs")  # the message's numbers in words; the per-run cases' z
 
 
 def written(health: Mapping) -> dict:

@@ -16,6 +16,12 @@ beside the project root), written once under ``--out`` and reused:
   ``floor``: a plain pytest module with as many tests failing with the same message
   (``pytest.fail(pytrace=False)``) — what a failed input test costs in pytest itself.
 
+``--large N`` measures only the outputs' linearity: 1 000 and N distinct real-size E_256 runs
+(``runs1000``, ``runs<N>``; N = 10 000 takes ≈ 10 minutes to write, 5 GB, and about as long to
+judge), each session serial and alone, pinned to one core when ``os.sched_setaffinity`` is
+there: wall time, peak RSS, the time after the last test (health.json, report.html, badges),
+health.json's size and bytes per case, and the N / 1 000 ratios. Writes ``<out>/gate_large.md``.
+
 ``--figures`` measures only the serial failing set with and without figures (the cost of the
 24 failure figures, ≈ 1 minute instead of 6), alternating the two commands.
 
@@ -32,6 +38,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -197,6 +204,78 @@ def table(m: dict, r: dict, opened: float | None) -> str:
     return "\n".join(lines)
 
 
+_PHASES = """
+import resource, sys, time
+
+import pytest
+
+T0 = time.perf_counter()
+
+
+def _mark(name):
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    sys.stderr.write(f"PHASE {name} {time.perf_counter() - T0:.2f} {rss:.0f}\\n")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session):
+    _mark("last_test")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure():
+    _mark("end")
+"""
+
+
+def phased(cmd: list[str], plugins: Path) -> dict:
+    """One session, alone and pinned to one core where possible: wall s, peak RSS MiB, and
+    the seconds from its last test to its end (the outputs) from a timing plugin."""
+    plugins.mkdir(parents=True, exist_ok=True)
+    (plugins / "dhstats_phases.py").write_text(_PHASES)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(plugins), os.environ.get("PYTHONPATH")]))}
+    pin = None
+    if hasattr(os, "sched_setaffinity"):
+        core = min(os.sched_getaffinity(0))
+        pin = lambda: os.sched_setaffinity(0, {core})  # noqa: E731
+    t = time.perf_counter()
+    p = subprocess.run([*cmd, "-p", "dhstats_phases"], capture_output=True, text=True, cwd=REPO, env=env,
+                       preexec_fn=pin)
+    wall = time.perf_counter() - t
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    marks = {ln.split()[1]: float(ln.split()[2]) for ln in p.stderr.splitlines() if ln.startswith("PHASE ")}
+    lines = [ln for ln in p.stdout.splitlines() if ln.strip()]
+    return {"wall": wall, "rss": rss, "outputs": marks.get("end", math.nan) - marks.get("last_test", math.nan),
+            "exit": p.returncode, "summary": lines[-1] if lines else ""}
+
+
+def large(real: Path, out: Path, runs: int) -> int:
+    """1 000 and ``runs`` runs, serial, one session at a time: the outputs' linearity."""
+    rep, rows = out / "reports", {}
+    for n in (1000, runs):
+        root = copies(real / "E_256", out / f"runs{n}" / "E_256", n)
+        reports = rep / f"large{n}"
+        m = phased(gate(root, reports, "--reported-se", "shard-mean"), out / "plugins")
+        health = reports / "health.json"
+        cases = json.loads(health.read_bytes())["counts"]["cases"]["total"]
+        m.update(health_mb=health.stat().st_size / 1e6, bytes_per_case=health.stat().st_size / cases, cases=cases)
+        rows[n] = m
+        print(f"{n} runs: {m}", flush=True)
+    a, b = rows[1000], rows[runs]
+    lines = [f"{os.cpu_count()} CPUs, each session pinned to one core; 1-min load average {os.getloadavg()[0]:.1f}", "",
+             "| runs | wall s | after the last test s | peak RSS MiB | health.json MB | bytes a case |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {n} | {m['wall']:.1f} | {m['outputs']:.1f} | {m['rss']:.0f} | {m['health_mb']:.1f} | "
+              f"{m['bytes_per_case']:.0f} |" for n, m in rows.items()]
+    lines += ["", f"{runs} / 1 000 runs: wall {b['wall'] / a['wall']:.2f}×, peak RSS {b['rss'] / a['rss']:.2f}×, "
+              f"health.json {b['health_mb'] / a['health_mb']:.2f}×"]
+    text = "\n".join(lines)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "gate_large.md").write_text(text + "\n")
+    print(text)
+    return 0
+
+
 def figures_only(real: Path, out: Path, repeat: int) -> int:
     """The serial failing set with and without figures, the two commands alternating
     (``repeat`` times each: a load change hits both), their best walls and the ratio."""
@@ -235,8 +314,12 @@ def main(argv=None) -> int:
     p.add_argument("--no-browser", action="store_true", help="skip the Chromium rendering time")
     p.add_argument("--figures", action="store_true",
                    help="only the serial failing set with and without figures (--max-plots 0)")
+    p.add_argument("--large", type=int, metavar="N",
+                   help="only the outputs' linearity: 1 000 and N runs, serial, one core (N = 10000: ≈ 30 minutes)")
     args = p.parse_args(argv)
     out, real = Path(args.out), Path(args.real)
+    if args.large:
+        return large(real, out, args.large)
     if args.figures:
         return figures_only(real, out, args.repeat)
     rows = plan(real, out)

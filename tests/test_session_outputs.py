@@ -459,3 +459,17 @@ def test_deselected_cases_are_counted_and_never_green(pytester, checkout):  # no
     assert h["exit"]["status"] == 5 and h["confidence"] == "failed"
     line = json.loads((checkout / "reports" / "history.jsonl").read_text().splitlines()[-1])
     assert line["exit"]["status"] == 5 and line["deselected"] == h["counts"]["deselected"]
+
+
+def test_deselected_cases_are_counted_when_xdist_distributes_the_tests(pytester, checkout):  # noqa: F811
+    """Under xdist's own distribution (--dist loadscope) only the workers collect: the cases
+    their collection left out are deselected on the controller too, the same as serially."""
+    pytest.importorskip("xdist")
+    _biased(checkout)
+    serial = gate(pytester, checkout, "--results", "../E_bad", "-k", "not agreement")
+    want = health(checkout)
+    spread = gate(pytester, checkout, "--results", "../E_bad", "-k", "not agreement", "-n", "2", "--dist", "loadscope")
+    assert serial.ret == spread.ret == 0
+    h = health(checkout)
+    assert h["confidence"] == "partial" and h["counts"] == want["counts"] and h["exit"] == want["exit"]
+    assert {k: sorted(v) for k, v in h["deselected"].items()} == {k: sorted(v) for k, v in want["deselected"].items()}

@@ -140,7 +140,7 @@ def pytest_configure(config: pytest.Config) -> None:
         xdist_adapter.judge_ahead_instead(config, s)
     config.pluginmanager.register(GateHooks(s, controller, own_html), "dhstats-gate")
     pytest_html_adapter.register(config, s.outputs)
-    xdist_adapter.register(config)
+    xdist_adapter.register(config, s)
     if config.pluginmanager.has_plugin("hypothesispytest"):  # imports all of hypothesis at exit (~0.4 s)
         config.pluginmanager.unregister(name="hypothesispytest")
 

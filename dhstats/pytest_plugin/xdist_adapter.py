@@ -11,6 +11,7 @@ import tempfile
 import pytest
 
 from dhstats.session import Session
+from dhstats.verdicts import registry
 from dhstats.pytest_plugin.pytest_internals import scope_scheduler
 
 EXCHANGE = "dhstats_exchange"  # the workerinput key naming the exchange directory
@@ -56,17 +57,40 @@ def run_scope(nodeid: str) -> str | None:
     return None
 
 
-def register(config: pytest.Config) -> None:
+def register(config: pytest.Config, s: Session) -> None:
     if config.pluginmanager.hasplugin("xdist"):
-        config.pluginmanager.register(XdistHooks(), "dhstats-gate-xdist")
+        config.pluginmanager.register(XdistHooks(s), "dhstats-gate-xdist")
+
+
+def deselected_cases(s: Session, ids) -> list[tuple[str, str]]:
+    """(check, case id) of every gate case that a worker's collection (its test ids, after
+    ``-k``, ``-m``, ``--deselect``) does not hold. Under xdist's own distribution only the
+    workers collect, so the controller never sees pytest's deselection: the cases a worker did
+    not collect were deselected (every worker collects the same tests)."""
+    collected: set[tuple[str, str]] = set()
+    for nodeid in ids:
+        path, _, rest = nodeid.replace(os.sep, "/").partition("::")
+        if path.endswith("test_gate.py") and rest.startswith("test_") and "[" in rest:
+            collected.add((rest[5:rest.index("[")], rest[rest.index("[") + 1: rest.rindex("]")]))
+    collection = s.gate.collection
+    return [(check, case.id) for check in (registry.INPUT, *registry.names())
+            for case in collection.cases(check) if (check, case.id) not in collected]
 
 
 class XdistHooks:
     """pytest-xdist: each run's cases on one worker, in order; run summaries shared through
-    an exchange directory that the controller creates and removes."""
+    an exchange directory that the controller creates and removes; the cases the workers'
+    collection deselected are recorded on the controller (:func:`deselected_cases`)."""
 
-    def __init__(self):
+    def __init__(self, s: Session):
         self.exchange: str | None = None
+        self.session, self.counted = s, False
+
+    def pytest_xdist_node_collection_finished(self, node, ids):
+        if not self.counted:  # every worker collects the same tests: the first one says
+            self.counted = True
+            for check, case in deselected_cases(self.session, ids):
+                self.session.outputs.deselect(check, case)
 
     def pytest_xdist_make_scheduler(self, config, log):
         return scope_scheduler(config, log, run_scope)

@@ -252,7 +252,7 @@ def phased(cmd: list[str], plugins: Path) -> dict:
 def large(real: Path, out: Path, runs: int) -> int:
     """1 000 and ``runs`` runs, serial, one session at a time: the outputs' linearity."""
     rep, rows = out / "reports", {}
-    for n in (1000, runs):
+    for n in dict.fromkeys((1000, runs)):
         root = copies(real / "E_256", out / f"runs{n}" / "E_256", n)
         reports = rep / f"large{n}"
         m = phased(gate(root, reports, "--reported-se", "shard-mean"), out / "plugins")

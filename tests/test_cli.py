@@ -298,3 +298,23 @@ def test_csv_text_cells_cannot_be_formulas(tmp_path):
     agreement = pd.read_csv(out / "agreement.csv", keep_default_na=False)
     assert set(agreement["run_set"]) == {"'=HYPERLINK(\"x\")"}
     assert pd.api.types.is_float_dtype(agreement["z"])
+
+
+def test_run_set_figures_from_a_written_health_json_equal_those_from_the_runs(run_set, tmp_path):
+    """health.json writes a passed per-run case with fewer numbers (schema 4): the run-set
+    figures drawn from the file are the same PNG bytes as those drawn from the run files."""
+    from dhstats.load.settings import parse
+    from dhstats.session import Session
+
+    other = simulate.write_run_set(tmp_path / "sim", name="E_256", runs=2, n=256, seed=4)
+    reports = tmp_path / "reports"
+    Session(parse({"reports": str(reports), "history": "none", "max_plots": "0"}, tmp_path), [run_set, other]).run()
+    figures = ["--figure", "sigma_vs_e", "--figure", "ratio_vs_e", "--figure", "pooled_ratio"]
+    both = [str(run_set), "--results", str(other)]
+    from_runs = main(["plot", "--results", *both, "--out", str(tmp_path / "runs"), "--dpi", "40", *figures])
+    assert from_runs == main(["plot", "--results", *both, "--out", str(tmp_path / "file"), "--dpi", "40", *figures,
+                              "--health", str(reports / "health.json")])
+    drawn = sorted(p.name for p in (tmp_path / "runs").glob("*.png"))
+    assert len(drawn) == 4 and drawn == sorted(p.name for p in (tmp_path / "file").glob("*.png"))
+    for name in drawn:
+        assert (tmp_path / "runs" / name).read_bytes() == (tmp_path / "file" / name).read_bytes(), name

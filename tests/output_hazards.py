@@ -25,6 +25,7 @@ import json
 import math
 import os
 import random
+import re
 import shutil
 import signal
 import stat
@@ -156,6 +157,21 @@ def _found(health: dict) -> set[str]:
     return {r["run"] for r in health.get("runs", [])} | {r["run"] for r in health.get("not_judged", [])}
 
 
+def _after_the_verdict(text: str, health: dict | None) -> bool:
+    """Whether a session that ended by SIGINT (exit status −2) was hit after its verdict: its
+    health.json is the whole verdict (not the in-progress state, an exit status, every run),
+    pytest printed its last line, and a traceback, if any, is pytest's own clean-up after it
+    (``_ensure_unconfigure``; Python ends a process by the signal when KeyboardInterrupt
+    escapes, and after its shutdown has put SIGINT's default action back). Such a session is
+    never a pass (CI sees −2) and its outputs are its verdict: what a Ctrl-C at that moment
+    can leave, and the gate no longer runs."""
+    complete = (health is not None and not health.get("in_progress")
+                and health.get("exit", {}).get("status") is not None and _found(health) == set(RUNS))
+    last_line = re.search(r"\b(passed|failed|error|errors|skipped|deselected|no tests ran)\b.* in [0-9.]+s", text)
+    trace = text[text.index("Traceback"):] if "Traceback" in text else ""
+    return complete and last_line is not None and (not trace or "_ensure_unconfigure" in trace)
+
+
 def _read_health(scene: Scene) -> dict | None:
     p = scene.reports / "health.json"
     if p.is_symlink() or not p.is_file():
@@ -219,12 +235,15 @@ def signal_failures(scene: Scene, project: Path, delay: float, timeout: float = 
     stdout, stderr = proc.communicate(timeout=timeout)
     text = (stdout + stderr).decode("utf-8", "replace")
     out = []
-    if "Traceback" in text:
-        out.append("a traceback: " + text[text.index("Traceback"):][:400])
     health = _read_health(scene)
     what = {0: "finished", 1: "finished", 2: "interrupted", 4: "refused"}.get(proc.returncode, "other")
-    if proc.returncode not in (0, 1, 2, 4):
-        out.append(f"exit status {proc.returncode}")
+    if proc.returncode == -signal.SIGINT and _after_the_verdict(text, health):
+        what = "ended by the signal after its verdict"
+    else:
+        if "Traceback" in text:
+            out.append("a traceback: " + text[text.index("Traceback"):][:400])
+        if proc.returncode not in (0, 1, 2, 4):
+            out.append(f"exit status {proc.returncode}")
     if health is not None:
         if _found(health) != set(RUNS):
             out.append(f"health.json lists {sorted(_found(health))}")

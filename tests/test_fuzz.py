@@ -201,3 +201,21 @@ def test_output_invariants_detect_breaches(tmp_path, monkeypatch):
     assert output_hazards.session_failures(scene) == ["health.json runs ['run_01', 'run_02']", "outside/ changed"]
     monkeypatch.setattr(Session, "run", lambda session: 1 / 0)
     assert output_hazards.session_failures(scene)[0] == "traceback: ZeroDivisionError: division by zero"
+
+
+def test_a_ctrl_c_after_the_verdict_is_told_from_one_before_it():
+    """A session ended by SIGINT counts as clean only when its verdict was whole, pytest had
+    printed its last line and any traceback is pytest's own clean-up after it."""
+    import output_hazards
+
+    whole = {"exit": {"status": 1}, "runs": [{"run": r} for r in output_hazards.RUNS], "not_judged": []}
+    last = "3 failed, 20 passed in 1.20s\n"
+    cleanup = "Traceback (most recent call last):\n  in _ensure_unconfigure\nKeyboardInterrupt\n"
+    assert output_hazards._after_the_verdict(last, whole)
+    assert output_hazards._after_the_verdict(last + cleanup, whole)
+    assert not output_hazards._after_the_verdict(cleanup, whole)  # before pytest's last line
+    assert not output_hazards._after_the_verdict(last + "Traceback …\n  in judge\nKeyboardInterrupt", whole)
+    assert not output_hazards._after_the_verdict(last, {**whole, "in_progress": True})
+    assert not output_hazards._after_the_verdict(last, {**whole, "exit": {"status": None}})
+    assert not output_hazards._after_the_verdict(last, {**whole, "runs": whole["runs"][:2]})
+    assert not output_hazards._after_the_verdict(last, None)

@@ -253,7 +253,7 @@ def cmd_plot(args, opts: Options) -> int:
     if _of_scope(names, *scopes) and (valid or args.health):
         written += _set_figures(args, opts, names, valid, out)
     if args.history:
-        from dhstats.report.health import read_history
+        from dhstats.report.history import read_history
 
         for name in _of_scope(names, plots.FigureScope.HISTORY):
             res = plots.render(name, read_history(args.history), k=opts.settings.k, dpi=opts.dpi)

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from health_records import health
 
 from dhstats.report import badges
-from dhstats.report.health import count, exit_block, history_line
+from dhstats.report.health import count, exit_block
+from dhstats.report.history import history_line
 from dhstats.verdicts.registry import NAMES
 
 

@@ -251,7 +251,7 @@ def test_terminal_line_per_matched_set_and_badge(tmp_path, sims):
     none = session(tmp_path, "none", [sims["healthy1"]])
     assert "baseline" not in none and set_lines(none) == [] and badge_words(none) == ("no baseline", "grey")
     assert not comparison_cases(none)
-    from dhstats.report.health import history_line
+    from dhstats.report.history import history_line
 
     assert history_line(h, None)["baseline"] == str(sims["base"]) and "baseline" not in history_line(none, None)
 

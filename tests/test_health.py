@@ -14,6 +14,7 @@ from builders import umask
 from health_records import EVIL_RUN, case, health, records, run
 
 from dhstats.report import health as H
+from dhstats.report import history as Y
 from dhstats.verdicts.registry import NAMES
 from dhstats.load.settings import Settings
 
@@ -169,7 +170,7 @@ def test_undecodable_names_dump_as_text():
 
 
 def test_history_line():
-    line = H.history_line(health(), "a" * 40)
+    line = Y.history_line(health(), "a" * 40)
     assert line["time"] == "2026-11-25T21:30:00Z" and line["commit"] == "a" * 40
     assert line["exit"] == {"status": 1, "summary": "3 failed, 1 invalid run"}
     assert line["run_sets"] == [{"name": "E_256", "E": 256, "runs": 3}, {"name": "E_512", "E": None, "runs": 1}]
@@ -180,21 +181,21 @@ def test_history_line():
 def test_append_history_atomic_bounded_and_tolerant(tmp_path):
     path = tmp_path / "reports" / "history.jsonl"
     for i in range(5):
-        H.append_history(path, health(), commit=None, max_lines=3)
+        Y.append_history(path, health(), commit=None, max_lines=3)
     lines = path.read_text().splitlines()
     assert len(lines) == 3 and all(json.loads(ln)["commit"] is None for ln in lines)
     assert oct(path.stat().st_mode & 0o777) == oct(0o666 & ~umask())
     with open(path, "a") as fh:  # a torn line, garbage and a JSON non-record
         fh.write('{"time": "x", "checks"\nnot json\n[1, 2]\n')
-    assert len(H.read_history(path)) == 3
-    assert H.read_history(path, last=2) == [json.loads(ln) for ln in lines[-2:]]
-    assert H.read_history(tmp_path / "missing.jsonl") == []
+    assert len(Y.read_history(path)) == 3
+    assert Y.read_history(path, last=2) == [json.loads(ln) for ln in lines[-2:]]
+    assert Y.read_history(tmp_path / "missing.jsonl") == []
     assert not list(path.parent.glob(".*.tmp"))
 
 
 @pytest.mark.slow
 def test_git_commit(tmp_path):
-    assert H.git_commit(tmp_path) is None  # not a repository
+    assert Y.git_commit(tmp_path) is None  # not a repository
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     (tmp_path / "f").write_text("x")
     env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
@@ -202,8 +203,8 @@ def test_git_commit(tmp_path):
     subprocess.run(["git", "-C", str(tmp_path), "add", "f"], check=True, env=env)
     subprocess.run(["git", "-C", str(tmp_path), "commit", "-qm", "x"], check=True, env=env)
     head = subprocess.run(["git", "-C", str(tmp_path), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
-    assert H.git_commit(tmp_path) == head.strip()
-    line = H.append_history(tmp_path / "h.jsonl", health(paths=(tmp_path,)))  # commit looked up
+    assert Y.git_commit(tmp_path) == head.strip()
+    line = Y.append_history(tmp_path / "h.jsonl", health(paths=(tmp_path,)))  # commit looked up
     assert line["commit"] == head.strip()
 
 

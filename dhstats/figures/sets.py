@@ -2,7 +2,7 @@
 
 Case dicts follow health.json schema 2: agreement cases carry ``ratio``, ``ratio_se``,
 ``sigma_g``, ``sigma_true``; pooled cases (``run`` null) ``ratio``, ``ratio_se``, ``Z``, ``E``;
-history lines (:func:`dhstats.report.health.history_line`) ``time``, ``checks``, ``pooled_z``.
+history lines (:func:`dhstats.report.history.history_line`) ``time``, ``checks``, ``pooled_z``.
 Non-numbers (null) are skipped; a figure with nothing to show raises
 :class:`~dhstats.figures.base.MissingData`.
 """

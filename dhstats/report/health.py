@@ -1,22 +1,19 @@
-"""``health.json`` schema 4 (the gate's source of truth) and the history of gate sessions.
+"""``health.json`` schema 4, the gate's source of truth: the document, its counts and exit, and
+what the file holds (:func:`written`).
 
 Badges (:mod:`dhstats.report.badges`), pages (:mod:`dhstats.report.pages`) and the terminal table
 (:mod:`dhstats.report.terminal`) render from the dict :func:`build_health` returns, never from
 verdict objects. Check names, order and scope come from :data:`dhstats.verdicts.registry.CHECKS`.
 
-The history (``reports/history.jsonl``) holds one JSON line per gate session — time, git
-commit of the results directories, run sets, counts per check, pooled Z per (set, η) — for
-the trend plot and ``badges/trend.svg``. No pytest, no matplotlib, no HTML here.
+The history of sessions, one line per session drawn from this document, is
+:mod:`dhstats.report.history`. No pytest, no matplotlib, no HTML here.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import os
-import re
-import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 
-from dhstats.report import history
 from dhstats.verdicts import registry
 from dhstats.report.confidence import confidence, set_resolution, set_resolution_eta
 from dhstats.load.jsonvalues import clean, dumps_json, selection  # noqa: F401 - selection: badges read it here
@@ -29,7 +26,6 @@ OUTCOMES = tuple(map(str, Outcome))
 REASONS = tuple(map(str, Reason))
 RUN_OUTCOMES = tuple(map(str, RunOutcome))
 PROBLEM_REASONS = tuple(map(str, ProblemReason))
-HISTORY_MAX_LINES = 1000
 
 
 def _record(obj) -> dict:
@@ -344,22 +340,6 @@ class RunIndex:
         return self.runs.get((run_set, run))
 
 
-# --------------------------------------------------------------------------- history
-
-
-def git_commit(directory: str | os.PathLike, timeout: float = 2.0) -> str | None:
-    """``git -C DIR rev-parse HEAD`` (short timeout); None when DIR is not in a git
-    repository, git is missing or slow."""
-    try:
-        out = subprocess.run(["git", "-C", os.fspath(directory), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=timeout, check=False,
-                             env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
-    except (OSError, subprocess.SubprocessError, ValueError):
-        return None
-    sha = out.stdout.strip()
-    return sha if out.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", sha) else None
-
-
 def reference_set(health: Mapping) -> str | None:
     """The run set the checks across run sets (``registry.ACROSS_SETS``: the largest E) judged
     the others against, as their cases name it; None when there is none."""
@@ -368,65 +348,8 @@ def reference_set(health: Mapping) -> str | None:
                  if c["check"] in across and isinstance(c.get("reference"), str)), None)
 
 
-def history_line(health: Mapping, commit: str | None = None) -> dict:
-    """One history record::
 
-        {"time", "commit", "exit", "run_sets": [{"name", "E", "runs"}], "settings",
-         "cases": {...}, "runs": {...}, "checks": {check: {total, passed, failed, skipped}},
-         "pooled_z": {check: {set: {repr(eta): Z}}}, "baseline": source}
-
-    (``baseline``: the ``--baseline`` PATH, only in a session with one).
-    """
-    pooled: dict = {}
-    pooled_checks = {p.name for p in registry.pooled()}
-    for c in health["cases"]:
-        if c["check"] in pooled_checks and c.get("eta") is not None:
-            pooled.setdefault(c["check"], {}).setdefault(c["run_set"], {})[repr(c["eta"])] = c.get("Z")
-    counts = health["counts"]
-    extra = {"baseline": health["baseline"]["source"]} if health.get("baseline") else {}
-    return clean({
-        "time": health.get("generated") or now_utc(),
-        "commit": commit,
-        "exit": health.get("exit", exit_block(counts)),
-        "interrupted": bool(health.get("interrupted", False)),
-        "deselected": int(counts.get("deselected", 0)),
-        "run_sets": [{k: s.get(k) for k in ("name", "E", "runs")} for s in health.get("run_sets", [])],
-        "settings": health.get("settings"),
-        "cases": counts["cases"],
-        "runs": counts["runs"],
-        "checks": counts["checks"],
-        "pooled_z": pooled,
-        **extra,
-    })
-
-
-def append_history(path: str | os.PathLike, health: Mapping, commit: str | None = "auto",
-                   max_lines: int = HISTORY_MAX_LINES) -> dict:
-    """Append :func:`history_line` to the JSONL file ``path`` (:func:`dhstats.report.history.append`:
-    under a lock, the whole new file written to a temporary name and renamed, keeping the last
-    ``max_lines`` lines; a path that is not a regular file raises ``HistoryError``).
-    ``commit`` ``"auto"`` looks up the git commit of the first results directory in a
-    repository (None: no commit). Returns the line."""
-    if commit == "auto":
-        paths = [s["path"] for s in health.get("run_sets", []) if s.get("path")]
-        commit = next((c for c in map(git_commit, paths) if c), None)
-    line = history_line(health, commit)
-    history.append(path, dumps_json(line, indent=False), max_lines)
-    return line
-
-
-def load_history(path: str | os.PathLike, last: int = 50) -> tuple[list[dict], list[str]]:
-    """The last ``last`` usable records of a history file, oldest first, and notes naming
-    the lines skipped (:func:`dhstats.report.history.load`: bounded read, regular files only)."""
-    return history.load(path, last)
-
-
-def read_history(path: str | os.PathLike, last: int = 50) -> list[dict]:
-    """The last ``last`` usable records of a history file, oldest first (lines that are not
-    JSON objects of a history line's shape are skipped); a missing file gives []."""
-    return load_history(path, last)[0]
-
-
-__all__ = ["in_progress", "killed_line", "mark_unwritten", "pytest_exit", "unwritten_exit", "SCHEMA", "OUTCOMES", "PROBLEM_REASONS", "REASONS", "RUN_OUTCOMES", "RunIndex", "append_history", "build_health", "cases_of", "written", "written_case", "clean", "count",
-           "dumps_json", "exit_block", "git_commit", "interrupted_exit", "history_line", "load_history",
-           "read_history", "validate_document"]
+__all__ = ["in_progress", "killed_line", "mark_unwritten", "pytest_exit", "unwritten_exit", "SCHEMA", "OUTCOMES",
+           "PROBLEM_REASONS", "REASONS", "RUN_OUTCOMES", "RunIndex", "build_health", "cases_of", "written",
+           "written_case", "clean", "count", "dumps_json", "exit_block", "interrupted_exit", "reference_set",
+           "validate_document"]

@@ -1,7 +1,8 @@
 """The history file on disk (``reports/history.jsonl``): which paths may be one, bounded reads,
 locked appends, lines that cannot be read.
 
-What a line holds is :func:`dhstats.report.health.history_line`; this module only moves lines.
+What a line holds is :func:`history_line` (from a health.json document); :func:`append_history`
+and :func:`load_history` store and read them.
 
 * **Only a regular file** (or an absent one in an existing directory) is a history:
   :func:`check_path` refuses a FIFO (reading it would hang), a device (``/dev/null`` would be
@@ -21,14 +22,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import stat
+import subprocess
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from dhstats.gate.files import write_bytes_atomic
+from dhstats.load.jsonvalues import clean, dumps_json
 from dhstats.load.settings import SettingsError
+from dhstats.report.health import exit_block, now_utc
+from dhstats.verdicts import registry
 
+HISTORY_MAX_LINES = 1000
 MAX_BYTES = 32 * 2**20  # ~1000 lines of 1–30 KB: the file is trimmed to max_lines on each append
 LOCK_TIMEOUT_S = 60.0
 
@@ -191,5 +198,81 @@ def usable_history(history: Path | None) -> None:
                             "or 'none'") from None
 
 
-__all__ = ["HistoryError", "usable_history", "MAX_BYTES", "append", "check_path", "load", "locked", "parse_lines", "read_bytes",
-           "unusable"]
+# --------------------------------------------------------------------------- what a line holds
+
+
+def git_commit(directory: str | os.PathLike, timeout: float = 2.0) -> str | None:
+    """``git -C DIR rev-parse HEAD`` (short timeout); None when DIR is not in a git
+    repository, git is missing or slow."""
+    try:
+        out = subprocess.run(["git", "-C", os.fspath(directory), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=timeout, check=False,
+                             env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+    sha = out.stdout.strip()
+    return sha if out.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", sha) else None
+
+
+def history_line(health: Mapping, commit: str | None = None) -> dict:
+    """One history record::
+
+        {"time", "commit", "exit", "run_sets": [{"name", "E", "runs"}], "settings",
+         "cases": {...}, "runs": {...}, "checks": {check: {total, passed, failed, skipped}},
+         "pooled_z": {check: {set: {repr(eta): Z}}}, "baseline": source}
+
+    (``baseline``: the ``--baseline`` PATH, only in a session with one).
+    """
+    pooled: dict = {}
+    pooled_checks = {p.name for p in registry.pooled()}
+    for c in health["cases"]:
+        if c["check"] in pooled_checks and c.get("eta") is not None:
+            pooled.setdefault(c["check"], {}).setdefault(c["run_set"], {})[repr(c["eta"])] = c.get("Z")
+    counts = health["counts"]
+    extra = {"baseline": health["baseline"]["source"]} if health.get("baseline") else {}
+    return clean({
+        "time": health.get("generated") or now_utc(),
+        "commit": commit,
+        "exit": health.get("exit", exit_block(counts)),
+        "interrupted": bool(health.get("interrupted", False)),
+        "deselected": int(counts.get("deselected", 0)),
+        "run_sets": [{k: s.get(k) for k in ("name", "E", "runs")} for s in health.get("run_sets", [])],
+        "settings": health.get("settings"),
+        "cases": counts["cases"],
+        "runs": counts["runs"],
+        "checks": counts["checks"],
+        "pooled_z": pooled,
+        **extra,
+    })
+
+
+def append_history(path: str | os.PathLike, health: Mapping, commit: str | None = "auto",
+                   max_lines: int = HISTORY_MAX_LINES) -> dict:
+    """Append :func:`history_line` to the JSONL file ``path`` (:func:`append`:
+    under a lock, the whole new file written to a temporary name and renamed, keeping the last
+    ``max_lines`` lines; a path that is not a regular file raises ``HistoryError``).
+    ``commit`` ``"auto"`` looks up the git commit of the first results directory in a
+    repository (None: no commit). Returns the line."""
+    if commit == "auto":
+        paths = [s["path"] for s in health.get("run_sets", []) if s.get("path")]
+        commit = next((c for c in map(git_commit, paths) if c), None)
+    line = history_line(health, commit)
+    append(path, dumps_json(line, indent=False), max_lines)
+    return line
+
+
+def load_history(path: str | os.PathLike, last: int = 50) -> tuple[list[dict], list[str]]:
+    """The last ``last`` usable records of a history file, oldest first, and notes naming
+    the lines skipped (:func:`load`: bounded read, regular files only)."""
+    return load(path, last)
+
+
+def read_history(path: str | os.PathLike, last: int = 50) -> list[dict]:
+    """The last ``last`` usable records of a history file, oldest first (lines that are not
+    JSON objects of a history line's shape are skipped); a missing file gives []."""
+    return load_history(path, last)[0]
+
+
+__all__ = ["HISTORY_MAX_LINES", "HistoryError", "MAX_BYTES", "append", "append_history", "check_path", "git_commit",
+           "history_line", "load", "load_history", "locked", "parse_lines", "read_bytes", "read_history", "unusable",
+           "usable_history"]

@@ -18,8 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from dhstats.report.badges import badges, in_progress_badges
-from dhstats.report.health import (RunIndex, append_history, dumps_json, in_progress, load_history, mark_unwritten,
-                     unwritten_exit, written)
+from dhstats.report.health import RunIndex, dumps_json, in_progress, mark_unwritten, unwritten_exit, written
+from dhstats.report.history import append_history, load_history
 from dhstats.gate.files import MANIFEST, OutputSession, read_manifest
 from dhstats.report.pages import needs_page, page_path, render_run_page
 from dhstats.load.records import RunKey
@@ -77,7 +77,7 @@ def write_reports(
     ``report.html`` is listed when ``html_report`` (pytest-html writes it: redirect it to
     :func:`dhstats.gate.files.temp_path`, :func:`~dhstats.gate.files.publish` it and
     :meth:`~dhstats.gate.files.OutputSession.record` it). ``figures_for(RunKey)`` gives a run's
-    figures. ``commit`` as for :func:`dhstats.report.health.append_history` (``"auto"``: look it up).
+    figures. ``commit`` as for :func:`dhstats.report.history.append_history` (``"auto"``: look it up).
     Returns the paths written, health.json first.
 
     Each output is written or fails on its own: a failure (an occupied path, a full disk) is

@@ -138,7 +138,7 @@ class SessionOutputs:
         health.json and the overall badge rewritten with exit status 1). Then the history line
         (this session's final exit status) and the lock released. Returns the exit status the
         outputs record (None-safe: 1 when no verdict was written)."""
-        from dhstats.report.health import append_history
+        from dhstats.report.history import append_history
         from dhstats.report.plan import amend_verdict
 
         try:
@@ -218,7 +218,7 @@ class SessionOutputs:
         figure: both sides' pooled ratio vs η), the trend over past sessions. An
         interrupted session's summary has no figures (Ctrl-C may have cut an import short); a
         figure that cannot be drawn is a one-line note."""
-        from dhstats.report.health import read_history
+        from dhstats.report.history import read_history
         from dhstats.report.pages import render_summary
 
         def figure(name, *args, **kw):

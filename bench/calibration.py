@@ -18,7 +18,7 @@ R' = dR/dη, R'' = d²R/dη² and ΔH(η) = R(θ+ηv) − R(θ) (``Policy.deriva
    the exact difference is that of their limits — not 0: ηG misses ½η²R'' + O(η³).
    Row "target 0" shows the coverage when the exact difference is wrongly taken as 0.
 2. σ_G coverage: |G − R'| ≤ 1.96·se_sum(g̃), g̃ = gdotv − G·T/ΣT; and uncentred se_sum(gdotv).
-3. False alarms of pooled_linear/linquad_agreement (``agreement.pooled_agreement``, k = 3) on
+3. False alarms of pooled_linear/linquad_agreement (``pooling.pooled_agreement``, k = 3) on
    healthy sets of R = 4, 16, 64 disjoint runs; the rate implied by the measured mean μ and
    sd s of the runs' z (Z ~ N(√R·μ, s²)) is shown next to it.
 4. Power: every run's case is shifted by b·σ_lin (prediction += b·σ_lin, so z → z + b; the
@@ -203,7 +203,7 @@ def _cases(pool: dict, prefix: str, runs: np.ndarray, j: int, shift: float = 0.0
 
 def pooled_failures(pool: dict, variant: str, R: int, shift: float = 0.0, n: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(failed, Z) of the pooled check over disjoint sets of R runs, shape (sets, len(ETAS)),
-    judged by ``agreement.pooled_agreement``."""
+    judged by ``pooling.pooled_agreement``."""
     check, prefix = VARIANTS[variant]
     sets = len(pool["G"]) // R
     failed = np.zeros((sets, len(ETAS)), dtype=bool)

@@ -6,7 +6,7 @@
 Healthy runs come from bench/calibration.py's pool (the reference simulator, the producer's
 η grid, n = 256, entropy noise 0.01, realistic gradient noise: score noise 0.5). Disjoint sets
 of R runs are paired (candidate, baseline): two healthy sets of the same configuration. Each
-side's pooled case is the gate's (``agreement.pooled_agreement``), each comparison the gate's
+side's pooled case is the gate's (``pooling.pooled_agreement``), each comparison the gate's
 (``baseline.compare_ratios``), on both estimators at every η.
 
 1. False alarms: ``moved`` in ≤ 2Φ(−k) of the comparisons of two healthy sets (k = 2 and 3).

@@ -11,7 +11,7 @@ noise 0.5, G/σ_G ≈ 2 as in the real files), and n = 2048 without it (score no
 precise TOST. The linear cases have the exact curvature offset removed (``lin0``: unbiased),
 so that a planted bias is the only one. A relative bias b is planted as an additive offset
 b·ΔH(η) on every run's prediction (ΔH(η) the policy's exact value; σ unchanged), i.e. the
-expected pooled ratio is 1 + b. Every verdict is the gate's (``agreement.pooled_agreement``).
+expected pooled ratio is 1 + b. Every verdict is the gate's (``pooling.pooled_agreement``).
 
 1. Resolution honest: for each set of R = 4, 16 disjoint runs and each η, the set's stated
    resolution b (:func:`dhstats.stats.equivalence.resolution` of its unbiased cases) is planted
@@ -47,7 +47,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import calibration as cal  # noqa: E402
-from dhstats.verdicts import agreement, registry  # noqa: E402
+from dhstats.verdicts import pooling, registry  # noqa: E402
 from dhstats.stats import equivalence
 from dhstats import simulate
 
@@ -155,9 +155,9 @@ def tost_diagnostic(pool: dict, dh: np.ndarray, sizes: tuple[int, ...] = (16,),
                 stat = {"weighted": [], "unweighted": []}
                 for s_, runs in enumerate(sets):
                     for j in range(len(dh)):
-                        nums = [agreement.AgreementNumbers.of(c) for c in planted(pool, runs, j, side * delta * dh[j])]
-                        lo = [agreement.case_sigma_c(n, 1 - delta) for n in nums]
-                        hi = [agreement.case_sigma_c(n, 1 + delta) for n in nums]
+                        nums = [pooling.AgreementNumbers.of(c) for c in planted(pool, runs, j, side * delta * dh[j])]
+                        lo = [pooling.case_sigma_c(n, 1 - delta) for n in nums]
+                        hi = [pooling.case_sigma_c(n, 1 + delta) for n in nums]
                         P, T = [n.prediction for n in nums], [n.delta_h_true for n in nums]
                         for form, w in (("weighted", equivalence.stouffer_weights([n.sigma for n in nums])),
                                         ("unweighted", None)):

@@ -66,7 +66,7 @@ CHANGES: tuple[Change, ...] = (
            "ref_all = statistics.median(", "ref_all = statistics.mean(", SCALING),
     Change("agreement: |z| = k fails", "dhstats/verdicts/agreement.py",
            "failed = not abs(z) <= k", "failed = not abs(z) < k", AGREE),
-    Change("pooled: |Z| = k fails", "dhstats/verdicts/agreement.py",
+    Change("pooled: |Z| = k fails", "dhstats/verdicts/pooling.py",
            "failed = not abs(Z) <= k", "failed = not abs(Z) < k", AGREE),
     Change("snis_reliability: k̂ = k̂_max fails", "dhstats/verdicts/run_checks.py",
            "not fit.khat <= kmax", "not fit.khat < kmax", ("tests/test_verdicts.py", "tests/test_psis.py")),

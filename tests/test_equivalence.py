@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dhstats.stats import equivalence
-from dhstats.verdicts.agreement import case_sigma_c
+from dhstats.verdicts.pooling import case_sigma_c
 from dhstats.verdicts.registry import pooled_verdict
 from dhstats.verdicts.case_numbers import AgreementNumbers
 from dhstats.load.results import Run, RunFile, validate
@@ -260,7 +260,7 @@ def test_a_precise_ratio_is_not_drowned_by_noisy_runs():
 
 
 def _estimate(cases, alpha=0.05):
-    from dhstats.verdicts.agreement import pooled_estimate
+    from dhstats.verdicts.pooling import pooled_estimate
     return pooled_estimate(_numbers(cases), alpha)
 
 
@@ -324,7 +324,7 @@ def test_t_at_one_is_stouffers_z(cases):
     """t(1) = s·Σ w(P − T)/√Σ w²σ_1² = s·Σ z/√R: the TOST, the interval and Z share one estimator."""
     n = _numbers(cases)
     w = equivalence.stouffer_weights([x.sigma for x in n])
-    from dhstats.verdicts.agreement import case_sigma_c
+    from dhstats.verdicts.pooling import case_sigma_c
     t1 = equivalence.t_statistic(1.0, [x.prediction for x in n], [x.delta_h_true for x in n], w,
                                  lambda c: [case_sigma_c(x, c) for x in n])
     s = math.copysign(1.0, sum(wr * x.delta_h_true for wr, x in zip(w, n)))

@@ -191,7 +191,7 @@ def test_a_finding_speaks_of_the_eta_where_the_set_fails():
 def test_a_ratio_near_1_with_an_interval_almost_as_wide_as_the_band_is_imprecision():
     """E_512 at η = 8e-7 under --tolerance 0.5: 1.02 [0.669, 1.53] is no wider than the band but
     sits at 1, not near 1.5: too imprecise (runs at ratio 1), never "near the bound 1.5"."""
-    from dhstats.verdicts.equivalence_words import not_demonstrated
+    from dhstats.verdicts.pooling import not_demonstrated
 
     central = not_demonstrated(4, 8e-7, 1.02, 0.669, 1.53, 0.26, 0.5, 0.05, (512,) * 4)
     assert not central.narrow and "too imprecise" in central.headline and "near the bound" not in central.headline

@@ -13,7 +13,8 @@ import pytest
 
 from dhstats.report import confidence
 from dhstats.stats import equivalence
-from dhstats.verdicts.agreement import LINEAR, case_sigma_c, pooled_agreement
+from dhstats.verdicts.agreement import LINEAR
+from dhstats.verdicts.pooling import case_sigma_c, pooled_agreement
 from dhstats.verdicts.case_numbers import AgreementNumbers
 from dhstats.verdicts.registry import evaluate_run
 from dhstats.load.results import Run, RunFile, validate

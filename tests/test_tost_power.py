@@ -1,5 +1,5 @@
 """Runs needed at the observed ratio (dhstats.stats.tost_power) and the two kinds of
-``not_demonstrated`` (dhstats.verdicts.equivalence_words, through the pooled TOST of dhstats.verdicts.agreement):
+``not_demonstrated`` (dhstats.verdicts.pooling, through its pooled TOST):
 hand-computed numbers."""
 from __future__ import annotations
 

@@ -835,7 +835,7 @@ def test_a_pooled_message_names_every_runs_z_up_to_ten_runs_then_the_ten_largest
     line at 10⁴ runs; every z is in the per-run cases)."""
     from types import SimpleNamespace
 
-    from dhstats.verdicts.agreement import LISTED_RUNS, _each_z
+    from dhstats.verdicts.pooling import LISTED_RUNS, _each_z
 
     def runs(zs):
         return [SimpleNamespace(run=f"r{i:02d}", numbers=SimpleNamespace(z=z)) for i, z in enumerate(zs)]

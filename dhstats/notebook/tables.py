@@ -177,7 +177,7 @@ def pooled_table(runs, settings: Settings = Settings()) -> pd.DataFrame:
     pooled ratio Σw·prediction / Σw·ΔH_true (Stouffer's weights w = 1/σ_1), its SE and 1 − 2α
     interval, the runs' heterogeneity Q and its p-value, the resolution (smallest relative bias
     detected with 80 % power; empty: ∞ or none), under --tolerance δ the TOST statistics, outcome
-    and reason (:func:`dhstats.verdicts.agreement.pooled_agreement`: the same numbers as health.json's)."""
+    and reason (:func:`dhstats.verdicts.pooling.pooled_agreement`: the same numbers as health.json's)."""
     estimator = {est.pooled: est.name for est in registry.ESTIMATORS}
     rows = [{"run_set": v.run_set, "eta": v.eta, "estimator": estimator[v.check],
              "R": v.numbers.R, "Z": present(v.numbers.Z), "ratio": present(v.numbers.ratio),

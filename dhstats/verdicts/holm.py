@@ -27,7 +27,8 @@ from dataclasses import replace
 
 from dhstats.stats import equivalence, stats
 from dhstats.verdicts import registry
-from dhstats.verdicts.agreement import agreement_message, pooled_message
+from dhstats.verdicts.agreement import agreement_message
+from dhstats.verdicts.pooling import pooled_message
 from dhstats.verdicts.case_numbers import ABSENT, present
 from dhstats.verdicts.verdicts import Outcome, Reason, Verdict
 

@@ -33,7 +33,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from dhstats.verdicts import agreement, baseline, run_checks, runsets
+from dhstats.verdicts import agreement, baseline, pooling, run_checks, runsets
 from dhstats.verdicts.agreement import Estimator
 from dhstats.load.results import InvalidRun, Run
 from dhstats.load.settings import Settings
@@ -258,9 +258,9 @@ def pooled_verdict(name: str, run_set: str, eta: float, cases: Sequence[Mapping]
                    companion: Sequence[Mapping] = (), *, tolerance: float | None = None,
                    alpha: float = 0.05) -> Verdict:
     """The verdict of the pooled agreement check ``name`` of ``run_set`` at ``eta`` from its runs'
-    case dicts (:func:`dhstats.verdicts.agreement.pooled_agreement` of the check's estimator, stamped)."""
+    case dicts (:func:`dhstats.verdicts.pooling.pooled_agreement` of the check's estimator, stamped)."""
     c = check(name)
-    return agreement.pooled_agreement(c.estimator, eta, cases, k, companion, tolerance=tolerance,
+    return pooling.pooled_agreement(c.estimator, eta, cases, k, companion, tolerance=tolerance,
                                       alpha=alpha).at(name, run_set, None, eta)
 
 

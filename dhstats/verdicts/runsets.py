@@ -4,7 +4,7 @@ They are judged from the per-run agreement cases (health.json case dicts), never
 arrays, so a gate session needs nothing but each run's verdict records to pool them
 (:mod:`dhstats.gate.gate` collects them, across xdist workers too).
 
-* ``pooled_*_agreement`` — :func:`dhstats.verdicts.agreement.pooled_agreement`.
+* ``pooled_*_agreement`` — :func:`dhstats.verdicts.pooling.pooled_agreement`.
 * ``se_scaling`` — sampling noise shrinks as 1/√E (E = num_sequences): for each run set,
   m_G = median over runs of σ_G·√E and, at each η, m_true(η) = median over runs of
   σ_true·√E/η; each over the largest-E set's m within ``--scaling-bounds`` (checks.md).

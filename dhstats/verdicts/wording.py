@@ -17,6 +17,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+from dhstats.stats import equivalence
+
 SIGNIFICANT = 3
 
 
@@ -188,5 +190,18 @@ def finding_headline(key: str, cases: Sequence[dict]) -> str:
     return f"{' and '.join(who)}: {what}; {todo}"
 
 
-__all__ = ["against_band", "pooled_meaning", "APPROXIMATE", "CONSTANT_RATIO", "FINDINGS", "detail_of", "eta", "failure", "finding_headline", "headline_of", "num", "of_runs",
+
+def reach(resolution: float | None, passed: bool = True) -> str:
+    """What the difference test could see (80 % power): "would detect a bias of ±33 % or more"
+    for a pass, "resolution ±33 %" for a failure; ``resolution`` None or ∞: Σ ΔH_true/σ = 0."""
+    if resolution is not None and math.isnan(resolution):
+        return "resolution n/a"
+    if resolution is None or math.isinf(resolution):
+        return "could not detect a bias of any size (Σ ΔH_true/σ = 0)"
+    if not passed:
+        return f"resolution ±{equivalence.percent(resolution)}"
+    return f"would detect a bias of ±{equivalence.percent(resolution)} or more"
+
+
+__all__ = ["against_band", "pooled_meaning", "reach", "APPROXIMATE", "CONSTANT_RATIO", "FINDINGS", "detail_of", "eta", "failure", "finding_headline", "headline_of", "num", "of_runs",
            "percent_of", "plural", "pm", "signed"]

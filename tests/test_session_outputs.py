@@ -41,6 +41,14 @@ def healthy(checkout) -> Path:
 INTERRUPT_PLUGIN = """
 import os, signal, sys
 seen = []
+# Ctrl-C as in a terminal: a SIGINT ignored or blocked here can only come from the process that
+# started this session (the gate never ignores or blocks it), and was seen once under xdist
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    sys.stderr.write("ctrl_c: SIGINT was ignored when the session started\\n")
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+if signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, []):
+    sys.stderr.write("ctrl_c: SIGINT was blocked when the session started\\n")
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
 def pytest_runtest_call(item):
     seen.append(item.nodeid)
     if len(seen) == {after}:

@@ -22,14 +22,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from dhstats.verdicts import registry
+from dhstats.verdicts import baseline, registry
 from dhstats.gate.collection import Collection
 from dhstats.verdicts.holm import apply_holm
 from dhstats.load.results import load_run
 from dhstats.load.settings import SessionOptions, SettingsError
 
 KINDS = ("results", "health")
-NEEDED_RUN = ("delta_h_true", "sigma_true", "sigma")  # per-run agreement cases: the unresolved test
+NEEDED_RUN = baseline.RUN_NUMBERS  # per-run agreement cases: the unresolved test
 NEEDED_POOLED = ("ratio", "ratio_se")  # pooled cases: the comparison
 MAX_HEALTH_BYTES = 512 * 2**20
 

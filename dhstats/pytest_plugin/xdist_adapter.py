@@ -49,12 +49,20 @@ def judge_ahead_instead(config: pytest.Config, s: Session) -> None:
                            f"process{'es' if helpers > 1 else ''} while this one ran the tests")
 
 
+def gate_test(nodeid: str) -> tuple[str, str] | None:
+    """(test function, case id) of a gate test's node id (``test_x``, ``E_2048/run_01/eta=…``
+    of ``…test_gate.py::test_x[E_2048/run_01/eta=…]``), or None for any other test."""
+    path, _, rest = nodeid.replace(os.sep, "/").partition("::")
+    if not (path.endswith("test_gate.py") and "[" in rest and rest.endswith("]")):
+        return None
+    return rest[:rest.index("[")], rest[rest.index("[") + 1:-1]
+
+
 def run_scope(nodeid: str) -> str | None:
-    """A gate test's run (``E_2048/run_01`` of ``…test_gate.py::test_x[E_2048/run_01/eta=…]``,
-    the run set of a pooled case), or None for any other test."""
-    if "[" in nodeid and "test_gate.py::" in nodeid.replace(os.sep, "/"):
-        return nodeid[nodeid.index("[") + 1: nodeid.rindex("]")].split("/eta=")[0]
-    return None
+    """A gate test's run (``E_2048/run_01``; the run set of a pooled case), or None for any
+    other test."""
+    test = gate_test(nodeid)
+    return None if test is None else test[1].split("/eta=")[0]
 
 
 def register(config: pytest.Config, s: Session) -> None:
@@ -67,11 +75,7 @@ def deselected_cases(s: Session, ids) -> list[tuple[str, str]]:
     ``-k``, ``-m``, ``--deselect``) does not hold. Under xdist's own distribution only the
     workers collect, so the controller never sees pytest's deselection: the cases a worker did
     not collect were deselected (every worker collects the same tests)."""
-    collected: set[tuple[str, str]] = set()
-    for nodeid in ids:
-        path, _, rest = nodeid.replace(os.sep, "/").partition("::")
-        if path.endswith("test_gate.py") and rest.startswith("test_") and "[" in rest:
-            collected.add((rest[5:rest.index("[")], rest[rest.index("[") + 1: rest.rindex("]")]))
+    collected = {(test.removeprefix("test_"), case) for test, case in filter(None, map(gate_test, ids))}
     collection = s.gate.collection
     return [(check, case.id) for check in (registry.INPUT, *registry.names())
             for case in collection.cases(check) if (check, case.id) not in collected]

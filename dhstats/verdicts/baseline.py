@@ -35,11 +35,14 @@ def _finite(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
+RUN_NUMBERS = ("delta_h_true", "sigma_true", "sigma")  # what a comparison reads of a per-run agreement case
+
+
 def judged_runs(cases: Iterable[Mapping]) -> list[Mapping]:
     """The per-run agreement cases a pooled case pools: not skipped, with a finite ΔH_true,
     σ_true and σ_1 (> 0)."""
     return [c for c in cases if c.get("outcome") != "skipped" and c.get("run") is not None
-            and all(_finite(c.get(k)) for k in ("delta_h_true", "sigma_true", "sigma")) and c["sigma"] > 0]
+            and all(_finite(c.get(k)) for k in RUN_NUMBERS) and c["sigma"] > 0]
 
 
 def side_unresolved(cases: Sequence[Mapping], k: float) -> bool:

@@ -74,11 +74,11 @@ class Check:
 
 
 # What a per-run agreement case keeps in health.json when it did not fail: z and its resolution,
-# the σ's sources (checks.md, "Outputs"), the per-run ratio and its SE (the run-set figures),
-# ΔH_true, σ_true and σ (a baseline comparison against this health.json); linear_agreement
-# adds σ_G and n (the σ-vs-E figure, se_scaling and baseline_efficiency against a health.json).
-_AGREEMENT_KEPT = ("z", "resolution", "ratio", "ratio_se", "sigma", "sigma_source", "delta_h_true", "sigma_true",
-                   "sigma_true_source")
+# the σ's sources (checks.md, "Outputs"), the per-run ratio and its SE (the run-set figures) and
+# what a baseline comparison against this health.json reads (baseline.RUN_NUMBERS);
+# linear_agreement adds what se_scaling and baseline_efficiency read (runsets.SCALING_NUMBERS,
+# also the σ-vs-E figure's).
+_AGREEMENT_KEPT = ("z", "resolution", "ratio", "ratio_se", "sigma_source", "sigma_true_source") + baseline.RUN_NUMBERS
 
 _CHECKS: list[Check] = [
     Check("consistency", Scope.CASE, "consist", "internal consistency of the file",
@@ -91,7 +91,7 @@ _CHECKS: list[Check] = [
           run_checks.check_se_consistency, ("sigma_comparison",), per_eta=False, headline=(("rho_*", "ρ({})"),)),
     Check("linear_agreement", Scope.CASE, "linear", "linear prediction ηG vs ΔH_true",
           agreement.LINEAR.judge_case, ("delta_h_vs_eta", "ratio_vs_eta", "contributions", "errors"),
-          kept=_AGREEMENT_KEPT + ("sigma_g", "n"), estimator=agreement.LINEAR),
+          kept=_AGREEMENT_KEPT + runsets.SCALING_NUMBERS, estimator=agreement.LINEAR),
     Check("linquad_agreement", Scope.CASE, "linquad", "lin+quad prediction vs ΔH_true",
           agreement.LINQUAD.judge_case, ("delta_h_vs_eta", "ratio_vs_eta", "contributions", "errors"),
           kept=_AGREEMENT_KEPT, estimator=agreement.LINQUAD),

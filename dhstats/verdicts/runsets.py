@@ -39,6 +39,9 @@ def run_set_size(cases: Iterable[Mapping]) -> int | None:
     return statistics.median_low(sorted(per_run.values())) if per_run else None
 
 
+SCALING_NUMBERS = ("n", "sigma_g", "sigma_true")  # what scaling_medians reads of a linear_agreement case
+
+
 def scaling_medians(cases: Sequence[Mapping]) -> dict:
     """E, m_G and m_true(η) of one run set from its ``linear_agreement`` case dicts (each with
     ``n``, ``sigma_g``, ``sigma_true``, ``eta``). Non-finite or missing σ's are left out."""
